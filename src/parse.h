@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Value parsers shared by the config file, scenario files, the control protocol and chaosctl,
+ * so that "500ms" or "5%" means the same thing everywhere. All return 0 or -EINVAL/-ERANGE and
+ * write *ret only on success. Leading/trailing blanks are not accepted: callers strip. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define USEC_PER_MSEC 1000ULL
+#define USEC_PER_SEC  1000000ULL
+
+/* "500ms", "30s", "5m", "1h", "1h30m", "250us"; a bare number is seconds. */
+int parse_duration(const char *s, uint64_t *ret_usec);
+/* Writes e.g. "5m", "1h30m", "500ms", "0s"; returns buf. */
+char *parse_format_duration(uint64_t usec, char *buf, size_t n);
+/* "5", "5%", "0.25%": 0..100 inclusive. */
+int parse_percent(const char *s, double *ret);
+/* Decimal number with optional fraction (at most 9 digits after the point, no exponent, so
+ * that every accepted value prints back exactly), within [min, max]. */
+int parse_double_range(const char *s, double min, double max, double *ret);
+/* Shortest text ("0.25", "3", "-1.5") that parse_double_range() reads back as exactly v, for
+ * any v it produced; independent of the locale. Returns buf. */
+char *parse_format_double(double v, char *buf, size_t n);
+/* Unsigned decimal integer within [min, max]. */
+int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
+/* "yes/no/true/false/1/0/on/off" */
+int parse_bool(const char *s, bool *ret);
+/* Strip blanks at both ends in place; returns s. */
+char *parse_strip(char *s);
+/* Copy s into buf (n >= 4) for a message: bytes outside printable ASCII become '?' and a
+ * value too long for buf is cut with "...", so hostile input cannot garble a log line or the
+ * protocol. Returns buf. */
+char *parse_sanitize(const char *s, char *buf, size_t n);

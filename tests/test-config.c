@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Not "config.h": with -I. that is autoconf's generated header. */
+#include "../src/config.h"
+#include "parse.h"
+
+#define SENTINEL ((struct config *)0x1)
+
+static struct config *load_ok(const char *text)
+{
+	struct config *c = NULL;
+	struct diag d;
+
+	diag_init(&d);
+	ck_assert_msg(config_load_string(text, "t.conf", false, &c, &d) == 0, "refused: %s",
+			diag_text(&d));
+	ck_assert_str_eq(diag_text(&d), "");
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* The whole diag must be exactly want (lines joined by '\n'). */
+static void load_fails(const char *text, const char *want)
+{
+	struct config *c = SENTINEL;
+	struct diag d;
+
+	diag_init(&d);
+	ck_assert_int_eq(config_load_string(text, "t.conf", false, &c, &d), -EINVAL);
+	ck_assert_ptr_eq(c, SENTINEL); /* nothing returned */
+	ck_assert_str_eq(diag_text(&d), want);
+}
+
+static const char *fmt_prefix(const struct edge *e, unsigned i)
+{
+	static char buf[64];
+
+	return edge_prefix_format(&e->prefixes[i], buf, sizeof(buf));
+}
+
+START_TEST(test_defaults)
+{
+	struct config *c = load_ok("");
+
+	ck_assert(c->default_duration_usec == 5 * 60 * USEC_PER_SEC);
+	ck_assert(c->max_duration_usec == 3600 * USEC_PER_SEC);
+	ck_assert(c->link_rate_bps == 10000000000ULL);
+	ck_assert_str_eq(c->socket_group, "chaos");
+	ck_assert_str_eq(c->path, "t.conf");
+	ck_assert_uint_eq(c->n_edges, 0);
+	ck_assert_ptr_null(config_find_edge(c, "db"));
+	ck_assert_ptr_null(config_free(c));
+	ck_assert_ptr_null(config_free(NULL));
+}
+END_TEST
+
+START_TEST(test_good)
+{
+	static const char text[] =
+		"\xEF\xBB\xBF; chaosd test config\n"
+		"# comment\n"
+		"[chaosd]\n"
+		"default_duration = 90s\n"
+		"max_duration = 2h\n"
+		"link_rate = 2.5gbit ; inline comment\n"
+		"socket_group = chaos-ops\n"
+		"\n"
+		"[edge db]\n"
+		"interface = eth0\n"
+		"destination = 10.0.5.0/24, fd00:5::/64,\n"
+		"    10.0.6.7 ; the replica\n"
+		"port = 5432\n"
+		"\n"
+		"[ edge  web.1 ]\r\n"
+		"destination: 192.168.1.0/24\r\n"
+		"protocol = TCP\r\n"
+		"\n"
+		"[edge dns]\n"
+		"destination = 10.0.5.0/24\n"
+		"port = 53\n"
+		"protocol = udp\n";
+	struct config *c = load_ok(text);
+	const struct edge *e;
+
+	ck_assert(c->default_duration_usec == 90 * USEC_PER_SEC);
+	ck_assert(c->max_duration_usec == 7200 * USEC_PER_SEC);
+	ck_assert(c->link_rate_bps == 2500000000ULL);
+	ck_assert_str_eq(c->socket_group, "chaos-ops");
+	ck_assert_uint_eq(c->n_edges, 3);
+
+	e = config_find_edge(c, "db");
+	ck_assert_ptr_eq(e, &c->edges[0]);
+	ck_assert_str_eq(e->ifname, "eth0");
+	ck_assert_uint_eq(e->n_prefixes, 3);
+	ck_assert_str_eq(fmt_prefix(e, 0), "10.0.5.0/24");
+	ck_assert_str_eq(fmt_prefix(e, 1), "fd00:5::/64");
+	ck_assert_str_eq(fmt_prefix(e, 2), "10.0.6.7/32");
+	ck_assert_uint_eq(e->port, 5432);
+	ck_assert_int_eq(e->proto, EDGE_PROTO_ANY); /* a port alone: tcp and udp */
+	ck_assert_uint_eq(e->line, 9);
+
+	e = config_find_edge(c, "web.1");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(e->ifname, "");
+	ck_assert_uint_eq(e->n_prefixes, 1);
+	ck_assert_uint_eq(e->port, 0);
+	ck_assert_int_eq(e->proto, EDGE_PROTO_TCP);
+	ck_assert_uint_eq(e->line, 15);
+
+	/* same prefix as db, but db is tcp+udp 5432 and dns is udp 53: disjoint */
+	e = config_find_edge(c, "dns");
+	ck_assert_uint_eq(e->port, 53);
+	ck_assert_int_eq(e->proto, EDGE_PROTO_UDP);
+	ck_assert_ptr_null(config_find_edge(c, "DB"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_keys_table)
+{
+	struct config *c;
+
+	ck_assert_uint_eq(config_n_keys, 8);
+	for (unsigned i = 0; i < config_n_keys; i++) {
+		ck_assert(streq(config_keys[i].section, "chaosd") ||
+				streq(config_keys[i].section, "edge"));
+		ck_assert_ptr_nonnull(config_keys[i].help);
+	}
+	/* every default in the table is what a config without the key gets */
+	c = load_ok("[chaosd]\ndefault_duration = 5m\nmax_duration = 1h\nlink_rate = 10gbit\n"
+		    "socket_group = chaos\n");
+	ck_assert(c->default_duration_usec == 300 * USEC_PER_SEC);
+	ck_assert(c->link_rate_bps == 10000000000ULL);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_parse_rate)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(config_parse_rate("10gbit", &v), 0);
+	ck_assert(v == 10000000000ULL);
+	ck_assert_int_eq(config_parse_rate("100mbit", &v), 0);
+	ck_assert(v == 100000000);
+	ck_assert_int_eq(config_parse_rate("500kbit", &v), 0);
+	ck_assert(v == 500000);
+	ck_assert_int_eq(config_parse_rate("1bit", &v), 0);
+	ck_assert(v == 1);
+	ck_assert_int_eq(config_parse_rate("2.5Gbit", &v), 0);
+	ck_assert(v == 2500000000ULL);
+	ck_assert_int_eq(config_parse_rate("1000tbit", &v), 0);
+	ck_assert(v == 1000000000000000ULL);
+	v = 7;
+	ck_assert_int_eq(config_parse_rate("1001tbit", &v), -ERANGE);
+	ck_assert_int_eq(config_parse_rate("0gbit", &v), -ERANGE);
+	ck_assert_int_eq(config_parse_rate("10", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_rate("10bps", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_rate("10 gbit", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_rate("gbit", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_rate("-1gbit", &v), -EINVAL);
+	ck_assert_int_eq(config_parse_rate("", &v), -EINVAL);
+	ck_assert(v == 7);
+}
+END_TEST
+
+START_TEST(test_error_sections)
+{
+	load_fails("[chaos]\nfoo = 1\n",
+			"t.conf:1: [chaos]: unknown section (allowed: [chaosd], [edge NAME])");
+	load_fails("[edge]\n", "t.conf:1: [edge]: edge without a name (allowed: [edge NAME])");
+	load_fails("[edgy x]\n",
+			"t.conf:1: [edgy x]: unknown section (allowed: [chaosd], [edge NAME])");
+	load_fails("[edge bad/name]\ndestination = 10.0.0.0/8\n",
+			"t.conf:1: [edge bad/name]: invalid edge name 'bad/name' (allowed: 1-32 "
+			"letters, digits, '_', '.', '-')");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\n[edge b]\ndestination = 11.0.0.0/8\n"
+		   "[edge a]\ndestination = 12.0.0.0/8\n",
+			"t.conf:5: [edge a]: duplicate edge 'a' (first defined on line 1)");
+	load_fails("[edge a]\n", "t.conf:1: [edge a]: no destination (required: destination = "
+				 "CIDR prefixes, addresses or host names)");
+	load_fails("[edge a]\nport = 80\n[edge b]\ndestination = 10.0.0.0/8\n",
+			"t.conf:1: [edge a]: no destination (required: destination = CIDR "
+			"prefixes, addresses or host names)");
+	load_fails("[chaosd\nmax_duration = 1h\n",
+			"t.conf:1: syntax error: '[chaosd' has no ']'");
+	load_fails("[chaosd] junk\n",
+			"t.conf:1: [chaosd]: text after ']' (allowed: a ';' or '#' comment)");
+	load_fails("[chaosd]\nmax_duration\n",
+			"t.conf:2: [chaosd]: syntax error: 'max_duration' (allowed: [section], key "
+			"= value, ';' or '#' comments)");
+	load_fails("max_duration = 1h\n[chaosd]\n",
+			"t.conf:1: max_duration = '1h': key outside of a section (allowed: in "
+			"[chaosd] or [edge NAME])");
+}
+END_TEST
+
+START_TEST(test_error_keys)
+{
+	load_fails("[chaosd]\nmax_durration = 1h\n",
+			"t.conf:2: [chaosd] max_durration = '1h': unknown key (allowed: "
+			"default_duration, max_duration, link_rate, socket_group)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nproto = tcp\n",
+			"t.conf:3: [edge a] proto = 'tcp': unknown key (allowed: interface, "
+			"destination, port, protocol)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = 80\nport = 81\n",
+			"t.conf:4: [edge a] port = '81': duplicate key (first set on line 3)");
+	load_fails("[chaosd]\nmax_duration = 1h\n[chaosd]\nmax_duration = 2h\n",
+			"t.conf:4: [chaosd] max_duration = '2h': duplicate key (first set on line "
+			"2)");
+	load_fails("[chaosd]\ndefault_duration = soon\n",
+			"t.conf:2: [chaosd] default_duration = 'soon': not a duration (allowed: "
+			"1s-365d, e.g. 30s, 5m, 1h30m)");
+	load_fails("[chaosd]\nmax_duration = 500ms\n",
+			"t.conf:2: [chaosd] max_duration = '500ms': out of range (allowed: "
+			"1s-365d)");
+	load_fails("[chaosd]\nlink_rate = fast\n",
+			"t.conf:2: [chaosd] link_rate = 'fast': not a rate (allowed: a number with "
+			"bit, kbit, mbit, gbit or tbit, e.g. 10gbit)");
+	load_fails("[chaosd]\nlink_rate = 0mbit\n",
+			"t.conf:2: [chaosd] link_rate = '0mbit': out of range (allowed: "
+			"1bit-1000tbit)");
+	load_fails("[chaosd]\nsocket_group = chaos ops\n",
+			"t.conf:2: [chaosd] socket_group = 'chaos ops': not a group name (allowed: "
+			"1-32 letters, digits, '_', '.', '-')");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\ninterface = eth0/1\n",
+			"t.conf:3: [edge a] interface = 'eth0/1': not an interface name (allowed: "
+			"1-15 characters, no '/', ':' or blanks)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\ninterface = averyveryverylongname\n",
+			"t.conf:3: [edge a] interface = 'averyveryverylongname': not an interface "
+			"name (allowed: 1-15 characters, no '/', ':' or blanks)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = 70000\n",
+			"t.conf:3: [edge a] port = '70000': out of range (allowed: 1-65535)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = http\n",
+			"t.conf:3: [edge a] port = 'http': not a port number (allowed: 1-65535)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = 0\n",
+			"t.conf:3: [edge a] port = '0': out of range (allowed: 1-65535)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nprotocol = icmp\n",
+			"t.conf:3: [edge a] protocol = 'icmp': not a protocol (allowed: tcp, udp, "
+			"any)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nprotocol = tcp\n  port = 80\n",
+			"t.conf:4: [edge a] protocol = 'port = 80': indented line continues "
+			"'protocol' (allowed: only destination may continue on an indented line)");
+}
+END_TEST
+
+START_TEST(test_error_destination)
+{
+	load_fails("[edge a]\ndestination = 10.0.5.1/24\n",
+			"t.conf:2: [edge a] destination = '10.0.5.1/24': '10.0.5.1/24' has host "
+			"bits set (allowed: the network address, 10.0.5.0/24)");
+	load_fails("[edge a]\ndestination = fd00:5::1/64\n",
+			"t.conf:2: [edge a] destination = 'fd00:5::1/64': 'fd00:5::1/64' has host "
+			"bits set (allowed: the network address, fd00:5::/64)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/8, 10.300.0.0/16\n",
+			"t.conf:2: [edge a] destination = '10.0.0.0/8, 10.300.0.0/16': "
+			"'10.300.0.0/16' is not a prefix (allowed: CIDR prefixes like 10.0.5.0/24 "
+			"or fd00::/64, addresses, host names)");
+	load_fails("[edge a]\ndestination = 10.0.0.0/33\n",
+			"t.conf:2: [edge a] destination = '10.0.0.0/33': '10.0.0.0/33' is not a "
+			"prefix (allowed: CIDR prefixes like 10.0.5.0/24 or fd00::/64, addresses, "
+			"host names)");
+	load_fails("[edge a]\ndestination = db.example\n",
+			"t.conf:2: [edge a] destination = 'db.example': 'db.example' is a host "
+			"name, and names are not resolved here (allowed: CIDR prefixes and "
+			"addresses)");
+	load_fails("[edge a]\ndestination = db example\n",
+			"t.conf:2: [edge a] destination = 'db example': 'db example' is neither a "
+			"prefix nor a host name (allowed: CIDR prefixes like 10.0.5.0/24 or "
+			"fd00::/64, addresses, host names)");
+	load_fails("[edge a]\ndestination = ,\n",
+			"t.conf:1: [edge a]: no destination (required: destination = CIDR "
+			"prefixes, addresses or host names)");
+	/* two bad items: both reported */
+	load_fails("[edge a]\ndestination = 10.0.0.1/8, 10.0.0.0/8,\n  x..y\n",
+			"t.conf:2: [edge a] destination = '10.0.0.1/8, 10.0.0.0/8,': '10.0.0.1/8' "
+			"has host bits set (allowed: the network address, 10.0.0.0/8)\n"
+			"t.conf:3: [edge a] destination = 'x..y': 'x..y' is a host name, and names "
+			"are not resolved here (allowed: CIDR prefixes and addresses)");
+}
+END_TEST
+
+START_TEST(test_error_too_many_prefixes)
+{
+	char text[2048] = "[edge a]\ndestination = 10.0.0.0/32";
+
+	for (int i = 1; i <= EDGE_PREFIX_MAX; i++) {
+		char item[32];
+
+		snprintf(item, sizeof(item), "%s10.0.%d.0/32", i % 8 == 0 ? ",\n  " : ", ", i);
+		strcat(text, item);
+	}
+	strcat(text, "\n");
+	/* 33 prefixes, the last alone on line 6 */
+	load_fails(text, "t.conf:6: [edge a] destination = '10.0.32.0/32': more than 32 prefixes "
+			 "(allowed: at most 32 per edge)");
+}
+END_TEST
+
+START_TEST(test_error_durations)
+{
+	load_fails("[chaosd]\ndefault_duration = 2h\nmax_duration = 1h\n",
+			"t.conf:2: [chaosd] default_duration = '2h': longer than max_duration = "
+			"'1h' (line 3)");
+	load_fails("[chaosd]\ndefault_duration = 2h\n",
+			"t.conf:2: [chaosd] default_duration = '2h': longer than max_duration (1h, "
+			"the default)");
+	load_fails("[chaosd]\nmax_duration = 1m\n",
+			"t.conf:2: [chaosd] max_duration = '1m': shorter than default_duration "
+			"(5m, the default)");
+	config_free(load_ok("[chaosd]\ndefault_duration = 1h\n")); /* equal is fine */
+}
+END_TEST
+
+START_TEST(test_error_overlap)
+{
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\n\n[edge b]\ndestination = 11.0.0.0/8, "
+		   "10.1.0.0/16\n",
+			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): 10.1.0.0/16 and "
+			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
+			"interface, protocol, port or prefixes)");
+	/* tcp 80 and "any" port 80 (tcp and udp) share tcp 80 */
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = 80\nprotocol = tcp\n"
+		   "[edge b]\ndestination = 10.0.0.1\nport = 80\n",
+			"t.conf:5: [edge b]: overlaps edge 'a' (line 1): 10.0.0.1/32 and "
+			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
+			"interface, protocol, port or prefixes)");
+	/* an edge without interface may use eth0 */
+	load_fails("[edge a]\ninterface = eth0\ndestination = fd00::/8\n"
+		   "[edge b]\ndestination = fd00:1::/32\n",
+			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): fd00:1::/32 and fd00::/8 "
+			"(allowed: edges no packet can match both of; differ in interface, "
+			"protocol, port or prefixes)");
+	/* three edges on one prefix: every pair */
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\n[edge b]\ndestination = 10.0.0.0/8\n"
+		   "[edge c]\ndestination = 10.0.0.0/8\n",
+			"t.conf:3: [edge b]: overlaps edge 'a' (line 1): 10.0.0.0/8 and 10.0.0.0/8 "
+			"(allowed: edges no packet can match both of; differ in interface, "
+			"protocol, port or prefixes)\n"
+			"t.conf:5: [edge c]: overlaps edge 'a' (line 1): 10.0.0.0/8 and 10.0.0.0/8 "
+			"(allowed: edges no packet can match both of; differ in interface, "
+			"protocol, port or prefixes)\n"
+			"t.conf:5: [edge c]: overlaps edge 'b' (line 3): 10.0.0.0/8 and 10.0.0.0/8 "
+			"(allowed: edges no packet can match both of; differ in interface, "
+			"protocol, port or prefixes)");
+
+	/* disjoint by interface, protocol or port */
+	config_free(load_ok("[edge a]\ninterface = eth0\ndestination = 10.0.0.0/8\n"
+			    "[edge b]\ninterface = eth1\ndestination = 10.0.0.0/8\n"));
+	config_free(load_ok("[edge a]\ndestination = 10.0.0.0/8\nprotocol = tcp\n"
+			    "[edge b]\ndestination = 10.0.0.0/8\nprotocol = udp\n"));
+	config_free(load_ok("[edge a]\ndestination = 10.0.0.0/8\nport = 80\n"
+			    "[edge b]\ndestination = 10.0.0.0/8\nport = 443\n"));
+}
+END_TEST
+
+START_TEST(test_error_all_collected)
+{
+	char long_line[400];
+	struct config *c = SENTINEL;
+	struct diag d;
+
+	/* every error of the file, in one diag, each with file:line */
+	load_fails("[chaosd]\n"
+		   "max_duration = forever\n"
+		   "nonsense = 1\n"
+		   "[edge a]\n"
+		   "destination = 10.0.0.1/8\n"
+		   "port = -1\n"
+		   "[bogus]\n"
+		   "x = 1\n"
+		   "[edge b]\n",
+			"t.conf:2: [chaosd] max_duration = 'forever': not a duration (allowed: "
+			"1s-365d, e.g. 30s, 5m, 1h30m)\n"
+			"t.conf:3: [chaosd] nonsense = '1': unknown key (allowed: "
+			"default_duration, max_duration, link_rate, socket_group)\n"
+			"t.conf:5: [edge a] destination = '10.0.0.1/8': '10.0.0.1/8' has host bits "
+			"set (allowed: the network address, 10.0.0.0/8)\n"
+			"t.conf:6: [edge a] port = '-1': not a port number (allowed: 1-65535)\n"
+			"t.conf:7: [bogus]: unknown section (allowed: [chaosd], [edge NAME])\n"
+			"t.conf:9: [edge b]: no destination (required: destination = CIDR "
+			"prefixes, addresses or host names)");
+
+	/* a line longer than inih's buffer is an error, not two lines */
+	memset(long_line, 'x', sizeof(long_line));
+	memcpy(long_line, "[chaosd]\nsocket_group = ", 24);
+	strcpy(long_line + sizeof(long_line) - 2, "\n");
+	diag_init(&d);
+	ck_assert_int_eq(config_load_string(long_line, "t.conf", false, &c, &d), -EINVAL);
+	ck_assert_ptr_eq(c, SENTINEL);
+	ck_assert_ptr_nonnull(strstr(diag_text(&d), "t.conf:2: [chaosd]: line too long (allowed: "
+						    "at most "));
+	ck_assert_uint_eq(d.count, 1);
+}
+END_TEST
+
+START_TEST(test_resolve)
+{
+	struct config *c = NULL;
+	struct diag d;
+	char *p;
+
+	diag_init(&d);
+	ck_assert_int_eq(config_load_string("[edge lo]\ndestination = localhost, 127.0.0.1\n",
+					 "r.conf", true, &c, &d),
+			0);
+	/* localhost may have ::1 too; 127.0.0.1 appears once */
+	ck_assert_uint_ge(c->edges[0].n_prefixes, 1);
+	ck_assert_str_eq(fmt_prefix(&c->edges[0], 0), "127.0.0.1/32");
+	for (unsigned i = 1; i < c->edges[0].n_prefixes; i++)
+		ck_assert_str_ne(fmt_prefix(&c->edges[0], i), "127.0.0.1/32");
+	config_free(c);
+
+	c = SENTINEL;
+	diag_init(&d);
+	ck_assert_int_eq(config_load_string("[edge x]\ndestination = no-such-host.invalid\n",
+					 "r.conf", true, &c, &d),
+			-EINVAL);
+	ck_assert_ptr_eq(c, SENTINEL);
+	p = strstr(diag_text(&d), "r.conf:2: [edge x] destination = 'no-such-host.invalid': "
+				  "'no-such-host.invalid' does not resolve: ");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(strstr(p, " (allowed: a host name with an A or AAAA record, or a "
+					"CIDR prefix)"));
+}
+END_TEST
+
+START_TEST(test_load_file)
+{
+	char path[] = "/tmp/chaosd-test-config-XXXXXX";
+	struct config *c = SENTINEL;
+	struct diag d;
+	char want[128];
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fputs("[chaosd]\nsocket_group = wheel\n[edge lo]\ndestination = localhost\n", f);
+	fclose(f);
+	diag_init(&d);
+	ck_assert_int_eq(config_load(path, &c, &d), 0);
+	ck_assert_str_eq(c->path, path);
+	ck_assert_str_eq(c->socket_group, "wheel");
+	ck_assert_str_eq(fmt_prefix(&c->edges[0], 0), "127.0.0.1/32"); /* resolved */
+	config_free(c);
+
+	/* errors name the file */
+	f = fopen(path, "w");
+	fputs("[chaosd]\n\nsocket_group = \n", f);
+	fclose(f);
+	c = SENTINEL;
+	diag_init(&d);
+	ck_assert_int_eq(config_load(path, &c, &d), -EINVAL);
+	snprintf(want, sizeof(want),
+			"%s:3: [chaosd] socket_group = '': not a group name (allowed: 1-32 "
+			"letters, digits, '_', '.', '-')",
+			path);
+	ck_assert_str_eq(diag_text(&d), want);
+
+	/* a NUL byte cannot be meant */
+	f = fopen(path, "w");
+	fputs("[chaosd]\n", f);
+	fputc('\0', f);
+	fclose(f);
+	diag_init(&d);
+	ck_assert_int_eq(config_load(path, &c, &d), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: contains a NUL byte", path);
+	ck_assert_str_eq(diag_text(&d), want);
+
+	diag_init(&d);
+	ck_assert_int_eq(config_load("/tmp", &c, &d), -EISDIR);
+	ck_assert_str_eq(diag_text(&d), "/tmp: is a directory");
+
+	unlink(path);
+	diag_init(&d);
+	ck_assert_int_eq(config_load(path, &c, &d), -ENOENT);
+	snprintf(want, sizeof(want), "%s: No such file or directory", path);
+	ck_assert_str_eq(diag_text(&d), want);
+	ck_assert_ptr_eq(c, SENTINEL);
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core"), *te = tcase_create("errors");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_keys_table);
+	tcase_add_test(tc, test_parse_rate);
+	tcase_add_test(tc, test_resolve);
+	tcase_add_test(tc, test_load_file);
+	suite_add_tcase(s, tc);
+
+	tcase_add_test(te, test_error_sections);
+	tcase_add_test(te, test_error_keys);
+	tcase_add_test(te, test_error_destination);
+	tcase_add_test(te, test_error_too_many_prefixes);
+	tcase_add_test(te, test_error_durations);
+	tcase_add_test(te, test_error_overlap);
+	tcase_add_test(te, test_error_all_collected);
+	suite_add_tcase(s, te);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "edge.h"
+
+static struct edge_prefix prefix(const char *s)
+{
+	struct edge_prefix p;
+
+	ck_assert_msg(edge_prefix_parse(s, &p) == 0, "'%s' refused", s);
+	return p;
+}
+
+static void check_roundtrip(const char *in, const char *want)
+{
+	struct edge_prefix p = prefix(in), q;
+	char buf[64];
+
+	ck_assert_str_eq(edge_prefix_format(&p, buf, sizeof(buf)), want);
+	ck_assert_int_eq(edge_prefix_parse(buf, &q), 0);
+	ck_assert(memcmp(&p, &q, sizeof(p)) == 0);
+}
+
+START_TEST(test_prefix_parse)
+{
+	struct edge_prefix p;
+
+	p = prefix("10.0.5.0/24");
+	ck_assert_int_eq(p.family, AF_INET);
+	ck_assert_int_eq(p.len, 24);
+	ck_assert_int_eq(p.addr[0], 10);
+	ck_assert_int_eq(p.addr[2], 5);
+	ck_assert_int_eq(p.addr[3], 0);
+
+	p = prefix("10.0.5.7");
+	ck_assert_int_eq(p.len, 32);
+	ck_assert_int_eq(p.addr[3], 7);
+
+	p = prefix("fd00:5::/64");
+	ck_assert_int_eq(p.family, AF_INET6);
+	ck_assert_int_eq(p.len, 64);
+	ck_assert_int_eq(p.addr[0], 0xfd);
+	ck_assert_int_eq(p.addr[3], 5);
+
+	p = prefix("::1");
+	ck_assert_int_eq(p.len, 128);
+	p = prefix("0.0.0.0/0");
+	ck_assert_int_eq(p.len, 0);
+	p = prefix("::/0");
+	ck_assert_int_eq(p.len, 0);
+	p = prefix("10.0.5.128/25");
+	ck_assert_int_eq(p.len, 25);
+	p = prefix("fd00:0:0:2::/63"); /* 0x0002: bit 62 set, bit 63 (a host bit) clear */
+	ck_assert_int_eq(p.len, 63);
+
+	check_roundtrip("10.0.5.0/24", "10.0.5.0/24");
+	check_roundtrip("10.0.5.7", "10.0.5.7/32");
+	check_roundtrip("FD00:0005:0000::/64", "fd00:5::/64");
+	check_roundtrip("::ffff:10.0.0.0/120", "::ffff:10.0.0.0/120");
+}
+END_TEST
+
+START_TEST(test_prefix_refused)
+{
+	static const char *const bad[] = {
+		"10.0.5.1/24", /* host bits set */
+		"fd00:5::1/64",
+		"10.0.5.128/24",
+		"fd00:0:0:1::/63", /* 0x0001: the lowest bit of 64 is a host bit of /63 */
+		"10.0.0.0/33",
+		"::/129",
+		"10.0.0.0/",
+		"10.0.0.0/024",
+		"10.0.0.0/+24",
+		"10.0.0.0/-1",
+		"10.0.0.0/24/24",
+		"10.0.0.0/2a",
+		"10.0.0.0/99999999999",
+		"/24",
+		"",
+		"10.0.0",
+		"10.0.0.256",
+		"010.0.0.0",
+		"10.0.0.0 /24",
+		" 10.0.0.0/24",
+		"fe80::1%eth0",
+		"example.com",
+		"1.2.3.4.5",
+		"fd00::/64x",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789/8",
+	};
+	struct edge_prefix p = { .family = 99 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(edge_prefix_parse(bad[i], &p) == -EINVAL, "'%s' accepted", bad[i]);
+	ck_assert_int_eq(edge_prefix_parse(NULL, &p), -EINVAL);
+	ck_assert_int_eq(p.family, 99); /* untouched on failure */
+}
+END_TEST
+
+START_TEST(test_prefix_contains)
+{
+	struct edge_prefix net = prefix("10.0.5.0/24"), any = prefix("0.0.0.0/0"),
+			   v6 = prefix("fd00:5::/64"), odd = prefix("10.0.5.128/25");
+	uint8_t a4[4], a6[16];
+
+	inet_pton(AF_INET, "10.0.5.77", a4);
+	ck_assert(edge_prefix_contains(&net, AF_INET, a4));
+	ck_assert(edge_prefix_contains(&any, AF_INET, a4));
+	ck_assert(!edge_prefix_contains(&odd, AF_INET, a4));
+	ck_assert(!edge_prefix_contains(&v6, AF_INET, a4));
+	inet_pton(AF_INET, "10.0.5.200", a4);
+	ck_assert(edge_prefix_contains(&odd, AF_INET, a4));
+	inet_pton(AF_INET, "10.0.6.1", a4);
+	ck_assert(!edge_prefix_contains(&net, AF_INET, a4));
+
+	inet_pton(AF_INET6, "fd00:5::abcd", a6);
+	ck_assert(edge_prefix_contains(&v6, AF_INET6, a6));
+	ck_assert(!edge_prefix_contains(&net, AF_INET6, a6));
+	inet_pton(AF_INET6, "fd00:6::abcd", a6);
+	ck_assert(!edge_prefix_contains(&v6, AF_INET6, a6));
+	ck_assert(!edge_prefix_contains(NULL, AF_INET6, a6));
+}
+END_TEST
+
+START_TEST(test_prefix_overlap)
+{
+	struct edge_prefix a = prefix("10.0.0.0/8"), b = prefix("10.0.5.0/24");
+	struct edge_prefix c = prefix("10.1.0.0/16"), d = prefix("11.0.0.0/8");
+	struct edge_prefix h = prefix("10.0.5.7"), x = prefix("fd00::/8");
+	struct edge_prefix y = prefix("fd00:5::/64"), z = prefix("fe00::/8");
+
+	ck_assert(edge_prefix_overlap(&a, &b));
+	ck_assert(edge_prefix_overlap(&b, &a));
+	ck_assert(edge_prefix_overlap(&a, &a));
+	ck_assert(edge_prefix_overlap(&a, &c));
+	ck_assert(!edge_prefix_overlap(&b, &c));
+	ck_assert(!edge_prefix_overlap(&a, &d));
+	ck_assert(edge_prefix_overlap(&b, &h));
+	ck_assert(!edge_prefix_overlap(&c, &h));
+	ck_assert(edge_prefix_overlap(&x, &y));
+	ck_assert(!edge_prefix_overlap(&y, &z));
+	ck_assert(!edge_prefix_overlap(&a, &x)); /* families never overlap */
+}
+END_TEST
+
+START_TEST(test_proto)
+{
+	enum edge_proto p = EDGE_PROTO_UDP;
+
+	ck_assert_str_eq(edge_proto_to_string(EDGE_PROTO_ANY), "any");
+	ck_assert_str_eq(edge_proto_to_string(EDGE_PROTO_TCP), "tcp");
+	ck_assert_str_eq(edge_proto_to_string(EDGE_PROTO_UDP), "udp");
+	ck_assert_ptr_null(edge_proto_to_string((enum edge_proto)7));
+	ck_assert_int_eq(edge_proto_from_string("tcp", &p), 0);
+	ck_assert_int_eq(p, EDGE_PROTO_TCP);
+	ck_assert_int_eq(edge_proto_from_string("UDP", &p), 0);
+	ck_assert_int_eq(p, EDGE_PROTO_UDP);
+	ck_assert_int_eq(edge_proto_from_string("any", &p), 0);
+	ck_assert_int_eq(p, EDGE_PROTO_ANY);
+	ck_assert_int_eq(edge_proto_from_string("icmp", &p), -EINVAL);
+	ck_assert_int_eq(edge_proto_from_string("", &p), -EINVAL);
+	ck_assert_int_eq(p, EDGE_PROTO_ANY);
+}
+END_TEST
+
+static struct edge make_edge(const char *ifname, const char *pfx, uint16_t port,
+		enum edge_proto proto)
+{
+	struct edge e = { .port = port, .proto = proto };
+
+	strcpy(e.name, "e");
+	strcpy(e.ifname, ifname);
+	e.prefixes[0] = prefix(pfx);
+	e.n_prefixes = 1;
+	return e;
+}
+
+START_TEST(test_edge_overlaps)
+{
+	struct edge a = make_edge("eth0", "10.0.0.0/8", 0, EDGE_PROTO_ANY), b;
+
+	b = make_edge("eth0", "10.0.5.0/24", 0, EDGE_PROTO_ANY);
+	ck_assert(edge_overlaps(&a, &b));
+	/* different interfaces never share a packet */
+	b = make_edge("eth1", "10.0.5.0/24", 0, EDGE_PROTO_ANY);
+	ck_assert(!edge_overlaps(&a, &b));
+	/* an edge without interface may route through the other's */
+	b = make_edge("", "10.0.5.0/24", 0, EDGE_PROTO_ANY);
+	ck_assert(edge_overlaps(&a, &b));
+	ck_assert(edge_overlaps(&b, &a));
+	/* disjoint prefixes */
+	b = make_edge("eth0", "11.0.0.0/8", 0, EDGE_PROTO_ANY);
+	ck_assert(!edge_overlaps(&a, &b));
+
+	/* protocol and port */
+	a = make_edge("eth0", "10.0.0.0/8", 5432, EDGE_PROTO_TCP);
+	b = make_edge("eth0", "10.0.0.0/8", 5432, EDGE_PROTO_UDP);
+	ck_assert(!edge_overlaps(&a, &b));
+	b = make_edge("eth0", "10.0.0.0/8", 5433, EDGE_PROTO_TCP);
+	ck_assert(!edge_overlaps(&a, &b));
+	b = make_edge("eth0", "10.0.0.0/8", 5432, EDGE_PROTO_ANY); /* tcp and udp 5432 */
+	ck_assert(edge_overlaps(&a, &b));
+	b = make_edge("eth0", "10.0.0.0/8", 0, EDGE_PROTO_TCP); /* every tcp port */
+	ck_assert(edge_overlaps(&a, &b));
+	b = make_edge("eth0", "10.0.0.0/8", 0, EDGE_PROTO_ANY); /* all traffic */
+	ck_assert(edge_overlaps(&a, &b));
+	b = make_edge("eth0", "10.0.0.0/8", 53, EDGE_PROTO_ANY);
+	ck_assert(!edge_overlaps(&a, &b));
+
+	/* several prefixes: one shared is enough */
+	a = make_edge("eth0", "10.0.0.0/8", 0, EDGE_PROTO_ANY);
+	a.prefixes[1] = prefix("fd00::/16");
+	a.n_prefixes = 2;
+	b = make_edge("eth0", "fd00:1::/32", 0, EDGE_PROTO_ANY);
+	ck_assert(edge_overlaps(&a, &b));
+	b.prefixes[0] = prefix("fe80::/10");
+	ck_assert(!edge_overlaps(&a, &b));
+	ck_assert(!edge_overlaps(NULL, &b));
+}
+END_TEST
+
+START_TEST(test_name_valid)
+{
+	static const char *const good[] = { "db", "web-1", "a.b_c", "A", "0",
+		"abcdefghijklmnopqrstuvwxyz012345" };
+	static const char *const bad[] = { "", "a b", "a/b", "a:b", "é", "a\n",
+		"abcdefghijklmnopqrstuvwxyz0123456", "[x]", "a;b" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(edge_name_valid(good[i]), "'%s' refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!edge_name_valid(bad[i]), "'%s' accepted", bad[i]);
+	ck_assert(!edge_name_valid(NULL));
+}
+END_TEST
+
+static Suite *edge_suite(void)
+{
+	Suite *s = suite_create("edge");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_prefix_parse);
+	tcase_add_test(tc, test_prefix_refused);
+	tcase_add_test(tc, test_prefix_contains);
+	tcase_add_test(tc, test_prefix_overlap);
+	tcase_add_test(tc, test_proto);
+	tcase_add_test(tc, test_edge_overlaps);
+	tcase_add_test(tc, test_name_valid);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(edge_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
