@@ -1,0 +1,39 @@
+#!/bin/bash
+# Install every Debian package chaosd needs to build and test (including the VM harness).
+# Idempotent: when all packages are already installed it only runs dpkg-query.
+set -euo pipefail
+
+build_deps=(
+	build-essential autoconf automake libtool pkg-config
+	libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev libinih-dev check libnftnl-dev
+	clang libclang-rt-14-dev valgrind
+)
+test_deps=(
+	qemu-system-x86 busybox-static cpio kmod iproute2 iputils-ping nftables socat python3
+	xz-utils zstd
+)
+pkgs=("${build_deps[@]}" "${test_deps[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+	# "install ok installed" is the only state in which the package is really usable.
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all ${#pkgs[@]} packages already installed"
+	exit 0
+fi
+
+if ((EUID != 0)); then
+	echo "install-deps: missing packages: ${missing[*]}" >&2
+	echo "install-deps: must run as root to install them" >&2
+	exit 1
+fi
+
+echo "install-deps: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
