@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* Not "config.h": with -I. that is autoconf's generated header. */
-#include "../src/config.h"
+#include "config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 /* Not "config.h": with -I. that is autoconf's generated header. */
-#include "../src/config.h"
+#include "config.h"
 #include "parse.h"
 
 #define SENTINEL ((struct config *)0x1)

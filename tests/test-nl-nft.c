@@ -31,6 +31,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "nl_nft.h"
+#include "test-skip.h"
 #include "nl_socket.h"
 
 #define HOST_IF "veth0"
@@ -840,15 +841,11 @@ int main(void)
 	int failed;
 
 	/* Namespaces, veth and nf_tables need root; automake counts 77 as skipped. */
-	if (geteuid() != 0) {
-		fprintf(stderr, "test-nl-nft: needs root, skipping\n");
-		return 77;
-	}
+	if (geteuid() != 0)
+		return test_skip("test-nl-nft", "needs root");
 	if (run("command -v nft >/dev/null && command -v ip >/dev/null && "
-		"command -v nsenter >/dev/null && command -v ping >/dev/null") != 0) {
-		fprintf(stderr, "test-nl-nft: needs nft, ip, nsenter and ping, skipping\n");
-		return 77;
-	}
+		"command -v nsenter >/dev/null && command -v ping >/dev/null") != 0)
+		return test_skip("test-nl-nft", "needs nft, ip, nsenter and ping");
 	sr = srunner_create(nl_nft_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

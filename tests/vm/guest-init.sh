@@ -2,7 +2,7 @@
 # shellcheck shell=dash
 # /init of the chaosd VM initramfs (busybox sh, PID 1).
 # Loads the virtio/9p/overlay modules, builds the guest root (host / over 9p, read-only, with a
-# tmpfs overlay on top), mounts the module tree, /tmp, /run and the run.sh control share, then
+# tmpfs overlay on top), mounts the module tree, /run and the run.sh control share, then
 # switch_roots into stage 2 (guest-stage2.sh, copied into the control share by run.sh).
 # Kernel command line (set by run.sh): chaosd.kver=KVER chaosd.msize=N chaosd.out=0|1
 # chaosd.rootopts=OPT,... (extra 9p mount options for the root, for experiments)
@@ -77,7 +77,8 @@ err=$(mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw
 r=/newroot
 mkdir -p "$r/lib/modules/$kver" || fail "mkdir /lib/modules/$kver in the guest root"
 p9 modules "$r/lib/modules/$kver" ",ro"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$r/tmp" || fail "mount tmpfs on /tmp"
+# /tmp stays the overlay's: the host's /tmp shows through (a clone built under /tmp runs in
+# the guest as it is) and the guest's writes land in the tmpfs upper layer.
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs "$r/run" || fail "mount tmpfs on /run"
 mkdir -p "$r/run/chaosd-vm"
 p9 chaosdctl "$r/run/chaosd-vm" ""

@@ -6,7 +6,7 @@
 # The guest's root is this machine's / (read-only over 9p, tmpfs overlay on top: writes stay in
 # the guest), so SCRIPT and the freshly built binaries run unchanged. SCRIPT runs with the
 # caller's working directory, stdin /dev/null, a clean environment plus every CHAOSD_* variable,
-# CHAOSD_VM=1, and CHAOSD_VM_OUT=/mnt/out when --out is given. /tmp and /run are fresh tmpfs.
+# CHAOSD_VM=1, and CHAOSD_VM_OUT=/mnt/out when --out is given. /run is a fresh tmpfs; /tmp shows the host's (writes stay in the guest).
 #
 #   --timeout SEC  kill the VM after SEC seconds (default 900)
 #   --mem MB       guest memory (default 2048)
@@ -65,7 +65,7 @@ done
 # The guest mounts fresh filesystems over these, hiding the host's files there.
 hidden_in_guest() {
 	case $1/ in
-	/tmp/* | /run/* | /proc/* | /sys/* | /dev/* | /mnt/out/* | /lib/modules/* | /usr/lib/modules/*) return 0 ;;
+	/run/* | /proc/* | /sys/* | /dev/* | /mnt/out/* | /lib/modules/* | /usr/lib/modules/*) return 0 ;;
 	esac
 	return 1
 }
@@ -74,8 +74,8 @@ script=$(realpath -e -- "$1" 2>/dev/null) || die "script $1 does not exist"
 shift
 [[ -f $script && -x $script ]] || die "script $script is not an executable file"
 cwd=$(pwd -P)
-hidden_in_guest "$script" && die "script $script is under a directory the guest mounts over (/tmp, /run, ...); put it elsewhere"
-hidden_in_guest "$cwd" && die "working directory $cwd is under a directory the guest mounts over (/tmp, /run, ...); run from elsewhere"
+hidden_in_guest "$script" && die "script $script is under a directory the guest mounts over (/run, /proc, ...); put it elsewhere"
+hidden_in_guest "$cwd" && die "working directory $cwd is under a directory the guest mounts over (/run, /proc, ...); run from elsewhere"
 
 cache=${CHAOSD_VM_CACHE:-$HOME/.cache/chaosd-vm}
 "$here/prepare.sh" "$cache" || die "preparing the VM kernel/initramfs in $cache failed"

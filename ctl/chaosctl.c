@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* chaosctl: the client. Verbs come from proto_verbs[] and fault options from fault_keys[], so
+ * help, parsing and the daemon cannot disagree. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "fault.h"
+#include "parse.h"
+#include "proto.h"
+
+static const char *arg_socket = PROTO_DEFAULT_SOCKET;
+static bool arg_socket_set;
+static bool arg_json;
+
+static _printf_(1, 2) int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("chaosctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static void help(void)
+{
+	printf("Usage: chaosctl [--socket PATH] [--json] VERB [ARGS]\n\nVerbs:\n");
+	for (unsigned i = 0; i < proto_n_verbs; i++) {
+		if (proto_verbs[i].type == PROTO_PING)
+			continue;
+		printf("  %-8s %-28s %s\n", proto_verbs[i].name, proto_verbs[i].usage,
+				proto_verbs[i].summary);
+	}
+	printf("\nFault kinds (inject KIND):\n");
+	for (int k = 0; k < _FAULT_KIND_MAX; k++)
+		printf("  %-10s %s\n", fault_kind_to_string(k), fault_kind_help(k));
+	printf("\nFault options:\n");
+	for (unsigned i = 0; i < fault_n_keys; i++) {
+		const struct fault_key *key = &fault_keys[i];
+		char opt[64], kinds[128] = "";
+		size_t len = 0;
+		for (int k = 0; k < _FAULT_KIND_MAX; k++)
+			if (key->kinds & (1u << k)) {
+				int n = snprintf(kinds + len, sizeof(kinds) - len, "%s%s",
+						len ? "," : "", fault_kind_to_string(k));
+				if (n > 0)
+					len = MIN(len + (size_t)n, sizeof(kinds) - 1);
+			}
+		snprintf(opt, sizeof(opt), "--%s %s", key->name, key->metavar);
+		for (char *c = opt; *c; c++)
+			if (*c == '_')
+				*c = '-';
+		printf("  %-26s %s [%s]\n", opt, key->help, kinds);
+	}
+	printf("\nDurations: 500ms, 30s, 5m, 1h. Exit status: 0 ok, 1 refused or failed, "
+	       "2 usage.\n");
+}
+
+
+/* ------------------------------------------------------------------ transport */
+
+static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **ret)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ uint8_t *payload = NULL;
+	uint8_t hdr[PROTO_HEADER_SIZE];
+	struct proto_header h;
+	struct diag d;
+	const void *buf;
+	size_t len, got;
+	int r;
+
+	diag_init(&d);
+	r = proto_writer_finish(w, &buf, &len);
+	if (r < 0)
+		return fail("request too large or invalid: %s", strerror(-r)), r;
+	if (strlen(arg_socket) >= sizeof(sa.sun_path))
+		return fail("socket path '%s' is too long", arg_socket), -ENAMETOOLONG;
+	strcpy(sa.sun_path, arg_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail("socket: %m"), negative_errno();
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = negative_errno();
+		if (r == -ENOENT || r == -ECONNREFUSED)
+			fail("cannot reach chaosd at '%s': %s (is chaosd running? systemctl start "
+			     "chaosd.socket)", arg_socket, strerror(-r));
+		else if (r == -EACCES)
+			fail("cannot reach chaosd at '%s': permission denied (join the socket's "
+			     "group, e.g. 'chaos')", arg_socket);
+		else
+			fail("cannot reach chaosd at '%s': %s", arg_socket, strerror(-r));
+		return r;
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t n = send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0)
+			return fail("send: %m"), negative_errno();
+		off += (size_t)n;
+	}
+	for (got = 0; got < sizeof(hdr);) {
+		ssize_t n = recv(fd, hdr + got, sizeof(hdr) - got, 0);
+		if (n <= 0)
+			return fail("chaosd closed the connection without a reply"), -ECONNRESET;
+		got += (size_t)n;
+	}
+	r = proto_header_decode(hdr, sizeof(hdr), PROTO_MAX_REPLY, &h, &d);
+	if (r < 0)
+		return fail("bad reply: %s", diag_text(&d)), r;
+	payload = malloc(h.length ? h.length : 1);
+	if (!payload)
+		return -ENOMEM;
+	for (got = 0; got < h.length;) {
+		ssize_t n = recv(fd, payload + got, h.length - got, 0);
+		if (n <= 0)
+			return fail("chaosd closed the connection mid-reply"), -ECONNRESET;
+		got += (size_t)n;
+	}
+	r = proto_msg_decode(h.type, payload, h.length, ret, &d);
+	if (r < 0)
+		return fail("bad reply: %s", diag_text(&d)), r;
+	(void)type;
+	return 0;
+}
+
+/* Returns 0 on OK; prints the daemon's error (with the kernel's own words) otherwise. */
+static int request(const struct proto_verb *verb, struct proto_writer *w, struct proto_msg **ret)
+{
+	struct proto_msg *m = NULL;
+	int r = transact(verb->type, w, &m);
+
+	if (r < 0)
+		return r;
+	if (m->type == PROTO_REPLY_ERROR) {
+		const char *e = proto_msg_get(m, 0, "error");
+		if (arg_json)
+			printf("{\"ok\":false,\"error\":\"%s\"}\n", e ? e : "");
+		fail("%s: %s", verb->name, e ? e : "failed");
+		proto_msg_free(m);
+		return -EIO;
+	}
+	*ret = m;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch == '\n')
+			fputs("\\n", stdout);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static bool is_number(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Print a reply as JSON: top-level fields, then records grouped by kind. */
+static void print_json(const struct proto_msg *m)
+{
+	unsigned i = 0;
+	const char *kind = NULL;
+
+	printf("{\"ok\":true,\"schema\":1");
+	for (; i < m->n_fields && !streq(m->fields[i].key, "@"); i++) {
+		printf(",\"%s\":", m->fields[i].key);
+		if (is_number(m->fields[i].value))
+			fputs(m->fields[i].value, stdout);
+		else
+			json_string(m->fields[i].value);
+	}
+	while (i < m->n_fields) {
+		unsigned end = proto_msg_next_record(m, i);
+		if (!kind || !streq(kind, m->fields[i].value)) {
+			if (kind)
+				putchar(']');
+			kind = m->fields[i].value;
+			printf(",\"%ss\":[", kind);
+		} else {
+			putchar(',');
+		}
+		putchar('{');
+		for (unsigned k = i + 1; k < end; k++) {
+			printf("%s\"%s\":", k > i + 1 ? "," : "", m->fields[k].key);
+			if (is_number(m->fields[k].value))
+				fputs(m->fields[k].value, stdout);
+			else
+				json_string(m->fields[k].value);
+		}
+		putchar('}');
+		i = end;
+	}
+	if (kind)
+		putchar(']');
+	printf("}\n");
+}
+
+static const char *get(const struct proto_msg *m, unsigned rec, const char *key)
+{
+	const char *v = proto_msg_get(m, rec, key);
+	return v ? v : "";
+}
+
+static void print_status(const struct proto_msg *m)
+{
+	unsigned i = proto_msg_next_record(m, 0);
+	bool any = false;
+
+	if (streq(get(m, 0, "killed"), "yes"))
+		printf("Kill switch ENGAGED%s%s%s: injections are refused until 'chaosctl arm'.\n",
+				*get(m, 0, "kill_reason") ? " (" : "", get(m, 0, "kill_reason"),
+				*get(m, 0, "kill_reason") ? ")" : "");
+	if (m->n_fields > 0 && streq(m->fields[0].key, "@"))
+		i = 0;
+	for (; i < m->n_fields; i = proto_msg_next_record(m, i)) {
+		uint64_t rem = 0;
+		char left[32];
+		if (!any)
+			printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", "ID", "EDGE", "FAULT",
+					"DIR", "PARAMETERS", "LEFT", "MATCHED", "DELAYED",
+					"DROPPED");
+		any = true;
+		(void)parse_u64_range(get(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
+		printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", get(m, i, "id"),
+				get(m, i, "edge"), get(m, i, "kind"), get(m, i, "direction"),
+				get(m, i, "describe"),
+				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
+						sizeof(left)),
+				get(m, i, "matched"), get(m, i, "delayed"), get(m, i, "dropped"));
+	}
+	if (!any)
+		printf("No active faults.\n");
+}
+
+static void print_edges(const struct proto_msg *m)
+{
+	printf("%-14s %-10s %-6s %-6s %s\n", "EDGE", "INTERFACE", "PORT", "PROTO", "DESTINATION");
+	for (unsigned i = proto_msg_next_record(m, 0); i < m->n_fields;
+			i = proto_msg_next_record(m, i)) {
+		const char *err = proto_msg_get(m, i, "error");
+		printf("%-14s %-10s %-6s %-6s %s%s%s\n", get(m, i, "name"),
+				*get(m, i, "interface") ? get(m, i, "interface") : "?",
+				get(m, i, "port"), get(m, i, "protocol"), get(m, i, "destination"),
+				err ? "  ! " : "", err ? err : "");
+	}
+}
+
+/* ------------------------------------------------------------------ verbs */
+
+static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	struct proto_writer w;
+	enum fault_kind kind;
+	struct fault f;
+	struct diag d;
+	const char *edge = NULL;
+	int r;
+
+	if (argc < 1)
+		return fail("inject: which fault? (latency, loss, corrupt, duplicate, reorder, rate, "
+			    "partition)"), 2;
+	if (fault_kind_from_string(argv[0], &kind) < 0)
+		return fail("inject: unknown fault '%s' (allowed: latency, loss, corrupt, duplicate, "
+			    "reorder, rate, partition)", argv[0]), 2;
+	diag_init(&d);
+	fault_init(&f, kind);
+	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
+	proto_put(&w, "kind", argv[0]);
+	for (int i = 1; i < argc; i++) {
+		const char *opt = argv[i], *val;
+		char key[64];
+		if (strncmp(opt, "--", 2) != 0)
+			return proto_writer_done(&w), fail("inject: unexpected argument '%s'", opt), 2;
+		opt += 2;
+		val = strchr(opt, '=');
+		if (val) {
+			snprintf(key, sizeof(key), "%.*s", (int)(val - opt), opt);
+			val++;
+		} else {
+			snprintf(key, sizeof(key), "%s", opt);
+			if (i + 1 >= argc)
+				return proto_writer_done(&w),
+				       fail("inject: option '--%s' needs a value", key), 2;
+			val = argv[++i];
+		}
+		for (char *c = key; *c; c++)
+			if (*c == '-')
+				*c = '_';
+		if (streq(key, "edge")) {
+			edge = val;
+			proto_put(&w, "edge", val);
+			continue;
+		}
+		/* Check locally for an immediate, precise message; the daemon checks again. */
+		r = fault_set(&f, key, val, &d);
+		if (r < 0)
+			return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), 2;
+		proto_put(&w, key, val);
+	}
+	if (!edge)
+		return proto_writer_done(&w), fail("inject %s: --edge NAME is required", argv[0]), 2;
+	r = fault_validate(&f, &d);
+	if (r < 0)
+		return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), 2;
+	r = request(verb, &w, &m);
+	proto_writer_done(&w);
+	if (r < 0)
+		return 1;
+	if (arg_json) {
+		print_json(m);
+		return 0;
+	}
+	uint64_t dur = 0;
+	char durs[32];
+	(void)parse_u64_range(get(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
+	printf("%s fault %s: %s on edge '%s' (%s), %s, reverts in %s\n", get(m, 0, "action"),
+			get(m, 0, "id"), get(m, 0, "kind"), get(m, 0, "edge"),
+			get(m, 0, "interface"), get(m, 0, "params"),
+			parse_format_duration(dur, durs, sizeof(durs)));
+	return 0;
+}
+
+static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	struct proto_writer w;
+	int r;
+
+	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (verb->type == PROTO_REVERT && streq(a, "--all"))
+			proto_put(&w, "all", "yes");
+		else if (verb->type == PROTO_REVERT && streq(a, "--edge") && i + 1 < argc)
+			proto_put(&w, "edge", argv[++i]);
+		else if (verb->type == PROTO_REVERT && a[0] != '-')
+			proto_put(&w, "id", a);
+		else if (verb->type == PROTO_KILL && streq(a, "--reason") && i + 1 < argc)
+			proto_put(&w, "reason", argv[++i]);
+		else {
+			proto_writer_done(&w);
+			return fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
+					verb->name, a, verb->name, verb->usage), 2;
+		}
+	}
+	if (verb->type == PROTO_REVERT && argc == 0) {
+		proto_writer_done(&w);
+		return fail("revert: say what to revert: ID, --edge NAME or --all"), 2;
+	}
+	r = request(verb, &w, &m);
+	proto_writer_done(&w);
+	if (r < 0)
+		return 1;
+	if (arg_json) {
+		print_json(m);
+		return 0;
+	}
+	switch (verb->type) {
+	case PROTO_STATUS:
+		print_status(m);
+		break;
+	case PROTO_EDGES:
+		print_edges(m);
+		break;
+	case PROTO_REVERT:
+		printf("reverted %s fault(s)\n", get(m, 0, "reverted"));
+		break;
+	case PROTO_KILL:
+		printf("kill switch engaged: %s fault(s) reverted in %.1f ms; injections refused "
+		       "until 'chaosctl arm'\n", get(m, 0, "reverted"),
+				strtod(get(m, 0, "elapsed_us"), NULL) / 1000.0);
+		break;
+	case PROTO_ARM:
+		printf("armed: injections accepted\n");
+		break;
+	default:
+		printf("ok %s\n", get(m, 0, "version"));
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct proto_verb *verb;
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (streq(argv[i], "--json"))
+			arg_json = true;
+		else if (streq(argv[i], "--socket") && i + 1 < argc) {
+			arg_socket = argv[++i];
+			arg_socket_set = true;
+		} else if (strncmp(argv[i], "--socket=", 9) == 0) {
+			arg_socket = argv[i] + 9;
+			arg_socket_set = true;
+		}
+		else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+			help();
+			return 0;
+		} else if (streq(argv[i], "--version")) {
+			printf("chaosctl %s\n", PACKAGE_VERSION);
+			return 0;
+		} else
+			return fail("unknown option '%s' (see chaosctl --help)", argv[i]), 2;
+	}
+	if (getenv("CHAOSD_SOCKET") && !arg_socket_set)
+		arg_socket = getenv("CHAOSD_SOCKET");
+	if (i >= argc) {
+		help();
+		return 2;
+	}
+	verb = proto_verb_find(argv[i]);
+	if (!verb)
+		return fail("unknown verb '%s' (see chaosctl --help)", argv[i]), 2;
+	if (verb->type == PROTO_INJECT)
+		return verb_inject(verb, argc - i - 1, argv + i + 1);
+	return verb_simple(verb, argc - i - 1, argv + i + 1);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include "audit.h"
+
+static int max_level = LOG_LEVEL_INFO;
+
+void log_set_max_level(int level)
+{
+	max_level = level;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > max_level)
+		return;
+	/* "<N>" lets journald take the priority from a service's stderr stream. */
+	fprintf(stderr, "<%d>", level);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#define AUDIT_MESSAGE_ID "8e1c4f2a0b7d4c5e9a3f6d2b1c0e7a55"
+
+void audit_log(const struct audit_event *ev)
+{
+	char id[32];
+
+	snprintf(id, sizeof(id), "%" PRIu64, ev->fault_id);
+	/* The structured entry is for `journalctl CHAOSD_ACTION=inject`; the stderr line is for
+	 * hosts without journald (CI VMs) and shows the same facts. */
+	sd_journal_send("MESSAGE=chaosd %s fault %s edge '%s' %s %s by uid %u pid %d: %s",
+			ev->action, id, ev->edge ? ev->edge : "-", ev->fault ? ev->fault : "-",
+			ev->params ? ev->params : "", (unsigned)ev->uid, (int)ev->pid,
+			ev->result ? ev->result : "ok",
+			"MESSAGE_ID=" AUDIT_MESSAGE_ID, "PRIORITY=%d", LOG_NOTICE,
+			"CHAOSD_ACTION=%s", ev->action, "CHAOSD_UID=%u", (unsigned)ev->uid,
+			"CHAOSD_PID=%d", (int)ev->pid, "CHAOSD_FAULT_ID=%s", id,
+			"CHAOSD_EDGE=%s", ev->edge ? ev->edge : "", "CHAOSD_FAULT=%s",
+			ev->fault ? ev->fault : "", "CHAOSD_PARAMS=%s", ev->params ? ev->params : "",
+			"CHAOSD_RESULT=%s", ev->result ? ev->result : "ok", NULL);
+	if (!getenv("JOURNAL_STREAM"))
+		log_msg(LOG_LEVEL_NOTICE, "audit: action=%s id=%s edge='%s' fault=%s params='%s' "
+				"uid=%u pid=%d result='%s'",
+				ev->action, id, ev->edge ? ev->edge : "", ev->fault ? ev->fault : "",
+				ev->params ? ev->params : "", (unsigned)ev->uid, (int)ev->pid,
+				ev->result ? ev->result : "ok");
+}

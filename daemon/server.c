@@ -1,0 +1,1152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "audit.h"
+#include "parse.h"
+#include "proto.h"
+#include "server.h"
+
+/* A client that sends nothing for this long is disconnected: it must not hold a slot forever,
+ * and since every client is non-blocking it can never delay anyone else meanwhile. */
+#define CLIENT_IDLE_USEC  (60 * USEC_PER_SEC)
+#define CLIENT_OUT_MAX    (32 * 1024 * 1024)
+#define CLIENTS_MAX       256
+
+struct active_fault {
+	uint64_t id;
+	struct edge edge;       /* a copy: revert must work after a reload removed the edge */
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	struct fault fault;
+	uint64_t created_realtime_usec;
+	uint64_t deadline_realtime_usec;
+	uint64_t deadline_mono_usec;
+	uid_t uid;
+	pid_t pid;
+	sd_event_source *timer;
+	struct server *server;
+};
+
+struct client {
+	struct server *server;
+	int fd;
+	sd_event_source *io;
+	sd_event_source *idle;
+	struct ucred cred;
+	bool may_write;
+	uint8_t in[PROTO_HEADER_SIZE + PROTO_MAX_REQUEST];
+	size_t in_len;
+	char *out;
+	size_t out_len, out_pos;
+	struct client *next, *prev;
+};
+
+struct server {
+	sd_event *event;
+	struct server_options opt;
+	struct config *config;
+	struct journal *journal;
+	struct datapath *dp;
+	struct nl_nft *nft;
+	struct active_fault **faults;
+	unsigned n_faults;
+	uint64_t next_id;
+
+	bool killed;
+	char kill_reason[256];
+	uid_t kill_uid;
+	uint64_t kill_realtime_usec;
+
+	int listen_fd;
+	bool listen_fd_ours;
+	sd_event_source *listen_source;
+	struct client *clients;
+	unsigned n_clients;
+};
+
+static uint64_t now_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+unsigned server_n_faults(const struct server *s)
+{
+	return s->n_faults;
+}
+
+void server_notify_status(struct server *s)
+{
+	sd_notifyf(0, "STATUS=%u active fault%s%s", s->n_faults, s->n_faults == 1 ? "" : "s",
+			s->killed ? "; kill switch engaged" : "");
+}
+
+/* ------------------------------------------------------------------ applying faults */
+
+static bool dir_has(enum fault_direction d, enum fault_direction bit)
+{
+	return (d & bit) != 0;
+}
+
+/* Make the kernel carry the merge of `list` for one edge and direction. */
+static int sync_netem_dir(struct server *s, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct active_fault *const *list, unsigned n,
+		struct diag *d)
+{
+	const struct fault *sel[_FAULT_KIND_MAX];
+	struct netem_config cfg;
+	unsigned k = 0;
+	int r;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct active_fault *af = list[i];
+		if (!streq(af->edge.name, e->name) || !fault_uses_netem(&af->fault) ||
+				!dir_has(af->fault.direction, dir))
+			continue;
+		if (k == ELEMENTSOF(sel))
+			return diag_add(d, -EEXIST, "edge '%s': too many faults", e->name);
+		sel[k++] = &af->fault;
+	}
+	if (k == 0)
+		return datapath_set_netem(s->dp, e, ifindex, dir, NULL, d);
+	r = fault_merge_netem(sel, k, s->config->link_rate_bps, &cfg, d);
+	if (r < 0)
+		return r;
+	return datapath_set_netem(s->dp, e, ifindex, dir, &cfg, d);
+}
+
+static int sync_partitions(struct server *s, struct active_fault *const *list, unsigned n,
+		struct diag *d)
+{
+	_cleanup_free_ struct nl_nft_partition *parts = NULL;
+	unsigned k = 0;
+
+	parts = calloc(n ? n : 1, sizeof(*parts));
+	if (!parts)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		const struct active_fault *af = list[i];
+		if (af->fault.kind != FAULT_PARTITION)
+			continue;
+		parts[k].edge = &af->edge;
+		snprintf(parts[k].ifname, sizeof(parts[k].ifname), "%s", af->ifname);
+		parts[k].direction = af->fault.direction;
+		parts[k].id = af->id;
+		k++;
+	}
+	return nl_nft_sync(s->nft, parts, k, d);
+}
+
+/* Move the kernel from the state of `old` to the state of `new` for one edge. Directions are
+ * applied one by one; if a later one fails, the earlier ones are put back to `old`, so a
+ * request either takes effect whole or not at all. */
+static int transition_edge(struct server *s, const struct edge *e, int ifindex,
+		struct active_fault *const *old, unsigned n_old, struct active_fault *const *new,
+		unsigned n_new, bool partition, struct diag *d)
+{
+	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+	unsigned done = 0;
+	int r = 0;
+
+	if (partition)
+		return sync_partitions(s, new, n_new, d);
+	for (; done < ELEMENTSOF(dirs); done++) {
+		r = sync_netem_dir(s, e, ifindex, dirs[done], new, n_new, d);
+		if (r < 0)
+			break;
+	}
+	if (r >= 0)
+		return 0;
+	for (unsigned i = 0; i < done; i++) {
+		struct diag ignored;
+		diag_init(&ignored);
+		if (sync_netem_dir(s, e, ifindex, dirs[i], old, n_old, &ignored) < 0)
+			diag_add(d, r, "rollback of %s on edge '%s' failed too: %s",
+					fault_direction_to_string(dirs[i]), e->name,
+					diag_text(&ignored));
+	}
+	return r;
+}
+
+static int journal_record(struct server *s, const struct active_fault *af)
+{
+	struct journal_fault jf = {
+		.id = af->id,
+		.fault = af->fault,
+		.created_realtime_usec = af->created_realtime_usec,
+		.deadline_realtime_usec = af->deadline_realtime_usec,
+		.uid = af->uid,
+	};
+
+	snprintf(jf.edge, sizeof(jf.edge), "%s", af->edge.name);
+	return journal_fault_put(s->journal, &jf);
+}
+
+static struct active_fault *active_fault_free(struct active_fault *af)
+{
+	if (!af)
+		return NULL;
+	sd_event_source_disable_unref(af->timer);
+	free(af);
+	return NULL;
+}
+
+static int find_fault(const struct server *s, uint64_t id)
+{
+	for (unsigned i = 0; i < s->n_faults; i++)
+		if (s->faults[i]->id == id)
+			return (int)i;
+	return -1;
+}
+
+static void format_params(const struct fault *f, char *buf, size_t n);
+
+/* Remove fault i from the kernel and the registry. */
+static int revert_fault(struct server *s, unsigned i, const char *action, uid_t uid, pid_t pid,
+		struct diag *d)
+{
+	struct active_fault *af = s->faults[i];
+	_cleanup_free_ struct active_fault **rest = NULL;
+	char params[512];
+	unsigned n = 0;
+	int r;
+
+	rest = calloc(s->n_faults ? s->n_faults : 1, sizeof(*rest));
+	if (!rest)
+		return -ENOMEM;
+	for (unsigned k = 0; k < s->n_faults; k++)
+		if (k != i)
+			rest[n++] = s->faults[k];
+	r = transition_edge(s, &af->edge, af->ifindex, s->faults, s->n_faults, rest, n,
+			af->fault.kind == FAULT_PARTITION, d);
+	format_params(&af->fault, params, sizeof(params));
+	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
+			.fault_id = af->id, .edge = af->edge.name,
+			.fault = fault_kind_to_string(af->fault.kind), .params = params,
+			.result = r < 0 ? diag_text(d) : "ok" });
+	if (r < 0)
+		return r;
+	(void)journal_fault_remove(s->journal, af->id);
+	memmove(&s->faults[i], &s->faults[i + 1], (s->n_faults - i - 1) * sizeof(*s->faults));
+	s->n_faults--;
+	active_fault_free(af);
+	server_notify_status(s);
+	return 0;
+}
+
+static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct active_fault *af = userdata;
+	struct server *s = af->server;
+	struct diag d;
+	int i = find_fault(s, af->id), r;
+
+	if (i < 0)
+		return 0;
+	diag_init(&d);
+	r = revert_fault(s, (unsigned)i, "expire", 0, 0, &d);
+	if (r < 0) {
+		/* Keep the fault listed and try again shortly: a lost revert is the one thing
+		 * chaosd must never do. */
+		log_error("deadline revert of fault %" PRIu64 " on edge '%s' failed, retrying in 1s: %s",
+				af->id, af->edge.name, diag_text(&d));
+		sd_event_source_set_time_relative(es, USEC_PER_SEC);
+		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+	} else {
+		log_info("fault %" PRIu64 " on edge '%s' expired and was reverted", af->id,
+				af->edge.name);
+	}
+	return 0;
+}
+
+static int arm_timer(struct server *s, struct active_fault *af)
+{
+	if (af->timer)
+		return sd_event_source_set_time(af->timer, af->deadline_mono_usec) < 0 ? -EIO :
+			sd_event_source_set_enabled(af->timer, SD_EVENT_ONESHOT);
+	return sd_event_add_time(s->event, &af->timer, CLOCK_MONOTONIC, af->deadline_mono_usec,
+			10 * USEC_PER_MSEC, on_deadline, af);
+}
+
+int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
+{
+	struct diag d;
+	int r = 0;
+
+	/* Everything chaosd owns goes in one pass (one batch per kind of object), whatever the
+	 * registry says: this is also what clears leftovers of a fault whose own revert failed. */
+	diag_init(&d);
+	int r1 = datapath_remove_all(s->dp, &d);
+	int r2 = nl_nft_remove_all(s->nft, &d);
+	if (r1 < 0 || r2 < 0) {
+		r = r1 < 0 ? r1 : r2;
+		log_error("%s: reverting everything failed for some objects: %s", why,
+				diag_text(&d));
+	}
+	for (unsigned i = 0; i < s->n_faults; i++) {
+		struct active_fault *af = s->faults[i];
+		char params[512];
+		format_params(&af->fault, params, sizeof(params));
+		audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid,
+				.fault_id = af->id, .edge = af->edge.name,
+				.fault = fault_kind_to_string(af->fault.kind), .params = params,
+				.result = r < 0 ? diag_text(&d) : "ok" });
+		if (r >= 0) {
+			(void)journal_fault_remove(s->journal, af->id);
+			active_fault_free(af);
+		}
+	}
+	if (r >= 0)
+		s->n_faults = 0;
+	server_notify_status(s);
+	return r;
+}
+
+int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journal *j)
+{
+	struct diag d;
+	int r1, r2;
+
+	diag_init(&d);
+	r1 = datapath_remove_all(dp, &d);
+	r2 = nl_nft_remove_all(nft, &d);
+	if (r1 < 0 || r2 < 0) {
+		log_error("cleanup: %s", diag_text(&d));
+		return r1 < 0 ? r1 : r2;
+	}
+	while (j && journal_fault_count(j) > 0)
+		(void)journal_fault_remove(j, journal_fault_at(j, 0)->id);
+	if (r1 > 0 || r2 > 0)
+		log_notice("cleanup: removed %d tc object(s)%s left by an earlier run", r1,
+				r2 > 0 ? " and the nftables table" : "");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+struct param_fmt {
+	char *buf;
+	size_t n, len;
+};
+
+static int append_param(const char *key, const char *value, void *userdata)
+{
+	struct param_fmt *p = userdata;
+	int w = snprintf(p->buf + p->len, p->n - p->len, "%s%s=%s", p->len ? " " : "", key, value);
+	if (w > 0)
+		p->len = MIN(p->len + (size_t)w, p->n - 1);
+	return 0;
+}
+
+static void format_params(const struct fault *f, char *buf, size_t n)
+{
+	struct param_fmt p = { buf, n, 0 };
+
+	buf[0] = '\0';
+	fault_foreach_param(f, append_param, &p);
+}
+
+static int reply_error(struct proto_writer *w, int err, const char *text)
+{
+	proto_writer_done(w);
+	proto_writer_init(w, PROTO_REPLY_ERROR, PROTO_MAX_REPLY);
+	proto_put(w, "error", text && *text ? text : strerror(-err));
+	proto_putf(w, "errno", "%d", -err);
+	return err;
+}
+
+static int check_kill_latch(struct server *s, struct diag *d)
+{
+	char when[64];
+	time_t t;
+	struct tm tm;
+
+	if (!s->killed)
+		return 0;
+	t = (time_t)(s->kill_realtime_usec / USEC_PER_SEC);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+	return diag_add(d, -ECANCELED,
+			"the kill switch is engaged (by uid %u at %s%s%s%s); nothing is injected "
+			"until someone runs 'chaosctl arm'",
+			(unsigned)s->kill_uid, when, s->kill_reason[0] ? ": '" : "",
+			s->kill_reason, s->kill_reason[0] ? "'" : "");
+}
+
+static int list_edges(const struct config *c, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < c->n_edges && len + 1 < n; i++) {
+		int w = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", c->edges[i].name);
+		if (w > 0)
+			len = MIN(len + (size_t)w, n - 1);
+	}
+	return 0;
+}
+
+static int handle_inject(struct server *s, struct client *c, const struct proto_msg *m,
+		struct proto_writer *w, struct diag *d)
+{
+	_cleanup_free_ struct active_fault **next = NULL;
+	_cleanup_free_ struct active_fault *fresh = NULL;
+	const char *kind_s = proto_msg_get(m, 0, "kind"), *edge_s = proto_msg_get(m, 0, "edge");
+	const struct edge *e;
+	struct fault f;
+	enum fault_kind kind;
+	struct active_fault *af, *existing = NULL;
+	struct active_fault saved;
+	char params[512], edges[512], dur[32], maxdur[32];
+	unsigned n = 0;
+	int ifindex, r;
+
+	r = check_kill_latch(s, d);
+	if (r < 0)
+		return r;
+	if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
+		return diag_add(d, -EINVAL, "unknown fault kind '%s' (allowed: latency, loss, "
+				"corrupt, duplicate, reorder, rate, partition)", kind_s ? kind_s : "");
+	if (!edge_s)
+		return diag_add(d, -EINVAL, "missing --edge");
+	e = config_find_edge(s->config, edge_s);
+	if (!e) {
+		list_edges(s->config, edges, sizeof(edges));
+		return diag_add(d, -ENOENT, "unknown edge '%s' (configured in %s: %s)", edge_s,
+				s->config->path ? s->config->path : "the config",
+				edges[0] ? edges : "none");
+	}
+	fault_init(&f, kind);
+	for (unsigned i = 0; i < m->n_fields; i++) {
+		const char *k = m->fields[i].key;
+		if (streq(k, "kind") || streq(k, "edge"))
+			continue;
+		r = fault_set(&f, k, m->fields[i].value, d);
+		if (r < 0)
+			return r;
+	}
+	r = fault_validate(&f, d);
+	if (r < 0)
+		return r;
+	if (f.duration_usec == 0)
+		f.duration_usec = s->config->default_duration_usec;
+	if (f.duration_usec > s->config->max_duration_usec)
+		return diag_add(d, -ERANGE, "for: '%s' is longer than max_duration = %s (%s)",
+				parse_format_duration(f.duration_usec, dur, sizeof(dur)),
+				parse_format_duration(s->config->max_duration_usec, maxdur,
+						sizeof(maxdur)),
+				s->config->path ? s->config->path : "config");
+	r = datapath_resolve_ifindex(s->dp, e, &ifindex, d);
+	if (r < 0)
+		return r;
+
+	/* One fault per edge and kind: injecting the same kind again changes it in place. */
+	for (unsigned i = 0; i < s->n_faults; i++)
+		if (streq(s->faults[i]->edge.name, e->name) && s->faults[i]->fault.kind == kind)
+			existing = s->faults[i];
+
+	next = calloc(s->n_faults + 1, sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	if (existing) {
+		saved = *existing;
+		af = existing;
+	} else {
+		fresh = calloc(1, sizeof(*fresh));
+		if (!fresh)
+			return -ENOMEM;
+		af = fresh;
+		af->id = s->next_id++;
+		af->server = s;
+		af->edge = *e;
+	}
+	af->ifindex = ifindex;
+	if_indextoname((unsigned)ifindex, af->ifname);
+	af->fault = f;
+	af->uid = c->cred.uid;
+	af->pid = c->cred.pid;
+	af->created_realtime_usec = now_usec(CLOCK_REALTIME);
+	af->deadline_realtime_usec = af->created_realtime_usec + f.duration_usec;
+	af->deadline_mono_usec = now_usec(CLOCK_MONOTONIC) + f.duration_usec;
+	for (unsigned i = 0; i < s->n_faults; i++)
+		next[n++] = s->faults[i];
+	if (!existing)
+		next[n++] = af;
+
+	/* Intent first: a crash from here on leaves a journal that says what to clean. */
+	r = journal_record(s, af);
+	if (r < 0) {
+		if (existing)
+			*existing = saved;
+		return diag_add(d, r, "cannot write the state journal: %s", strerror(-r));
+	}
+	if (existing) {
+		/* The old parameters are what the rollback must restore. */
+		struct active_fault old_copy = saved;
+		struct active_fault **old = calloc(s->n_faults ? s->n_faults : 1, sizeof(*old));
+		if (!old)
+			return -ENOMEM;
+		for (unsigned i = 0; i < s->n_faults; i++)
+			old[i] = s->faults[i] == existing ? &old_copy : s->faults[i];
+		r = transition_edge(s, e, ifindex, old, s->n_faults, next, n,
+				kind == FAULT_PARTITION, d);
+		free(old);
+	} else {
+		r = transition_edge(s, e, ifindex, s->faults, s->n_faults, next, n,
+				kind == FAULT_PARTITION, d);
+	}
+	format_params(&af->fault, params, sizeof(params));
+	audit_log(&(struct audit_event){ .action = existing ? "update" : "inject",
+			.uid = c->cred.uid, .pid = c->cred.pid, .fault_id = af->id, .edge = e->name,
+			.fault = kind_s, .params = params, .result = r < 0 ? diag_text(d) : "ok" });
+	if (r < 0) {
+		if (existing) {
+			sd_event_source *t = existing->timer;
+			*existing = saved;
+			existing->timer = t;
+			(void)journal_record(s, existing);
+		} else {
+			(void)journal_fault_remove(s->journal, af->id);
+		}
+		return r;
+	}
+	if (!existing) {
+		struct active_fault **nf = reallocarray(s->faults, s->n_faults + 1, sizeof(*nf));
+		if (!nf) {
+			/* Applied but cannot be tracked: take it back out rather than leak it. */
+			struct diag ignored;
+			diag_init(&ignored);
+			transition_edge(s, e, ifindex, next, n, s->faults, s->n_faults,
+					kind == FAULT_PARTITION, &ignored);
+			(void)journal_fault_remove(s->journal, af->id);
+			return -ENOMEM;
+		}
+		s->faults = nf;
+		s->faults[s->n_faults++] = TAKE_PTR(fresh);
+	}
+	r = arm_timer(s, af);
+	if (r < 0)
+		log_error("cannot arm the deadline timer of fault %" PRIu64 ": %s", af->id,
+				strerror(-r));
+	proto_put_u64(w, "id", af->id);
+	proto_put(w, "action", existing ? "updated" : "injected");
+	proto_put(w, "edge", e->name);
+	proto_put(w, "interface", af->ifname);
+	proto_put(w, "kind", kind_s);
+	proto_put(w, "params", params);
+	proto_put_u64(w, "duration_us", f.duration_usec);
+	server_notify_status(s);
+	return 0;
+}
+
+static void put_fault(struct server *s, struct proto_writer *w, const struct active_fault *af,
+		uint64_t now_mono)
+{
+	struct datapath_stats st = {}, st_in = {};
+	char params[512], desc[256];
+
+	format_params(&af->fault, params, sizeof(params));
+	proto_record(w, "fault");
+	proto_put_u64(w, "id", af->id);
+	proto_put(w, "edge", af->edge.name);
+	proto_put(w, "interface", af->ifname);
+	proto_put(w, "kind", fault_kind_to_string(af->fault.kind));
+	proto_put(w, "direction", fault_direction_to_string(af->fault.direction));
+	proto_put(w, "params", params);
+	proto_put(w, "describe", fault_describe(&af->fault, desc, sizeof(desc)));
+	proto_put_u64(w, "remaining_us",
+			af->deadline_mono_usec > now_mono ? af->deadline_mono_usec - now_mono : 0);
+	proto_put_u64(w, "deadline_realtime_us", af->deadline_realtime_usec);
+	proto_put_u64(w, "uid", af->uid);
+	if (af->fault.kind == FAULT_PARTITION) {
+		uint64_t drops = 0;
+		if (nl_nft_get_drops(s->nft, af->id, &drops) >= 0) {
+			proto_put_u64(w, "matched", drops);
+			proto_put_u64(w, "dropped", drops);
+			proto_put_u64(w, "delayed", 0);
+		}
+		return;
+	}
+	if (dir_has(af->fault.direction, FAULT_DIR_OUT))
+		(void)datapath_get_stats(s->dp, &af->edge, af->ifindex, FAULT_DIR_OUT, &st);
+	if (dir_has(af->fault.direction, FAULT_DIR_IN))
+		(void)datapath_get_stats(s->dp, &af->edge, af->ifindex, FAULT_DIR_IN, &st_in);
+	proto_put_u64(w, "matched", st.packets + st.drops + st_in.packets + st_in.drops);
+	proto_put_u64(w, "delayed", st.qlen + st_in.qlen);
+	proto_put_u64(w, "dropped", st.drops + st_in.drops);
+}
+
+static int handle_status(struct server *s, struct proto_writer *w)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+	proto_put(w, "killed", s->killed ? "yes" : "no");
+	if (s->killed)
+		proto_put(w, "kill_reason", s->kill_reason);
+	proto_put_u64(w, "faults", s->n_faults);
+	for (unsigned i = 0; i < s->n_faults; i++)
+		put_fault(s, w, s->faults[i], now);
+	return 0;
+}
+
+static int handle_revert(struct server *s, struct client *c, const struct proto_msg *m,
+		struct proto_writer *w, struct diag *d)
+{
+	const char *id_s = proto_msg_get(m, 0, "id"), *edge = proto_msg_get(m, 0, "edge");
+	const char *all = proto_msg_get(m, 0, "all");
+	unsigned reverted = 0;
+	int r = 0;
+
+	if (!!id_s + !!edge + !!all != 1)
+		return diag_add(d, -EINVAL, "revert needs exactly one of ID, --edge NAME, --all");
+	if (id_s) {
+		uint64_t id;
+		int i;
+		if (parse_u64_range(id_s, 1, UINT64_MAX, &id) < 0)
+			return diag_add(d, -EINVAL, "fault id '%s' is not a positive number", id_s);
+		i = find_fault(s, id);
+		if (i < 0)
+			return diag_add(d, -ENOENT, "no active fault with id %s (see 'chaosctl "
+					"status')", id_s);
+		r = revert_fault(s, (unsigned)i, "revert", c->cred.uid, c->cred.pid, d);
+		reverted += r >= 0;
+	} else {
+		if (edge && !config_find_edge(s->config, edge)) {
+			bool active = false;
+			for (unsigned i = 0; i < s->n_faults; i++)
+				active |= streq(s->faults[i]->edge.name, edge);
+			if (!active)
+				return diag_add(d, -ENOENT, "unknown edge '%s'", edge);
+		}
+		/* Keep going past a failed revert: the others still go, the error is reported. */
+		for (unsigned i = s->n_faults; i-- > 0;) {
+			if (edge && !streq(s->faults[i]->edge.name, edge))
+				continue;
+			int k = revert_fault(s, i, "revert", c->cred.uid, c->cred.pid, d);
+			if (k < 0 && r >= 0)
+				r = k;
+			reverted += k >= 0;
+		}
+	}
+	proto_put_u64(w, "reverted", reverted);
+	return r;
+}
+
+static int handle_kill(struct server *s, struct client *c, const struct proto_msg *m,
+		struct proto_writer *w, struct diag *d)
+{
+	const char *reason = proto_msg_get(m, 0, "reason");
+	unsigned n = s->n_faults;
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	int r;
+
+	/* Latch first: even if some revert fails below, nothing new may be injected. */
+	s->killed = true;
+	s->kill_uid = c->cred.uid;
+	s->kill_realtime_usec = now_usec(CLOCK_REALTIME);
+	snprintf(s->kill_reason, sizeof(s->kill_reason), "%s", reason ? reason : "");
+	r = server_revert_all(s, "kill", c->cred.uid, c->cred.pid);
+	audit_log(&(struct audit_event){ .action = "kill-switch", .uid = c->cred.uid,
+			.pid = c->cred.pid, .params = s->kill_reason,
+			.result = r < 0 ? "some reverts failed" : "ok" });
+	if (r < 0)
+		return diag_add(d, r, "kill switch engaged, but some objects could not be removed "
+				"(see the daemon's log); run 'chaosd --cleanup' if this persists");
+	proto_put_u64(w, "reverted", n);
+	proto_put_u64(w, "elapsed_us", now_usec(CLOCK_MONOTONIC) - t0);
+	return 0;
+}
+
+static int handle_edges(struct server *s, struct proto_writer *w)
+{
+	for (unsigned i = 0; i < s->config->n_edges; i++) {
+		const struct edge *e = &s->config->edges[i];
+		char buf[1024] = "", pfx[64], port[16];
+		size_t len = 0;
+		int ifindex;
+		struct diag d;
+
+		proto_record(w, "edge");
+		proto_put(w, "name", e->name);
+		for (unsigned k = 0; k < e->n_prefixes; k++) {
+			int n = snprintf(buf + len, sizeof(buf) - len, "%s%s", k ? ", " : "",
+					edge_prefix_format(&e->prefixes[k], pfx, sizeof(pfx)));
+			if (n > 0)
+				len = MIN(len + (size_t)n, sizeof(buf) - 1);
+		}
+		proto_put(w, "destination", buf);
+		snprintf(port, sizeof(port), "%u", e->port);
+		proto_put(w, "port", e->port ? port : "any");
+		proto_put(w, "protocol", edge_proto_to_string(e->proto));
+		diag_init(&d);
+		if (datapath_resolve_ifindex(s->dp, e, &ifindex, &d) >= 0) {
+			char ifname[IF_NAMESIZE] = "?";
+			if_indextoname((unsigned)ifindex, ifname);
+			proto_put(w, "interface", ifname);
+			proto_put(w, "resolved_by", e->ifname[0] ? "config" : "route");
+		} else {
+			proto_put(w, "interface", e->ifname[0] ? e->ifname : "");
+			proto_put(w, "error", diag_text(&d));
+		}
+	}
+	return 0;
+}
+
+static int dispatch(struct server *s, struct client *c, uint16_t type, const uint8_t *payload,
+		size_t len, struct proto_writer *w)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	const struct proto_verb *verb = proto_verb_by_type(type);
+	struct diag d;
+	int r;
+
+	diag_init(&d);
+	proto_writer_init(w, PROTO_REPLY_OK, PROTO_MAX_REPLY);
+	if (!verb)
+		return reply_error(w, -EOPNOTSUPP, "unknown request type (is chaosctl newer than "
+				"chaosd?)");
+	if (verb->access == PROTO_WRITE && !c->may_write)
+		return reply_error(w, -EPERM, "permission denied: only root and members of the "
+				"socket group may change faults");
+	r = proto_msg_decode(type, payload, len, &m, &d);
+	if (r < 0)
+		return reply_error(w, r, diag_text(&d));
+	switch (verb->type) {
+	case PROTO_INJECT:
+		r = handle_inject(s, c, m, w, &d);
+		break;
+	case PROTO_STATUS:
+		r = handle_status(s, w);
+		break;
+	case PROTO_REVERT:
+		r = handle_revert(s, c, m, w, &d);
+		break;
+	case PROTO_KILL:
+		r = handle_kill(s, c, m, w, &d);
+		break;
+	case PROTO_ARM:
+		if (s->killed)
+			audit_log(&(struct audit_event){ .action = "arm", .uid = c->cred.uid,
+					.pid = c->cred.pid });
+		s->killed = false;
+		server_notify_status(s);
+		r = 0;
+		break;
+	case PROTO_EDGES:
+		r = handle_edges(s, w);
+		break;
+	case PROTO_PING:
+		proto_put(w, "version", PACKAGE_VERSION);
+		r = 0;
+		break;
+	default:
+		r = -EOPNOTSUPP;
+	}
+	if (r < 0) {
+		log_error("%s request from uid %u pid %d failed: %s", verb->name,
+				(unsigned)c->cred.uid, (int)c->cred.pid, diag_text(&d));
+		return reply_error(w, r, diag_text(&d));
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ clients */
+
+static void client_free(struct client *c)
+{
+	struct server *s;
+
+	if (!c)
+		return;
+	s = c->server;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (s->clients == c)
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_clients--;
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->idle);
+	safe_close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+static int client_queue(struct client *c, const void *buf, size_t len)
+{
+	char *n;
+
+	if (c->out_len - c->out_pos + len > CLIENT_OUT_MAX)
+		return -ENOBUFS;
+	if (c->out_pos > 0) {
+		memmove(c->out, c->out + c->out_pos, c->out_len - c->out_pos);
+		c->out_len -= c->out_pos;
+		c->out_pos = 0;
+	}
+	n = realloc(c->out, c->out_len + len);
+	if (!n)
+		return -ENOMEM;
+	c->out = n;
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return 0;
+}
+
+static int client_flush(struct client *c)
+{
+	while (c->out_pos < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_pos, c->out_len - c->out_pos,
+				MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				break;
+			return negative_errno();
+		}
+		c->out_pos += (size_t)n;
+	}
+	return sd_event_source_set_io_events(c->io,
+			EPOLLIN | (c->out_pos < c->out_len ? EPOLLOUT : 0));
+}
+
+/* Handle every complete frame in the input buffer. */
+static int client_process(struct client *c)
+{
+	while (c->in_len >= PROTO_HEADER_SIZE) {
+		struct proto_header h;
+		struct proto_writer w;
+		struct diag d;
+		const void *buf;
+		size_t len;
+		int r;
+
+		diag_init(&d);
+		r = proto_header_decode(c->in, c->in_len, PROTO_MAX_REQUEST, &h, &d);
+		if (r < 0) {
+			/* The stream cannot be resynchronised: say why, then hang up. */
+			proto_writer_init(&w, PROTO_REPLY_ERROR, PROTO_MAX_REPLY);
+			reply_error(&w, r, diag_text(&d));
+			if (proto_writer_finish(&w, &buf, &len) >= 0)
+				(void)send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			proto_writer_done(&w);
+			return r;
+		}
+		if (c->in_len < PROTO_HEADER_SIZE + h.length)
+			break;
+		dispatch(c->server, c, h.type, c->in + PROTO_HEADER_SIZE, h.length, &w);
+		r = proto_writer_finish(&w, &buf, &len);
+		if (r < 0) {
+			proto_writer_done(&w);
+			proto_writer_init(&w, PROTO_REPLY_ERROR, PROTO_MAX_REPLY);
+			reply_error(&w, r, "reply too large");
+			r = proto_writer_finish(&w, &buf, &len);
+		}
+		if (r >= 0)
+			r = client_queue(c, buf, len);
+		proto_writer_done(&w);
+		if (r < 0)
+			return r;
+		memmove(c->in, c->in + PROTO_HEADER_SIZE + h.length,
+				c->in_len - PROTO_HEADER_SIZE - h.length);
+		c->in_len -= PROTO_HEADER_SIZE + h.length;
+	}
+	return client_flush(c);
+}
+
+static int on_client_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+	struct client *c = userdata;
+	int r = 0;
+
+	if (revents & EPOLLIN) {
+		ssize_t n = recv(fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			client_free(c);
+			return 0;
+		}
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			sd_event_source_set_time_relative(c->idle, CLIENT_IDLE_USEC);
+			r = client_process(c);
+		}
+	}
+	if (r >= 0 && (revents & EPOLLOUT))
+		r = client_flush(c);
+	if (r < 0 || (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLIN)))
+		client_free(c);
+	return 0;
+}
+
+static int on_client_idle(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct client *c = userdata;
+
+	log_debug("closing idle client pid %d", (int)c->cred.pid);
+	client_free(c);
+	return 0;
+}
+
+static bool peer_in_group(int fd, const struct ucred *cred, const char *group)
+{
+	struct group *g;
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (cred->uid == 0)
+		return true;
+	if (!group || !*group)
+		return false;
+	g = getgrnam(group);
+	if (!g)
+		return false;
+	if (cred->gid == g->gr_gid)
+		return true;
+	/* The peer's supplementary groups as of connect(), from the kernel, not from us. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == g->gr_gid)
+			return true;
+	return false;
+}
+
+static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+	struct server *s = userdata;
+	struct client *c;
+	socklen_t len = sizeof(c->cred);
+	int cfd, r;
+
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return 0;
+	if (s->n_clients >= CLIENTS_MAX) {
+		log_warning("refusing client: %u connections open", s->n_clients);
+		safe_close(cfd);
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		safe_close(cfd);
+		return 0;
+	}
+	c->server = s;
+	c->fd = cfd;
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0) {
+		safe_close(cfd);
+		free(c);
+		return 0;
+	}
+	c->may_write = peer_in_group(cfd, &c->cred, s->config->socket_group);
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	s->n_clients++;
+	r = sd_event_add_io(s->event, &c->io, cfd, EPOLLIN, on_client_io, c);
+	if (r >= 0)
+		r = sd_event_add_time_relative(s->event, &c->idle, CLOCK_MONOTONIC,
+				CLIENT_IDLE_USEC, USEC_PER_SEC, on_client_idle, c);
+	if (r < 0)
+		client_free(c);
+	return 0;
+}
+
+static int make_socket_dir(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return negative_errno();
+	return 0;
+}
+
+int server_listen(struct server *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct group *g;
+	struct stat st;
+	int n, r;
+
+	n = sd_listen_fds(true);
+	if (n > 1) {
+		log_error("expected one socket from systemd, got %d", n);
+		return -EINVAL;
+	}
+	if (n == 1) {
+		s->listen_fd = SD_LISTEN_FDS_START;
+		(void)fcntl(s->listen_fd, F_SETFD, FD_CLOEXEC);
+		(void)fcntl(s->listen_fd, F_SETFL, O_NONBLOCK);
+	} else {
+		if (strlen(s->opt.socket_path) >= sizeof(sa.sun_path)) {
+			log_error("socket path '%s' is too long", s->opt.socket_path);
+			return -ENAMETOOLONG;
+		}
+		strcpy(sa.sun_path, s->opt.socket_path);
+		r = make_socket_dir(s->opt.socket_path);
+		if (r < 0) {
+			log_error("cannot create the directory of '%s': %s", s->opt.socket_path,
+					strerror(-r));
+			return r;
+		}
+		/* Remove a stale socket of a dead daemon, but never a file that is not one, and
+		 * never the socket of a live daemon. */
+		if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			_cleanup_close_ int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+				log_error("another chaosd is already listening on '%s'",
+						s->opt.socket_path);
+				return -EADDRINUSE;
+			}
+			unlink(sa.sun_path);
+		}
+		s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (s->listen_fd < 0)
+			return negative_errno();
+		s->listen_fd_ours = true;
+		if (bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+				listen(s->listen_fd, 64) < 0) {
+			r = negative_errno();
+			log_error("cannot listen on '%s': %s", s->opt.socket_path, strerror(-r));
+			return r;
+		}
+		(void)chmod(sa.sun_path, 0660);
+		g = s->config->socket_group ? getgrnam(s->config->socket_group) : NULL;
+		if (g)
+			(void)chown(sa.sun_path, 0, g->gr_gid);
+	}
+	r = sd_event_add_io(s->event, &s->listen_source, s->listen_fd, EPOLLIN, on_accept, s);
+	if (r < 0)
+		return r;
+	/* Accept the kill switch before any pending bulk work: it is the request that matters
+	 * most when a GameDay goes wrong. */
+	(void)sd_event_source_set_priority(s->listen_source, SD_EVENT_PRIORITY_IMPORTANT);
+	return 0;
+}
+
+int server_new(sd_event *event, const struct server_options *opt, struct config *config,
+		struct server **ret)
+{
+	struct server *s;
+	struct diag d;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->event = sd_event_ref(event);
+	s->opt = *opt;
+	s->config = config;
+	s->listen_fd = -EBADF;
+	diag_init(&d);
+	r = journal_open(opt->state_dir, &s->journal, &d);
+	if (r < 0) {
+		log_error("state journal in '%s': %s", opt->state_dir, diag_text(&d));
+		goto fail;
+	}
+	r = datapath_new(s->journal, &s->dp, &d);
+	if (r < 0) {
+		log_error("netlink: %s", diag_text(&d));
+		goto fail;
+	}
+	r = nl_nft_open(&s->nft, &d);
+	if (r < 0) {
+		log_error("nftables: %s", diag_text(&d));
+		goto fail;
+	}
+	r = server_cleanup_kernel(s->dp, s->nft, s->journal);
+	if (r < 0)
+		goto fail;
+	s->next_id = journal_next_id(s->journal);
+	*ret = s;
+	return 0;
+fail:
+	server_free(s);
+	return r;
+}
+
+struct server *server_free(struct server *s)
+{
+	if (!s)
+		return NULL;
+	while (s->clients)
+		client_free(s->clients);
+	for (unsigned i = 0; i < s->n_faults; i++)
+		active_fault_free(s->faults[i]);
+	free(s->faults);
+	sd_event_source_disable_unref(s->listen_source);
+	if (s->listen_fd_ours) {
+		safe_close(s->listen_fd);
+		unlink(s->opt.socket_path);
+	}
+	nl_nft_free(s->nft);
+	datapath_free(s->dp);
+	journal_free(s->journal);
+	config_free(s->config);
+	sd_event_unref(s->event);
+	free(s);
+	return NULL;
+}
+
+/* Same traffic selected: the line it was defined on does not matter. */
+static bool edge_equal(const struct edge *a, const struct edge *b)
+{
+	if (!streq(a->name, b->name) || !streq(a->ifname, b->ifname) || a->port != b->port ||
+			a->proto != b->proto || a->n_prefixes != b->n_prefixes)
+		return false;
+	for (unsigned i = 0; i < a->n_prefixes; i++) {
+		const struct edge_prefix *p = &a->prefixes[i], *q = &b->prefixes[i];
+		if (p->family != q->family || p->len != q->len || memcmp(p->addr, q->addr, 16) != 0)
+			return false;
+	}
+	return true;
+}
+
+int server_reload(struct server *s)
+{
+	struct config *c = NULL;
+	struct diag d;
+	int r;
+
+	diag_init(&d);
+	r = config_load(s->opt.config_path, &c, &d);
+	if (r < 0) {
+		log_error("reload of '%s' refused, keeping the old configuration:\n%s",
+				s->opt.config_path, diag_text(&d));
+		return r;
+	}
+	/* Faults whose edge vanished or now selects different traffic are reverted: the old
+	 * selection is no longer what the operator asked for. */
+	for (unsigned i = s->n_faults; i-- > 0;) {
+		struct active_fault *af = s->faults[i];
+		const struct edge *e = config_find_edge(c, af->edge.name);
+		if (e && edge_equal(e, &af->edge))
+			continue;
+		diag_init(&d);
+		log_notice("reload: edge '%s' %s; reverting fault %" PRIu64, af->edge.name,
+				e ? "changed" : "was removed", af->id);
+		if (revert_fault(s, i, "reload", 0, 0, &d) < 0)
+			log_error("reload: revert of fault %" PRIu64 " failed: %s", af->id,
+					diag_text(&d));
+	}
+	config_free(s->config);
+	s->config = c;
+	log_info("configuration reloaded from '%s': %u edges", s->opt.config_path, c->n_edges);
+	return 0;
+}

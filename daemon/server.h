@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "datapath.h"
+#include "journal.h"
+#include "nl_nft.h"
+
+struct server;
+
+struct server_options {
+	const char *config_path;
+	const char *socket_path;
+	const char *state_dir;
+};
+
+/* Opens the netlink sockets and the journal, and removes whatever an earlier chaosd left in
+ * the kernel (crash recovery) before anything is accepted. */
+int server_new(sd_event *event, const struct server_options *opt, struct config *config,
+		struct server **ret);
+struct server *server_free(struct server *s);
+/* Listen on the socket passed by systemd, or bind opt->socket_path. */
+int server_listen(struct server *s);
+/* Revert every fault (stop, kill switch). Keeps going past failures; returns the first. */
+int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid);
+int server_reload(struct server *s);
+unsigned server_n_faults(const struct server *s);
+void server_notify_status(struct server *s);
+
+/* Remove every chaosd object from the kernel (chaosd --cleanup and start-up). */
+int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journal *j);

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Writes chaosctl(1) and chaosd.conf(5) from the tables the code is driven by (proto_verbs,
+ * fault_keys, config_keys), so the man pages cannot drift from the parsers. */
+#include <stdio.h>
+
+#include "config.h"
+#include "fault.h"
+#include "proto.h"
+
+/* roff: a leading '.' or '\'' would be a request; backslashes must be escaped. */
+static void text(FILE *f, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", f);
+		else if (*s == '-')
+			fputs("\\-", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void chaosctl_1(FILE *f)
+{
+	fprintf(f, ".TH CHAOSCTL 1 \"\" \"chaosd %s\" \"User Commands\"\n", PACKAGE_VERSION);
+	fprintf(f, ".SH NAME\nchaosctl \\- control the chaosd network fault-injection daemon\n");
+	fprintf(f, ".SH SYNOPSIS\n.B chaosctl\n[\\fB\\-\\-socket\\fR \\fIPATH\\fR] "
+		   "[\\fB\\-\\-json\\fR] \\fIVERB\\fR [\\fIARGS\\fR]\n");
+	fprintf(f, ".SH DESCRIPTION\nchaosctl talks to chaosd(8) over its UNIX socket "
+		   "(default \\fI%s\\fR, or \\fB$CHAOSD_SOCKET\\fR). Faults apply to the "
+		   "\\fIedges\\fR defined in chaosd.conf(5).\n", PROTO_DEFAULT_SOCKET);
+	fprintf(f, ".SH VERBS\n");
+	for (unsigned i = 0; i < proto_n_verbs; i++) {
+		fprintf(f, ".TP\n.B %s", proto_verbs[i].name);
+		if (*proto_verbs[i].usage) {
+			fputc(' ', f);
+			text(f, proto_verbs[i].usage);
+		}
+		fputc('\n', f);
+		text(f, proto_verbs[i].summary);
+		fprintf(f, "%s\n", proto_verbs[i].access == PROTO_WRITE ?
+				" (root or the socket group)." : ".");
+	}
+	fprintf(f, ".SH FAULT KINDS\n");
+	for (int k = 0; k < _FAULT_KIND_MAX; k++) {
+		fprintf(f, ".TP\n.B %s\n", fault_kind_to_string(k));
+		text(f, fault_kind_help(k));
+		fputc('\n', f);
+	}
+	fprintf(f, ".SH FAULT OPTIONS\nEach option is also a key of a scenario step.\n");
+	for (unsigned i = 0; i < fault_n_keys; i++) {
+		const struct fault_key *key = &fault_keys[i];
+		char opt[64];
+		snprintf(opt, sizeof(opt), "%s", key->name);
+		for (char *c = opt; *c; c++)
+			if (*c == '_')
+				*c = '-';
+		fprintf(f, ".TP\n\\fB\\-\\-");
+		text(f, opt);
+		fprintf(f, "\\fR \\fI%s\\fR\n", key->metavar);
+		text(f, key->help);
+		fprintf(f, ". Applies to:");
+		for (int k = 0; k < _FAULT_KIND_MAX; k++)
+			if (key->kinds & (1u << k))
+				fprintf(f, " %s%s", fault_kind_to_string(k),
+						key->required & (1u << k) ? " (required)" : "");
+		fprintf(f, ".\n");
+		if (key->choices) {
+			fprintf(f, "One of:");
+			for (const char *const *c = key->choices; *c; c++)
+				fprintf(f, " \\fB%s\\fR", *c);
+			fprintf(f, ".\n");
+		}
+	}
+	fprintf(f, ".SH EXIT STATUS\n0 on success, 1 if chaosd refused or failed the request "
+		   "(one line on standard error says why, with the kernel's own message where "
+		   "there is one), 2 for a usage error.\n");
+	fprintf(f, ".SH EXAMPLES\n.nf\nchaosctl inject latency \\-\\-edge db \\-\\-ms 500 "
+		   "\\-\\-for 2m\nchaosctl inject loss \\-\\-edge cache \\-\\-percent 5\n"
+		   "chaosctl status\nchaosctl kill \\-\\-reason \"pager\"\n.fi\n");
+	fprintf(f, ".SH SEE ALSO\nchaosd(8), chaosd.conf(5)\n");
+}
+
+static void chaosd_conf_5(FILE *f)
+{
+	const char *section = NULL;
+
+	fprintf(f, ".TH CHAOSD.CONF 5 \"\" \"chaosd %s\" \"File Formats\"\n", PACKAGE_VERSION);
+	fprintf(f, ".SH NAME\nchaosd.conf \\- chaosd configuration: limits and edges\n");
+	fprintf(f, ".SH DESCRIPTION\nAn INI file, by default \\fI%s\\fR. A \\fB[chaosd]\\fR "
+		   "section holds limits; each \\fB[edge NAME]\\fR section defines an edge: a "
+		   "named destination of the host's traffic. A packet belongs to at most one "
+		   "edge: overlapping edges are refused. Errors are reported as "
+		   "FILE:LINE with the key, the value and what is allowed; "
+		   "\\fBchaosd \\-\\-check\\-config\\fR prints them.\n", CONFIG_DEFAULT_PATH);
+	for (unsigned i = 0; i < config_n_keys; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (!section || !streq(section, k->section)) {
+			section = k->section;
+			fprintf(f, ".SH [%s%s]\n", section, streq(section, "edge") ? " NAME" : "");
+		}
+		fprintf(f, ".TP\n.B %s\n", k->name);
+		text(f, k->help);
+		if (k->default_value) {
+			fprintf(f, " Default: ");
+			text(f, k->default_value);
+			fputc('.', f);
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, ".SH EXAMPLE\n.nf\n[chaosd]\nmax_duration = 1h\n\n[edge db]\n"
+		   "interface = eth0\ndestination = 10.0.5.0/24, fd00:5::/64\nport = 5432\n"
+		   "protocol = tcp\n.fi\n.SH SEE ALSO\nchaosd(8), chaosctl(1)\n");
+}
+
+int main(int argc, char **argv)
+{
+	FILE *f;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: genman chaosctl.1|chaosd.conf.5 OUTPUT\n");
+		return 2;
+	}
+	f = fopen(argv[2], "we");
+	if (!f) {
+		perror(argv[2]);
+		return 1;
+	}
+	if (streq(argv[1], "chaosctl.1"))
+		chaosctl_1(f);
+	else if (streq(argv[1], "chaosd.conf.5"))
+		chaosd_conf_5(f);
+	else {
+		fprintf(stderr, "genman: unknown page '%s'\n", argv[1]);
+		fclose(f);
+		return 2;
+	}
+	return fclose(f) == 0 ? 0 : 1;
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* /etc/chaosd/chaosd.conf, INI parsed with inih. Every key is described once in config_keys,
+ * which drives parsing, --check-config and the chaosd.conf(5) man page. Loading never half
+ * succeeds: either a whole new config is returned or every error found is in the diag, each as
+ * "FILE:LINE: [section] key = 'value': what is wrong (what is allowed)". */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "edge.h"
+
+#define CONFIG_EDGES_MAX 4096
+#define CONFIG_DEFAULT_PATH "/etc/chaosd/chaosd.conf"
+
+struct config {
+	char *path;
+	uint64_t default_duration_usec; /* default 5m */
+	uint64_t max_duration_usec;     /* default 1h */
+	uint64_t link_rate_bps;         /* for netem queue sizing when the NIC does not say; 10 Gbit */
+	char *socket_group;             /* "chaos"; may be absent on the system */
+	struct edge *edges;
+	unsigned n_edges;
+};
+
+enum config_value_type {
+	CONFIG_DURATION,
+	CONFIG_RATE,     /* "10gbit", "100mbit", "500kbit", bits per second */
+	CONFIG_STRING,
+	CONFIG_IFNAME,
+	CONFIG_PREFIXES, /* comma separated CIDRs or host names */
+	CONFIG_PORT,
+	CONFIG_PROTO,
+};
+
+struct config_key {
+	const char *section; /* "chaosd" or "edge" (for [edge NAME]) */
+	const char *name;
+	enum config_value_type type;
+	const char *default_value; /* NULL: none */
+	const char *help;
+};
+
+extern const struct config_key config_keys[];
+extern const unsigned config_n_keys;
+
+/* Load from a file. Host names in destination are resolved here with getaddrinfo(); a name that
+ * resolves to nothing is an error (an edge never widens to all traffic). */
+int config_load(const char *path, struct config **ret, struct diag *d);
+/* The same from memory, for tests and fuzzing; name is used in messages. Host names are not
+ * resolved when resolve is false (a name is then an error). */
+int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,
+		struct diag *d);
+struct config *config_free(struct config *c);
+const struct edge *config_find_edge(const struct config *c, const char *name);
+/* "10gbit" etc. */
+int config_parse_rate(const char *s, uint64_t *ret_bps);

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* chaosd's tc datapath, kept entirely in objects chaosd owns so the interface's own root qdisc
+ * is never touched (see README "Datapath"):
+ *
+ *   real interface:  clsact (reused if present) + u32 filters at chaosd's priorities that
+ *                    match an edge (dst for egress, src for ingress) and mirred-redirect it to
+ *   chd-o<ifindex>:  an IFB for egress / chd-i<ifindex> for ingress, with an htb root; one htb
+ *                    class per active edge, whose leaf is the edge's netem qdisc; a u32 filter on
+ *                    the IFB root picks the class.
+ *
+ * The IFB hands egress packets back to the interface's own root qdisc, so a pre-existing
+ * shaper still applies. Every object is recognisable after a crash: IFB names carry the prefix
+ * "chd-", filters sit at NL_TC_PRIO_V4/V6, and the journal records whether chaosd created the
+ * clsact. All changes of one call go to the kernel as one netlink batch; a failure midway rolls
+ * back what that call added. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "edge.h"
+#include "fault.h"
+#include "journal.h"
+#include "netem.h"
+
+#define DATAPATH_IFB_PREFIX "chd-"
+#define NL_TC_PRIO_V4       0xc4a1
+#define NL_TC_PRIO_V6       0xc4a2
+
+struct datapath;
+
+struct datapath_stats {
+	uint64_t packets;  /* packets that entered the edge's netem qdisc */
+	uint64_t bytes;
+	uint64_t drops;    /* dropped by netem (loss) or its queue limit */
+	uint64_t qlen;     /* held right now (being delayed) */
+	uint64_t requeues;
+};
+
+/* journal may be NULL (tests): then nothing survives a crash. */
+int datapath_new(struct journal *journal, struct datapath **ret, struct diag *d);
+struct datapath *datapath_free(struct datapath *dp);
+
+/* Resolve the interface an edge lives on: its configured ifname, or the route to its first
+ * prefix. -ENODEV with a diag naming the interface if it does not exist. */
+int datapath_resolve_ifindex(struct datapath *dp, const struct edge *e, int *ret_ifindex,
+		struct diag *d);
+
+/* Make the kernel carry exactly cfg for traffic of edge e in direction dir (FAULT_DIR_OUT or
+ * FAULT_DIR_IN, not both) on ifindex: add the redirect and a netem leaf, or change the leaf in
+ * place with NLM_F_REPLACE if the edge already has one (no gap), or with cfg == NULL remove the
+ * edge's objects and, if it was the last edge on the interface, the IFB and (if chaosd created
+ * it) the clsact. The distribution table named by cfg->dist is loaded here. */
+int datapath_set_netem(struct datapath *dp, const struct edge *e, int ifindex,
+		enum fault_direction dir, const struct netem_config *cfg, struct diag *d);
+
+int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct datapath_stats *ret);
+
+/* Kill switch and crash recovery: remove every chaosd-owned tc object on every interface,
+ * whether this process created it or an earlier one did (found by IFB name prefix and filter
+ * priority; a clsact is deleted only if the journal says chaosd created it and nothing but
+ * chaosd's filters is on it). One batch. Returns the number of objects removed. Keeps going
+ * past failures and reports them all. */
+int datapath_remove_all(struct datapath *dp, struct diag *d);
+
+/* Count chaosd-owned objects present in the kernel (tests and the kill switch's check). */
+int datapath_count_owned(struct datapath *dp, unsigned *ret);

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
+
+#include "diag.h"
+
+void diag_init(struct diag *d)
+{
+	d->text[0] = '\0';
+	d->len = 0;
+	d->count = 0;
+}
+
+int diag_addv(struct diag *d, int err, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (!d)
+		return err;
+	if (d->len > 0 && d->len + 1 < sizeof(d->text))
+		d->text[d->len++] = '\n';
+	if (d->len + 1 >= sizeof(d->text))
+		return err;
+	n = vsnprintf(d->text + d->len, sizeof(d->text) - d->len, fmt, ap);
+	if (n > 0)
+		d->len = MIN(d->len + (size_t)n, sizeof(d->text) - 1);
+	d->text[d->len] = '\0';
+	d->count++;
+	return err;
+}
+
+int diag_add(struct diag *d, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	diag_addv(d, err, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *diag_text(const struct diag *d)
+{
+	return d ? d->text : "";
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* An edge is a named destination of the host's traffic: a set of prefixes, optionally one
+ * port and one protocol, on one interface. A packet belongs to at most one edge on an
+ * interface: overlapping edges are refused at config load (edge_overlaps), so a fault on one
+ * edge can never reach another edge's traffic. */
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+#define EDGE_NAME_MAX 32
+#define EDGE_PREFIX_MAX 32
+
+enum edge_proto {
+	EDGE_PROTO_ANY,
+	EDGE_PROTO_TCP,
+	EDGE_PROTO_UDP,
+};
+
+struct edge_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order, host bits cleared */
+	uint8_t len;
+};
+
+struct edge {
+	char name[EDGE_NAME_MAX + 1];
+	char ifname[IF_NAMESIZE]; /* "" = resolve by route lookup to the first destination */
+	struct edge_prefix prefixes[EDGE_PREFIX_MAX];
+	unsigned n_prefixes;
+	uint16_t port; /* 0 = any */
+	enum edge_proto proto;
+	unsigned line; /* where it was defined, for messages */
+};
+
+/* "10.0.5.0/24", "fd00:5::/64", "10.0.5.7" (a host route). Host bits set in the address are
+ * refused (-EINVAL) so a typo cannot silently widen an edge. */
+int edge_prefix_parse(const char *s, struct edge_prefix *ret);
+char *edge_prefix_format(const struct edge_prefix *p, char *buf, size_t n);
+bool edge_prefix_contains(const struct edge_prefix *p, int family, const void *addr);
+bool edge_prefix_overlap(const struct edge_prefix *a, const struct edge_prefix *b);
+const char *edge_proto_to_string(enum edge_proto p);
+int edge_proto_from_string(const char *s, enum edge_proto *ret);
+/* Two edges overlap when some packet could match both (same or unset interface, overlapping
+ * prefixes, compatible protocol and port). */
+bool edge_overlaps(const struct edge *a, const struct edge *b);
+/* Valid edge names: [A-Za-z0-9_.-]{1,32} */
+bool edge_name_valid(const char *name);

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+#include <net/if.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "journal.h"
+#include "parse.h"
+
+#define JOURNAL_MAGIC "chaosd-journal 1"
+
+struct journal_clsact {
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+};
+
+struct journal {
+	char *dir;
+	char *path;
+	int lock_fd;
+	struct journal_clsact *clsact;
+	unsigned n_clsact;
+	struct journal_fault *faults;
+	unsigned n_faults;
+	uint64_t max_id;
+};
+
+struct journal *journal_free(struct journal *j)
+{
+	if (!j)
+		return NULL;
+	safe_close(j->lock_fd);
+	free(j->dir);
+	free(j->path);
+	free(j->clsact);
+	free(j->faults);
+	free(j);
+	return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct journal *, journal_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
+
+struct param_buf {
+	FILE *f;
+};
+
+static int write_param(const char *key, const char *value, void *userdata)
+{
+	struct param_buf *p = userdata;
+
+	/* Values from the fault table never hold blanks; refuse rather than write a line that
+	 * cannot be read back. */
+	if (strpbrk(value, " \t\n"))
+		return -EINVAL;
+	fprintf(p->f, " %s=%s", key, value);
+	return 0;
+}
+
+/* The whole journal is rewritten on each change: it holds at most a few thousand short lines,
+ * and rename() is the only way to make the change atomic. */
+static int journal_save(struct journal *j)
+{
+	_cleanup_free_ char *tmp = NULL;
+	_cleanup_close_ int fd = -EBADF, dfd = -EBADF;
+	FILE *f;
+	int r = 0;
+
+	if (asprintf(&tmp, "%s.tmp", j->path) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return negative_errno();
+	f = fdopen(fd, "w");
+	if (!f)
+		return negative_errno();
+	fd = -EBADF; /* owned by f now */
+	fprintf(f, "%s\n", JOURNAL_MAGIC);
+	for (unsigned i = 0; i < j->n_clsact; i++)
+		fprintf(f, "clsact %d %s\n", j->clsact[i].ifindex, j->clsact[i].ifname);
+	for (unsigned i = 0; i < j->n_faults && r >= 0; i++) {
+		const struct journal_fault *jf = &j->faults[i];
+		struct param_buf p = { f };
+
+		fprintf(f, "fault %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %s %s", jf->id,
+				jf->created_realtime_usec, jf->deadline_realtime_usec,
+				(unsigned)jf->uid, jf->edge, fault_kind_to_string(jf->fault.kind));
+		r = fault_foreach_param(&jf->fault, write_param, &p);
+		fputc('\n', f);
+	}
+	if (r >= 0 && (fflush(f) != 0 || fsync(fileno(f)) < 0))
+		r = negative_errno();
+	if (fclose(f) != 0 && r >= 0)
+		r = negative_errno();
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	if (rename(tmp, j->path) < 0) {
+		r = negative_errno();
+		unlink(tmp);
+		return r;
+	}
+	/* The rename itself must be on disk before we touch the kernel. */
+	dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
+}
+
+static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *d,
+		const char *path, unsigned lineno)
+{
+	struct journal_fault jf = {};
+	char *save = NULL, *tok;
+	char *fields[6];
+	unsigned u;
+	enum fault_kind kind;
+	uint64_t v;
+
+	for (unsigned i = 0; i < ELEMENTSOF(fields); i++) {
+		fields[i] = strtok_r(i == 0 ? line : NULL, " ", &save);
+		if (!fields[i])
+			return diag_add(d, -EBADMSG, "%s:%u: truncated fault record", path, lineno);
+	}
+	if (parse_u64_range(fields[0], 1, UINT64_MAX, &jf.id) < 0 ||
+			parse_u64_range(fields[1], 0, UINT64_MAX, &jf.created_realtime_usec) < 0 ||
+			parse_u64_range(fields[2], 0, UINT64_MAX, &jf.deadline_realtime_usec) < 0 ||
+			parse_u64_range(fields[3], 0, UINT32_MAX, &v) < 0)
+		return diag_add(d, -EBADMSG, "%s:%u: bad number in fault record", path, lineno);
+	u = (unsigned)v;
+	jf.uid = (uid_t)u;
+	if (strlen(fields[4]) >= sizeof(jf.edge))
+		return diag_add(d, -EBADMSG, "%s:%u: edge name too long", path, lineno);
+	strcpy(jf.edge, fields[4]);
+	if (fault_kind_from_string(fields[5], &kind) < 0)
+		return diag_add(d, -EBADMSG, "%s:%u: unknown fault kind '%s'", path, lineno,
+				fields[5]);
+	fault_init(&jf.fault, kind);
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		char *eq = strchr(tok, '=');
+		int r;
+
+		if (!eq)
+			return diag_add(d, -EBADMSG, "%s:%u: bad parameter '%s'", path, lineno, tok);
+		*eq = '\0';
+		r = fault_set(&jf.fault, tok, eq + 1, d);
+		if (r < 0)
+			return diag_add(d, -EBADMSG, "%s:%u: in fault record", path, lineno);
+	}
+	*ret = jf;
+	return 0;
+}
+
+static int journal_load(struct journal *j, struct diag *d)
+{
+	_cleanup_(fclosep) FILE *f = NULL;
+	char line[4096];
+	unsigned lineno = 0;
+
+	f = fopen(j->path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : negative_errno();
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (lineno == 1) {
+			if (!streq(line, JOURNAL_MAGIC))
+				return diag_add(d, -EBADMSG, "%s:1: not a chaosd journal", j->path);
+			continue;
+		}
+		if (strncmp(line, "clsact ", 7) == 0) {
+			int ifindex;
+			char name[IF_NAMESIZE] = "";
+			if (sscanf(line + 7, "%d %15s", &ifindex, name) != 2 || ifindex <= 0)
+				return diag_add(d, -EBADMSG, "%s:%u: bad clsact record", j->path,
+						lineno);
+			int r = journal_clsact_add(j, ifindex, name);
+			if (r < 0)
+				return r;
+		} else if (strncmp(line, "fault ", 6) == 0) {
+			struct journal_fault jf;
+			int r = parse_fault_line(line + 6, &jf, d, j->path, lineno);
+			if (r < 0)
+				return r;
+			struct journal_fault *nf = reallocarray(j->faults, j->n_faults + 1,
+					sizeof(*nf));
+			if (!nf)
+				return -ENOMEM;
+			j->faults = nf;
+			j->faults[j->n_faults++] = jf;
+			j->max_id = MAX(j->max_id, jf.id);
+		} else if (line[0] != '\0') {
+			return diag_add(d, -EBADMSG, "%s:%u: unknown record", j->path, lineno);
+		}
+	}
+	return 0;
+}
+
+int journal_open(const char *state_dir, struct journal **ret, struct diag *d)
+{
+	_cleanup_(journal_freep) struct journal *j = NULL;
+	int r;
+
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+		return diag_add(d, negative_errno(), "cannot create state directory '%s': %m",
+				state_dir);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->lock_fd = -EBADF;
+	j->dir = strdup(state_dir);
+	if (!j->dir || asprintf(&j->path, "%s/journal", state_dir) < 0)
+		return -ENOMEM;
+	/* One owner per state directory: a second daemon (or --cleanup behind a live one)
+	 * would remove objects the first still believes it has. */
+	_cleanup_free_ char *lock = NULL;
+	if (asprintf(&lock, "%s/lock", state_dir) < 0)
+		return -ENOMEM;
+	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (j->lock_fd < 0)
+		return diag_add(d, negative_errno(), "cannot open '%s': %m", lock);
+	if (flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return diag_add(d, errno == EWOULDBLOCK ? -EBUSY : negative_errno(),
+				"'%s' is in use by another chaosd (stop it first)", state_dir);
+	r = journal_load(j, d);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(j);
+	return 0;
+}
+
+static int find_clsact(const struct journal *j, int ifindex)
+{
+	for (unsigned i = 0; i < j->n_clsact; i++)
+		if (j->clsact[i].ifindex == ifindex)
+			return (int)i;
+	return -1;
+}
+
+int journal_clsact_add(struct journal *j, int ifindex, const char *ifname)
+{
+	struct journal_clsact *n;
+
+	if (find_clsact(j, ifindex) >= 0)
+		return 0;
+	n = reallocarray(j->clsact, j->n_clsact + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	j->clsact = n;
+	n[j->n_clsact].ifindex = ifindex;
+	snprintf(n[j->n_clsact].ifname, sizeof(n[j->n_clsact].ifname), "%s",
+			ifname && *ifname ? ifname : "-");
+	j->n_clsact++;
+	return journal_save(j);
+}
+
+int journal_clsact_remove(struct journal *j, int ifindex)
+{
+	int i = find_clsact(j, ifindex);
+
+	if (i < 0)
+		return 0;
+	j->clsact[i] = j->clsact[--j->n_clsact];
+	return journal_save(j);
+}
+
+bool journal_clsact_created(const struct journal *j, int ifindex)
+{
+	return j && find_clsact(j, ifindex) >= 0;
+}
+
+unsigned journal_clsact_count(const struct journal *j)
+{
+	return j ? j->n_clsact : 0;
+}
+
+int journal_fault_put(struct journal *j, const struct journal_fault *f)
+{
+	for (unsigned i = 0; i < j->n_faults; i++)
+		if (j->faults[i].id == f->id) {
+			j->faults[i] = *f;
+			return journal_save(j);
+		}
+	struct journal_fault *n = reallocarray(j->faults, j->n_faults + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	j->faults = n;
+	j->faults[j->n_faults++] = *f;
+	j->max_id = MAX(j->max_id, f->id);
+	return journal_save(j);
+}
+
+int journal_fault_remove(struct journal *j, uint64_t id)
+{
+	for (unsigned i = 0; i < j->n_faults; i++)
+		if (j->faults[i].id == id) {
+			memmove(&j->faults[i], &j->faults[i + 1],
+					(j->n_faults - i - 1) * sizeof(*j->faults));
+			j->n_faults--;
+			return journal_save(j);
+		}
+	return 0;
+}
+
+unsigned journal_fault_count(const struct journal *j)
+{
+	return j->n_faults;
+}
+
+const struct journal_fault *journal_fault_at(const struct journal *j, unsigned i)
+{
+	return i < j->n_faults ? &j->faults[i] : NULL;
+}
+
+uint64_t journal_next_id(const struct journal *j)
+{
+	return j->max_id + 1;
+}

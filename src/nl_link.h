@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Links and routes over rtnetlink: chaosd's IFB devices, name/index lookups and the route
+ * lookup that finds an edge's interface. */
+
+#include <net/if.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "nl_socket.h"
+
+/* IFB's own default is 32 (TX_Q_LIMIT): with netem releasing bursts after a delay that stops
+ * and wakes the device queue all the time. */
+#define NL_LINK_IFB_TXQLEN 1000
+
+/* Append RTM_NEWLINK kind "ifb" named name, brought up by the same message (ifi_flags/change
+ * IFF_UP, as `ip link add NAME txqueuelen N up type ifb` sends it). NLM_F_EXCL: -EEXIST if the
+ * name is taken. */
+int nl_link_ifb_add(struct nl_batch *b, struct nl_socket *s, const char *name, uint32_t txqlen);
+/* Append RTM_DELLINK by ifindex, or by name when ifindex is 0. */
+int nl_link_del(struct nl_batch *b, struct nl_socket *s, int ifindex, const char *name);
+
+/* -ENODEV if there is no such interface. */
+int nl_link_ifindex(struct nl_socket *s, const char *name, int *ret_ifindex);
+int nl_link_name(struct nl_socket *s, int ifindex, char ret_name[IF_NAMESIZE]);
+
+/* The output interface of the route the kernel would use for addr (family AF_INET or
+ * AF_INET6, network order): RTM_GETROUTE with RTA_DST. -ENETUNREACH if the lookup finds no
+ * usable route (none, or unreachable/blackhole/prohibit). */
+int nl_link_route_oif(struct nl_socket *s, int family, const void *addr, int *ret_oif,
+		struct diag *d);
+
+struct nl_link_info {
+	int ifindex;
+	char name[IF_NAMESIZE];
+	char kind[16]; /* IFLA_INFO_KIND, "" if none */
+	unsigned flags; /* IFF_* */
+};
+
+/* Every link of kind "ifb" whose name starts with prefix. cb returns <0 to stop. */
+int nl_link_list_ifbs(struct nl_socket *s, const char *prefix,
+		int (*cb)(const struct nl_link_info *l, void *userdata), void *userdata,
+		struct diag *d);

@@ -1,0 +1,65 @@
+#!/bin/bash
+# Set up a fresh Debian/Ubuntu machine and run every test chaosd has (README "Quick start";
+# .ci/run calls this): gcc and clang -Werror builds, unit tests, fuzz corpus replay, the
+# end-to-end tests on a real netem kernel in a VM, unit tests under ASan+UBSan and valgrind,
+# and a bounded libFuzzer run of each parser.
+set -euo pipefail
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+jobs=$(nproc)
+step() { printf '\n=== %s\n' "$*"; }
+
+step "dependencies (apt-get)"
+tests/install-deps.sh
+
+step "autoreconf"
+autoreconf -fi >/dev/null
+
+step "clang -Werror build"
+rm -rf build-clang && mkdir build-clang
+(cd build-clang && ../configure -q CC=clang >/dev/null && make -s -j"$jobs" all)
+
+step "gcc build, unit tests and the VM end-to-end tests (make check)"
+rm -rf build && mkdir build
+(
+	cd build
+	../configure -q >/dev/null
+	make -s -j"$jobs" all
+	if ! make -j"$jobs" check; then
+		cat test-suite.log
+		exit 1
+	fi
+)
+[ -f build/test-results/vm-e2e.txt ] && { step "measured in the VM"; cat build/test-results/vm-e2e.txt; }
+
+step "unit tests under ASan+UBSan"
+rm -rf build-asan && mkdir build-asan
+(
+	cd build-asan
+	../configure -q --enable-sanitizers >/dev/null
+	if ! make -s -j"$jobs" check-unit; then
+		cat test-suite.log
+		exit 1
+	fi
+)
+
+step "unit tests under valgrind"
+for t in build/tests/test-*; do
+	if [ ! -x "$t" ] || [ "${t%.*}" != "$t" ]; then continue; fi
+	case $t in *-host) continue ;; esac # namespaces + netlink: sanitizers cover them
+	CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		"$t" >/dev/null || { echo "valgrind: $t failed"; exit 1; }
+	echo "valgrind clean: $t"
+done
+
+step "libFuzzer, ${CHAOSD_FUZZ_SECONDS:=60}s per parser"
+(cd build && make -s fuzz)
+for t in config fault proto; do
+	work=$(mktemp -d)
+	cp fuzz/corpus/$t/* "$work/"
+	build/fuzz-build/fuzz-$t -max_total_time="$CHAOSD_FUZZ_SECONDS" -print_final_stats=1 "$work" 2>&1 |
+		grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' | sed "s/^/fuzz-$t: /"
+	rm -rf "$work"
+done
+
+step "all tests passed"

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "journal.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/chaosd-journal-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct journal *reopen(struct journal *j)
+{
+	struct journal *n = NULL;
+	struct diag d;
+
+	journal_free(j);
+	diag_init(&d);
+	ck_assert_msg(journal_open(dir, &n, &d) == 0, "reopen: %s", diag_text(&d));
+	return n;
+}
+
+START_TEST(test_persist_roundtrip)
+{
+	struct journal *j = reopen(NULL);
+	struct journal_fault f = { .id = 7, .created_realtime_usec = 1000,
+		.deadline_realtime_usec = 2000, .uid = 1001 };
+	const struct journal_fault *g;
+	struct diag d;
+
+	diag_init(&d);
+	strcpy(f.edge, "db");
+	fault_init(&f.fault, FAULT_LATENCY);
+	ck_assert_int_eq(fault_set(&f.fault, "ms", "250", &d), 0);
+	ck_assert_int_eq(fault_set(&f.fault, "jitter", "10", &d), 0);
+	ck_assert_int_eq(fault_set(&f.fault, "direction", "both", &d), 0);
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	ck_assert_int_eq(journal_clsact_add(j, 3, "eth0"), 0);
+
+	/* What a crashed daemon left is what the next one reads. */
+	j = reopen(j);
+	ck_assert_uint_eq(journal_fault_count(j), 1);
+	g = journal_fault_at(j, 0);
+	ck_assert_uint_eq(g->id, 7);
+	ck_assert_str_eq(g->edge, "db");
+	ck_assert_uint_eq(g->deadline_realtime_usec, 2000);
+	ck_assert_uint_eq(g->uid, 1001);
+	ck_assert_int_eq(g->fault.kind, FAULT_LATENCY);
+	ck_assert_int_eq(g->fault.direction, FAULT_DIR_BOTH);
+	ck_assert_double_eq_tol(g->fault.delay_ms, 250, 1e-9);
+	ck_assert_double_eq_tol(g->fault.jitter_ms, 10, 1e-9);
+	ck_assert(journal_clsact_created(j, 3));
+	ck_assert(!journal_clsact_created(j, 4));
+	ck_assert_uint_eq(journal_next_id(j), 8);
+
+	ck_assert_int_eq(journal_fault_remove(j, 7), 0);
+	ck_assert_int_eq(journal_clsact_remove(j, 3), 0);
+	j = reopen(j);
+	ck_assert_uint_eq(journal_fault_count(j), 0);
+	ck_assert_uint_eq(journal_clsact_count(j), 0);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_replace_by_id)
+{
+	struct journal *j = reopen(NULL);
+	struct journal_fault f = { .id = 1 };
+	struct diag d;
+
+	diag_init(&d);
+	strcpy(f.edge, "cache");
+	fault_init(&f.fault, FAULT_LOSS);
+	ck_assert_int_eq(fault_set(&f.fault, "percent", "5", &d), 0);
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	ck_assert_int_eq(fault_set(&f.fault, "percent", "7.5", &d), 0);
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	j = reopen(j);
+	ck_assert_uint_eq(journal_fault_count(j), 1);
+	ck_assert_double_eq_tol(journal_fault_at(j, 0)->fault.percent, 7.5, 1e-9);
+	journal_free(j);
+}
+END_TEST
+
+static void write_file(const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_corrupt_refused)
+{
+	static const char *const bad[] = {
+		"not a journal\n",
+		"chaosd-journal 1\nclsact x eth0\n",
+		"chaosd-journal 1\nfault 1 0 0 0 db\n",
+		"chaosd-journal 1\nfault 1 0 0 0 db latency ms=-4\n",
+		"chaosd-journal 1\nfault 1 0 0 0 db teleport\n",
+		"chaosd-journal 1\nwhat is this\n",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct journal *j = NULL;
+		struct diag d;
+		diag_init(&d);
+		write_file("journal", bad[i]);
+		ck_assert_int_eq(journal_open(dir, &j, &d), -EBADMSG);
+		ck_assert_ptr_null(j);
+		ck_assert_msg(strstr(diag_text(&d), "journal:") != NULL, "case %u: '%s'", i,
+				diag_text(&d));
+	}
+}
+END_TEST
+
+START_TEST(test_no_temp_left)
+{
+	struct journal *j = reopen(NULL);
+	struct stat st;
+	char path[128];
+
+	ck_assert_int_eq(journal_clsact_add(j, 9, "veth0"), 0);
+	snprintf(path, sizeof(path), "%s/journal.tmp", dir);
+	ck_assert_int_eq(stat(path, &st), -1);
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	journal_free(j);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("journal");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_persist_roundtrip);
+	tcase_add_test(tc, test_replace_by_id);
+	tcase_add_test(tc, test_corrupt_refused);
+	tcase_add_test(tc, test_no_temp_left);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,221 @@
+#!/bin/bash
+# End-to-end proof on a real netem kernel (run inside the VM by tests/vm-tests.sh): chaosd and
+# chaosctl as a user runs them, asserting on what the kernel shows (tc -j, nft) and on measured
+# RTT and loss between two network namespaces.
+set -uo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+uname -r
+topology || { echo "FAIL: topology"; exit 1; }
+write_config
+A tc qdisc add dev a0 root handle 1: tbf rate 1gbit burst 256kb latency 50ms
+snapshot "$T/before"
+start_chaosd || exit 1
+IFX=$(A cat /sys/class/net/a0/ifindex)
+
+# --- baseline
+rtt 10.77.0.2 20; base=$RTT
+record "baseline rtt to db (10.77.0.2): ${base} ms"
+
+# --- egress latency on db only
+out=$(ctl inject latency --edge db --ms 100 --for 10m) && echo "$out"
+check "inject latency prints the id" grep -q "injected fault 1" <<<"$out"
+check "netem delay 100ms on chd-o$IFX" bash -c "ip netns exec cd-a tc -j qdisc show dev chd-o$IFX | grep -q '\"kind\":\"netem\".*\"delay\":0.1'"
+check "a0's own tbf root untouched" bash -c "ip netns exec cd-a tc -j qdisc show dev a0 | grep -q '\"kind\":\"tbf\"'"
+rtt 10.77.0.2 30; lat=$RTT
+rtt 10.77.0.3 30; other=$RTT
+rtt fd77::2 20; lat6=$RTT
+rtt fd77::3 20; other6=$RTT
+record "latency 100ms egress: rtt db ${lat} ms, same link outside edge ${other} ms; ipv6 db ${lat6} ms, outside ${other6} ms"
+check "rtt to db within [100, 115] ms (got $lat)" in_range "$lat" 100 115
+check "rtt outside the edge below 10 ms (got $other)" in_range "$other" 0 10
+check "ipv6 rtt to db within [100, 115] ms (got $lat6)" in_range "$lat6" 100 115
+check "ipv6 rtt outside the edge below 10 ms (got $other6)" in_range "$other6" 0 10
+st=$(ctl status)
+echo "$st"
+status_shows_matched() { awk '$1 == 1 && $2 == "db" && $(NF-2) > 0 { f = 1 } END { exit !f }' <<<"$st"; }
+check "status lists the fault with matched packets" status_shows_matched
+check "status --json is parseable" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK --json status | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"faults\"][0][\"edge\"]==\"db\"'"
+
+# --- change in place: no gap (a ping flood through the change loses nothing)
+A ping -n -q -i 0.01 -c 300 10.77.0.2 >"$T/flood" 2>&1 &
+fpid=$!
+sleep 1
+out=$(ctl inject latency --edge db --ms 50 --for 10m) && echo "$out"
+wait $fpid
+floss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$T/flood")
+check "same kind again updates fault 1 in place" grep -q "updated fault 1" <<<"$out"
+check "no packet lost while changing 100ms -> 50ms (loss $floss%)" in_range "$floss" 0 0
+rtt 10.77.0.2 30
+record "latency changed in place to 50ms: rtt db ${RTT} ms, flood loss during change ${floss}%"
+check "rtt after change within [50, 62] ms (got $RTT)" in_range "$RTT" 50 62
+
+# --- stacked loss on the same edge: binomial bound
+ctl inject loss --edge db --percent 30 --for 10m
+n=600
+rtt 10.77.0.2 $n
+lo=$(awk -v p=30 -v n=$n 'BEGIN { s = 100*sqrt(p/100*(1-p/100)/n); print p - 4*s }')
+hi=$(awk -v p=30 -v n=$n 'BEGIN { s = 100*sqrt(p/100*(1-p/100)/n); print p + 4*s }')
+record "loss 30% stacked on 50ms latency: observed loss ${LOSS}% over $n pings (4-sigma bound $lo..$hi), rtt ${RTT} ms"
+check "loss within 4 sigma of 30% (got $LOSS%)" in_range "$LOSS" "$lo" "$hi"
+check "stacked latency still there (rtt $RTT)" in_range "$RTT" 50 62
+rtt 10.77.0.3 100
+check "no loss outside the edge (got $LOSS%)" in_range "$LOSS" 0 0
+check "netem carries delay and loss together" bash -c "ip netns exec cd-a tc -j qdisc show dev chd-o$IFX | grep -q '\"loss-random\":{\"loss\":0.3'"
+
+# --- revert one by id, then the rest by edge: exact prior state
+ctl revert 2
+rtt 10.77.0.2 100
+check "after revert of the loss: no loss (got $LOSS%)" in_range "$LOSS" 0 0
+ctl revert --edge db
+check "revert --edge restores the exact prior qdisc/filter/link state" same_state "$T/before"
+rtt 10.77.0.2 20
+check "rtt back to baseline (got $RTT)" in_range "$RTT" 0 10
+
+# --- both directions: latency counts twice in the round trip
+ctl inject latency --edge db --ms 40 --direction both --for 10m
+rtt 10.77.0.2 30
+record "latency 40ms --direction both: rtt db ${RTT} ms (expect ~80)"
+check "both directions add twice (got $RTT)" in_range "$RTT" 80 95
+check "ingress IFB chd-i$IFX exists" A ip link show "chd-i$IFX"
+ctl revert --all
+check "revert --all restores the exact prior state" same_state "$T/before"
+
+# --- ingress only
+ctl inject latency --edge db --ms 30 --direction in --for 10m
+rtt 10.77.0.2 30
+check "ingress-only latency (got $RTT)" in_range "$RTT" 30 42
+ctl revert --all
+
+# --- jitter with a distribution and correlation
+ctl inject latency --edge db --ms 60 --jitter 20 --distribution normal --correlation 10 --for 10m
+rtt 10.77.0.2 100
+record "latency 60ms jitter 20ms normal: rtt median ${RTT} ms, mean ${MEAN} ms, sd ${SD} ms"
+check "jitter: mean near 60 (got $MEAN)" in_range "$MEAN" 55 70
+check "jitter: spread near 20 (sd $SD)" in_range "$SD" 12 28
+check "netem shows jitter 20ms" bash -c "ip netns exec cd-a tc -j qdisc show dev chd-o$IFX | grep -q '\"jitter\":0.02'"
+ctl revert --all
+
+# --- corruption, duplication, reordering, rate, gemodel loss: kernel carries them
+ctl inject duplicate --edge db --percent 50 --for 10m
+dups=$(A ping -n -c 200 -i 0.01 10.77.0.2 2>&1 | grep -c 'DUP!')
+record "duplicate 50%: $dups duplicates in 200 pings"
+check "duplicate 50%: duplicates within 4 sigma ($dups)" in_range "$dups" 72 128
+ctl inject corrupt --edge db --percent 5 --for 10m
+ctl inject latency --edge db --ms 10 --for 10m
+ctl inject reorder --edge db --ms 10 --percent 25 --correlation 50 --gap 5 --for 10m
+ctl inject rate --edge db --kbit 8000 --for 10m
+q=$(A tc -j qdisc show dev chd-o"$IFX")
+echo "$q"
+check "netem carries corrupt" grep -q '"corrupt":{"corrupt":0.05' <<<"$q"
+check "netem carries duplicate" grep -q '"duplicate":{"duplicate":0.5' <<<"$q"
+check "netem carries reorder" grep -q '"reorder":{"reorder":0.25' <<<"$q"
+check "netem carries gap 5" grep -q '"gap":5' <<<"$q"
+check "netem carries rate" grep -q '"rate":1000000' <<<"$q"
+ctl revert --all
+ctl inject loss --edge db --model gemodel --ge-p 5 --ge-r 50 --for 10m
+q=$(A tc -j qdisc show dev chd-o"$IFX")
+check "gemodel loss in the kernel" grep -q 'loss-gemodel' <<<"$q"
+ctl revert --all
+check "exact prior state after the option tour" same_state "$T/before"
+
+# --- partition
+ctl inject partition --edge db --for 10m
+rtt 10.77.0.2 20
+check "partition drops everything to db (loss $LOSS%)" in_range "$LOSS" 100 100
+rtt 10.77.0.3 20
+check "partition leaves the rest of the link alone (loss $LOSS%)" in_range "$LOSS" 0 0
+check "nft table inet chaosd present" bash -c "ip netns exec cd-a nft list table inet chaosd >/dev/null"
+st=$(ctl status); echo "$st"
+ctl revert --all
+check "partition revert removes the table" same_state "$T/before"
+
+# --- a port/protocol edge found by route
+out=$(ctl inject latency --edge cache --ms 80 --for 10m) && echo "$out"
+check "cache edge resolved to a0 by route" grep -q "(a0)" <<<"$out"
+B socat TCP-LISTEN:6379,fork,reuseaddr EXEC:/bin/cat >/dev/null 2>&1 &
+spid=$!
+B socat TCP-LISTEN:6380,fork,reuseaddr EXEC:/bin/cat >/dev/null 2>&1 &
+spid2=$!
+sleep 0.5
+# TCP connect time with bash's own /dev/tcp (no process start in the measurement): the SYN
+# to 6379 waits 80 ms in netem, the SYN to 6380 does not.
+connect_time() { A bash -c "TIMEFORMAT=%R; { time exec 3<>/dev/tcp/10.77.0.4/$1; } 2>&1"; }
+t1=$(connect_time 6379)
+t2=$(connect_time 6380)
+record "port edge cache (tcp/6379) 80ms: connect to 6379 ${t1}s, to 6380 ${t2}s (same host)"
+check "tcp/6379 connect slowed by >= 80ms (${t1}s)" in_range "$t1" 0.08 0.2
+check "tcp/6380 on the same host not slowed (${t2}s)" in_range "$t2" 0 0.03
+kill $spid $spid2 2>/dev/null
+ctl revert --all
+
+# --- deadline
+ctl inject latency --edge db --ms 20 --for 2s
+sleep 3
+check "fault reverted by its deadline" same_state "$T/before"
+check "status empty after the deadline" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK status | grep -q 'No active faults'"
+
+# --- bad input: clear error, nothing changed
+expect_refusal() { # DESC PATTERN ARGS...
+	local desc=$1 pat=$2 err
+	shift 2
+	if err=$(ctl "$@" 2>&1); then bad "$desc: accepted"; return; fi
+	echo "  -> $err"
+	if grep -q -- "$pat" <<<"$err" && same_state "$T/before"; then ok "$desc"; else bad "$desc ($err)"; fi
+}
+expect_refusal "unknown edge refused" "unknown edge 'nope'" inject latency --edge nope --ms 10
+expect_refusal "loss above 100% refused" "150" inject loss --edge db --percent 150
+expect_refusal "negative latency refused" "ms" inject latency --edge db --ms -5
+expect_refusal "duration above max refused" "max_duration" inject latency --edge db --ms 5 --for 2h
+expect_refusal "missing interface refused" "nosuch0" inject latency --edge ghost --ms 5
+expect_refusal "unknown option refused" "wobble" inject latency --edge db --wobble 5
+
+# --- kill switch latches; arm re-enables
+ctl inject latency --edge db --ms 30 --for 10m
+ctl inject latency --edge cache --ms 30 --for 10m
+ctl inject partition --edge db --direction in --for 10m
+out=$(ctl kill --reason "e2e test") && echo "$out"
+check "kill reverts everything to the exact prior state" same_state "$T/before"
+expect_refusal "inject refused while killed" "kill switch is engaged" inject latency --edge db --ms 5
+ctl arm
+check "inject accepted after arm" ctl inject latency --edge db --ms 5 --for 10m
+ctl revert --all
+
+# --- stop reverts; a SIGKILLed daemon is cleaned by --cleanup and by the next start
+ctl inject latency --edge db --ms 30 --for 10m
+stop_chaosd
+check "SIGTERM reverts everything" same_state "$T/before"
+start_chaosd
+ctl inject latency --edge db --ms 30 --for 10m
+ctl inject partition --edge cache --for 10m
+kill -KILL "$CHAOSD_PID"; wait "$CHAOSD_PID" 2>/dev/null
+check "after SIGKILL the fault is still in the kernel" A ip link show "chd-o$IFX"
+A "$CHAOSD" --cleanup --state-dir "$T/state"
+check "chaosd --cleanup restores the exact prior state" same_state "$T/before"
+start_chaosd
+ctl inject latency --edge db --ms 30 --for 10m
+kill -KILL "$CHAOSD_PID"; wait "$CHAOSD_PID" 2>/dev/null
+start_chaosd
+check "a restarted chaosd cleans what the killed one left" same_state "$T/before"
+
+# --- config errors name file:line
+cat >"$T/bad.conf" <<'CONF'
+[chaosd]
+max_duration = forever
+[edge x]
+destination = 10.0.0.1/8
+port = 70000
+CONF
+err=$(A "$CHAOSD" --check-config --config "$T/bad.conf" 2>&1)
+echo "$err"
+check "--check-config names file:line of a bad duration" grep -q "bad.conf:2" <<<"$err"
+check "--check-config names the bad port" grep -q "bad.conf:5.*70000" <<<"$err"
+check "--check-config OK on the good config" bash -c "ip netns exec cd-a $CHAOSD --check-config --config $T/chaosd.conf | grep -q 'configuration OK'"
+
+stop_chaosd
+echo "--- chaosd log"
+cat "$T/chaosd.log"
+echo "--- measured"
+cat "$RESULTS"
+finish

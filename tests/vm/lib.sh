@@ -1,0 +1,141 @@
+#!/bin/bash
+# Shared helpers for guest-side test scripts: topology, measurement, assertions.
+# Sourced, not run. Every check prints PASS/FAIL with the observed value.
+
+: "${CHAOSD_BUILDDIR:?}" "${CHAOSD_SRCDIR:?}"
+CHAOSD=$CHAOSD_BUILDDIR/chaosd
+CHAOSCTL=$CHAOSD_BUILDDIR/chaosctl
+T=/run/chaosd-test
+SOCK=$T/chaosd.sock
+mkdir -p "$T"
+pass=0
+fail=0
+RESULTS=${CHAOSD_VM_OUT:-$T}/results.txt
+: >"$RESULTS"
+
+ok() { pass=$((pass + 1)); echo "PASS: $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+check() { # check DESC CMD...
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else bad "$desc"; fi
+}
+record() { echo "$*" | tee -a "$RESULTS"; }
+finish() {
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+
+A() { ip netns exec cd-a "$@"; }
+B() { ip netns exec cd-b "$@"; }
+ctl() { A "$CHAOSCTL" --socket "$SOCK" "$@"; }
+
+# Two namespaces joined by veth: cd-a is the host under test (chaosd runs there), cd-b the
+# peer, with one address inside the edges and others outside them on the same link.
+topology() {
+	ip netns add cd-a
+	ip netns add cd-b
+	ip link add a0 netns cd-a type veth peer name b0 netns cd-b
+	A ip link set lo up
+	B ip link set lo up
+	A ip addr add 10.77.0.1/24 dev a0
+	A ip addr add fd77::1/64 dev a0 nodad
+	B ip addr add 10.77.0.2/24 dev b0
+	B ip addr add 10.77.0.3/24 dev b0
+	B ip addr add 10.77.0.4/24 dev b0
+	B ip addr add fd77::2/64 dev b0 nodad
+	B ip addr add fd77::3/64 dev b0 nodad
+	A ip link set a0 up
+	B ip link set b0 up
+	A ping -c 1 -W 2 10.77.0.2 >/dev/null
+	A ping -c 1 -W 2 fd77::2 >/dev/null
+}
+
+write_config() {
+	cat >"$T/chaosd.conf" <<CONF
+[chaosd]
+default_duration = 5m
+max_duration = 1h
+link_rate = 2gbit
+
+[edge db]
+interface = a0
+destination = 10.77.0.2/32, fd77::2/128
+
+[edge cache]
+# no interface: found by the route to the destination
+destination = 10.77.0.4
+port = 6379
+protocol = tcp
+
+[edge ghost]
+interface = nosuch0
+destination = 10.88.0.9/32
+CONF
+}
+
+start_chaosd() {
+	# Not through A(): $! must be chaosd itself (ip netns exec execs it), so that signals in
+	# the tests reach the daemon and not a shell around it.
+	ip netns exec cd-a "$CHAOSD" --config "$T/chaosd.conf" --socket "$SOCK" \
+		--state-dir "$T/state" >>"$T/chaosd.log" 2>&1 &
+	CHAOSD_PID=$!
+	for _ in $(seq 100); do
+		ctl ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "chaosd did not come up:"
+	cat "$T/chaosd.log"
+	return 1
+}
+
+stop_chaosd() {
+	kill -TERM "$CHAOSD_PID" 2>/dev/null || true
+	wait "$CHAOSD_PID" 2>/dev/null || true
+}
+
+# The kernel state chaosd must leave exactly as it found it: a0's qdiscs and filters in both
+# directions, and the set of links in cd-a (names and kinds).
+snapshot() {
+	{
+		A tc -j qdisc show dev a0
+		echo
+		A tc -j filter show dev a0 egress 2>/dev/null || true
+		echo
+		A tc -j filter show dev a0 ingress 2>/dev/null || true
+		echo
+		A ip -j link show | sed -e 's/"ifindex":[0-9]*,//' | grep -o '"ifname":"[^"]*"' | sort
+		A nft list tables 2>/dev/null || true
+	} >"$1"
+}
+
+same_state() { # same_state BEFORE-FILE
+	local now=$T/state.now
+	snapshot "$now"
+	if cmp -s "$1" "$now"; then return 0; fi
+	echo "state differs from the snapshot:"
+	diff "$1" "$now" || true
+	return 1
+}
+
+# rtt TARGET COUNT: from cd-a, RTT as the median of the replies in ms (emulated machines
+# have scheduling hiccups that move a mean but not a median), MEAN and SD (standard deviation)
+# of the replies, and LOSS in percent.
+rtt() {
+	local out times
+	out=$(A ping -n -c "$2" -i 0.02 -W 2 "$1" 2>&1 || true)
+	LOSS=$(echo "$out" | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
+	[ -n "$LOSS" ] || LOSS=100
+	times=$(echo "$out" | grep -v 'DUP!' | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -n)
+	# shellcheck disable=SC2034 # read by the sourcing scripts
+	read -r RTT MEAN SD < <(echo "$times" | awk 'NF { a[++n] = $1; s += $1; ss += $1 * $1 }
+		END {
+			if (n == 0) { print "inf inf inf"; exit }
+			med = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+			m = s / n; v = ss / n - m * m; if (v < 0) v = 0
+			printf "%.3f %.3f %.3f\n", med, m, sqrt(v)
+		}')
+}
+
+# in_range VALUE LO HI (floats)
+in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "inf" && v >= lo && v <= hi) }'; }
