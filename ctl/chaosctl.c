@@ -61,6 +61,8 @@ static void help(void)
 }
 
 
+static void json_string(const char *s);
+
 /* ------------------------------------------------------------------ transport */
 
 static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **ret)
@@ -137,9 +139,15 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 	if (r < 0)
 		return r;
 	if (m->type == PROTO_REPLY_ERROR) {
-		const char *e = proto_msg_get(m, 0, "error");
-		if (arg_json)
-			printf("{\"ok\":false,\"error\":\"%s\"}\n", e ? e : "");
+		_cleanup_free_ char *e = strdup(proto_msg_get(m, 0, "error") ?: "failed");
+		/* One line on stderr: the daemon's lines (ours, then the kernel's) joined. */
+		for (char *nl; e && (nl = strchr(e, '\n'));)
+			*nl = ';';
+		if (arg_json) {
+			printf("{\"ok\":false,\"error\":");
+			json_string(e ? e : "");
+			printf("}\n");
+		}
 		fail("%s: %s", verb->name, e ? e : "failed");
 		proto_msg_free(m);
 		return -EIO;

@@ -516,6 +516,7 @@ static int handle_inject(struct server *s, struct client *c, const struct proto_
 			(void)journal_record(s, existing);
 		} else {
 			(void)journal_fault_remove(s->journal, af->id);
+			s->next_id--; /* nothing was created: do not burn the id */
 		}
 		return r;
 	}

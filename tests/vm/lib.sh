@@ -5,8 +5,9 @@
 : "${CHAOSD_BUILDDIR:?}" "${CHAOSD_SRCDIR:?}"
 CHAOSD=$CHAOSD_BUILDDIR/chaosd
 CHAOSCTL=$CHAOSD_BUILDDIR/chaosctl
-T=/run/chaosd-test
+T=${CHAOSD_TEST_DIR:-/run/chaosd-test}
 SOCK=$T/chaosd.sock
+rm -rf "$T"
 mkdir -p "$T"
 pass=0
 fail=0
@@ -33,6 +34,9 @@ ctl() { A "$CHAOSCTL" --socket "$SOCK" "$@"; }
 # Two namespaces joined by veth: cd-a is the host under test (chaosd runs there), cd-b the
 # peer, with one address inside the edges and others outside them on the same link.
 topology() {
+	# A run that died may have left them: start from nothing.
+	ip netns del cd-a 2>/dev/null
+	ip netns del cd-b 2>/dev/null
 	ip netns add cd-a
 	ip netns add cd-b
 	ip link add a0 netns cd-a type veth peer name b0 netns cd-b
