@@ -19,6 +19,11 @@
 #define CLIENT_IDLE_USEC  (60 * USEC_PER_SEC)
 #define CLIENT_OUT_MAX    (32 * 1024 * 1024)
 #define CLIENTS_MAX       256
+/* Fairness: one client's burst must not hold the loop while a kill request waits. Each wakeup
+ * handles a few requests of a client, and a client that does not read its replies gets no
+ * more work done until it does. */
+#define CLIENT_FRAMES_PER_WAKEUP 8
+#define CLIENT_OUT_HIGH          (1024 * 1024)
 
 struct active_fault {
 	uint64_t id;
@@ -40,6 +45,7 @@ struct client {
 	int fd;
 	sd_event_source *io;
 	sd_event_source *idle;
+	sd_event_source *more; /* defer: complete requests left in the buffer */
 	struct ucred cred;
 	bool may_write;
 	uint8_t in[PROTO_HEADER_SIZE + PROTO_MAX_REQUEST];
@@ -778,6 +784,7 @@ static void client_free(struct client *c)
 	s->n_clients--;
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->idle);
+	sd_event_source_disable_unref(c->more);
 	safe_close(c->fd);
 	free(c->out);
 	free(c);
@@ -816,19 +823,49 @@ static int client_flush(struct client *c)
 		c->out_pos += (size_t)n;
 	}
 	return sd_event_source_set_io_events(c->io,
-			EPOLLIN | (c->out_pos < c->out_len ? EPOLLOUT : 0));
+			(c->out_len - c->out_pos < CLIENT_OUT_HIGH ? EPOLLIN : 0) |
+					(c->out_pos < c->out_len ? EPOLLOUT : 0));
+}
+
+static bool frame_complete(const struct client *c)
+{
+	uint32_t len;
+
+	if (c->in_len < PROTO_HEADER_SIZE)
+		return false;
+	len = (uint32_t)c->in[8] << 24 | (uint32_t)c->in[9] << 16 | (uint32_t)c->in[10] << 8 |
+			c->in[11];
+	/* An oversized length is "complete" too: it is answered with an error at once. */
+	return len > PROTO_MAX_REQUEST || c->in_len >= PROTO_HEADER_SIZE + len;
+}
+
+static int client_process(struct client *c);
+
+static int on_client_more(sd_event_source *es, void *userdata)
+{
+	struct client *c = userdata;
+
+	if (client_process(c) < 0)
+		client_free(c);
+	return 0;
 }
 
 /* Handle every complete frame in the input buffer. */
 static int client_process(struct client *c)
 {
+	unsigned frames = 0;
+	int r;
+
 	while (c->in_len >= PROTO_HEADER_SIZE) {
 		struct proto_header h;
 		struct proto_writer w;
 		struct diag d;
 		const void *buf;
 		size_t len;
-		int r;
+
+		if (frames++ == CLIENT_FRAMES_PER_WAKEUP ||
+				c->out_len - c->out_pos >= CLIENT_OUT_HIGH)
+			break;
 
 		diag_init(&d);
 		r = proto_header_decode(c->in, c->in_len, PROTO_MAX_REQUEST, &h, &d);
@@ -860,7 +897,17 @@ static int client_process(struct client *c)
 				c->in_len - PROTO_HEADER_SIZE - h.length);
 		c->in_len -= PROTO_HEADER_SIZE + h.length;
 	}
-	return client_flush(c);
+	r = client_flush(c);
+	if (r < 0)
+		return r;
+	/* Requests left over are handled on a later loop iteration, after other clients had
+	 * their turn; a full output backlog waits for EPOLLOUT instead. */
+	if (frame_complete(c) && c->out_len - c->out_pos < CLIENT_OUT_HIGH) {
+		if (!c->more)
+			return sd_event_add_defer(c->server->event, &c->more, on_client_more, c);
+		return sd_event_source_set_enabled(c->more, SD_EVENT_ONESHOT);
+	}
+	return 0;
 }
 
 static int on_client_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
@@ -880,8 +927,12 @@ static int on_client_io(sd_event_source *es, int fd, uint32_t revents, void *use
 			r = client_process(c);
 		}
 	}
-	if (r >= 0 && (revents & EPOLLOUT))
+	if (r >= 0 && (revents & EPOLLOUT)) {
 		r = client_flush(c);
+		/* The backlog drained: requests held back for it may go now. */
+		if (r >= 0 && c->out_pos == c->out_len && frame_complete(c))
+			r = client_process(c);
+	}
 	if (r < 0 || (revents & (EPOLLHUP | EPOLLERR) && !(revents & EPOLLIN)))
 		client_free(c);
 	return 0;

@@ -22,6 +22,7 @@ record "baseline rtt to db (10.77.0.2): ${base} ms"
 out=$(ctl inject latency --edge db --ms 100 --for 10m) && echo "$out"
 check "inject latency prints the id" grep -q "injected fault 1" <<<"$out"
 check "netem delay 100ms on chd-o$IFX" bash -c "ip netns exec cd-a tc -j qdisc show dev chd-o$IFX | grep -q '\"kind\":\"netem\".*\"delay\":0.1'"
+check "netem queue limit sized for 100 ms at 2 Gbit/s (>= 10000 packets, not netem's 1000)" bash -c "ip netns exec cd-a tc -j qdisc show dev chd-o$IFX | grep -Eq '\"limit\":[0-9]{5,}'"
 check "a0's own tbf root untouched" bash -c "ip netns exec cd-a tc -j qdisc show dev a0 | grep -q '\"kind\":\"tbf\"'"
 rtt 10.77.0.2 30; lat=$RTT
 rtt 10.77.0.3 30; other=$RTT
@@ -147,6 +148,16 @@ t2=$(connect_time 6380)
 record "port edge cache (tcp/6379) 80ms: connect to 6379 ${t1}s, to 6380 ${t2}s (same host)"
 check "tcp/6379 connect slowed by >= 80ms (${t1}s)" in_range "$t1" 0.08 0.2
 check "tcp/6380 on the same host not slowed (${t2}s)" in_range "$t2" 0 0.03
+# Two edges of one interface faulted at once, each with its own value.
+ctl inject latency --edge db --ms 100 --for 10m
+rtt 10.77.0.2 20
+db=$RTT
+t1=$(connect_time 6379)
+rtt 10.77.0.3 20
+record "two edges on a0 at once: db 100ms -> rtt $db ms; cache 80ms -> connect ${t1}s; outside both $RTT ms"
+check "two edges at once: db has its 100 ms ($db)" in_range "$db" 100 115
+check "two edges at once: cache keeps its 80 ms (${t1}s)" in_range "$t1" 0.08 0.2
+check "two edges at once: the rest of a0 untouched ($RTT)" in_range "$RTT" 0 10
 kill $spid $spid2 2>/dev/null
 ctl revert --all
 
