@@ -124,7 +124,7 @@ static int fam_index(int family)
 }
 
 /* Append the lines of src to d (the kernel's lines after chaosd's own summary). */
-static void diag_append(struct diag *d, const struct diag *src)
+static void append_lines(struct diag *d, const struct diag *src)
 {
 	const char *p = src->text;
 
@@ -299,9 +299,10 @@ static int iface_get(struct datapath *dp, int ifindex, unsigned dir, struct dp_i
 	/* clsact and the legacy ingress qdisc both sit at ffff:fff1; one excludes the other. */
 	if (p.ingress)
 		return diag_add(d, -EBUSY,
-				"%s has a legacy 'ingress' qdisc; chaosd's %s faults need a clsact "
-				"qdisc in its place, which the kernel cannot add beside it. Remove it "
-				"(tc qdisc del dev %s ingress) or move its filters to a clsact.",
+				"%s has a legacy 'ingress' qdisc; chaosd's %s faults need a "
+				"clsact qdisc in its place, which the kernel cannot add beside "
+				"it. Remove it (tc qdisc del dev %s ingress) or move its filters "
+				"to a clsact.",
 				n->name, dir_str(dir), n->name);
 	n->clsact_present = p.clsact;
 	n->clsact_ours = p.clsact && journal_clsact_created(dp->journal, ifindex);
@@ -476,6 +477,15 @@ static bool same_match(const struct edge *a, const struct edge *b)
 	return true;
 }
 
+/* Kernels with check_netem_in_tree() (2025 stable updates) refuse a duplicating netem on a
+ * device that has another netem, and any netem next to a duplicating one. */
+static void add_duplicating_hint(struct diag *d, int r, const char *ifname)
+{
+	diag_add(d, r, "the kernel refuses a duplicating netem next to other netems on one "
+			"device; remove the other faults of this direction on %s first",
+			ifname);
+}
+
 static int load_dist(struct datapath *dp, int dist, const struct netem_dist **ret,
 		struct diag *d)
 {
@@ -535,7 +545,7 @@ static int ifb_create(struct datapath *dp, struct dp_iface *iface, unsigned dir,
 				dir_str(dir), iface->name);
 		if (r == -EOPNOTSUPP || strstr(kd.text, "Unknown device type"))
 			diag_add(d, r, "the kernel has no ifb (modprobe ifb)");
-		diag_append(d, &kd);
+		append_lines(d, &kd);
 		dd->ifb_name[0] = '\0';
 		return r;
 	}
@@ -679,8 +689,8 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 				continue;
 			/* An instance this call created holds only this call's nodes. */
 			if (had_nodes[fam] == 0)
-				r = nl_tc_filter_del(&b, dp->nl, real, real_parent(dir), fam_prio[fam],
-						fam_proto[fam], 0);
+				r = nl_tc_filter_del(&b, dp->nl, real, real_parent(dir),
+						fam_prio[fam], fam_proto[fam], 0);
 			else
 				r = put_node_deletes(dp, &b, iface, dir, SIDE_REAL, fam, del, k);
 		}
@@ -709,10 +719,10 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
 	if (r < 0) {
-		diag_add(d, r, "undoing the partial change on %s failed; `chaosd --cleanup` removes "
-				"what is left",
+		diag_add(d, r, "undoing the partial change on %s failed; `chaosd --cleanup` "
+				"removes what is left",
 				iface->name);
-		diag_append(d, &kd);
+		append_lines(d, &kd);
 	}
 	nl_batch_done(&b);
 	if (ifb_new) {
@@ -727,7 +737,7 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 			iface->clsact_present = false;
 			iface->clsact_ours = false;
 		} else {
-			/* Still there: remember it is ours so a later removal or cleanup deletes it. */
+			/* Still there: remember it is ours so a removal or cleanup deletes it. */
 			iface->clsact_present = true;
 			iface->clsact_ours = true;
 		}
@@ -789,8 +799,8 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		bit_set(dd->ids, slot->id, false);
 		iface_drop_if_unused(dp, iface);
 		return diag_add(d, -ENOSPC,
-				"%s: chaosd's %u filter handles for %s faults are used up (edge %s needs "
-				"%u)",
+				"%s: chaosd's %u filter handles for %s faults are used up (edge "
+				"%s needs %u)",
 				iface->name, NL_TC_U32_NODE_MAX, dir_str(dir), e->name, n);
 	}
 	slot->n_nodes = n;
@@ -818,8 +828,8 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		if (dp->journal) {
 			r = journal_clsact_add(dp->journal, iface->ifindex, iface->name);
 			if (r < 0) {
-				diag_add(d, r, "journal: recording the clsact on %s: %s", iface->name,
-						strerror(-r));
+				diag_add(d, r, "journal: recording the clsact on %s: %s",
+						iface->name, strerror(-r));
 				goto fail_early;
 			}
 		}
@@ -889,12 +899,9 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 			diag_add(d, r, "edge %s: setting up its %s fault on %s failed", e->name,
 					dir_str(dir), iface->name);
 			if (netem_err < 0 && strstr(kd.text, "duplicating"))
-				diag_add(d, r, "the kernel refuses a duplicating netem next to other "
-						"netems on one device; remove the other faults of this "
-						"direction on %s first",
-						iface->name);
+				add_duplicating_hint(d, r, iface->name);
 		}
-		diag_append(d, &kd);
+		append_lines(d, &kd);
 		rollback_add(dp, iface, dir, &b, &m, slot->nodes, n, had_nodes, clsact_new, ifb_new,
 				slot->id, d);
 		goto fail_state;
@@ -960,11 +967,8 @@ static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct n
 			diag_add(d, r, "edge %s: changing its %s fault on %s failed", slot->edge,
 					dir_str(slot->dir), iface->name);
 			if (strstr(kd.text, "duplicating"))
-				diag_add(d, r, "the kernel refuses a duplicating netem next to other "
-						"netems on one device; remove the other faults of this "
-						"direction on %s first",
-						iface->name);
-			diag_append(d, &kd);
+				add_duplicating_hint(d, r, iface->name);
+			append_lines(d, &kd);
 		}
 	}
 	nl_batch_done(&b);
@@ -1037,7 +1041,7 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 		if (r < 0) {
 			diag_add(d, r, "edge %s: finding its filters on %s failed", slot->edge,
 					iface->name);
-			diag_append(d, &kd);
+			append_lines(d, &kd);
 			return r;
 		}
 	}
@@ -1056,8 +1060,8 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 		if (last_in_dir)
 			/* the whole instance: it may be empty but still there (u32 keeps an
 			 * instance while another one on the block has nodes) */
-			r = nl_tc_filter_del(&b, dp->nl, real, real_parent(slot->dir), fam_prio[fam],
-					0, 0);
+			r = nl_tc_filter_del(&b, dp->nl, real, real_parent(slot->dir),
+					fam_prio[fam], 0, 0);
 		else
 			r = put_node_deletes(dp, &b, iface, slot->dir, SIDE_REAL, fam, del, k);
 	}
@@ -1087,7 +1091,7 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 	if (r < 0) {
 		diag_add(d, r, "edge %s: removing its %s fault on %s failed", slot->edge,
 				dir_str(slot->dir), iface->name);
-		diag_append(d, &kd);
+		append_lines(d, &kd);
 		if (del_clsact && msg_ok(&b, clsact_msg)) {
 			if (dp->journal)
 				(void)journal_clsact_remove(dp->journal, iface->ifindex);
@@ -1142,7 +1146,8 @@ int datapath_set_netem(struct datapath *dp, const struct edge *e, int ifindex,
 	if (!dp || !e)
 		return -EINVAL;
 	if (dir_index(dir, &di) < 0)
-		return diag_add(d, -EINVAL, "edge %s: one direction at a time (out or in)", e->name);
+		return diag_add(d, -EINVAL, "edge %s: one direction at a time (out or in)",
+				e->name);
 	slot = slot_find(dp, e->name, di);
 	if (!cfg)
 		return slot ? remove_slot(dp, slot, d) : 0;
@@ -1334,9 +1339,9 @@ static int owned_scan(struct datapath *dp, struct owned *o, struct diag *d)
 		for (unsigned k = 0; k < ELEMENTSOF(parents); k++) {
 			o->cur_ifindex = o->cur->ifindex;
 			o->cur_parent = parents[k];
-			r = nl_socket_dump(dp->nl,
-					nl_tc_filter_dump_req(buf, o->cur_ifindex, parents[k], 0, 0),
-					owned_filter_cb, o, d);
+			struct nlmsghdr *req;
+			req = nl_tc_filter_dump_req(buf, o->cur_ifindex, parents[k], 0, 0);
+			r = nl_socket_dump(dp->nl, req, owned_filter_cb, o, d);
 			if (r == -ENODEV || r == -ENOENT)
 				continue; /* gone meanwhile */
 			if (r < 0) {
@@ -1423,24 +1428,27 @@ int datapath_remove_all(struct datapath *dp, struct diag *d)
 	/* One batch, in this order: the redirects (traffic stops going to the IFBs before they
 	 * disappear; a redirect to a deleted device drops), the IFBs (each takes its htb,
 	 * classes, netems and filters), then the clsacts chaosd made and nobody else uses. */
-	for (unsigned i = 0; i < o.n_tps; i++)
+	for (unsigned i = 0; i < o.n_tps; i++) {
+		const struct owned_tp *t = &o.tps[i];
+		struct nl_tc_dev dev = { t->ifindex, NULL };
 		if (cleanup_room(dp, &c, d) >= 0)
 			cleanup_put(&c,
-					nl_tc_filter_del(&c.b, dp->nl,
-							(struct nl_tc_dev){ o.tps[i].ifindex, NULL },
-							o.tps[i].parent, o.tps[i].prio, o.tps[i].protocol,
-							0),
+					nl_tc_filter_del(&c.b, dp->nl, dev, t->parent, t->prio,
+							t->protocol, 0),
 					0, d);
-	for (unsigned i = 0; i < o.n_ifbs; i++)
+	}
+	for (unsigned i = 0; i < o.n_ifbs; i++) {
+		const struct nl_link_info *l = &o.ifbs[i];
 		if (cleanup_room(dp, &c, d) >= 0)
-			cleanup_put(&c, nl_link_del(&c.b, dp->nl, o.ifbs[i].ifindex, o.ifbs[i].name),
-					0, d);
-	for (unsigned i = 0; i < o.n_clsacts; i++)
-		if (o.clsacts[i].ours && !o.clsacts[i].foreign && cleanup_room(dp, &c, d) >= 0)
-			cleanup_put(&c,
-					nl_tc_clsact_del(&c.b, dp->nl,
-							(struct nl_tc_dev){ o.clsacts[i].ifindex, NULL }),
-					o.clsacts[i].ifindex, d);
+			cleanup_put(&c, nl_link_del(&c.b, dp->nl, l->ifindex, l->name), 0, d);
+	}
+	for (unsigned i = 0; i < o.n_clsacts; i++) {
+		int ifindex = o.clsacts[i].ifindex;
+		if (!o.clsacts[i].ours || o.clsacts[i].foreign || cleanup_room(dp, &c, d) < 0)
+			continue;
+		cleanup_put(&c, nl_tc_clsact_del(&c.b, dp->nl, (struct nl_tc_dev){ ifindex, NULL }),
+				ifindex, d);
+	}
 	cleanup_send(dp, &c, d);
 
 	/* The journal may remember a clsact the kernel no longer has (its interface went). */

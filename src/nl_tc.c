@@ -155,8 +155,8 @@ static void rate_table(struct tc_ratespec *r, uint32_t *tab)
 }
 
 int nl_tc_htb_class_add(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
-		uint32_t parent, uint32_t classid, uint64_t rate_bytes_per_sec, uint32_t burst_bytes,
-		uint32_t quantum)
+		uint32_t parent, uint32_t classid, uint64_t rate_bytes_per_sec,
+		uint32_t burst_bytes, uint32_t quantum)
 {
 	struct tc_htb_opt opt = { .quantum = quantum };
 	uint32_t rtab[256], ctab[256];
@@ -398,9 +398,9 @@ int nl_tc_u32_keys(const struct nl_tc_match *m, struct tc_u32_key *keys, unsigne
 			add_key(keys, &n, 4, (uint32_t)m->ipproto << 8, 0x0000ff00);
 		for (unsigned i = 0; i < 4; i++) {
 			int bits = (int)m->prefix_len - 32 * (int)i;
+			int off = (m->src ? 8 : 24) + 4 * (int)i;
 			if (bits > 0)
-				add_key(keys, &n, (m->src ? 8 : 24) + 4 * (int)i, word_at(m->addr, i),
-						prefix_mask(bits));
+				add_key(keys, &n, off, word_at(m->addr, i), prefix_mask(bits));
 		}
 		if (m->port)
 			add_key(keys, &n, 40, m->src ? (uint32_t)m->port << 16 : m->port,
@@ -479,8 +479,8 @@ int nl_tc_filter_del(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev d
 	struct nlmsghdr *nlh;
 
 	if (handle)
-		snprintf(what, sizeof(what), "delete u32 filter prio %u handle %x:%x:%x on %s", prio,
-				handle >> 20, (handle >> 12) & 0xff, handle & 0xfff,
+		snprintf(what, sizeof(what), "delete u32 filter prio %u handle %x:%x:%x on %s",
+				prio, handle >> 20, (handle >> 12) & 0xff, handle & 0xfff,
 				dev_str(dev, ds, sizeof(ds)));
 	else
 		snprintf(what, sizeof(what), "delete filters at prio %u on %s", prio,
@@ -662,8 +662,10 @@ int nl_tc_u32_parse(const struct nl_tc_obj *o, struct nl_tc_u32_info *ret)
 			u.hash_table = true;
 			break;
 		case TCA_U32_SEL:
-			if (mnl_attr_get_payload_len(a) >= sizeof(struct tc_u32_sel))
-				u.nkeys = ((const struct tc_u32_sel *)mnl_attr_get_payload(a))->nkeys;
+			if (mnl_attr_get_payload_len(a) >= sizeof(struct tc_u32_sel)) {
+				const struct tc_u32_sel *sel = mnl_attr_get_payload(a);
+				u.nkeys = sel->nkeys;
+			}
 			break;
 		case TCA_U32_ACT: {
 			const struct nlattr *act;

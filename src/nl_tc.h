@@ -70,8 +70,8 @@ int nl_tc_htb_root_add(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev
 /* One htb class with rate = ceil = rate_bytes_per_sec, buffer/cbuffer for burst_bytes, and an
  * explicit quantum (so the kernel does not derive a huge one from rate/r2q and warn). */
 int nl_tc_htb_class_add(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
-		uint32_t parent, uint32_t classid, uint64_t rate_bytes_per_sec, uint32_t burst_bytes,
-		uint32_t quantum);
+		uint32_t parent, uint32_t classid, uint64_t rate_bytes_per_sec,
+		uint32_t burst_bytes, uint32_t quantum);
 int nl_tc_class_del(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
 		uint32_t classid);
 

@@ -7,8 +7,11 @@
  * creation and reuse, u32 filters found by priority, mirred redirect into an IFB with an htb
  * class (a tbf leaf stands in for netem), IFB lifecycle, remove_all restoring the exact prior
  * state, extack text, the refusal next to a legacy ingress qdisc, and the "no sch_netem"
- * error with a full rollback. With sch_netem (the VM, tests/vm/run.sh): the netem stage runs
- * the full datapath and reads the result back from the kernel.
+ * error with a full rollback. With sch_netem (the VM): the netem stages run the full datapath
+ * (add, in-place change, both directions, IPv6, removal, kill switch, rollback of a failed add
+ * next to a working edge) and read the result back from the kernel and from ping times. Run
+ * there with tests/vm/run.sh and a guest script doing
+ *     modprobe sch_netem && "$CHAOSD_BUILDDIR"/tests/test-datapath-host
  *
  * Needs root, ip, tc, ping, nsenter and python3 (reads tc -j); exits 77 (skip) without them. */
 #include <arpa/inet.h>
@@ -299,7 +302,8 @@ START_TEST(test_extack_surfaces)
 	ck_assert_int_eq(nl_batch_init(&b), 0);
 	/* a qdisc under a parent that does not exist (found before its kind is looked up) */
 	ck_assert_int_eq(nl_tc_netem_put(&b, s, (struct nl_tc_dev){ veth0, "veth0" }, 0x00050001,
-				 0x00060000, &(struct netem_config){ .limit = 10 }, NULL, false), 0);
+				 0x00060000, &(struct netem_config){ .limit = 10 }, NULL, false),
+			0);
 	/* and a root qdisc handle with a minor number */
 	ck_assert_int_eq(nl_tc_htb_root_add(&b, s, (struct nl_tc_dev){ veth0, "veth0" },
 				 0x00050001, 100), 0);
@@ -317,7 +321,8 @@ START_TEST(test_extack_surfaces)
 	ck_assert_int_lt(nl_batch_send(&b, s, NULL, &d), 0);
 	ck_assert_int_eq(b.errs[0], 0);
 	ck_assert_int_lt(b.errs[1], 0);
-	ck_assert_msg(strstr(diag_text(&d), "delete u32 filter prio 50337 handle 123:0:1 on veth0: "),
+	ck_assert_msg(strstr(diag_text(&d),
+				      "delete u32 filter prio 50337 handle 123:0:1 on veth0: "),
 			"%s", diag_text(&d));
 	nl_batch_done(&b);
 	nl_socket_free(s);
@@ -385,8 +390,8 @@ START_TEST(test_ifb_lifecycle)
 	ck_assert_int_eq(nl_link_ifb_add(&b, s, "chd-o99", NL_LINK_IFB_TXQLEN), 0);
 	ck_assert_int_eq(nl_batch_send(&b, s, NULL, &d), 0);
 	/* up and with the longer queue in the one message */
-	out = capture("ip -j link show chd-o99 | python3 -c 'import json,sys; l=json.load(sys.stdin)[0]; "
-		      "print(\"UP\" in l[\"flags\"], l[\"txqlen\"])'");
+	out = capture("ip -j link show chd-o99 | python3 -c 'import json,sys; "
+		      "l=json.load(sys.stdin)[0]; print(\"UP\" in l[\"flags\"], l[\"txqlen\"])'");
 	ck_assert_str_eq(out, "True 1000\n");
 	free(out);
 	ck_assert_int_eq(nl_link_ifindex(s, "chd-o99", &ifindex), 0);
@@ -628,7 +633,8 @@ static char *netem_json(const char *dev)
 {
 	/* {handle, parent, options} of each netem, compact JSON */
 	return capture("tc -j qdisc show dev %s | python3 -c 'import json,sys; "
-		       "[print(json.dumps({k: q.get(k) for k in (\"handle\", \"parent\", \"options\")}, "
+		       "[print(json.dumps({k: q.get(k) for k in "
+		       "(\"handle\", \"parent\", \"options\")}, "
 		       "separators=(\",\", \":\"))) for q in json.load(sys.stdin) "
 		       "if q[\"kind\"] == \"netem\"]'",
 			dev);
@@ -636,7 +642,9 @@ static char *netem_json(const char *dev)
 
 static double ping_ms(const char *addr)
 {
-	char *out = capture("ping -q -c 3 -i 0.2 -W 3 %s | sed -n 's|.* = [0-9.]*/\\([0-9.]*\\)/.*|\\1|p'",
+	/* the average of "rtt min/avg/max/mdev = a/b/c/d ms" */
+	char *out = capture("ping -q -c 3 -i 0.2 -W 3 %s | "
+			    "sed -n 's|.* = [0-9.]*/\\([0-9.]*\\)/.*|\\1|p'",
 			addr);
 	double v = strtod(out, NULL);
 	free(out);
@@ -681,10 +689,8 @@ START_TEST(test_netem_stage)
 	ck_assert_uint_ge(st.packets, 3);
 
 	/* in place: same handle, counters continue (no new qdisc), new options read back */
-	struct netem_dist normal = {};
 	cfg = (struct netem_config){ .limit = 5000, .latency_ns = 200000000, .jitter_ns = 1000000,
 		.loss = 0, .corrupt = 42949673, .dist = FAULT_DIST_NORMAL };
-	(void)normal;
 	ck_assert_msg(datapath_set_netem(dp, &e, veth0, FAULT_DIR_OUT, &cfg, &d) == 0, "%s",
 			d.text);
 	j = netem_json(out_dev);
@@ -719,7 +725,8 @@ START_TEST(test_netem_stage)
 	ck_assert_uint_eq(n, 6);
 
 	/* removing the egress v4 edge keeps the v6 one and the IFB */
-	ck_assert_msg(datapath_set_netem(dp, &e, veth0, FAULT_DIR_OUT, NULL, &d) == 0, "%s", d.text);
+	ck_assert_msg(datapath_set_netem(dp, &e, veth0, FAULT_DIR_OUT, NULL, &d) == 0, "%s",
+			d.text);
 	j = netem_json(out_dev);
 	j2 = capture("tc -j filter show dev veth0 egress | python3 -c 'import json,sys; "
 		     "print(json.dumps([f[\"options\"][\"fh\"] for f in json.load(sys.stdin) "

@@ -48,7 +48,9 @@ static const struct vector vectors[] = {
 	  "500000002400050668ee066b00000000000000000100000000000100ffffffff0000000008000100"
 	  "687462002400020018000200030000000a00000000000000000000000000000008000500e8030000"
 	  , 0, 0 },
-	/* tc class add dev lo parent 1: classid 1:2a htb rate 1tbit ceil 1tbit burst 256k cburst 256k quantum 200000 */
+	/* tc class add dev lo parent 1: classid 1:2a htb rate 1tbit ceil 1tbit burst 256k cburst
+	 *     256k quantum 200000
+	 */
 	{ "htb_class",
 	  "800800002800050668ee066b0000000000000000010000002a000100000001000000000008000100"
 	  "68746200540802000c00060000a2941a1d0000000c00070000a2941a1d0000003000010003010000"
@@ -115,19 +117,25 @@ static const struct vector vectors[] = {
 	  "4c0000002400050669ee066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000001c0002000000000088130000cdcccc0c000000000000000000000000"
 	  , 0, 0 },
-	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 100000 delay 100ms 10ms 25% distribution normal loss 5% 10% */
+	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 100000 delay 100ms 10ms 25%
+	 *     distribution normal loss 5% 10%
+	 */
 	{ "netem_delay_dist",
 	  "782000002400050669ee066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000004820020000000000a0860100cdcccc0c0000000000000000000000000c000a00"
 	  "00e1f505000000000c000b00809698000000000010000100000000409a9999190000000004200200"
 	  , 4096, UINT64_C(0x3f198b6014c3b3b8) },
-	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 1000 delay 50ms reorder 25% 50% gap 5 */
+	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 1000 delay 50ms reorder 25% 50%
+	 *     gap 5
+	 */
 	{ "netem_reorder",
 	  "740000002400050669ee066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000004400020000000000e8030000000000000500000000000000000000000c000a00"
 	  "80f0fa0200000000100001000000000000000000000000000c0003000000004000000080"
 	  , 0, 0 },
-	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 1000 loss gemodel 1% 10% 70% 0.1% */
+	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 1000 loss gemodel 1% 10% 70%
+	 *     0.1%
+	 */
 	{ "netem_ge",
 	  "640000002400050669ee066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000003400020000000000e80300000000000000000000000000000000000018000580"
@@ -145,13 +153,17 @@ static const struct vector vectors[] = {
 	  "6e6574656d0000003c00020000000000e8030000000000000000000000000000000000000c000800"
 	  "00dd0ee90200000014000600ffffffff000000000000000000000000"
 	  , 0, 0 },
-	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 1000 duplicate 2% corrupt 1% 20% */
+	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 1000 duplicate 2% corrupt 1%
+	 *     20%
+	 */
 	{ "netem_corrupt_dup",
 	  "680000002400050669ee066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000003800020000000000e8030000000000000000000052b81e050000000010000100"
 	  "0000000000000000000000000c000400295c8f0233333333"
 	  , 0, 0 },
-	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 2000 delay 200ms 20ms distribution pareto loss gemodel 2% 30% rate 1mbit */
+	/* tc qdisc add dev lo parent 1:2a handle 2a: netem limit 2000 delay 200ms 20ms
+	 *     distribution pareto loss gemodel 2% 30% rate 1mbit
+	 */
 	{ "netem_pareto_combo",
 	  "942000002400050669ee066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000006420020000000000d0070000000000000000000000000000000000000c000a00"
@@ -162,14 +174,19 @@ static const struct vector vectors[] = {
 	{ "netem_del",
 	  "240000002500050069ee066b00000000000000000100000000002a002a00010000000000"
 	  , 0, 0 },
-	/* tc filter add dev lo egress prio 50337 protocol ip handle ::1 u32 skip_hw match ip dst 10.0.5.0/24 action mirred egress redirect dev lo */
+	/* tc filter add dev lo egress prio 50337 protocol ip handle ::1 u32 skip_hw match ip dst
+	 *     10.0.5.0/24 action mirred egress redirect dev lo
+	 */
 	{ "u32_v4_mirred",
 	  "940000002c00050669ee066b00000000000000000100000001000000f3ffffff0800a1c408000100"
 	  "753332006800020038000700340001000b0001006d69727265640000240002802000020000000000"
 	  "00000000040000000000000000000000010000000100000024000500010001000000000000000000"
 	  "00000000ffffff000a000500100000000000000008000b0001000000"
 	  , 0, 0 },
-	/* tc filter add dev lo ingress prio 50337 protocol ip handle ::2 u32 skip_hw match u8 0x45 0xff at 0 match u16 0 0x1fff at 6 match u8 6 0xff at 9 match ip src 10.0.5.7/32 match u16 443 0xffff at 20 action mirred egress redirect dev lo */
+	/* tc filter add dev lo ingress prio 50337 protocol ip handle ::2 u32 skip_hw match u8
+	 *     0x45 0xff at 0 match u16 0 0x1fff at 6 match u8 6 0xff at 9 match ip src
+	 *     10.0.5.7/32 match u16 443 0xffff at 20 action mirred egress redirect dev lo
+	 */
 	{ "u32_v4_port_mirred",
 	  "d40000002c0005066aee066b00000000000000000100000002000000f2ffffff0800a1c408000100"
 	  "75333200a800020038000700340001000b0001006d69727265640000240002802000020000000000"
@@ -178,13 +195,18 @@ static const struct vector vectors[] = {
 	  "000600000800000000000000ffffffff0a0005070c00000000000000ffff000001bb000014000000"
 	  "0000000008000b0001000000"
 	  , 0, 0 },
-	/* tc filter add dev lo parent 1: prio 50338 protocol ipv6 handle ::3 u32 match ip6 dst fd00:5::/64 flowid 1:2a skip_hw */
+	/* tc filter add dev lo parent 1: prio 50338 protocol ipv6 handle ::3 u32 match ip6 dst
+	 *     fd00:5::/64 flowid 1:2a skip_hw
+	 */
 	{ "u32_v6_flowid",
 	  "740000002c0005066aee066b000000000000000001000000030000000000010086dda2c408000100"
 	  "7533320048000200080001002a0001003400050001000200000000000000000000000000ffffffff"
 	  "fd0000051800000000000000ffffffff000000001c0000000000000008000b0001000000"
 	  , 0, 0 },
-	/* tc filter add dev lo parent 1: prio 50338 protocol ipv6 handle ::4 u32 match u8 17 0xff at 6 match ip6 dst fd00:5:0:0:1::/80 match u16 53 0xffff at 42 flowid 1:2a skip_hw */
+	/* tc filter add dev lo parent 1: prio 50338 protocol ipv6 handle ::4 u32 match u8 17
+	 *     0xff at 6 match ip6 dst fd00:5:0:0:1::/80 match u16 53 0xffff at 42 flowid 1:2a
+	 *     skip_hw
+	 */
 	{ "u32_v6_port_flowid",
 	  "a40000002c0005066aee066b000000000000000001000000040000000000010086dda2c408000100"
 	  "7533320078000200080001002a00010064000500010005000000000000000000000000000000ff00"
@@ -192,7 +214,9 @@ static const struct vector vectors[] = {
 	  "00000000ffff00000001000020000000000000000000ffff00000035280000000000000008000b00"
 	  "01000000"
 	  , 0, 0 },
-	/* tc filter add dev lo egress prio 50337 protocol ip handle ::5 u32 skip_hw match u32 0 0 at 0 action mirred egress redirect dev lo */
+	/* tc filter add dev lo egress prio 50337 protocol ip handle ::5 u32 skip_hw match u32 0
+	 *     0 at 0 action mirred egress redirect dev lo
+	 */
 	{ "u32_v4_zero",
 	  "940000002c0005066aee066b00000000000000000100000005000000f3ffffff0800a1c408000100"
 	  "753332006800020038000700340001000b0001006d69727265640000240002802000020000000000"
@@ -208,14 +232,18 @@ static const struct vector vectors[] = {
 	{ "filter_del_prio",
 	  "240000002d0005006aee066b00000000000000000100000000000000f3ffffff0800a1c4"
 	  , 0, 0 },
-	/* tc qdisc change dev lo parent 1:2a handle 2a: netem limit 1000 delay 100ms 10ms 0% reorder 0% corrupt 0% rate 0bit */
+	/* tc qdisc change dev lo parent 1:2a handle 2a: netem limit 1000 delay 100ms 10ms 0%
+	 *     reorder 0% corrupt 0% rate 0bit
+	 */
 	{ "netem_change",
 	  "a00000002400050069ef066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000007000020000000000e8030000000000000000000000000000000000000c000a00"
 	  "00e1f505000000000c000b008096980000000000100001000000000000000000000000000c000300"
 	  "00000000000000000c00040000000000000000001400060000000000000000000000000000000000"
 	  , 0, 0 },
-	/* tc qdisc change dev lo parent 1:2a handle 2a: netem limit 3000 delay 20ms 0ms 0% loss gemodel 5% 40% 90% 1% reorder 0% corrupt 0% rate 10gbit */
+	/* tc qdisc change dev lo parent 1:2a handle 2a: netem limit 3000 delay 20ms 0ms 0% loss
+	 *     gemodel 5% 40% 90% 1% reorder 0% corrupt 0% rate 10gbit
+	 */
 	{ "netem_change_ge",
 	  "b8000000240005006aef066b00000000000000000100000000002a002a000100000000000a000100"
 	  "6e6574656d0000008800020000000000b80b0000000000000000000000000000000000000c000a00"
@@ -375,7 +403,8 @@ START_TEST(test_netem_create)
 				.ge_r = pct(10), .ge_h = UINT32_MAX - pct(70), .ge_k1 = pct(0.1) },
 			NULL);
 	expect_netem("netem_rate",
-			&(struct netem_config){ .limit = 1000, .rate_bytes_per_sec = 12500000 }, NULL);
+			&(struct netem_config){ .limit = 1000, .rate_bytes_per_sec = 12500000 },
+			NULL);
 	expect_netem("netem_rate64",
 			&(struct netem_config){ .limit = 1000,
 				.rate_bytes_per_sec = UINT64_C(12500000000) },
@@ -475,7 +504,8 @@ START_TEST(test_netem_defaults)
 	/* limit 0 would drop everything: netem's default 1000 is sent instead. A gap alone is
 	 * 100 % reordering (the kernel's own compatibility rule), made explicit. */
 	ck_assert_int_eq(nl_tc_netem_put(&batch, sock, lo, CLASS_2A, NETEM_2A,
-				&(struct netem_config){ .latency_ns = MS, .gap = 3 }, NULL, false), 0);
+				&(struct netem_config){ .latency_ns = MS, .gap = 3 }, NULL, false),
+			0);
 	mnl_attr_for_each(a, only_msg(), sizeof(struct tcmsg))
 		if (mnl_attr_get_type(a) == TCA_OPTIONS)
 			opts = a;
@@ -494,7 +524,8 @@ START_TEST(test_netem_defaults)
 	/* reorder without gap gets gap 1, as tc does */
 	nl_batch_reset(&batch);
 	ck_assert_int_eq(nl_tc_netem_put(&batch, sock, lo, CLASS_2A, NETEM_2A,
-				&(struct netem_config){ .latency_ns = MS, .reorder = pct(10) }, NULL,
+				&(struct netem_config){ .latency_ns = MS, .reorder = pct(10) },
+				NULL,
 				false), 0);
 	opts = NULL;
 	mnl_attr_for_each(a, only_msg(), sizeof(struct tcmsg))
