@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include "fault.h"
 #include "parse.h"
@@ -231,20 +232,61 @@ static const char *get(const struct proto_msg *m, unsigned rec, const char *key)
 	return v ? v : "";
 }
 
+static void format_time(const char *usec_s, char *buf, size_t n)
+{
+	uint64_t us = 0;
+	time_t t;
+	struct tm tm;
+
+	(void)parse_u64_range(usec_s, 0, UINT64_MAX, &us);
+	t = (time_t)(us / USEC_PER_SEC);
+	strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+}
+
+static void print_history(const struct proto_msg *m)
+{
+	bool any = false;
+
+	for (unsigned i = proto_msg_next_record(m, 0); i < m->n_fields;
+			i = proto_msg_next_record(m, i)) {
+		char when[64], dur[32];
+		uint64_t f = 0;
+		if (!any)
+			printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", "WHEN", "UID", "EDGE", "FOR",
+					"REVERTED", "RESULT", "REASON");
+		any = true;
+		format_time(get(m, i, "time_us"), when, sizeof(when));
+		(void)parse_u64_range(get(m, i, "for_us"), 0, UINT64_MAX, &f);
+		printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", when, get(m, i, "uid"),
+				get(m, i, "edge"), f ? parse_format_duration(f, dur, sizeof(dur)) : "-",
+				get(m, i, "reverted"), get(m, i, "result"), get(m, i, "reason"));
+	}
+	if (!any)
+		printf("The kill switch has never been used.\n");
+}
+
 static void print_status(const struct proto_msg *m)
 {
 	unsigned i = proto_msg_next_record(m, 0);
 	bool any = false;
 
-	if (streq(get(m, 0, "killed"), "yes"))
-		printf("Kill switch ENGAGED%s%s%s: injections are refused until 'chaosctl arm'.\n",
-				*get(m, 0, "kill_reason") ? " (" : "", get(m, 0, "kill_reason"),
-				*get(m, 0, "kill_reason") ? ")" : "");
-	if (m->n_fields > 0 && streq(m->fields[0].key, "@"))
-		i = 0;
+	for (unsigned k = i; k < m->n_fields; k = proto_msg_next_record(m, k)) {
+		char since[64], until[64];
+		if (!streq(m->fields[k].value, "kill"))
+			continue;
+		format_time(get(m, k, "since_us"), since, sizeof(since));
+		format_time(get(m, k, "until_us"), until, sizeof(until));
+		printf("Kill switch ENGAGED for %s since %s by uid %s%s%s%s: injections refused "
+		       "until %s.\n", streq(get(m, k, "edge"), "*") ? "all edges" : get(m, k, "edge"),
+				since, get(m, k, "uid"), *get(m, k, "reason") ? " (" : "",
+				get(m, k, "reason"), *get(m, k, "reason") ? ")" : "",
+				streq(get(m, k, "until_us"), "0") ? "'chaosctl arm'" : until);
+	}
 	for (; i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		uint64_t rem = 0;
 		char left[32];
+		if (!streq(m->fields[i].value, "fault"))
+			continue;
 		if (!any)
 			printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", "ID", "EDGE", "FAULT",
 					"DIR", "PARAMETERS", "LEFT", "MATCHED", "DELAYED",
@@ -368,6 +410,13 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 			proto_put(&w, "id", a);
 		else if (verb->type == PROTO_KILL && streq(a, "--reason") && i + 1 < argc)
 			proto_put(&w, "reason", argv[++i]);
+		else if (verb->type == PROTO_KILL && streq(a, "--for") && i + 1 < argc)
+			proto_put(&w, "for", argv[++i]);
+		else if (verb->type == PROTO_KILL && streq(a, "--history"))
+			proto_put(&w, "history", "yes");
+		else if ((verb->type == PROTO_KILL || verb->type == PROTO_ARM) && streq(a, "--edge") &&
+				i + 1 < argc)
+			proto_put(&w, "edge", argv[++i]);
 		else {
 			proto_writer_done(&w);
 			return fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
@@ -397,12 +446,20 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 		printf("reverted %s fault(s)\n", get(m, 0, "reverted"));
 		break;
 	case PROTO_KILL:
-		printf("kill switch engaged: %s fault(s) reverted in %.1f ms; injections refused "
-		       "until 'chaosctl arm'\n", get(m, 0, "reverted"),
-				strtod(get(m, 0, "elapsed_us"), NULL) / 1000.0);
+		if (proto_msg_next_record(m, 0) < m->n_fields || !*get(m, 0, "reverted")) {
+			print_history(m);
+			break;
+		}
+		printf("kill switch engaged%s%s%s: %s fault(s) reverted in %.1f ms; injections "
+		       "refused %s\n", *get(m, 0, "edge") ? " for edge '" : "", get(m, 0, "edge"),
+				*get(m, 0, "edge") ? "'" : "", get(m, 0, "reverted"),
+				strtod(get(m, 0, "elapsed_us"), NULL) / 1000.0,
+				*get(m, 0, "for_us") ? "until it re-arms by itself" :
+						       "until 'chaosctl arm'");
 		break;
 	case PROTO_ARM:
-		printf("armed: injections accepted\n");
+		printf("armed: %s kill switch(es) released, injections accepted\n",
+				get(m, 0, "released"));
 		break;
 	default:
 		printf("ok %s\n", get(m, 0, "version"));

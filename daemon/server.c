@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -48,12 +50,27 @@ struct client {
 	sd_event_source *more; /* defer: complete requests left in the buffer */
 	struct ucred cred;
 	bool may_write;
+	bool may_read;
 	uint8_t in[PROTO_HEADER_SIZE + PROTO_MAX_REQUEST];
 	size_t in_len;
 	char *out;
 	size_t out_len, out_pos;
 	struct client *next, *prev;
 };
+
+/* The kill switch: global (edge "") or for one edge; until `arm`, or until a time. */
+struct kill_latch {
+	char edge[EDGE_NAME_MAX + 1];
+	char reason[256];
+	uid_t uid;
+	pid_t pid;
+	uint64_t realtime_usec;
+	uint64_t until_realtime_usec; /* 0: until chaosctl arm */
+	sd_event_source *timer;
+	struct server *server;
+};
+
+#define KILL_HISTORY_SHOW 50
 
 struct server {
 	sd_event *event;
@@ -66,10 +83,9 @@ struct server {
 	unsigned n_faults;
 	uint64_t next_id;
 
-	bool killed;
-	char kill_reason[256];
-	uid_t kill_uid;
-	uint64_t kill_realtime_usec;
+	struct kill_latch *latches;
+	unsigned n_latches;
+	sd_event_source *retry; /* reverts that failed are tried again */
 
 	int listen_fd;
 	bool listen_fd_ours;
@@ -94,7 +110,7 @@ unsigned server_n_faults(const struct server *s)
 void server_notify_status(struct server *s)
 {
 	sd_notifyf(0, "STATUS=%u active fault%s%s", s->n_faults, s->n_faults == 1 ? "" : "s",
-			s->killed ? "; kill switch engaged" : "");
+			s->n_latches ? "; kill switch engaged" : "");
 }
 
 /* ------------------------------------------------------------------ applying faults */
@@ -284,6 +300,8 @@ static int arm_timer(struct server *s, struct active_fault *af)
 			10 * USEC_PER_MSEC, on_deadline, af);
 }
 
+static void schedule_retry(struct server *s);
+
 int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 {
 	struct diag d;
@@ -296,8 +314,8 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 	int r2 = nl_nft_remove_all(s->nft, &d);
 	if (r1 < 0 || r2 < 0) {
 		r = r1 < 0 ? r1 : r2;
-		log_error("%s: reverting everything failed for some objects: %s", why,
-				diag_text(&d));
+		log_error("%s: reverting everything failed for some objects, retrying in 1s: %s",
+				why, diag_text(&d));
 	}
 	for (unsigned i = 0; i < s->n_faults; i++) {
 		struct active_fault *af = s->faults[i];
@@ -314,8 +332,65 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 	}
 	if (r >= 0)
 		s->n_faults = 0;
+	else
+		schedule_retry(s);
 	server_notify_status(s);
 	return r;
+}
+
+/* Revert every fault of one edge; keeps going past failures. Returns the first error. */
+static int revert_edge(struct server *s, const char *edge, const char *why, uid_t uid, pid_t pid,
+		unsigned *ret_reverted, struct diag *d)
+{
+	unsigned reverted = 0;
+	int r = 0;
+
+	for (unsigned i = s->n_faults; i-- > 0;) {
+		if (edge && !streq(s->faults[i]->edge.name, edge))
+			continue;
+		int k = revert_fault(s, i, why, uid, pid, d);
+		if (k < 0 && r >= 0)
+			r = k;
+		reverted += k >= 0;
+	}
+	if (ret_reverted)
+		*ret_reverted = reverted;
+	return r;
+}
+
+/* Latched faults whose revert failed: try again every second until they are gone. */
+static int on_retry(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct server *s = userdata;
+	bool pending = false;
+
+	for (unsigned i = 0; i < s->n_latches; i++) {
+		struct diag d;
+		diag_init(&d);
+		if (!s->latches[i].edge[0]) {
+			pending |= server_revert_all(s, "kill-retry", s->latches[i].uid,
+					s->latches[i].pid) < 0;
+		} else if (revert_edge(s, s->latches[i].edge, "kill-retry", s->latches[i].uid,
+					   s->latches[i].pid, NULL, &d) < 0) {
+			log_error("kill switch: reverting edge '%s' failed again, retrying: %s",
+					s->latches[i].edge, diag_text(&d));
+			pending = true;
+		}
+	}
+	if (pending)
+		schedule_retry(s);
+	return 0;
+}
+
+static void schedule_retry(struct server *s)
+{
+	if (s->retry) {
+		sd_event_source_set_time_relative(s->retry, USEC_PER_SEC);
+		sd_event_source_set_enabled(s->retry, SD_EVENT_ONESHOT);
+		return;
+	}
+	(void)sd_event_add_time_relative(s->event, &s->retry, CLOCK_MONOTONIC, USEC_PER_SEC,
+			10 * USEC_PER_MSEC, on_retry, s);
 }
 
 int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journal *j)
@@ -371,21 +446,38 @@ static int reply_error(struct proto_writer *w, int err, const char *text)
 	return err;
 }
 
-static int check_kill_latch(struct server *s, struct diag *d)
+static struct kill_latch *find_latch(struct server *s, const char *edge)
 {
-	char when[64];
+	for (unsigned i = 0; i < s->n_latches; i++)
+		if (streq(s->latches[i].edge, edge ? edge : ""))
+			return &s->latches[i];
+	return NULL;
+}
+
+static int check_kill_latch(struct server *s, const char *edge, struct diag *d)
+{
+	const struct kill_latch *k = find_latch(s, "");
+	char when[64], until[64] = "";
 	time_t t;
 	struct tm tm;
 
-	if (!s->killed)
+	if (!k)
+		k = find_latch(s, edge);
+	if (!k)
 		return 0;
-	t = (time_t)(s->kill_realtime_usec / USEC_PER_SEC);
+	t = (time_t)(k->realtime_usec / USEC_PER_SEC);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&t, &tm));
+	if (k->until_realtime_usec) {
+		t = (time_t)(k->until_realtime_usec / USEC_PER_SEC);
+		strftime(until, sizeof(until), ", re-arms by itself at %H:%M:%S UTC",
+				gmtime_r(&t, &tm));
+	}
 	return diag_add(d, -ECANCELED,
-			"the kill switch is engaged (by uid %u at %s%s%s%s); nothing is injected "
-			"until someone runs 'chaosctl arm'",
-			(unsigned)s->kill_uid, when, s->kill_reason[0] ? ": '" : "",
-			s->kill_reason, s->kill_reason[0] ? "'" : "");
+			"the kill switch is engaged%s%s%s (by uid %u at %s%s%s%s%s); nothing is "
+			"injected until someone runs 'chaosctl arm'",
+			k->edge[0] ? " for edge '" : "", k->edge, k->edge[0] ? "'" : "",
+			(unsigned)k->uid, when, k->reason[0] ? ": '" : "", k->reason,
+			k->reason[0] ? "'" : "", until);
 }
 
 static int list_edges(const struct config *c, char *buf, size_t n)
@@ -401,29 +493,220 @@ static int list_edges(const struct config *c, char *buf, size_t n)
 	return 0;
 }
 
+/* Established TCP sessions with local port 22, from the kernel's table in our namespace. */
+static int ssh_peer_in_edge(const struct edge *e, char *ret_peer, size_t n)
+{
+	static const char *const files[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+
+	for (unsigned f = 0; f < ELEMENTSOF(files); f++) {
+		FILE *fp = fopen(files[f], "re");
+		char line[512];
+
+		if (!fp)
+			continue;
+		while (fgets(line, sizeof(line), fp)) {
+			char local[64], remote[64];
+			unsigned lport, rport, st;
+			uint8_t addr[16];
+			int family = f == 0 ? AF_INET : AF_INET6;
+
+			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %63[0-9A-Fa-f]:%x %x", local,
+					    &lport, remote, &rport, &st) != 5)
+				continue;
+			if (lport != 22 || st != 1 /* TCP_ESTABLISHED */)
+				continue;
+			/* /proc prints each 32-bit word of the address in host byte order. */
+			for (unsigned w = 0; w < (family == AF_INET ? 1u : 4u); w++) {
+				uint32_t v;
+				char word[9];
+				memcpy(word, remote + 8 * w, 8);
+				word[8] = '\0';
+				v = (uint32_t)strtoul(word, NULL, 16);
+				memcpy(addr + 4 * w, &v, 4);
+			}
+			for (unsigned i = 0; i < e->n_prefixes; i++)
+				if (edge_prefix_contains(&e->prefixes[i], family, addr)) {
+					inet_ntop(family, addr, ret_peer, (socklen_t)n);
+					fclose(fp);
+					return 1;
+				}
+		}
+		fclose(fp);
+	}
+	return 0;
+}
+
+/* The guard rails of chaosd.conf: each refusal names the rule and where it is set. */
+static int check_guard_rails(struct server *s, const struct edge *e, const char *ifname,
+		const struct fault *f, struct diag *d)
+{
+	const struct config *c = s->config;
+	const char *key = NULL;
+	char where[PATH_MAX + 32], a[64], b[64], peer[INET6_ADDRSTRLEN];
+
+	if (!config_interface_allowed(c, ifname, &key))
+		return diag_add(d, -EPERM, "edge '%s' is on interface '%s', which %s refuses (%s)",
+				e->name, ifname, key, config_key_origin(c, key, where, sizeof(where)));
+	for (unsigned i = 0; i < c->n_protect; i++)
+		for (unsigned k = 0; k < e->n_prefixes; k++)
+			if (edge_prefix_overlap(&c->protect[i], &e->prefixes[k]))
+				return diag_add(d, -EPERM, "edge '%s' (%s) overlaps the protected "
+						"range %s (protect, %s)", e->name,
+						edge_prefix_format(&e->prefixes[k], a, sizeof(a)),
+						edge_prefix_format(&c->protect[i], b, sizeof(b)),
+						config_key_origin(c, "protect", where, sizeof(where)));
+	if (c->max_latency_usec && (f->kind == FAULT_LATENCY || f->kind == FAULT_REORDER) &&
+			(f->delay_ms + f->jitter_ms) * USEC_PER_MSEC > (double)c->max_latency_usec)
+		return diag_add(d, -EPERM, "latency %g ms (+%g ms jitter) is above max_latency = %s "
+				"(%s)", f->delay_ms, f->jitter_ms,
+				parse_format_duration(c->max_latency_usec, a, sizeof(a)),
+				config_key_origin(c, "max_latency", where, sizeof(where)));
+	if (f->kind == FAULT_LOSS && f->loss_model == FAULT_LOSS_RANDOM &&
+			f->percent > c->max_loss_percent)
+		return diag_add(d, -EPERM, "loss %g%% is above max_loss = %g%% (%s)", f->percent,
+				c->max_loss_percent,
+				config_key_origin(c, "max_loss", where, sizeof(where)));
+	if (f->kind == FAULT_PARTITION && c->max_partition_usec &&
+			f->duration_usec > c->max_partition_usec)
+		return diag_add(d, -EPERM, "a partition of %s is longer than "
+				"max_partition_duration = %s (%s)",
+				parse_format_duration(f->duration_usec, a, sizeof(a)),
+				parse_format_duration(c->max_partition_usec, b, sizeof(b)),
+				config_key_origin(c, "max_partition_duration", where,
+						sizeof(where)));
+	/* With a port, the edge cannot match an SSH session's packets (they carry port 22 and
+	 * an ephemeral port), so only all-port edges endanger it. */
+	if (f->kind == FAULT_PARTITION && !c->allow_ssh_partition && e->port == 0 &&
+			ssh_peer_in_edge(e, peer, sizeof(peer)))
+		return diag_add(d, -EPERM, "edge '%s' holds %s, the peer of an established SSH "
+				"session on this host: partitioning it could cut off the operator "
+				"(set allow_ssh_partition = yes in %s to allow)", e->name, peer,
+				c->path ? c->path : "the config");
+	return 0;
+}
+
+/* Apply a fault (new, or an update of the active fault of its kind on the edge) and track it.
+ * id 0 = allocate. Either it takes effect whole or nothing changes. */
+static int apply_fault(struct server *s, const struct edge *e, int ifindex, const struct fault *f,
+		uint64_t id, uint64_t deadline_realtime, uid_t uid, pid_t pid,
+		struct active_fault **ret_af, bool *ret_updated, struct diag *d)
+{
+	_cleanup_free_ struct active_fault **next = NULL, **old = NULL;
+	_cleanup_free_ struct active_fault *fresh = NULL;
+	struct active_fault *af, *existing = NULL, saved;
+	uint64_t now_rt = now_usec(CLOCK_REALTIME);
+	char params[512];
+	unsigned n = 0;
+	int r;
+
+	/* One fault per edge and kind: injecting the same kind again changes it in place. */
+	for (unsigned i = 0; i < s->n_faults; i++)
+		if (streq(s->faults[i]->edge.name, e->name) && s->faults[i]->fault.kind == f->kind)
+			existing = s->faults[i];
+
+	next = calloc(s->n_faults + 1, sizeof(*next));
+	old = calloc(s->n_faults + 1, sizeof(*old));
+	if (!next || !old)
+		return -ENOMEM;
+	if (existing) {
+		saved = *existing;
+		af = existing;
+	} else {
+		fresh = calloc(1, sizeof(*fresh));
+		if (!fresh)
+			return -ENOMEM;
+		af = fresh;
+		af->id = id ? id : s->next_id;
+		af->server = s;
+		af->edge = *e;
+	}
+	af->ifindex = ifindex;
+	if (!if_indextoname((unsigned)ifindex, af->ifname))
+		snprintf(af->ifname, sizeof(af->ifname), "%d", ifindex);
+	af->fault = *f;
+	af->uid = uid;
+	af->pid = pid;
+	af->created_realtime_usec = now_rt;
+	af->deadline_realtime_usec = deadline_realtime;
+	af->deadline_mono_usec = now_usec(CLOCK_MONOTONIC) +
+			(deadline_realtime > now_rt ? deadline_realtime - now_rt : 0);
+	for (unsigned i = 0; i < s->n_faults; i++) {
+		next[n] = s->faults[i];
+		/* The old parameters are what a rollback must restore. */
+		old[n] = s->faults[i] == existing ? &saved : s->faults[i];
+		n++;
+	}
+	if (!existing)
+		next[n++] = af;
+
+	/* Intent first: a crash from here on leaves a journal that says what to clean. */
+	r = journal_record(s, af);
+	if (r < 0) {
+		if (existing)
+			*existing = saved;
+		return diag_add(d, r, "cannot write the state journal: %s", strerror(-r));
+	}
+	r = transition_edge(s, e, ifindex, old, s->n_faults, next, n, f->kind == FAULT_PARTITION,
+			d);
+	format_params(&af->fault, params, sizeof(params));
+	audit_log(&(struct audit_event){ .action = existing ? "update" : (id ? "adopt" : "inject"),
+			.uid = uid, .pid = pid, .fault_id = af->id, .edge = e->name,
+			.fault = fault_kind_to_string(f->kind), .params = params,
+			.result = r < 0 ? diag_text(d) : "ok" });
+	if (r < 0) {
+		if (existing) {
+			*existing = saved;
+			(void)journal_record(s, existing);
+		} else {
+			(void)journal_fault_remove(s->journal, af->id);
+		}
+		return r;
+	}
+	if (!existing) {
+		struct active_fault **nf = reallocarray(s->faults, s->n_faults + 1, sizeof(*nf));
+		if (!nf) {
+			/* Applied but cannot be tracked: take it back out rather than leak it. */
+			struct diag ignored;
+			diag_init(&ignored);
+			transition_edge(s, e, ifindex, next, n, s->faults, s->n_faults,
+					f->kind == FAULT_PARTITION, &ignored);
+			(void)journal_fault_remove(s->journal, af->id);
+			return -ENOMEM;
+		}
+		s->faults = nf;
+		s->faults[s->n_faults++] = TAKE_PTR(fresh);
+		s->next_id = MAX(s->next_id, af->id + 1);
+	}
+	r = arm_timer(s, af);
+	if (r < 0)
+		log_error("cannot arm the deadline timer of fault %" PRIu64 ": %s", af->id,
+				strerror(-r));
+	server_notify_status(s);
+	*ret_af = af;
+	*ret_updated = existing != NULL;
+	return 0;
+}
+
 static int handle_inject(struct server *s, struct client *c, const struct proto_msg *m,
 		struct proto_writer *w, struct diag *d)
 {
-	_cleanup_free_ struct active_fault **next = NULL;
-	_cleanup_free_ struct active_fault *fresh = NULL;
 	const char *kind_s = proto_msg_get(m, 0, "kind"), *edge_s = proto_msg_get(m, 0, "edge");
 	const struct edge *e;
+	struct active_fault *af = NULL;
 	struct fault f;
 	enum fault_kind kind;
-	struct active_fault *af, *existing = NULL;
-	struct active_fault saved;
-	char params[512], edges[512], dur[32], maxdur[32];
-	unsigned n = 0;
+	char params[512], edges[512], dur[32], maxdur[32], ifname[IF_NAMESIZE];
+	bool updated = false;
 	int ifindex, r;
 
-	r = check_kill_latch(s, d);
-	if (r < 0)
-		return r;
 	if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
 		return diag_add(d, -EINVAL, "unknown fault kind '%s' (allowed: latency, loss, "
 				"corrupt, duplicate, reorder, rate, partition)", kind_s ? kind_s : "");
 	if (!edge_s)
 		return diag_add(d, -EINVAL, "missing --edge");
+	r = check_kill_latch(s, edge_s, d);
+	if (r < 0)
+		return r;
 	e = config_find_edge(s->config, edge_s);
 	if (!e) {
 		list_edges(s->config, edges, sizeof(edges));
@@ -454,104 +737,23 @@ static int handle_inject(struct server *s, struct client *c, const struct proto_
 	r = datapath_resolve_ifindex(s->dp, e, &ifindex, d);
 	if (r < 0)
 		return r;
-
-	/* One fault per edge and kind: injecting the same kind again changes it in place. */
-	for (unsigned i = 0; i < s->n_faults; i++)
-		if (streq(s->faults[i]->edge.name, e->name) && s->faults[i]->fault.kind == kind)
-			existing = s->faults[i];
-
-	next = calloc(s->n_faults + 1, sizeof(*next));
-	if (!next)
-		return -ENOMEM;
-	if (existing) {
-		saved = *existing;
-		af = existing;
-	} else {
-		fresh = calloc(1, sizeof(*fresh));
-		if (!fresh)
-			return -ENOMEM;
-		af = fresh;
-		af->id = s->next_id++;
-		af->server = s;
-		af->edge = *e;
-	}
-	af->ifindex = ifindex;
-	if_indextoname((unsigned)ifindex, af->ifname);
-	af->fault = f;
-	af->uid = c->cred.uid;
-	af->pid = c->cred.pid;
-	af->created_realtime_usec = now_usec(CLOCK_REALTIME);
-	af->deadline_realtime_usec = af->created_realtime_usec + f.duration_usec;
-	af->deadline_mono_usec = now_usec(CLOCK_MONOTONIC) + f.duration_usec;
-	for (unsigned i = 0; i < s->n_faults; i++)
-		next[n++] = s->faults[i];
-	if (!existing)
-		next[n++] = af;
-
-	/* Intent first: a crash from here on leaves a journal that says what to clean. */
-	r = journal_record(s, af);
-	if (r < 0) {
-		if (existing)
-			*existing = saved;
-		return diag_add(d, r, "cannot write the state journal: %s", strerror(-r));
-	}
-	if (existing) {
-		/* The old parameters are what the rollback must restore. */
-		struct active_fault old_copy = saved;
-		struct active_fault **old = calloc(s->n_faults ? s->n_faults : 1, sizeof(*old));
-		if (!old)
-			return -ENOMEM;
-		for (unsigned i = 0; i < s->n_faults; i++)
-			old[i] = s->faults[i] == existing ? &old_copy : s->faults[i];
-		r = transition_edge(s, e, ifindex, old, s->n_faults, next, n,
-				kind == FAULT_PARTITION, d);
-		free(old);
-	} else {
-		r = transition_edge(s, e, ifindex, s->faults, s->n_faults, next, n,
-				kind == FAULT_PARTITION, d);
-	}
-	format_params(&af->fault, params, sizeof(params));
-	audit_log(&(struct audit_event){ .action = existing ? "update" : "inject",
-			.uid = c->cred.uid, .pid = c->cred.pid, .fault_id = af->id, .edge = e->name,
-			.fault = kind_s, .params = params, .result = r < 0 ? diag_text(d) : "ok" });
-	if (r < 0) {
-		if (existing) {
-			sd_event_source *t = existing->timer;
-			*existing = saved;
-			existing->timer = t;
-			(void)journal_record(s, existing);
-		} else {
-			(void)journal_fault_remove(s->journal, af->id);
-			s->next_id--; /* nothing was created: do not burn the id */
-		}
-		return r;
-	}
-	if (!existing) {
-		struct active_fault **nf = reallocarray(s->faults, s->n_faults + 1, sizeof(*nf));
-		if (!nf) {
-			/* Applied but cannot be tracked: take it back out rather than leak it. */
-			struct diag ignored;
-			diag_init(&ignored);
-			transition_edge(s, e, ifindex, next, n, s->faults, s->n_faults,
-					kind == FAULT_PARTITION, &ignored);
-			(void)journal_fault_remove(s->journal, af->id);
-			return -ENOMEM;
-		}
-		s->faults = nf;
-		s->faults[s->n_faults++] = TAKE_PTR(fresh);
-	}
-	r = arm_timer(s, af);
+	if (!if_indextoname((unsigned)ifindex, ifname))
+		snprintf(ifname, sizeof(ifname), "%d", ifindex);
+	r = check_guard_rails(s, e, ifname, &f, d);
 	if (r < 0)
-		log_error("cannot arm the deadline timer of fault %" PRIu64 ": %s", af->id,
-				strerror(-r));
+		return r;
+	r = apply_fault(s, e, ifindex, &f, 0, now_usec(CLOCK_REALTIME) + f.duration_usec,
+			c->cred.uid, c->cred.pid, &af, &updated, d);
+	if (r < 0)
+		return r;
+	format_params(&af->fault, params, sizeof(params));
 	proto_put_u64(w, "id", af->id);
-	proto_put(w, "action", existing ? "updated" : "injected");
+	proto_put(w, "action", updated ? "updated" : "injected");
 	proto_put(w, "edge", e->name);
 	proto_put(w, "interface", af->ifname);
 	proto_put(w, "kind", kind_s);
 	proto_put(w, "params", params);
 	proto_put_u64(w, "duration_us", f.duration_usec);
-	server_notify_status(s);
 	return 0;
 }
 
@@ -596,9 +798,19 @@ static int handle_status(struct server *s, struct proto_writer *w)
 {
 	uint64_t now = now_usec(CLOCK_MONOTONIC);
 
-	proto_put(w, "killed", s->killed ? "yes" : "no");
-	if (s->killed)
-		proto_put(w, "kill_reason", s->kill_reason);
+	const struct kill_latch *g = find_latch(s, "");
+	proto_put(w, "killed", g ? "yes" : "no");
+	if (g)
+		proto_put(w, "kill_reason", g->reason);
+	for (unsigned i = 0; i < s->n_latches; i++) {
+		const struct kill_latch *k = &s->latches[i];
+		proto_record(w, "kill");
+		proto_put(w, "edge", k->edge[0] ? k->edge : "*");
+		proto_put(w, "reason", k->reason);
+		proto_put_u64(w, "uid", k->uid);
+		proto_put_u64(w, "since_us", k->realtime_usec);
+		proto_put_u64(w, "until_us", k->until_realtime_usec);
+	}
 	proto_put_u64(w, "faults", s->n_faults);
 	for (unsigned i = 0; i < s->n_faults; i++)
 		put_fault(s, w, s->faults[i], now);
@@ -648,28 +860,182 @@ static int handle_revert(struct server *s, struct client *c, const struct proto_
 	return r;
 }
 
+static void latch_remove(struct server *s, unsigned i)
+{
+	sd_event_source_disable_unref(s->latches[i].timer);
+	memmove(&s->latches[i], &s->latches[i + 1], (s->n_latches - i - 1) * sizeof(*s->latches));
+	s->n_latches--;
+	/* Timers hold a pointer to their latch: re-point the ones that moved. */
+	for (unsigned k = i; k < s->n_latches; k++)
+		if (s->latches[k].timer)
+			sd_event_source_set_userdata(s->latches[k].timer, &s->latches[k]);
+}
+
+static int on_latch_expired(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct kill_latch *k = userdata;
+	struct server *s = k->server;
+
+	log_notice("kill switch%s%s%s re-armed by itself: its time is up", k->edge[0] ? " for '" : "",
+			k->edge, k->edge[0] ? "'" : "");
+	audit_log(&(struct audit_event){ .action = "arm", .edge = k->edge, .params = "timed" });
+	latch_remove(s, (unsigned)(k - s->latches));
+	server_notify_status(s);
+	return 0;
+}
+
+/* One line per activation in STATE_DIR/kill-history, for `chaosctl kill --history`. */
+static void history_append(struct server *s, const struct kill_latch *k, unsigned reverted,
+		const char *result)
+{
+	_cleanup_free_ char *path = NULL;
+	char reason[256];
+	FILE *f;
+
+	if (asprintf(&path, "%s/kill-history", s->opt.state_dir) < 0)
+		return;
+	f = fopen(path, "ae");
+	if (!f) {
+		log_warning("cannot append to '%s': %m", path);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "%s", k->reason);
+	for (char *c = reason; *c; c++)
+		if (*c == '\t' || *c == '\n')
+			*c = ' ';
+	fprintf(f, "%" PRIu64 "\t%u\t%d\t%s\t%" PRIu64 "\t%u\t%s\t%s\n", k->realtime_usec,
+			(unsigned)k->uid, (int)k->pid, k->edge[0] ? k->edge : "*",
+			k->until_realtime_usec ? k->until_realtime_usec - k->realtime_usec : 0,
+			reverted, result, reason);
+	fclose(f);
+}
+
+static int put_history(struct server *s, struct proto_writer *w)
+{
+	_cleanup_free_ char *path = NULL;
+	char lines[KILL_HISTORY_SHOW][512];
+	unsigned n = 0;
+	char line[512];
+	FILE *f;
+
+	if (asprintf(&path, "%s/kill-history", s->opt.state_dir) < 0)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			snprintf(lines[n++ % KILL_HISTORY_SHOW], sizeof(lines[0]), "%s", line);
+		fclose(f);
+	}
+	for (unsigned i = n > KILL_HISTORY_SHOW ? n - KILL_HISTORY_SHOW : 0; i < n; i++) {
+		char *fld[8], *save = NULL, *l = lines[i % KILL_HISTORY_SHOW];
+		unsigned k = 0;
+		l[strcspn(l, "\n")] = '\0';
+		for (char *t = strtok_r(l, "\t", &save); t && k < 8; t = strtok_r(NULL, "\t", &save))
+			fld[k++] = t;
+		if (k < 7)
+			continue;
+		proto_record(w, "activation");
+		proto_put(w, "time_us", fld[0]);
+		proto_put(w, "uid", fld[1]);
+		proto_put(w, "pid", fld[2]);
+		proto_put(w, "edge", fld[3]);
+		proto_put(w, "for_us", fld[4]);
+		proto_put(w, "reverted", fld[5]);
+		proto_put(w, "result", fld[6]);
+		proto_put(w, "reason", k > 7 ? fld[7] : "");
+	}
+	return 0;
+}
+
 static int handle_kill(struct server *s, struct client *c, const struct proto_msg *m,
 		struct proto_writer *w, struct diag *d)
 {
-	const char *reason = proto_msg_get(m, 0, "reason");
-	unsigned n = s->n_faults;
-	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	const char *reason = proto_msg_get(m, 0, "reason"), *edge = proto_msg_get(m, 0, "edge");
+	const char *for_s = proto_msg_get(m, 0, "for");
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC), dur = 0;
+	struct kill_latch *k, *nl;
+	unsigned reverted = 0;
 	int r;
 
+	if (proto_msg_get(m, 0, "history"))
+		return put_history(s, w);
+	if (for_s && (parse_duration(for_s, &dur) < 0 || dur == 0))
+		return diag_add(d, -EINVAL, "kill --for: '%s' is not a duration (e.g. 30m, 1h)",
+				for_s);
+	if (edge && !config_find_edge(s->config, edge))
+		return diag_add(d, -ENOENT, "unknown edge '%s'", edge);
+
 	/* Latch first: even if some revert fails below, nothing new may be injected. */
-	s->killed = true;
-	s->kill_uid = c->cred.uid;
-	s->kill_realtime_usec = now_usec(CLOCK_REALTIME);
-	snprintf(s->kill_reason, sizeof(s->kill_reason), "%s", reason ? reason : "");
-	r = server_revert_all(s, "kill", c->cred.uid, c->cred.pid);
+	k = find_latch(s, edge ? edge : "");
+	if (!k) {
+		nl = reallocarray(s->latches, s->n_latches + 1, sizeof(*nl));
+		if (!nl)
+			return -ENOMEM;
+		s->latches = nl;
+		for (unsigned i = 0; i < s->n_latches; i++)
+			if (s->latches[i].timer)
+				sd_event_source_set_userdata(s->latches[i].timer, &s->latches[i]);
+		k = &s->latches[s->n_latches++];
+		memset(k, 0, sizeof(*k));
+		snprintf(k->edge, sizeof(k->edge), "%s", edge ? edge : "");
+		k->server = s;
+	}
+	k->uid = c->cred.uid;
+	k->pid = c->cred.pid;
+	k->realtime_usec = now_usec(CLOCK_REALTIME);
+	k->until_realtime_usec = dur ? k->realtime_usec + dur : 0;
+	snprintf(k->reason, sizeof(k->reason), "%s", reason ? reason : "");
+	k->timer = sd_event_source_disable_unref(k->timer);
+	if (dur)
+		(void)sd_event_add_time_relative(s->event, &k->timer, CLOCK_MONOTONIC, dur,
+				USEC_PER_SEC, on_latch_expired, k);
+
+	if (edge) {
+		r = revert_edge(s, edge, "kill", c->cred.uid, c->cred.pid, &reverted, d);
+		if (r < 0)
+			schedule_retry(s);
+	} else {
+		reverted = s->n_faults;
+		r = server_revert_all(s, "kill", c->cred.uid, c->cred.pid);
+		if (r < 0)
+			reverted = 0;
+	}
 	audit_log(&(struct audit_event){ .action = "kill-switch", .uid = c->cred.uid,
-			.pid = c->cred.pid, .params = s->kill_reason,
-			.result = r < 0 ? "some reverts failed" : "ok" });
+			.pid = c->cred.pid, .edge = edge, .params = k->reason,
+			.result = r < 0 ? "some reverts failed; retrying" : "ok" });
+	history_append(s, k, reverted, r < 0 ? "partial" : "ok");
+	server_notify_status(s);
 	if (r < 0)
-		return diag_add(d, r, "kill switch engaged, but some objects could not be removed "
-				"(see the daemon's log); run 'chaosd --cleanup' if this persists");
-	proto_put_u64(w, "reverted", n);
+		return diag_add(d, r, "kill switch engaged, but some faults could not be reverted "
+				"yet: chaosd keeps retrying every second (see 'chaosctl status')");
+	proto_put_u64(w, "reverted", reverted);
 	proto_put_u64(w, "elapsed_us", now_usec(CLOCK_MONOTONIC) - t0);
+	if (edge)
+		proto_put(w, "edge", edge);
+	if (dur)
+		proto_put_u64(w, "for_us", dur);
+	return 0;
+}
+
+static int handle_arm(struct server *s, struct client *c, const struct proto_msg *m,
+		struct proto_writer *w, struct diag *d)
+{
+	const char *edge = proto_msg_get(m, 0, "edge");
+	unsigned n = 0;
+
+	for (unsigned i = s->n_latches; i-- > 0;) {
+		if (edge && !streq(s->latches[i].edge, edge))
+			continue;
+		latch_remove(s, i);
+		n++;
+	}
+	if (edge && n == 0)
+		return diag_add(d, -ENOENT, "no kill switch is engaged for edge '%s'", edge);
+	if (n)
+		audit_log(&(struct audit_event){ .action = "arm", .uid = c->cred.uid,
+				.pid = c->cred.pid, .edge = edge });
+	proto_put_u64(w, "released", n);
+	server_notify_status(s);
 	return 0;
 }
 
@@ -708,6 +1074,27 @@ static int handle_edges(struct server *s, struct proto_writer *w)
 	return 0;
 }
 
+/* Refused or failed state-changing requests are audited too: who tried what matters. */
+static void audit_refusal(const struct client *c, const struct proto_verb *verb,
+		const struct proto_msg *m, const struct diag *d)
+{
+	char params[512] = "";
+	size_t len = 0;
+
+	for (unsigned i = 0; i < m->n_fields; i++) {
+		if (streq(m->fields[i].key, "edge") || streq(m->fields[i].key, "kind"))
+			continue;
+		int n = snprintf(params + len, sizeof(params) - len, "%s%s=%s", len ? " " : "",
+				m->fields[i].key, m->fields[i].value);
+		if (n > 0)
+			len = MIN(len + (size_t)n, sizeof(params) - 1);
+	}
+	audit_log(&(struct audit_event){ .action = verb->name, .uid = c->cred.uid,
+			.pid = c->cred.pid, .edge = proto_msg_get(m, 0, "edge"),
+			.fault = proto_msg_get(m, 0, "kind"), .params = params,
+			.result = diag_text(d) });
+}
+
 static int dispatch(struct server *s, struct client *c, uint16_t type, const uint8_t *payload,
 		size_t len, struct proto_writer *w)
 {
@@ -721,12 +1108,19 @@ static int dispatch(struct server *s, struct client *c, uint16_t type, const uin
 	if (!verb)
 		return reply_error(w, -EOPNOTSUPP, "unknown request type (is chaosctl newer than "
 				"chaosd?)");
-	if (verb->access == PROTO_WRITE && !c->may_write)
+	if (!c->may_read)
 		return reply_error(w, -EPERM, "permission denied: only root and members of the "
-				"socket group may change faults");
+				"socket group or read_group may talk to chaosd");
 	r = proto_msg_decode(type, payload, len, &m, &d);
 	if (r < 0)
 		return reply_error(w, r, diag_text(&d));
+	if (verb->access == PROTO_WRITE && !c->may_write) {
+		diag_add(&d, -EPERM, "permission denied: uid %u is neither root nor in the socket "
+				"group '%s'; it may only read", (unsigned)c->cred.uid,
+				s->config->socket_group ? s->config->socket_group : "");
+		audit_refusal(c, verb, m, &d);
+		return reply_error(w, -EPERM, diag_text(&d));
+	}
 	switch (verb->type) {
 	case PROTO_INJECT:
 		r = handle_inject(s, c, m, w, &d);
@@ -741,12 +1135,7 @@ static int dispatch(struct server *s, struct client *c, uint16_t type, const uin
 		r = handle_kill(s, c, m, w, &d);
 		break;
 	case PROTO_ARM:
-		if (s->killed)
-			audit_log(&(struct audit_event){ .action = "arm", .uid = c->cred.uid,
-					.pid = c->cred.pid });
-		s->killed = false;
-		server_notify_status(s);
-		r = 0;
+		r = handle_arm(s, c, m, w, &d);
 		break;
 	case PROTO_EDGES:
 		r = handle_edges(s, w);
@@ -761,6 +1150,8 @@ static int dispatch(struct server *s, struct client *c, uint16_t type, const uin
 	if (r < 0) {
 		log_error("%s request from uid %u pid %d failed: %s", verb->name,
 				(unsigned)c->cred.uid, (int)c->cred.pid, diag_text(&d));
+		if (verb->access == PROTO_WRITE)
+			audit_refusal(c, verb, m, &d);
 		return reply_error(w, r, diag_text(&d));
 	}
 	return 0;
@@ -998,7 +1389,9 @@ static int on_accept(sd_event_source *es, int fd, uint32_t revents, void *userda
 		free(c);
 		return 0;
 	}
+	/* Decided once per connection from the kernel's SO_PEERCRED, never from the request. */
 	c->may_write = peer_in_group(cfd, &c->cred, s->config->socket_group);
+	c->may_read = c->may_write || peer_in_group(cfd, &c->cred, s->config->read_group);
 	c->next = s->clients;
 	if (s->clients)
 		s->clients->prev = c;
@@ -1078,7 +1471,9 @@ int server_listen(struct server *s)
 			log_error("cannot listen on '%s': %s", s->opt.socket_path, strerror(-r));
 			return r;
 		}
-		(void)chmod(sa.sun_path, 0660);
+		/* With a read_group, users outside the socket group must be able to connect;
+		 * what each may do is then decided per request from SO_PEERCRED. */
+		(void)chmod(sa.sun_path, s->config->read_group ? 0666 : 0660);
 		g = s->config->socket_group ? getgrnam(s->config->socket_group) : NULL;
 		if (g)
 			(void)chown(sa.sun_path, 0, g->gr_gid);
@@ -1092,9 +1487,55 @@ int server_listen(struct server *s)
 	return 0;
 }
 
+static void adopt_faults(struct server *s, const struct journal_fault *prev, unsigned n)
+{
+	uint64_t now = now_usec(CLOCK_REALTIME);
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct journal_fault *jf = &prev[i];
+		const struct edge *e = config_find_edge(s->config, jf->edge);
+		struct active_fault *af;
+		char ifname[IF_NAMESIZE], left[32];
+		bool updated;
+		struct diag d;
+		int ifindex, r;
+
+		diag_init(&d);
+		if (jf->deadline_realtime_usec <= now) {
+			log_notice("fault %" PRIu64 " on edge '%s' expired while chaosd was down: "
+					"it stays reverted", jf->id, jf->edge);
+			audit_log(&(struct audit_event){ .action = "expire", .uid = jf->uid,
+					.fault_id = jf->id, .edge = jf->edge,
+					.fault = fault_kind_to_string(jf->fault.kind),
+					.result = "expired while chaosd was down" });
+			continue;
+		}
+		r = e ? datapath_resolve_ifindex(s->dp, e, &ifindex, &d) :
+			diag_add(&d, -ENOENT, "edge '%s' is no longer configured", jf->edge);
+		if (r >= 0) {
+			if (!if_indextoname((unsigned)ifindex, ifname))
+				snprintf(ifname, sizeof(ifname), "%d", ifindex);
+			r = check_guard_rails(s, e, ifname, &jf->fault, &d);
+		}
+		if (r >= 0)
+			r = apply_fault(s, e, ifindex, &jf->fault, jf->id, jf->deadline_realtime_usec,
+					jf->uid, 0, &af, &updated, &d);
+		if (r < 0) {
+			log_error("fault %" PRIu64 " on edge '%s' from before the restart stays "
+					"reverted: %s", jf->id, jf->edge, diag_text(&d));
+			continue;
+		}
+		log_notice("re-adopted fault %" PRIu64 " on edge '%s' with %s left", jf->id,
+				jf->edge, parse_format_duration(jf->deadline_realtime_usec - now, left,
+						sizeof(left)));
+	}
+}
+
 int server_new(sd_event *event, const struct server_options *opt, struct config *config,
 		struct server **ret)
 {
+	_cleanup_free_ struct journal_fault *prev = NULL;
+	unsigned n_prev;
 	struct server *s;
 	struct diag d;
 	int r;
@@ -1122,10 +1563,22 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 		log_error("nftables: %s", diag_text(&d));
 		goto fail;
 	}
+	s->next_id = journal_next_id(s->journal);
+	/* What an earlier run was doing: all of it is removed from the kernel first (so nothing
+	 * half-applied survives), then faults still in time are applied again for the time they
+	 * have left; expired ones stay reverted. */
+	n_prev = journal_fault_count(s->journal);
+	prev = calloc(n_prev ? n_prev : 1, sizeof(*prev));
+	if (!prev) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < n_prev; i++)
+		prev[i] = *journal_fault_at(s->journal, i);
 	r = server_cleanup_kernel(s->dp, s->nft, s->journal);
 	if (r < 0)
 		goto fail;
-	s->next_id = journal_next_id(s->journal);
+	adopt_faults(s, prev, n_prev);
 	*ret = s;
 	return 0;
 fail:
@@ -1142,6 +1595,10 @@ struct server *server_free(struct server *s)
 	for (unsigned i = 0; i < s->n_faults; i++)
 		active_fault_free(s->faults[i]);
 	free(s->faults);
+	for (unsigned i = 0; i < s->n_latches; i++)
+		sd_event_source_disable_unref(s->latches[i].timer);
+	free(s->latches);
+	sd_event_source_disable_unref(s->retry);
 	sd_event_source_disable_unref(s->listen_source);
 	if (s->listen_fd_ours) {
 		safe_close(s->listen_fd);

@@ -22,6 +22,14 @@ enum {
 	CK_MAX_DURATION,
 	CK_LINK_RATE,
 	CK_SOCKET_GROUP,
+	CK_READ_GROUP,
+	CK_ALLOW_INTERFACES,
+	CK_DENY_INTERFACES,
+	CK_PROTECT,
+	CK_MAX_LATENCY,
+	CK_MAX_LOSS,
+	CK_MAX_PARTITION_DURATION,
+	CK_ALLOW_SSH_PARTITION,
 	CK_INTERFACE,
 	CK_DESTINATION,
 	CK_PORT,
@@ -38,6 +46,22 @@ const struct config_key config_keys[] = {
 		"link speed used to size netem's queue when the interface reports none" },
 	[CK_SOCKET_GROUP] = { "chaosd", "socket_group", CONFIG_STRING, "chaos",
 		"group whose members may use the control socket" },
+	[CK_READ_GROUP] = { "chaosd", "read_group", CONFIG_STRING, NULL,
+		"group whose members may only read (status, edges); default: none" },
+	[CK_ALLOW_INTERFACES] = { "chaosd", "allow_interfaces", CONFIG_IFLIST, NULL,
+		"comma separated interfaces faults may use; default: all not denied" },
+	[CK_DENY_INTERFACES] = { "chaosd", "deny_interfaces", CONFIG_IFLIST, "lo",
+		"comma separated interfaces faults may never use" },
+	[CK_PROTECT] = { "chaosd", "protect", CONFIG_PREFIXES, NULL,
+		"comma separated CIDR prefixes: edges overlapping them are refused" },
+	[CK_MAX_LATENCY] = { "chaosd", "max_latency", CONFIG_DURATION, NULL,
+		"largest latency (ms + jitter) a fault may add; default: no limit" },
+	[CK_MAX_LOSS] = { "chaosd", "max_loss", CONFIG_PERCENT, NULL,
+		"largest loss percentage a fault may ask for; default: no limit" },
+	[CK_MAX_PARTITION_DURATION] = { "chaosd", "max_partition_duration", CONFIG_DURATION, NULL,
+		"the longest a partition may last; default: max_duration" },
+	[CK_ALLOW_SSH_PARTITION] = { "chaosd", "allow_ssh_partition", CONFIG_BOOL, "no",
+		"allow partitions of edges holding the peer of an established SSH session" },
 	[CK_INTERFACE] = { "edge", "interface", CONFIG_IFNAME, NULL,
 		"interface of the edge; default: the one routing to the first destination" },
 	[CK_DESTINATION] = { "edge", "destination", CONFIG_PREFIXES, NULL,
@@ -51,6 +75,7 @@ const struct config_key config_keys[] = {
 const unsigned config_n_keys = ELEMENTSOF(config_keys);
 
 _Static_assert(ELEMENTSOF(config_keys) == _CK_MAX, "config_keys and CK_* disagree");
+_Static_assert(_CK_MAX <= ELEMENTSOF(((struct config *)0)->key_lines), "key_lines too small");
 
 enum section_kind {
 	SECTION_NONE,   /* before the first section header */
@@ -106,7 +131,7 @@ static void p_error(struct parser *p, unsigned line, const char *key, const char
 static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
 		const char *fmt, ...)
 {
-	char msg[512], k[64], v[128];
+	char msg[768], k[64], v[128];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -387,6 +412,81 @@ static char *duration_range_text(char *buf, size_t n)
 	return buf;
 }
 
+/* A comma separated interface list; replaces the default (deny_interfaces = lo). */
+static int parse_iflist(struct parser *p, unsigned idx, const char *value)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	char(*list)[IF_NAMESIZE] = NULL;
+	unsigned n = 0;
+	char *item, *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char(*nl)[IF_NAMESIZE];
+
+		parse_strip(item);
+		if (!*item)
+			continue;
+		if (!ifname_valid(item)) {
+			char it[64];
+			parse_sanitize(item, it, sizeof(it));
+			p_error(p, p->lineno, config_keys[idx].name, value,
+					"'%s' is not an interface name", it);
+			free(list);
+			return -EINVAL;
+		}
+		nl = reallocarray(list, n + 1, sizeof(*list));
+		if (!nl) {
+			free(list);
+			return -ENOMEM;
+		}
+		list = nl;
+		snprintf(list[n++], IF_NAMESIZE, "%s", item);
+	}
+	if (idx == CK_ALLOW_INTERFACES) {
+		free(p->c->allow_interfaces);
+		p->c->allow_interfaces = list;
+		p->c->n_allow_interfaces = n;
+	} else {
+		free(p->c->deny_interfaces);
+		p->c->deny_interfaces = list;
+		p->c->n_deny_interfaces = n;
+	}
+	return 0;
+}
+
+static int parse_protect(struct parser *p, const char *value)
+{
+	_cleanup_free_ char *copy = strdup(value);
+	char *item, *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		struct edge_prefix pfx, *n;
+
+		parse_strip(item);
+		if (!*item)
+			continue;
+		if (edge_prefix_parse(item, &pfx) < 0) {
+			char it[80];
+			parse_sanitize(item, it, sizeof(it));
+			p_error(p, p->lineno, "protect", value,
+					"'%s' is not a CIDR prefix (allowed: e.g. 10.0.0.0/8, "
+					"fd00::/8)",
+					it);
+			return -EINVAL;
+		}
+		n = reallocarray(p->c->protect, p->c->n_protect + 1, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->c->protect = n;
+		n[p->c->n_protect++] = pfx;
+	}
+	return 0;
+}
+
 /* Parse value for key idx into the config or the current edge; reports its own errors. */
 static int set_key(struct parser *p, unsigned idx, const char *value)
 {
@@ -451,6 +551,57 @@ static int set_key(struct parser *p, unsigned idx, const char *value)
 		p->c->socket_group = g;
 		return 0;
 	}
+	case CK_READ_GROUP: {
+		char *g;
+
+		if (!group_name_valid(value)) {
+			p_error(p, p->lineno, key, value,
+					"not a group name (allowed: 1-%d letters, digits, '_', "
+					"'.', '-')",
+					GROUP_NAME_MAX);
+			return -EINVAL;
+		}
+		g = strdup(value);
+		if (!g)
+			return -ENOMEM;
+		free(p->c->read_group);
+		p->c->read_group = g;
+		return 0;
+	}
+	case CK_ALLOW_INTERFACES:
+	case CK_DENY_INTERFACES:
+		return parse_iflist(p, idx, value);
+	case CK_PROTECT:
+		return parse_protect(p, value);
+	case CK_MAX_LATENCY:
+	case CK_MAX_PARTITION_DURATION:
+		r = parse_duration(value, &u);
+		if (r < 0 || u == 0) {
+			p_error(p, p->lineno, key, value,
+					"not a duration (allowed: e.g. 500ms, 30s, 5m)");
+			return -EINVAL;
+		}
+		if (idx == CK_MAX_LATENCY)
+			p->c->max_latency_usec = u;
+		else
+			p->c->max_partition_usec = u;
+		return 0;
+	case CK_MAX_LOSS: {
+		double pct;
+
+		if (parse_percent(value, &pct) < 0) {
+			p_error(p, p->lineno, key, value, "not a percentage (allowed: 0-100)");
+			return -EINVAL;
+		}
+		p->c->max_loss_percent = pct;
+		return 0;
+	}
+	case CK_ALLOW_SSH_PARTITION:
+		if (parse_bool(value, &p->c->allow_ssh_partition) < 0) {
+			p_error(p, p->lineno, key, value, "not a boolean (allowed: yes, no)");
+			return -EINVAL;
+		}
+		return 0;
 	case CK_INTERFACE:
 		if (!ifname_valid(value)) {
 			p_error(p, p->lineno, key, value,
@@ -537,7 +688,7 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 	struct parser *p = user;
 	unsigned *key_line;
 	const char *sec;
-	char keys[128];
+	char keys[384];
 	int idx = -1, r;
 
 	(void)section; /* the reader tracked it, with its line number */
@@ -867,6 +1018,10 @@ struct config *config_free(struct config *c)
 		return NULL;
 	free(c->path);
 	free(c->socket_group);
+	free(c->read_group);
+	free(c->allow_interfaces);
+	free(c->deny_interfaces);
+	free(c->protect);
 	free(c->edges);
 	free(c);
 	return NULL;
@@ -894,7 +1049,47 @@ static int config_defaults(struct config *c)
 	c->socket_group = strdup(config_keys[CK_SOCKET_GROUP].default_value);
 	if (!c->socket_group)
 		return -ENOMEM;
+	c->max_loss_percent = 100;
+	/* lo carries the host's own services talking to themselves: faulting it by accident is
+	 * how a chaos tool takes down the box it runs on. */
+	c->deny_interfaces = calloc(1, sizeof(*c->deny_interfaces));
+	if (!c->deny_interfaces)
+		return -ENOMEM;
+	snprintf(c->deny_interfaces[0], IF_NAMESIZE, "%s",
+			config_keys[CK_DENY_INTERFACES].default_value);
+	c->n_deny_interfaces = 1;
 	return 0;
+}
+
+char *config_key_origin(const struct config *c, const char *key, char *buf, size_t n)
+{
+	for (unsigned i = 0; i < config_n_keys; i++)
+		if (streq(config_keys[i].section, "chaosd") && streq(config_keys[i].name, key)) {
+			if (c->key_lines[i])
+				snprintf(buf, n, "%s:%u", c->path ? c->path : "config",
+						c->key_lines[i]);
+			else
+				snprintf(buf, n, "%s (default)", c->path ? c->path : "config");
+			return buf;
+		}
+	snprintf(buf, n, "%s", c->path ? c->path : "config");
+	return buf;
+}
+
+bool config_interface_allowed(const struct config *c, const char *ifname, const char **ret_key)
+{
+	for (unsigned i = 0; i < c->n_deny_interfaces; i++)
+		if (streq(c->deny_interfaces[i], ifname)) {
+			*ret_key = "deny_interfaces";
+			return false;
+		}
+	if (!c->allow_interfaces)
+		return true;
+	for (unsigned i = 0; i < c->n_allow_interfaces; i++)
+		if (streq(c->allow_interfaces[i], ifname))
+			return true;
+	*ret_key = "allow_interfaces";
+	return false;
 }
 
 static int load_text(const char *text, size_t len, const char *name, bool resolve,
@@ -952,6 +1147,8 @@ static int load_text(const char *text, size_t len, const char *name, bool resolv
 		c->n_edges = p.n_edges;
 	}
 	free(p.edges);
+	for (unsigned i = 0; i < _CK_MAX; i++)
+		c->key_lines[i] = p.chaosd_key_line[i];
 	*ret = TAKE_PTR(c);
 	return 0;
 }

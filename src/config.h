@@ -7,6 +7,7 @@
  * "FILE:LINE: [section] key = 'value': what is wrong (what is allowed)". */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "diag.h"
@@ -21,8 +22,23 @@ struct config {
 	uint64_t max_duration_usec;     /* default 1h */
 	uint64_t link_rate_bps;         /* for netem queue sizing when the NIC does not say; 10 Gbit */
 	char *socket_group;             /* "chaos"; may be absent on the system */
+	char *read_group;               /* NULL: only root and socket_group may use the socket */
+
+	/* Guard rails: what chaosd refuses to touch, whoever asks. */
+	char (*allow_interfaces)[IF_NAMESIZE]; /* NULL: every interface not denied */
+	unsigned n_allow_interfaces;
+	char (*deny_interfaces)[IF_NAMESIZE];  /* default: lo */
+	unsigned n_deny_interfaces;
+	struct edge_prefix *protect;           /* edges overlapping these are refused */
+	unsigned n_protect;
+	uint64_t max_latency_usec;             /* 0: no limit */
+	double max_loss_percent;               /* 100: no limit */
+	uint64_t max_partition_usec;           /* 0: max_duration */
+	bool allow_ssh_partition;              /* default no: SSH peers are protected */
+
 	struct edge *edges;
 	unsigned n_edges;
+	unsigned key_lines[32];                /* line of each [chaosd] key, 0 = default */
 };
 
 enum config_value_type {
@@ -33,6 +49,9 @@ enum config_value_type {
 	CONFIG_PREFIXES, /* comma separated CIDRs or host names */
 	CONFIG_PORT,
 	CONFIG_PROTO,
+	CONFIG_IFLIST,  /* comma separated interface names */
+	CONFIG_PERCENT,
+	CONFIG_BOOL,
 };
 
 struct config_key {
@@ -55,5 +74,9 @@ int config_load_string(const char *text, const char *name, bool resolve, struct 
 		struct diag *d);
 struct config *config_free(struct config *c);
 const struct edge *config_find_edge(const struct config *c, const char *name);
+/* Where key of [chaosd] was set, as "FILE:LINE", or "FILE (default)"; for refusals that
+ * must say which rule refused. */
+char *config_key_origin(const struct config *c, const char *key, char *buf, size_t n);
+bool config_interface_allowed(const struct config *c, const char *ifname, const char **ret_key);
 /* "10gbit" etc. */
 int config_parse_rate(const char *s, uint64_t *ret_bps);

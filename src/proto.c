@@ -13,9 +13,9 @@ const struct proto_verb proto_verbs[] = {
 	  "list active faults with time left and the kernel's counters" },
 	{ "revert", PROTO_REVERT, PROTO_WRITE, "ID | --edge NAME | --all",
 	  "remove faults and restore the kernel state they replaced" },
-	{ "kill", PROTO_KILL, PROTO_WRITE, "[--reason TEXT]",
-	  "revert everything now and refuse new faults until 'arm'" },
-	{ "arm", PROTO_ARM, PROTO_WRITE, "", "accept faults again after 'kill'" },
+	{ "kill", PROTO_KILL, PROTO_WRITE, "[--edge NAME] [--reason TEXT] [--for D] | --history",
+	  "revert everything (or one edge) now and refuse new faults until 'arm' or for D" },
+	{ "arm", PROTO_ARM, PROTO_WRITE, "[--edge NAME]", "accept faults again after 'kill'" },
 	{ "edges", PROTO_EDGES, PROTO_READ, "", "list configured edges and where they resolve" },
 	{ "ping", PROTO_PING, PROTO_READ, "", "check that the daemon answers" },
 };

@@ -136,6 +136,105 @@ check "broken config refused on reload, naming file:line" grep -q "chaosd.conf:[
 check "daemon still serves the old config" ctl inject partition --edge db --for 10m
 ctl revert --all
 
+# --- scoped and timed kill switch, and its history (back to the full configuration first)
+write_config
+kill -HUP "$CHAOSD_PID"
+sleep 0.5
+ctl inject partition --edge db --for 10m
+ctl inject partition --edge cache --for 10m
+out=$(ctl kill --edge db --reason "db only")
+echo "$out"
+check "kill --edge reverts that edge only" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK status | awk '\$2==\"cache\"{c=1} \$2==\"db\"{d=1} END{exit !(c && !d)}'"
+expect_refused() { # DESC PATTERN ARGS...
+	local desc=$1 pat=$2 err
+	shift 2
+	if err=$(ctl "$@" 2>&1); then bad "$desc: accepted"; return; fi
+	echo "  -> $err"
+	if grep -q -- "$pat" <<<"$err"; then ok "$desc"; else bad "$desc ($err)"; fi
+}
+expect_refused "edge latch refuses that edge" "kill switch is engaged for edge 'db'" inject partition --edge db
+check "edge latch leaves other edges usable" ctl inject partition --edge cache --for 1m
+ctl arm --edge db >/dev/null
+ctl revert --all >/dev/null
+ctl kill --for 2s --reason "timed" >/dev/null
+expect_refused "timed kill refuses while it lasts" "re-arms by itself" inject partition --edge db
+sleep 2.5
+check "timed kill re-armed by itself" ctl inject partition --edge db --for 10m
+hist=$(ctl kill --history)
+echo "$hist"
+check "kill --history lists who, why and how long" bash -c "grep -q 'db only' <<<'$hist' && grep -q 'timed' <<<'$hist' && grep -q ' 2s ' <<<'$hist'"
+ctl revert --all >/dev/null
+
+# --- a restarted daemon re-adopts faults still in time and leaves expired ones reverted
+ctl inject partition --edge db --for 10m
+ctl inject partition --edge cache --for 2s
+kill -KILL "$CHAOSD_PID"
+wait "$CHAOSD_PID" 2>/dev/null
+sleep 2.5
+start_chaosd
+st=$(ctl status)
+echo "$st"
+check "in-time fault re-adopted with its id" bash -c "awk '\$2==\"db\" && \$3==\"partition\"{f=1} END{exit !f}' <<<'$st'"
+check "expired fault not re-adopted" bash -c "! grep -q cache <<<'$st'"
+rtt 10.77.0.2 5
+check "re-adopted partition bites (loss $LOSS%)" in_range "$LOSS" 100 100
+rtt 10.77.0.4 5
+check "expired partition stays reverted (loss $LOSS%)" in_range "$LOSS" 0 0
+check "log says what was re-adopted" grep -q "re-adopted fault" "$T/chaosd.log"
+ctl revert --all >/dev/null
+stop_chaosd
+
+# --- guard rails and who may do what: a second configuration
+cat >"$T/rails.conf" <<CONF
+[chaosd]
+read_group = nogroup
+deny_interfaces = lo, a9
+protect = 10.77.0.3/32
+max_loss = 20
+max_partition_duration = 1m
+
+[edge db]
+interface = a0
+destination = 10.77.0.2/32
+
+[edge peer3]
+interface = a0
+destination = 10.77.0.3/32
+
+[edge loop]
+interface = lo
+destination = 127.0.0.9/32
+CONF
+ip netns exec cd-a "$CHAOSD" --config "$T/rails.conf" --socket "$SOCK" --state-dir "$T/state" \
+	>>"$T/chaosd.log" 2>&1 &
+CHAOSD_PID=$!
+for _ in $(seq 50); do ctl ping >/dev/null 2>&1 && break; sleep 0.1; done
+expect_refused "deny_interfaces refuses lo, naming the rule" "interface 'lo', which deny_interfaces refuses (.*rails.conf:3)" inject latency --edge loop --ms 5
+expect_refused "protect refuses an overlapping edge" "overlaps the protected range 10.77.0.3/32 (protect, .*rails.conf:4)" inject partition --edge peer3
+expect_refused "max_loss refuses 30%" "above max_loss = 20% (.*rails.conf:5)" inject loss --edge db --percent 30
+expect_refused "max_partition_duration refuses 5m" "longer than max_partition_duration = 1m" inject partition --edge db --for 5m
+# An SSH session from 10.77.0.2 to this host: partitioning its peer is refused.
+A socat TCP-LISTEN:22,reuseaddr,fork EXEC:/bin/cat >/dev/null 2>&1 &
+sshd_pid=$!
+sleep 0.3
+B socat -u EXEC:"sleep 5" TCP:10.77.0.1:22,bind=10.77.0.2 >/dev/null 2>&1 &
+sshc_pid=$!
+sleep 0.5
+expect_refused "partition of an SSH peer refused" "10.77.0.2, the peer of an established SSH session" inject partition --edge db --for 30s
+kill "$sshc_pid" "$sshd_pid" 2>/dev/null
+check "guard-rail refusals changed nothing" same_state "$T/before"
+nobody() { ip netns exec cd-a setpriv --reuid=65534 --regid=65534 --clear-groups "$CHAOSCTL" --socket "$SOCK" "$@"; }
+stranger() { ip netns exec cd-a setpriv --reuid=65534 --regid=100 --clear-groups "$CHAOSCTL" --socket "$SOCK" "$@"; }
+check "read_group member may read status" nobody status
+err=$(nobody inject partition --edge db 2>&1)
+echo "  -> $err"
+check "read_group member may not inject" grep -q "permission denied: uid 65534" <<<"$err"
+err=$(stranger status 2>&1)
+echo "  -> $err"
+check "a user in neither group may not even read" grep -q "permission denied" <<<"$err"
+check "the refused inject is in the audit log with the uid" grep -q "action=inject .*uid=65534 .*permission denied" "$T/chaosd.log"
+check "refusals for permission changed nothing" same_state "$T/before"
+
 stop_chaosd
 check "stop leaves the exact prior state" same_state "$T/before"
 finish

@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_deps=(
 	build-essential autoconf automake libtool pkg-config
-	libnl-3-dev libnl-route-3-dev libmnl-dev libsystemd-dev libinih-dev check libnftnl-dev
+	libmnl-dev libsystemd-dev libinih-dev check libnftnl-dev
 	clang libclang-rt-14-dev valgrind
 )
 test_deps=(

@@ -128,7 +128,7 @@ START_TEST(test_keys_table)
 {
 	struct config *c;
 
-	ck_assert_uint_eq(config_n_keys, 8);
+	ck_assert_uint_eq(config_n_keys, 16);
 	for (unsigned i = 0; i < config_n_keys; i++) {
 		ck_assert(streq(config_keys[i].section, "chaosd") ||
 				streq(config_keys[i].section, "edge"));
@@ -207,7 +207,9 @@ START_TEST(test_error_keys)
 {
 	load_fails("[chaosd]\nmax_durration = 1h\n",
 			"t.conf:2: [chaosd] max_durration = '1h': unknown key (allowed: "
-			"default_duration, max_duration, link_rate, socket_group)");
+			"default_duration, max_duration, link_rate, socket_group, read_group, "
+			"allow_interfaces, deny_interfaces, protect, max_latency, max_loss, "
+			"max_partition_duration, allow_ssh_partition)");
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\nproto = tcp\n",
 			"t.conf:3: [edge a] proto = 'tcp': unknown key (allowed: interface, "
 			"destination, port, protocol)");
@@ -381,7 +383,9 @@ START_TEST(test_error_all_collected)
 			"t.conf:2: [chaosd] max_duration = 'forever': not a duration (allowed: "
 			"1s-365d, e.g. 30s, 5m, 1h30m)\n"
 			"t.conf:3: [chaosd] nonsense = '1': unknown key (allowed: "
-			"default_duration, max_duration, link_rate, socket_group)\n"
+			"default_duration, max_duration, link_rate, socket_group, read_group, "
+			"allow_interfaces, deny_interfaces, protect, max_latency, max_loss, "
+			"max_partition_duration, allow_ssh_partition)\n"
 			"t.conf:5: [edge a] destination = '10.0.0.1/8': '10.0.0.1/8' has host bits "
 			"set (allowed: the network address, 10.0.0.0/8)\n"
 			"t.conf:6: [edge a] port = '-1': not a port number (allowed: 1-65535)\n"
@@ -490,6 +494,59 @@ START_TEST(test_load_file)
 }
 END_TEST
 
+START_TEST(test_guard_rails)
+{
+	struct config *c;
+	const char *key = NULL;
+	char buf[128];
+
+	/* Defaults: lo denied, nothing else limited. */
+	c = load_ok("[chaosd]\n");
+	ck_assert(!config_interface_allowed(c, "lo", &key));
+	ck_assert_str_eq(key, "deny_interfaces");
+	ck_assert(config_interface_allowed(c, "eth0", &key));
+	ck_assert_ptr_null(c->read_group);
+	ck_assert(!c->allow_ssh_partition);
+	ck_assert_double_eq(c->max_loss_percent, 100);
+	ck_assert_str_eq(config_key_origin(c, "deny_interfaces", buf, sizeof(buf)),
+			"t.conf (default)");
+	config_free(c);
+
+	c = load_ok("[chaosd]\nread_group = adm\nallow_interfaces = eth0, eth1\n"
+		    "deny_interfaces = eth1\nprotect = 10.0.0.0/8, fd00::/8\nmax_latency = 2s\n"
+		    "max_loss = 50%\nmax_partition_duration = 30s\nallow_ssh_partition = yes\n");
+	ck_assert_str_eq(c->read_group, "adm");
+	ck_assert(config_interface_allowed(c, "eth0", &key));
+	ck_assert(!config_interface_allowed(c, "eth1", &key));
+	ck_assert_str_eq(key, "deny_interfaces");
+	ck_assert(!config_interface_allowed(c, "eth2", &key));
+	ck_assert_str_eq(key, "allow_interfaces");
+	ck_assert(config_interface_allowed(c, "lo", &key) == false); /* not in allow list */
+	ck_assert_uint_eq(c->n_protect, 2);
+	ck_assert_uint_eq(c->protect[0].len, 8);
+	ck_assert(c->max_latency_usec == 2 * USEC_PER_SEC);
+	ck_assert_double_eq(c->max_loss_percent, 50);
+	ck_assert(c->max_partition_usec == 30 * USEC_PER_SEC);
+	ck_assert(c->allow_ssh_partition);
+	c->path = strdup("/etc/chaosd/chaosd.conf");
+	ck_assert_str_eq(config_key_origin(c, "protect", buf, sizeof(buf)),
+			"/etc/chaosd/chaosd.conf:5");
+	config_free(c);
+
+	load_fails("[chaosd]\nprotect = 10.0.0.1/8\n",
+			"t.conf:2: [chaosd] protect = '10.0.0.1/8': '10.0.0.1/8' is not a CIDR "
+			"prefix (allowed: e.g. 10.0.0.0/8, fd00::/8)");
+	load_fails("[chaosd]\nallow_ssh_partition = perhaps\n",
+			"t.conf:2: [chaosd] allow_ssh_partition = 'perhaps': not a boolean "
+			"(allowed: yes, no)");
+	load_fails("[chaosd]\nmax_loss = 120\n",
+			"t.conf:2: [chaosd] max_loss = '120': not a percentage (allowed: 0-100)");
+	load_fails("[chaosd]\ndeny_interfaces = eth0, a/b\n",
+			"t.conf:2: [chaosd] deny_interfaces = 'eth0, a/b': 'a/b' is not an "
+			"interface name");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -498,6 +555,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_keys_table);
+	tcase_add_test(tc, test_guard_rails);
 	tcase_add_test(tc, test_parse_rate);
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_load_file);

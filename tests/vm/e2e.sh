@@ -206,9 +206,16 @@ A "$CHAOSD" --cleanup --state-dir "$T/state"
 check "chaosd --cleanup restores the exact prior state" same_state "$T/before"
 start_chaosd
 ctl inject latency --edge db --ms 30 --for 10m
+ctl inject latency --edge cache --ms 30 --for 2s
 kill -KILL "$CHAOSD_PID"; wait "$CHAOSD_PID" 2>/dev/null
+sleep 2.5
 start_chaosd
-check "a restarted chaosd cleans what the killed one left" same_state "$T/before"
+rtt 10.77.0.2 20
+record "restart after SIGKILL: in-time 30ms fault re-adopted, rtt db $RTT ms"
+check "a restarted chaosd re-adopts the in-time fault (rtt $RTT)" in_range "$RTT" 30 45
+check "and does not bring back the expired one" bash -c "! ip netns exec cd-a $CHAOSCTL --socket $SOCK status | grep -q cache"
+ctl revert --all
+check "reverting the re-adopted fault restores the exact prior state" same_state "$T/before"
 
 # --- config errors name file:line
 cat >"$T/bad.conf" <<'CONF'
