@@ -2,6 +2,7 @@
 /* chaosctl: the client. Verbs come from proto_verbs[] and fault options from fault_keys[], so
  * help, parsing and the daemon cannot disagree. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -317,6 +318,61 @@ static void print_edges(const struct proto_msg *m)
 	}
 }
 
+/* ------------------------------------------------------------------ leases */
+
+static volatile sig_atomic_t stop_holding;
+
+static void on_stop_signal(int sig)
+{
+	stop_holding = 1;
+}
+
+static int simple_request(uint16_t type, const char *key, const char *value)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	const struct proto_verb *verb = proto_verb_by_type(type);
+	struct proto_writer w;
+	int r;
+
+	proto_writer_init(&w, type, PROTO_MAX_REQUEST);
+	proto_put(&w, key, value);
+	r = request(verb, &w, &m);
+	proto_writer_done(&w);
+	return r;
+}
+
+/* The dead-man lease: renew at a third of the lease while this process lives. If it is
+ * killed or the machine running it dies, the renewals stop and chaosd reverts the fault
+ * within one lease period. A clean stop (Ctrl-C, SIGTERM) reverts at once. */
+static int hold_lease(const char *id, uint64_t lease_usec)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	uint64_t period = MAX(lease_usec / 3, 200 * USEC_PER_MSEC);
+	char l[32];
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	printf("holding fault %s with a %s lease (renewed every %.1fs); stop this command to "
+	       "revert it\n", id, parse_format_duration(lease_usec, l, sizeof(l)),
+			(double)period / USEC_PER_SEC);
+	fflush(stdout);
+	while (!stop_holding) {
+		struct timespec ts = { .tv_sec = (time_t)(period / USEC_PER_SEC),
+			.tv_nsec = (long)(period % USEC_PER_SEC) * 1000 };
+		/* A signal cuts the sleep short; the flag is checked right after. */
+		(void)nanosleep(&ts, NULL);
+		if (stop_holding)
+			break;
+		if (simple_request(PROTO_RENEW, "id", id) == -EIO)
+			return 1; /* the daemon says the fault is gone: nothing left to hold */
+	}
+	if (simple_request(PROTO_REVERT, "id", id) < 0)
+		return 1;
+	printf("reverted fault %s\n", id);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ verbs */
 
 static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
@@ -390,6 +446,8 @@ static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
 			get(m, 0, "id"), get(m, 0, "kind"), get(m, 0, "edge"),
 			get(m, 0, "interface"), get(m, 0, "params"),
 			parse_format_duration(dur, durs, sizeof(durs)));
+	if (f.lease_usec)
+		return hold_lease(get(m, 0, "id"), f.lease_usec);
 	return 0;
 }
 
@@ -406,7 +464,7 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 			proto_put(&w, "all", "yes");
 		else if (verb->type == PROTO_REVERT && streq(a, "--edge") && i + 1 < argc)
 			proto_put(&w, "edge", argv[++i]);
-		else if (verb->type == PROTO_REVERT && a[0] != '-')
+		else if ((verb->type == PROTO_REVERT || verb->type == PROTO_RENEW) && a[0] != '-')
 			proto_put(&w, "id", a);
 		else if (verb->type == PROTO_KILL && streq(a, "--reason") && i + 1 < argc)
 			proto_put(&w, "reason", argv[++i]);
@@ -460,6 +518,9 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 	case PROTO_ARM:
 		printf("armed: %s kill switch(es) released, injections accepted\n",
 				get(m, 0, "released"));
+		break;
+	case PROTO_RENEW:
+		printf("renewed %s lease(s)\n", get(m, 0, "renewed"));
 		break;
 	default:
 		printf("ok %s\n", get(m, 0, "version"));

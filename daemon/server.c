@@ -36,6 +36,7 @@ struct active_fault {
 	uint64_t created_realtime_usec;
 	uint64_t deadline_realtime_usec;
 	uint64_t deadline_mono_usec;
+	uint64_t lease_mono_usec; /* 0: no lease */
 	uid_t uid;
 	pid_t pid;
 	sd_event_source *timer;
@@ -266,17 +267,32 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 	return 0;
 }
 
+static uint64_t fault_wakeup(const struct active_fault *af)
+{
+	if (af->lease_mono_usec && af->lease_mono_usec < af->deadline_mono_usec)
+		return af->lease_mono_usec;
+	return af->deadline_mono_usec;
+}
+
 static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct active_fault *af = userdata;
 	struct server *s = af->server;
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	bool lease = af->lease_mono_usec && now >= af->lease_mono_usec;
 	struct diag d;
 	int i = find_fault(s, af->id), r;
 
 	if (i < 0)
 		return 0;
+	if (!lease && now < af->deadline_mono_usec) {
+		/* The lease was renewed since the timer was set. */
+		sd_event_source_set_time(es, fault_wakeup(af));
+		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
 	diag_init(&d);
-	r = revert_fault(s, (unsigned)i, "expire", 0, 0, &d);
+	r = revert_fault(s, (unsigned)i, lease ? "lease-expired" : "expire", 0, 0, &d);
 	if (r < 0) {
 		/* Keep the fault listed and try again shortly: a lost revert is the one thing
 		 * chaosd must never do. */
@@ -285,8 +301,8 @@ static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
 		sd_event_source_set_time_relative(es, USEC_PER_SEC);
 		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 	} else {
-		log_info("fault %" PRIu64 " on edge '%s' expired and was reverted", af->id,
-				af->edge.name);
+		log_info("fault %" PRIu64 " on edge '%s' %s and was reverted", af->id, af->edge.name,
+				lease ? "was not renewed within its lease" : "expired");
 	}
 	return 0;
 }
@@ -294,9 +310,9 @@ static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
 static int arm_timer(struct server *s, struct active_fault *af)
 {
 	if (af->timer)
-		return sd_event_source_set_time(af->timer, af->deadline_mono_usec) < 0 ? -EIO :
+		return sd_event_source_set_time(af->timer, fault_wakeup(af)) < 0 ? -EIO :
 			sd_event_source_set_enabled(af->timer, SD_EVENT_ONESHOT);
-	return sd_event_add_time(s->event, &af->timer, CLOCK_MONOTONIC, af->deadline_mono_usec,
+	return sd_event_add_time(s->event, &af->timer, CLOCK_MONOTONIC, fault_wakeup(af),
 			10 * USEC_PER_MSEC, on_deadline, af);
 }
 
@@ -630,6 +646,9 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	af->deadline_realtime_usec = deadline_realtime;
 	af->deadline_mono_usec = now_usec(CLOCK_MONOTONIC) +
 			(deadline_realtime > now_rt ? deadline_realtime - now_rt : 0);
+	/* A fresh lease on apply, also on restart adoption: the holder gets one whole period to
+	 * find the restarted daemon. */
+	af->lease_mono_usec = f->lease_usec ? now_usec(CLOCK_MONOTONIC) + f->lease_usec : 0;
 	for (unsigned i = 0; i < s->n_faults; i++) {
 		next[n] = s->faults[i];
 		/* The old parameters are what a rollback must restore. */
@@ -1039,6 +1058,37 @@ static int handle_arm(struct server *s, struct client *c, const struct proto_msg
 	return 0;
 }
 
+static int handle_renew(struct server *s, const struct proto_msg *m, struct proto_writer *w,
+		struct diag *d)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	unsigned renewed = 0;
+
+	for (unsigned i = 0; i < m->n_fields; i++) {
+		uint64_t id;
+		int k;
+
+		if (!streq(m->fields[i].key, "id"))
+			continue;
+		if (parse_u64_range(m->fields[i].value, 1, UINT64_MAX, &id) < 0)
+			return diag_add(d, -EINVAL, "renew: '%s' is not a fault id",
+					m->fields[i].value);
+		k = find_fault(s, id);
+		if (k < 0)
+			return diag_add(d, -ENOENT, "fault %s is gone (reverted, expired or "
+					"killed)", m->fields[i].value);
+		if (!s->faults[k]->fault.lease_usec)
+			return diag_add(d, -EINVAL, "fault %s has no lease to renew",
+					m->fields[i].value);
+		s->faults[k]->lease_mono_usec = now + s->faults[k]->fault.lease_usec;
+		renewed++;
+	}
+	if (renewed == 0)
+		return diag_add(d, -EINVAL, "renew: no fault id given");
+	proto_put_u64(w, "renewed", renewed);
+	return 0;
+}
+
 static int handle_edges(struct server *s, struct proto_writer *w)
 {
 	for (unsigned i = 0; i < s->config->n_edges; i++) {
@@ -1143,6 +1193,9 @@ static int dispatch(struct server *s, struct client *c, uint16_t type, const uin
 	case PROTO_PING:
 		proto_put(w, "version", PACKAGE_VERSION);
 		r = 0;
+		break;
+	case PROTO_RENEW:
+		r = handle_renew(s, m, w, &d);
 		break;
 	default:
 		r = -EOPNOTSUPP;

@@ -29,6 +29,7 @@ enum {
 	KEY_KBIT,
 	KEY_DIRECTION,
 	KEY_FOR,
+	KEY_LEASE,
 	_KEY_MAX,
 };
 
@@ -106,6 +107,10 @@ const struct fault_key fault_keys[] = {
 	[KEY_FOR] = { .name = "for", .metavar = "TIME", .type = FAULT_KEY_DURATION,
 		.kinds = ALL_KINDS, .min = FOR_MIN, .max = FOR_MAX,
 		.help = "how long the fault lasts, e.g. 30s, 5m; default: the daemon's default" },
+	[KEY_LEASE] = { .name = "lease", .metavar = "TIME", .type = FAULT_KEY_DURATION,
+		.kinds = ALL_KINDS, .min = USEC_PER_SEC, .max = FOR_MAX,
+		.help = "dead-man lease: reverted unless renewed within TIME (chaosctl renews while "
+			"it runs)" },
 };
 
 const unsigned fault_n_keys = ELEMENTSOF(fault_keys);
@@ -304,6 +309,8 @@ static double key_value(const struct fault *f, unsigned idx)
 		return f->direction - 1;
 	case KEY_FOR:
 		return (double)f->duration_usec;
+	case KEY_LEASE:
+		return (double)f->lease_usec;
 	}
 	return 0;
 }
@@ -352,6 +359,9 @@ static void key_store(struct fault *f, unsigned idx, double dv, uint64_t uv)
 		break;
 	case KEY_FOR:
 		f->duration_usec = uv;
+		break;
+	case KEY_LEASE:
+		f->lease_usec = uv;
 		break;
 	}
 }
@@ -557,7 +567,8 @@ static char *key_format(const struct fault *f, unsigned idx, char *buf, size_t n
 		snprintf(buf, n, "%" PRIu64, idx == KEY_KBIT ? f->rate_kbit : (uint64_t)f->gap);
 		return buf;
 	case FAULT_KEY_DURATION:
-		return parse_format_duration(f->duration_usec, buf, n);
+		return parse_format_duration(idx == KEY_LEASE ? f->lease_usec : f->duration_usec, buf,
+				n);
 	case FAULT_KEY_ENUM: {
 		unsigned i = (unsigned)x, count = 0;
 

@@ -47,6 +47,7 @@ struct fault {
 	enum fault_kind kind;
 	enum fault_direction direction; /* default FAULT_DIR_OUT */
 	uint64_t duration_usec;         /* 0 = not given: the daemon applies default_duration */
+	uint64_t lease_usec;            /* 0 = no lease; else reverted unless renewed in time */
 
 	/* latency */
 	double delay_ms;

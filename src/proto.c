@@ -18,6 +18,8 @@ const struct proto_verb proto_verbs[] = {
 	{ "arm", PROTO_ARM, PROTO_WRITE, "[--edge NAME]", "accept faults again after 'kill'" },
 	{ "edges", PROTO_EDGES, PROTO_READ, "", "list configured edges and where they resolve" },
 	{ "ping", PROTO_PING, PROTO_READ, "", "check that the daemon answers" },
+	{ "renew", PROTO_RENEW, PROTO_WRITE, "ID...",
+	  "renew the lease of faults injected with --lease (chaosctl does this itself)" },
 };
 const unsigned proto_n_verbs = ELEMENTSOF(proto_verbs);
 

@@ -165,6 +165,31 @@ echo "$hist"
 check "kill --history lists who, why and how long" bash -c "grep -q 'db only' <<<'$hist' && grep -q 'timed' <<<'$hist' && grep -q ' 2s ' <<<'$hist'"
 ctl revert --all >/dev/null
 
+# --- dead-man lease: kept while chaosctl renews, reverted within one lease after it dies
+ip netns exec cd-a "$CHAOSCTL" --socket "$SOCK" inject partition --edge db --lease 2s --for 10m \
+	>"$T/holder.log" 2>&1 &
+holder=$!
+sleep 5
+check "leased fault kept alive by renewals (5s > 2s lease)" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK status | grep -q partition"
+kill -KILL "$holder"
+t0=$(date +%s%N)
+while ip netns exec cd-a "$CHAOSCTL" --socket "$SOCK" status | grep -q partition; do
+	sleep 0.1
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 5000 ] || break
+done
+gone_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+record "lease 2s: holder SIGKILLed, fault reverted ${gone_ms} ms later"
+check "lease: reverted within one lease period after renewals stopped (${gone_ms} ms <= 2000)" in_range "$gone_ms" 0 2000
+check "lease expiry restored the exact prior state" same_state "$T/before"
+ip netns exec cd-a "$CHAOSCTL" --socket "$SOCK" inject partition --edge db --lease 10s --for 10m \
+	>"$T/holder.log" 2>&1 &
+holder=$!
+sleep 1
+kill -TERM "$holder"
+wait "$holder"
+cat "$T/holder.log"
+check "a holder stopped cleanly reverts at once" same_state "$T/before"
+
 # --- a restarted daemon re-adopts faults still in time and leaves expired ones reverted
 ctl inject partition --edge db --for 10m
 ctl inject partition --edge cache --for 2s

@@ -89,7 +89,7 @@ END_TEST
 
 START_TEST(test_key_table)
 {
-	ck_assert_uint_eq(fault_n_keys, 14);
+	ck_assert_uint_eq(fault_n_keys, 15);
 	ck_assert_ptr_eq(fault_key_find("ge-bad-loss"), fault_key_find("ge_bad_loss"));
 	ck_assert_ptr_nonnull(fault_key_find("ge-bad-loss"));
 	ck_assert_str_eq(fault_key_find("ge-p")->name, "ge_p");
@@ -158,12 +158,12 @@ START_TEST(test_set_errors)
 	check_set_fails(FAULT_LOSS, "percent", "150", "percent: '150' is out of range (0-100)");
 	check_set_fails(FAULT_LOSS, "gap", "1",
 			"key 'gap' does not apply to fault 'loss' (valid: percent, correlation, "
-			"model, ge_p, ge_r, ge_bad_loss, ge_good_loss, direction, for)");
+			"model, ge_p, ge_r, ge_bad_loss, ge_good_loss, direction, for, lease)");
 	check_set_fails(FAULT_LATENCY, "delay", "5",
 			"unknown key 'delay' (valid for 'latency': ms, jitter, correlation, "
-			"distribution, direction, for)");
+			"distribution, direction, for, lease)");
 	check_set_fails(FAULT_PARTITION, "ms", "5",
-			"key 'ms' does not apply to fault 'partition' (valid: direction, for)");
+			"key 'ms' does not apply to fault 'partition' (valid: direction, for, lease)");
 	check_set_fails(FAULT_LATENCY, "distribution", "gauss",
 			"distribution: 'gauss' is not valid (allowed: uniform, normal, pareto, "
 			"paretonormal)");
