@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -86,6 +88,11 @@ struct server {
 
 	struct kill_latch *latches;
 	unsigned n_latches;
+
+	/* Interfaces and routes changing underneath active faults. */
+	struct mnl_socket *monitor;
+	sd_event_source *monitor_source;
+	sd_event_source *route_check; /* debounced re-resolution of route-found edges */
 	sd_event_source *retry; /* reverts that failed are tried again */
 
 	int listen_fd;
@@ -1540,6 +1547,169 @@ int server_listen(struct server *s)
 	return 0;
 }
 
+/* An interface under active faults was deleted: its clsact and filters went with it, chaosd's
+ * IFBs did not. Drop the faults (there is nothing left to revert on it) and the IFBs. */
+static void interface_deleted(struct server *s, int ifindex, const char *name)
+{
+	_cleanup_free_ struct active_fault **rest = NULL;
+	unsigned n = 0, dropped = 0;
+	bool partitions = false;
+	struct diag d;
+
+	rest = calloc(s->n_faults ? s->n_faults : 1, sizeof(*rest));
+	if (!rest)
+		return;
+	for (unsigned i = 0; i < s->n_faults; i++) {
+		struct active_fault *af = s->faults[i];
+		if (af->ifindex != ifindex) {
+			rest[n++] = af;
+			continue;
+		}
+		partitions |= af->fault.kind == FAULT_PARTITION;
+		audit_log(&(struct audit_event){ .action = "interface-gone", .fault_id = af->id,
+				.edge = af->edge.name, .fault = fault_kind_to_string(af->fault.kind),
+				.result = "interface deleted" });
+		(void)journal_fault_remove(s->journal, af->id);
+		active_fault_free(af);
+		dropped++;
+	}
+	if (dropped == 0)
+		return;
+	log_warning("interface '%s' (index %d) was deleted under %u fault(s): dropping them, the "
+			"kernel removed their filters with it", name, ifindex, dropped);
+	memcpy(s->faults, rest, n * sizeof(*rest));
+	s->n_faults = n;
+	diag_init(&d);
+	(void)datapath_forget_interface(s->dp, ifindex, &d);
+	if (partitions && sync_partitions(s, s->faults, s->n_faults, &d) < 0)
+		log_error("resyncing partitions after '%s' went away: %s", name, diag_text(&d));
+	server_notify_status(s);
+}
+
+static void interface_renamed(struct server *s, int ifindex, const char *name)
+{
+	bool partitions = false, any = false;
+	struct diag d;
+
+	for (unsigned i = 0; i < s->n_faults; i++) {
+		struct active_fault *af = s->faults[i];
+		if (af->ifindex != ifindex || streq(af->ifname, name))
+			continue;
+		if (!any)
+			log_notice("interface '%s' (index %d) is now called '%s'; its faults follow it",
+					af->ifname, ifindex, name);
+		any = true;
+		snprintf(af->ifname, sizeof(af->ifname), "%s", name);
+		partitions |= af->fault.kind == FAULT_PARTITION;
+	}
+	/* tc objects hang off the index; nftables rules match the name and must be rewritten. */
+	diag_init(&d);
+	if (partitions && sync_partitions(s, s->faults, s->n_faults, &d) < 0)
+		log_error("rewriting partitions for renamed '%s': %s", name, diag_text(&d));
+}
+
+/* Edges found by route follow their route: a fault moves when the route does. */
+static int on_route_check(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct server *s = userdata;
+
+	for (unsigned i = s->n_faults; i-- > 0;) {
+		struct active_fault *af = s->faults[i], *moved;
+		struct journal_fault jf;
+		const struct edge *e;
+		bool updated;
+		struct diag d;
+		int ifindex;
+
+		if (af->edge.ifname[0])
+			continue;
+		diag_init(&d);
+		if (datapath_resolve_ifindex(s->dp, &af->edge, &ifindex, &d) < 0 ||
+				ifindex == af->ifindex)
+			continue;
+		e = config_find_edge(s->config, af->edge.name);
+		jf = (struct journal_fault){ .id = af->id, .fault = af->fault, .uid = af->uid,
+			.deadline_realtime_usec = af->deadline_realtime_usec };
+		log_notice("edge '%s' now routes via interface index %d instead of '%s': moving "
+				"fault %" PRIu64, af->edge.name, ifindex, af->ifname, af->id);
+		if (revert_fault(s, (unsigned)i, "move", 0, 0, &d) < 0) {
+			log_error("moving fault %" PRIu64 ": revert on the old interface failed: %s",
+					jf.id, diag_text(&d));
+			continue;
+		}
+		if (!e || apply_fault(s, e, ifindex, &jf.fault, jf.id, jf.deadline_realtime_usec,
+				jf.uid, 0, &moved, &updated, &d) < 0)
+			log_error("moving fault %" PRIu64 ": apply on the new interface failed, it "
+					"stays reverted: %s", jf.id, diag_text(&d));
+	}
+	return 0;
+}
+
+static int on_monitor(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+	struct server *s = userdata;
+	char buf[16384];
+	ssize_t got;
+	int n;
+
+	got = mnl_socket_recvfrom(s->monitor, buf, sizeof(buf));
+	if (got < 0) {
+		/* ENOBUFS: events were lost; re-checking routes covers the moves we missed. */
+		if (errno == ENOBUFS)
+			sd_event_source_set_enabled(s->route_check, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	n = (int)got;
+	for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, n);
+			nlh = mnl_nlmsg_next(nlh, &n)) {
+		const struct ifinfomsg *ifi;
+		const struct nlattr *attr;
+		const char *name = "?";
+
+		switch (nlh->nlmsg_type) {
+		case RTM_NEWLINK:
+		case RTM_DELLINK:
+			ifi = mnl_nlmsg_get_payload(nlh);
+			mnl_attr_for_each(attr, nlh, sizeof(*ifi))
+				if (mnl_attr_get_type(attr) == IFLA_IFNAME &&
+						mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+					name = mnl_attr_get_str(attr);
+			if (nlh->nlmsg_type == RTM_DELLINK)
+				interface_deleted(s, ifi->ifi_index, name);
+			else
+				interface_renamed(s, ifi->ifi_index, name);
+			break;
+		case RTM_NEWROUTE:
+		case RTM_DELROUTE:
+			sd_event_source_set_time_relative(s->route_check, 100 * USEC_PER_MSEC);
+			sd_event_source_set_enabled(s->route_check, SD_EVENT_ONESHOT);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int monitor_open(struct server *s)
+{
+	int r;
+
+	s->monitor = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!s->monitor)
+		return negative_errno();
+	if (mnl_socket_bind(s->monitor, RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+			    MNL_SOCKET_AUTOPID) < 0)
+		return negative_errno();
+	r = sd_event_add_io(s->event, &s->monitor_source, mnl_socket_get_fd(s->monitor), EPOLLIN,
+			on_monitor, s);
+	if (r < 0)
+		return r;
+	r = sd_event_add_time_relative(s->event, &s->route_check, CLOCK_MONOTONIC,
+			100 * USEC_PER_MSEC, 10 * USEC_PER_MSEC, on_route_check, s);
+	if (r < 0)
+		return r;
+	return sd_event_source_set_enabled(s->route_check, SD_EVENT_OFF);
+}
+
 static void adopt_faults(struct server *s, const struct journal_fault *prev, unsigned n)
 {
 	uint64_t now = now_usec(CLOCK_REALTIME);
@@ -1616,6 +1786,11 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 		log_error("nftables: %s", diag_text(&d));
 		goto fail;
 	}
+	r = monitor_open(s);
+	if (r < 0) {
+		log_error("cannot watch interfaces and routes: %s", strerror(-r));
+		goto fail;
+	}
 	s->next_id = journal_next_id(s->journal);
 	/* What an earlier run was doing: all of it is removed from the kernel first (so nothing
 	 * half-applied survives), then faults still in time are applied again for the time they
@@ -1653,6 +1828,10 @@ struct server *server_free(struct server *s)
 	free(s->latches);
 	sd_event_source_disable_unref(s->retry);
 	sd_event_source_disable_unref(s->listen_source);
+	sd_event_source_disable_unref(s->monitor_source);
+	sd_event_source_disable_unref(s->route_check);
+	if (s->monitor)
+		mnl_socket_close(s->monitor);
 	if (s->listen_fd_ours) {
 		safe_close(s->listen_fd);
 		unlink(s->opt.socket_path);

@@ -573,6 +573,33 @@ static void ifb_delete(struct datapath *dp, struct dp_iface *iface, unsigned dir
 	dd->ifb_name[0] = '\0';
 }
 
+int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)
+{
+	struct dp_iface *iface = iface_find(dp, ifindex);
+	int n = 0;
+
+	/* The kernel removed the clsact and its filters with the device; the IFBs are ours and
+	 * independent of it, so they go now. */
+	for (unsigned i = dp->n_slots; i-- > 0;)
+		if (dp->slots[i]->ifindex == ifindex) {
+			slot_forget(dp, dp->slots[i]);
+			n++;
+		}
+	if (iface) {
+		for (unsigned dir = 0; dir < _DIR_MAX; dir++)
+			ifb_delete(dp, iface, dir, d);
+		for (unsigned i = 0; i < dp->n_ifaces; i++)
+			if (dp->ifaces[i] == iface) {
+				dp->ifaces[i] = dp->ifaces[--dp->n_ifaces];
+				free(iface);
+				break;
+			}
+	}
+	if (dp->journal)
+		(void)journal_clsact_remove(dp->journal, ifindex);
+	return n;
+}
+
 /* Our instances at NL_TC_PRIO_V4/V6 under parent, left by a chaosd that died: a fresh
  * direction starts without them (their redirect may point at a deleted IFB, which drops). */
 static int clean_stale_filters(struct datapath *dp, struct dp_iface *iface, unsigned dir,

@@ -66,5 +66,9 @@ int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
  * past failures and reports them all. */
 int datapath_remove_all(struct datapath *dp, struct diag *d);
 
+/* The interface was deleted (the kernel took its clsact and filters with it): delete its
+ * IFBs and forget its state. Returns the number of edge slots dropped. */
+int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d);
+
 /* Count chaosd-owned objects present in the kernel (tests and the kill switch's check). */
 int datapath_count_owned(struct datapath *dp, unsigned *ret);

@@ -262,4 +262,31 @@ check "refusals for permission changed nothing" same_state "$T/before"
 
 stop_chaosd
 check "stop leaves the exact prior state" same_state "$T/before"
+
+# --- interfaces and routes that change underneath active faults
+topology >/dev/null || { echo "FAIL: topology"; exit 1; }
+write_config
+start_chaosd || exit 1
+ctl inject partition --edge cache --for 10m >/dev/null
+# A second link to the peer and a host route for the cache over it: the edge moves.
+ip link add a1 netns cd-a type veth peer name b1 netns cd-b
+A ip link set a1 up
+B ip link set b1 up
+A ip route add 10.77.0.4/32 dev a1
+sleep 1
+iface=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["faults"][0]["interface"])')
+check "a route change moved the cache fault to a1 (now on '$iface')" test "$iface" = a1
+check "the partition rule now matches a1" bash -c "ip netns exec cd-a nft list table inet chaosd | grep -q 'oifname \"a1\"'"
+A ip link set a1 name a1x
+sleep 0.5
+check "a renamed interface keeps its partition (rule follows the name)" bash -c "ip netns exec cd-a nft list table inet chaosd | grep -q 'oifname \"a1x\"'"
+A ip link del a1x
+sleep 0.5
+st=$(ctl status)
+echo "$st"
+check "a deleted interface drops its faults" grep -q "No active faults" <<<"$st"
+check "and the partition table is gone" bash -c "! ip netns exec cd-a nft list table inet chaosd 2>/dev/null"
+check "the log says what happened" grep -q "was deleted under 1 fault" "$T/chaosd.log"
+check "the daemon still answers" ctl ping
+stop_chaosd
 finish
