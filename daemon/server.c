@@ -208,9 +208,10 @@ static int transition_edge(struct server *s, const struct edge *e, int ifindex,
 	return r;
 }
 
-static int journal_record(struct server *s, const struct active_fault *af)
+static int journal_record(struct server *s, const struct active_fault *af, bool applied)
 {
 	struct journal_fault jf = {
+		.applied = applied,
 		.id = af->id,
 		.fault = af->fault,
 		.created_realtime_usec = af->created_realtime_usec,
@@ -666,7 +667,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 		next[n++] = af;
 
 	/* Intent first: a crash from here on leaves a journal that says what to clean. */
-	r = journal_record(s, af);
+	r = journal_record(s, af, false);
 	if (r < 0) {
 		if (existing)
 			*existing = saved;
@@ -682,12 +683,14 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	if (r < 0) {
 		if (existing) {
 			*existing = saved;
-			(void)journal_record(s, existing);
+			(void)journal_record(s, existing, true);
 		} else {
 			(void)journal_fault_remove(s->journal, af->id);
 		}
 		return r;
 	}
+	/* Confirmed by the kernel: a restart may re-adopt it from now on. */
+	(void)journal_record(s, af, true);
 	if (!existing) {
 		struct active_fault **nf = reallocarray(s->faults, s->n_faults + 1, sizeof(*nf));
 		if (!nf) {
@@ -1724,6 +1727,13 @@ static void adopt_faults(struct server *s, const struct journal_fault *prev, uns
 		int ifindex, r;
 
 		diag_init(&d);
+		if (!jf->applied) {
+			/* chaosd stopped between writing the intent and the kernel's answer: the
+			 * requester never heard back, so it is not applied behind their back. */
+			log_notice("fault %" PRIu64 " on edge '%s' was being applied when chaosd "
+					"stopped: it stays reverted", jf->id, jf->edge);
+			continue;
+		}
 		if (jf->deadline_realtime_usec <= now) {
 			log_notice("fault %" PRIu64 " on edge '%s' expired while chaosd was down: "
 					"it stays reverted", jf->id, jf->edge);

@@ -84,9 +84,10 @@ static int journal_save(struct journal *j)
 		const struct journal_fault *jf = &j->faults[i];
 		struct param_buf p = { f };
 
-		fprintf(f, "fault %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %s %s", jf->id,
+		fprintf(f, "fault %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %s %s %s", jf->id,
 				jf->created_realtime_usec, jf->deadline_realtime_usec,
-				(unsigned)jf->uid, jf->edge, fault_kind_to_string(jf->fault.kind));
+				(unsigned)jf->uid, jf->edge, fault_kind_to_string(jf->fault.kind),
+				jf->applied ? "applied" : "pending");
 		r = fault_foreach_param(&jf->fault, write_param, &p);
 		fputc('\n', f);
 	}
@@ -115,7 +116,7 @@ static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *
 {
 	struct journal_fault jf = {};
 	char *save = NULL, *tok;
-	char *fields[6];
+	char *fields[7];
 	unsigned u;
 	enum fault_kind kind;
 	uint64_t v;
@@ -138,6 +139,11 @@ static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *
 	if (fault_kind_from_string(fields[5], &kind) < 0)
 		return diag_add(d, -EBADMSG, "%s:%u: unknown fault kind '%s'", path, lineno,
 				fields[5]);
+	if (streq(fields[6], "applied"))
+		jf.applied = true;
+	else if (!streq(fields[6], "pending"))
+		return diag_add(d, -EBADMSG, "%s:%u: unknown fault state '%s'", path, lineno,
+				fields[6]);
 	fault_init(&jf.fault, kind);
 	while ((tok = strtok_r(NULL, " ", &save))) {
 		char *eq = strchr(tok, '=');

@@ -23,6 +23,7 @@ struct journal_fault {
 	uint64_t deadline_realtime_usec; /* CLOCK_REALTIME */
 	uint64_t created_realtime_usec;
 	uid_t uid;                       /* who injected it */
+	bool applied;                    /* false: intent written, kernel change not confirmed */
 };
 
 /* state_dir is created if missing (0700). Reads an existing journal; a corrupt one is an error

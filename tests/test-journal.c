@@ -46,6 +46,7 @@ START_TEST(test_persist_roundtrip)
 	ck_assert_int_eq(fault_set(&f.fault, "ms", "250", &d), 0);
 	ck_assert_int_eq(fault_set(&f.fault, "jitter", "10", &d), 0);
 	ck_assert_int_eq(fault_set(&f.fault, "direction", "both", &d), 0);
+	f.applied = true;
 	ck_assert_int_eq(journal_fault_put(j, &f), 0);
 	ck_assert_int_eq(journal_clsact_add(j, 3, "eth0"), 0);
 
@@ -57,6 +58,7 @@ START_TEST(test_persist_roundtrip)
 	ck_assert_str_eq(g->edge, "db");
 	ck_assert_uint_eq(g->deadline_realtime_usec, 2000);
 	ck_assert_uint_eq(g->uid, 1001);
+	ck_assert(g->applied);
 	ck_assert_int_eq(g->fault.kind, FAULT_LATENCY);
 	ck_assert_int_eq(g->fault.direction, FAULT_DIR_BOTH);
 	ck_assert_double_eq_tol(g->fault.delay_ms, 250, 1e-9);
@@ -90,6 +92,7 @@ START_TEST(test_replace_by_id)
 	j = reopen(j);
 	ck_assert_uint_eq(journal_fault_count(j), 1);
 	ck_assert_double_eq_tol(journal_fault_at(j, 0)->fault.percent, 7.5, 1e-9);
+	ck_assert(!journal_fault_at(j, 0)->applied); /* intent only */
 	journal_free(j);
 }
 END_TEST
@@ -112,8 +115,9 @@ START_TEST(test_corrupt_refused)
 		"not a journal\n",
 		"chaosd-journal 1\nclsact x eth0\n",
 		"chaosd-journal 1\nfault 1 0 0 0 db\n",
-		"chaosd-journal 1\nfault 1 0 0 0 db latency ms=-4\n",
-		"chaosd-journal 1\nfault 1 0 0 0 db teleport\n",
+		"chaosd-journal 1\nfault 1 0 0 0 db latency applied ms=-4\n",
+		"chaosd-journal 1\nfault 1 0 0 0 db teleport applied\n",
+		"chaosd-journal 1\nfault 1 0 0 0 db latency sideways ms=4\n",
 		"chaosd-journal 1\nwhat is this\n",
 	};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
