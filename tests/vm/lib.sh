@@ -123,8 +123,10 @@ same_state() { # same_state BEFORE-FILE
 }
 
 # rtt TARGET COUNT: from cd-a, RTT as the median of the replies in ms (emulated machines
-# have scheduling hiccups that move a mean but not a median), MEAN and SD (standard deviation)
-# of the replies, and LOSS in percent.
+# have scheduling hiccups that move a mean but not a median), MEAN, SD (standard deviation),
+# RSD (a robust SD: 1.4826 x the median absolute deviation, equal to SD for a normal
+# distribution but blind to the odd scheduling spike), and LOSS in percent.
+median() { awk '{ a[NR] = $1 } END { if (NR == 0) print "inf"; else print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 rtt() {
 	local out times
 	out=$(A ping -n -c "$2" -i 0.02 -W 2 "$1" 2>&1 || true)
@@ -132,13 +134,14 @@ rtt() {
 	[ -n "$LOSS" ] || LOSS=100
 	times=$(echo "$out" | grep -v 'DUP!' | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | sort -n)
 	# shellcheck disable=SC2034 # read by the sourcing scripts
-	read -r RTT MEAN SD < <(echo "$times" | awk 'NF { a[++n] = $1; s += $1; ss += $1 * $1 }
-		END {
-			if (n == 0) { print "inf inf inf"; exit }
-			med = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-			m = s / n; v = ss / n - m * m; if (v < 0) v = 0
-			printf "%.3f %.3f %.3f\n", med, m, sqrt(v)
-		}')
+	RTT=$(echo "$times" | grep . | median)
+	# shellcheck disable=SC2034
+	read -r MEAN SD < <(echo "$times" | awk 'NF { n++; s += $1; ss += $1 * $1 }
+		END { if (n == 0) { print "inf inf"; exit }
+			m = s / n; v = ss / n - m * m; if (v < 0) v = 0; printf "%.3f %.3f\n", m, sqrt(v) }')
+	# shellcheck disable=SC2034
+	RSD=$(echo "$times" | grep . | awk -v m="$RTT" '{ d = $1 - m; print (d < 0 ? -d : d) }' |
+		sort -n | median | awk '{ print ($1 == "inf") ? "inf" : $1 * 1.4826 }')
 }
 
 # in_range VALUE LO HI (floats)
