@@ -534,24 +534,9 @@ static int set_key(struct parser *p, unsigned idx, const char *value)
 		}
 		p->c->link_rate_bps = u;
 		return 0;
-	case CK_SOCKET_GROUP: {
-		char *g;
-
-		if (!group_name_valid(value)) {
-			p_error(p, p->lineno, key, value,
-					"not a group name (allowed: 1-%d letters, digits, '_', "
-					"'.', '-')",
-					GROUP_NAME_MAX);
-			return -EINVAL;
-		}
-		g = strdup(value);
-		if (!g)
-			return -ENOMEM;
-		free(p->c->socket_group);
-		p->c->socket_group = g;
-		return 0;
-	}
+	case CK_SOCKET_GROUP:
 	case CK_READ_GROUP: {
+		char **field = idx == CK_SOCKET_GROUP ? &p->c->socket_group : &p->c->read_group;
 		char *g;
 
 		if (!group_name_valid(value)) {
@@ -564,8 +549,8 @@ static int set_key(struct parser *p, unsigned idx, const char *value)
 		g = strdup(value);
 		if (!g)
 			return -ENOMEM;
-		free(p->c->read_group);
-		p->c->read_group = g;
+		free(*field);
+		*field = g;
 		return 0;
 	}
 	case CK_ALLOW_INTERFACES:

@@ -337,32 +337,7 @@ int nl_batch_send(struct nl_batch *b, struct nl_socket *s, const int *tolerated,
 
 int nl_socket_request(struct nl_socket *s, struct nlmsghdr *nlh, struct diag *d, const char *what)
 {
-	_cleanup_free_ char *buf = NULL;
-
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = nl_socket_next_seq(s);
-	if (mnl_socket_sendto(s->mnl, nlh, nlh->nlmsg_len) < 0)
-		return diag_add(d, negative_errno(), "%s: netlink send: %m", what);
-	buf = malloc(NL_RECV_BUF);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		int n = recv_timeout(s, buf, NL_RECV_BUF);
-		if (n < 0)
-			return diag_add(d, n, "%s: %s", what, strerror(-n));
-		for (const struct nlmsghdr *r = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(r, n);
-				r = mnl_nlmsg_next(r, &n)) {
-			if (r->nlmsg_seq != nlh->nlmsg_seq || r->nlmsg_type != NLMSG_ERROR)
-				continue;
-			int err = nlmsg_error_code(r);
-			if (err < 0) {
-				const char *ext = nl_extack_msg(r);
-				return diag_add(d, err, "%s: %s%s%s", what, strerror(-err),
-						ext ? ": " : "", ext ? ext : "");
-			}
-			return 0;
-		}
-	}
+	return nl_socket_call(s, nlh, NULL, NULL, d, what);
 }
 
 int nl_socket_call(struct nl_socket *s, struct nlmsghdr *nlh,

@@ -145,13 +145,6 @@ ctl inject partition --edge cache --for 10m
 out=$(ctl kill --edge db --reason "db only")
 echo "$out"
 check "kill --edge reverts that edge only" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK status | awk '\$2==\"cache\"{c=1} \$2==\"db\"{d=1} END{exit !(c && !d)}'"
-expect_refused() { # DESC PATTERN ARGS...
-	local desc=$1 pat=$2 err
-	shift 2
-	if err=$(ctl "$@" 2>&1); then bad "$desc: accepted"; return; fi
-	echo "  -> $err"
-	if grep -q -- "$pat" <<<"$err"; then ok "$desc"; else bad "$desc ($err)"; fi
-}
 expect_refused "edge latch refuses that edge" "kill switch is engaged for edge 'db'" inject partition --edge db
 check "edge latch leaves other edges usable" ctl inject partition --edge cache --for 1m
 ctl arm --edge db >/dev/null

@@ -11,6 +11,7 @@
 /* Not "config.h": with -I. that is autoconf's generated header. */
 #include "config.h"
 #include "parse.h"
+#include "test-util.h"
 
 #define SENTINEL ((struct config *)0x1)
 
@@ -574,11 +575,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(config_suite());
 }

@@ -35,6 +35,7 @@
 #include "journal.h"
 #include "nl_link.h"
 #include "nl_tc.h"
+#include "test-util.h"
 
 static pid_t peer = -1;
 static char jdir[64];
@@ -833,15 +834,12 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root (network namespaces, tc)\n");
-		return 77;
-	}
+	if (geteuid() != 0)
+		return test_skip("test-datapath-host", "needs root (network namespaces, tc)");
 	if (system("command -v tc >/dev/null && command -v ip >/dev/null && "
 		   "command -v nsenter >/dev/null && command -v python3 >/dev/null && "
 		   "command -v ping >/dev/null") != 0) {
-		fprintf(stderr, "SKIP: needs tc, ip, nsenter, python3 and ping\n");
-		return 77;
+		return test_skip("test-datapath-host", "needs tc, ip, nsenter, python3 and ping");
 	}
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "edge.h"
+#include "test-util.h"
 
 static struct edge_prefix prefix(const char *s)
 {
@@ -258,11 +259,5 @@ static Suite *edge_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(edge_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(edge_suite());
 }

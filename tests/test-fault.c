@@ -11,6 +11,7 @@
 #include "fault.h"
 #include "netem.h"
 #include "parse.h"
+#include "test-util.h"
 
 /* Build a fault from "key=value" words; fails the test on any refusal. */
 static struct fault make(enum fault_kind kind, const char *const *kv)
@@ -804,11 +805,5 @@ static Suite *fault_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(fault_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(fault_suite());
 }

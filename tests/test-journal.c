@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "journal.h"
+#include "test-util.h"
 
 static char dir[64];
 
@@ -153,8 +154,6 @@ int main(void)
 {
 	Suite *s = suite_create("journal");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_persist_roundtrip);
@@ -162,9 +161,5 @@ int main(void)
 	tcase_add_test(tc, test_corrupt_refused);
 	tcase_add_test(tc, test_no_temp_left);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s);
 }

@@ -31,7 +31,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "nl_nft.h"
-#include "test-skip.h"
+#include "test-util.h"
 #include "nl_socket.h"
 
 #define HOST_IF "veth0"
@@ -837,8 +837,6 @@ static Suite *nl_nft_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
 
 	/* Namespaces, veth and nf_tables need root; automake counts 77 as skipped. */
 	if (geteuid() != 0)
@@ -846,9 +844,5 @@ int main(void)
 	if (run("command -v nft >/dev/null && command -v ip >/dev/null && "
 		"command -v nsenter >/dev/null && command -v ping >/dev/null") != 0)
 		return test_skip("test-nl-nft", "needs nft, ip, nsenter and ping");
-	sr = srunner_create(nl_nft_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(nl_nft_suite());
 }

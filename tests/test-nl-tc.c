@@ -24,6 +24,7 @@
 
 #include "nl_link.h"
 #include "nl_tc.h"
+#include "test-util.h"
 
 struct vector {
 	const char *name;
@@ -770,8 +771,6 @@ int main(void)
 {
 	Suite *s = suite_create("nl_tc");
 	TCase *tc = tcase_create("messages");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_clsact);
@@ -789,9 +788,5 @@ int main(void)
 	tcase_add_test(tc, test_parse);
 	tcase_add_test(tc, test_link_ifb);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s);
 }

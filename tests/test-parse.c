@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "parse.h"
+#include "test-util.h"
 
 static void check_duration(const char *s, uint64_t want)
 {
@@ -290,11 +291,5 @@ static Suite *parse_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(parse_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run_suite(parse_suite());
 }

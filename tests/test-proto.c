@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "proto.h"
+#include "test-util.h"
 
 static struct proto_msg *roundtrip(struct proto_writer *w)
 {
@@ -155,8 +156,6 @@ int main(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_records);
@@ -165,9 +164,5 @@ int main(void)
 	tcase_add_test(tc, test_writer_limits);
 	tcase_add_test(tc, test_verb_table);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s);
 }

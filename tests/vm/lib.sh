@@ -144,5 +144,22 @@ rtt() {
 		sort -n | median | awk '{ print ($1 == "inf") ? "inf" : $1 * 1.4826 }')
 }
 
+# expect_refused DESC PATTERN CHAOSCTL-ARGS...: the request fails and the message has PATTERN.
+expect_refused() {
+	local desc=$1 pat=$2 err
+	shift 2
+	if err=$(ctl "$@" 2>&1); then
+		bad "$desc: accepted"
+		return 1
+	fi
+	echo "  -> $err"
+	if grep -q -- "$pat" <<<"$err"; then
+		ok "$desc"
+	else
+		bad "$desc ($err)"
+		return 1
+	fi
+}
+
 # in_range VALUE LO HI (floats)
 in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "inf" && v >= lo && v <= hi) }'; }
