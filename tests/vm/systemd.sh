@@ -1,0 +1,248 @@
+#!/bin/bash
+# chaosd under a real systemd (run inside the VM by tests/vm-systemd-tests.sh through
+# `tests/vm/run.sh --systemd`): installed as `make install` would, socket-activated, and checked
+# on what systemd, the journal and the kernel show. Writes go to the guest's tmpfs overlay only.
+set -uo pipefail
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Under systemd chaosd runs in the guest's root namespace, so lib.sh's "host under test"
+# (snapshot, same_state, rtt) is the root namespace here, not cd-a.
+A() { "$@"; }
+ctl() { timeout 30 chaosctl "$@"; }
+CONF=/etc/chaosd/chaosd.conf
+SVC=chaosd.service
+prop() { systemctl show -P "$1" "$2"; } # prop PROPERTY UNIT
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+# wait_for SECONDS CMD...: poll every 100 ms; 0 as soon as CMD succeeds.
+wait_for() {
+	local end=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@"; do
+		(($(now_ms) < end)) || return 1
+		sleep 0.1
+	done
+}
+is() { [ "$(prop "$1" "$2")" = "$3" ]; } # is PROPERTY UNIT VALUE
+journal_has() { journalctl -q -u "$SVC" -o cat | grep -qF -- "$1"; }
+# audit_has ACTION [FIELD=VALUE...]: a structured journal entry with those fields.
+audit_has() {
+	local action=$1
+	shift
+	journalctl -q CHAOSD_ACTION="$action" -o json | python3 -c '
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[1:])
+sys.exit(0 if any(all(e.get(k) == v for k, v in want.items())
+                  for e in map(json.loads, filter(str.strip, sys.stdin))) else 1)' "$@"
+}
+
+# The edges chaosd has loaded, from its JSON reply.
+edge_names() {
+	ctl --json edges | python3 -c 'import json, sys
+print(" ".join(e["name"] for e in json.load(sys.stdin)["edges"]))'
+}
+
+write_conf() { # write_conf EDGE...: edges db (10.77.0.2) and/or web (10.77.0.4) on a0
+	{
+		printf '[chaosd]\ndefault_duration = 5m\nmax_duration = 1h\nlink_rate = 2gbit\n'
+		printf 'socket_group = chaos\n'
+		for e in "$@"; do
+			case $e in
+			db) printf '\n[edge db]\ninterface = a0\ndestination = 10.77.0.2/32\n' ;;
+			web) printf '\n[edge web]\ninterface = a0\ndestination = 10.77.0.4/32\n' ;;
+			esac
+		done
+	} >"$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+}
+
+uname -r
+systemctl --version | head -n 1
+
+# --- install as `make install` would (prefix /usr), into the guest's overlay
+install -m 0755 "$CHAOSD_BUILDDIR/chaosd" /usr/sbin/chaosd
+install -m 0755 "$CHAOSD_BUILDDIR/chaosctl" /usr/bin/chaosctl
+install -m 0644 "$CHAOSD_SRCDIR/systemd/chaosd.service" "$CHAOSD_SRCDIR/systemd/chaosd.socket" \
+	/etc/systemd/system/
+install -D -m 0644 "$CHAOSD_SRCDIR/systemd/chaosd-sysusers.conf" /etc/sysusers.d/chaosd-sysusers.conf
+install -D -m 0644 "$CHAOSD_SRCDIR/systemd/chaosd-tmpfiles.conf" /etc/tmpfiles.d/chaosd-tmpfiles.conf
+systemd-sysusers /etc/sysusers.d/chaosd-sysusers.conf
+systemd-tmpfiles --create /etc/tmpfiles.d/chaosd-tmpfiles.conf
+check "sysusers created group chaos ($(getent group chaos))" getent group chaos
+
+# --- topology: a0 in the root namespace (where the unit runs), peer b0 in cd-b
+ip netns add cd-b
+ip link add a0 type veth peer name b0 netns cd-b
+B ip link set lo up
+ip addr add 10.77.0.1/24 dev a0
+for a in 2 3 4; do B ip addr add "10.77.0.$a/24" dev b0; done
+ip link set a0 up
+B ip link set b0 up
+check "topology: 10.77.0.2 answers" ping -c 1 -W 2 10.77.0.2
+IFX=$(cat /sys/class/net/a0/ifindex)
+mkdir -p /etc/chaosd
+write_conf db web
+check "chaosd --check-config accepts the config" chaosd --check-config
+systemctl daemon-reload
+snapshot "$T/before"
+echo "--- snapshot before any fault:"
+cat "$T/before"
+
+# --- socket activation
+systemctl start chaosd.socket
+st=$(systemctl is-active chaosd.socket)
+check "chaosd.socket is active (got $st)" test "$st" = active
+st=$(systemctl is-active "$SVC")
+check "chaosd.service not running before the first client (got $st)" test "$st" = inactive
+perm=$(stat -c '%a %U:%G %F' /run/chaosd/chaosd.sock)
+check "socket is mode 0660 root:chaos (got $perm)" test "$perm" = "660 root:chaos socket"
+out=$(ctl status 2>&1)
+echo "$out"
+check "chaosctl status through the socket works (got '$out')" grep -q "No active faults" <<<"$out"
+st=$(systemctl is-active "$SVC")
+check "chaosctl started chaosd.service by socket activation (got $st)" test "$st" = active
+wait_for 5 is StatusText "$SVC" "0 active faults"
+st=$(prop StatusText "$SVC")
+check "StatusText says '0 active faults' (got '$st')" test "$st" = "0 active faults"
+st="$(prop Type "$SVC") $(prop ActiveState "$SVC")/$(prop SubState "$SVC") $(prop NotifyAccess "$SVC")"
+check "Type=notify reached READY (got '$st')" test "$st" = "notify active/running main"
+wd=$(prop WatchdogUSec "$SVC")
+check "WatchdogUSec is 10s (got $wd)" test "$wd" = 10s
+pid0=$(prop MainPID "$SVC")
+t_wd=$(now_ms)
+wd0=$(prop WatchdogTimestampMonotonic "$SVC")
+
+# --- a fault, measured
+rtt 10.77.0.2 20
+base=$RTT
+out=$(ctl inject latency --edge db --ms 100 --for 10m 2>&1)
+echo "$out"
+check "inject latency on db (got '$out')" grep -q "injected fault 1" <<<"$out"
+wait_for 5 is StatusText "$SVC" "1 active fault"
+st=$(prop StatusText "$SVC")
+check "StatusText says '1 active fault' (got '$st')" test "$st" = "1 active fault"
+rtt 10.77.0.2 30
+lat=$RTT
+rtt 10.77.0.3 30
+other=$RTT
+record "systemd: rtt to db 10.77.0.2 ${base} ms before, ${lat} ms with 100ms; 10.77.0.3 ${other} ms"
+check "rtt to db within [100, 115] ms (got $lat, baseline $base)" in_range "$lat" 100 115
+check "rtt to 10.77.0.3 below 10 ms (got $other)" in_range "$other" 0 10
+check "audit: CHAOSD_ACTION=inject entry with CHAOSD_EDGE=db CHAOSD_UID=0" \
+	audit_has inject CHAOSD_EDGE=db CHAOSD_UID=0 CHAOSD_RESULT=ok
+journalctl -q CHAOSD_ACTION=inject -o json | head -n 1
+
+# --- the watchdog is pinged: still the same process well after WatchdogSec
+left=$(((t_wd + 12000 - $(now_ms)) / 1000 + 1))
+((left > 0)) && sleep "$left"
+st="$(systemctl is-active "$SVC") pid $(prop MainPID "$SVC") restarts $(prop NRestarts "$SVC")"
+check "$((($(now_ms) - t_wd) / 1000))s > WatchdogSec later: still active, not restarted (got '$st', pid was $pid0)" \
+	test "$st" = "active pid $pid0 restarts 0"
+wd1=$(prop WatchdogTimestampMonotonic "$SVC")
+check "systemd saw WATCHDOG=1 pings (last ping moved $(((wd1 - wd0) / 1000)) ms)" test "$wd1" -gt "$wd0"
+
+# --- SIGKILL mid-fault: ExecStopPost=chaosd --cleanup removes the fault, Restart= brings it back
+check "IFB chd-o$IFX present before the kill" ip link show "chd-o$IFX"
+# sysfs, not ip(8): no process start per poll, so the 100 ms resolution holds under TCG.
+ifb_gone() { [ ! -e "/sys/class/net/chd-o$IFX" ]; }
+systemctl kill -s KILL "$SVC"
+t0=$(now_ms)
+wait_for 10 ifb_gone
+t_clean=$(($(now_ms) - t0))
+# Before the restart (RestartSec=1s) only ExecStopPost can have cleaned; the journal shows which.
+when="$(prop ActiveState "$SVC")/$(prop SubState "$SVC") restarts $(prop NRestarts "$SVC")"
+record "systemd: after SIGKILL the IFB was gone after ${t_clean} ms (100 ms polls; unit then $when)"
+# ~1 s of it is starting chaosd --cleanup under TCG; 3 s leaves room for a loaded host.
+check "IFB chd-o$IFX gone within 3 s of SIGKILL (${t_clean} ms)" test "$t_clean" -le 3000
+# The filters go before the IFB (traffic stops being redirected first).
+filters=$(tc -j filter show dev a0 egress 2>/dev/null)
+no_u32() { ! grep -q u32 <<<"$filters"; }
+check "u32 filters on a0 egress gone (got '$filters')" no_u32
+check "after SIGKILL + ExecStopPost: state equals the snapshot" same_state "$T/before"
+restarted() { is NRestarts "$SVC" 1 && is ActiveState "$SVC" active; }
+wait_for 20 restarted
+# systemd resets ExecStopPost's status on restart; the journal keeps who cleaned and when.
+post=$(journalctl -q -u "$SVC" -o json | python3 -c '
+import json, sys
+kill = None
+for e in map(json.loads, filter(str.strip, sys.stdin)):
+    msg, t = e.get("MESSAGE", ""), int(e["__MONOTONIC_TIMESTAMP"])
+    if "Sent signal SIGKILL" in msg:
+        kill = t
+    elif kill and "cleanup: removed" in msg and "--cleanup" in e.get("_CMDLINE", ""):
+        print("%d ms after SIGKILL, pid %s: %s" % ((t - kill) // 1000, e["_PID"], msg))
+        break')
+record "systemd: ExecStopPost chaosd --cleanup logged ${post:-nothing}"
+check "ExecStopPost=chaosd --cleanup removed the fault (${post:-no log entry})" test -n "$post"
+st="$(systemctl is-active "$SVC") restarts $(prop NRestarts "$SVC") pid $(prop MainPID "$SVC")"
+check "Restart=on-failure restarted it (got '$st', old pid $pid0)" restarted
+out=$(ctl status 2>&1)
+check "restarted chaosd answers with no faults (got '$out')" grep -q "No active faults" <<<"$out"
+check "StatusText after restart '0 active faults' ($(prop StatusText "$SVC"))" \
+	is StatusText "$SVC" "0 active faults"
+
+# --- systemctl stop reverts
+ctl inject latency --edge db --ms 50 --for 10m
+check "fault active before stop" ip link show "chd-o$IFX"
+systemctl stop "$SVC"
+st=$(systemctl is-active "$SVC")
+check "systemctl stop: service stopped (got $st)" test "$st" = inactive
+check "systemctl stop: state equals the snapshot" same_state "$T/before"
+check "systemctl stop: the daemon reverted it itself (audit CHAOSD_ACTION=stop)" \
+	audit_has stop CHAOSD_EDGE=db CHAOSD_RESULT=ok
+
+# --- reload after removing the edge of an active fault
+ctl status >/dev/null
+check "service socket-activated again (got $(systemctl is-active "$SVC"))" is ActiveState "$SVC" active
+pid1=$(prop MainPID "$SVC")
+ctl inject latency --edge db --ms 50 --for 10m
+check "fault on db active before reload" ip link show "chd-o$IFX"
+write_conf web
+systemctl reload "$SVC"
+rc=$?
+check "systemctl reload without edge db succeeds (rc $rc)" test "$rc" = 0
+wait_for 10 same_state "$T/before" >/dev/null
+check "reload: the fault on the removed edge is reverted (state equals the snapshot)" \
+	same_state "$T/before"
+wait_for 5 is ActiveState "$SVC" active
+st="$(systemctl is-active "$SVC") pid $(prop MainPID "$SVC")"
+check "reload: service stays active, same process (got '$st', was $pid1)" \
+	test "$st" = "active pid $pid1"
+check "reload: audit CHAOSD_ACTION=reload for edge db" audit_has reload CHAOSD_EDGE=db
+edges=$(edge_names)
+check "reload: edges are the new config's (got '$edges')" test "$edges" = web
+
+# --- reload with a syntax error: refused, old configuration kept
+cp "$CONF" "$T/good.conf"
+printf 'this line is not ini\n' >>"$CONF"
+badline=$(wc -l <"$CONF")
+systemctl reload "$SVC"
+rc=$?
+record "systemd: systemctl reload with a broken config exited $rc"
+wait_for 10 journal_has "$CONF:$badline:"
+err=$(journalctl -q -u "$SVC" -o cat | grep -F -A1 "reload of '$CONF' refused")
+echo "$err"
+check "bad reload: journal names $CONF:$badline" journal_has "$CONF:$badline:"
+check "bad reload: journal says the reload was refused" grep -q refused <<<"$err"
+wait_for 5 is ActiveState "$SVC" active
+st="$(systemctl is-active "$SVC") pid $(prop MainPID "$SVC")"
+check "bad reload: service still active, same process (got '$st', was $pid1)" \
+	test "$st" = "active pid $pid1"
+out=$(edge_names)
+check "bad reload: old configuration kept (edges '$out')" test "$out" = "$edges"
+out=$(ctl inject latency --edge web --ms 10 --for 10m 2>&1)
+check "bad reload: still injects on the old config's edge (got '$out')" grep -q "injected" <<<"$out"
+cp "$T/good.conf" "$CONF"
+ctl revert --all >/dev/null
+check "state equals the snapshot at the end" same_state "$T/before"
+
+# --- hardening, for the record
+systemd-analyze security "$SVC" --no-pager | tail -n 40
+exposure=$(systemd-analyze security "$SVC" --no-pager 2>&1 | grep -i "overall exposure")
+record "systemd: ${exposure:-no exposure line}"
+check "systemd-analyze security prints an exposure level" test -n "$exposure"
+
+# The whole story when something failed, else its end.
+lines=40
+((fail > 0)) && lines=all
+journalctl -q -u "$SVC" -u chaosd.socket -o short-monotonic --no-pager -n "$lines"
+finish
