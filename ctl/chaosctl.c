@@ -227,6 +227,14 @@ static void print_json(const struct proto_msg *m)
 	printf("}\n");
 }
 
+/* Index of the first record marker: a reply without top-level fields starts with one. */
+static unsigned first_record(const struct proto_msg *m)
+{
+	if (m->n_fields > 0 && streq(m->fields[0].key, "@"))
+		return 0;
+	return proto_msg_next_record(m, 0);
+}
+
 static const char *get(const struct proto_msg *m, unsigned rec, const char *key)
 {
 	const char *v = proto_msg_get(m, rec, key);
@@ -248,8 +256,7 @@ static void print_history(const struct proto_msg *m)
 {
 	bool any = false;
 
-	for (unsigned i = proto_msg_next_record(m, 0); i < m->n_fields;
-			i = proto_msg_next_record(m, i)) {
+	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		char when[64], dur[32];
 		uint64_t f = 0;
 		if (!any)
@@ -268,7 +275,7 @@ static void print_history(const struct proto_msg *m)
 
 static void print_status(const struct proto_msg *m)
 {
-	unsigned i = proto_msg_next_record(m, 0);
+	unsigned i = first_record(m);
 	bool any = false;
 
 	for (unsigned k = i; k < m->n_fields; k = proto_msg_next_record(m, k)) {
@@ -308,8 +315,7 @@ static void print_status(const struct proto_msg *m)
 static void print_edges(const struct proto_msg *m)
 {
 	printf("%-14s %-10s %-6s %-6s %s\n", "EDGE", "INTERFACE", "PORT", "PROTO", "DESTINATION");
-	for (unsigned i = proto_msg_next_record(m, 0); i < m->n_fields;
-			i = proto_msg_next_record(m, i)) {
+	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		const char *err = proto_msg_get(m, i, "error");
 		printf("%-14s %-10s %-6s %-6s %s%s%s\n", get(m, i, "name"),
 				*get(m, i, "interface") ? get(m, i, "interface") : "?",
@@ -504,7 +510,7 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 		printf("reverted %s fault(s)\n", get(m, 0, "reverted"));
 		break;
 	case PROTO_KILL:
-		if (proto_msg_next_record(m, 0) < m->n_fields || !*get(m, 0, "reverted")) {
+		if (first_record(m) < m->n_fields || !*get(m, 0, "reverted")) {
 			print_history(m);
 			break;
 		}

@@ -32,6 +32,10 @@ write_config
 snapshot "$T/before"
 start_chaosd || exit 1
 
+edges=$(ctl edges)
+echo "$edges"
+check "edges lists every configured edge with its interface" bash -c "grep -q '^db  *a0 ' <<<'$edges' && grep -q '^cache  *a0 ' <<<'$edges' && grep -q '^ghost .*nosuch0 does not exist' <<<'$edges'"
+
 # --- a kernel without sch_netem: the message says so and how to fix it; nothing is left
 if modprobe -n sch_netem 2>/dev/null && modprobe sch_netem 2>/dev/null; then
 	echo "NOTE: this kernel has sch_netem: the missing-netem check runs in CI's host kernel"
