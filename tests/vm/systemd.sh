@@ -223,10 +223,10 @@ systemctl reload "$SVC"
 rc=$?
 record "systemd: systemctl reload with a broken config exited $rc"
 wait_for 10 journal_has "$CONF:$badline:"
-err=$(journalctl -q -u "$SVC" -o cat | grep -F -A1 "reload of '$CONF' refused")
-echo "$err"
+# ExecReload= runs chaosd --check-config first: a broken file fails the reload itself, so
+# systemctl (and whoever runs it) hears of it, and the daemon never sees the SIGHUP.
+check "bad reload: systemctl reload fails (rc $rc)" test "$rc" != 0
 check "bad reload: journal names $CONF:$badline" journal_has "$CONF:$badline:"
-check "bad reload: journal says the reload was refused" grep -q refused <<<"$err"
 wait_for 5 is ActiveState "$SVC" active
 st="$(systemctl is-active "$SVC") pid $(prop MainPID "$SVC")"
 check "bad reload: service still active, same process (got '$st', was $pid1)" \
