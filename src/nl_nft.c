@@ -43,6 +43,8 @@
 #define CHAIN_PRIO (-300)
 #define COMMENT_PREFIX "chaosd fault "
 
+/* One non-batch request (get table/rule): a table name and a few attributes. */
+#define NFT_REQ_SIZE 8192
 #define NO_NFTABLES "the kernel has no nf_tables (modprobe nf_tables)"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free)
@@ -620,7 +622,7 @@ static int rule_walk_cb(const struct nlmsghdr *nlh, void *data)
 static int walk_rules(struct nl_nft *n, struct rule_walk *w, struct diag *d)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_REQ_SIZE] = { 0 }; /* libmnl leaves attribute padding as it finds it */
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 
 	if (!r || nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NL_NFT_TABLE) < 0)
@@ -635,7 +637,7 @@ static int walk_rules(struct nl_nft *n, struct rule_walk *w, struct diag *d)
 int nl_nft_open(struct nl_nft **ret, struct diag *d)
 {
 	_cleanup_free_ struct nl_nft *n = calloc(1, sizeof(*n));
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_REQ_SIZE] = { 0 }; /* libmnl leaves attribute padding as it finds it */
 	struct nlmsghdr *nlh;
 	int r;
 
@@ -793,7 +795,7 @@ int nl_nft_get_drops(struct nl_nft *n, uint64_t id, uint64_t *ret_packets)
 int nl_nft_table_exists(struct nl_nft *n)
 {
 	_cleanup_(nftnl_table_freep) struct nftnl_table *t = table_new();
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_REQ_SIZE] = { 0 }; /* libmnl leaves attribute padding as it finds it */
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	int r;
 

@@ -529,6 +529,7 @@ START_TEST(test_guard_rails)
 	ck_assert_double_eq(c->max_loss_percent, 50);
 	ck_assert(c->max_partition_usec == 30 * USEC_PER_SEC);
 	ck_assert(c->allow_ssh_partition);
+	free(c->path);
 	c->path = strdup("/etc/chaosd/chaosd.conf");
 	ck_assert_str_eq(config_key_origin(c, "protect", buf, sizeof(buf)),
 			"/etc/chaosd/chaosd.conf:5");

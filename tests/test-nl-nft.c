@@ -678,6 +678,7 @@ static struct mnl_socket *owner_table_create(void)
 
 	ck_assert_ptr_nonnull(nl);
 	ck_assert_int_eq(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+	memset(buf, 0, sizeof(buf)); /* libmnl leaves attribute padding as it finds it */
 	b = mnl_nlmsg_batch_start(buf, sizeof(buf));
 	nftnl_batch_begin(mnl_nlmsg_batch_current(b), seq++);
 	mnl_nlmsg_batch_next(b);

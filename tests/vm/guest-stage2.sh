@@ -109,6 +109,11 @@ case ${1:-} in
 		# one and ignore the kernel command line (systemd.unit=...). Deleting them only
 		# whites them out in the guest's overlay.
 		rm -f /.dockerenv /run/.containerenv || boot_fail "remove container marker files"
+		# tmpfiles.d/tmp.conf says "D /tmp": at boot systemd-tmpfiles would empty /tmp,
+		# which here is the host's (a clone built under /tmp would vanish, and deleting the
+		# host's files one whiteout at a time takes minutes). An empty override keeps it.
+		mkdir -p /etc/tmpfiles.d || boot_fail "mkdir /etc/tmpfiles.d"
+		: >/etc/tmpfiles.d/tmp.conf || boot_fail "override tmpfiles.d/tmp.conf"
 		# run.sh put systemd.unit=chaosd-vm.target on the kernel command line.
 		# shellcheck disable=SC2093 # only returns if exec fails
 		exec /lib/systemd/systemd
