@@ -131,22 +131,14 @@ static void p_error(struct parser *p, unsigned line, const char *key, const char
 static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
 		const char *fmt, ...)
 {
-	char msg[768], k[64], v[128];
+	char msg[768];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-
 	p->errors++;
-	if (key)
-		diag_add(p->d, -EINVAL, "%s:%u: %s%s%s = '%s': %s", p->name, line, p->section_text,
-				p->section_text[0] ? " " : "", parse_sanitize(key, k, sizeof(k)),
-				parse_sanitize(value ? value : "", v, sizeof(v)), msg);
-	else if (p->section_text[0])
-		diag_add(p->d, -EINVAL, "%s:%u: %s: %s", p->name, line, p->section_text, msg);
-	else
-		diag_add(p->d, -EINVAL, "%s:%u: %s", p->name, line, msg);
+	diag_add_at(p->d, -EINVAL, p->name, line, p->section_text, key, value, msg);
 }
 
 int config_parse_rate(const char *s, uint64_t *ret_bps)

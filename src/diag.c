@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "diag.h"
+#include "parse.h"
 
 void diag_init(struct diag *d)
 {
@@ -41,4 +42,21 @@ int diag_add(struct diag *d, int err, const char *fmt, ...)
 const char *diag_text(const struct diag *d)
 {
 	return d ? d->text : "";
+}
+
+int diag_add_at(struct diag *d, int err, const char *file, unsigned line, const char *section,
+		const char *key, const char *value, const char *msg)
+{
+	char k[64], v[160];
+	const char *sep = section && section[0] ? " " : "";
+
+	if (!section)
+		section = "";
+	if (key)
+		return diag_add(d, err, "%s:%u: %s%s%s = '%s': %s", file, line, section, sep,
+				parse_sanitize(key, k, sizeof(k)),
+				parse_sanitize(value ? value : "", v, sizeof(v)), msg);
+	if (section[0])
+		return diag_add(d, err, "%s:%u: %s: %s", file, line, section, msg);
+	return diag_add(d, err, "%s:%u: %s", file, line, msg);
 }

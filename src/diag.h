@@ -26,3 +26,7 @@ int diag_add(struct diag *d, int err, const char *fmt, ...) _printf_(3, 4);
 int diag_addv(struct diag *d, int err, const char *fmt, va_list ap) _printf_(3, 0);
 /* First line, or "" */
 const char *diag_text(const struct diag *d);
+/* One error in a file, "FILE:LINE: SECTION KEY = 'VALUE': MSG", with only the parts given (key
+ * NULL: no "KEY = 'VALUE'"); key and value are sanitized for the terminal. Returns err. */
+int diag_add_at(struct diag *d, int err, const char *file, unsigned line, const char *section,
+		const char *key, const char *value, const char *msg);

@@ -1,0 +1,1185 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "parse.h"
+#include "scenario.h"
+
+#define STEP_RAW_MAX   48
+#define RAW_VALUE_MAX  256
+#define DEFAULT_WINDOW (10 * USEC_PER_SEC)
+#define DEFAULT_POINTS 10
+
+const struct scenario_key scenario_keys[] = {
+	{ "scenario", "name", "NAME", NULL, "name of the scenario (letters, digits, '._-'); "
+	  "default: the file name without .ini" },
+	{ "scenario", "description", "TEXT", NULL, "one line for reports" },
+	{ "scenario", "max_duration", "TIME", "twice the planned run, at least 1m",
+	  "hard deadline of the whole run: everything is reverted and the run aborted after it" },
+	{ "scenario", "steady_state_duration", "TIME", "the longest steady_state window",
+	  "how long the hypothesis is checked before and after the method" },
+	{ "scenario", "lease", "TIME", NULL,
+	  "abort unless the client that started the run renews within TIME (chaosctl run does "
+	  "while it watches); default: the run goes on alone" },
+	{ "scenario", "allow_overlap", "BOOL", "no",
+	  "allow faults of different kinds on one edge at the same time" },
+	{ "probe", "type", "TYPE", NULL, "http (GET; status and latency), tcp (connect time) or "
+	  "exec (exit status of /bin/sh -c TARGET; the run must be started by root); required" },
+	{ "probe", "target", "TARGET", NULL, "http://ADDRESS[:PORT]/PATH, ADDRESS:PORT or a "
+	  "command; addresses are IP literals or localhost (no DNS: a slow resolver must not stall "
+	  "the daemon); required" },
+	{ "probe", "interval", "TIME", "1s", "time between two probes" },
+	{ "probe", "timeout", "TIME", "2s", "a probe taking longer fails" },
+	{ "probe", "expect_status", "CODE", "200", "http: the status that counts as success" },
+	{ "probe", "abort_when", "COND", NULL, "abort the run when this holds during the method, "
+	  "e.g. 'failure_rate > 10% over 10s', 'p99 > 5s over 30s', 'availability < 90% over 30s'" },
+	{ "probe", "steady_state", "COND", NULL, "the hypothesis: must hold before and after the "
+	  "method, e.g. 'success_rate >= 99% over 10s'" },
+	{ "step", "at", "TIME", NULL, "when the step starts, from the start of the method; required" },
+	{ "step", "fault", "KIND", NULL, "latency, loss, corrupt, duplicate, reorder, rate or "
+	  "partition; required" },
+	{ "step", "edge", "NAME", NULL, "an edge of chaosd.conf; required" },
+	{ "step", "ramp", "RAMP", NULL, "'FROM..TO over TIME [in N steps]': N values (default 10) "
+	  "evenly spaced over TIME, e.g. '50ms..800ms over 2m in 8 steps'" },
+	{ "step", "ramp_key", "KEY", "by kind: ms, percent or kbit",
+	  "the fault key the ramp changes" },
+};
+const unsigned scenario_n_keys = ELEMENTSOF(scenario_keys);
+
+enum section {
+	SEC_NONE,
+	SEC_SCENARIO,
+	SEC_PROBE,
+	SEC_STEP,
+	SEC_BAD, /* reported; its keys are skipped */
+};
+
+struct raw_kv {
+	char key[32];
+	char value[RAW_VALUE_MAX];
+	unsigned line;
+};
+
+struct step_state {
+	struct raw_kv raw[STEP_RAW_MAX];
+	unsigned n_raw;
+	bool bad;
+};
+
+struct parser {
+	const char *name;
+	struct diag *d;
+	unsigned errors;
+	bool oom;
+
+	const char *text;
+	size_t pos, len;
+	unsigned lineno;
+
+	enum section section;
+	char section_text[96];
+	unsigned section_line;
+	uint64_t seen; /* keys of the current section, bit = index in scenario_keys */
+
+	struct scenario *s;
+	unsigned scenario_lines; /* [scenario] sections seen */
+	unsigned line_max_duration, line_steady, line_name;
+	struct step_state *steps; /* parallel to s->steps */
+	unsigned cap_steps, cap_probes;
+};
+
+static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
+		const char *fmt, ...) _printf_(5, 6);
+static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
+		const char *fmt, ...)
+{
+	char msg[768], section[sizeof(p->section_text) + 2] = "";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->errors++;
+	if (p->section_text[0])
+		snprintf(section, sizeof(section), "[%s]", p->section_text);
+	diag_add_at(p->d, -EINVAL, p->name, line, section, key, value, msg);
+}
+
+static bool name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > SCENARIO_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+static const char *const probe_types[] = { "http", "tcp", "exec" };
+static const char *const metric_names[_SCENARIO_METRIC_MAX] = {
+	"success_rate", "failure_rate", "p50", "p95", "p99",
+};
+static const char *const op_names[] = { "<", "<=", ">", ">=" };
+
+const char *scenario_probe_type_to_string(enum scenario_probe_type t)
+{
+	return (unsigned)t < ELEMENTSOF(probe_types) ? probe_types[t] : "?";
+}
+
+const char *scenario_metric_to_string(enum scenario_metric m)
+{
+	return (unsigned)m < _SCENARIO_METRIC_MAX ? metric_names[m] : "?";
+}
+
+const char *scenario_op_to_string(enum scenario_op op)
+{
+	return (unsigned)op < ELEMENTSOF(op_names) ? op_names[op] : "?";
+}
+
+static bool metric_is_rate(enum scenario_metric m)
+{
+	return m == SCENARIO_SUCCESS_RATE || m == SCENARIO_FAILURE_RATE;
+}
+
+char *scenario_cond_format(const struct scenario_cond *c, char *buf, size_t n)
+{
+	char v[32], w[32];
+
+	if (!c->set) {
+		snprintf(buf, n, "none");
+		return buf;
+	}
+	if (metric_is_rate(c->metric)) {
+		parse_format_double(c->threshold, v, sizeof(v));
+		strncat(v, "%", sizeof(v) - strlen(v) - 1);
+	} else
+		parse_format_duration((uint64_t)c->threshold, v, sizeof(v));
+	snprintf(buf, n, "%s %s %s over %s", metric_names[c->metric], op_names[c->op], v,
+			parse_format_duration(c->window_usec, w, sizeof(w)));
+	return buf;
+}
+
+bool scenario_cond_holds(const struct scenario_cond *c, double value)
+{
+	switch (c->op) {
+	case SCENARIO_LT:
+		return value < c->threshold;
+	case SCENARIO_LE:
+		return value <= c->threshold;
+	case SCENARIO_GT:
+		return value > c->threshold;
+	case SCENARIO_GE:
+		return value >= c->threshold;
+	}
+	return false;
+}
+
+/* "METRIC OP VALUE [over TIME]" */
+static int cond_parse(const char *text, struct scenario_cond *ret, char *why, size_t n)
+{
+	char buf[RAW_VALUE_MAX], *tok[6], *save = NULL;
+	struct scenario_cond c = { .set = true, .window_usec = DEFAULT_WINDOW };
+	unsigned nt = 0;
+	uint64_t u;
+	int m = -1;
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+		if (nt == ELEMENTSOF(tok))
+			goto syntax;
+		tok[nt++] = t;
+	}
+	if (nt != 3 && nt != 5)
+		goto syntax;
+	if (streq(tok[0], "availability"))
+		m = SCENARIO_SUCCESS_RATE;
+	for (unsigned i = 0; i < _SCENARIO_METRIC_MAX && m < 0; i++)
+		if (streq(tok[0], metric_names[i]))
+			m = (int)i;
+	if (m < 0) {
+		snprintf(why, n, "unknown measure '%.40s' (allowed: success_rate, availability, "
+				"failure_rate, p50, p95, p99)", tok[0]);
+		return -EINVAL;
+	}
+	c.metric = (enum scenario_metric)m;
+	for (unsigned i = 0; i <= ELEMENTSOF(op_names); i++) {
+		if (i == ELEMENTSOF(op_names)) {
+			snprintf(why, n, "unknown comparison '%.20s' (allowed: <, <=, >, >=)",
+					tok[1]);
+			return -EINVAL;
+		}
+		if (streq(tok[1], op_names[i])) {
+			c.op = (enum scenario_op)i;
+			break;
+		}
+	}
+	if (metric_is_rate(c.metric)) {
+		if (parse_percent(tok[2], &c.threshold) < 0) {
+			snprintf(why, n, "'%.40s' is not a percentage (allowed: 0%%..100%%)", tok[2]);
+			return -EINVAL;
+		}
+	} else {
+		if (parse_duration(tok[2], &u) < 0) {
+			snprintf(why, n, "'%.40s' is not a latency (allowed: e.g. 300ms, 5s)",
+					tok[2]);
+			return -EINVAL;
+		}
+		c.threshold = (double)u;
+	}
+	if (nt == 5) {
+		if (!streq(tok[3], "over"))
+			goto syntax;
+		if (parse_duration(tok[4], &c.window_usec) < 0 || c.window_usec < USEC_PER_SEC ||
+				c.window_usec > 3600 * USEC_PER_SEC) {
+			snprintf(why, n, "window '%.40s' is not a time between 1s and 1h", tok[4]);
+			return -EINVAL;
+		}
+	}
+	*ret = c;
+	return 0;
+syntax:
+	snprintf(why, n, "not a condition (allowed: MEASURE OP VALUE [over TIME], e.g. "
+			"'failure_rate > 10%% over 10s' or 'p99 > 5s over 30s')");
+	return -EINVAL;
+}
+
+static int parse_port(const char *s, uint16_t *ret)
+{
+	uint64_t u;
+	int r = parse_u64_range(s, 1, 65535, &u);
+
+	if (r < 0)
+		return r;
+	*ret = (uint16_t)u;
+	return 0;
+}
+
+/* "10.0.0.1", "[fd00::1]" or "localhost", then ":PORT" or nothing; hostport is modified. */
+static int hostport_parse(struct scenario_probe *pr, char *hostport, uint16_t default_port)
+{
+	char *host = hostport, *port = NULL;
+
+	if (host[0] == '[') {
+		char *close = strchr(host, ']');
+
+		if (!close)
+			return -EINVAL;
+		*close = '\0';
+		host++;
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			return -EINVAL;
+		if (inet_pton(AF_INET6, host, pr->addr) != 1)
+			return -EINVAL;
+		pr->family = AF_INET6;
+	} else {
+		port = strchr(host, ':');
+		if (port)
+			*port++ = '\0';
+		if (streq(host, "localhost")) {
+			pr->family = AF_INET;
+			pr->addr[0] = 127;
+			pr->addr[3] = 1;
+		} else if (inet_pton(AF_INET, host, pr->addr) == 1)
+			pr->family = AF_INET;
+		else
+			return -EINVAL;
+	}
+	snprintf(pr->host, sizeof(pr->host), "%s", host);
+	if (port)
+		return parse_port(port, &pr->port);
+	if (!default_port)
+		return -EINVAL;
+	pr->port = default_port;
+	return 0;
+}
+
+static int target_parse(struct scenario_probe *pr, char *why, size_t n)
+{
+	char buf[SCENARIO_TARGET_MAX + 1], *hp, *slash;
+
+	if (pr->type == SCENARIO_PROBE_EXEC)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", pr->target);
+	if (pr->type == SCENARIO_PROBE_TCP) {
+		if (hostport_parse(pr, buf, 0) < 0) {
+			snprintf(why, n, "not ADDRESS:PORT (allowed: 10.0.0.1:5432, [fd00::1]:80, "
+					"localhost:8080; IP literals only)");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strncmp(buf, "http://", 7) != 0) {
+		snprintf(why, n, "%s", strncmp(buf, "https://", 8) == 0 ?
+				"https is not supported (allowed: http://ADDRESS[:PORT]/PATH)" :
+				"not an http URL (allowed: http://ADDRESS[:PORT]/PATH)");
+		return -EINVAL;
+	}
+	hp = buf + 7;
+	slash = strchr(hp, '/');
+	snprintf(pr->path, sizeof(pr->path), "%s", slash ? slash : "/");
+	if (slash)
+		*slash = '\0';
+	for (const char *c = pr->path; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+			snprintf(why, n, "the path holds a blank or control character");
+			return -EINVAL;
+		}
+	if (hostport_parse(pr, hp, 80) < 0) {
+		snprintf(why, n, "bad address or port (allowed: an IPv4 literal, [IPv6] or "
+				"localhost, then :PORT; no DNS names: a slow resolver must not stall "
+				"the daemon)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int key_index(const char *section, const char *key)
+{
+	for (unsigned i = 0; i < scenario_n_keys; i++)
+		if (streq(scenario_keys[i].section, section) && streq(scenario_keys[i].name, key))
+			return (int)i;
+	return -1;
+}
+
+static char *keys_of(const char *section, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < scenario_n_keys; i++)
+		if (streq(scenario_keys[i].section, section) && len < n)
+			len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? ", " : "",
+					scenario_keys[i].name);
+	return buf;
+}
+
+static void *grow(void *array, unsigned n, unsigned *cap, size_t size)
+{
+	void *a;
+	unsigned c;
+
+	if (n < *cap)
+		return array;
+	c = *cap ? *cap * 2 : 8;
+	a = reallocarray(array, c, size);
+	if (!a)
+		return NULL;
+	memset((char *)a + (size_t)*cap * size, 0, (size_t)(c - *cap) * size);
+	*cap = c;
+	return a;
+}
+
+static void begin_section(struct parser *p, const char *text)
+{
+	char word[16], shown[64];
+	const char *arg;
+	size_t wl;
+
+	snprintf(p->section_text, sizeof(p->section_text), "%s", text);
+	p->section_line = p->lineno;
+	p->seen = 0;
+	wl = strcspn(text, " \t");
+	arg = text + wl;
+	arg += strspn(arg, " \t");
+	snprintf(word, sizeof(word), "%.*s", (int)MIN(wl, sizeof(word) - 1), text);
+
+	if (streq(text, "scenario")) {
+		p->section = SEC_SCENARIO;
+		if (p->scenario_lines++)
+			p_error(p, p->lineno, NULL, NULL, "a second [scenario] section "
+					"(allowed: one)");
+		return;
+	}
+	if (!streq(word, "probe") && !streq(word, "step")) {
+		p->section = SEC_BAD;
+		p_error(p, p->lineno, NULL, NULL, "unknown section (allowed: [scenario], "
+				"[probe NAME], [step NAME])");
+		return;
+	}
+	if (!name_valid(arg)) {
+		p->section = SEC_BAD;
+		p_error(p, p->lineno, NULL, NULL, "'%s' is not a valid name (allowed: 1-%d "
+				"letters, digits, '._-')", parse_sanitize(arg, shown, sizeof(shown)),
+				SCENARIO_NAME_MAX);
+		return;
+	}
+	if (streq(word, "probe")) {
+		struct scenario *s = p->s;
+
+		for (unsigned i = 0; i < s->n_probes; i++)
+			if (streq(s->probes[i].name, arg)) {
+				p->section = SEC_BAD;
+				p_error(p, p->lineno, NULL, NULL, "probe '%s' is defined twice "
+						"(first at line %u)", arg, s->probes[i].line);
+				return;
+			}
+		if (s->n_probes >= SCENARIO_PROBES_MAX) {
+			p->section = SEC_BAD;
+			p_error(p, p->lineno, NULL, NULL, "more than %d probes",
+					SCENARIO_PROBES_MAX);
+			return;
+		}
+		void *np = grow(s->probes, s->n_probes, &p->cap_probes, sizeof(*s->probes));
+		if (!np) {
+			p->oom = true;
+			p->section = SEC_BAD;
+			return;
+		}
+		s->probes = np;
+		struct scenario_probe *pr = &s->probes[s->n_probes++];
+		snprintf(pr->name, sizeof(pr->name), "%s", arg);
+		pr->line = p->lineno;
+		pr->interval_usec = USEC_PER_SEC;
+		pr->timeout_usec = 2 * USEC_PER_SEC;
+		pr->expect_status = 200;
+		pr->type = (enum scenario_probe_type)-1;
+		p->section = SEC_PROBE;
+		return;
+	}
+
+	struct scenario *s = p->s;
+	for (unsigned i = 0; i < s->n_steps; i++)
+		if (streq(s->steps[i].name, arg)) {
+			p->section = SEC_BAD;
+			p_error(p, p->lineno, NULL, NULL, "step '%s' is defined twice (first at line "
+					"%u)", arg, s->steps[i].line);
+			return;
+		}
+	if (s->n_steps >= SCENARIO_STEPS_MAX) {
+		p->section = SEC_BAD;
+		p_error(p, p->lineno, NULL, NULL, "more than %d steps", SCENARIO_STEPS_MAX);
+		return;
+	}
+	/* Both arrays grow together: p->steps[i] holds the raw keys of s->steps[i]. */
+	unsigned cap = p->cap_steps;
+	void *ns = grow(s->steps, s->n_steps, &cap, sizeof(*s->steps));
+	if (ns)
+		s->steps = ns;
+	void *nr = ns ? grow(p->steps, s->n_steps, &p->cap_steps, sizeof(*p->steps)) : NULL;
+	if (!nr) {
+		p->oom = true;
+		p->section = SEC_BAD;
+		return;
+	}
+	p->steps = nr;
+	struct scenario_step *st = &s->steps[s->n_steps];
+	memset(&p->steps[s->n_steps], 0, sizeof(p->steps[0]));
+	s->n_steps++;
+	snprintf(st->name, sizeof(st->name), "%s", arg);
+	st->line = p->lineno;
+	st->at_usec = UINT64_MAX; /* required */
+	st->fault.kind = _FAULT_KIND_MAX;
+	p->section = SEC_STEP;
+}
+
+static void set_scenario_key(struct parser *p, const char *key, const char *value)
+{
+	struct scenario *s = p->s;
+	uint64_t u;
+
+	if (streq(key, "name")) {
+		if (!name_valid(value))
+			return p_error(p, p->lineno, key, value, "not a valid name (allowed: 1-%d "
+					"letters, digits, '._-')", SCENARIO_NAME_MAX);
+		snprintf(s->name, sizeof(s->name), "%s", value);
+		p->line_name = p->lineno;
+	} else if (streq(key, "description")) {
+		free(s->description);
+		s->description = strdup(value);
+		if (!s->description)
+			p->oom = true;
+	} else if (streq(key, "allow_overlap")) {
+		if (parse_bool(value, &s->allow_overlap) < 0)
+			p_error(p, p->lineno, key, value, "not a boolean (allowed: yes, no)");
+	} else {
+		if (parse_duration(value, &u) < 0 || u < USEC_PER_SEC ||
+				u > 7 * 24 * 3600 * USEC_PER_SEC)
+			return p_error(p, p->lineno, key, value,
+					"not a time between 1s and 7d (e.g. 30s, 10m)");
+		if (streq(key, "max_duration")) {
+			s->max_duration_usec = u;
+			p->line_max_duration = p->lineno;
+		} else if (streq(key, "steady_state_duration")) {
+			s->steady_state_usec = u;
+			p->line_steady = p->lineno;
+		} else
+			s->lease_usec = u;
+	}
+}
+
+static void set_probe_key(struct parser *p, const char *key, const char *value)
+{
+	struct scenario_probe *pr = &p->s->probes[p->s->n_probes - 1];
+	char why[256];
+	uint64_t u;
+
+	if (streq(key, "type")) {
+		for (unsigned i = 0; i < ELEMENTSOF(probe_types); i++)
+			if (streq(value, probe_types[i])) {
+				pr->type = (enum scenario_probe_type)i;
+				return;
+			}
+		p_error(p, p->lineno, key, value, "unknown probe type (allowed: http, tcp, exec)");
+	} else if (streq(key, "target")) {
+		if (!value[0] || strlen(value) > SCENARIO_TARGET_MAX)
+			return p_error(p, p->lineno, key, value, "empty or longer than %d characters",
+					SCENARIO_TARGET_MAX);
+		snprintf(pr->target, sizeof(pr->target), "%s", value);
+	} else if (streq(key, "interval") || streq(key, "timeout")) {
+		if (parse_duration(value, &u) < 0 || u < 10 * USEC_PER_MSEC ||
+				u > 3600 * USEC_PER_SEC)
+			return p_error(p, p->lineno, key, value,
+					"not a time between 10ms and 1h (e.g. 500ms, 2s)");
+		*(streq(key, "interval") ? &pr->interval_usec : &pr->timeout_usec) = u;
+	} else if (streq(key, "expect_status")) {
+		if (parse_u64_range(value, 100, 599, &u) < 0)
+			return p_error(p, p->lineno, key, value,
+					"not an HTTP status (allowed: 100-599)");
+		pr->expect_status = (unsigned)u;
+	} else {
+		struct scenario_cond *c = streq(key, "abort_when") ? &pr->abort_when :
+								     &pr->steady_state;
+		if (cond_parse(value, c, why, sizeof(why)) < 0)
+			return p_error(p, p->lineno, key, value, "%s", why);
+		c->line = p->lineno;
+	}
+}
+
+static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+	const char *sec;
+	char keys[512];
+	int idx;
+
+	(void)section; /* the reader tracks sections, with their line numbers */
+	if (!value)
+		value = "";
+	switch (p->section) {
+	case SEC_NONE:
+		p_error(p, p->lineno, name, value, "key outside of a section (allowed: in "
+				"[scenario], [probe NAME] or [step NAME])");
+		return 1;
+	case SEC_BAD:
+		return 1;
+	case SEC_SCENARIO:
+		sec = "scenario";
+		break;
+	case SEC_PROBE:
+		sec = "probe";
+		break;
+	case SEC_STEP:
+		sec = "step";
+		break;
+	default:
+		return 1;
+	}
+	idx = key_index(sec, name);
+	if (p->section == SEC_STEP && idx < 0 && fault_key_find(name)) {
+		/* A fault key: applied once the step's kind is known (keys come in any order). */
+		struct step_state *ss = &p->steps[p->s->n_steps - 1];
+		struct raw_kv *kv;
+
+		if (ss->n_raw >= STEP_RAW_MAX || strlen(value) >= RAW_VALUE_MAX) {
+			p_error(p, p->lineno, name, value, "too many keys or value too long");
+			return 1;
+		}
+		for (unsigned i = 0; i < ss->n_raw; i++)
+			if (streq(ss->raw[i].key, fault_key_find(name)->name)) {
+				p_error(p, p->lineno, name, value, "given twice (first at line %u)",
+						ss->raw[i].line);
+				return 1;
+			}
+		kv = &ss->raw[ss->n_raw++];
+		snprintf(kv->key, sizeof(kv->key), "%s", fault_key_find(name)->name);
+		snprintf(kv->value, sizeof(kv->value), "%s", value);
+		kv->line = p->lineno;
+		return 1;
+	}
+	if (idx < 0) {
+		if (p->section == SEC_STEP)
+			p_error(p, p->lineno, name, value, "unknown key (allowed: %s, and the fault "
+					"keys of chaosctl inject: see chaosd.scenario(5))",
+					keys_of(sec, keys, sizeof(keys)));
+		else
+			p_error(p, p->lineno, name, value, "unknown key (allowed: %s)",
+					keys_of(sec, keys, sizeof(keys)));
+		return 1;
+	}
+	if (p->seen & (UINT64_C(1) << idx)) {
+		p_error(p, p->lineno, name, value, "given twice in this section");
+		return 1;
+	}
+	p->seen |= UINT64_C(1) << idx;
+
+	if (p->section == SEC_SCENARIO)
+		set_scenario_key(p, name, value);
+	else if (p->section == SEC_PROBE)
+		set_probe_key(p, name, value);
+	else {
+		struct step_state *ss = &p->steps[p->s->n_steps - 1];
+		struct raw_kv *kv = &ss->raw[ss->n_raw++];
+
+		if (ss->n_raw > STEP_RAW_MAX || strlen(value) >= RAW_VALUE_MAX) {
+			ss->n_raw--;
+			p_error(p, p->lineno, name, value, "value too long");
+			return 1;
+		}
+		snprintf(kv->key, sizeof(kv->key), "%s", name);
+		snprintf(kv->value, sizeof(kv->value), "%s", value);
+		kv->line = p->lineno;
+	}
+	return 1;
+}
+
+/* Hands inih one line at a time, keeping the line number (this inih does not pass it), the
+ * section (even one without keys) and stripping " # comment" tails, which inih would keep in
+ * the value. */
+static char *ini_reader_cb(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	const char *s, *nl;
+	char line[1024], *start, *end, shown[64];
+	size_t len;
+
+	if (p->pos >= p->len || num < 4)
+		return NULL;
+	s = p->text + p->pos;
+	nl = memchr(s, '\n', p->len - p->pos);
+	len = nl ? (size_t)(nl - s) : p->len - p->pos;
+	p->pos += len + (nl ? 1 : 0);
+	p->lineno++;
+	strcpy(str, "\n");
+
+	if (len >= sizeof(line) || len + 2 > (size_t)num) {
+		p_error(p, p->lineno, NULL, NULL, "line too long (allowed: at most %zu characters)",
+				MIN(sizeof(line), (size_t)num - 2) - 1);
+		return str;
+	}
+	memcpy(line, s, len);
+	line[len] = '\0';
+	start = line;
+	if (p->lineno == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
+		start += 3;
+	if (isspace((unsigned char)*start) && start[strspn(start, " \t\r")] &&
+			!strchr("#;", start[strspn(start, " \t\r")])) {
+		/* inih would join it to the previous value: surprising in a timeline. */
+		p_error(p, p->lineno, NULL, NULL, "indented line (allowed: key = value at the "
+				"start of a line; continuation lines are not supported)");
+		return str;
+	}
+	for (char *c = start; *c; c++)
+		if ((*c == '#' || *c == ';') && c > start && (c[-1] == ' ' || c[-1] == '\t')) {
+			*c = '\0';
+			break;
+		}
+	end = start + strlen(start);
+	while (end > start && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if (!*start || *start == '#' || *start == ';')
+		return str;
+	for (const char *c = start; *c; c++)
+		if ((unsigned char)*c < ' ' && *c != '\t') {
+			p_error(p, p->lineno, NULL, NULL, "control character in the line");
+			return str;
+		}
+	if (*start == '[') {
+		char *close = strchr(start, ']');
+
+		if (!close || close[1]) {
+			p->section = SEC_BAD;
+			p->section_text[0] = '\0';
+			p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' (allowed: [scenario], "
+					"[probe NAME], [step NAME])",
+					parse_sanitize(start, shown, sizeof(shown)));
+			return str;
+		}
+		*close = '\0';
+		begin_section(p, parse_strip(start + 1));
+		snprintf(str, (size_t)num, "[x]\n");
+		return str;
+	}
+	if (!strchr(start, '=')) {
+		p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' (allowed: [section], "
+				"key = value, '#' or ';' comments)",
+				parse_sanitize(start, shown, sizeof(shown)));
+		return str;
+	}
+	if (*start == '=') {
+		p_error(p, p->lineno, NULL, NULL, "a value without a key");
+		return str;
+	}
+	/* '=' only: ':' is common in targets and must not split a key. */
+	{
+		char *eq = strchr(start, '=');
+		*eq = '\0';
+		snprintf(str, (size_t)num, "%s=%s\n", parse_strip(start), parse_strip(eq + 1));
+	}
+	return str;
+}
+
+/* Parse a ramp end for key k: a unit-less number in the key's unit, or with a unit. */
+static int ramp_value(const struct fault_key *k, const char *text, double *ret)
+{
+	uint64_t u;
+	double v;
+
+	if (parse_double_range(text, k->min, k->max, &v) >= 0) {
+		*ret = v;
+		return 0;
+	}
+	if (k->type == FAULT_KEY_PERCENT && parse_percent(text, &v) >= 0) {
+		*ret = v;
+		return 0;
+	}
+	if (k->type == FAULT_KEY_DOUBLE && streq(k->metavar, "MS") &&
+			parse_duration(text, &u) >= 0) {
+		*ret = (double)u / USEC_PER_MSEC;
+		return 0;
+	}
+	if (streq(k->name, "kbit") && config_parse_rate(text, &u) >= 0) {
+		*ret = (double)(u / 1000);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static const char *default_ramp_key(enum fault_kind kind)
+{
+	switch (kind) {
+	case FAULT_LATENCY:
+		return "ms";
+	case FAULT_RATE:
+		return "kbit";
+	case FAULT_PARTITION:
+		return "flows";
+	default:
+		return "percent";
+	}
+}
+
+static int fault_set_number(struct fault *f, const struct fault_key *k, double v, struct diag *d)
+{
+	char buf[48];
+
+	if (k->type == FAULT_KEY_U64 || k->type == FAULT_KEY_DURATION)
+		snprintf(buf, sizeof(buf), "%.0f", v);
+	else
+		parse_format_double(v, buf, sizeof(buf));
+	return fault_set(f, k->name, buf, d);
+}
+
+static void finish_ramp(struct parser *p, struct scenario_step *st, const struct raw_kv *ramp,
+		const struct raw_kv *rkey)
+{
+	char buf[RAW_VALUE_MAX], *dots, *over, *in, *tail, from[64], to[64];
+	const struct fault_key *k;
+	unsigned long points = DEFAULT_POINTS;
+
+	k = fault_key_find(rkey ? rkey->value : default_ramp_key(st->fault.kind));
+	if (!k || (k->type != FAULT_KEY_DOUBLE && k->type != FAULT_KEY_PERCENT &&
+			    k->type != FAULT_KEY_U64) || !(k->kinds & (1u << st->fault.kind))) {
+		if (rkey)
+			return p_error(p, rkey->line, "ramp_key", rkey->value, "not a numeric key of "
+					"fault '%s'", fault_kind_to_string(st->fault.kind));
+		return p_error(p, ramp->line, "ramp", ramp->value, "fault '%s' has nothing to "
+				"ramp (set ramp_key)", fault_kind_to_string(st->fault.kind));
+	}
+	snprintf(buf, sizeof(buf), "%s", ramp->value);
+	dots = strstr(buf, "..");
+	over = strstr(buf, " over ");
+	if (!dots || !over || over < dots)
+		goto syntax;
+	*dots = '\0';
+	*over = '\0';
+	snprintf(from, sizeof(from), "%s", parse_strip(buf));
+	snprintf(to, sizeof(to), "%s", parse_strip(dots + 2));
+	over += 6;
+	in = strstr(over, " in ");
+	if (in) {
+		*in = '\0';
+		in += 4;
+		points = strtoul(in, &tail, 10);
+		if (tail == in || (!streq(parse_strip(tail), "steps") &&
+					  !streq(parse_strip(tail), "points")))
+			goto syntax;
+	}
+	if (points < 2 || points > SCENARIO_RAMP_MAX)
+		return p_error(p, ramp->line, "ramp", ramp->value, "%lu steps (allowed: 2-%d)",
+				points, SCENARIO_RAMP_MAX);
+	if (parse_duration(parse_strip(over), &st->ramp_over_usec) < 0 ||
+			st->ramp_over_usec < points * 10 * USEC_PER_MSEC)
+		return p_error(p, ramp->line, "ramp", ramp->value, "'over' needs a time of at "
+				"least 10ms per step (e.g. 2m)");
+	if (ramp_value(k, from, &st->ramp_from) < 0 || ramp_value(k, to, &st->ramp_to) < 0)
+		return p_error(p, ramp->line, "ramp", ramp->value, "the ends must be values of "
+				"'%s' (%s), e.g. 50ms..800ms, 1%%..20%%, 10mbit..1mbit", k->name,
+				k->help);
+	st->ramp = true;
+	st->ramp_key = (unsigned)(k - fault_keys);
+	st->ramp_points = (unsigned)points;
+	return;
+syntax:
+	p_error(p, ramp->line, "ramp", ramp->value, "not a ramp (allowed: FROM..TO over TIME "
+			"[in N steps], e.g. '50ms..800ms over 2m in 8 steps')");
+}
+
+static void finish_step(struct parser *p, unsigned i)
+{
+	struct scenario_step *st = &p->s->steps[i];
+	struct step_state *ss = &p->steps[i];
+	const struct raw_kv *ramp = NULL, *rkey = NULL, *kind = NULL;
+	struct diag tmp;
+	unsigned errors = p->errors;
+	enum fault_kind k;
+
+	snprintf(p->section_text, sizeof(p->section_text), "step %s", st->name);
+	for (unsigned j = 0; j < ss->n_raw; j++) {
+		const struct raw_kv *kv = &ss->raw[j];
+
+		if (streq(kv->key, "at")) {
+			if (parse_duration(kv->value, &st->at_usec) < 0 ||
+					st->at_usec > 7 * 24 * 3600 * USEC_PER_SEC)
+				p_error(p, kv->line, kv->key, kv->value, "not a time (e.g. 0s, 30s, "
+						"2m) of at most 7d");
+		} else if (streq(kv->key, "edge")) {
+			if (!kv->value[0] || strlen(kv->value) > EDGE_NAME_MAX)
+				p_error(p, kv->line, kv->key, kv->value, "not an edge name");
+			else
+				snprintf(st->edge, sizeof(st->edge), "%s", kv->value);
+		} else if (streq(kv->key, "fault"))
+			kind = kv;
+		else if (streq(kv->key, "ramp"))
+			ramp = kv;
+		else if (streq(kv->key, "ramp_key"))
+			rkey = kv;
+	}
+	if (st->at_usec == UINT64_MAX && p->errors == errors)
+		p_error(p, st->line, NULL, NULL, "'at' is missing (when the step starts, e.g. at = "
+				"30s)");
+	if (!st->edge[0] && p->errors == errors)
+		p_error(p, st->line, NULL, NULL, "'edge' is missing");
+	if (!kind)
+		return p_error(p, st->line, NULL, NULL, "'fault' is missing (allowed: latency, "
+				"loss, corrupt, duplicate, reorder, rate, partition)");
+	if (fault_kind_from_string(kind->value, &k) < 0)
+		return p_error(p, kind->line, "fault", kind->value, "unknown fault (allowed: "
+				"latency, loss, corrupt, duplicate, reorder, rate, partition)");
+	fault_init(&st->fault, k);
+	for (unsigned j = 0; j < ss->n_raw; j++) {
+		const struct raw_kv *kv = &ss->raw[j];
+
+		if (!fault_key_find(kv->key))
+			continue;
+		if (streq(kv->key, "lease")) {
+			p_error(p, kv->line, kv->key, kv->value, "a step cannot hold its own lease "
+					"(allowed: lease in [scenario], for the whole run)");
+			continue;
+		}
+		diag_init(&tmp);
+		/* fault_set's text names the key and the value already */
+		if (fault_set(&st->fault, kv->key, kv->value, &tmp) < 0)
+			p_error(p, kv->line, NULL, NULL, "%s", diag_text(&tmp));
+	}
+	st->has_for = st->fault.duration_usec > 0;
+	if (ramp) {
+		finish_ramp(p, st, ramp, rkey);
+		if (st->ramp) {
+			diag_init(&tmp);
+			if (fault_set_number(&st->fault, &fault_keys[st->ramp_key], st->ramp_from,
+					    &tmp) < 0)
+				p_error(p, ramp->line, "ramp", ramp->value, "%s", diag_text(&tmp));
+		}
+		for (unsigned j = 0; st->ramp && j < ss->n_raw; j++)
+			if (streq(ss->raw[j].key, fault_keys[st->ramp_key].name))
+				p_error(p, ss->raw[j].line, ss->raw[j].key, ss->raw[j].value,
+						"the ramp sets this key (allowed: either the key or the "
+						"ramp)");
+	} else if (rkey)
+		p_error(p, rkey->line, "ramp_key", rkey->value, "ramp_key without ramp");
+	if (p->errors > errors)
+		return;
+	diag_init(&tmp);
+	if (fault_validate(&st->fault, &tmp) < 0)
+		p_error(p, st->line, NULL, NULL, "%s", diag_text(&tmp));
+	if (st->ramp && st->has_for && st->fault.duration_usec < st->ramp_over_usec)
+		p_error(p, st->line, "for", "", "shorter than the ramp (the ramp takes its whole "
+				"'over' time)");
+}
+
+static bool intervals_overlap(const struct scenario_step *a, const struct scenario_step *b)
+{
+	return a->at_usec < b->end_usec && b->at_usec < a->end_usec;
+}
+
+static void finish(struct parser *p)
+{
+	struct scenario *s = p->s;
+	uint64_t method = 0, steady = 0, planned;
+	char a[32], b[32];
+
+	p->section = SEC_NONE;
+	for (unsigned i = 0; i < s->n_probes; i++) {
+		struct scenario_probe *pr = &s->probes[i];
+		char why[256];
+
+		snprintf(p->section_text, sizeof(p->section_text), "probe %s", pr->name);
+		if ((int)pr->type < 0) {
+			p_error(p, pr->line, NULL, NULL, "'type' is missing (allowed: http, tcp, "
+					"exec)");
+			continue;
+		}
+		if (!pr->target[0]) {
+			p_error(p, pr->line, NULL, NULL, "'target' is missing");
+			continue;
+		}
+		if (target_parse(pr, why, sizeof(why)) < 0)
+			p_error(p, pr->line, "target", pr->target, "%s", why);
+		if (pr->steady_state.set)
+			steady = MAX(steady, pr->steady_state.window_usec);
+	}
+	for (unsigned i = 0; i < s->n_steps; i++)
+		finish_step(p, i);
+	p->section_text[0] = '\0';
+	if (p->errors)
+		return;
+	if (s->n_steps == 0)
+		return p_error(p, p->lineno ? p->lineno : 1, NULL, NULL, "no [step NAME] section: "
+				"a scenario needs at least one fault");
+
+	for (unsigned i = 0; i < s->n_steps; i++) {
+		struct scenario_step *st = &s->steps[i];
+
+		if (st->has_for)
+			st->end_usec = st->at_usec + st->fault.duration_usec;
+		else if (st->ramp)
+			st->end_usec = st->at_usec + st->ramp_over_usec;
+		method = MAX(method, st->end_usec);
+	}
+	for (unsigned i = 0; i < s->n_steps; i++) {
+		struct scenario_step *st = &s->steps[i];
+
+		snprintf(p->section_text, sizeof(p->section_text), "step %s", st->name);
+		if (st->end_usec)
+			continue;
+		/* No end of its own: it lasts as long as the method. */
+		if (method <= st->at_usec) {
+			p_error(p, st->line, NULL, NULL, "the step has no end: give 'for' (no other "
+					"step ends after it starts)");
+			continue;
+		}
+		st->end_usec = method;
+	}
+	for (unsigned i = 0; i < s->n_steps; i++) {
+		s->steps[i].fault.duration_usec = s->steps[i].end_usec - s->steps[i].at_usec;
+		for (unsigned j = 0; j < i; j++) {
+			struct scenario_step *x = &s->steps[j], *y = &s->steps[i];
+
+			if (!streq(x->edge, y->edge) || !intervals_overlap(x, y))
+				continue;
+			if (s->allow_overlap && x->fault.kind != y->fault.kind)
+				continue;
+			snprintf(p->section_text, sizeof(p->section_text), "step %s", y->name);
+			p_error(p, y->line, NULL, NULL, "overlaps step '%s' (line %u) on edge '%s' "
+					"(%s..%s)%s", x->name, x->line, x->edge,
+					parse_format_duration(MAX(x->at_usec, y->at_usec), a, sizeof(a)),
+					parse_format_duration(MIN(x->end_usec, y->end_usec), b,
+							sizeof(b)),
+					x->fault.kind == y->fault.kind ? ": one fault of a kind per "
+					"edge at a time" : " (allowed: one fault per edge at a time, or "
+					"allow_overlap = yes in [scenario])");
+		}
+	}
+	p->section_text[0] = '\0';
+	s->method_usec = method;
+	if (!p->line_steady)
+		s->steady_state_usec = steady;
+	planned = 2 * s->steady_state_usec + method;
+	if (!s->max_duration_usec)
+		s->max_duration_usec = MAX(2 * planned, 60 * USEC_PER_SEC);
+	else if (s->max_duration_usec < planned) {
+		snprintf(p->section_text, sizeof(p->section_text), "scenario");
+		p_error(p, p->line_max_duration, "max_duration",
+				parse_format_duration(s->max_duration_usec, a, sizeof(a)),
+				"shorter than the plan: steady state twice and the method take %s",
+				parse_format_duration(planned, b, sizeof(b)));
+	}
+}
+
+struct scenario *scenario_free(struct scenario *s)
+{
+	if (!s)
+		return NULL;
+	free(s->path);
+	free(s->description);
+	free(s->probes);
+	free(s->steps);
+	free(s);
+	return NULL;
+}
+
+static void name_from_path(struct scenario *s, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char buf[SCENARIO_NAME_MAX + 1];
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strcspn(base, ".");
+	snprintf(buf, sizeof(buf), "%.*s", (int)MIN(n, sizeof(buf) - 1), base);
+	snprintf(s->name, sizeof(s->name), "%s", name_valid(buf) ? buf : "scenario");
+}
+
+int scenario_load_string(const char *text, size_t len, const char *name, struct scenario **ret,
+		struct diag *d)
+{
+	_cleanup_(scenario_freep) struct scenario *s = NULL;
+	struct parser p = { .name = name ? name : "<string>", .d = d, .text = text, .len = len };
+	int r;
+
+	if (!text || !ret)
+		return diag_add(d, -EINVAL, "invalid arguments");
+	if (len > SCENARIO_FILE_MAX)
+		return diag_add(d, -EFBIG, "%s: larger than %d bytes", p.name, SCENARIO_FILE_MAX);
+	if (memchr(text, '\0', len))
+		return diag_add(d, -EINVAL, "%s: contains a NUL byte", p.name);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->path = strdup(p.name);
+	if (!s->path)
+		return -ENOMEM;
+	p.s = s;
+	r = ini_parse_stream(ini_reader_cb, &p, ini_handler_cb, &p);
+	if (r == -2 || p.oom) {
+		free(p.steps);
+		return -ENOMEM;
+	}
+	if (r > 0 && p.errors == 0) {
+		p.section_text[0] = '\0';
+		p_error(&p, (unsigned)r, NULL, NULL, "syntax error");
+	}
+	finish(&p);
+	free(p.steps);
+	if (p.oom)
+		return -ENOMEM;
+	if (p.errors)
+		return -EINVAL;
+	if (!p.line_name)
+		name_from_path(s, p.name);
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+int scenario_load(const char *path, struct scenario **ret, struct diag *d)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	FILE *f;
+
+	if (!path || !ret)
+		return diag_add(d, -EINVAL, "invalid arguments");
+	f = fopen(path, "re");
+	if (!f)
+		return diag_add(d, negative_errno(), "%s: %m", path);
+	buf = malloc(SCENARIO_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	len = fread(buf, 1, SCENARIO_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		fclose(f);
+		return diag_add(d, -EIO, "%s: read error (a directory?)", path);
+	}
+	fclose(f);
+	return scenario_load_string(buf, len, path, ret, d);
+}
+
+static double ramp_point_value(const struct scenario_step *st, unsigned i)
+{
+	return st->ramp_from + (st->ramp_to - st->ramp_from) * i / (st->ramp_points - 1);
+}
+
+int scenario_step_peak(const struct scenario_step *st, struct fault *ret)
+{
+	struct fault f = st->fault;
+	struct diag d;
+	int r;
+
+	if (st->ramp) {
+		diag_init(&d);
+		r = fault_set_number(&f, &fault_keys[st->ramp_key], MAX(st->ramp_from, st->ramp_to),
+				&d);
+		if (r < 0)
+			return r;
+	}
+	*ret = f;
+	return 0;
+}
+
+static int action_cmp(const void *a, const void *b)
+{
+	const struct scenario_action *x = a, *y = b;
+
+	if (x->at_usec != y->at_usec)
+		return x->at_usec < y->at_usec ? -1 : 1;
+	if (x->type != y->type)
+		return x->type == SCENARIO_REVERT ? -1 : 1;
+	if (x->step != y->step)
+		return x->step < y->step ? -1 : 1;
+	return x->point < y->point ? -1 : x->point > y->point;
+}
+
+int scenario_timeline(const struct scenario *s, struct scenario_action **ret, unsigned *ret_n)
+{
+	_cleanup_free_ struct scenario_action *a = NULL;
+	unsigned n = 0, cap = 0;
+	struct diag d;
+	int r;
+
+	for (unsigned i = 0; i < s->n_steps; i++)
+		cap += (s->steps[i].ramp ? s->steps[i].ramp_points : 1) + 1;
+	a = calloc(cap, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->n_steps; i++) {
+		const struct scenario_step *st = &s->steps[i];
+		unsigned points = st->ramp ? st->ramp_points : 1;
+
+		for (unsigned k = 0; k < points; k++) {
+			struct scenario_action *x = &a[n++];
+
+			x->type = SCENARIO_APPLY;
+			x->step = i;
+			x->point = k;
+			x->fault = st->fault;
+			x->at_usec = st->at_usec + (st->ramp ? st->ramp_over_usec * k / points : 0);
+			/* Each change carries the time left to the step's end as its deadline. */
+			x->fault.duration_usec = st->end_usec - x->at_usec;
+			if (st->ramp) {
+				diag_init(&d);
+				r = fault_set_number(&x->fault, &fault_keys[st->ramp_key],
+						ramp_point_value(st, k), &d);
+				if (r < 0)
+					return r;
+			}
+		}
+		a[n++] = (struct scenario_action){ .at_usec = st->end_usec, .type = SCENARIO_REVERT,
+			.step = i, .fault = st->fault };
+	}
+	qsort(a, n, sizeof(*a), action_cmp);
+	*ret = TAKE_PTR(a);
+	*ret_n = n;
+	return 0;
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "parse.h"
+#include "scenario.h"
+#include "test-util.h"
+
+#define SENTINEL ((struct scenario *)0x1)
+
+/* The example, verbatim but for the values the test checks. */
+static const char example[] =
+	"[scenario]\n"
+	"name = db-brownout\n"
+	"description = Database slows down, then the cache drops packets\n"
+	"max_duration = 10m                 # hard deadline for the whole run\n"
+	"\n"
+	"[probe api]                        # steady-state and abort probes\n"
+	"type = http\n"
+	"target = http://10.0.0.10:8080/health\n"
+	"interval = 1s\n"
+	"timeout = 2s\n"
+	"expect_status = 200\n"
+	"abort_when = failure_rate > 10% over 10s   # or: p99 > 5s over 30s\n"
+	"steady_state = success_rate >= 99% over 10s\n"
+	"\n"
+	"[step 1]\n"
+	"at = 0s\n"
+	"fault = latency\n"
+	"edge = db\n"
+	"ms = 200\n"
+	"jitter = 20\n"
+	"for = 60s\n"
+	"\n"
+	"[step 2]\n"
+	"at = 30s\n"
+	"fault = loss\n"
+	"edge = cache\n"
+	"percent = 5\n"
+	"for = 30s\n"
+	"\n"
+	"[step 3]\n"
+	"at = 60s\n"
+	"fault = latency\n"
+	"edge = db\n"
+	"ramp = 50ms..800ms over 2m in 8 steps\n";
+
+static struct scenario *load_ok(const char *text)
+{
+	struct scenario *s = NULL;
+	struct diag d;
+
+	diag_init(&d);
+	ck_assert_msg(scenario_load_string(text, strlen(text), "t.ini", &s, &d) == 0,
+			"refused: %s", d.text);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+static void load_fails(const char *text, const char *want)
+{
+	struct scenario *s = SENTINEL;
+	struct diag d;
+
+	diag_init(&d);
+	ck_assert_int_lt(scenario_load_string(text, strlen(text), "t.ini", &s, &d), 0);
+	ck_assert_ptr_eq(s, SENTINEL);
+	ck_assert_str_eq(d.text, want);
+}
+
+START_TEST(test_example)
+{
+	struct scenario *s = load_ok(example);
+	struct scenario_action *a = NULL;
+	char buf[128];
+	unsigned n = 0;
+
+	ck_assert_str_eq(s->name, "db-brownout");
+	ck_assert_str_eq(s->description, "Database slows down, then the cache drops packets");
+	ck_assert(s->max_duration_usec == 600 * USEC_PER_SEC);
+	ck_assert_uint_eq(s->n_probes, 1);
+	ck_assert_int_eq(s->probes[0].type, SCENARIO_PROBE_HTTP);
+	ck_assert_int_eq(s->probes[0].family, AF_INET);
+	ck_assert_uint_eq(s->probes[0].port, 8080);
+	ck_assert_str_eq(s->probes[0].path, "/health");
+	ck_assert_str_eq(scenario_cond_format(&s->probes[0].abort_when, buf, sizeof(buf)),
+			"failure_rate > 10% over 10s");
+	ck_assert_str_eq(scenario_cond_format(&s->probes[0].steady_state, buf, sizeof(buf)),
+			"success_rate >= 99% over 10s");
+	ck_assert(s->steady_state_usec == 10 * USEC_PER_SEC);
+	ck_assert_uint_eq(s->n_steps, 3);
+	ck_assert(s->steps[0].end_usec == 60 * USEC_PER_SEC);
+	ck_assert(s->steps[1].end_usec == 60 * USEC_PER_SEC);
+	ck_assert(s->steps[2].ramp);
+	ck_assert_uint_eq(s->steps[2].ramp_points, 8);
+	ck_assert(s->steps[2].end_usec == 180 * USEC_PER_SEC);
+	ck_assert(s->method_usec == 180 * USEC_PER_SEC);
+
+	ck_assert_int_eq(scenario_timeline(s, &a, &n), 0);
+	/* step 1: apply+revert, step 2: apply+revert, step 3: 8 points + revert */
+	ck_assert_uint_eq(n, 13);
+	ck_assert(a[0].at_usec == 0 && a[0].type == SCENARIO_APPLY && a[0].step == 0);
+	ck_assert(a[0].fault.delay_ms == 200 && a[0].fault.jitter_ms == 20);
+	ck_assert(a[1].at_usec == 30 * USEC_PER_SEC && a[1].step == 1);
+	/* at 60 s: both ends come before the ramp's first point on the same edge */
+	ck_assert(a[2].at_usec == 60 * USEC_PER_SEC && a[2].type == SCENARIO_REVERT);
+	ck_assert(a[3].at_usec == 60 * USEC_PER_SEC && a[3].type == SCENARIO_REVERT);
+	ck_assert(a[4].type == SCENARIO_APPLY && a[4].step == 2 && a[4].fault.delay_ms == 50);
+	ck_assert(a[4].fault.duration_usec == 120 * USEC_PER_SEC);
+	ck_assert(a[5].at_usec == 75 * USEC_PER_SEC);
+	ck_assert_msg(a[5].fault.delay_ms > 157.1 && a[5].fault.delay_ms < 157.2, "%f",
+			a[5].fault.delay_ms);
+	ck_assert(a[11].fault.delay_ms == 800 && a[11].at_usec == 165 * USEC_PER_SEC);
+	ck_assert(a[12].type == SCENARIO_REVERT && a[12].at_usec == 180 * USEC_PER_SEC);
+	free(a);
+	scenario_free(s);
+}
+END_TEST
+
+START_TEST(test_defaults_and_forms)
+{
+	struct scenario *s = load_ok("[probe db]\ntype = tcp\ntarget = [fd00::5]:5432\n"
+				     "[probe c]\ntype = exec\ntarget = test -e /tmp\n"
+				     "[step a]\nat=5s\nfault=loss\nedge=x\npercent=1\nfor=10s\n"
+				     "[step b]\nat=0\nfault=partition\nedge=y");
+	struct fault peak;
+
+	ck_assert_str_eq(s->name, "t"); /* from the file name */
+	ck_assert_int_eq(s->probes[0].family, AF_INET6);
+	ck_assert_uint_eq(s->probes[0].port, 5432);
+	ck_assert(s->probes[0].interval_usec == USEC_PER_SEC);
+	ck_assert(s->probes[0].timeout_usec == 2 * USEC_PER_SEC);
+	ck_assert_str_eq(s->probes[1].target, "test -e /tmp");
+	ck_assert(s->steady_state_usec == 0);
+	/* b has no end of its own: it lasts the method */
+	ck_assert(s->steps[1].end_usec == 15 * USEC_PER_SEC);
+	ck_assert(s->max_duration_usec == 60 * USEC_PER_SEC);
+	ck_assert_int_eq(scenario_step_peak(&s->steps[0], &peak), 0);
+	ck_assert(peak.percent == 1);
+	scenario_free(s);
+
+	s = load_ok("[scenario]\nallow_overlap = yes\nlease = 30s\n"
+		    "[step a]\nat=0\nfault=latency\nedge=x\nms=10\nfor=1m\n"
+		    "[step b]\nat=10s\nfault=rate\nedge=x\nramp = 10mbit..1mbit over 20s in 3 "
+		    "steps");
+	ck_assert(s->lease_usec == 30 * USEC_PER_SEC);
+	ck_assert(s->steps[1].ramp_from == 10000 && s->steps[1].ramp_to == 1000);
+	ck_assert_int_eq(scenario_step_peak(&s->steps[1], &peak), 0);
+	ck_assert(peak.rate_kbit == 10000);
+	scenario_free(s);
+}
+END_TEST
+
+START_TEST(test_errors_collected)
+{
+	/* Every error, each with file:line, section, key and value, and nothing returned. */
+	load_fails("[scenario]\nmax_duration = soon\nbogus = 1\n"
+		   "[probe p]\ntype = smtp\ntarget = http://example.com/\n"
+		   "abort_when = latency > 3\n"
+		   "[step 1]\nat = 0s\nfault = latency\nedge = db\nms = -5\n",
+			"t.ini:2: [scenario] max_duration = 'soon': not a time between 1s and 7d "
+			"(e.g. 30s, 10m)\n"
+			"t.ini:3: [scenario] bogus = '1': unknown key (allowed: name, description, "
+			"max_duration, steady_state_duration, lease, allow_overlap)\n"
+			"t.ini:5: [probe p] type = 'smtp': unknown probe type (allowed: http, tcp, "
+			"exec)\n"
+			"t.ini:7: [probe p] abort_when = 'latency > 3': unknown measure 'latency' "
+			"(allowed: success_rate, availability, failure_rate, p50, p95, p99)\n"
+			"t.ini:4: [probe p]: 'type' is missing (allowed: http, tcp, exec)\n"
+			"t.ini:12: [step 1]: ms: '-5' is out of range (0-3600000)");
+}
+END_TEST
+
+START_TEST(test_errors_steps)
+{
+	load_fails("[step 1]\nat=0\nfault=latency\nedge=db\nms=100\nfor=30s\n"
+		   "[step 2]\nat=10s\nfault=latency\nedge=db\nms=200\nfor=30s\n",
+			"t.ini:7: [step 2]: overlaps step '1' (line 1) on edge 'db' (10s..30s): one "
+			"fault of a kind per edge at a time");
+	load_fails("[step 1]\nat=0\nfault=latency\nedge=db\nms=100\nfor=30s\n"
+		   "[step 2]\nat=10s\nfault=loss\nedge=db\npercent=2\nfor=30s\n",
+			"t.ini:7: [step 2]: overlaps step '1' (line 1) on edge 'db' (10s..30s) "
+			"(allowed: one fault per edge at a time, or allow_overlap = yes in "
+			"[scenario])");
+	load_fails("[step x]\nfault=latency\nms=1\n",
+			"t.ini:1: [step x]: 'at' is missing (when the step starts, e.g. at = 30s)");
+	load_fails("[step x]\nat=0\nedge=e\nfault=latency\nms=1\n",
+			"t.ini:1: [step x]: the step has no end: give 'for' (no other step ends "
+			"after it starts)");
+	load_fails("[step x]\nat=0\nedge=e\nfault=latency\nramp = 50..10 over 1m in 1 steps\n",
+			"t.ini:5: [step x] ramp = '50..10 over 1m in 1 steps': 1 steps (allowed: "
+			"2-100)");
+	load_fails("[step x]\nat=0\nedge=e\nfault=latency\nms=5\nramp = 1..2 over 1m\n",
+			"t.ini:5: [step x] ms = '5': the ramp sets this key (allowed: either the key "
+			"or the ramp)");
+	load_fails("[step x]\nat=0\nedge=e\nfault=loss\nlease=5s\npercent=1\nfor=1m\n",
+			"t.ini:5: [step x] lease = '5s': a step cannot hold its own lease (allowed: "
+			"lease in [scenario], for the whole run)");
+	load_fails("[scenario]\nmax_duration = 30s\n[step x]\nat=0\nedge=e\nfault=loss\n"
+		   "percent=1\nfor=1m\n",
+			"t.ini:2: [scenario] max_duration = '30s': shorter than the plan: steady "
+			"state twice and the method take 1m");
+	load_fails("[scenario]\n", "t.ini:1: no [step NAME] section: a scenario needs at least "
+				   "one fault");
+	load_fails("[steps 1]\nat=0\n[step 2\n  indented = 1\nnovalue\n",
+			"t.ini:1: [steps 1]: unknown section (allowed: [scenario], [probe NAME], "
+			"[step NAME])\n"
+			"t.ini:3: syntax error: '[step 2' (allowed: [scenario], [probe NAME], [step "
+			"NAME])\n"
+			"t.ini:4: indented line (allowed: key = value at the start of a line; "
+			"continuation lines are not supported)\n"
+			"t.ini:5: syntax error: 'novalue' (allowed: [section], key = value, '#' or "
+			"';' comments)");
+	load_fails("[probe h]\ntype=http\ntarget=https://10.0.0.1/\n[step 1]\nat=0\nfault=loss\n"
+		   "edge=e\npercent=1\nfor=1s\n",
+			"t.ini:1: [probe h] target = 'https://10.0.0.1/': https is not supported "
+			"(allowed: http://ADDRESS[:PORT]/PATH)");
+}
+END_TEST
+
+START_TEST(test_cond)
+{
+	struct scenario *s = load_ok("[probe p]\ntype=tcp\ntarget=127.0.0.1:1\n"
+				     "abort_when = p99 > 5s over 30s\n"
+				     "steady_state = availability >= 90%\n"
+				     "[step 1]\nat=0\nfault=loss\nedge=e\npercent=1\nfor=1s");
+	const struct scenario_cond *a = &s->probes[0].abort_when, *h = &s->probes[0].steady_state;
+
+	ck_assert_int_eq(a->metric, SCENARIO_P99);
+	ck_assert(a->threshold == 5e6 && a->window_usec == 30 * USEC_PER_SEC);
+	ck_assert(scenario_cond_holds(a, 5.1e6));
+	ck_assert(!scenario_cond_holds(a, 5e6));
+	ck_assert_int_eq(h->metric, SCENARIO_SUCCESS_RATE);
+	ck_assert(h->window_usec == 10 * USEC_PER_SEC); /* default window */
+	ck_assert(scenario_cond_holds(h, 90) && !scenario_cond_holds(h, 89.9));
+	scenario_free(s);
+}
+END_TEST
+
+START_TEST(test_keys_documented)
+{
+	/* Every key the parser accepts in a section is in the table the man page is made of. */
+	static const char *const accepted[] = { "scenario:name", "scenario:max_duration",
+		"probe:abort_when", "probe:steady_state", "step:ramp", "step:ramp_key" };
+	for (unsigned i = 0; i < ELEMENTSOF(accepted); i++) {
+		bool found = false;
+
+		for (unsigned k = 0; k < scenario_n_keys; k++) {
+			char buf[64];
+
+			snprintf(buf, sizeof(buf), "%s:%s", scenario_keys[k].section,
+					scenario_keys[k].name);
+			found |= streq(buf, accepted[i]);
+		}
+		ck_assert_msg(found, "%s", accepted[i]);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("scenario");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_example);
+	tcase_add_test(tc, test_defaults_and_forms);
+	tcase_add_test(tc, test_errors_collected);
+	tcase_add_test(tc, test_errors_steps);
+	tcase_add_test(tc, test_cond);
+	tcase_add_test(tc, test_keys_documented);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
