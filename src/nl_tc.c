@@ -495,6 +495,37 @@ int nl_tc_filter_del(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev d
 	return nl_batch_commit(b);
 }
 
+int nl_tc_bpf_put(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_bpf *f,
+		const char *devname, bool replace)
+{
+	char what[96], ds[DEV_STR_MAX], hs[16];
+	struct nlmsghdr *nlh;
+	struct nlattr *opts;
+
+	if (f->handle == 0 || !f->ops || f->n_ops == 0 || f->n_ops > BPF_MAXINSNS)
+		return -EINVAL;
+	snprintf(what, sizeof(what), "%s bpf filter prio %u handle %x under %s on %s",
+			replace ? "replace" : "add", f->prio, f->handle,
+			handle_str(f->parent, hs, sizeof(hs)),
+			dev_str((struct nl_tc_dev){ f->ifindex, devname }, ds, sizeof(ds)));
+	/* NLM_F_REPLACE swaps the program of the filter at that handle in one step
+	 * (cls_bpf_change: list_replace_rcu), as `tc filter replace` does. */
+	nlh = tc_begin(b, s, RTM_NEWTFILTER,
+			NLM_F_CREATE | (replace ? NLM_F_REPLACE : NLM_F_EXCL), f->ifindex,
+			f->parent, f->handle, TC_H_MAKE((uint32_t)f->prio << 16, htons(f->protocol)),
+			what);
+	if (!nlh)
+		return begin_failed();
+	mnl_attr_put_strz(nlh, TCA_KIND, "bpf");
+	opts = nest_start_plain(nlh, TCA_OPTIONS);
+	mnl_attr_put_u32(nlh, TCA_BPF_CLASSID, f->classid);
+	mnl_attr_put_u16(nlh, TCA_BPF_OPS_LEN, (uint16_t)f->n_ops);
+	mnl_attr_put(nlh, TCA_BPF_OPS, f->n_ops * sizeof(*f->ops), f->ops);
+	mnl_attr_put_u32(nlh, TCA_BPF_FLAGS_GEN, TCA_CLS_FLAGS_SKIP_HW);
+	mnl_attr_nest_end(nlh, opts);
+	return nl_batch_commit(b);
+}
+
 struct nlmsghdr *nl_tc_qdisc_dump_req(void *buf)
 {
 	struct nlmsghdr *nlh;

@@ -5,6 +5,7 @@
  * test compares them byte for byte with what tc sends). Builders only append to a batch; they
  * never talk to the kernel. The parse helpers read the replies of RTM_GET* dumps. */
 
+#include <linux/filter.h>
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <stdbool.h>
@@ -104,6 +105,24 @@ int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u3
  * protocol the classifier at prio has. */
 int nl_tc_filter_del(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
 		uint32_t parent, uint16_t prio, uint16_t protocol, uint32_t handle);
+
+/* A cls_bpf filter running a classic BPF program (TCA_BPF_OPS: the kernel checks and converts
+ * it itself, no bpf() syscall). The program's -1 sends a packet to classid, another value is a
+ * classid itself, 0 means no match. Never offloaded. replace: an existing filter at this handle
+ * gets the new program and classid in one step. Delete with nl_tc_filter_del(handle = 0). */
+struct nl_tc_bpf {
+	int ifindex;
+	uint32_t parent;   /* a qdisc X:0, or a class X:Y whose own filters it joins */
+	uint16_t prio;
+	uint16_t protocol; /* host order; ETH_P_ALL for every packet */
+	uint32_t handle;   /* != 0 */
+	uint32_t classid;
+	const struct sock_filter *ops;
+	unsigned n_ops;
+};
+
+int nl_tc_bpf_put(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_bpf *f,
+		const char *devname, bool replace);
 
 /* Dump requests, built into buf (at least NL_TC_REQ_SIZE bytes), for nl_socket_dump(). */
 #define NL_TC_REQ_SIZE 256

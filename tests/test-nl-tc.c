@@ -257,6 +257,15 @@ static const struct vector vectors[] = {
 	  "4000000010000506e3f7066b000000000000000000000000010000000100000008000d00e8030000"
 	  "0b0003006368642d6f3300000c0012000700010069666200"
 	  , 0, 0 },
+	/* tc filter add dev lo parent 1:2 protocol all prio 50339 handle 1 bpf bytecode
+	 *     "4,40 0 0 12,21 0 1 2048,6 0 0 4294967295,6 0 0 65539" classid 1:3 skip_hw
+	 *     (iproute2 6.1 tc)
+	 */
+	{ "bpf_add",
+	  "6c0000002c000506dd18076b00000000000000000100000001000000020001000003a3c408000100"
+	  "62706600400002000800030003000100060004000400000024000500280000000c00000015000001"
+	  "0008000006000000ffffffff06000000030001000800090001000000"
+	  , 0, 0 },
 };
 
 static struct nl_socket *sock;
@@ -767,6 +776,37 @@ START_TEST(test_link_ifb)
 }
 END_TEST
 
+START_TEST(test_bpf)
+{
+	static const struct sock_filter ops[] = {
+		{ BPF_LD | BPF_H | BPF_ABS, 0, 0, 12 },
+		{ BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 2048 },
+		{ BPF_RET | BPF_K, 0, 0, UINT32_MAX },
+		{ BPF_RET | BPF_K, 0, 0, 0x00010003 },
+	};
+	struct nl_tc_bpf f = { .ifindex = 1, .parent = 0x00010002, .prio = 50339,
+		.protocol = ETH_P_ALL, .handle = 1, .classid = 0x00010003, .ops = ops,
+		.n_ops = ELEMENTSOF(ops) };
+	const struct nlmsghdr *nlh;
+
+	ck_assert_int_eq(nl_tc_bpf_put(&batch, sock, &f, "lo", false), 0);
+	expect_vector("bpf_add", false);
+	/* replace: the same message with tc filter replace's flags */
+	nl_batch_reset(&batch);
+	ck_assert_int_eq(nl_tc_bpf_put(&batch, sock, &f, "lo", true), 0);
+	expect_vector("bpf_add", true);
+	nlh = only_msg();
+	ck_assert_uint_eq(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+	nl_batch_reset(&batch);
+	f.handle = 0;
+	ck_assert_int_eq(nl_tc_bpf_put(&batch, sock, &f, "lo", false), -EINVAL);
+	f.handle = 1;
+	f.n_ops = 0;
+	ck_assert_int_eq(nl_tc_bpf_put(&batch, sock, &f, "lo", false), -EINVAL);
+	ck_assert_uint_eq(batch.n, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("nl_tc");
@@ -787,6 +827,7 @@ int main(void)
 	tcase_add_test(tc, test_dump_requests);
 	tcase_add_test(tc, test_parse);
 	tcase_add_test(tc, test_link_ifb);
+	tcase_add_test(tc, test_bpf);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
