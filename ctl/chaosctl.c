@@ -11,6 +11,8 @@
 #include "fault.h"
 #include "parse.h"
 #include "proto.h"
+#include "report.h"
+#include "scenario.h"
 
 static const char *arg_socket = PROTO_DEFAULT_SOCKET;
 static bool arg_socket_set;
@@ -59,7 +61,8 @@ static void help(void)
 		printf("  %-26s %s [%s]\n", opt, key->help, kinds);
 	}
 	printf("\nDurations: 500ms, 30s, 5m, 1h. Exit status: 0 ok, 1 refused or failed, "
-	       "2 usage.\n");
+	       "2 usage.\nrun and watch: 0 the hypothesis held, 1 it was violated, 2 the run was "
+	       "aborted, 3 refused or failed, 4 usage.\nScenario files: chaosd.scenario(5).\n");
 }
 
 
@@ -534,6 +537,313 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 	return 0;
 }
 
+
+/* ------------------------------------------------------------------ scenarios */
+
+enum { RUN_HELD = 0, RUN_VIOLATED = 1, RUN_ABORTED = 2, RUN_FAILED = 3, RUN_USAGE = 4 };
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	interrupted = 1;
+}
+
+/* Checks the file here first (every error with file:line, even without a daemon), then
+ * sends it line by line. */
+static int scenario_request(const struct proto_verb *verb, const char *path,
+		struct proto_msg **ret)
+{
+	_cleanup_(scenario_freep) struct scenario *sc = NULL;
+	_cleanup_free_ char *buf = NULL;
+	struct proto_writer w;
+	struct diag d;
+	size_t len;
+	FILE *f;
+	int r;
+
+	diag_init(&d);
+	r = scenario_load(path, &sc, &d);
+	if (r < 0) {
+		fprintf(stderr, "%s\n", diag_text(&d));
+		return fail("%s: %s is not a valid scenario (nothing was applied)", verb->name,
+				path), -EINVAL;
+	}
+	f = fopen(path, "re");
+	if (!f)
+		return fail("%s: %m", path), negative_errno();
+	buf = calloc(1, SCENARIO_FILE_MAX + 1);
+	len = buf ? fread(buf, 1, SCENARIO_FILE_MAX, f) : 0;
+	fclose(f);
+	if (!buf)
+		return -ENOMEM;
+	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
+	proto_put(&w, "file", path);
+	for (char *line = buf, *end; line < buf + len; line = end + 1) {
+		end = memchr(line, '\n', (size_t)(buf + len - line));
+		if (!end)
+			end = buf + len;
+		*end = '\0';
+		proto_put(&w, "line", line);
+	}
+	r = request(verb, &w, ret);
+	proto_writer_done(&w);
+	return r;
+}
+
+static const char *fmt_dur(const char *usec_s, char *buf, size_t n)
+{
+	uint64_t us = 0;
+
+	(void)parse_u64_range(usec_s, 0, UINT64_MAX, &us);
+	return parse_format_duration(us / USEC_PER_SEC * USEC_PER_SEC, buf, n);
+}
+
+static int verb_plan(const struct proto_verb *verb, const char *path)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	char a[32], b[32], c[32];
+
+	if (scenario_request(verb, path, &m) < 0)
+		return 1;
+	if (arg_json)
+		return print_json(m), 0;
+	if (verb->type == PROTO_VALIDATE) {
+		printf("%s: scenario '%s' is valid here: %s steps, %s probes, runs %s (hard "
+		       "deadline %s)\n", path, get(m, 0, "name"), get(m, 0, "steps"),
+				get(m, 0, "probes"), fmt_dur(get(m, 0, "planned_us"), a, sizeof(a)),
+				fmt_dur(get(m, 0, "max_duration_us"), b, sizeof(b)));
+		return 0;
+	}
+	printf("scenario %s%s%s\n", get(m, 0, "name"), *get(m, 0, "description") ? ": " : "",
+			get(m, 0, "description"));
+	printf("steady state %s before and after, method %s, hard deadline %s%s%s\n",
+			fmt_dur(get(m, 0, "steady_state_us"), a, sizeof(a)),
+			fmt_dur(get(m, 0, "method_us"), b, sizeof(b)),
+			fmt_dur(get(m, 0, "max_duration_us"), c, sizeof(c)),
+			streq(get(m, 0, "lease_us"), "0") ? "" : ", lease ",
+			streq(get(m, 0, "lease_us"), "0") ? "" :
+							    fmt_dur(get(m, 0, "lease_us"), a, sizeof(a)));
+	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
+		if (streq(m->fields[i].value, "probe"))
+			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
+					get(m, i, "name"), get(m, i, "type"), get(m, i, "target"),
+					get(m, i, "abort_when"), get(m, i, "steady_state"));
+	printf("\n%-9s %-7s %-8s %-12s %-10s %s\n", "METHOD+", "ACTION", "STEP", "EDGE", "FAULT",
+			"PARAMETERS");
+	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
+		uint64_t t = 0;
+
+		if (!streq(m->fields[i].value, "action"))
+			continue;
+		(void)parse_u64_range(get(m, i, "t_us"), 0, UINT64_MAX, &t);
+		printf("%8.1fs %-7s %-8s %-12s %-10s %s\n", t / 1e6, get(m, i, "action"),
+				get(m, i, "step"), get(m, i, "edge"), get(m, i, "kind"),
+				get(m, i, "params"));
+	}
+	return 0;
+}
+
+static int print_report(const char *run, const char *format)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	const struct proto_verb *verb = proto_verb_by_type(PROTO_REPORT);
+	struct proto_writer w;
+	int r;
+
+	proto_writer_init(&w, PROTO_REPORT, PROTO_MAX_REQUEST);
+	if (run)
+		proto_put(&w, "run", run);
+	proto_put(&w, "format", format);
+	r = request(verb, &w, &m);
+	proto_writer_done(&w);
+	if (r < 0)
+		return 1;
+	for (unsigned i = 0; i < m->n_fields; i++)
+		if (streq(m->fields[i].key, "data"))
+			fputs(m->fields[i].value, stdout);
+	return 0;
+}
+
+static int watch_once(const char *run, unsigned since, struct proto_msg **ret)
+{
+	struct proto_writer w;
+	int r;
+
+	proto_writer_init(&w, PROTO_WATCH, PROTO_MAX_REQUEST);
+	if (run)
+		proto_put(&w, "run", run);
+	proto_putf(&w, "since", "%u", since);
+	r = request(proto_verb_by_type(PROTO_WATCH), &w, ret);
+	proto_writer_done(&w);
+	return r;
+}
+
+/* Follow a run until it ends: a line per event; on a terminal also a status line that is
+ * redrawn in place. Returns the run's exit code. */
+static int follow(const char *run_arg, bool own)
+{
+	char id[REPORT_ID_MAX + 1] = "", a[32], b[32];
+	bool tty = isatty(STDOUT_FILENO) && !arg_json, sent_abort = false;
+	struct sigaction sa = { .sa_handler = on_interrupt };
+	unsigned since = 0;
+	int code = RUN_FAILED;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (run_arg)
+		snprintf(id, sizeof(id), "%s", run_arg);
+	for (;;) {
+		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+		uint64_t ev = 0;
+		char status[256];
+		size_t sl = 0;
+
+		if (interrupted && own && !sent_abort) {
+			/* Ctrl-C on `chaosctl run` ends the GameDay, not just the watching. */
+			fprintf(stderr, "\ninterrupted: aborting run %s\n", id);
+			(void)simple_request(PROTO_ABORT, "run", id);
+			sent_abort = true;
+		} else if (interrupted && !own) {
+			fprintf(stderr, "\nstopped watching; run %s goes on (chaosctl abort %s)\n", id,
+					id);
+			return RUN_FAILED;
+		}
+		if (watch_once(id[0] ? id : NULL, since, &m) < 0)
+			return RUN_FAILED;
+		snprintf(id, sizeof(id), "%s", get(m, 0, "id"));
+		/* The run's lease (if it has one) lives as long as this loop. */
+		if (own && !streq(get(m, 0, "state"), "finished"))
+			(void)simple_request(PROTO_RENEW, "run", id);
+		(void)parse_u64_range(get(m, 0, "events"), 0, UINT32_MAX, &ev);
+		if (tty)
+			fputs("\r\033[K", stdout);
+		for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
+			uint64_t t = 0;
+
+			if (!streq(m->fields[i].value, "event"))
+				continue;
+			(void)parse_u64_range(get(m, i, "t_us"), 0, UINT64_MAX, &t);
+			if (!arg_json)
+				printf("[%7.1fs] %-8s %s\n", t / 1e6, get(m, i, "kind"),
+						get(m, i, "text"));
+		}
+		since = (unsigned)ev;
+		if (streq(get(m, 0, "state"), "finished")) {
+			code = (int)strtol(get(m, 0, "exit_code"), NULL, 10);
+			if (arg_json)
+				print_json(m);
+			break;
+		}
+		if (tty) {
+			sl += (size_t)snprintf(status + sl, sizeof(status) - sl, "%s %s / %s",
+					get(m, 0, "phase"), fmt_dur(get(m, 0, "elapsed_us"), a, sizeof(a)),
+					fmt_dur(get(m, 0, "planned_us"), b, sizeof(b)));
+			for (unsigned i = first_record(m); i < m->n_fields && sl < sizeof(status);
+					i = proto_msg_next_record(m, i))
+				if (streq(m->fields[i].value, "probe"))
+					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
+							" | %s %s%% p99 %.1fms", get(m, i, "name"),
+							get(m, i, "success_rate"),
+							strtod(get(m, i, "p99_us"), NULL) / 1000);
+			for (unsigned i = first_record(m), n = 0; i < m->n_fields;
+					i = proto_msg_next_record(m, i))
+				if (streq(m->fields[i].value, "fault") && sl < sizeof(status))
+					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
+							"%s%s:%s", n++ ? "," : " | faults ",
+							get(m, i, "edge"), get(m, i, "kind"));
+			fputs(status, stdout);
+		}
+		fflush(stdout);
+		{
+			struct timespec ts = { .tv_nsec = 500 * 1000 * 1000 };
+			(void)nanosleep(&ts, NULL);
+		}
+	}
+	if (!arg_json) {
+		putchar('\n');
+		(void)print_report(id, "text");
+		printf("\nreport: chaosctl report %s [--json | --html > gameday.html]\n", id);
+	}
+	return code;
+}
+
+static int verb_scenario(const struct proto_verb *verb, int argc, char **argv)
+{
+	const char *file = NULL, *run = NULL, *format = "text";
+	bool detach = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (verb->type == PROTO_RUN && streq(argv[i], "--detach"))
+			detach = true;
+		else if (verb->type == PROTO_REPORT && streq(argv[i], "--json"))
+			format = "json";
+		else if (verb->type == PROTO_REPORT && streq(argv[i], "--html"))
+			format = "html";
+		else if (argv[i][0] != '-' && !file && !run) {
+			if (verb->type == PROTO_RUN || verb->type == PROTO_VALIDATE ||
+					verb->type == PROTO_PLAN)
+				file = argv[i];
+			else
+				run = argv[i];
+		} else
+			return fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
+					verb->name, argv[i], verb->name, verb->usage), RUN_USAGE;
+	}
+	if ((verb->type == PROTO_RUN || verb->type == PROTO_VALIDATE || verb->type == PROTO_PLAN) &&
+			!file)
+		return fail("%s: which scenario file? (usage: chaosctl %s %s)", verb->name,
+				verb->name, verb->usage), RUN_USAGE;
+	switch (verb->type) {
+	case PROTO_VALIDATE:
+	case PROTO_PLAN:
+		return verb_plan(verb, file) ? RUN_FAILED : 0;
+	case PROTO_REPORT:
+		if (arg_json)
+			format = "json";
+		return print_report(run, format) ? RUN_FAILED : 0;
+	case PROTO_ABORT: {
+		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+		struct proto_writer w;
+		int r;
+
+		proto_writer_init(&w, PROTO_ABORT, PROTO_MAX_REQUEST);
+		if (run)
+			proto_put(&w, "run", run);
+		r = request(verb, &w, &m);
+		proto_writer_done(&w);
+		if (r < 0)
+			return 1;
+		if (arg_json)
+			return print_json(m), 0;
+		printf("aborted %s run(s); everything they applied is reverted\n",
+				get(m, 0, "aborted"));
+		return 0;
+	}
+	case PROTO_WATCH:
+		return follow(run, false);
+	default: {
+		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+		char id[REPORT_ID_MAX + 1];
+
+		if (scenario_request(verb, file, &m) < 0)
+			return RUN_FAILED;
+		snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
+		if (detach) {
+			if (arg_json)
+				print_json(m);
+			else
+				printf("%s\n", id);
+			return 0;
+		}
+		if (!arg_json)
+			printf("run %s started (Ctrl-C aborts it; chaosctl run --detach leaves it "
+			       "running)\n", id);
+		return follow(id, true);
+	}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct proto_verb *verb;
@@ -569,5 +879,7 @@ int main(int argc, char **argv)
 		return fail("unknown verb '%s' (see chaosctl --help)", argv[i]), 2;
 	if (verb->type == PROTO_INJECT)
 		return verb_inject(verb, argc - i - 1, argv + i + 1);
+	if (verb->type >= PROTO_RUN)
+		return verb_scenario(verb, argc - i - 1, argv + i + 1);
 	return verb_simple(verb, argc - i - 1, argv + i + 1);
 }

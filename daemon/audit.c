@@ -45,11 +45,13 @@ void audit_log(const struct audit_event *ev)
 			"CHAOSD_PID=%d", (int)ev->pid, "CHAOSD_FAULT_ID=%s", id,
 			"CHAOSD_EDGE=%s", ev->edge ? ev->edge : "", "CHAOSD_FAULT=%s",
 			ev->fault ? ev->fault : "", "CHAOSD_PARAMS=%s", ev->params ? ev->params : "",
-			"CHAOSD_RESULT=%s", ev->result ? ev->result : "ok", NULL);
+			"CHAOSD_RESULT=%s", ev->result ? ev->result : "ok",
+			"CHAOSD_RUN=%s", ev->run ? ev->run : "", NULL);
 	if (!getenv("JOURNAL_STREAM"))
 		log_msg(LOG_LEVEL_NOTICE, "audit: action=%s id=%s edge='%s' fault=%s params='%s' "
-				"uid=%u pid=%d result='%s'",
+				"uid=%u pid=%d result='%s'%s%s",
 				ev->action, id, ev->edge ? ev->edge : "", ev->fault ? ev->fault : "",
 				ev->params ? ev->params : "", (unsigned)ev->uid, (int)ev->pid,
-				ev->result ? ev->result : "ok");
+				ev->result ? ev->result : "ok", ev->run ? " run=" : "",
+				ev->run ? ev->run : "");
 }

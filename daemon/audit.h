@@ -29,6 +29,7 @@ struct audit_event {
 	const char *fault;
 	const char *params;
 	const char *result; /* "ok" or the error text */
+	const char *run;    /* the scenario run that did it, or NULL */
 };
 
 void audit_log(const struct audit_event *ev);

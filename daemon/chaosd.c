@@ -50,6 +50,7 @@ static int on_terminate(sd_event_source *es, const struct signalfd_siginfo *si, 
 	sd_notify(0, "STOPPING=1\nSTATUS=reverting all faults");
 	log_info("signal %s: reverting %u fault(s) and exiting", strsignal((int)si->ssi_signo),
 			server_n_faults(s));
+	(void)server_abort_runs(s, "daemon stopping");
 	(void)server_revert_all(s, "stop", (uid_t)si->ssi_uid, (pid_t)si->ssi_pid);
 	return sd_event_exit(sd_event_source_get_event(es), 0);
 }
@@ -170,6 +171,8 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	/* exec probes: sd-event reaps the children, which needs SIGCHLD blocked */
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 

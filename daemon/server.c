@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "parse.h"
 #include "proto.h"
+#include "runner.h"
 #include "server.h"
 
 /* A client that sends nothing for this long is disconnected: it must not hold a slot forever,
@@ -41,6 +42,7 @@ struct active_fault {
 	uint64_t lease_mono_usec; /* 0: no lease */
 	uid_t uid;
 	pid_t pid;
+	char run[REPORT_ID_MAX + 1]; /* the scenario run that owns it, "" if none */
 	sd_event_source *timer;
 	struct server *server;
 };
@@ -100,6 +102,8 @@ struct server {
 	sd_event_source *listen_source;
 	struct client *clients;
 	unsigned n_clients;
+
+	struct runner *runner;
 };
 
 static uint64_t now_usec(clockid_t clock)
@@ -220,6 +224,7 @@ static int journal_record(struct server *s, const struct active_fault *af, bool 
 	};
 
 	snprintf(jf.edge, sizeof(jf.edge), "%s", af->edge.name);
+	snprintf(jf.run, sizeof(jf.run), "%s", af->run);
 	return journal_fault_put(s->journal, &jf);
 }
 
@@ -264,12 +269,14 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
 			.fault_id = af->id, .edge = af->edge.name,
 			.fault = fault_kind_to_string(af->fault.kind), .params = params,
-			.result = r < 0 ? diag_text(d) : "ok" });
+			.result = r < 0 ? diag_text(d) : "ok", .run = af->run[0] ? af->run : NULL });
 	if (r < 0)
 		return r;
 	(void)journal_fault_remove(s->journal, af->id);
 	memmove(&s->faults[i], &s->faults[i + 1], (s->n_faults - i - 1) * sizeof(*s->faults));
 	s->n_faults--;
+	if (af->run[0])
+		runner_fault_gone(s->runner, af->id);
 	active_fault_free(af);
 	server_notify_status(s);
 	return 0;
@@ -351,6 +358,8 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 				.result = r < 0 ? diag_text(&d) : "ok" });
 		if (r >= 0) {
 			(void)journal_fault_remove(s->journal, af->id);
+			if (af->run[0])
+				runner_fault_gone(s->runner, af->id);
 			active_fault_free(af);
 		}
 	}
@@ -612,7 +621,7 @@ static int check_guard_rails(struct server *s, const struct edge *e, const char 
 /* Apply a fault (new, or an update of the active fault of its kind on the edge) and track it.
  * id 0 = allocate. Either it takes effect whole or nothing changes. */
 static int apply_fault(struct server *s, const struct edge *e, int ifindex, const struct fault *f,
-		uint64_t id, uint64_t deadline_realtime, uid_t uid, pid_t pid,
+		uint64_t id, uint64_t deadline_realtime, uid_t uid, pid_t pid, const char *run,
 		struct active_fault **ret_af, bool *ret_updated, struct diag *d)
 {
 	_cleanup_free_ struct active_fault **next = NULL, **old = NULL;
@@ -627,6 +636,14 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	for (unsigned i = 0; i < s->n_faults; i++)
 		if (streq(s->faults[i]->edge.name, e->name) && s->faults[i]->fault.kind == f->kind)
 			existing = s->faults[i];
+	/* A scenario's fault is the scenario's: changing it by hand (or the other way round)
+	 * would leave one of the two reverting what the other still counts on. */
+	if (existing && !streq(existing->run, run ? run : ""))
+		return diag_add(d, -EBUSY, "edge '%s' already has a %s fault (id %" PRIu64 ") %s%s%s",
+				e->name, fault_kind_to_string(f->kind), existing->id,
+				existing->run[0] ? "owned by scenario run '" : "injected by hand",
+				existing->run, existing->run[0] ? "' (chaosctl abort to end the run)" :
+				" (revert it first)");
 
 	next = calloc(s->n_faults + 1, sizeof(*next));
 	old = calloc(s->n_faults + 1, sizeof(*old));
@@ -643,6 +660,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 		af->id = id ? id : s->next_id;
 		af->server = s;
 		af->edge = *e;
+		snprintf(af->run, sizeof(af->run), "%s", run ? run : "");
 	}
 	af->ifindex = ifindex;
 	if (!if_indextoname((unsigned)ifindex, af->ifname))
@@ -679,7 +697,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	audit_log(&(struct audit_event){ .action = existing ? "update" : (id ? "adopt" : "inject"),
 			.uid = uid, .pid = pid, .fault_id = af->id, .edge = e->name,
 			.fault = fault_kind_to_string(f->kind), .params = params,
-			.result = r < 0 ? diag_text(d) : "ok" });
+			.result = r < 0 ? diag_text(d) : "ok", .run = af->run[0] ? af->run : NULL });
 	if (r < 0) {
 		if (existing) {
 			*existing = saved;
@@ -716,23 +734,15 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	return 0;
 }
 
-static int handle_inject(struct server *s, struct client *c, const struct proto_msg *m,
-		struct proto_writer *w, struct diag *d)
+/* Everything an inject is checked against before the kernel is touched: the kill switch,
+ * the edge, max_duration, the interface and the guard rails. Fills in the default duration. */
+static int prepare_fault(struct server *s, const char *edge_s, struct fault *f,
+		const struct edge **ret_e, int *ret_ifindex, struct diag *d)
 {
-	const char *kind_s = proto_msg_get(m, 0, "kind"), *edge_s = proto_msg_get(m, 0, "edge");
+	char edges[512], dur[32], maxdur[32], ifname[IF_NAMESIZE];
 	const struct edge *e;
-	struct active_fault *af = NULL;
-	struct fault f;
-	enum fault_kind kind;
-	char params[512], edges[512], dur[32], maxdur[32], ifname[IF_NAMESIZE];
-	bool updated = false;
 	int ifindex, r;
 
-	if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
-		return diag_add(d, -EINVAL, "unknown fault kind '%s' (allowed: latency, loss, "
-				"corrupt, duplicate, reorder, rate, partition)", kind_s ? kind_s : "");
-	if (!edge_s)
-		return diag_add(d, -EINVAL, "missing --edge");
 	r = check_kill_latch(s, edge_s, d);
 	if (r < 0)
 		return r;
@@ -743,6 +753,84 @@ static int handle_inject(struct server *s, struct client *c, const struct proto_
 				s->config->path ? s->config->path : "the config",
 				edges[0] ? edges : "none");
 	}
+	if (f->duration_usec == 0)
+		f->duration_usec = s->config->default_duration_usec;
+	if (f->duration_usec > s->config->max_duration_usec)
+		return diag_add(d, -ERANGE, "for: '%s' is longer than max_duration = %s (%s)",
+				parse_format_duration(f->duration_usec, dur, sizeof(dur)),
+				parse_format_duration(s->config->max_duration_usec, maxdur,
+						sizeof(maxdur)),
+				s->config->path ? s->config->path : "config");
+	r = datapath_resolve_ifindex(s->dp, e, &ifindex, d);
+	if (r < 0)
+		return r;
+	if (!if_indextoname((unsigned)ifindex, ifname))
+		snprintf(ifname, sizeof(ifname), "%d", ifindex);
+	r = check_guard_rails(s, e, ifname, f, d);
+	if (r < 0)
+		return r;
+	*ret_e = e;
+	*ret_ifindex = ifindex;
+	return 0;
+}
+
+int server_check_fault(struct server *s, const char *edge, const struct fault *f,
+		struct diag *d)
+{
+	struct fault copy = *f;
+	const struct edge *e;
+	int ifindex;
+
+	return prepare_fault(s, edge, &copy, &e, &ifindex, d);
+}
+
+int server_run_apply(struct server *s, const char *run, const char *edge, const struct fault *f,
+		uid_t uid, pid_t pid, uint64_t *ret_id, struct diag *d)
+{
+	struct fault copy = *f;
+	struct active_fault *af = NULL;
+	const struct edge *e;
+	bool updated;
+	int ifindex, r;
+
+	r = prepare_fault(s, edge, &copy, &e, &ifindex, d);
+	if (r < 0)
+		return r;
+	r = apply_fault(s, e, ifindex, &copy, 0, now_usec(CLOCK_REALTIME) + copy.duration_usec,
+			uid, pid, run, &af, &updated, d);
+	if (r < 0)
+		return r;
+	*ret_id = af->id;
+	return 0;
+}
+
+int server_run_revert(struct server *s, uint64_t id, const char *why, uid_t uid, pid_t pid,
+		struct diag *d)
+{
+	int i = find_fault(s, id);
+
+	if (i < 0)
+		return 0; /* already gone (deadline, kill): nothing left to do */
+	return revert_fault(s, (unsigned)i, why, uid, pid, d);
+}
+
+static int handle_inject(struct server *s, struct client *c, const struct proto_msg *m,
+		struct proto_writer *w, struct diag *d)
+{
+	const char *kind_s = proto_msg_get(m, 0, "kind"), *edge_s = proto_msg_get(m, 0, "edge");
+	const struct edge *e;
+	struct active_fault *af = NULL;
+	struct fault f;
+	enum fault_kind kind;
+	char params[512];
+	bool updated = false;
+	int ifindex, r;
+
+	if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
+		return diag_add(d, -EINVAL, "unknown fault kind '%s' (allowed: latency, loss, "
+				"corrupt, duplicate, reorder, rate, partition)", kind_s ? kind_s : "");
+	if (!edge_s)
+		return diag_add(d, -EINVAL, "missing --edge");
 	fault_init(&f, kind);
 	for (unsigned i = 0; i < m->n_fields; i++) {
 		const char *k = m->fields[i].key;
@@ -755,24 +843,11 @@ static int handle_inject(struct server *s, struct client *c, const struct proto_
 	r = fault_validate(&f, d);
 	if (r < 0)
 		return r;
-	if (f.duration_usec == 0)
-		f.duration_usec = s->config->default_duration_usec;
-	if (f.duration_usec > s->config->max_duration_usec)
-		return diag_add(d, -ERANGE, "for: '%s' is longer than max_duration = %s (%s)",
-				parse_format_duration(f.duration_usec, dur, sizeof(dur)),
-				parse_format_duration(s->config->max_duration_usec, maxdur,
-						sizeof(maxdur)),
-				s->config->path ? s->config->path : "config");
-	r = datapath_resolve_ifindex(s->dp, e, &ifindex, d);
-	if (r < 0)
-		return r;
-	if (!if_indextoname((unsigned)ifindex, ifname))
-		snprintf(ifname, sizeof(ifname), "%d", ifindex);
-	r = check_guard_rails(s, e, ifname, &f, d);
+	r = prepare_fault(s, edge_s, &f, &e, &ifindex, d);
 	if (r < 0)
 		return r;
 	r = apply_fault(s, e, ifindex, &f, 0, now_usec(CLOCK_REALTIME) + f.duration_usec,
-			c->cred.uid, c->cred.pid, &af, &updated, d);
+			c->cred.uid, c->cred.pid, NULL, &af, &updated, d);
 	if (r < 0)
 		return r;
 	format_params(&af->fault, params, sizeof(params));
@@ -805,6 +880,8 @@ static void put_fault(struct server *s, struct proto_writer *w, const struct act
 			af->deadline_mono_usec > now_mono ? af->deadline_mono_usec - now_mono : 0);
 	proto_put_u64(w, "deadline_realtime_us", af->deadline_realtime_usec);
 	proto_put_u64(w, "uid", af->uid);
+	if (af->run[0])
+		proto_put(w, "run", af->run);
 	if (af->fault.kind == FAULT_PARTITION) {
 		uint64_t drops = 0;
 		if (nl_nft_get_drops(s->nft, af->id, &drops) >= 0) {
@@ -1029,6 +1106,17 @@ static int handle_kill(struct server *s, struct client *c, const struct proto_ms
 		if (r < 0)
 			reverted = 0;
 	}
+	{
+		char why[400];
+
+		snprintf(why, sizeof(why), "kill switch%s%s by uid %u%s%s", edge ? " on edge " : "",
+				edge ? edge : "", (unsigned)c->cred.uid, k->reason[0] ? ": " : "",
+				k->reason);
+		if (edge)
+			runner_abort_edge(s->runner, edge, why);
+		else
+			runner_abort(s->runner, NULL, why);
+	}
 	audit_log(&(struct audit_event){ .action = "kill-switch", .uid = c->cred.uid,
 			.pid = c->cred.pid, .edge = edge, .params = k->reason,
 			.result = r < 0 ? "some reverts failed; retrying" : "ok" });
@@ -1135,6 +1223,100 @@ static int handle_edges(struct server *s, struct proto_writer *w)
 }
 
 /* Refused or failed state-changing requests are audited too: who tried what matters. */
+/* ------------------------------------------------------------------ scenarios */
+
+/* The scenario file travels as "file" (its name, for messages) and one "line" field per
+ * line, so no single value has to hold the whole file. */
+static int load_scenario(struct server *s, struct client *c, const struct proto_msg *m,
+		struct scenario **ret, struct diag *d)
+{
+	_cleanup_(scenario_freep) struct scenario *sc = NULL;
+	_cleanup_free_ char *text = NULL;
+	const char *file = proto_msg_get(m, 0, "file");
+	size_t len = 0, cap = 0;
+	int r;
+
+	for (unsigned i = 0; i < m->n_fields; i++) {
+		size_t n;
+
+		if (!streq(m->fields[i].key, "line"))
+			continue;
+		n = strlen(m->fields[i].value);
+		if (len + n + 2 > cap) {
+			size_t nc = MAX(cap * 2, len + n + 2 + 4096);
+			char *t = realloc(text, nc);
+			if (!t)
+				return -ENOMEM;
+			text = t;
+			cap = nc;
+		}
+		memcpy(text + len, m->fields[i].value, n);
+		len += n;
+		text[len++] = '\n';
+		text[len] = '\0';
+	}
+	if (!text)
+		return diag_add(d, -EINVAL, "%s: empty scenario", file ? file : "scenario");
+	r = scenario_load_string(text, len, file ? file : "scenario", &sc, d);
+	if (r < 0)
+		return r;
+	r = runner_check(s->runner, sc, c->cred.uid, d);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(sc);
+	return 0;
+}
+
+static int handle_scenario(struct server *s, struct client *c, uint16_t type,
+		const struct proto_msg *m, struct proto_writer *w, struct diag *d)
+{
+	_cleanup_(scenario_freep) struct scenario *sc = NULL;
+	char id[REPORT_ID_MAX + 1];
+	int r;
+
+	r = load_scenario(s, c, m, &sc, d);
+	if (r < 0)
+		return r;
+	if (type == PROTO_PLAN)
+		return runner_plan(s->runner, sc, w, d);
+	if (type == PROTO_VALIDATE) {
+		proto_put(w, "name", sc->name);
+		proto_put_u64(w, "steps", sc->n_steps);
+		proto_put_u64(w, "probes", sc->n_probes);
+		proto_put_u64(w, "planned_us", 2 * sc->steady_state_usec + sc->method_usec);
+		proto_put_u64(w, "max_duration_us", sc->max_duration_usec);
+		return 0;
+	}
+	r = runner_start(s->runner, TAKE_PTR(sc), c->cred.uid, c->cred.pid, id, sizeof(id), d);
+	if (r < 0)
+		return r;
+	proto_put(w, "run", id);
+	return 0;
+}
+
+static int handle_abort(struct server *s, struct client *c, const struct proto_msg *m,
+		struct proto_writer *w, struct diag *d)
+{
+	const char *run = proto_msg_get(m, 0, "run");
+	char why[128];
+	unsigned n;
+
+	snprintf(why, sizeof(why), "chaosctl abort by uid %u", (unsigned)c->cred.uid);
+	n = runner_abort(s->runner, run, why);
+	if (n == 0)
+		return diag_add(d, -ESRCH, run ? "run '%s' is not running" :
+					  "no scenario is running%s", run ? run : "");
+	audit_log(&(struct audit_event){ .action = "scenario-abort", .uid = c->cred.uid,
+			.pid = c->cred.pid, .run = run, .result = "ok" });
+	proto_put_u64(w, "aborted", n);
+	return 0;
+}
+
+unsigned server_abort_runs(struct server *s, const char *why)
+{
+	return runner_abort(s->runner, NULL, why);
+}
+
 static void audit_refusal(const struct client *c, const struct proto_verb *verb,
 		const struct proto_msg *m, const struct diag *d)
 {
@@ -1205,7 +1387,32 @@ static int dispatch(struct server *s, struct client *c, uint16_t type, const uin
 		r = 0;
 		break;
 	case PROTO_RENEW:
-		r = handle_renew(s, m, w, &d);
+		r = proto_msg_get(m, 0, "run") ? runner_renew(s->runner, proto_msg_get(m, 0, "run"),
+							 &d) :
+						  handle_renew(s, m, w, &d);
+		break;
+	case PROTO_RUN:
+	case PROTO_VALIDATE:
+	case PROTO_PLAN:
+		r = handle_scenario(s, c, verb->type, m, w, &d);
+		break;
+	case PROTO_WATCH: {
+		uint64_t since = 0;
+		const char *v = proto_msg_get(m, 0, "since");
+
+		if (v && parse_u64_range(v, 0, UINT32_MAX, &since) < 0)
+			r = diag_add(&d, -EINVAL, "since: '%s' is not a number", v);
+		else
+			r = runner_watch(s->runner, proto_msg_get(m, 0, "run"), (unsigned)since, w,
+					&d);
+		break;
+	}
+	case PROTO_ABORT:
+		r = handle_abort(s, c, m, w, &d);
+		break;
+	case PROTO_REPORT:
+		r = runner_report(s->runner, proto_msg_get(m, 0, "run"),
+				proto_msg_get(m, 0, "format"), w, &d);
 		break;
 	default:
 		r = -EOPNOTSUPP;
@@ -1633,6 +1840,7 @@ static int on_route_check(sd_event_source *es, uint64_t usec, void *userdata)
 		e = config_find_edge(s->config, af->edge.name);
 		jf = (struct journal_fault){ .id = af->id, .fault = af->fault, .uid = af->uid,
 			.deadline_realtime_usec = af->deadline_realtime_usec };
+		snprintf(jf.run, sizeof(jf.run), "%s", af->run);
 		log_notice("edge '%s' now routes via interface index %d instead of '%s': moving "
 				"fault %" PRIu64, af->edge.name, ifindex, af->ifname, af->id);
 		if (revert_fault(s, (unsigned)i, "move", 0, 0, &d) < 0) {
@@ -1641,7 +1849,7 @@ static int on_route_check(sd_event_source *es, uint64_t usec, void *userdata)
 			continue;
 		}
 		if (!e || apply_fault(s, e, ifindex, &jf.fault, jf.id, jf.deadline_realtime_usec,
-				jf.uid, 0, &moved, &updated, &d) < 0)
+				jf.uid, 0, jf.run, &moved, &updated, &d) < 0)
 			log_error("moving fault %" PRIu64 ": apply on the new interface failed, it "
 					"stays reverted: %s", jf.id, diag_text(&d));
 	}
@@ -1734,6 +1942,18 @@ static void adopt_faults(struct server *s, const struct journal_fault *prev, uns
 					"stopped: it stays reverted", jf->id, jf->edge);
 			continue;
 		}
+		if (jf->run[0]) {
+			/* Its run (probes, abort conditions, timeline) died with the daemon: a
+			 * fault nobody watches any more is not brought back. */
+			log_notice("fault %" PRIu64 " on edge '%s' belonged to scenario run '%s', "
+					"which ended when chaosd stopped: it stays reverted", jf->id,
+					jf->edge, jf->run);
+			audit_log(&(struct audit_event){ .action = "scenario-abort", .uid = jf->uid,
+					.fault_id = jf->id, .edge = jf->edge,
+					.fault = fault_kind_to_string(jf->fault.kind), .run = jf->run,
+					.result = "its run ended when chaosd stopped" });
+			continue;
+		}
 		if (jf->deadline_realtime_usec <= now) {
 			log_notice("fault %" PRIu64 " on edge '%s' expired while chaosd was down: "
 					"it stays reverted", jf->id, jf->edge);
@@ -1752,7 +1972,7 @@ static void adopt_faults(struct server *s, const struct journal_fault *prev, uns
 		}
 		if (r >= 0)
 			r = apply_fault(s, e, ifindex, &jf->fault, jf->id, jf->deadline_realtime_usec,
-					jf->uid, 0, &af, &updated, &d);
+					jf->uid, 0, NULL, &af, &updated, &d);
 		if (r < 0) {
 			log_error("fault %" PRIu64 " on edge '%s' from before the restart stays "
 					"reverted: %s", jf->id, jf->edge, diag_text(&d));
@@ -1801,6 +2021,17 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 		log_error("cannot watch interfaces and routes: %s", strerror(-r));
 		goto fail;
 	}
+	{
+		char reports[PATH_MAX];
+
+		snprintf(reports, sizeof(reports), "%s/reports", opt->state_dir);
+		r = runner_new(s, event, reports, &s->runner);
+		if (r < 0) {
+			log_error("scenario runner: %s", strerror(-r));
+			goto fail;
+		}
+		runner_set_limits(s->runner, config->max_scenarios, config->keep_reports);
+	}
 	s->next_id = journal_next_id(s->journal);
 	/* What an earlier run was doing: all of it is removed from the kernel first (so nothing
 	 * half-applied survives), then faults still in time are applied again for the time they
@@ -1828,6 +2059,8 @@ struct server *server_free(struct server *s)
 {
 	if (!s)
 		return NULL;
+	/* Runs first: they abort, revert what they applied and write their reports. */
+	s->runner = runner_free(s->runner);
 	while (s->clients)
 		client_free(s->clients);
 	for (unsigned i = 0; i < s->n_faults; i++)
@@ -1898,6 +2131,7 @@ int server_reload(struct server *s)
 	}
 	config_free(s->config);
 	s->config = c;
+	runner_set_limits(s->runner, c->max_scenarios, c->keep_reports);
 	log_info("configuration reloaded from '%s': %u edges", s->opt.config_path, c->n_edges);
 	return 0;
 }

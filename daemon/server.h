@@ -30,5 +30,15 @@ int server_reload(struct server *s);
 unsigned server_n_faults(const struct server *s);
 void server_notify_status(struct server *s);
 
+/* For scenario runs (daemon/runner.c): the same checks and kernel path as chaosctl inject,
+ * with the run as the fault's owner. */
+int server_check_fault(struct server *s, const char *edge, const struct fault *f,
+		struct diag *d);
+int server_run_apply(struct server *s, const char *run, const char *edge, const struct fault *f,
+		uid_t uid, pid_t pid, uint64_t *ret_id, struct diag *d);
+int server_run_revert(struct server *s, uint64_t id, const char *why, uid_t uid, pid_t pid,
+		struct diag *d);
+unsigned server_abort_runs(struct server *s, const char *why);
+
 /* Remove every chaosd object from the kernel (chaosd --cleanup and start-up). */
 int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journal *j);

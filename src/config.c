@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@ enum {
 	CK_MAX_LOSS,
 	CK_MAX_PARTITION_DURATION,
 	CK_ALLOW_SSH_PARTITION,
+	CK_MAX_SCENARIOS,
+	CK_KEEP_REPORTS,
 	CK_INTERFACE,
 	CK_DESTINATION,
 	CK_PORT,
@@ -62,6 +65,10 @@ const struct config_key config_keys[] = {
 		"the longest a partition may last; default: max_duration" },
 	[CK_ALLOW_SSH_PARTITION] = { "chaosd", "allow_ssh_partition", CONFIG_BOOL, "no",
 		"allow partitions of edges holding the peer of an established SSH session" },
+	[CK_MAX_SCENARIOS] = { "chaosd", "max_scenarios", CONFIG_COUNT, "1",
+		"how many scenarios may run at the same time (1-16)" },
+	[CK_KEEP_REPORTS] = { "chaosd", "keep_reports", CONFIG_COUNT, "50",
+		"how many scenario reports the state directory keeps (1-10000)" },
 	[CK_INTERFACE] = { "edge", "interface", CONFIG_IFNAME, NULL,
 		"interface of the edge; default: the one routing to the first destination" },
 	[CK_DESTINATION] = { "edge", "destination", CONFIG_PREFIXES, NULL,
@@ -579,6 +586,18 @@ static int set_key(struct parser *p, unsigned idx, const char *value)
 			return -EINVAL;
 		}
 		return 0;
+	case CK_MAX_SCENARIOS:
+	case CK_KEEP_REPORTS: {
+		uint64_t max = idx == CK_MAX_SCENARIOS ? 16 : 10000, v;
+
+		if (parse_u64_range(value, 1, max, &v) < 0) {
+			p_error(p, p->lineno, key, value, "not a number from 1 to %" PRIu64, max);
+			return -EINVAL;
+		}
+		*(idx == CK_MAX_SCENARIOS ? &p->c->max_scenarios : &p->c->keep_reports) =
+				(unsigned)v;
+		return 0;
+	}
 	case CK_INTERFACE:
 		if (!ifname_valid(value)) {
 			p_error(p, p->lineno, key, value,
@@ -1027,6 +1046,8 @@ static int config_defaults(struct config *c)
 	if (!c->socket_group)
 		return -ENOMEM;
 	c->max_loss_percent = 100;
+	c->max_scenarios = 1;
+	c->keep_reports = 50;
 	/* lo carries the host's own services talking to themselves: faulting it by accident is
 	 * how a chaos tool takes down the box it runs on. */
 	c->deny_interfaces = calloc(1, sizeof(*c->deny_interfaces));

@@ -35,6 +35,8 @@ struct config {
 	double max_loss_percent;               /* 100: no limit */
 	uint64_t max_partition_usec;           /* 0: max_duration */
 	bool allow_ssh_partition;              /* default no: SSH peers are protected */
+	unsigned max_scenarios;                /* runs at the same time, default 1 */
+	unsigned keep_reports;                 /* reports kept in the state dir, default 50 */
 
 	struct edge *edges;
 	unsigned n_edges;
@@ -52,6 +54,7 @@ enum config_value_type {
 	CONFIG_IFLIST,  /* comma separated interface names */
 	CONFIG_PERCENT,
 	CONFIG_BOOL,
+	CONFIG_COUNT,   /* a positive integer */
 };
 
 struct config_key {

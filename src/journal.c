@@ -89,6 +89,8 @@ static int journal_save(struct journal *j)
 				(unsigned)jf->uid, jf->edge, fault_kind_to_string(jf->fault.kind),
 				jf->applied ? "applied" : "pending");
 		r = fault_foreach_param(&jf->fault, write_param, &p);
+		if (jf->run[0])
+			fprintf(f, " run=%s", jf->run);
 		fputc('\n', f);
 	}
 	if (r >= 0 && (fflush(f) != 0 || fsync(fileno(f)) < 0))
@@ -152,6 +154,10 @@ static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *
 		if (!eq)
 			return diag_add(d, -EBADMSG, "%s:%u: bad parameter '%s'", path, lineno, tok);
 		*eq = '\0';
+		if (streq(tok, "run")) {
+			snprintf(jf.run, sizeof(jf.run), "%s", eq + 1);
+			continue;
+		}
 		r = fault_set(&jf.fault, tok, eq + 1, d);
 		if (r < 0)
 			return diag_add(d, -EBADMSG, "%s:%u: in fault record", path, lineno);

@@ -24,6 +24,7 @@ struct journal_fault {
 	uint64_t created_realtime_usec;
 	uid_t uid;                       /* who injected it */
 	bool applied;                    /* false: intent written, kernel change not confirmed */
+	char run[96];                    /* the scenario run that owns it, "" if none */
 };
 
 /* state_dir is created if missing (0700). Reads an existing journal; a corrupt one is an error

@@ -18,8 +18,21 @@ const struct proto_verb proto_verbs[] = {
 	{ "arm", PROTO_ARM, PROTO_WRITE, "[--edge NAME]", "accept faults again after 'kill'" },
 	{ "edges", PROTO_EDGES, PROTO_READ, "", "list configured edges and where they resolve" },
 	{ "ping", PROTO_PING, PROTO_READ, "", "check that the daemon answers" },
-	{ "renew", PROTO_RENEW, PROTO_WRITE, "ID...",
-	  "renew the lease of faults injected with --lease (chaosctl does this itself)" },
+	{ "renew", PROTO_RENEW, PROTO_WRITE, "ID... | --run RUN",
+	  "renew the lease of faults injected with --lease, or of a run (chaosctl does this "
+	  "itself)" },
+	{ "run", PROTO_RUN, PROTO_WRITE, "FILE [--detach]",
+	  "run a GameDay scenario in the daemon; shows progress and exits 0 if the hypothesis "
+	  "held, 1 if violated, 2 if aborted" },
+	{ "validate", PROTO_VALIDATE, PROTO_READ, "FILE",
+	  "check a scenario against the daemon's edges and limits; applies nothing" },
+	{ "plan", PROTO_PLAN, PROTO_READ, "FILE", "print the resolved timeline; applies nothing" },
+	{ "watch", PROTO_WATCH, PROTO_READ, "[RUN]",
+	  "follow a run (the latest by default) until it ends" },
+	{ "abort", PROTO_ABORT, PROTO_WRITE, "[RUN]",
+	  "abort a run (every running one by default) and revert what it applied" },
+	{ "report", PROTO_REPORT, PROTO_READ, "[RUN] [--json | --html]",
+	  "print a run's report (the latest by default)" },
 };
 const unsigned proto_n_verbs = ELEMENTSOF(proto_verbs);
 

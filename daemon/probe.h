@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Health probes of a running scenario: http, tcp and exec, each driven by the daemon's one
+ * sd-event loop without ever blocking it (non-blocking sockets, a spawned child watched by
+ * the loop), so a slow or hung target can never delay the kill switch. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "scenario.h"
+
+struct probe;
+
+/* One finished attempt: ok, its latency (connect, time to the HTTP status line, or the
+ * command's run time; the timeout when it timed out) and a short reason when it failed. */
+typedef void (*probe_result_fn)(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
+		const char *detail);
+
+/* Starts probing def every def->interval, the first attempt at once. */
+int probe_start(sd_event *event, const struct scenario_probe *def, unsigned index,
+		probe_result_fn cb, void *userdata, struct probe **ret);
+/* Stops, kills a running command, closes sockets. Accepts NULL. */
+struct probe *probe_free(struct probe *p);

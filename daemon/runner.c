@@ -1,0 +1,960 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "audit.h"
+#include "parse.h"
+#include "probe.h"
+#include "runner.h"
+#include "server.h"
+
+#define FINISHED_KEEP 16 /* finished runs kept in memory for watch */
+#define WATCH_EVENTS_MAX 2000
+
+struct run {
+	struct runner *runner;
+	char id[REPORT_ID_MAX + 1];
+	struct scenario *sc;
+	struct report *report;
+	uid_t uid;
+	pid_t pid;
+	bool finished, aborting;
+	enum report_phase phase;
+	uint64_t start_mono, phase_mono, method_mono;
+
+	struct scenario_action *actions;
+	unsigned n_actions, next_action;
+	uint64_t *step_fault; /* per step: the active fault's id, 0 none */
+	int *step_band;
+
+	struct probe **probes;
+	sd_event_source *timer;    /* next action or phase end */
+	sd_event_source *deadline; /* max_duration */
+	sd_event_source *lease;
+	sd_event_source *defer;    /* abort out of a callback */
+	char defer_reason[REPORT_TEXT_MAX + 1];
+	struct run *next;
+};
+
+struct runner {
+	struct server *server;
+	sd_event *event;
+	char *reports_dir;
+	unsigned max_running, keep_reports;
+	struct run *runs; /* newest first */
+};
+
+static uint64_t now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t run_t(const struct run *run)
+{
+	return now_mono() - run->start_mono;
+}
+
+int runner_new(struct server *server, sd_event *event, const char *reports_dir,
+		struct runner **ret)
+{
+	struct runner *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->reports_dir = strdup(reports_dir);
+	if (!r->reports_dir) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->server = server;
+	r->event = event;
+	r->max_running = 1;
+	r->keep_reports = 50;
+	*ret = r;
+	return 0;
+}
+
+void runner_set_limits(struct runner *r, unsigned max_running, unsigned keep_reports)
+{
+	r->max_running = MAX(max_running, 1u);
+	r->keep_reports = MAX(keep_reports, 1u);
+}
+
+static void run_free(struct run *run)
+{
+	if (!run)
+		return;
+	for (unsigned i = 0; run->probes && i < run->sc->n_probes; i++)
+		probe_free(run->probes[i]);
+	free(run->probes);
+	sd_event_source_disable_unref(run->timer);
+	sd_event_source_disable_unref(run->deadline);
+	sd_event_source_disable_unref(run->lease);
+	sd_event_source_disable_unref(run->defer);
+	free(run->actions);
+	free(run->step_fault);
+	free(run->step_band);
+	report_free(run->report);
+	scenario_free(run->sc);
+	free(run);
+}
+
+unsigned runner_n_running(const struct runner *r)
+{
+	unsigned n = 0;
+
+	for (const struct run *x = r ? r->runs : NULL; x; x = x->next)
+		n += !x->finished;
+	return n;
+}
+
+static struct run *find_run(struct runner *r, const char *id)
+{
+	for (struct run *x = r->runs; x; x = x->next)
+		if (!id || streq(x->id, id))
+			return x;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ checks and plan */
+
+int runner_check(struct runner *r, const struct scenario *sc, uid_t uid, struct diag *d)
+{
+	unsigned errors = d ? d->count : 0;
+
+	for (unsigned i = 0; i < sc->n_probes; i++)
+		if (sc->probes[i].type == SCENARIO_PROBE_EXEC && uid != 0)
+			diag_add(d, -EPERM, "%s:%u: [probe %s]: exec probes run commands as chaosd's "
+					"user, so only root may start a scenario that has one", sc->path,
+					sc->probes[i].line, sc->probes[i].name);
+	for (unsigned i = 0; i < sc->n_steps; i++) {
+		const struct scenario_step *st = &sc->steps[i];
+		struct fault peak;
+		struct diag one;
+
+		if (scenario_step_peak(st, &peak) < 0)
+			continue;
+		diag_init(&one);
+		if (server_check_fault(r->server, st->edge, &peak, &one) < 0)
+			diag_add(d, -EINVAL, "%s:%u: [step %s]: %s", sc->path, st->line, st->name,
+					diag_text(&one));
+	}
+	return d && d->count > errors ? -EINVAL : 0;
+}
+
+static void put_action(struct proto_writer *w, const struct scenario *sc,
+		const struct scenario_action *a)
+{
+	const struct scenario_step *st = &sc->steps[a->step];
+	char desc[256];
+
+	proto_record(w, "action");
+	proto_put_u64(w, "t_us", a->at_usec);
+	proto_put(w, "action", a->type == SCENARIO_REVERT ? "revert" : a->point ? "update" :
+										   "apply");
+	proto_put(w, "step", st->name);
+	proto_put(w, "edge", st->edge);
+	proto_put(w, "kind", fault_kind_to_string(st->fault.kind));
+	if (a->type == SCENARIO_APPLY)
+		proto_put(w, "params", fault_describe(&a->fault, desc, sizeof(desc)));
+}
+
+int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer *w,
+		struct diag *d)
+{
+	_cleanup_free_ struct scenario_action *a = NULL;
+	char buf[128];
+	unsigned n = 0;
+	int k;
+
+	(void)r;
+	k = scenario_timeline(sc, &a, &n);
+	if (k < 0)
+		return diag_add(d, k, "cannot build the timeline: %s", strerror(-k));
+	proto_put(w, "name", sc->name);
+	proto_put(w, "description", sc->description ? sc->description : "");
+	proto_put_u64(w, "steady_state_us", sc->steady_state_usec);
+	proto_put_u64(w, "method_us", sc->method_usec);
+	proto_put_u64(w, "max_duration_us", sc->max_duration_usec);
+	proto_put_u64(w, "lease_us", sc->lease_usec);
+	for (unsigned i = 0; i < sc->n_probes; i++) {
+		const struct scenario_probe *p = &sc->probes[i];
+
+		proto_record(w, "probe");
+		proto_put(w, "name", p->name);
+		proto_put(w, "type", scenario_probe_type_to_string(p->type));
+		proto_put(w, "target", p->target);
+		proto_put(w, "abort_when", scenario_cond_format(&p->abort_when, buf, sizeof(buf)));
+		proto_put(w, "steady_state", scenario_cond_format(&p->steady_state, buf,
+							    sizeof(buf)));
+	}
+	for (unsigned i = 0; i < n; i++)
+		put_action(w, sc, &a[i]);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ the run */
+
+static void run_finish(struct run *run, enum report_outcome outcome, const char *reason);
+static void run_abort(struct run *run, const char *reason);
+static void enter_phase(struct run *run, enum report_phase phase);
+
+static void revert_step(struct run *run, unsigned step, const char *why)
+{
+	struct scenario_step *st = &run->sc->steps[step];
+	uint64_t id = run->step_fault[step];
+	struct diag d;
+	int k;
+
+	if (!id)
+		return;
+	/* Cleared first: the server tells us about the revert (runner_fault_gone). */
+	run->step_fault[step] = 0;
+	diag_init(&d);
+	k = server_run_revert(run->runner->server, id, why, run->uid, run->pid, &d);
+	report_band_close(run->report, run->step_band[step], run_t(run));
+	run->step_band[step] = -1;
+	if (k < 0)
+		/* The server keeps the fault and retries; its deadline still bounds it. */
+		report_event_add(run->report, run_t(run), "error", st->name, st->edge,
+				fault_kind_to_string(st->fault.kind), "step %s: revert failed: %s",
+				st->name, diag_text(&d));
+	else
+		report_event_add(run->report, run_t(run), "revert", st->name, st->edge,
+				fault_kind_to_string(st->fault.kind), "step %s: %s reverted on %s",
+				st->name, fault_kind_to_string(st->fault.kind), st->edge);
+}
+
+static void revert_all_steps(struct run *run, const char *why)
+{
+	for (unsigned i = 0; i < run->sc->n_steps; i++)
+		revert_step(run, i, why);
+}
+
+static int apply_action(struct run *run, const struct scenario_action *a)
+{
+	struct scenario_step *st = &run->sc->steps[a->step];
+	struct fault f = a->fault;
+	uint64_t id = 0, left;
+	char desc[200], label[160];
+	struct diag d;
+	int k;
+
+	if (a->type == SCENARIO_REVERT) {
+		revert_step(run, a->step, "scenario-step-end");
+		return 0;
+	}
+	/* A fault never outlives the run's hard deadline, even if the run logic failed. */
+	left = run->sc->max_duration_usec > run_t(run) ? run->sc->max_duration_usec - run_t(run) :
+							       USEC_PER_MSEC;
+	f.duration_usec = MAX(MIN(f.duration_usec, left), USEC_PER_MSEC);
+	diag_init(&d);
+	k = server_run_apply(run->runner->server, run->id, st->edge, &f, run->uid, run->pid, &id,
+			&d);
+	fault_describe(&a->fault, desc, sizeof(desc));
+	if (streq(desc, fault_kind_to_string(st->fault.kind)))
+		desc[0] = '\0'; /* "partition" says it all */
+	if (k < 0) {
+		char reason[REPORT_TEXT_MAX + 1];
+
+		report_event_add(run->report, run_t(run), "error", st->name, st->edge,
+				fault_kind_to_string(st->fault.kind), "step %s: %s%s%s on %s failed: %s",
+				st->name, fault_kind_to_string(st->fault.kind), desc[0] ? " " : "", desc,
+				st->edge, diag_text(&d));
+		snprintf(reason, sizeof(reason), "step %s could not be applied: %s", st->name,
+				diag_text(&d));
+		run_abort(run, reason);
+		return k;
+	}
+	report_event_add(run->report, run_t(run), a->point ? "update" : "apply", st->name,
+			st->edge, fault_kind_to_string(st->fault.kind), "step %s: %s%s%s on %s (fault %"
+			PRIu64 ")", st->name, fault_kind_to_string(st->fault.kind), desc[0] ? " " : "",
+			desc, st->edge, id);
+	run->step_fault[a->step] = id;
+	if (run->step_band[a->step] < 0) {
+		snprintf(label, sizeof(label), "%s %s %.100s", st->edge,
+				fault_kind_to_string(st->fault.kind), st->ramp ? "(ramp)" : desc);
+		run->step_band[a->step] = report_band_open(run->report, st->name, label,
+				run_t(run));
+	}
+	return 0;
+}
+
+static int on_timer(sd_event_source *es, uint64_t usec, void *userdata);
+
+static void arm_timer(struct run *run, uint64_t at_mono)
+{
+	if (run->timer) {
+		sd_event_source_set_time(run->timer, at_mono);
+		sd_event_source_set_enabled(run->timer, SD_EVENT_ONESHOT);
+		return;
+	}
+	if (sd_event_add_time(run->runner->event, &run->timer, CLOCK_MONOTONIC, at_mono,
+			    USEC_PER_MSEC, on_timer, run) < 0)
+		run_abort(run, "cannot arm the run's timer");
+}
+
+/* The steady-state hypothesis over the last window of each probe's samples. */
+static bool hypothesis_holds(struct run *run, char *why, size_t n)
+{
+	uint64_t now = run_t(run);
+
+	for (unsigned i = 0; i < run->sc->n_probes; i++) {
+		const struct scenario_probe *p = &run->sc->probes[i];
+		const struct scenario_cond *c = &p->steady_state;
+		struct report_summary s;
+		double v;
+		char cond[128];
+
+		if (!c->set)
+			continue;
+		report_summarize(run->report, i, (int)run->phase,
+				now > c->window_usec ? now - c->window_usec : 0, UINT64_MAX, &s);
+		scenario_cond_format(c, cond, sizeof(cond));
+		if (!s.count) {
+			snprintf(why, n, "probe %s: no samples in the window (needs %s)", p->name,
+					cond);
+			return false;
+		}
+		v = c->metric == SCENARIO_SUCCESS_RATE ? s.success_rate :
+		    c->metric == SCENARIO_FAILURE_RATE ? 100 - s.success_rate :
+		    c->metric == SCENARIO_P50	       ? (double)s.p50 :
+		    c->metric == SCENARIO_P95	       ? (double)s.p95 :
+							 (double)s.p99;
+		if (!scenario_cond_holds(c, v)) {
+			if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
+				snprintf(why, n, "probe %s: %s was %.1f%% over %u samples (needs %s)",
+						p->name, scenario_metric_to_string(c->metric), v, s.count,
+						cond);
+			else
+				snprintf(why, n, "probe %s: %s was %.1fms over %u samples (needs %s)",
+						p->name, scenario_metric_to_string(c->metric), v / 1000,
+						s.count, cond);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void enter_phase(struct run *run, enum report_phase phase)
+{
+	run->phase = phase;
+	run->phase_mono = now_mono();
+	run->report->phase_start_usec[phase] = run_t(run);
+	report_event_add(run->report, run_t(run), "phase", NULL, NULL, NULL, "%s",
+			report_phase_to_string(phase));
+	switch (phase) {
+	case REPORT_BEFORE:
+	case REPORT_AFTER:
+		arm_timer(run, run->phase_mono + run->sc->steady_state_usec);
+		break;
+	case REPORT_METHOD:
+		run->method_mono = run->phase_mono;
+		run->next_action = 0;
+		arm_timer(run, run->method_mono + (run->n_actions ? run->actions[0].at_usec : 0));
+		break;
+	case REPORT_ROLLBACK:
+		revert_all_steps(run, "scenario-rollback");
+		if (run->sc->steady_state_usec == 0) {
+			run_finish(run, REPORT_HELD, "the method ran to its end; no steady-state "
+					"hypothesis to check");
+			return;
+		}
+		enter_phase(run, REPORT_AFTER);
+		break;
+	default:
+		break;
+	}
+}
+
+static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct run *run = userdata;
+	char why[REPORT_TEXT_MAX + 1];
+
+	(void)es;
+	(void)usec;
+	if (run->finished)
+		return 0;
+	switch (run->phase) {
+	case REPORT_BEFORE:
+		run->report->hypothesis_before = hypothesis_holds(run, why, sizeof(why));
+		if (!run->report->hypothesis_before) {
+			report_event_add(run->report, run_t(run), "info", NULL, NULL, NULL,
+					"steady state not met before the method: %s", why);
+			run_finish(run, REPORT_VIOLATED, why);
+			return 0;
+		}
+		enter_phase(run, REPORT_METHOD);
+		break;
+	case REPORT_METHOD:
+		while (run->next_action < run->n_actions && !run->finished && !run->aborting) {
+			const struct scenario_action *a = &run->actions[run->next_action];
+
+			if (run->method_mono + a->at_usec > now_mono() + USEC_PER_MSEC) {
+				arm_timer(run, run->method_mono + a->at_usec);
+				return 0;
+			}
+			run->next_action++;
+			if (apply_action(run, a) < 0)
+				return 0;
+		}
+		if (!run->finished && !run->aborting)
+			enter_phase(run, REPORT_ROLLBACK);
+		break;
+	case REPORT_AFTER:
+		run->report->hypothesis_after = hypothesis_holds(run, why, sizeof(why));
+		if (run->report->hypothesis_after)
+			run_finish(run, REPORT_HELD, "the steady state held before and after the "
+					"method");
+		else {
+			char reason[REPORT_TEXT_MAX + 1];
+
+			snprintf(reason, sizeof(reason), "steady state not met after the method: %.200s",
+					why);
+			run_finish(run, REPORT_VIOLATED, reason);
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void run_finish(struct run *run, enum report_outcome outcome, const char *reason)
+{
+	struct report *rep = run->report;
+	int k;
+
+	if (run->finished)
+		return;
+	revert_all_steps(run, "scenario-abort");
+	run->finished = true;
+	for (unsigned i = 0; i < run->sc->n_probes; i++)
+		run->probes[i] = probe_free(run->probes[i]);
+	run->timer = sd_event_source_disable_unref(run->timer);
+	run->deadline = sd_event_source_disable_unref(run->deadline);
+	run->lease = sd_event_source_disable_unref(run->lease);
+	rep->outcome = outcome;
+	snprintf(rep->reason, sizeof(rep->reason), "%s", reason);
+	rep->duration_usec = run_t(run);
+	for (unsigned i = 0; i < rep->n_bands; i++)
+		report_band_close(rep, (int)i, rep->duration_usec);
+	report_event_add(rep, rep->duration_usec, "end", NULL, NULL, NULL, "%s: %s",
+			report_outcome_to_string(outcome), reason);
+	k = report_save(rep, run->runner->reports_dir, run->runner->keep_reports);
+	if (k < 0)
+		log_error("run '%s': cannot write its report to '%s': %s", run->id,
+				run->runner->reports_dir, strerror(-k));
+	audit_log(&(struct audit_event){ .action = "scenario-end", .uid = run->uid,
+			.pid = run->pid, .edge = "", .fault = "", .params = reason,
+			.result = report_outcome_to_string(outcome), .run = run->id });
+	log_info("run '%s' of scenario '%s' ended: %s: %s", run->id, run->sc->name,
+			report_outcome_to_string(outcome), reason);
+	server_notify_status(run->runner->server);
+}
+
+static void run_abort(struct run *run, const char *reason)
+{
+	if (run->finished || run->aborting)
+		return;
+	run->aborting = true;
+	run->report->abort_usec = MAX(run_t(run), 1u);
+	snprintf(run->defer_reason, sizeof(run->defer_reason), "%s", reason);
+	report_event_add(run->report, run_t(run), "abort", NULL, NULL, NULL, "%s", reason);
+	log_warning("run '%s' aborted: %s", run->id, reason);
+	run->phase = REPORT_ROLLBACK;
+	run->report->phase_start_usec[REPORT_ROLLBACK] = run_t(run);
+	revert_all_steps(run, "scenario-abort");
+	run_finish(run, REPORT_ABORTED, reason);
+}
+
+static int on_deferred_abort(sd_event_source *es, void *userdata)
+{
+	struct run *run = userdata;
+	char reason[REPORT_TEXT_MAX + 1];
+
+	(void)es;
+	/* run_abort writes defer_reason itself */
+	snprintf(reason, sizeof(reason), "%s", run->defer_reason);
+	run->defer = sd_event_source_disable_unref(run->defer);
+	run_abort(run, reason);
+	return 0;
+}
+
+/* From inside a probe callback: abort from the loop, not from under the probe. */
+static void abort_later(struct run *run, const char *reason)
+{
+	if (run->finished || run->aborting || run->defer)
+		return;
+	snprintf(run->defer_reason, sizeof(run->defer_reason), "%s", reason);
+	if (sd_event_add_defer(run->runner->event, &run->defer, on_deferred_abort, run) < 0)
+		run_abort(run, reason);
+}
+
+static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
+		const char *detail)
+{
+	struct run *run = userdata;
+	const struct scenario_probe *p = &run->sc->probes[index];
+	const struct scenario_cond *c = &p->abort_when;
+	uint64_t now = run_t(run);
+	struct report_summary s;
+	char cond[128], reason[REPORT_TEXT_MAX + 1];
+	double v;
+
+	if (run->finished)
+		return;
+	{
+		/* Changes of health are events; a dead target must not flood the report. */
+		const struct report_probe *rp = &run->report->probes[index];
+		bool was_ok = rp->n_samples == 0 || rp->samples[rp->n_samples - 1].ok;
+
+		if (was_ok && !ok)
+			report_event_add(run->report, now, "probe", NULL, NULL, NULL,
+					"probe %s failing: %s", p->name, detail ? detail : "failed");
+		else if (!was_ok && ok)
+			report_event_add(run->report, now, "probe", NULL, NULL, NULL,
+					"probe %s succeeds again", p->name);
+	}
+	report_sample_add(run->report, index, now, ok, latency_usec, run->phase);
+	if (!c->set || run->phase != REPORT_METHOD || run->aborting)
+		return;
+	report_summarize(run->report, index, REPORT_METHOD,
+			now > c->window_usec ? now - c->window_usec : 0, UINT64_MAX, &s);
+	if (!s.count)
+		return;
+	v = c->metric == SCENARIO_SUCCESS_RATE ? s.success_rate :
+	    c->metric == SCENARIO_FAILURE_RATE ? 100 - s.success_rate :
+	    c->metric == SCENARIO_P50	       ? (double)s.p50 :
+	    c->metric == SCENARIO_P95	       ? (double)s.p95 :
+						 (double)s.p99;
+	if (!scenario_cond_holds(c, v))
+		return;
+	scenario_cond_format(c, cond, sizeof(cond));
+	if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
+		snprintf(reason, sizeof(reason), "probe %s: %s %.1f%% over %u samples (abort_when "
+				"%s)", p->name, scenario_metric_to_string(c->metric), v, s.count, cond);
+	else
+		snprintf(reason, sizeof(reason), "probe %s: %s %.1fms over %u samples (abort_when "
+				"%s)", p->name, scenario_metric_to_string(c->metric), v / 1000, s.count,
+				cond);
+	abort_later(run, reason);
+}
+
+static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct run *run = userdata;
+	char d[32], reason[128];
+
+	(void)es;
+	(void)usec;
+	snprintf(reason, sizeof(reason), "max_duration %s reached",
+			parse_format_duration(run->sc->max_duration_usec, d, sizeof(d)));
+	run_abort(run, reason);
+	return 0;
+}
+
+static int on_lease(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct run *run = userdata;
+	char d[32], reason[160];
+
+	(void)es;
+	(void)usec;
+	snprintf(reason, sizeof(reason), "lease of %s expired: the client that started the run "
+			"stopped renewing it", parse_format_duration(run->sc->lease_usec, d,
+									 sizeof(d)));
+	run_abort(run, reason);
+	return 0;
+}
+
+static void make_id(struct runner *r, const char *name, char *buf, size_t n)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	char stamp[32] = "0";
+
+	if (localtime_r(&t, &tm))
+		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	for (unsigned k = 1;; k++) {
+		char path[512];
+		struct stat st;
+
+		if (k == 1)
+			snprintf(buf, n, "%s-%s", stamp, name);
+		else
+			snprintf(buf, n, "%s-%s-%u", stamp, name, k);
+		snprintf(path, sizeof(path), "%s/%s.json", r->reports_dir, buf);
+		if (!find_run(r, buf) && stat(path, &st) < 0)
+			return;
+	}
+}
+
+static void prune_finished(struct runner *r)
+{
+	unsigned kept = 0;
+
+	for (struct run **pp = &r->runs; *pp;) {
+		struct run *x = *pp;
+
+		if (x->finished && ++kept > FINISHED_KEEP) {
+			*pp = x->next;
+			run_free(x);
+			continue;
+		}
+		pp = &x->next;
+	}
+}
+
+int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, char *ret_id,
+		size_t n, struct diag *d)
+{
+	struct run *run;
+	char buf[128];
+	int k;
+
+	if (runner_n_running(r) >= r->max_running) {
+		scenario_free(sc);
+		return diag_add(d, -EBUSY, "%u scenario%s already running (max_scenarios = %u in "
+				"chaosd.conf); abort it first or wait", runner_n_running(r),
+				runner_n_running(r) == 1 ? " is" : "s are", r->max_running);
+	}
+	run = calloc(1, sizeof(*run));
+	if (!run) {
+		scenario_free(sc);
+		return -ENOMEM;
+	}
+	run->runner = r;
+	run->sc = sc;
+	run->uid = uid;
+	run->pid = pid;
+	make_id(r, sc->name, run->id, sizeof(run->id));
+	k = scenario_timeline(sc, &run->actions, &run->n_actions);
+	if (k >= 0)
+		k = report_new(run->id, sc->n_probes, &run->report);
+	run->step_fault = calloc(sc->n_steps, sizeof(*run->step_fault));
+	run->step_band = calloc(sc->n_steps, sizeof(*run->step_band));
+	run->probes = calloc(sc->n_probes + 1, sizeof(*run->probes));
+	if (k < 0 || !run->step_fault || !run->step_band || !run->probes) {
+		run_free(run);
+		return k < 0 ? k : -ENOMEM;
+	}
+	for (unsigned i = 0; i < sc->n_steps; i++)
+		run->step_band[i] = -1;
+	snprintf(run->report->scenario, sizeof(run->report->scenario), "%s", sc->name);
+	snprintf(run->report->description, sizeof(run->report->description), "%s",
+			sc->description ? sc->description : "");
+	snprintf(run->report->file, sizeof(run->report->file), "%s", sc->path);
+	run->report->uid = uid;
+	run->report->started_realtime_usec = now_real();
+	for (unsigned i = 0; i < sc->n_probes; i++) {
+		struct report_probe *rp = &run->report->probes[i];
+		const struct scenario_probe *p = &sc->probes[i];
+
+		snprintf(rp->name, sizeof(rp->name), "%s", p->name);
+		snprintf(rp->type, sizeof(rp->type), "%s", scenario_probe_type_to_string(p->type));
+		snprintf(rp->target, sizeof(rp->target), "%.*s", (int)sizeof(rp->target) - 1,
+				p->target);
+		scenario_cond_format(&p->abort_when, rp->abort_when, sizeof(rp->abort_when));
+		scenario_cond_format(&p->steady_state, rp->steady_state, sizeof(rp->steady_state));
+	}
+	run->start_mono = now_mono();
+	k = sd_event_add_time(r->event, &run->deadline, CLOCK_MONOTONIC,
+			run->start_mono + sc->max_duration_usec, USEC_PER_MSEC, on_deadline, run);
+	if (k >= 0 && sc->lease_usec)
+		k = sd_event_add_time(r->event, &run->lease, CLOCK_MONOTONIC,
+				run->start_mono + sc->lease_usec, USEC_PER_MSEC, on_lease, run);
+	for (unsigned i = 0; k >= 0 && i < sc->n_probes; i++)
+		k = probe_start(r->event, &sc->probes[i], i, on_probe, run, &run->probes[i]);
+	if (k < 0) {
+		run_free(run);
+		return diag_add(d, k, "cannot start the run: %s", strerror(-k));
+	}
+	run->next = r->runs;
+	r->runs = run;
+	audit_log(&(struct audit_event){ .action = "scenario-start", .uid = uid, .pid = pid,
+			.edge = "", .fault = "", .params = sc->path, .result = "ok", .run = run->id });
+	log_info("run '%s' of scenario '%s' (%s) started by uid %u: %u steps, %u probes, max "
+		 "%s", run->id, sc->name, sc->path, (unsigned)uid, sc->n_steps, sc->n_probes,
+			parse_format_duration(sc->max_duration_usec, buf, sizeof(buf)));
+	report_event_add(run->report, 0, "start", NULL, NULL, NULL, "scenario %s started by uid "
+			"%u", sc->name, (unsigned)uid);
+	if (sc->steady_state_usec > 0)
+		enter_phase(run, REPORT_BEFORE);
+	else
+		enter_phase(run, REPORT_METHOD);
+	snprintf(ret_id, n, "%s", run->id);
+	prune_finished(r);
+	server_notify_status(r->server);
+	return 0;
+}
+
+unsigned runner_abort(struct runner *r, const char *id, const char *why)
+{
+	unsigned n = 0;
+
+	for (struct run *x = r ? r->runs : NULL; x; x = x->next)
+		if (!x->finished && (!id || streq(x->id, id))) {
+			run_abort(x, why);
+			n++;
+		}
+	return n;
+}
+
+unsigned runner_abort_edge(struct runner *r, const char *edge, const char *why)
+{
+	unsigned n = 0;
+
+	for (struct run *x = r ? r->runs : NULL; x; x = x->next) {
+		bool touches = false;
+
+		for (unsigned i = 0; !x->finished && i < x->sc->n_steps; i++)
+			touches |= streq(x->sc->steps[i].edge, edge);
+		if (touches) {
+			run_abort(x, why);
+			n++;
+		}
+	}
+	return n;
+}
+
+void runner_fault_gone(struct runner *r, uint64_t fault_id)
+{
+	for (struct run *x = r ? r->runs : NULL; x; x = x->next)
+		for (unsigned i = 0; !x->finished && i < x->sc->n_steps; i++) {
+			struct scenario_step *st = &x->sc->steps[i];
+
+			if (x->step_fault[i] != fault_id)
+				continue;
+			x->step_fault[i] = 0;
+			report_band_close(x->report, x->step_band[i], run_t(x));
+			x->step_band[i] = -1;
+			report_event_add(x->report, run_t(x), "revert", st->name, st->edge,
+					fault_kind_to_string(st->fault.kind), "step %s: %s on %s was "
+					"reverted outside the run (deadline, revert or the interface)",
+					st->name, fault_kind_to_string(st->fault.kind), st->edge);
+		}
+}
+
+const char *runner_fault_owner(struct runner *r, uint64_t fault_id)
+{
+	for (struct run *x = r ? r->runs : NULL; x; x = x->next)
+		for (unsigned i = 0; !x->finished && i < x->sc->n_steps; i++)
+			if (x->step_fault[i] == fault_id)
+				return x->id;
+	return "";
+}
+
+int runner_renew(struct runner *r, const char *id, struct diag *d)
+{
+	struct run *run = find_run(r, id);
+
+	if (!run)
+		return diag_add(d, -ENOENT, "no run '%s'", id);
+	if (run->finished)
+		return diag_add(d, -ESRCH, "run '%s' has ended: %s", id,
+				report_outcome_to_string(run->report->outcome));
+	if (run->lease) {
+		sd_event_source_set_time(run->lease, now_mono() + run->sc->lease_usec);
+		sd_event_source_set_enabled(run->lease, SD_EVENT_ONESHOT);
+	}
+	return 0;
+}
+
+int runner_watch(struct runner *r, const char *id, unsigned since, struct proto_writer *w,
+		struct diag *d)
+{
+	struct run *run = find_run(r, id);
+	uint64_t t, planned;
+	const struct report *rep;
+
+	if (!run)
+		return diag_add(d, -ENOENT, id ? "no run '%s' in memory (see chaosctl report)" :
+						 "no scenario has run since chaosd started%s", id ? id : "");
+	rep = run->report;
+	t = run->finished ? rep->duration_usec : run_t(run);
+	planned = 2 * run->sc->steady_state_usec + run->sc->method_usec;
+	proto_put(w, "id", run->id);
+	proto_put(w, "scenario", run->sc->name);
+	proto_put(w, "state", run->finished ? "finished" : run->aborting ? "aborting" : "running");
+	proto_put(w, "phase", report_phase_to_string(run->phase));
+	proto_put(w, "outcome", report_outcome_to_string(rep->outcome));
+	proto_putf(w, "exit_code", "%d", report_outcome_exit_code(rep->outcome));
+	proto_put(w, "reason", rep->reason);
+	proto_put_u64(w, "elapsed_us", t);
+	proto_put_u64(w, "planned_us", planned);
+	proto_put_u64(w, "max_duration_us", run->sc->max_duration_usec);
+	proto_put_u64(w, "events", rep->n_events);
+	for (unsigned i = 0; i < rep->n_probes; i++) {
+		const struct scenario_probe *p = &run->sc->probes[i];
+		uint64_t win = p->abort_when.set ? p->abort_when.window_usec : 10 * USEC_PER_SEC;
+		struct report_summary s;
+
+		report_summarize(rep, i, -1, t > win ? t - win : 0, UINT64_MAX, &s);
+		proto_record(w, "probe");
+		proto_put(w, "name", p->name);
+		proto_put_u64(w, "window_us", win);
+		proto_put_u64(w, "count", s.count);
+		proto_putf(w, "success_rate", "%.1f", s.success_rate);
+		proto_put_u64(w, "p50_us", s.p50);
+		proto_put_u64(w, "p99_us", s.p99);
+	}
+	for (unsigned i = 0; i < run->sc->n_steps; i++) {
+		if (!run->step_fault[i])
+			continue;
+		proto_record(w, "fault");
+		proto_put_u64(w, "id", run->step_fault[i]);
+		proto_put(w, "step", run->sc->steps[i].name);
+		proto_put(w, "edge", run->sc->steps[i].edge);
+		proto_put(w, "kind", fault_kind_to_string(run->sc->steps[i].fault.kind));
+	}
+	for (unsigned i = since; i < rep->n_events && i < since + WATCH_EVENTS_MAX; i++) {
+		proto_record(w, "event");
+		proto_put_u64(w, "seq", i);
+		proto_put_u64(w, "t_us", rep->events[i].t_usec);
+		proto_put(w, "kind", rep->events[i].kind);
+		proto_put(w, "text", rep->events[i].text);
+	}
+	return 0;
+}
+
+/* The newest report on disk (by mtime of its .json). */
+static int latest_report(struct runner *r, char *buf, size_t n)
+{
+	struct timespec best = {};
+	struct dirent *de;
+	DIR *dir = opendir(r->reports_dir);
+	bool found = false;
+
+	if (!dir)
+		return -ENOENT;
+	while ((de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+
+		if (len < 6 || !streq(de->d_name + len - 5, ".json") ||
+				fstatat(dirfd(dir), de->d_name, &st, 0) < 0)
+			continue;
+		if (!found || st.st_mtim.tv_sec > best.tv_sec ||
+				(st.st_mtim.tv_sec == best.tv_sec &&
+						st.st_mtim.tv_nsec > best.tv_nsec)) {
+			best = st.st_mtim;
+			snprintf(buf, n, "%.*s", (int)(len - 5), de->d_name);
+			found = true;
+		}
+	}
+	closedir(dir);
+	return found ? 0 : -ENOENT;
+}
+
+static bool id_valid(const char *id)
+{
+	if (!id[0] || strlen(id) > REPORT_ID_MAX || id[0] == '.')
+		return false;
+	for (const char *c = id; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+				    (*c >= '0' && *c <= '9') || strchr("._-", *c)))
+			return false;
+	return true;
+}
+
+static void put_chunks(struct proto_writer *w, const char *data, size_t len)
+{
+	for (size_t off = 0; off < len; off += PROTO_MAX_VALUE - 1) {
+		char chunk[PROTO_MAX_VALUE];
+		size_t k = MIN(len - off, (size_t)PROTO_MAX_VALUE - 1);
+
+		memcpy(chunk, data + off, k);
+		chunk[k] = '\0';
+		proto_put(w, "data", chunk);
+	}
+}
+
+int runner_report(struct runner *r, const char *id, const char *format, struct proto_writer *w,
+		struct diag *d)
+{
+	_cleanup_free_ char *data = NULL;
+	char latest[REPORT_ID_MAX + 1], path[512];
+	struct run *run;
+	size_t len = 0;
+	FILE *f;
+	int k;
+
+	if (!format)
+		format = "text";
+	if (!streq(format, "text") && !streq(format, "json") && !streq(format, "html"))
+		return diag_add(d, -EINVAL, "unknown report format '%s' (allowed: text, json, "
+				"html)", format);
+	if (id && !id_valid(id))
+		return diag_add(d, -EINVAL, "'%s' is not a run id", id);
+	run = find_run(r, id);
+	if (run && !run->finished) {
+		/* A running run: rendered from memory, as it stands. */
+		f = open_memstream(&data, &len);
+		if (!f)
+			return -ENOMEM;
+		run->report->duration_usec = run_t(run);
+		k = streq(format, "json") ? report_write_json(run->report, f) :
+		    streq(format, "html") ? report_write_html(run->report, f) :
+					    report_write_text(run->report, f);
+		fclose(f);
+		if (k < 0)
+			return diag_add(d, k, "cannot render the report: %s", strerror(-k));
+		proto_put(w, "id", run->id);
+		put_chunks(w, data, len);
+		return 0;
+	}
+	if (!id) {
+		if (latest_report(r, latest, sizeof(latest)) < 0)
+			return diag_add(d, -ENOENT, "no reports in %s yet", r->reports_dir);
+		id = latest;
+	}
+	snprintf(path, sizeof(path), "%s/%s.%s", r->reports_dir, id,
+			streq(format, "text") ? "txt" : format);
+	f = fopen(path, "re");
+	if (!f)
+		return diag_add(d, -ENOENT, "no report '%s' (in %s)", id, r->reports_dir);
+	data = malloc(PROTO_MAX_REPLY / 2);
+	if (!data) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	len = fread(data, 1, PROTO_MAX_REPLY / 2 - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < len; i++)
+		if (!data[i])
+			data[i] = ' ';
+	proto_put(w, "id", id);
+	put_chunks(w, data, len);
+	return 0;
+}
+
+struct runner *runner_free(struct runner *r)
+{
+	if (!r)
+		return NULL;
+	runner_abort(r, NULL, "daemon stopping");
+	while (r->runs) {
+		struct run *x = r->runs;
+		r->runs = x->next;
+		run_free(x);
+	}
+	free(r->reports_dir);
+	free(r);
+	return NULL;
+}
