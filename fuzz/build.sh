@@ -14,12 +14,12 @@ read -r -a inih_cflags <<<"$(pkg-config --cflags inih libmnl)"
 read -r -a inih_libs <<<"$(pkg-config --libs inih)"
 # The parsers only: no netlink, no daemon state.
 objs=()
-for m in diag parse edge fault netem config proto journal; do
+for m in diag parse edge fault netem config proto journal scenario flowsel; do
 	"$cc" "${common[@]}" -fsanitize=fuzzer-no-link,$san "${inih_cflags[@]}" \
 		-c "$src/src/$m.c" -o "$out/$m.o"
 	objs+=("$out/$m.o")
 done
-for t in config fault proto; do
+for t in config fault proto scenario; do
 	"$cc" "${common[@]}" -fsanitize=fuzzer,$san "$src/fuzz/fuzz-$t.c" "${objs[@]}" \
 		"${inih_libs[@]}" -lm -o "$out/fuzz-$t"
 	echo "built $out/fuzz-$t"

@@ -31,6 +31,7 @@ rm -rf build && mkdir build
 	fi
 )
 [ -f build/test-results/vm-e2e.txt ] && { step "measured in the VM"; cat build/test-results/vm-e2e.txt; }
+[ -f build/test-results/vm-crash.txt ] && { step "crash tests in the VM (kill -9 loop, qdisc preservation)"; cat build/test-results/vm-crash.txt; }
 
 step "unit tests under ASan+UBSan"
 rm -rf build-asan && mkdir build-asan
@@ -54,7 +55,7 @@ done
 
 step "libFuzzer, ${CHAOSD_FUZZ_SECONDS:=60}s per parser"
 (cd build && make -s fuzz)
-for t in config fault proto; do
+for t in config fault proto scenario; do
 	work=$(mktemp -d)
 	cp fuzz/corpus/$t/* "$work/"
 	build/fuzz-build/fuzz-$t -max_total_time="$CHAOSD_FUZZ_SECONDS" -print_final_stats=1 "$work" 2>&1 |
