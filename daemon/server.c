@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "flowsel.h"
 #include "parse.h"
 #include "proto.h"
 #include "runner.h"
@@ -153,6 +154,9 @@ static int sync_netem_dir(struct server *s, const struct edge *e, int ifindex,
 	}
 	if (k == 0)
 		return datapath_set_netem(s->dp, e, ifindex, dir, NULL, d);
+	if (fault_flows(sel[0]) < FLOWSEL_ALL)
+		return diag_add(d, -EOPNOTSUPP, "edge '%s': flows below 100%% is supported for "
+				"partitions only so far", e->name);
 	r = fault_merge_netem(sel, k, s->config->link_rate_bps, &cfg, d);
 	if (r < 0)
 		return r;
@@ -176,9 +180,67 @@ static int sync_partitions(struct server *s, struct active_fault *const *list, u
 		snprintf(parts[k].ifname, sizeof(parts[k].ifname), "%s", af->ifname);
 		parts[k].direction = af->fault.direction;
 		parts[k].id = af->id;
+		parts[k].flows = fault_flows(&af->fault);
 		k++;
 	}
 	return nl_nft_sync(s->nft, parts, k, d);
+}
+
+static char *share_text(uint32_t share, char *buf, size_t n)
+{
+	char pct[32];
+
+	if (share >= FLOWSEL_ALL)
+		snprintf(buf, n, "all of its flows");
+	else
+		snprintf(buf, n, "%s%% of its flows",
+				parse_format_double(share * 100. / FLOWSEL_ALL, pct, sizeof(pct)));
+	return buf;
+}
+
+/* One selection of flows per edge: the faults of e in `new` that were not in `old` must affect
+ * the share the others do; and a partition (nftables' symhash) and netem faults (flowsel's
+ * classifier) would pick different connections, so only one kind limits itself to a share. */
+static int check_flows(const struct edge *e, struct active_fault *const *old, unsigned n_old,
+		struct active_fault *const *new, unsigned n_new, struct diag *d)
+{
+	const struct active_fault *kept = NULL, *added = NULL, *part = NULL, *netem = NULL;
+	char a[48], b[48], c[32];
+
+	for (unsigned i = 0; i < n_new; i++) {
+		const struct active_fault *af = new[i];
+		bool was = false;
+
+		if (!streq(af->edge.name, e->name))
+			continue;
+		for (unsigned k = 0; k < n_old && !was; k++)
+			was = old[k] == af;
+		if (was && !kept)
+			kept = af;
+		if (!was && (!added || fault_flows(&af->fault) != fault_flows(&added->fault)))
+			added = af;
+		if (af->fault.kind == FAULT_PARTITION)
+			part = af;
+		else
+			netem = af;
+	}
+	if (kept && added && fault_flows(&kept->fault) != fault_flows(&added->fault))
+		return diag_add(d, -EINVAL, "edge '%s': its faults affect %s (fault %" PRIu64 ", "
+				"%s); a %s fault on %s cannot join them: all faults of an edge "
+				"affect the same flows (give flows = %s, or revert them first)",
+				e->name, share_text(fault_flows(&kept->fault), a, sizeof(a)),
+				kept->id, fault_kind_to_string(kept->fault.kind),
+				fault_kind_to_string(added->fault.kind),
+				share_text(fault_flows(&added->fault), b, sizeof(b)),
+				parse_format_double(fault_flows(&kept->fault) * 100. / FLOWSEL_ALL,
+						c, sizeof(c)));
+	if (part && netem && fault_flows(&part->fault) < FLOWSEL_ALL)
+		return diag_add(d, -EINVAL, "edge '%s': a partition and %s cannot both be limited "
+				"to %s: nftables and chaosd's classifier would pick different "
+				"connections (partition all flows, or revert one of them)",
+				e->name, fault_kind_to_string(netem->fault.kind),
+				share_text(fault_flows(&part->fault), a, sizeof(a)));
+	return 0;
 }
 
 /* Move the kernel from the state of `old` to the state of `new` for one edge. Directions are
@@ -190,8 +252,11 @@ static int transition_edge(struct server *s, const struct edge *e, int ifindex,
 {
 	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
 	unsigned done = 0;
-	int r = 0;
+	int r;
 
+	r = check_flows(e, old, n_old, new, n_new, d);
+	if (r < 0)
+		return r;
 	if (partition)
 		return sync_partitions(s, new, n_new, d);
 	for (; done < ELEMENTSOF(dirs); done++) {

@@ -42,7 +42,8 @@ static bool same_fault(const struct fault *a, const struct fault *b)
 	       a->percent == b->percent && a->correlation == b->correlation &&
 	       a->loss_model == b->loss_model && a->ge_p == b->ge_p && a->ge_r == b->ge_r &&
 	       a->ge_bad_loss == b->ge_bad_loss && a->ge_good_loss == b->ge_good_loss &&
-	       a->gap == b->gap && a->rate_kbit == b->rate_kbit && a->set_mask == b->set_mask;
+	       a->gap == b->gap && a->rate_kbit == b->rate_kbit &&
+	       a->flows_permyriad == b->flows_permyriad && a->set_mask == b->set_mask;
 }
 
 static void check_fault(const struct fault *f)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <strings.h>
 
 #include "fault.h"
+#include "flowsel.h"
 #include "parse.h"
 
 #define K(kind) (1u << (kind))
@@ -28,6 +30,7 @@ enum {
 	KEY_GAP,
 	KEY_KBIT,
 	KEY_DIRECTION,
+	KEY_FLOWS,
 	KEY_FOR,
 	KEY_LEASE,
 	_KEY_MAX,
@@ -104,6 +107,12 @@ const struct fault_key fault_keys[] = {
 	[KEY_DIRECTION] = { .name = "direction", .metavar = "DIR", .type = FAULT_KEY_ENUM,
 		.kinds = ALL_KINDS, .choices = direction_choices,
 		.help = "traffic to the edge (out), from it (in) or both; default out" },
+	[KEY_FLOWS] = { .name = "flows", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+		.kinds = ALL_KINDS, .min = 100. / FLOWSEL_ALL, .max = 100,
+		.help = "share of the edge's connections affected, chosen by a hash of their "
+			"addresses and ports: a connection is always or never affected, both ways, "
+			"and raising the share keeps the ones it had; every fault of an edge has the "
+			"same share; default 100" },
 	[KEY_FOR] = { .name = "for", .metavar = "TIME", .type = FAULT_KEY_DURATION,
 		.kinds = ALL_KINDS, .min = FOR_MIN, .max = FOR_MAX,
 		.help = "how long the fault lasts, e.g. 30s, 5m; default: the daemon's default" },
@@ -307,6 +316,8 @@ static double key_value(const struct fault *f, unsigned idx)
 		return (double)f->rate_kbit;
 	case KEY_DIRECTION:
 		return f->direction - 1;
+	case KEY_FLOWS:
+		return f->flows_permyriad * 100. / FLOWSEL_ALL;
 	case KEY_FOR:
 		return (double)f->duration_usec;
 	case KEY_LEASE:
@@ -356,6 +367,10 @@ static void key_store(struct fault *f, unsigned idx, double dv, uint64_t uv)
 		break;
 	case KEY_DIRECTION:
 		f->direction = (enum fault_direction)(uv + 1);
+		break;
+	case KEY_FLOWS:
+		/* to the nearest 0.01 %; the range check kept it at or above that */
+		f->flows_permyriad = (uint16_t)lrint(dv * FLOWSEL_ALL / 100.);
 		break;
 	case KEY_FOR:
 		f->duration_usec = uv;
@@ -680,12 +695,20 @@ char *fault_describe(const struct fault *f, char *buf, size_t n)
 	case _FAULT_KIND_MAX:
 		break;
 	}
+	if (fault_flows(f) < FLOWSEL_ALL)
+		text_add(&t, " on %s%% of flows",
+				parse_format_double(fault_flows(f) * 100. / FLOWSEL_ALL, a, sizeof(a)));
 	return buf;
 }
 
 bool fault_uses_netem(const struct fault *f)
 {
 	return f && (unsigned)f->kind < _FAULT_KIND_MAX && f->kind != FAULT_PARTITION;
+}
+
+uint32_t fault_flows(const struct fault *f)
+{
+	return is_set(f, KEY_FLOWS) && f->flows_permyriad ? f->flows_permyriad : FLOWSEL_ALL;
 }
 
 int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t link_rate_bps,
@@ -709,6 +732,10 @@ int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t li
 		if (!fault_uses_netem(f))
 			return diag_add(d, -EINVAL, "fault '%s' is not carried by netem",
 					kind_names[f->kind]);
+		/* one flow selection per edge (the caller refuses a second share first) */
+		if (fault_flows(f) != fault_flows(faults[0]))
+			return diag_add(d, -EINVAL, "faults on one edge and direction select "
+					"different shares of flows");
 		if (by_kind[f->kind])
 			return diag_add(d, -EEXIST,
 					"two '%s' faults on one edge and direction cannot be "

@@ -69,6 +69,9 @@ struct fault {
 	/* rate */
 	uint64_t rate_kbit;
 
+	/* share of the edge's connections affected, in 0.01 % (flowsel); 0 = not given: all */
+	uint16_t flows_permyriad;
+
 	/* which keys were given, bit i = fault_keys[i] */
 	uint64_t set_mask;
 };
@@ -121,6 +124,8 @@ int fault_foreach_param(const struct fault *f, int (*cb)(const char *key, const 
 char *fault_describe(const struct fault *f, char *buf, size_t n);
 /* True if the fault is carried by netem (everything but partition). */
 bool fault_uses_netem(const struct fault *f);
+/* The share of flows the fault affects, 1..FLOWSEL_ALL (every flow when not given). */
+uint32_t fault_flows(const struct fault *f);
 
 /* Fold the netem faults of one edge and direction into one qdisc configuration. Two faults of
  * the same kind on one edge and direction cannot be merged (the caller replaces instead).

@@ -33,6 +33,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "flowsel.h"
 #include "nl_nft.h"
 #include "nl_socket.h"
 
@@ -293,6 +294,33 @@ static struct nftnl_expr *expr_mask(const uint8_t *mask, size_t len)
 	return TAKE_PTR(e);
 }
 
+/* symhash mod FLOWSEL_ALL < share, as nft writes it: the hash lands in a register in host
+ * order, and cmp compares bytes, so it is turned big-endian first. */
+static int add_share_match(struct nftnl_rule *rule, uint32_t share)
+{
+	_cleanup_(nftnl_expr_freep) struct nftnl_expr *h = nftnl_expr_alloc("hash");
+	_cleanup_(nftnl_expr_freep) struct nftnl_expr *o = nftnl_expr_alloc("byteorder");
+	_cleanup_(nftnl_expr_freep) struct nftnl_expr *c = nftnl_expr_alloc("cmp");
+	uint32_t be = htonl(share);
+
+	if (!h || !o || !c || nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &be, sizeof(be)) < 0)
+		return -ENOMEM;
+	nftnl_expr_set_u32(h, NFTNL_EXPR_HASH_TYPE, NFT_HASH_SYM);
+	nftnl_expr_set_u32(h, NFTNL_EXPR_HASH_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(h, NFTNL_EXPR_HASH_MODULUS, FLOWSEL_ALL);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_LEN, sizeof(be));
+	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_SIZE, sizeof(be));
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_LT);
+	nftnl_rule_add_expr(rule, TAKE_PTR(h));
+	nftnl_rule_add_expr(rule, TAKE_PTR(o));
+	nftnl_rule_add_expr(rule, TAKE_PTR(c));
+	return 0;
+}
+
 static struct nftnl_expr *expr_counter(const struct old_counter *old)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("counter");
@@ -356,6 +384,11 @@ static int add_prefix_match(struct nftnl_rule *rule, const struct edge_prefix *p
 	return r;
 }
 
+static bool partial(uint32_t flows)
+{
+	return flows > 0 && flows < FLOWSEL_ALL;
+}
+
 static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *rule = nftnl_rule_alloc();
@@ -371,8 +404,9 @@ static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 
 	if (!rule || !ud)
 		return -ENOMEM;
-	/* The comment names everything that makes the rule: it is the rule's identity when
-	 * counters are carried over (old_counter_find). At most 123 bytes. */
+	/* The comment names everything that makes the rule but its share of flows: it is the
+	 * rule's identity when counters are carried over (old_counter_find), and a partition
+	 * whose share changed in place keeps counting. At most 123 bytes. */
 	prefix_format(s->prefix, pfx, sizeof(pfx));
 	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%" PRIu64 " edge %s %s %s%s%s",
 			s->part->id, e->name, out ? "out" : "in", pfx,
@@ -418,6 +452,8 @@ static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 		if (r >= 0)
 			r = add_expr(rule, expr_cmp_eq(&port, sizeof(port)));
 	}
+	if (r >= 0 && partial(s->part->flows))
+		r = add_share_match(rule, s->part->flows);
 	if (r >= 0)
 		r = add_expr(rule, expr_counter(old_counter_find(c, comment)));
 	if (r >= 0)
@@ -491,6 +527,9 @@ static int partition_check(const struct nl_nft_partition *p, unsigned i, struct 
 	if (ifname[0] == '\0')
 		return diag_add(d, -EINVAL, "%s: no interface (it would drop the edge's traffic on "
 				"every interface)", who);
+	if (p->flows > FLOWSEL_ALL)
+		return diag_add(d, -EINVAL, "%s: share of flows %u above %u", who, p->flows,
+				FLOWSEL_ALL);
 	if (p->direction != FAULT_DIR_OUT && p->direction != FAULT_DIR_IN &&
 			p->direction != FAULT_DIR_BOTH)
 		return diag_add(d, -EINVAL, "%s: direction %d (allowed: out, in, both)", who,

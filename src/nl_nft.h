@@ -5,7 +5,10 @@
  * A separate table composes with whatever rules the host has (a drop in any base chain is
  * final) and the whole table is rewritten in one transaction, so adding or removing one
  * partition never opens a gap in the others. Egress drops in postrouting (oifname + daddr),
- * ingress in prerouting (iifname + saddr), at priority -300 (before conntrack). */
+ * ingress in prerouting (iifname + saddr), at priority -300 (before conntrack). A partition of
+ * a share of flows adds `symhash mod 10000 < share`: the kernel's symmetric flow hash (nft_hash),
+ * the same for both directions of a connection and for its life. Its seed is random per boot,
+ * so it picks other connections than flowsel's classifier does for netem faults. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +26,7 @@ struct nl_nft_partition {
 	char ifname[IF_NAMESIZE];
 	enum fault_direction direction; /* OUT, IN or BOTH */
 	uint64_t id;                    /* fault id, kept in the rule's userdata */
+	uint32_t flows;                 /* share of connections dropped (flowsel units); 0 = all */
 };
 
 int nl_nft_open(struct nl_nft **ret, struct diag *d);

@@ -56,6 +56,43 @@ check "partition spares the rest (loss $LOSS%)" in_range "$LOSS" 0 0
 dropped=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["faults"][0]["dropped"])')
 check "status shows the kernel's drop counter ($dropped >= 10)" in_range "$dropped" 10 1000000
 
+# --- a partition of a share of flows: about half of 200 UDP flows (source ports), each one
+# dropped or not the same way every time; a second share on the edge is refused
+ctl inject partition --edge db --flows 50% --for 10m
+check "the partition rule hashes flows" bash -c "ip netns exec cd-a nft list table inet chaosd | grep -q 'symhash mod 10000 < 5000'"
+out=$(A python3 - <<'PY'
+import socket
+def send(port):  # a drop in postrouting fails the send with EPERM at once
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("10.77.0.1", port))
+    try:
+        s.sendto(b"x", ("10.77.0.2", 9))
+        return 1
+    except PermissionError:
+        return 0
+    finally:
+        s.close()
+first = [send(40000 + i) for i in range(200)]
+again = [send(40000 + i) for i in range(200)]
+print(200 - sum(first), sum(a != b for a, b in zip(first, again)))
+PY
+)
+read -r dropped changed <<<"$out"
+record "partition flows = 50% on db: ${dropped:-?} of 200 UDP flows dropped, ${changed:-?} changed on a second pass"
+check "partition flows=50%: about half the flows dropped (${dropped:-?} of 200, 4 sigma 72-128)" in_range "${dropped:-x}" 72 128
+check "partition flows=50%: every flow went the same way twice (${changed:-?} changed)" in_range "${changed:-x}" 0 0
+snapshot "$T/half"
+A nft list table inet chaosd | sed 's/counter packets [0-9]* bytes [0-9]*/counter/' >"$T/half.nft"
+expect_refused "flows=0 refused" "flows: '0' is out of range (0.01-100)" inject partition --edge cache --flows 0
+expect_refused "flows=150 refused" "flows: '150' is out of range (0.01-100)" inject latency --edge cache --ms 5 --flows 150
+expect_refused "a second share on one edge refused, naming both" "edge 'db': its faults affect 50% of its flows (fault [0-9]*, partition); a latency fault on 20% of its flows cannot join them" inject latency --edge db --ms 5 --flows 20
+expect_refused "a partition and netem on one share refused" "edge 'db': a partition and latency cannot both be limited to 50% of its flows" inject latency --edge db --ms 5 --flows 50
+check "refused shares changed nothing" same_state "$T/half"
+check "refused shares left the partition rules alone" bash -c "diff <(ip netns exec cd-a nft list table inet chaosd | sed 's/counter packets [0-9]* bytes [0-9]*/counter/') '$T/half.nft'"
+ctl inject partition --edge db --for 10m >/dev/null
+check "the partition back to all flows: no hash" bash -c "! ip netns exec cd-a nft list table inet chaosd | grep -q symhash"
+
 # --- hostile clients must not delay the kill switch. Timed inside one python process (no
 # process start in the measurement): the kill's round trip minus the revert work chaosd
 # reports is the time it waited behind the hostile clients.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "flowsel.h"
 #include "netem.h"
 #include "parse.h"
 #include "test-util.h"
@@ -90,7 +91,7 @@ END_TEST
 
 START_TEST(test_key_table)
 {
-	ck_assert_uint_eq(fault_n_keys, 15);
+	ck_assert_uint_eq(fault_n_keys, 16);
 	ck_assert_ptr_eq(fault_key_find("ge-bad-loss"), fault_key_find("ge_bad_loss"));
 	ck_assert_ptr_nonnull(fault_key_find("ge-bad-loss"));
 	ck_assert_str_eq(fault_key_find("ge-p")->name, "ge_p");
@@ -151,6 +152,18 @@ START_TEST(test_set_values)
 	/* the last value given wins */
 	f = make(FAULT_CORRUPT, KV("percent", "1", "percent", "2"));
 	ck_assert(f.percent == 2);
+
+	/* flows: every kind, in 0.01 % steps, all flows unless given */
+	ck_assert_uint_eq(fault_flows(&f), FLOWSEL_ALL);
+	f = make(FAULT_PARTITION, KV("flows", "5%"));
+	ck_assert_uint_eq(f.flows_permyriad, 500);
+	ck_assert_uint_eq(fault_flows(&f), 500);
+	f = make(FAULT_LATENCY, KV("ms", "1", "flows", "0.01"));
+	ck_assert_uint_eq(fault_flows(&f), 1);
+	f = make(FAULT_RATE, KV("kbit", "1", "flows", "12.346"));
+	ck_assert_uint_eq(fault_flows(&f), 1235);
+	f = make(FAULT_LOSS, KV("percent", "1", "flows", "100"));
+	ck_assert_uint_eq(fault_flows(&f), FLOWSEL_ALL);
 }
 END_TEST
 
@@ -159,12 +172,14 @@ START_TEST(test_set_errors)
 	check_set_fails(FAULT_LOSS, "percent", "150", "percent: '150' is out of range (0-100)");
 	check_set_fails(FAULT_LOSS, "gap", "1",
 			"key 'gap' does not apply to fault 'loss' (valid: percent, correlation, "
-			"model, ge_p, ge_r, ge_bad_loss, ge_good_loss, direction, for, lease)");
+			"model, ge_p, ge_r, ge_bad_loss, ge_good_loss, direction, flows, for, "
+			"lease)");
 	check_set_fails(FAULT_LATENCY, "delay", "5",
 			"unknown key 'delay' (valid for 'latency': ms, jitter, correlation, "
-			"distribution, direction, for, lease)");
+			"distribution, direction, flows, for, lease)");
 	check_set_fails(FAULT_PARTITION, "ms", "5",
-			"key 'ms' does not apply to fault 'partition' (valid: direction, for, lease)");
+			"key 'ms' does not apply to fault 'partition' (valid: direction, flows, for, "
+			"lease)");
 	check_set_fails(FAULT_LATENCY, "distribution", "gauss",
 			"distribution: 'gauss' is not valid (allowed: uniform, normal, pareto, "
 			"paretonormal)");
@@ -191,6 +206,12 @@ START_TEST(test_set_errors)
 			"direction: 'sideways' is not valid (allowed: out, in, both)");
 	check_set_fails(FAULT_LOSS, "model", "markov",
 			"model: 'markov' is not valid (allowed: random, gemodel)");
+	check_set_fails(FAULT_LATENCY, "flows", "0", "flows: '0' is out of range (0.01-100)");
+	check_set_fails(FAULT_PARTITION, "flows", "150%",
+			"flows: '150%' is out of range (0.01-100)");
+	check_set_fails(FAULT_LOSS, "flows", "0.001", "flows: '0.001' is out of range (0.01-100)");
+	check_set_fails(FAULT_LOSS, "flows", "some",
+			"flows: 'some' is not valid (allowed: 0.01-100, '%' optional)");
 	/* hostile text is quoted harmlessly */
 	check_set_fails(FAULT_LOSS, "percent", "1\n2",
 			"percent: '1?2' is not valid (allowed: 0-100, '%' optional)");
@@ -330,6 +351,10 @@ START_TEST(test_foreach_roundtrip)
 	check_roundtrip(&f, "kbit=1000 direction=in");
 	f = make(FAULT_PARTITION, NULL);
 	check_roundtrip(&f, "");
+	f = make(FAULT_PARTITION, KV("flows", "5.55", "direction", "both"));
+	check_roundtrip(&f, "direction=both flows=5.55");
+	f = make(FAULT_LATENCY, KV("flows", "0.01%", "ms", "3"));
+	check_roundtrip(&f, "ms=3 flows=0.01");
 
 	/* a callback error stops the walk and is returned */
 	f = make(FAULT_LATENCY, KV("ms", "1", "jitter", "1", "for", "1s"));
@@ -372,6 +397,12 @@ START_TEST(test_describe)
 	check_describe(&f, "1000kbit");
 	f = make(FAULT_PARTITION, NULL);
 	check_describe(&f, "partition");
+	f = make(FAULT_PARTITION, KV("flows", "5"));
+	check_describe(&f, "partition on 5% of flows");
+	f = make(FAULT_LATENCY, KV("ms", "100", "flows", "0.25"));
+	check_describe(&f, "100ms on 0.25% of flows");
+	f = make(FAULT_LOSS, KV("percent", "1", "flows", "100"));
+	check_describe(&f, "1% loss");
 
 	f = make(FAULT_LOSS, KV("percent", "5"));
 	ck_assert_str_eq(fault_describe(&f, small, sizeof(small)), "5% loss");
@@ -571,6 +602,16 @@ START_TEST(test_merge_errors)
 	ck_assert_int_eq(merge(&c, &d, 0, &a, &b, NULL), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(diag_text(&d), "needs 'ms'"));
 	ck_assert_uint_eq(c.limit, 42);
+
+	/* one share of flows per edge; the same share merges */
+	b = make(FAULT_LATENCY, KV("ms", "5", "flows", "20"));
+	diag_init(&d);
+	ck_assert_int_eq(merge(&c, &d, 0, &a, &b, NULL), -EINVAL);
+	ck_assert_str_eq(diag_text(&d), "faults on one edge and direction select different shares "
+					 "of flows");
+	a = make(FAULT_LOSS, KV("percent", "1", "flows", "20%"));
+	ck_assert_int_eq(merge(&c, NULL, 0, &a, &b, NULL), 0);
+	a = make(FAULT_LOSS, KV("percent", "1"));
 
 	/* nothing to merge: netem's defaults */
 	ck_assert_int_eq(fault_merge_netem(NULL, 0, 0, &c, NULL), 0);

@@ -47,6 +47,7 @@ START_TEST(test_persist_roundtrip)
 	ck_assert_int_eq(fault_set(&f.fault, "ms", "250", &d), 0);
 	ck_assert_int_eq(fault_set(&f.fault, "jitter", "10", &d), 0);
 	ck_assert_int_eq(fault_set(&f.fault, "direction", "both", &d), 0);
+	ck_assert_int_eq(fault_set(&f.fault, "flows", "2.5%", &d), 0);
 	f.applied = true;
 	ck_assert_int_eq(journal_fault_put(j, &f), 0);
 	ck_assert_int_eq(journal_clsact_add(j, 3, "eth0"), 0);
@@ -64,6 +65,7 @@ START_TEST(test_persist_roundtrip)
 	ck_assert_int_eq(g->fault.direction, FAULT_DIR_BOTH);
 	ck_assert_double_eq_tol(g->fault.delay_ms, 250, 1e-9);
 	ck_assert_double_eq_tol(g->fault.jitter_ms, 10, 1e-9);
+	ck_assert_uint_eq(fault_flows(&g->fault), 250);
 	ck_assert(journal_clsact_created(j, 3));
 	ck_assert(!journal_clsact_created(j, 4));
 	ck_assert_uint_eq(journal_next_id(j), 8);

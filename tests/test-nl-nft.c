@@ -664,6 +664,135 @@ START_TEST(test_refused)
 }
 END_TEST
 
+#define FLOWS     200
+#define FLOW_PORT 40000
+
+/* One datagram from 10.99.0.1:port to 10.99.0.2:9: false if the kernel dropped it (a drop in
+ * postrouting makes sendto fail with EPERM at once). */
+static bool udp_out(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+	ssize_t k;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.99.0.1", &a.sin_addr), 1);
+	ck_assert_int_eq(inet_pton(AF_INET, "10.99.0.2", &b.sin_addr), 1);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	k = sendto(fd, "x", 1, 0, (struct sockaddr *)&b, sizeof(b));
+	ck_assert_msg(k == 1 || errno == EPERM, "sendto: %s", strerror(errno));
+	close(fd);
+	return k == 1;
+}
+
+/* The same flows the other way: the peer sends from 10.99.0.2:9 to each 10.99.0.1:port;
+ * ret[i] says whether port FLOW_PORT + i received it. */
+static void udp_in(bool *ret)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fds[FLOWS], one = 1;
+	char path[64];
+	pid_t pid;
+
+	ck_assert_int_eq(inet_pton(AF_INET, "10.99.0.1", &a.sin_addr), 1);
+	for (int i = 0; i < FLOWS; i++) {
+		fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fds[i], 0);
+		a.sin_port = htons(FLOW_PORT + i);
+		ck_assert_int_eq(bind(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)peer_pid);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(9) };
+		int ns = open(path, O_RDONLY | O_CLOEXEC), fd;
+
+		if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+			_exit(1);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		inet_pton(AF_INET, "10.99.0.2", &b.sin_addr);
+		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+				bind(fd, (struct sockaddr *)&b, sizeof(b)) < 0)
+			_exit(1);
+		for (int i = 0; i < FLOWS; i++) {
+			a.sin_port = htons(FLOW_PORT + i);
+			if (sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) != 1)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &one, 0), pid);
+	ck_assert(WIFEXITED(one) && WEXITSTATUS(one) == 0);
+	nanosleep(&(struct timespec){ .tv_nsec = 300 * 1000 * 1000 }, NULL);
+	for (int i = 0; i < FLOWS; i++) {
+		char c;
+
+		ret[i] = recv(fds[i], &c, 1, 0) == 1;
+		close(fds[i]);
+	}
+}
+
+/* A partition of half the flows: symhash picks about half of 200 UDP flows, every flow the same
+ * way each time, and the same flows when the partition is of the other direction. */
+START_TEST(test_flows)
+{
+	struct nl_nft *n = open_nft();
+	struct nl_nft_partition p;
+	bool out[FLOWS], in[FLOWS];
+	unsigned dropped = 0;
+	struct edge e;
+	struct diag d;
+	char *j;
+
+	edge_set(&e, "half", "10.99.0.2", 32);
+	part_set(&p, &e, FAULT_DIR_OUT, 30);
+	p.flows = 5000;
+	sync_ok(n, &p, 1);
+	j = nft_json();
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(count_objects(j, RULE, "{\"symhash\": {\"mod\": 10000}}",
+					  "\"op\": \"<\"", "\"right\": 5000", "\"drop\"", NULL),
+			1);
+	free(j);
+	for (int i = 0; i < FLOWS; i++) {
+		out[i] = udp_out(FLOW_PORT + i);
+		dropped += !out[i];
+	}
+	for (int i = 0; i < FLOWS; i++)
+		ck_assert_msg(udp_out(FLOW_PORT + i) == out[i], "flow %d changed its mind", i);
+	fprintf(stderr, "nl_nft flows = 50%%: %u of %d UDP flows dropped\n", dropped, FLOWS);
+	/* 4 sigma of the binomial around 100 */
+	ck_assert_uint_ge(dropped, 72);
+	ck_assert_uint_le(dropped, 128);
+	ck_assert_uint_ge(drops(n, 30), 2 * dropped);
+	ck_assert(reach("10.99.0.3"));
+
+	/* the other direction picks the same connections */
+	part_set(&p, &e, FAULT_DIR_IN, 31);
+	p.flows = 5000;
+	sync_ok(n, &p, 1);
+	udp_in(in);
+	for (int i = 0; i < FLOWS; i++)
+		ck_assert_msg(in[i] == out[i], "flow %d: out %d, in %d", i, out[i], in[i]);
+
+	/* all flows: no hash in the rule; above all: refused */
+	p.flows = 10000;
+	sync_ok(n, &p, 1);
+	j = nft_json();
+	ck_assert_ptr_nonnull(j);
+	ck_assert_ptr_null(strstr(j, "symhash"));
+	free(j);
+	p.flows = 10001;
+	diag_init(&d);
+	ck_assert_int_eq(nl_nft_sync(n, &p, 1, &d), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(diag_text(&d), "share of flows 10001"));
+	nl_nft_free(n);
+}
+END_TEST
+
 /* Another program's socket owns a table inet chaosd (NFT_TABLE_F_OWNER): the kernel refuses to
  * touch it, sync fails as a whole with the failing step named, and nothing changes. */
 static struct mnl_socket *owner_table_create(void)
@@ -827,6 +956,7 @@ static Suite *nl_nft_suite(void)
 	tcase_add_loop_test(tc, test_port, 0, 4);
 	tcase_add_test(tc, test_port_any_proto);
 	tcase_add_test(tc, test_sync_keeps_others);
+	tcase_add_test(tc, test_flows);
 	tcase_add_test(tc, test_remove_all);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_kernel_refuses);
