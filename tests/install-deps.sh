@@ -11,6 +11,7 @@ build_deps=(
 test_deps=(
 	qemu-system-x86 busybox-static cpio kmod iproute2 iputils-ping nftables socat python3
 	xz-utils zstd
+	chromium # renders a GameDay report's HTML in the scenario tests
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 
