@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Writes chaosctl(1) and chaosd.conf(5) from the tables the code is driven by (proto_verbs,
- * fault_keys, config_keys), so the man pages cannot drift from the parsers. */
+/* Writes chaosctl(1), chaosd.conf(5) and chaosd.scenario(5) from the tables the code is driven
+ * by (proto_verbs, fault_keys, config_keys, scenario_keys), so the man pages cannot drift from
+ * the parsers. */
 #include <stdio.h>
 
 #include "config.h"
 #include "fault.h"
 #include "proto.h"
+#include "scenario.h"
 
 /* roff: a leading '.' or '\'' would be a request; backslashes must be escaped. */
 static void text(FILE *f, const char *s)
@@ -115,12 +117,69 @@ static void chaosd_conf_5(FILE *f)
 		   "protocol = tcp\n.fi\n.SH SEE ALSO\nchaosd(8), chaosctl(1)\n");
 }
 
+static void chaosd_scenario_5(FILE *f)
+{
+	const char *section = NULL;
+
+	fprintf(f, ".TH CHAOSD.SCENARIO 5 \"\" \"chaosd %s\" \"File Formats\"\n", PACKAGE_VERSION);
+	fprintf(f, ".SH NAME\nchaosd.scenario \\- GameDay scenario files for chaosctl run\n");
+	fprintf(f, ".SH DESCRIPTION\nAn INI file: one \\fB[scenario]\\fR section, \\fB[probe "
+		   "NAME]\\fR sections that check the steady-state hypothesis and the abort "
+		   "conditions, and \\fB[step NAME]\\fR sections, the timeline of faults. "
+		   "\\fBchaosctl run\\fR sends it to chaosd(8), which runs it: "
+		   "steady-state-before, method, rollback, steady-state-after. Every error is "
+		   "reported as FILE:LINE with the section, key and value before anything is "
+		   "applied (\\fBchaosctl validate\\fR, \\fBchaosctl plan\\fR). A run aborts and "
+		   "reverts everything it applied when a probe's abort_when holds, on chaosctl "
+		   "abort, the kill switch, max_duration, a lapsed lease and daemon stop. Text after "
+		   "a blank and '#' or ';' is a comment.\n");
+	for (unsigned i = 0; i < scenario_n_keys; i++) {
+		const struct scenario_key *k = &scenario_keys[i];
+
+		if (!section || !streq(section, k->section)) {
+			section = k->section;
+			fprintf(f, ".SH [%s%s]\n", section, streq(section, "scenario") ? "" : " NAME");
+		}
+		fprintf(f, ".TP\n.B %s \\fI%s\\fR\n", k->name, k->metavar);
+		text(f, k->help);
+		if (k->default_value) {
+			fprintf(f, " Default: ");
+			text(f, k->default_value);
+			fputc('.', f);
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, ".SS Fault keys of a step\nEvery option of \\fBchaosctl inject\\fR, without "
+		   "the dashes (except lease, which is the scenario's):\n");
+	for (unsigned i = 0; i < fault_n_keys; i++) {
+		fprintf(f, ".TP\n.B %s \\fI%s\\fR\n", fault_keys[i].name, fault_keys[i].metavar);
+		text(f, fault_keys[i].help);
+		fputc('\n', f);
+	}
+	fprintf(f, ".SH CONDITIONS\n\\fIMEASURE OP VALUE\\fR [\\fBover\\fR \\fITIME\\fR]: "
+		   "MEASURE is success_rate, availability (the same), failure_rate (percent) or "
+		   "p50, p95, p99 (latency of the probes in the window); OP is <, <=, > or >=; "
+		   "the window defaults to 10s.\n");
+	fprintf(f, ".SH EXIT STATUS\n\\fBchaosctl run\\fR: 0 the hypothesis held, 1 it was "
+		   "violated, 2 the run was aborted, 3 refused or failed, 4 usage.\n");
+	fprintf(f, ".SH EXAMPLE\n.nf\n[scenario]\nname = db\\-brownout\nmax_duration = 10m\n\n"
+		   "[probe api]\ntype = http\ntarget = http://10.0.0.10:8080/health\n"
+		   "abort_when = failure_rate > 10%% over 10s\n"
+		   "steady_state = success_rate >= 99%% over 10s\n\n[step 1]\nat = 0s\n"
+		   "fault = latency\nedge = db\nms = 200\njitter = 20\nfor = 60s\n\n[step 2]\n"
+		   "at = 60s\nfault = latency\nedge = db\n"
+		   "ramp = 50ms..800ms over 2m in 8 steps\n.fi\n");
+	fprintf(f, ".SH FILES\n\\fI/etc/chaosd/scenarios/NAME.ini\\fR: scenarios the "
+		   "\\fBchaosd\\-gameday@NAME.timer\\fR units run on a schedule.\n");
+	fprintf(f, ".SH SEE ALSO\nchaosctl(1), chaosd(8), chaosd.conf(5), systemd.timer(5)\n");
+}
+
 int main(int argc, char **argv)
 {
 	FILE *f;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: genman chaosctl.1|chaosd.conf.5 OUTPUT\n");
+		fprintf(stderr, "usage: genman chaosctl.1|chaosd.conf.5|chaosd.scenario.5 OUTPUT\n");
 		return 2;
 	}
 	f = fopen(argv[2], "we");
@@ -132,6 +191,8 @@ int main(int argc, char **argv)
 		chaosctl_1(f);
 	else if (streq(argv[1], "chaosd.conf.5"))
 		chaosd_conf_5(f);
+	else if (streq(argv[1], "chaosd.scenario.5"))
+		chaosd_scenario_5(f);
 	else {
 		fprintf(stderr, "genman: unknown page '%s'\n", argv[1]);
 		fclose(f);

@@ -261,6 +261,25 @@ START_TEST(test_keys_documented)
 }
 END_TEST
 
+START_TEST(test_shipped_library)
+{
+	/* The scenarios installed in /etc/chaosd/scenarios parse as they are. */
+	static const char *const files[] = { "db-brownout.ini", "progressive-rollout.ini" };
+
+	for (unsigned i = 0; i < ELEMENTSOF(files); i++) {
+		struct scenario *s = NULL;
+		char path[512];
+		struct diag d;
+
+		snprintf(path, sizeof(path), "%s/conf/scenarios/%s", TOP_SRCDIR, files[i]);
+		diag_init(&d);
+		ck_assert_msg(scenario_load(path, &s, &d) == 0, "%s", d.text);
+		ck_assert_uint_ge(s->n_steps, 3);
+		scenario_free(s);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("scenario");
@@ -272,6 +291,7 @@ int main(void)
 	tcase_add_test(tc, test_errors_steps);
 	tcase_add_test(tc, test_cond);
 	tcase_add_test(tc, test_keys_documented);
+	tcase_add_test(tc, test_shipped_library);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
