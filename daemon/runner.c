@@ -410,6 +410,18 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 				return 0;
 			}
 			run->next_action++;
+			/* Late (a slow kernel, a stalled host): a ramp point already followed by a
+			 * due later point of the same step is skipped, not flashed. */
+			if (a->type == SCENARIO_APPLY && run->next_action < run->n_actions &&
+					run->actions[run->next_action].type == SCENARIO_APPLY &&
+					run->actions[run->next_action].step == a->step &&
+					run->method_mono + run->actions[run->next_action].at_usec <=
+							now_mono()) {
+				report_event_add(run->report, run_t(run), "info", NULL, NULL, NULL,
+						"step %s: ramp point %u skipped, the run is late",
+						run->sc->steps[a->step].name, a->point + 1);
+				continue;
+			}
 			if (apply_action(run, a) < 0)
 				return 0;
 		}

@@ -31,6 +31,7 @@ rm -rf build && mkdir build
 	fi
 )
 [ -f build/test-results/vm-e2e.txt ] && { step "measured in the VM"; cat build/test-results/vm-e2e.txt; }
+[ -f build/test-results/vm-scenario.txt ] && { step "GameDay scenarios measured in the VM"; cat build/test-results/vm-scenario.txt; }
 [ -f build/test-results/vm-crash.txt ] && { step "crash tests in the VM (kill -9 loop, qdisc preservation)"; cat build/test-results/vm-crash.txt; }
 
 step "unit tests under ASan+UBSan"
