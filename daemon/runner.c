@@ -45,6 +45,7 @@ struct runner {
 	char *reports_dir;
 	unsigned max_running, keep_reports;
 	struct run *runs; /* newest first */
+	uint64_t ended[REPORT_ABORTED + 1];
 };
 
 static uint64_t now_mono(void)
@@ -119,6 +120,21 @@ unsigned runner_n_running(const struct runner *r)
 
 	for (const struct run *x = r ? r->runs : NULL; x; x = x->next)
 		n += !x->finished;
+	return n;
+}
+
+unsigned runner_metrics(const struct runner *r, uint64_t ret_ended[REPORT_ABORTED + 1],
+		const struct report **ret_running, unsigned max)
+{
+	unsigned n = 0;
+
+	memset(ret_ended, 0, sizeof(r->ended));
+	if (!r)
+		return 0;
+	memcpy(ret_ended, r->ended, sizeof(r->ended));
+	for (const struct run *x = r->runs; x; x = x->next)
+		if (!x->finished && n < max)
+			ret_running[n++] = x->report;
 	return n;
 }
 
@@ -308,6 +324,32 @@ static void arm_timer(struct run *run, uint64_t at_mono)
 		run_abort(run, "cannot arm the run's timer");
 }
 
+/* What a condition measures in a summary: percent, or microseconds for latency. */
+static double measured(const struct scenario_cond *c, const struct report_summary *s)
+{
+	switch (c->metric) {
+	case SCENARIO_SUCCESS_RATE:
+		return s->success_rate;
+	case SCENARIO_FAILURE_RATE:
+		return 100 - s->success_rate;
+	case SCENARIO_P50:
+		return (double)s->p50;
+	case SCENARIO_P95:
+		return (double)s->p95;
+	default:
+		return (double)s->p99;
+	}
+}
+
+static const char *format_measure(const struct scenario_cond *c, double v, char *buf, size_t n)
+{
+	if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
+		snprintf(buf, n, "%.1f%%", v);
+	else
+		snprintf(buf, n, "%.1fms", v / 1000);
+	return buf;
+}
+
 /* The steady-state hypothesis over the last window of each probe's samples. */
 static bool hypothesis_holds(struct run *run, char *why, size_t n)
 {
@@ -330,20 +372,13 @@ static bool hypothesis_holds(struct run *run, char *why, size_t n)
 					cond);
 			return false;
 		}
-		v = c->metric == SCENARIO_SUCCESS_RATE ? s.success_rate :
-		    c->metric == SCENARIO_FAILURE_RATE ? 100 - s.success_rate :
-		    c->metric == SCENARIO_P50	       ? (double)s.p50 :
-		    c->metric == SCENARIO_P95	       ? (double)s.p95 :
-							 (double)s.p99;
+		v = measured(c, &s);
 		if (!scenario_cond_holds(c, v)) {
-			if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
-				snprintf(why, n, "probe %s: %s was %.1f%% over %u samples (needs %s)",
-						p->name, scenario_metric_to_string(c->metric), v, s.count,
-						cond);
-			else
-				snprintf(why, n, "probe %s: %s was %.1fms over %u samples (needs %s)",
-						p->name, scenario_metric_to_string(c->metric), v / 1000,
-						s.count, cond);
+			char m[48];
+
+			snprintf(why, n, "probe %.40s: %s was %.20s over %u samples (needs %.80s)", p->name,
+					scenario_metric_to_string(c->metric),
+					format_measure(c, v, m, sizeof(m)), s.count, cond);
 			return false;
 		}
 	}
@@ -462,6 +497,7 @@ static void run_finish(struct run *run, enum report_outcome outcome, const char 
 	run->deadline = sd_event_source_disable_unref(run->deadline);
 	run->lease = sd_event_source_disable_unref(run->lease);
 	rep->outcome = outcome;
+	run->runner->ended[outcome]++;
 	snprintf(rep->reason, sizeof(rep->reason), "%s", reason);
 	rep->duration_usec = run_t(run);
 	for (unsigned i = 0; i < rep->n_bands; i++)
@@ -526,7 +562,7 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 	const struct scenario_cond *c = &p->abort_when;
 	uint64_t now = run_t(run);
 	struct report_summary s;
-	char cond[128], reason[REPORT_TEXT_MAX + 1];
+	char cond[128], reason[REPORT_TEXT_MAX + 1], m[48];
 	double v;
 
 	if (run->finished)
@@ -550,21 +586,13 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 			now > c->window_usec ? now - c->window_usec : 0, UINT64_MAX, &s);
 	if (!s.count)
 		return;
-	v = c->metric == SCENARIO_SUCCESS_RATE ? s.success_rate :
-	    c->metric == SCENARIO_FAILURE_RATE ? 100 - s.success_rate :
-	    c->metric == SCENARIO_P50	       ? (double)s.p50 :
-	    c->metric == SCENARIO_P95	       ? (double)s.p95 :
-						 (double)s.p99;
+	v = measured(c, &s);
 	if (!scenario_cond_holds(c, v))
 		return;
 	scenario_cond_format(c, cond, sizeof(cond));
-	if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
-		snprintf(reason, sizeof(reason), "probe %s: %s %.1f%% over %u samples (abort_when "
-				"%s)", p->name, scenario_metric_to_string(c->metric), v, s.count, cond);
-	else
-		snprintf(reason, sizeof(reason), "probe %s: %s %.1fms over %u samples (abort_when "
-				"%s)", p->name, scenario_metric_to_string(c->metric), v / 1000, s.count,
-				cond);
+	snprintf(reason, sizeof(reason), "probe %.40s: %s %.20s over %u samples (abort_when %.80s)",
+			p->name, scenario_metric_to_string(c->metric),
+			format_measure(c, v, m, sizeof(m)), s.count, cond);
 	abort_later(run, reason);
 }
 
