@@ -567,7 +567,10 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 		return;
 	report_summarize(run->report, index, REPORT_METHOD,
 			now > c->window_usec ? now - c->window_usec : 0, UINT64_MAX, &s);
-	if (!s.count)
+	/* One failed probe is not a trend: a few samples (as many as the window can hold, at
+	 * most 3; a probe that times out takes its timeout) before a run is aborted on them. */
+	if (s.count < MAX(1u, MIN(3u, (unsigned)(c->window_usec /
+						 MAX(p->interval_usec, p->timeout_usec)))))
 		return;
 	v = measured(c, &s);
 	if (!scenario_cond_holds(c, v))

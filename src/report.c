@@ -444,7 +444,8 @@ static void svg_line(FILE *f, const struct report *r, unsigned probe, uint64_t b
 		else
 			v = (pct == 50 ? s.p50 : pct == 95 ? s.p95 : s.p99) / 1000.0;
 		y = MT + plot_h - plot_h * MIN(v, ymax) / ymax;
-		fprintf(f, "%s%.1f,%.1f", any ? " " : "", x_of(r, t + bucket / 2), y);
+		fprintf(f, "%s%.1f,%.1f", any ? " " : "",
+				x_of(r, MIN(t + bucket / 2, r->duration_usec)), y);
 		any = true;
 	}
 	fputs("\"/>\n", f);
@@ -454,7 +455,8 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 {
 	const struct report_probe *p = &r->probes[probe];
 	const double plot_h = CH - MT - MB;
-	uint64_t bucket = MAX(r->duration_usec / 120, USEC_PER_SEC);
+	/* ~60 points across the run, each from at least a few probes at common intervals */
+	uint64_t bucket = MAX(r->duration_usec / 60, 250 * USEC_PER_MSEC);
 	double ymax = 1;
 	char a[32];
 
@@ -503,9 +505,12 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 	for (unsigned k = 0; k <= 6; k++) {
 		uint64_t t = r->duration_usec * k / 6;
 
+		if (r->duration_usec < 600 * USEC_PER_SEC)
+			snprintf(a, sizeof(a), "%.1fs", t / 1e6);
+		else
+			parse_format_duration(t / USEC_PER_SEC * USEC_PER_SEC, a, sizeof(a));
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-				x_of(r, t), CH - MB + 14, parse_format_duration(t / USEC_PER_SEC *
-						USEC_PER_SEC, a, sizeof(a)));
+				x_of(r, t), CH - MB + 14, a);
 	}
 	svg_line(f, r, probe, bucket, 0, ymax, "success", "#2a2");
 	svg_line(f, r, probe, bucket, 50, ymax, "p50", "#36c");
