@@ -45,6 +45,7 @@ struct runner {
 	char *reports_dir;
 	unsigned max_running, keep_reports;
 	struct run *runs; /* newest first */
+	uint64_t ended[REPORT_ABORTED + 1];
 };
 
 static uint64_t now_mono(void)
@@ -119,6 +120,21 @@ unsigned runner_n_running(const struct runner *r)
 
 	for (const struct run *x = r ? r->runs : NULL; x; x = x->next)
 		n += !x->finished;
+	return n;
+}
+
+unsigned runner_metrics(const struct runner *r, uint64_t ret_ended[REPORT_ABORTED + 1],
+		const struct report **ret_running, unsigned max)
+{
+	unsigned n = 0;
+
+	memset(ret_ended, 0, sizeof(r->ended));
+	if (!r)
+		return 0;
+	memcpy(ret_ended, r->ended, sizeof(r->ended));
+	for (const struct run *x = r->runs; x; x = x->next)
+		if (!x->finished && n < max)
+			ret_running[n++] = x->report;
 	return n;
 }
 
@@ -481,6 +497,7 @@ static void run_finish(struct run *run, enum report_outcome outcome, const char 
 	run->deadline = sd_event_source_disable_unref(run->deadline);
 	run->lease = sd_event_source_disable_unref(run->lease);
 	rep->outcome = outcome;
+	run->runner->ended[outcome]++;
 	snprintf(rep->reason, sizeof(rep->reason), "%s", reason);
 	rep->duration_usec = run_t(run);
 	for (unsigned i = 0; i < rep->n_bands; i++)
@@ -563,6 +580,7 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 					"probe %s succeeds again", p->name);
 	}
 	report_sample_add(run->report, index, now, ok, latency_usec, run->phase);
+	server_metrics_changed(run->runner->server);
 	if (!c->set || run->phase != REPORT_METHOD || run->aborting)
 		return;
 	report_summarize(run->report, index, REPORT_METHOD,

@@ -39,6 +39,10 @@ void runner_fault_gone(struct runner *r, uint64_t fault_id);
 /* Which run owns a fault ("" if none). */
 const char *runner_fault_owner(struct runner *r, uint64_t fault_id);
 unsigned runner_n_running(const struct runner *r);
+/* For metrics: runs ended since chaosd started by outcome (indexed by enum report_outcome),
+ * and the reports of up to max runs still running. Returns how many reports it wrote. */
+unsigned runner_metrics(const struct runner *r, uint64_t ret_ended[REPORT_ABORTED + 1],
+		const struct report **ret_running, unsigned max);
 
 int runner_renew(struct runner *r, const char *id, struct diag *d);
 /* Progress of a run (the latest if id is NULL): state, phase, times, probes, the run's

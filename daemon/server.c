@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "flowsel.h"
+#include "metrics.h"
 #include "parse.h"
 #include "proto.h"
 #include "runner.h"
@@ -105,6 +106,10 @@ struct server {
 	unsigned n_clients;
 
 	struct runner *runner;
+
+	struct metrics_counters metrics;
+	sd_event_source *metrics_timer; /* metrics_file: written at most once per second */
+	uint64_t metrics_written_mono;
 };
 
 static uint64_t now_usec(clockid_t clock)
@@ -124,6 +129,7 @@ void server_notify_status(struct server *s)
 {
 	sd_notifyf(0, "STATUS=%u active fault%s%s", s->n_faults, s->n_faults == 1 ? "" : "s",
 			s->n_latches ? "; kill switch engaged" : "");
+	server_metrics_changed(s);
 }
 
 /* ------------------------------------------------------------------ applying faults */
@@ -318,6 +324,7 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 {
 	struct active_fault *af = s->faults[i];
 	_cleanup_free_ struct active_fault **rest = NULL;
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char params[512];
 	unsigned n = 0;
 	int r;
@@ -335,8 +342,13 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 			.fault_id = af->id, .edge = af->edge.name,
 			.fault = fault_kind_to_string(af->fault.kind), .params = params,
 			.result = r < 0 ? diag_text(d) : "ok", .run = af->run[0] ? af->run : NULL });
-	if (r < 0)
+	if (r < 0) {
+		s->metrics.revert_failed[af->fault.kind]++;
 		return r;
+	}
+	s->metrics.reverted[af->fault.kind]++;
+	s->metrics.last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
+	s->metrics.have_last_revert = true;
 	(void)journal_fault_remove(s->journal, af->id);
 	memmove(&s->faults[i], &s->faults[i + 1], (s->n_faults - i - 1) * sizeof(*s->faults));
 	s->n_faults--;
@@ -400,6 +412,7 @@ static void schedule_retry(struct server *s);
 
 int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 {
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	struct diag d;
 	int r = 0;
 
@@ -421,17 +434,23 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 				.fault_id = af->id, .edge = af->edge.name,
 				.fault = fault_kind_to_string(af->fault.kind), .params = params,
 				.result = r < 0 ? diag_text(&d) : "ok" });
+		if (r < 0)
+			s->metrics.revert_failed[af->fault.kind]++;
 		if (r >= 0) {
+			s->metrics.reverted[af->fault.kind]++;
 			(void)journal_fault_remove(s->journal, af->id);
 			if (af->run[0])
 				runner_fault_gone(s->runner, af->id);
 			active_fault_free(af);
 		}
 	}
-	if (r >= 0)
+	if (r >= 0) {
 		s->n_faults = 0;
-	else
+		s->metrics.last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
+		s->metrics.have_last_revert = true;
+	} else {
 		schedule_retry(s);
+	}
 	server_notify_status(s);
 	return r;
 }
@@ -764,6 +783,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 			.fault = fault_kind_to_string(f->kind), .params = params,
 			.result = r < 0 ? diag_text(d) : "ok", .run = af->run[0] ? af->run : NULL });
 	if (r < 0) {
+		s->metrics.apply_failed[f->kind]++;
 		if (existing) {
 			*existing = saved;
 			(void)journal_record(s, existing, true);
@@ -789,6 +809,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 		s->faults[s->n_faults++] = TAKE_PTR(fresh);
 		s->next_id = MAX(s->next_id, af->id + 1);
 	}
+	s->metrics.applied[f->kind]++;
 	r = arm_timer(s, af);
 	if (r < 0)
 		log_error("cannot arm the deadline timer of fault %" PRIu64 ": %s", af->id,
@@ -1137,6 +1158,7 @@ static int handle_kill(struct server *s, struct client *c, const struct proto_ms
 		return diag_add(d, -ENOENT, "unknown edge '%s'", edge);
 
 	/* Latch first: even if some revert fails below, nothing new may be injected. */
+	s->metrics.kill_activations++;
 	k = find_latch(s, edge ? edge : "");
 	if (!k) {
 		nl = reallocarray(s->latches, s->n_latches + 1, sizeof(*nl));
@@ -1285,6 +1307,103 @@ static int handle_edges(struct server *s, struct proto_writer *w)
 		}
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+static int render_metrics(struct server *s, enum metrics_format format, char **ret,
+		size_t *ret_len)
+{
+	_cleanup_free_ struct metrics_fault *faults = NULL;
+	_cleanup_free_ const char **scopes = NULL;
+	const struct report *running[16];
+	struct metrics_state st = { .counters = &s->metrics, .config = s->config };
+
+	faults = calloc(s->n_faults ? s->n_faults : 1, sizeof(*faults));
+	scopes = calloc(s->n_latches ? s->n_latches : 1, sizeof(*scopes));
+	if (!faults || !scopes)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->n_faults; i++)
+		faults[i] = (struct metrics_fault){ s->faults[i]->edge.name,
+			s->faults[i]->fault.kind };
+	for (unsigned i = 0; i < s->n_latches; i++)
+		scopes[i] = s->latches[i].edge;
+	st.faults = faults;
+	st.n_faults = s->n_faults;
+	st.kill_scopes = scopes;
+	st.n_kill_scopes = s->n_latches;
+	st.running = running;
+	st.n_running = runner_metrics(s->runner, st.runs_ended, running, ELEMENTSOF(running));
+	return metrics_render(&st, format, ret, ret_len);
+}
+
+/* The text goes in "data" fields of at most PROTO_MAX_VALUE bytes, cut at line ends. */
+static int handle_metrics(struct server *s, struct proto_writer *w)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	r = render_metrics(s, METRICS_OPENMETRICS, &text, &len);
+	if (r < 0)
+		return r;
+	proto_put(w, "content_type", METRICS_OPENMETRICS_TYPE);
+	for (size_t off = 0; off < len;) {
+		size_t n = MIN(len - off, (size_t)PROTO_MAX_VALUE);
+		char chunk[PROTO_MAX_VALUE + 1];
+
+		while (n < len - off && n > 1 && text[off + n - 1] != '\n')
+			n--;
+		memcpy(chunk, text + off, n);
+		chunk[n] = '\0';
+		proto_put(w, "data", chunk);
+		off += n;
+	}
+	return 0;
+}
+
+static void metrics_file_write(struct server *s)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	int r;
+
+	s->metrics_written_mono = now_usec(CLOCK_MONOTONIC);
+	r = render_metrics(s, METRICS_PROMETHEUS, &text, &len);
+	if (r >= 0)
+		r = metrics_write_file(s->config->metrics_file, text, len);
+	if (r < 0)
+		log_error("cannot write metrics_file '%s': %s", s->config->metrics_file,
+				strerror(-r));
+}
+
+static int on_metrics_timer(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct server *s = userdata;
+
+	if (s->config->metrics_file)
+		metrics_file_write(s);
+	return 0;
+}
+
+/* Debounced: a burst of changes is one write, and an idle daemon has no timer at all. */
+void server_metrics_changed(struct server *s)
+{
+	uint64_t at = MAX(now_usec(CLOCK_MONOTONIC), s->metrics_written_mono + USEC_PER_SEC);
+	int enabled = SD_EVENT_OFF;
+
+	if (!s->config->metrics_file)
+		return;
+	if (s->metrics_timer && sd_event_source_get_enabled(s->metrics_timer, &enabled) >= 0 &&
+			enabled != SD_EVENT_OFF)
+		return;
+	if (!s->metrics_timer) {
+		(void)sd_event_add_time(s->event, &s->metrics_timer, CLOCK_MONOTONIC, at,
+				10 * USEC_PER_MSEC, on_metrics_timer, s);
+		return;
+	}
+	(void)sd_event_source_set_time(s->metrics_timer, at);
+	(void)sd_event_source_set_enabled(s->metrics_timer, SD_EVENT_ONESHOT);
 }
 
 /* Refused or failed state-changing requests are audited too: who tried what matters. */
@@ -1480,6 +1599,9 @@ static int dispatch(struct server *s, struct client *c, uint16_t type, const uin
 	case PROTO_REPORT:
 		r = runner_report(s->runner, proto_msg_get(m, 0, "run"),
 				proto_msg_get(m, 0, "format"), w, &d);
+		break;
+	case PROTO_METRICS:
+		r = handle_metrics(s, w);
 		break;
 	default:
 		r = -EOPNOTSUPP;
@@ -1847,6 +1969,7 @@ static void interface_deleted(struct server *s, int ifindex, const char *name)
 				.edge = af->edge.name, .fault = fault_kind_to_string(af->fault.kind),
 				.result = "interface deleted" });
 		(void)journal_fault_remove(s->journal, af->id);
+		s->metrics.reverted[af->fault.kind]++;
 		active_fault_free(af);
 		dropped++;
 	}
@@ -2128,6 +2251,10 @@ struct server *server_free(struct server *s)
 		return NULL;
 	/* Runs first: they abort, revert what they applied and write their reports. */
 	s->runner = runner_free(s->runner);
+	/* The file outlives chaosd: it must not go on claiming faults that were reverted. */
+	if (s->metrics_timer && s->config->metrics_file)
+		metrics_file_write(s);
+	sd_event_source_disable_unref(s->metrics_timer);
 	while (s->clients)
 		client_free(s->clients);
 	for (unsigned i = 0; i < s->n_faults; i++)
@@ -2199,6 +2326,7 @@ int server_reload(struct server *s)
 	config_free(s->config);
 	s->config = c;
 	runner_set_limits(s->runner, c->max_scenarios, c->keep_reports);
+	server_metrics_changed(s);
 	log_info("configuration reloaded from '%s': %u edges", s->opt.config_path, c->n_edges);
 	return 0;
 }

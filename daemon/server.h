@@ -28,7 +28,10 @@ int server_listen(struct server *s);
 int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid);
 int server_reload(struct server *s);
 unsigned server_n_faults(const struct server *s);
+/* Also schedules a write of metrics_file. */
 void server_notify_status(struct server *s);
+/* State that metrics show changed: metrics_file is rewritten, at most once per second. */
+void server_metrics_changed(struct server *s);
 
 /* For scenario runs (daemon/runner.c): the same checks and kernel path as chaosctl inject,
  * with the run as the fault's owner. */

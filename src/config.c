@@ -33,6 +33,7 @@ enum {
 	CK_ALLOW_SSH_PARTITION,
 	CK_MAX_SCENARIOS,
 	CK_KEEP_REPORTS,
+	CK_METRICS_FILE,
 	CK_INTERFACE,
 	CK_DESTINATION,
 	CK_PORT,
@@ -69,6 +70,10 @@ const struct config_key config_keys[] = {
 		"how many scenarios may run at the same time (1-16)" },
 	[CK_KEEP_REPORTS] = { "chaosd", "keep_reports", CONFIG_COUNT, "50",
 		"how many scenario reports the state directory keeps (1-10000)" },
+	[CK_METRICS_FILE] = { "chaosd", "metrics_file", CONFIG_STRING, NULL,
+		"absolute path of a file (e.g. /var/lib/prometheus/node-exporter/chaosd.prom) "
+		"that chaosd keeps rewriting with its metrics for node_exporter's textfile "
+		"collector, atomically and at most once per second; default: none" },
 	[CK_INTERFACE] = { "edge", "interface", CONFIG_IFNAME, NULL,
 		"interface of the edge; default: the one routing to the first destination" },
 	[CK_DESTINATION] = { "edge", "destination", CONFIG_PREFIXES, NULL,
@@ -598,6 +603,21 @@ static int set_key(struct parser *p, unsigned idx, const char *value)
 				(unsigned)v;
 		return 0;
 	}
+	case CK_METRICS_FILE: {
+		char *v;
+
+		if (value[0] != '/' || value[strlen(value) - 1] == '/') {
+			p_error(p, p->lineno, key, value, "not an absolute file name (allowed: e.g. "
+					"/var/lib/prometheus/node-exporter/chaosd.prom)");
+			return -EINVAL;
+		}
+		v = strdup(value);
+		if (!v)
+			return -ENOMEM;
+		free(p->c->metrics_file);
+		p->c->metrics_file = v;
+		return 0;
+	}
 	case CK_INTERFACE:
 		if (!ifname_valid(value)) {
 			p_error(p, p->lineno, key, value,
@@ -1015,6 +1035,7 @@ struct config *config_free(struct config *c)
 	free(c->path);
 	free(c->socket_group);
 	free(c->read_group);
+	free(c->metrics_file);
 	free(c->allow_interfaces);
 	free(c->deny_interfaces);
 	free(c->protect);

@@ -37,6 +37,7 @@ struct config {
 	bool allow_ssh_partition;              /* default no: SSH peers are protected */
 	unsigned max_scenarios;                /* runs at the same time, default 1 */
 	unsigned keep_reports;                 /* reports kept in the state dir, default 50 */
+	char *metrics_file;                    /* NULL: no textfile-collector file */
 
 	struct edge *edges;
 	unsigned n_edges;

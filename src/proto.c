@@ -33,6 +33,9 @@ const struct proto_verb proto_verbs[] = {
 	  "abort a run (every running one by default) and revert what it applied" },
 	{ "report", PROTO_REPORT, PROTO_READ, "[RUN] [--json | --html]",
 	  "print a run's report (the latest by default)" },
+	{ "metrics", PROTO_METRICS, PROTO_READ, "",
+	  "print faults, kill switches, runs and probe latencies as OpenMetrics text (what "
+	  "metrics_file holds for node_exporter)" },
 };
 const unsigned proto_n_verbs = ELEMENTSOF(proto_verbs);
 

@@ -12,6 +12,7 @@ test_deps=(
 	qemu-system-x86 busybox-static cpio kmod iproute2 iputils-ping nftables socat python3
 	xz-utils zstd
 	chromium # renders a GameDay report's HTML in the scenario tests
+	python3-prometheus-client # parses chaosctl metrics and metrics_file in the metrics tests
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 

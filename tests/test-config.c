@@ -129,7 +129,7 @@ START_TEST(test_keys_table)
 {
 	struct config *c;
 
-	ck_assert_uint_eq(config_n_keys, 18);
+	ck_assert_uint_eq(config_n_keys, 19);
 	for (unsigned i = 0; i < config_n_keys; i++) {
 		ck_assert(streq(config_keys[i].section, "chaosd") ||
 				streq(config_keys[i].section, "edge"));
@@ -210,7 +210,8 @@ START_TEST(test_error_keys)
 			"t.conf:2: [chaosd] max_durration = '1h': unknown key (allowed: "
 			"default_duration, max_duration, link_rate, socket_group, read_group, "
 			"allow_interfaces, deny_interfaces, protect, max_latency, max_loss, "
-			"max_partition_duration, allow_ssh_partition, max_scenarios, keep_reports)");
+			"max_partition_duration, allow_ssh_partition, max_scenarios, keep_reports, "
+			"metrics_file)");
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\nproto = tcp\n",
 			"t.conf:3: [edge a] proto = 'tcp': unknown key (allowed: interface, "
 			"destination, port, protocol)");
@@ -386,7 +387,8 @@ START_TEST(test_error_all_collected)
 			"t.conf:3: [chaosd] nonsense = '1': unknown key (allowed: "
 			"default_duration, max_duration, link_rate, socket_group, read_group, "
 			"allow_interfaces, deny_interfaces, protect, max_latency, max_loss, "
-			"max_partition_duration, allow_ssh_partition, max_scenarios, keep_reports)\n"
+			"max_partition_duration, allow_ssh_partition, max_scenarios, keep_reports, "
+			"metrics_file)\n"
 			"t.conf:5: [edge a] destination = '10.0.0.1/8': '10.0.0.1/8' has host bits "
 			"set (allowed: the network address, 10.0.0.0/8)\n"
 			"t.conf:6: [edge a] port = '-1': not a port number (allowed: 1-65535)\n"
@@ -546,7 +548,14 @@ START_TEST(test_guard_rails)
 	c = load_ok("[chaosd]\nmax_scenarios = 3\nkeep_reports = 7\n");
 	ck_assert_uint_eq(c->max_scenarios, 3);
 	ck_assert_uint_eq(c->keep_reports, 7);
+	ck_assert_ptr_null(c->metrics_file);
 	config_free(c);
+	c = load_ok("[chaosd]\nmetrics_file = /var/lib/node-exporter/chaosd.prom\n");
+	ck_assert_str_eq(c->metrics_file, "/var/lib/node-exporter/chaosd.prom");
+	config_free(c);
+	load_fails("[chaosd]\nmetrics_file = chaosd.prom\n",
+			"t.conf:2: [chaosd] metrics_file = 'chaosd.prom': not an absolute file name "
+			"(allowed: e.g. /var/lib/prometheus/node-exporter/chaosd.prom)");
 	load_fails("[chaosd]\nmax_loss = 120\n",
 			"t.conf:2: [chaosd] max_loss = '120': not a percentage (allowed: 0-100)");
 	load_fails("[chaosd]\ndeny_interfaces = eth0, a/b\n",
