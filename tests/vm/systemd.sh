@@ -239,6 +239,58 @@ cp "$T/good.conf" "$CONF"
 ctl revert --all >/dev/null
 check "state equals the snapshot at the end" same_state "$T/before"
 
+# --- GameDays as systemd units: chaosd-gameday@NAME.service runs the scenario through the
+# socket; it succeeds when the hypothesis held and fails when the run was aborted.
+install -m 0644 "$CHAOSD_SRCDIR/systemd/chaosd-gameday@.service" \
+	"$CHAOSD_SRCDIR/systemd/chaosd-gameday@.timer" /etc/systemd/system/
+systemctl daemon-reload
+write_conf db web # the reload tests above left only web
+systemctl reload "$SVC"
+mkdir -p /etc/chaosd/scenarios
+ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 8080 >/dev/null 2>&1 &
+web=$!
+wait_for 10 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null
+gameday() { # gameday NAME EDGE: probe db's web server, partition EDGE for 2s
+	cat >"/etc/chaosd/scenarios/$1.ini" <<INI
+[scenario]
+name = $1
+[probe api]
+type = tcp
+target = 10.77.0.2:8080
+interval = 200ms
+timeout = 500ms
+abort_when = failure_rate > 50% over 2s
+steady_state = success_rate >= 90% over 1s
+[step cut]
+at = 0s
+fault = partition
+edge = $2
+for = 2s
+INI
+}
+gameday held web
+gameday hits-db db
+systemctl start chaosd-gameday@held.service
+rc=$?
+st="rc $rc $(prop Result chaosd-gameday@held.service) $(prop ExecMainStatus chaosd-gameday@held.service)"
+check "chaosd-gameday@held.service: the hypothesis held, the unit succeeded ($st)" test "$st" = "rc 0 success 0"
+check "chaosd-gameday@held: its report is in the state dir" bash -c 'ls /var/lib/chaosd/reports/*-held.json'
+systemctl start chaosd-gameday@hits-db.service
+rc=$?
+st="rc $rc $(prop Result chaosd-gameday@hits-db.service) $(prop ExecMainStatus chaosd-gameday@hits-db.service)"
+check "chaosd-gameday@hits-db.service: the run was aborted, the unit failed with status 2 ($st)" \
+	test "$st" = "rc 1 exit-code 2"
+check "a failed GameDay is listed by systemctl --failed" bash -c 'systemctl --failed --no-legend | grep -q chaosd-gameday@hits-db'
+check "after both GameDays: state equals the snapshot" same_state "$T/before"
+systemctl enable --now chaosd-gameday@held.timer
+cal=$(prop TimersCalendar chaosd-gameday@held.timer)
+next=$(systemctl list-timers --no-legend chaosd-gameday@held.timer)
+echo "timer: $cal; $next"
+check "chaosd-gameday@held.timer is scheduled on weekdays at 10:30 ($next)" \
+	bash -c "grep -q 'Mon..Fri \*-\*-\* 10:30:00' <<<'$cal' && grep -q 'chaosd-gameday@held.service' <<<'$next'"
+systemctl disable --now chaosd-gameday@held.timer
+kill "$web" 2>/dev/null
+
 # --- hardening, for the record
 systemd-analyze security "$SVC" --no-pager | tail -n 40
 exposure=$(systemd-analyze security "$SVC" --no-pager 2>&1 | grep -i "overall exposure")
