@@ -576,6 +576,71 @@ static int verb_metrics(const struct proto_verb *verb, int argc, char **argv)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ completion */
+
+/* For the shell completions: the lists come from the same tables as parsing and help. */
+static int list_verbs(void)
+{
+	for (unsigned i = 0; i < proto_n_verbs; i++)
+		if (proto_verbs[i].type != PROTO_PING)
+			printf("%s\n", proto_verbs[i].name);
+	return 0;
+}
+
+static int list_kinds(void)
+{
+	for (int k = 0; k < _FAULT_KIND_MAX; k++)
+		printf("%s\n", fault_kind_to_string(k));
+	return 0;
+}
+
+/* The values a fault option takes when they are a fixed set (--distribution, --model ...). */
+static int list_values(const char *opt)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "%s", opt + strspn(opt, "-"));
+	for (char *c = key; *c; c++)
+		if (*c == '-')
+			*c = '_';
+	for (unsigned i = 0; i < fault_n_keys; i++)
+		if (streq(fault_keys[i].name, key) && fault_keys[i].choices)
+			for (const char *const *c = fault_keys[i].choices; *c; c++)
+				printf("%s\n", *c);
+	return 0;
+}
+
+/* The options of a verb (inject: of its fault kind), one per line, as typed. */
+static int list_options(const char *verb_s, const char *kind_s)
+{
+	const struct proto_verb *verb = proto_verb_find(verb_s);
+	enum fault_kind kind;
+
+	if (!verb)
+		return 2;
+	if (verb->type == PROTO_INJECT) {
+		if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
+			return 2;
+		printf("--edge\n");
+		for (unsigned i = 0; i < fault_n_keys; i++) {
+			if (!(fault_keys[i].kinds & (1u << kind)))
+				continue;
+			printf("--");
+			for (const char *c = fault_keys[i].name; *c; c++)
+				putchar(*c == '_' ? '-' : *c);
+			putchar('\n');
+		}
+		return 0;
+	}
+	/* Other verbs: the options their usage line in proto_verbs[] names. */
+	for (const char *c = verb->usage; (c = strstr(c, "--"));) {
+		size_t n = 2 + strspn(c + 2, "abcdefghijklmnopqrstuvwxyz-");
+		printf("%.*s\n", (int)n, c);
+		c += n;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ scenarios */
 
 enum { RUN_HELD = 0, RUN_VIOLATED = 1, RUN_ABORTED = 2, RUN_FAILED = 3, RUN_USAGE = 4 };
@@ -903,6 +968,16 @@ int main(int argc, char **argv)
 		} else if (streq(argv[i], "--version")) {
 			printf("chaosctl %s\n", PACKAGE_VERSION);
 			return 0;
+		} else if (streq(argv[i], "--list-verbs")) {
+			return list_verbs();
+		} else if (streq(argv[i], "--list-kinds")) {
+			return list_kinds();
+		} else if (streq(argv[i], "--list-global-options")) {
+			return printf("--socket\n--json\n--help\n--version\n"), 0;
+		} else if (streq(argv[i], "--list-values") && i + 1 < argc) {
+			return list_values(argv[i + 1]);
+		} else if (streq(argv[i], "--list-options") && i + 1 < argc) {
+			return list_options(argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL);
 		} else
 			return fail("unknown option '%s' (see chaosctl --help)", argv[i]), 2;
 	}

@@ -4,27 +4,12 @@
 # parser for chaosctl's text and its Prometheus text-format parser for the textfile (what
 # node_exporter's textfile collector reads). Values are checked against what the test did.
 set -uo pipefail
-: "${top_srcdir:?}" "${top_builddir:?}"
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: a skip is a failure)"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
-[ "$(id -u)" = 0 ] || skip_or_fail "needs root for network namespaces"
-for c in ip tc nft ping; do
-	command -v $c >/dev/null || skip_or_fail "'$c' missing: run tests/install-deps.sh"
-done
+# shellcheck source=tests/host-lib.sh
+. "$top_srcdir/tests/host-lib.sh" metrics tc nft ping
 # Debian's interpreter, whatever python3 comes first in PATH: the parser is a Debian package.
 PY=/usr/bin/python3
 $PY -c 'import prometheus_client.openmetrics.parser' 2>/dev/null ||
 	skip_or_fail "python3-prometheus-client missing: run tests/install-deps.sh"
-export CHAOSD_BUILDDIR=$top_builddir CHAOSD_SRCDIR=$top_srcdir
-export CHAOSD_TEST_DIR=/run/chaosd-metrics-test
-# shellcheck source=tests/vm/lib.sh
-. "$top_srcdir/tests/vm/lib.sh"
 cleanup() {
 	[ -n "${CHAOSD_PID:-}" ] && kill "$CHAOSD_PID" 2>/dev/null
 	[ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null
@@ -57,12 +42,6 @@ is() {
 	if [ "$got" = "$want" ]; then ok "$* = $got ($fmt)"; else bad "$* = '$got', want '$want' ($fmt)"; fi
 }
 metrics() { ctl metrics >"$T/m.txt"; }
-wait_until() { # wait_until SECONDS CMD...: poll every 0.1 s
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 wait_file() { # the textfile is debounced: a second at most
 	for _ in $(seq 30); do
 		[ -f "$T/chaosd.prom" ] && [ "$(value "$T/chaosd.prom" prometheus "$@")" = "$want_file" ] &&

@@ -6,23 +6,8 @@
 # daemon stop). The report's HTML is rendered in headless Chromium. Latency ramps need netem:
 # tests/vm/scenario.sh checks them in the VM.
 set -uo pipefail
-: "${top_srcdir:?}" "${top_builddir:?}"
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: a skip is a failure)"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
-[ "$(id -u)" = 0 ] || skip_or_fail "needs root for network namespaces"
-for c in ip tc nft ping python3; do
-	command -v $c >/dev/null || skip_or_fail "'$c' missing: run tests/install-deps.sh"
-done
-export CHAOSD_BUILDDIR=$top_builddir CHAOSD_SRCDIR=$top_srcdir
-export CHAOSD_TEST_DIR=/run/chaosd-scenario-test
-# shellcheck source=tests/vm/lib.sh
-. "$top_srcdir/tests/vm/lib.sh"
+# shellcheck source=tests/host-lib.sh
+. "$top_srcdir/tests/host-lib.sh" scenario tc nft ping python3
 cleanup() {
 	[ -n "${CHAOSD_PID:-}" ] && kill "$CHAOSD_PID" 2>/dev/null
 	[ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null
@@ -69,13 +54,6 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 # The chaosd nftables table while a run is in its method: drop rule present?
 nft_has_drop() {
 	A nft list ruleset | awk '/^table inet chaosd/ { t = 1 } t && /drop/ { f = 1 } END { exit !f }'
-}
-# wait_until SECONDS CMD...: poll every 0.1 s
-wait_until() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
 }
 watch_state() { ctl --json watch "$1" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], d["exit_code"])'; }
 

@@ -13,6 +13,7 @@ test_deps=(
 	xz-utils zstd
 	chromium # renders a GameDay report's HTML in the scenario tests
 	python3-prometheus-client # parses chaosctl metrics and metrics_file in the metrics tests
+	bash-completion zsh # the completion tests load chaosctl's scripts in both shells
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 
