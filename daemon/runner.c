@@ -281,29 +281,32 @@ static int apply_action(struct run *run, const struct scenario_action *a)
 	diag_init(&d);
 	k = server_run_apply(run->runner->server, run->id, st->edge, &f, run->uid, run->pid, &id,
 			&d);
+	/* "latency 200ms", "5% loss", "partition": the kind once, where the text has it */
 	fault_describe(&a->fault, desc, sizeof(desc));
-	if (streq(desc, fault_kind_to_string(st->fault.kind)))
-		desc[0] = '\0'; /* "partition" says it all */
+	if (!strstr(desc, fault_kind_to_string(st->fault.kind))) {
+		char tmp[sizeof(desc)];
+
+		snprintf(tmp, sizeof(tmp), "%s %.180s", fault_kind_to_string(st->fault.kind), desc);
+		snprintf(desc, sizeof(desc), "%s", tmp);
+	}
 	if (k < 0) {
 		char reason[REPORT_TEXT_MAX + 1];
 
 		report_event_add(run->report, run_t(run), "error", st->name, st->edge,
-				fault_kind_to_string(st->fault.kind), "step %s: %s%s%s on %s failed: %s",
-				st->name, fault_kind_to_string(st->fault.kind), desc[0] ? " " : "", desc,
-				st->edge, diag_text(&d));
+				fault_kind_to_string(st->fault.kind), "step %s: %s on %s failed: %s",
+				st->name, desc, st->edge, diag_text(&d));
 		snprintf(reason, sizeof(reason), "step %s could not be applied: %s", st->name,
 				diag_text(&d));
 		run_abort(run, reason);
 		return k;
 	}
 	report_event_add(run->report, run_t(run), a->point ? "update" : "apply", st->name,
-			st->edge, fault_kind_to_string(st->fault.kind), "step %s: %s%s%s on %s (fault %"
-			PRIu64 ")", st->name, fault_kind_to_string(st->fault.kind), desc[0] ? " " : "",
-			desc, st->edge, id);
+			st->edge, fault_kind_to_string(st->fault.kind), "step %s: %s on %s (fault %"
+			PRIu64 ")", st->name, desc, st->edge, id);
 	run->step_fault[a->step] = id;
 	if (run->step_band[a->step] < 0) {
-		snprintf(label, sizeof(label), "%s %s %.100s", st->edge,
-				fault_kind_to_string(st->fault.kind), st->ramp ? "(ramp)" : desc);
+		snprintf(label, sizeof(label), "%s: %.100s%s", st->edge, desc,
+				st->ramp ? " (ramp)" : "");
 		run->step_band[a->step] = report_band_open(run->report, st->name, label,
 				run_t(run));
 	}
@@ -585,11 +588,21 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 		return;
 	report_summarize(run->report, index, REPORT_METHOD,
 			now > c->window_usec ? now - c->window_usec : 0, UINT64_MAX, &s);
-	/* One failed probe is not a trend: a few samples (as many as the window can hold, at
-	 * most 3; a probe that times out takes its timeout) before a run is aborted on them. */
-	if (s.count < MAX(1u, MIN(3u, (unsigned)(c->window_usec /
-						 MAX(p->interval_usec, p->timeout_usec)))))
-		return;
+	/* One slow or failed probe is not a trend: at least 3 samples, or samples spanning half
+	 * the window (a probe that times out yields one per timeout), before a run is aborted. */
+	if (s.count < 3) {
+		const struct report_probe *rp = &run->report->probes[index];
+		uint64_t oldest = now;
+
+		for (unsigned i = rp->n_samples; i-- > 0;) {
+			if (rp->samples[i].phase != REPORT_METHOD ||
+					rp->samples[i].t_usec + c->window_usec < now)
+				break;
+			oldest = rp->samples[i].t_usec;
+		}
+		if (now - oldest < c->window_usec / 2)
+			return;
+	}
 	v = measured(c, &s);
 	if (!scenario_cond_holds(c, v))
 		return;
