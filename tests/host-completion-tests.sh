@@ -3,7 +3,7 @@
 # Tab is simulated (COMP_WORDS, COMP_CWORD) for verbs, fault kinds, fault options, option
 # values and scenario files; edge names come from a chaosd running in a network namespace
 # (the topology of tests/vm/lib.sh), and from nowhere when it is stopped. zsh: a syntax
-# check, and the completion function run with compadd stubbed to print what it offers.
+# check, and Tab through compinit in a zsh on a pseudo-terminal.
 set -uo pipefail
 # shellcheck source=tests/host-lib.sh
 . "$top_srcdir/tests/host-lib.sh" completion zsh
@@ -74,18 +74,38 @@ SOCKET_ENV=/nonexistent offers "bash: --socket on the command line is used" "db"
 
 # --- zsh: syntax, then the function with compadd printing what it is given
 check "zsh: the completion parses (zsh -n)" zsh -n "$top_srcdir/completions/_chaosctl"
+# complete_zsh WORDS...: the same through zsh's real completion system (compinit, our
+# _chaosctl on fpath) in a zsh on a pseudo-terminal: Tab is a widget running
+# _main_complete, and compadd is wrapped to print what completion adds.
+cat >"$T/complete.zsh" <<'ZSH'
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT= RPROMPT=; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z 'compadd() { builtin compadd -O __m "$@"; print -rl -- "<m>"${^__m}; builtin compadd "$@" }'
+zpty -w z 'comptest() { zle -C _x complete-word _main_complete; zle _x; print -r -- "<end>"; }'
+zpty -w z 'zle -N comptest; bindkey "^T" comptest; print -r -- "<ready>"'
+zpty -r z l '*<ready>*'
+zpty -w -n z "$2"$'\x14'
+out=
+while zpty -r z l; do
+	[[ $l == *'<end>'* ]] && break
+	[[ $l == *'<m>'* ]] && out+="${${l##*<m>}%%$'\r'*}"$'\n'
+done
+print -rn -- "$out" | sort -u | tr '\n' ' '
+zpty -d z
+ZSH
 complete_zsh() {
-	PATH=$top_builddir:$PATH CHAOSD_SOCKET=$SOCK zsh -f -c '
-		compadd() {
-			local -a arr; zparseopts -D -E a=arr U=u
-			if (( $#arr )); then print -l -- ${(P)1}; else print -l -- "$@"; fi
-		}
-		_files() { }
-		src=$1; shift
-		words=("$@"); CURRENT=$#
-		source $src' _ "$top_srcdir/completions/_chaosctl" "$@" | sort | tr '\n' ' '
+	PATH=$top_builddir:$PATH CHAOSD_SOCKET=$SOCK timeout 30 zsh -f "$T/complete.zsh" \
+		"$top_srcdir/completions" "$*"
 }
 offers --zsh "zsh: every verb" "$verbs" chaosctl ""
+offers --zsh "zsh: a verb" "inject" chaosctl inj
+offers --zsh "zsh: the values of an option with a fixed set" "uniform normal pareto paretonormal" \
+	chaosctl inject latency --distribution ""
+# _files also adds the path's directories along the way: look for the files only.
+got=$(complete_zsh chaosctl run "$T/scen/")
+check "zsh: scenario files are *.ini ($got)" bash -c \
+	"grep -qw a.ini <<<'$got' && grep -qw b.ini <<<'$got' && ! grep -q notes <<<'$got'"
 offers --zsh "zsh: the fault kinds" "latency loss corrupt duplicate reorder rate partition" \
 	chaosctl inject ""
 offers --zsh "zsh: rate's options" "--edge --kbit --direction --flows --for --lease" chaosctl inject rate --
