@@ -473,6 +473,8 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 			proto_put(&w, "all", "yes");
 		else if (verb->type == PROTO_REVERT && streq(a, "--edge") && i + 1 < argc)
 			proto_put(&w, "edge", argv[++i]);
+		else if (verb->type == PROTO_RENEW && streq(a, "--run") && i + 1 < argc)
+			proto_put(&w, "run", argv[++i]);
 		else if ((verb->type == PROTO_REVERT || verb->type == PROTO_RENEW) && a[0] != '-')
 			proto_put(&w, "id", a);
 		else if (verb->type == PROTO_KILL && streq(a, "--reason") && i + 1 < argc)

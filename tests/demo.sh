@@ -13,6 +13,12 @@ mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure -q >/dev/null; } && make -s -j"$(nproc)" all)
 echo "== preparing the VM kernel (Debian linux-image-amd64, has sch_netem)"
 tests/vm/prepare.sh
-echo "== booting the VM and running the GameDay (about a minute under emulation)"
+echo "== booting the VM and running the GameDay (about two minutes under emulation)"
+mkdir -p "$top/build/gameday"
+rc=0
 CHAOSD_BUILDDIR=$top/build CHAOSD_SRCDIR=$top \
-	exec tests/vm/run.sh --timeout 900 "$top/tests/vm/gameday-demo.sh"
+	tests/vm/run.sh --timeout 900 --out "$top/build/gameday" "$top/tests/vm/gameday-demo.sh" ||
+	rc=$?
+[ -s "$top/build/gameday/gameday.html" ] &&
+	echo "== the GameDay's report: $top/build/gameday/gameday.html (open it in a browser)"
+exit $rc

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The GameDay demo (guest side): a service host "app" (namespace cd-a) talks to a database and
-# a cache (namespace cd-b). chaosd runs on app; each step injects a fault through chaosctl and
-# measures what app sees.
+# a cache (namespace cd-b). chaosd runs on app. Part 1 injects faults by hand through chaosctl
+# and measures what app sees; part 2 runs a GameDay scenario file: probes, a latency ramp, an
+# abort when the probe's p99 crosses its limit, and the report (HTML in CHAOSD_VM_OUT).
 set -uo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -46,4 +47,53 @@ ctl inject latency --edge db --ms 100 --for 2s >/dev/null
 measure "db +100ms, deadline 2s"
 sleep 2.5
 measure "2.5s later: reverted by its deadline"
+
+echo
+echo "== part 2: a GameDay scenario"
+# The database host serves http on 10.77.0.2:8080; python itself is the background job.
+ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 8080 >/dev/null 2>&1 &
+web=$!
+for _ in $(seq 100); do A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null && break; sleep 0.1; done
+cat >"$T/gameday.ini" <<'INI'
+[scenario]
+name = db-brownout
+description = db latency ramps up while the cache drops 10% of its packets; abort past 150 ms
+max_duration = 2m
+
+[probe db]
+type = tcp
+target = 10.77.0.2:8080
+interval = 250ms
+timeout = 2s
+abort_when = p99 > 150ms over 3s
+steady_state = success_rate >= 95% over 3s
+
+[step cache-loss]
+at = 0s
+fault = loss
+edge = cache
+percent = 10
+for = 20s
+
+[step db-ramp]
+at = 2s
+fault = latency
+edge = db
+ramp = 25ms..200ms over 16s in 8 steps
+INI
+cat "$T/gameday.ini"
+echo
+echo "$ chaosctl plan gameday.ini"
+ctl plan "$T/gameday.ini"
+echo
+echo "$ chaosctl run gameday.ini"
+ctl run "$T/gameday.ini"
+echo "(chaosctl run exited $?: 0 hypothesis held, 1 violated, 2 aborted)"
+echo
+ctl status
+if [ -n "${CHAOSD_VM_OUT:-}" ]; then
+	ctl report --html >"$CHAOSD_VM_OUT/gameday.html"
+	ctl report --json >"$CHAOSD_VM_OUT/gameday.json"
+fi
+kill "$web" 2>/dev/null
 stop_chaosd

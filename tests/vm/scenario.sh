@@ -53,14 +53,14 @@ sed 's/^/  | /' "$T/ramp.out" | head -40
 id=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$T/ramp.out")
 seen=$(grep -v -i deleted "$T/monitor" | grep -o 'qdisc netem .*' | grep -o 'delay [0-9.]*ms' |
 	awk '{ v = $2 + 0 } v != last { printf "%s%g", n++ ? "," : "", v; last = v }')
-skipped=$(grep -c 'ramp point .* skipped' "$T/ramp.out")
+rep=$T/state/reports/$id.json
+skipped=$(json "$rep" 'len([e for e in d["timeline"] if "ramp point" in e["text"] and "skipped" in e["text"]])')
 record "ramp 20..100 ms in 5 steps: netem delays the kernel held, in order (ms): $seen; points skipped because the run was late: $skipped"
 # Each point is held by the kernel in order, or reported as skipped (a guest too slow to
 # keep the schedule); never anything else, never out of order.
 check "ramp: the kernel held the ramp's values in order, every other point reported skipped ($seen; $skipped skipped)" \
 	python3 -c "import sys; seen=[float(x) for x in sys.argv[1].split(',') if x]; ramp=[20,40,60,80,100]; it=iter(ramp); ok=all(v in it for v in seen) and seen[-1:]==[100] and len(seen)+int(sys.argv[2])==5; sys.exit(0 if ok else 1)" "$seen" "$skipped"
 check "ramp: the hypothesis held (exit 0)" test "$rc" = 0
-rep=$T/state/reports/$id.json
 n=$(json "$rep" 'len([e for e in d["timeline"] if e["event"] in ("apply","update")])')
 check "ramp: the report has a change for every point not skipped ($n + $skipped = 5)" test "$((n + skipped))" = 5
 p_before=$(json "$rep" 'd["probes"][0]["phases"]["steady-state-before"]["p50_ms"]')
