@@ -7,13 +7,22 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "datapath.h"
 #include "nl_link.h"
 #include "nl_tc.h"
 
 /* Objects on an IFB (all chaosd's): htb root 1:, one class 1:<id> per (edge, direction), the
- * class's leaf netem <id>:, u32 filters at NL_TC_PRIO_V4/V6 with flowid 1:<id>. */
+ * class's leaf netem <id>:, and the classification below with flowid 1:<id>.
+ *
+ * Classification, the same on the real interface and on the IFB: per family, a u32 instance at
+ * NL_TC_PRIO_V4/V6 whose root table holds only link nodes, one per prefix length in use (a
+ * "group"). Each links to a table of chaosd's with 256 buckets, picked by the 8 address bits
+ * that end at that length; an edge's nodes sit in the bucket of their prefix. A packet then
+ * walks one short bucket per prefix length in use instead of every edge's node (a linear list
+ * costs every packet of the interface per edge), and a miss in a bucket goes on with the next
+ * link, so every node that could match a packet is still tried. */
 #define IFB_ROOT    0x00010000U
 #define SLOT_ID_MIN 2      /* netem <id>: must not be the root's 1: */
 #define SLOT_ID_MAX 0xffff
@@ -38,11 +47,30 @@ enum { SIDE_REAL, SIDE_IFB };
 enum { FAM_V4, FAM_V6, _FAM_MAX };
 enum { DIR_OUT, DIR_IN, _DIR_MAX };
 
-#define NODE_BITS (NL_TC_U32_NODE_MAX + 1)
+#define NODE_BITS (NL_TC_U32_HT_NODE_MAX + 1)
 #define MAX_FILTERS (EDGE_PREFIX_MAX * 2) /* protocol "any" with a port: tcp and udp */
+
+/* Groups: the prefix length from 8 bits up, 0 for shorter prefixes (a one-bucket table). */
+#define N_GROUPS 129
+/* chaosd's table ids, 0x400 | direction << 9 | family << 8 | group: below the 0x800 the kernel
+ * numbers its own tables from, and recognisable after a crash. As handles (id << 20): */
+#define HT_BASE       0x400U
+#define HT_ID(dir, fam, g)                                                                       \
+	((HT_BASE | (uint32_t)(dir) << 9 | (uint32_t)(fam) << 8 | (uint32_t)(g)) << 20)
+#define HT_OURS(h)    ((h) >> 20 >= HT_BASE && (h) >> 20 <= NL_TC_U32_HTID_MAX)
+#define HT_DIR(h)     (((h) >> 29) & 1)
+#define HT_FAM(h)     (((h) >> 28) & 1)
+/* the node in the instance's root table that links to group g */
+#define LINK_NODE(g)  ((uint32_t)(g) + 1)
+#define GRP_BYTES     ((N_GROUPS + 7) / 8)
+/* A deleted link node lets go of its table only after an RCU grace period: tries to delete
+ * the table, sleeping 1, 2, 4 ... ms between them (about a second in all). */
+#define SETTLE_TRIES  10
 
 struct dp_node {
 	uint8_t fam;
+	uint8_t grp;
+	uint8_t bucket;
 	uint16_t node;
 };
 
@@ -62,10 +90,15 @@ struct dp_slot {
 struct dp_dir {
 	int ifb_ifindex; /* 0 = no IFB */
 	char ifb_name[IF_NAMESIZE];
-	/* Hash table id (TC_U32_HTID) of the u32 instance per family and side, 0 = not known
-	 * yet. Deleting one node needs the full handle, and the kernel picks the table id. */
+	/* Root table id (TC_U32_HTID) of the u32 instance per side and family, 0 = not known
+	 * yet. Deleting a link node needs its full handle, and the kernel picks the root's id. */
 	uint32_t htid[2][_FAM_MAX];
 	unsigned n_nodes[_FAM_MAX];
+	/* Groups whose table and link exist, per side: made with the first edge of the group
+	 * and kept while the direction has faults (an empty one costs a packet one empty
+	 * bucket), torn down with the direction. */
+	uint8_t grp_made[2][_FAM_MAX][GRP_BYTES];
+	/* node ids in use, unique per family across the groups */
 	uint8_t nodes[_FAM_MAX][NODE_BITS / 8];
 	uint8_t ids[(SLOT_ID_MAX + 1) / 8];
 	unsigned n_slots;
@@ -317,110 +350,327 @@ static int iface_get(struct datapath *dp, int ifindex, unsigned dir, struct dp_i
 
 /* ---------------------------------------------------------------- u32 handles */
 
-struct htid_find {
-	const uint16_t *nodes;
-	unsigned n;
-	int redirect_ifindex; /* 0: any */
+static struct nl_tc_dev side_dev(const struct dp_iface *iface, unsigned dir, unsigned side)
+{
+	const struct dp_dir *dd = &iface->dir[dir];
+
+	if (side == SIDE_REAL)
+		return (struct nl_tc_dev){ iface->ifindex, iface->name };
+	return (struct nl_tc_dev){ dd->ifb_ifindex, dd->ifb_name };
+}
+
+static uint32_t side_parent(unsigned dir, unsigned side)
+{
+	return side == SIDE_REAL ? real_parent(dir) : IFB_ROOT;
+}
+
+struct root_find {
+	unsigned dir, fam;
 	uint32_t htid;
 };
 
-static int htid_cb(const struct nlmsghdr *nlh, void *data)
+static int root_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct htid_find *f = data;
+	struct root_find *f = data;
 	struct nl_tc_u32_info u;
 	struct nl_tc_obj o;
 
-	if (nl_tc_parse(nlh, &o) < 0 || o.chain != 0 || TC_U32_HTID(o.handle) == 0 ||
-			TC_U32_NODE(o.handle) == 0 || nl_tc_u32_parse(&o, &u) < 0)
+	/* Only nodes of a root table (the kernel's ids) can link to ours. On a clsact, ingress
+	 * and egress share u32's tc_u_common (keyed by the qdisc), so a dump of either walks the
+	 * tables of both: the direction in the link target tells them apart. */
+	if (nl_tc_parse(nlh, &o) < 0 || o.chain != 0 || TC_U32_KEY(o.handle) == 0 ||
+			HT_OURS(o.handle) || nl_tc_u32_parse(&o, &u) < 0)
 		return 0;
-	/* On a clsact, ingress and egress share u32's tc_u_common (keyed by the qdisc), so a
-	 * dump of either walks the hash tables of both: our redirect target tells them apart. */
-	if (f->redirect_ifindex && u.redirect_ifindex != f->redirect_ifindex)
-		return 0;
-	for (unsigned i = 0; i < f->n; i++)
-		if (TC_U32_NODE(o.handle) == f->nodes[i]) {
-			f->htid = TC_U32_HTID(o.handle);
-			break;
-		}
+	if (HT_OURS(u.link) && HT_DIR(u.link) == f->dir && HT_FAM(u.link) == f->fam)
+		f->htid = TC_U32_HTID(o.handle);
 	return 0;
 }
 
-/* The table id of our u32 instance at fam's prio under parent, found through one of our node
- * ids (the instance has only its root table: chaosd never links tables). */
-static int learn_htid(struct datapath *dp, int ifindex, uint32_t parent, unsigned fam,
-		int redirect_ifindex, const uint16_t *nodes, unsigned n, uint32_t *ret,
-		struct diag *d)
-{
-	struct htid_find f = { nodes, n, redirect_ifindex, 0 };
-	char buf[NL_TC_REQ_SIZE];
-	int r;
-
-	r = nl_socket_dump(dp->nl,
-			nl_tc_filter_dump_req(buf, ifindex, parent, fam_prio[fam], fam_proto[fam]),
-			htid_cb, &f, d);
-	if (r < 0)
-		return r;
-	if (f.htid == 0)
-		return -ENOENT;
-	*ret = f.htid;
-	return 0;
-}
-
-/* Find the table ids needed to delete nodes on one side, before a batch is built: a dump
- * takes a sequence number, and a batch's must be consecutive (nl_batch_send matches acks by
- * offset). Not found: the instance is gone, and the nodes with it. */
-static int learn_htids(struct datapath *dp, struct dp_iface *iface, unsigned dir, unsigned side,
-		const struct dp_node *nodes, unsigned n, struct diag *d)
+/* Find the root table ids of the families in need[] on one side, before a batch is built: a
+ * dump takes a sequence number, and a batch's must be consecutive (nl_batch_send matches acks
+ * by offset). Not found: the instance is gone, and its links with it. */
+static int learn_roots(struct datapath *dp, struct dp_iface *iface, unsigned dir, unsigned side,
+		const bool *need, struct diag *d)
 {
 	struct dp_dir *dd = &iface->dir[dir];
-	int ifindex = side == SIDE_REAL ? iface->ifindex : dd->ifb_ifindex;
-	uint32_t parent = side == SIDE_REAL ? real_parent(dir) : IFB_ROOT;
+	struct nl_tc_dev dev = side_dev(iface, dir, side);
 
 	for (unsigned fam = 0; fam < _FAM_MAX; fam++) {
-		uint16_t ids[MAX_FILTERS];
-		unsigned k = 0;
+		struct root_find f = { dir, fam, 0 };
+		char buf[NL_TC_REQ_SIZE];
 		int r;
 
-		for (unsigned i = 0; i < n; i++)
-			if (nodes[i].fam == fam)
-				ids[k++] = nodes[i].node;
-		if (k == 0 || dd->htid[side][fam] != 0 || ifindex <= 0)
+		if (!need[fam] || dd->htid[side][fam] != 0 || dev.ifindex <= 0)
 			continue;
-		r = learn_htid(dp, ifindex, parent, fam, side == SIDE_REAL ? dd->ifb_ifindex : 0,
-				ids, k, &dd->htid[side][fam], d);
+		r = nl_socket_dump(dp->nl,
+				nl_tc_filter_dump_req(buf, dev.ifindex, side_parent(dir, side),
+						fam_prio[fam], fam_proto[fam]),
+				root_cb, &f, d);
 		if (r < 0 && r != -ENOENT && r != -ENODEV)
 			return r;
+		dd->htid[side][fam] = f.htid;
 	}
 	return 0;
 }
 
-/* Append deletes of nodes (of one family) on one side (learn_htids() first). */
-static int put_node_deletes(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
-		unsigned dir, unsigned side, unsigned fam, const uint16_t *nodes, unsigned n)
+static uint32_t node_handle(unsigned dir, const struct dp_node *n)
 {
-	struct dp_dir *dd = &iface->dir[dir];
-	int ifindex = side == SIDE_REAL ? iface->ifindex : dd->ifb_ifindex;
-	uint32_t parent = side == SIDE_REAL ? real_parent(dir) : IFB_ROOT;
-	struct nl_tc_dev dev = { ifindex, side == SIDE_REAL ? iface->name : dd->ifb_name };
-	int r;
+	return HT_ID(dir, n->fam, n->grp) | (uint32_t)n->bucket << 12 | n->node;
+}
 
-	if (n == 0 || dd->htid[side][fam] == 0)
+/* Group g's table and the link to it (the table's refcount holds it while a link exists). */
+static int put_group_add(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
+		unsigned dir, unsigned side, unsigned fam, unsigned g, int *ret_table,
+		int *ret_link);
+
+static int put_node_del(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
+		unsigned dir, unsigned side, const struct dp_node *n)
+{
+	return nl_tc_filter_del(b, dp->nl, side_dev(iface, dir, side), side_parent(dir, side),
+			fam_prio[n->fam], fam_proto[n->fam], node_handle(dir, n));
+}
+
+/* chaosd's tables and the links to them, as a filter dump shows them: deleted before their
+ * instance (remove_all, stale leftovers), because u32 tables belong to every u32 instance on
+ * the qdisc and outlive their own while another is there (a foreign filter, the other
+ * direction), which would make the next add of the same table fail. */
+struct ht_obj {
+	int ifindex;
+	uint32_t parent;
+	uint16_t prio, protocol;
+	uint32_t handle;
+	bool table;
+};
+
+struct ht_objs {
+	struct ht_obj *v;
+	unsigned n;
+	int dir; /* only this direction's, -1 = all */
+};
+
+static int ht_objs_add(struct ht_objs *h, const struct ht_obj *o)
+{
+	struct ht_obj *a = reallocarray(h->v, h->n + 1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	h->v = a;
+	a[h->n++] = *o;
+	return 0;
+}
+
+static int ht_objs_note(struct ht_objs *h, const struct nl_tc_obj *o, int ifindex,
+		uint32_t parent)
+{
+	bool table = TC_U32_KEY(o->handle) == 0;
+	struct nl_tc_u32_info u;
+	uint32_t target;
+
+	if (!streq(o->kind, "u32") || o->chain != 0)
 		return 0;
-	for (unsigned i = 0; i < n; i++) {
-		r = nl_tc_filter_del(b, dp->nl, dev, parent, fam_prio[fam], fam_proto[fam],
-				dd->htid[side][fam] | nodes[i]);
+	if (table) {
+		target = o->handle;
+	} else {
+		/* nodes in our tables go with them; only root nodes link */
+		if (HT_OURS(o->handle) || nl_tc_u32_parse(o, &u) < 0)
+			return 0;
+		target = u.link;
+	}
+	if (!HT_OURS(target) || (h->dir >= 0 && HT_DIR(target) != (unsigned)h->dir))
+		return 0;
+	/* a clsact's two directions each show both's tables: handles are unique per qdisc */
+	for (unsigned i = 0; i < h->n; i++)
+		if (h->v[i].ifindex == ifindex && h->v[i].handle == o->handle)
+			return 0;
+	return ht_objs_add(h, &(struct ht_obj){ ifindex, parent, nl_tc_obj_prio(o),
+					      nl_tc_obj_protocol(o), o->handle, table });
+}
+
+/* Append the deletes of h's links (tables == false) or tables. */
+static int put_ht_objs(struct datapath *dp, struct nl_batch *b, const struct ht_objs *h,
+		bool tables)
+{
+	for (unsigned i = 0; i < h->n; i++) {
+		const struct ht_obj *o = &h->v[i];
+		int r;
+		if (o->table != tables)
+			continue;
+		r = nl_tc_filter_del(b, dp->nl, (struct nl_tc_dev){ o->ifindex, NULL }, o->parent,
+				o->prio, o->protocol, o->handle);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
+/* Delete h's tables, whose links were deleted before. The kernel frees a deleted link node,
+ * and with it its hold on the table, only after an RCU grace period (u32_delete_key() queues
+ * that work) and refuses to delete a table that is still held (EBUSY): retry for a while. */
+static int delete_tables_settled(struct datapath *dp, const struct ht_objs *h, struct diag *d)
+{
+	struct nl_batch b;
+	struct diag kd;
+	int r;
+
+	r = nl_batch_init(&b);
+	if (r < 0)
+		return r;
+	for (unsigned attempt = 0;; attempt++) {
+		diag_init(&kd);
+		nl_batch_reset(&b);
+		r = put_ht_objs(dp, &b, h, true);
+		if (r >= 0)
+			r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
+		if (r != -EBUSY || attempt + 1 >= SETTLE_TRIES)
+			break;
+		(void)usleep(1000U << attempt);
+	}
+	if (r < 0)
+		append_lines(d, &kd);
+	nl_batch_done(&b);
+	return r;
+}
+
+static bool grp_made(const struct dp_dir *dd, unsigned side, unsigned fam, unsigned g)
+{
+	return bit_get(dd->grp_made[side][fam], g);
+}
+
+/* The links (if the root's id is known: learn_roots()) and tables of one side's made groups,
+ * or only those of the groups in only[] when given. */
+static int dir_objs(const struct dp_iface *iface, unsigned dir, unsigned side,
+		const uint8_t (*only)[GRP_BYTES], struct ht_objs *h)
+{
+	const struct dp_dir *dd = &iface->dir[dir];
+	struct nl_tc_dev dev = side_dev(iface, dir, side);
+
+	for (unsigned fam = 0; fam < _FAM_MAX; fam++)
+		for (unsigned g = 0; g < N_GROUPS; g++) {
+			struct ht_obj o = { dev.ifindex, side_parent(dir, side), fam_prio[fam],
+				fam_proto[fam], HT_ID(dir, fam, g), true };
+			int r;
+			if (!(only ? bit_get(only[fam], g) : grp_made(dd, side, fam, g)))
+				continue;
+			r = ht_objs_add(h, &o);
+			if (r >= 0 && dd->htid[side][fam]) {
+				o.handle = dd->htid[side][fam] | LINK_NODE(g);
+				o.table = false;
+				r = ht_objs_add(h, &o);
+			}
+			if (r < 0)
+				return r;
+		}
+	return 0;
+}
+
+/* Both instances of dir on one side (whatever they hold). */
+static int put_instance_dels(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
+		unsigned dir, unsigned side)
+{
+	int r = 0;
+
+	for (unsigned fam = 0; fam < _FAM_MAX && r >= 0; fam++)
+		r = nl_tc_filter_del(b, dp->nl, side_dev(iface, dir, side), side_parent(dir, side),
+				fam_prio[fam], 0, 0);
+	return r;
+}
+
+/* Second step of taking a direction off a real interface whose clsact stays, after a batch
+ * deleted h's links: the tables (u32 tables belong to every u32 instance on the qdisc and
+ * outlive their own while another is there), then the instances. */
+static int settle_real(struct datapath *dp, struct dp_iface *iface, unsigned dir,
+		const struct ht_objs *h, struct diag *d)
+{
+	struct nl_batch b;
+	struct diag kd;
+	int r;
+
+	r = delete_tables_settled(dp, h, d);
+	if (r < 0)
+		return r;
+	r = nl_batch_init(&b);
+	if (r < 0)
+		return r;
+	diag_init(&kd);
+	r = put_instance_dels(dp, &b, iface, dir, SIDE_REAL);
+	if (r >= 0)
+		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
+	if (r < 0)
+		append_lines(d, &kd);
+	nl_batch_done(&b);
+	return r;
+}
+
 /* ---------------------------------------------------------------- filters of an edge */
 
 struct filter_spec {
 	unsigned fam;
+	uint8_t grp, bucket;
 	struct nl_tc_match m;
 };
+
+/* Where a group's link reads the bucket: the 32-bit word at off bytes into the network header
+ * (word w of the address), bits shift..shift+7. Those are the 8 bits that end at the prefix
+ * length, or the last 8 of the word before if they would straddle two words (IPv6). */
+struct group_hash {
+	int off;
+	unsigned w, shift;
+};
+
+static struct group_hash group_hash(unsigned fam, bool src, unsigned g)
+{
+	int base = fam == FAM_V4 ? (src ? 12 : 16) : (src ? 8 : 24);
+	unsigned w = (g - 1) / 32, end = g - 32 * w;
+
+	if (end < 8) {
+		w--;
+		end = 32;
+	}
+	return (struct group_hash){ base + 4 * (int)w, w, 32 - end };
+}
+
+static uint8_t prefix_bucket(const struct nl_tc_match *m, unsigned fam, unsigned g)
+{
+	struct group_hash h;
+	const uint8_t *a;
+
+	if (g == 0)
+		return 0;
+	h = group_hash(fam, m->src, g);
+	a = m->addr + 4 * h.w;
+	return (uint8_t)(((uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 |
+				 a[3]) >> h.shift);
+}
+
+static int put_group_add(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
+		unsigned dir, unsigned side, unsigned fam, unsigned g, int *ret_table,
+		int *ret_link)
+{
+	struct nl_tc_dev dev = side_dev(iface, dir, side);
+	struct nl_tc_match all = { .family = fam == FAM_V4 ? AF_INET : AF_INET6 };
+	struct nl_tc_u32 u = {
+		.ifindex = dev.ifindex,
+		.parent = side_parent(dir, side),
+		.prio = fam_prio[fam],
+		.protocol = fam_proto[fam],
+		.handle = LINK_NODE(g),
+		.link = HT_ID(dir, fam, g),
+	};
+	int r;
+
+	if (g) {
+		struct group_hash h = group_hash(fam, dir == DIR_IN, g);
+		u.hash_off = h.off;
+		u.hash_mask = UINT32_C(0xff) << h.shift;
+	}
+	*ret_table = (int)b->n;
+	r = nl_tc_u32_table_add(b, dp->nl, dev, u.parent, u.prio, u.protocol, HT_ID(dir, fam, g),
+			g ? 256 : 1);
+	if (r < 0)
+		return r;
+	*ret_link = (int)b->n;
+	return nl_tc_u32_add(b, dp->nl, &u, &all, dev.name);
+}
 
 static int edge_filters(const struct edge *e, unsigned dir, struct filter_spec *f,
 		unsigned *ret_n, struct diag *d)
@@ -449,6 +699,7 @@ static int edge_filters(const struct edge *e, unsigned dir, struct filter_spec *
 		for (unsigned k = 0; k < n_protos; k++) {
 			f[n] = (struct filter_spec){
 				.fam = (unsigned)fam,
+				.grp = p->len >= 8 ? p->len : 0,
 				.m = {
 					.family = p->family,
 					.prefix_len = p->len,
@@ -458,6 +709,7 @@ static int edge_filters(const struct edge *e, unsigned dir, struct filter_spec *
 				},
 			};
 			memcpy(f[n].m.addr, p->addr, sizeof(f[n].m.addr));
+			f[n].bucket = prefix_bucket(&f[n].m, f[n].fam, f[n].grp);
 			n++;
 		}
 	}
@@ -600,23 +852,50 @@ int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)
 	return n;
 }
 
-/* Our instances at NL_TC_PRIO_V4/V6 under parent, left by a chaosd that died: a fresh
- * direction starts without them (their redirect may point at a deleted IFB, which drops). */
+struct stale_scan {
+	struct ht_objs h;
+	int ifindex;
+	uint32_t parent;
+};
+
+static int stale_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct stale_scan *s = data;
+	struct nl_tc_obj o;
+
+	if (nl_tc_parse(nlh, &o) < 0 || (nl_tc_obj_prio(&o) != NL_TC_PRIO_V4 &&
+						 nl_tc_obj_prio(&o) != NL_TC_PRIO_V6))
+		return 0;
+	return ht_objs_note(&s->h, &o, s->ifindex, s->parent);
+}
+
+/* Our instances at NL_TC_PRIO_V4/V6 under parent and this direction's tables, left by a
+ * chaosd that died: a fresh direction starts without them (their redirect may point at a
+ * deleted IFB, which drops). */
 static int clean_stale_filters(struct datapath *dp, struct dp_iface *iface, unsigned dir,
 		struct diag *d)
 {
-	struct nl_tc_dev dev = { iface->ifindex, iface->name };
+	struct stale_scan s = { .h.dir = (int)dir, .ifindex = iface->ifindex,
+		.parent = real_parent(dir) };
+	char buf[NL_TC_REQ_SIZE];
 	struct nl_batch b;
 	int r;
 
-	r = nl_batch_init(&b);
-	if (r < 0)
+	r = nl_socket_dump(dp->nl, nl_tc_filter_dump_req(buf, s.ifindex, s.parent, 0, 0), stale_cb,
+			&s, d);
+	if (r < 0 && r != -ENOENT) {
+		free(s.h.v);
 		return r;
-	for (unsigned fam = 0; fam < _FAM_MAX && r >= 0; fam++)
-		r = nl_tc_filter_del(&b, dp->nl, dev, real_parent(dir), fam_prio[fam], 0, 0);
+	}
+	r = nl_batch_init(&b);
+	if (r >= 0)
+		r = put_ht_objs(dp, &b, &s.h, false);
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, d);
 	nl_batch_done(&b);
+	if (r >= 0)
+		r = settle_real(dp, iface, dir, &s.h, d);
+	free(s.h.v);
 	return r;
 }
 
@@ -638,9 +917,9 @@ static int alloc_nodes(struct dp_dir *dd, const struct filter_spec *f, unsigned 
 
 	for (unsigned i = 0; i < n; i++) {
 		unsigned fam = f[i].fam, k = next[fam];
-		while (k <= NL_TC_U32_NODE_MAX && bit_get(dd->nodes[fam], k))
+		while (k <= NL_TC_U32_HT_NODE_MAX && bit_get(dd->nodes[fam], k))
 			k++;
-		if (k > NL_TC_U32_NODE_MAX) {
+		if (k > NL_TC_U32_HT_NODE_MAX) {
 			for (unsigned j = 0; j < i; j++) {
 				bit_set(dd->nodes[nodes[j].fam], nodes[j].node, false);
 				dd->n_nodes[nodes[j].fam]--;
@@ -649,7 +928,7 @@ static int alloc_nodes(struct dp_dir *dd, const struct filter_spec *f, unsigned 
 		}
 		bit_set(dd->nodes[fam], k, true);
 		dd->n_nodes[fam]++;
-		nodes[i] = (struct dp_node){ (uint8_t)fam, (uint16_t)k };
+		nodes[i] = (struct dp_node){ (uint8_t)fam, f[i].grp, f[i].bucket, (uint16_t)k };
 		next[fam] = k + 1;
 	}
 	return 0;
@@ -657,22 +936,33 @@ static int alloc_nodes(struct dp_dir *dd, const struct filter_spec *f, unsigned 
 
 static void free_nodes(struct dp_dir *dd, const struct dp_node *nodes, unsigned n)
 {
+	/* The instance and its root id stay: the kernel destroys an instance by itself only
+	 * when no u32 node is left on the qdisc (u32_delete() reports it last), and the links
+	 * of made groups are nodes. */
 	for (unsigned i = 0; i < n; i++) {
 		bit_set(dd->nodes[nodes[i].fam], nodes[i].node, false);
 		dd->n_nodes[nodes[i].fam]--;
-		/* An emptied instance may be destroyed by the kernel (u32_delete() reports it
-		 * last when no u32 node is left on the block) and come back with another id. */
-		if (dd->n_nodes[nodes[i].fam] == 0) {
-			dd->htid[SIDE_REAL][nodes[i].fam] = 0;
-			dd->htid[SIDE_IFB][nodes[i].fam] = 0;
-		}
 	}
 }
+
+static void grp_set(struct dp_dir *dd, unsigned side, unsigned fam, unsigned g, bool v)
+{
+	bit_set(dd->grp_made[side][fam], g, v);
+}
+
+/* A (family, group) an add needs that is not made on some side, with its messages per side
+ * (-1: not in the batch). */
+struct grp_ref {
+	uint8_t fam, grp;
+	int table[2], link[2];
+};
 
 /* Message indexes of one add batch, -1 = not in it. */
 struct add_msgs {
 	int clsact, htb, class, netem;
-	int ifb_filter[MAX_FILTERS], real_filter[MAX_FILTERS];
+	int filter[2][MAX_FILTERS]; /* per side */
+	unsigned n_groups;
+	struct grp_ref groups[MAX_FILTERS];
 };
 
 static bool msg_ok(const struct nl_batch *b, int i)
@@ -680,80 +970,144 @@ static bool msg_ok(const struct nl_batch *b, int i)
 	return i >= 0 && (unsigned)i < b->n && b->errs[i] == 0;
 }
 
-/* Undo what succeeded of a failed add so nothing stays half applied. */
-static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned dir,
-		const struct nl_batch *done, const struct add_msgs *m, const struct dp_node *nodes,
-		unsigned n, const unsigned *had_nodes, bool clsact_new, bool ifb_new, uint16_t id,
-		struct diag *d)
+/* One side's part of an add: the tables and links of groups not made yet, then the edge's
+ * nodes in their buckets (on the IFB with the class, on the interface with the redirect). */
+static int put_add_side(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
+		unsigned dir, unsigned side, const struct filter_spec *f,
+		const struct dp_node *nodes, unsigned n, uint16_t id, struct add_msgs *m)
 {
 	struct dp_dir *dd = &iface->dir[dir];
-	struct nl_tc_dev real = { iface->ifindex, iface->name };
-	struct nl_tc_dev ifb = { dd->ifb_ifindex, dd->ifb_name };
+	struct nl_tc_dev dev = side_dev(iface, dir, side);
+	int r;
+
+	for (unsigned k = 0; k < m->n_groups; k++) {
+		struct grp_ref *g = &m->groups[k];
+		if (grp_made(dd, side, g->fam, g->grp))
+			continue;
+		r = put_group_add(dp, b, iface, dir, side, g->fam, g->grp, &g->table[side],
+				&g->link[side]);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct nl_tc_u32 u = {
+			.ifindex = dev.ifindex,
+			.parent = side_parent(dir, side),
+			.prio = fam_prio[f[i].fam],
+			.protocol = fam_proto[f[i].fam],
+			.handle = nodes[i].node,
+			.ht = HT_ID(dir, f[i].fam, f[i].grp) | (uint32_t)f[i].bucket << 12,
+		};
+		if (side == SIDE_IFB)
+			u.classid = CLASSID(id);
+		else
+			u.redirect_ifindex = dd->ifb_ifindex;
+		m->filter[side][i] = (int)b->n;
+		r = nl_tc_u32_add(b, dp->nl, &u, &f[i].m, dev.name);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Undo one side of a failed add in a direction that keeps other faults: the nodes that made
+ * it; a new group that got its link stays made (as if an edge of it had come and gone), one
+ * whose link failed loses its table (nothing holds it yet). */
+static int put_rollback_side(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
+		unsigned dir, unsigned side, const struct nl_batch *done, struct add_msgs *m,
+		const struct dp_node *nodes, unsigned n)
+{
+	struct dp_dir *dd = &iface->dir[dir];
+	int r;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!msg_ok(done, m->filter[side][i]))
+			continue;
+		r = put_node_del(dp, b, iface, dir, side, &nodes[i]);
+		if (r < 0)
+			return r;
+	}
+	for (unsigned k = 0; k < m->n_groups; k++) {
+		const struct grp_ref *g = &m->groups[k];
+		if (msg_ok(done, g->link[side])) {
+			grp_set(dd, side, g->fam, g->grp, true);
+		} else if (msg_ok(done, g->table[side])) {
+			r = nl_tc_filter_del(b, dp->nl, side_dev(iface, dir, side),
+					side_parent(dir, side), fam_prio[g->fam], fam_proto[g->fam],
+					HT_ID(dir, g->fam, g->grp));
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Undo what succeeded of a failed add so nothing stays half applied. */
+static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned dir,
+		const struct nl_batch *done, struct add_msgs *m, const struct dp_node *nodes,
+		unsigned n, bool clsact_new, bool ifb_new, uint16_t id, struct diag *d)
+{
+	struct dp_dir *dd = &iface->dir[dir];
+	bool real_whole = clsact_new && msg_ok(done, m->clsact);
+	/* The first fault of the direction on a clsact that stays: its instances go. */
+	bool real_teardown = !real_whole && dd->n_slots == 0;
+	uint8_t made_now[_FAM_MAX][GRP_BYTES] = {};
+	struct ht_objs h = { .dir = (int)dir };
 	struct nl_batch b;
 	struct diag kd;
 	int r;
 
 	diag_init(&kd);
-	if (!(clsact_new && msg_ok(done, m->clsact)))
-		(void)learn_htids(dp, iface, dir, SIDE_REAL, nodes, n, &kd);
-	if (!ifb_new)
-		(void)learn_htids(dp, iface, dir, SIDE_IFB, nodes, n, &kd);
-	if (nl_batch_init(&b) < 0)
-		return;
+	if (real_teardown) {
+		bool need[_FAM_MAX] = { false, false };
+		for (unsigned k = 0; k < m->n_groups; k++)
+			if (msg_ok(done, m->groups[k].table[SIDE_REAL])) {
+				bit_set(made_now[m->groups[k].fam], m->groups[k].grp, true);
+				need[m->groups[k].fam] = true;
+			}
+		(void)learn_roots(dp, iface, dir, SIDE_REAL, need, &kd);
+		r = dir_objs(iface, dir, SIDE_REAL, made_now, &h);
+		if (r < 0)
+			goto out;
+	}
+	r = nl_batch_init(&b);
+	if (r < 0)
+		goto out;
 	/* Real interface first: traffic stops being redirected. A clsact made by this call goes
 	 * with everything on it. */
-	if (clsact_new && msg_ok(done, m->clsact)) {
-		r = nl_tc_clsact_del(&b, dp->nl, real);
-	} else {
-		r = 0;
-		for (unsigned fam = 0; fam < _FAM_MAX && r >= 0; fam++) {
-			uint16_t del[MAX_FILTERS];
-			unsigned k = 0;
-			for (unsigned i = 0; i < n; i++)
-				if (nodes[i].fam == fam && msg_ok(done, m->real_filter[i]))
-					del[k++] = nodes[i].node;
-			if (k == 0)
-				continue;
-			/* An instance this call created holds only this call's nodes. */
-			if (had_nodes[fam] == 0)
-				r = nl_tc_filter_del(&b, dp->nl, real, real_parent(dir),
-						fam_prio[fam], fam_proto[fam], 0);
-			else
-				r = put_node_deletes(dp, &b, iface, dir, SIDE_REAL, fam, del, k);
-		}
-	}
+	if (real_whole)
+		r = nl_tc_clsact_del(&b, dp->nl, side_dev(iface, dir, SIDE_REAL));
+	else if (real_teardown)
+		r = put_ht_objs(dp, &b, &h, false);
+	else
+		r = put_rollback_side(dp, &b, iface, dir, SIDE_REAL, done, m, nodes, n);
 	if (r >= 0 && ifb_new) {
 		r = nl_link_del(&b, dp->nl, dd->ifb_ifindex, dd->ifb_name);
 	} else if (r >= 0) {
-		for (unsigned fam = 0; fam < _FAM_MAX && r >= 0; fam++) {
-			uint16_t del[MAX_FILTERS];
-			unsigned k = 0;
-			for (unsigned i = 0; i < n; i++)
-				if (nodes[i].fam == fam && msg_ok(done, m->ifb_filter[i]))
-					del[k++] = nodes[i].node;
-			if (k == 0)
-				continue;
-			if (had_nodes[fam] == 0)
-				r = nl_tc_filter_del(&b, dp->nl, ifb, IFB_ROOT, fam_prio[fam],
-						fam_proto[fam], 0);
-			else
-				r = put_node_deletes(dp, &b, iface, dir, SIDE_IFB, fam, del, k);
-		}
+		r = put_rollback_side(dp, &b, iface, dir, SIDE_IFB, done, m, nodes, n);
 		/* The class takes its leaf with it. */
 		if (r >= 0 && msg_ok(done, m->class))
-			r = nl_tc_class_del(&b, dp->nl, ifb, CLASSID(id));
+			r = nl_tc_class_del(&b, dp->nl, side_dev(iface, dir, SIDE_IFB),
+					CLASSID(id));
 	}
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
+	nl_batch_done(&b);
+	if (r >= 0 && real_teardown)
+		r = settle_real(dp, iface, dir, &h, &kd);
+	if (real_teardown)
+		memset(dd->htid[SIDE_REAL], 0, sizeof(dd->htid[SIDE_REAL]));
+out:
 	if (r < 0) {
 		diag_add(d, r, "undoing the partial change on %s failed; `chaosd --cleanup` "
 				"removes what is left",
 				iface->name);
 		append_lines(d, &kd);
 	}
-	nl_batch_done(&b);
+	free(h.v);
 	if (ifb_new) {
 		memset(dd->htid[SIDE_IFB], 0, sizeof(dd->htid[SIDE_IFB]));
+		memset(dd->grp_made[SIDE_IFB], 0, sizeof(dd->grp_made[SIDE_IFB]));
 		dd->ifb_ifindex = 0;
 		dd->ifb_name[0] = '\0';
 	}
@@ -777,7 +1131,7 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 	_cleanup_free_ struct dp_slot *slot = NULL;
 	struct filter_spec f[MAX_FILTERS];
 	const struct netem_dist *dist;
-	unsigned n = 0, had_nodes[_FAM_MAX];
+	unsigned n = 0;
 	bool clsact_new = false, ifb_new = false;
 	struct dp_iface *iface;
 	struct add_msgs m;
@@ -816,7 +1170,6 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 	slot->dir = dir;
 	slot->match = *e;
 	slot->has_table = dist != NULL;
-	memcpy(had_nodes, dd->n_nodes, sizeof(had_nodes));
 	if (alloc_id(dd, &slot->id) < 0) {
 		iface_drop_if_unused(dp, iface);
 		return diag_add(d, -ENOSPC, "%s: no free class id for %s faults", iface->name,
@@ -828,7 +1181,7 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		return diag_add(d, -ENOSPC,
 				"%s: chaosd's %u filter handles for %s faults are used up (edge "
 				"%s needs %u)",
-				iface->name, NL_TC_U32_NODE_MAX, dir_str(dir), e->name, n);
+				iface->name, NL_TC_U32_HT_NODE_MAX, dir_str(dir), e->name, n);
 	}
 	slot->n_nodes = n;
 
@@ -846,6 +1199,17 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 	}
 
 	memset(&m, -1, sizeof(m));
+	m.n_groups = 0;
+	for (unsigned i = 0; i < n; i++) {
+		bool listed = false;
+		for (unsigned k = 0; k < m.n_groups; k++)
+			listed = listed ||
+				 (m.groups[k].fam == f[i].fam && m.groups[k].grp == f[i].grp);
+		if (!listed && (!grp_made(dd, SIDE_REAL, f[i].fam, f[i].grp) ||
+					       !grp_made(dd, SIDE_IFB, f[i].fam, f[i].grp)))
+			m.groups[m.n_groups++] = (struct grp_ref){ (uint8_t)f[i].fam, f[i].grp,
+				{ -1, -1 }, { -1, -1 } };
+	}
 	r = nl_batch_init(&b);
 	if (r < 0)
 		goto fail_early;
@@ -884,34 +1248,11 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 	if (r < 0)
 		goto fail_batch;
 	/* Classification on the IFB before the redirect that feeds it. */
-	for (unsigned i = 0; i < n; i++) {
-		struct nl_tc_u32 u = {
-			.ifindex = dd->ifb_ifindex,
-			.parent = IFB_ROOT,
-			.prio = fam_prio[f[i].fam],
-			.protocol = fam_proto[f[i].fam],
-			.handle = slot->nodes[i].node,
-			.classid = CLASSID(slot->id),
-		};
-		m.ifb_filter[i] = (int)b.n;
-		r = nl_tc_u32_add(&b, dp->nl, &u, &f[i].m, dd->ifb_name);
-		if (r < 0)
-			goto fail_batch;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		struct nl_tc_u32 u = {
-			.ifindex = iface->ifindex,
-			.parent = real_parent(dir),
-			.prio = fam_prio[f[i].fam],
-			.protocol = fam_proto[f[i].fam],
-			.handle = slot->nodes[i].node,
-			.redirect_ifindex = dd->ifb_ifindex,
-		};
-		m.real_filter[i] = (int)b.n;
-		r = nl_tc_u32_add(&b, dp->nl, &u, &f[i].m, iface->name);
-		if (r < 0)
-			goto fail_batch;
-	}
+	r = put_add_side(dp, &b, iface, dir, SIDE_IFB, f, slot->nodes, n, slot->id, &m);
+	if (r >= 0)
+		r = put_add_side(dp, &b, iface, dir, SIDE_REAL, f, slot->nodes, n, slot->id, &m);
+	if (r < 0)
+		goto fail_batch;
 
 	diag_init(&kd);
 	r = nl_batch_send(&b, dp->nl, NULL, &kd);
@@ -929,8 +1270,8 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 				add_duplicating_hint(d, r, iface->name);
 		}
 		append_lines(d, &kd);
-		rollback_add(dp, iface, dir, &b, &m, slot->nodes, n, had_nodes, clsact_new, ifb_new,
-				slot->id, d);
+		rollback_add(dp, iface, dir, &b, &m, slot->nodes, n, clsact_new, ifb_new, slot->id,
+				d);
 		goto fail_state;
 	}
 	nl_batch_done(&b);
@@ -939,14 +1280,16 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		iface->clsact_present = true;
 		iface->clsact_ours = true;
 	}
+	for (unsigned k = 0; k < m.n_groups; k++)
+		for (unsigned side = 0; side < 2; side++)
+			grp_set(dd, side, m.groups[k].fam, m.groups[k].grp, true);
 	dd->n_slots++;
 	dp->slots[dp->n_slots++] = TAKE_PTR(slot);
 	return 0;
 
 fail_batch:
 	diag_add(d, r, "edge %s: building the netlink request failed: %s", e->name, strerror(-r));
-	rollback_add(dp, iface, dir, &b, &m, slot->nodes, 0, had_nodes, clsact_new, ifb_new,
-			slot->id, d);
+	rollback_add(dp, iface, dir, &b, &m, slot->nodes, 0, clsact_new, ifb_new, slot->id, d);
 	goto fail_state;
 fail_early:
 	if (ifb_new)
@@ -1043,6 +1386,7 @@ static bool clsact_has_foreign(struct datapath *dp, int ifindex)
 static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d)
 {
 	struct dp_iface *iface = iface_find(dp, slot->ifindex);
+	struct ht_objs h = { .dir = -1 };
 	struct dp_dir *dd;
 	struct nl_batch b;
 	struct diag kd;
@@ -1055,66 +1399,59 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 	}
 	dd = &iface->dir[slot->dir];
 	last_in_dir = dd->n_slots <= 1;
-	struct nl_tc_dev real = { iface->ifindex, iface->name };
-	struct nl_tc_dev ifb = { dd->ifb_ifindex, dd->ifb_name };
-
 	diag_init(&kd);
-	/* Everything that needs a dump happens before the batch is built. */
-	if (!last_in_dir) {
-		r = learn_htids(dp, iface, slot->dir, SIDE_REAL, slot->nodes, slot->n_nodes, &kd);
+	if (last_in_dir)
+		del_clsact = iface->dir[!slot->dir].n_slots == 0 && iface->clsact_ours &&
+			     !clsact_has_foreign(dp, iface->ifindex);
+	if (last_in_dir && !del_clsact) {
+		/* Everything that needs a dump happens before the batch is built. */
+		bool need[_FAM_MAX] = { false, false };
+		for (unsigned fam = 0; fam < _FAM_MAX; fam++)
+			for (unsigned g = 0; g < N_GROUPS; g++)
+				need[fam] = need[fam] || grp_made(dd, SIDE_REAL, fam, g);
+		r = learn_roots(dp, iface, slot->dir, SIDE_REAL, need, &kd);
 		if (r >= 0)
-			r = learn_htids(dp, iface, slot->dir, SIDE_IFB, slot->nodes, slot->n_nodes,
-					&kd);
+			r = dir_objs(iface, slot->dir, SIDE_REAL, NULL, &h);
 		if (r < 0) {
 			diag_add(d, r, "edge %s: finding its filters on %s failed", slot->edge,
 					iface->name);
 			append_lines(d, &kd);
+			free(h.v);
 			return r;
 		}
 	}
-	del_clsact = last_in_dir && iface->dir[!slot->dir].n_slots == 0 && iface->clsact_ours &&
-		     !clsact_has_foreign(dp, iface->ifindex);
 	r = nl_batch_init(&b);
-	if (r < 0)
+	if (r < 0) {
+		free(h.v);
 		return r;
-	/* 1. the redirect on the real interface: the edge's traffic is back to normal at once */
-	for (unsigned fam = 0; fam < _FAM_MAX && r >= 0; fam++) {
-		uint16_t del[MAX_FILTERS];
-		unsigned k = 0;
-		for (unsigned i = 0; i < slot->n_nodes; i++)
-			if (slot->nodes[i].fam == fam)
-				del[k++] = slot->nodes[i].node;
-		if (last_in_dir)
-			/* the whole instance: it may be empty but still there (u32 keeps an
-			 * instance while another one on the block has nodes) */
-			r = nl_tc_filter_del(&b, dp->nl, real, real_parent(slot->dir),
-					fam_prio[fam], 0, 0);
-		else
-			r = put_node_deletes(dp, &b, iface, slot->dir, SIDE_REAL, fam, del, k);
 	}
-	/* 2. the IFB side: filters before the class (htb refuses to delete a class a filter
-	 * points at), the class takes its netem leaf; or the whole IFB */
-	if (r >= 0 && last_in_dir && dd->ifb_ifindex) {
-		r = nl_link_del(&b, dp->nl, dd->ifb_ifindex, dd->ifb_name);
-	} else if (r >= 0 && dd->ifb_ifindex) {
-		for (unsigned fam = 0; fam < _FAM_MAX && r >= 0; fam++) {
-			uint16_t del[MAX_FILTERS];
-			unsigned k = 0;
-			for (unsigned i = 0; i < slot->n_nodes; i++)
-				if (slot->nodes[i].fam == fam)
-					del[k++] = slot->nodes[i].node;
-			r = put_node_deletes(dp, &b, iface, slot->dir, SIDE_IFB, fam, del, k);
-		}
+	if (!last_in_dir) {
+		/* The edge's nodes, on the interface first: its traffic is back to normal at once;
+		 * then on the IFB, before the class (htb refuses to delete a class a filter points
+		 * at), which takes its netem leaf. Its groups stay for the direction's others. */
+		for (unsigned side = 0; side < 2; side++)
+			for (unsigned i = 0; i < slot->n_nodes && r >= 0; i++)
+				r = put_node_del(dp, &b, iface, slot->dir, side, &slot->nodes[i]);
 		if (r >= 0)
-			r = nl_tc_class_del(&b, dp->nl, ifb, CLASSID(slot->id));
-	}
-	/* 3. the clsact, if chaosd made it and nothing else uses it */
-	if (r >= 0 && del_clsact) {
+			r = nl_tc_class_del(&b, dp->nl, side_dev(iface, slot->dir, SIDE_IFB),
+					CLASSID(slot->id));
+	} else if (del_clsact) {
+		/* The clsact chaosd made takes every filter on it. */
 		clsact_msg = (int)b.n;
-		r = nl_tc_clsact_del(&b, dp->nl, real);
+		r = nl_tc_clsact_del(&b, dp->nl, side_dev(iface, slot->dir, SIDE_REAL));
+	} else {
+		/* The links: traffic stops going to the IFB; tables and instances follow once
+		 * the kernel let go of the links (settle_real). */
+		r = put_ht_objs(dp, &b, &h, false);
 	}
+	/* the last of the direction: the IFB, with its htb, classes, netems and filters */
+	if (r >= 0 && last_in_dir && dd->ifb_ifindex)
+		r = nl_link_del(&b, dp->nl, dd->ifb_ifindex, dd->ifb_name);
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
+	if (r >= 0 && last_in_dir && !del_clsact)
+		r = settle_real(dp, iface, slot->dir, &h, &kd);
+	free(h.v);
 	if (r < 0) {
 		diag_add(d, r, "edge %s: removing its %s fault on %s failed", slot->edge,
 				dir_str(slot->dir), iface->name);
@@ -1142,6 +1479,7 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 	dd->n_slots--;
 	if (last_in_dir) {
 		memset(dd->htid, 0, sizeof(dd->htid));
+		memset(dd->grp_made, 0, sizeof(dd->grp_made));
 		dd->ifb_ifindex = 0;
 		dd->ifb_name[0] = '\0';
 	}
@@ -1267,6 +1605,7 @@ struct owned {
 	unsigned n_tps;
 	struct owned_clsact *clsacts;
 	unsigned n_clsacts;
+	struct ht_objs hts; /* chaosd's tables and links, deleted before their instances */
 	/* scratch for the filter dump callback */
 	int cur_ifindex;
 	uint32_t cur_parent;
@@ -1279,6 +1618,7 @@ static void owned_done(struct owned *o)
 	free(o->ifbs);
 	free(o->tps);
 	free(o->clsacts);
+	free(o->hts.v);
 }
 
 static int owned_ifb_cb(const struct nl_link_info *l, void *userdata)
@@ -1323,6 +1663,8 @@ static int owned_filter_cb(const struct nlmsghdr *nlh, void *userdata)
 		o->cur->foreign = true;
 		return 0;
 	}
+	if (ht_objs_note(&o->hts, &f, o->cur_ifindex, o->cur_parent) < 0)
+		return -ENOMEM;
 	/* A dump has one message per node; one delete removes the whole instance. */
 	for (unsigned i = 0; i < o->n_tps; i++)
 		if (o->tps[i].ifindex == o->cur_ifindex && o->tps[i].parent == o->cur_parent &&
@@ -1384,7 +1726,8 @@ static int owned_scan(struct datapath *dp, struct owned *o, struct diag *d)
 	return first;
 }
 
-/* One cleanup batch; tag[i] is the ifindex whose chaosd clsact message i deletes, else 0. */
+/* One cleanup batch; tag[i] is the ifindex whose chaosd clsact message i deletes, else 0, or
+ * -1 for a part of an instance (a table or link) that is not counted as an object. */
 struct cleanup {
 	struct nl_batch b;
 	int *tag;
@@ -1403,7 +1746,7 @@ static void cleanup_send(struct datapath *dp, struct cleanup *c, struct diag *d)
 	if (r < 0 && c->first == 0)
 		c->first = r;
 	for (unsigned i = 0; i < c->b.n; i++) {
-		if (c->b.errs[i] != 0)
+		if (c->b.errs[i] != 0 || c->tag[i] < 0)
 			continue;
 		c->removed++;
 		if (c->tag[i] && dp->journal)
@@ -1440,10 +1783,34 @@ static void cleanup_put(struct cleanup *c, int r, int tag, struct diag *d)
 	c->tag[c->b.n - 1] = tag;
 }
 
+static bool owned_foreign(const struct owned *o, int ifindex)
+{
+	for (unsigned i = 0; i < o->n_clsacts; i++)
+		if (o->clsacts[i].ifindex == ifindex)
+			return o->clsacts[i].foreign;
+	return true;
+}
+
+/* chaosd's instances on clsacts with (foreign == true) or without someone else's filters. */
+static void put_owned_tps(struct datapath *dp, struct cleanup *c, const struct owned *o,
+		bool foreign, struct diag *d)
+{
+	for (unsigned i = 0; i < o->n_tps; i++) {
+		const struct owned_tp *t = &o->tps[i];
+		struct nl_tc_dev dev = { t->ifindex, NULL };
+		if (owned_foreign(o, t->ifindex) != foreign || cleanup_room(dp, c, d) < 0)
+			continue;
+		cleanup_put(c,
+				nl_tc_filter_del(&c->b, dp->nl, dev, t->parent, t->prio,
+						t->protocol, 0),
+				0, d);
+	}
+}
+
 int datapath_remove_all(struct datapath *dp, struct diag *d)
 {
 	struct cleanup c = {};
-	struct owned o = {};
+	struct owned o = { .hts.dir = -1 };
 	int r;
 
 	c.first = owned_scan(dp, &o, d);
@@ -1454,16 +1821,21 @@ int datapath_remove_all(struct datapath *dp, struct diag *d)
 	}
 	/* One batch, in this order: the redirects (traffic stops going to the IFBs before they
 	 * disappear; a redirect to a deleted device drops), the IFBs (each takes its htb,
-	 * classes, netems and filters), then the clsacts chaosd made and nobody else uses. */
-	for (unsigned i = 0; i < o.n_tps; i++) {
-		const struct owned_tp *t = &o.tps[i];
+	 * classes, netems and filters), then the clsacts chaosd made and nobody else uses.
+	 * The redirects are chaosd's instances; on a clsact with someone else's filters, whose
+	 * u32 tables would outlive them, the links to the tables go first, and the tables and
+	 * the instances after the kernel let go of the links (settled below). */
+	for (unsigned i = 0; i < o.hts.n; i++) {
+		const struct ht_obj *t = &o.hts.v[i];
 		struct nl_tc_dev dev = { t->ifindex, NULL };
-		if (cleanup_room(dp, &c, d) >= 0)
-			cleanup_put(&c,
-					nl_tc_filter_del(&c.b, dp->nl, dev, t->parent, t->prio,
-							t->protocol, 0),
-					0, d);
+		if (t->table || !owned_foreign(&o, t->ifindex) || cleanup_room(dp, &c, d) < 0)
+			continue;
+		cleanup_put(&c,
+				nl_tc_filter_del(&c.b, dp->nl, dev, t->parent, t->prio, t->protocol,
+						t->handle),
+				-1, d);
 	}
+	put_owned_tps(dp, &c, &o, false, d);
 	for (unsigned i = 0; i < o.n_ifbs; i++) {
 		const struct nl_link_info *l = &o.ifbs[i];
 		if (cleanup_room(dp, &c, d) >= 0)
@@ -1477,6 +1849,19 @@ int datapath_remove_all(struct datapath *dp, struct diag *d)
 				ifindex, d);
 	}
 	cleanup_send(dp, &c, d);
+	if (o.hts.n) {
+		struct ht_objs tables = { .dir = -1 };
+		for (unsigned i = 0; i < o.hts.n; i++)
+			if (o.hts.v[i].table && owned_foreign(&o, o.hts.v[i].ifindex) &&
+					ht_objs_add(&tables, &o.hts.v[i]) < 0 && c.first == 0)
+				c.first = -ENOMEM;
+		r = tables.n ? delete_tables_settled(dp, &tables, d) : 0;
+		if (r < 0 && c.first == 0)
+			c.first = r;
+		free(tables.v);
+		put_owned_tps(dp, &c, &o, true, d);
+		cleanup_send(dp, &c, d);
+	}
 
 	/* The journal may remember a clsact the kernel no longer has (its interface went). */
 	for (unsigned i = 0; i < dp->n_ifaces; i++) {
@@ -1495,7 +1880,7 @@ int datapath_remove_all(struct datapath *dp, struct diag *d)
 
 int datapath_count_owned(struct datapath *dp, unsigned *ret)
 {
-	struct owned o = {};
+	struct owned o = { .hts.dir = -1 };
 	unsigned n;
 	int r;
 

@@ -426,7 +426,13 @@ int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u3
 	struct nlattr *opts;
 	int n;
 
-	if (f->handle < NL_TC_U32_NODE_MIN || f->handle > NL_TC_U32_NODE_MAX)
+	if (f->handle < NL_TC_U32_NODE_MIN ||
+			f->handle > (f->ht ? NL_TC_U32_HT_NODE_MAX : NL_TC_U32_NODE_MAX))
+		return -EINVAL;
+	if (TC_U32_KEY(f->ht) & 0xfff)
+		return -EINVAL;
+	if (f->link && (TC_U32_KEY(f->link) || f->classid || f->redirect_ifindex ||
+				f->hash_off < 0 || f->hash_off % 4))
 		return -EINVAL;
 	n = nl_tc_u32_keys(m, keys, NL_TC_U32_KEYS_MAX);
 	if (n < 0)
@@ -435,11 +441,16 @@ int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u3
 	/* A terminal node ends classification with its result (flowid and actions). */
 	if (f->classid || f->redirect_ifindex)
 		sel.flags |= TC_U32_TERMINAL;
+	if (f->link) {
+		sel.hmask = htonl(f->hash_mask);
+		sel.hoff = (short)f->hash_off;
+	}
 	/* struct tc_u32_sel ends in a flexible array: the keys follow it directly. */
 	memcpy(raw, &sel, sizeof(sel));
 	memcpy(raw + sizeof(sel), keys, (size_t)n * sizeof(keys[0]));
 
-	snprintf(what, sizeof(what), "add u32 filter prio %u handle ::%x on %s", f->prio, f->handle,
+	snprintf(what, sizeof(what), "add u32 filter prio %u handle %x:%x:%x on %s", f->prio,
+			f->ht >> 20, (f->ht >> 12) & 0xff, f->handle,
 			dev_str((struct nl_tc_dev){ f->ifindex, devname }, ds, sizeof(ds)));
 	nlh = tc_begin(b, s, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, f->ifindex, f->parent,
 			f->handle, TC_H_MAKE((uint32_t)f->prio << 16, htons(f->protocol)), what);
@@ -464,9 +475,38 @@ int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u3
 		mnl_attr_nest_end(nlh, act);
 		mnl_attr_nest_end(nlh, acts);
 	}
+	/* tc's order: link, then the table to put the node in, then the selector */
+	if (f->link)
+		mnl_attr_put_u32(nlh, TCA_U32_LINK, f->link);
+	if (f->ht)
+		mnl_attr_put_u32(nlh, TCA_U32_HASH, f->ht);
 	mnl_attr_put(nlh, TCA_U32_SEL, sizeof(sel) + (size_t)n * sizeof(keys[0]), raw);
 	/* Never offloaded: a NIC cannot redirect to an IFB, and a hardware copy of the match
 	 * would let traffic bypass the fault. */
+	mnl_attr_put_u32(nlh, TCA_U32_FLAGS, TCA_CLS_FLAGS_SKIP_HW);
+	mnl_attr_nest_end(nlh, opts);
+	return nl_batch_commit(b);
+}
+
+int nl_tc_u32_table_add(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
+		uint32_t parent, uint16_t prio, uint16_t protocol, uint32_t htid, uint32_t divisor)
+{
+	char what[96], ds[DEV_STR_MAX];
+	struct nlmsghdr *nlh;
+	struct nlattr *opts;
+
+	if (TC_U32_KEY(htid) || htid == 0 || (htid >> 20) > NL_TC_U32_HTID_MAX || divisor == 0 ||
+			divisor > 256 || (divisor & (divisor - 1)))
+		return -EINVAL;
+	snprintf(what, sizeof(what), "add u32 hash table %x: (%u buckets) prio %u on %s",
+			htid >> 20, divisor, prio, dev_str(dev, ds, sizeof(ds)));
+	nlh = tc_begin(b, s, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL, dev.ifindex, parent, htid,
+			TC_H_MAKE((uint32_t)prio << 16, htons(protocol)), what);
+	if (!nlh)
+		return begin_failed();
+	mnl_attr_put_strz(nlh, TCA_KIND, "u32");
+	opts = nest_start_plain(nlh, TCA_OPTIONS);
+	mnl_attr_put_u32(nlh, TCA_U32_DIVISOR, divisor);
 	mnl_attr_put_u32(nlh, TCA_U32_FLAGS, TCA_CLS_FLAGS_SKIP_HW);
 	mnl_attr_nest_end(nlh, opts);
 	return nl_batch_commit(b);
@@ -691,6 +731,10 @@ int nl_tc_u32_parse(const struct nl_tc_obj *o, struct nl_tc_u32_info *ret)
 			break;
 		case TCA_U32_DIVISOR:
 			u.hash_table = true;
+			break;
+		case TCA_U32_LINK:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+				u.link = mnl_attr_get_u32(a);
 			break;
 		case TCA_U32_SEL:
 			if (mnl_attr_get_payload_len(a) >= sizeof(struct tc_u32_sel)) {

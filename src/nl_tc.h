@@ -21,9 +21,14 @@
 #define NL_TC_EGRESS_PARENT  TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)
 
 /* u32 node ids chaosd chooses itself. The kernel numbers nodes it picks from 0x800 up
- * (gen_new_kid), so ids below that never collide with filters added without a handle. */
+ * (gen_new_kid), so ids below that never collide with filters added without a handle. In a
+ * hash table chaosd created (nothing else adds to it) every 12-bit id is chaosd's. */
 #define NL_TC_U32_NODE_MIN 0x001
 #define NL_TC_U32_NODE_MAX 0x7ff
+#define NL_TC_U32_HT_NODE_MAX 0xfff
+/* u32 hash table ids (TC_U32_HTID >> 20) a caller may create: the kernel numbers the tables
+ * it makes (each instance's root) from 0x800 up (gen_new_htid). */
+#define NL_TC_U32_HTID_MAX 0x7ff
 
 #define NL_TC_U32_KEYS_MAX 16
 
@@ -50,9 +55,18 @@ struct nl_tc_u32 {
 	uint32_t parent;   /* NL_TC_EGRESS_PARENT, NL_TC_INGRESS_PARENT or an htb root X:0 */
 	uint16_t prio;
 	uint16_t protocol; /* ETH_P_IP / ETH_P_IPV6, host order */
-	uint32_t handle;   /* node id (NL_TC_U32_NODE_MIN..MAX), hash table left to the kernel */
+	uint32_t handle;   /* node id: NL_TC_U32_NODE_MIN..MAX in the instance's root table,
+			    * up to NL_TC_U32_HT_NODE_MAX in the table given by ht */
+	uint32_t ht;       /* table and bucket (htid << 20 | bucket << 12) to put the node in;
+			    * 0 = the instance's root table */
 	uint32_t classid;  /* flowid, 0 = none */
 	int redirect_ifindex; /* mirred egress redirect to this device, 0 = none */
+	/* A link node (no classid, no redirect): a packet that matches continues in table
+	 * link (htid << 20), in the bucket (word at hash_off & hash_mask) >> (the mask's lowest
+	 * set bit), and back here after it if nothing there ends classification. */
+	uint32_t link;
+	uint32_t hash_mask; /* host order, 0 = bucket 0 */
+	int hash_off;       /* bytes from the network header, multiple of 4 */
 };
 
 /* A readable name for messages: "eth0" or "ifindex 7". */
@@ -100,6 +114,13 @@ int nl_tc_qdisc_del(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev de
 int nl_tc_u32_keys(const struct nl_tc_match *m, struct tc_u32_key *keys, unsigned n_keys);
 int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u32 *f,
 		const struct nl_tc_match *m, const char *devname);
+/* A u32 hash table htid (TC_U32_HTID form, i.e. id << 20; ids 1..NL_TC_U32_HTID_MAX) with
+ * divisor buckets (a power of two up to 256) in the instance at prio/protocol, which this
+ * creates if needed. u32 tables belong to every instance on the same qdisc (block): deleting
+ * the instance does not delete them while another u32 instance is left there. Delete them with
+ * nl_tc_filter_del(handle = htid) after the link nodes that point at them. */
+int nl_tc_u32_table_add(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
+		uint32_t parent, uint16_t prio, uint16_t protocol, uint32_t htid, uint32_t divisor);
 /* handle == 0 deletes the whole classifier instance at prio/protocol (every node in it);
  * otherwise exactly that u32 node (full handle: hash table id | node). protocol 0 = whatever
  * protocol the classifier at prio has. */
@@ -152,6 +173,7 @@ struct nl_tc_u32_info {
 	int redirect_ifindex;  /* target of a mirred egress redirect action, 0 = none */
 	unsigned nkeys;
 	bool hash_table;       /* the message is a hash table (TCA_U32_DIVISOR), not a node */
+	uint32_t link;         /* TCA_U32_LINK: the table a link node descends into, 0 = none */
 };
 
 /* -EINVAL if o is not a u32 filter with options. */

@@ -127,6 +127,15 @@ static bool have_netem(void)
 		  "tc qdisc del dev veth0 root") == 0;
 }
 
+#define NO_NETEM_SKIP "SKIPPED: no sch_netem in this kernel (runs in tests/vm)\n"
+#define NEEDS_NETEM()                                                                            \
+	do {                                                                                     \
+		if (!have_netem()) {                                                             \
+			fprintf(stderr, NO_NETEM_SKIP);                                          \
+			return;                                                                  \
+		}                                                                                \
+	} while (0)
+
 static void setup(void)
 {
 	int p[2];
@@ -189,6 +198,15 @@ static struct edge edge_v4(const char *name, const char *prefix, enum edge_proto
 	return e;
 }
 
+/* Someone else's clsact with a u32 filter of theirs: chaosd must leave both as they are, and
+ * the filter keeps the clsact's u32 state (tables included) alive under chaosd's. */
+static void foreign_clsact(void)
+{
+	SH("tc qdisc add dev veth0 clsact");
+	SH("tc filter add dev veth0 egress prio 10 protocol ip u32 match ip dst 192.0.2.1/32 "
+	   "flowid 1:1");
+}
+
 static struct netem_config delay_cfg(int64_t ms)
 {
 	return (struct netem_config){ .limit = 1000, .latency_ns = ms * 1000000 };
@@ -241,17 +259,29 @@ START_TEST(test_no_netem_keeps_existing_clsact)
 		return;
 	}
 	/* someone else's clsact with a filter of theirs in each direction */
-	SH("tc qdisc add dev veth0 clsact");
-	SH("tc filter add dev veth0 egress prio 10 protocol ip u32 match ip dst 192.0.2.1/32 "
-	   "flowid 1:1");
+	foreign_clsact();
 	SH("tc filter add dev veth0 ingress prio 10 protocol ip u32 match ip src 192.0.2.1/32 "
 	   "flowid 1:1");
 	before = snapshot();
-	diag_init(&d);
-	ck_assert_int_eq(datapath_set_netem(dp, &e, veth0, FAULT_DIR_IN, &cfg, &d), -EOPNOTSUPP);
-	after = snapshot();
-	assert_same(before, after);
+	/* Twice: u32 tables outlive their instance while the foreign u32s keep the clsact's u32
+	 * state, so a rollback that left one would make the second add fail on it. */
+	for (int i = 0; i < 2; i++) {
+		diag_init(&d);
+		ck_assert_int_eq(datapath_set_netem(dp, &e, veth0, FAULT_DIR_IN, &cfg, &d),
+				-EOPNOTSUPP);
+		ck_assert_msg(!strstr(d.text, "File exists"), "%s", d.text);
+		after = snapshot();
+		assert_same(before, after);
+		free(after);
+	}
 	ck_assert_uint_eq(journal_clsact_count(journal), 0);
+	/* and none is hiding: an instance at chaosd's prio would show them */
+	SH("tc filter add dev veth0 ingress prio %u protocol ip u32 match u32 0 0 flowid 1:1",
+			NL_TC_PRIO_V4);
+	after = capture("tc filter show dev veth0 ingress prio %u", NL_TC_PRIO_V4);
+	ck_assert_msg(!strstr(after, "fh 4") && !strstr(after, "fh 5") && !strstr(after, "fh 6") &&
+				!strstr(after, "fh 7"),
+			"%s", after);
 	free(before);
 	free(after);
 }
@@ -459,6 +489,27 @@ static uint64_t class_packets(const char *dev, const char *classid)
 	return v;
 }
 
+/* chaosd's hash table for IPv4 /32 prefixes (datapath.c: HT_ID), egress and ingress, and the
+ * root node that links to it */
+#define HT_V4_32(dir_in) ((dir_in) ? 0x62000000U : 0x42000000U)
+#define LINK_V4_32 33
+
+/* One side of the hashed layout: the table, the link from the root hashing the address's last
+ * byte, and the edge's node in its bucket. */
+static void put_hashed(struct nl_batch *b, struct nl_socket *s, struct nl_tc_u32 f,
+		const struct nl_tc_match *m, const char *dev)
+{
+	struct nl_tc_match all = { .family = AF_INET };
+	struct nl_tc_u32 link = { .ifindex = f.ifindex, .parent = f.parent, .prio = f.prio,
+		.protocol = f.protocol, .handle = LINK_V4_32, .link = f.ht & 0xfff00000,
+		.hash_mask = 0xff, .hash_off = m->src ? 12 : 16 };
+
+	ck_assert_int_eq(nl_tc_u32_table_add(b, s, (struct nl_tc_dev){ f.ifindex, dev }, f.parent,
+				 f.prio, f.protocol, f.ht & 0xfff00000, 256), 0);
+	ck_assert_int_eq(nl_tc_u32_add(b, s, &link, &all, dev), 0);
+	ck_assert_int_eq(nl_tc_u32_add(b, s, &f, m, dev), 0);
+}
+
 /* What datapath_set_netem builds, built here from the same pieces with a tbf leaf instead
  * of netem, then found, exercised with traffic and cleaned up by datapath_remove_all. */
 static void build_path(struct nl_socket *s, unsigned dir_in, int *ret_ifb)
@@ -484,12 +535,14 @@ static void build_path(struct nl_socket *s, unsigned dir_in, int *ret_ifb)
 		.ipproto = IPPROTO_ICMP };
 	inet_pton(AF_INET, "10.0.5.7", m.addr);
 	struct nl_tc_u32 f = { .ifindex = ifb, .parent = 0x10000, .prio = NL_TC_PRIO_V4,
-		.protocol = ETH_P_IP, .handle = 1, .classid = 0x10002 };
-	ck_assert_int_eq(nl_tc_u32_add(&b, s, &f, &m, name), 0);
+		.protocol = ETH_P_IP, .handle = 1, .ht = HT_V4_32(dir_in) | 7 << 12,
+		.classid = 0x10002 };
+	put_hashed(&b, s, f, &m, name);
 	f = (struct nl_tc_u32){ .ifindex = veth0,
 		.parent = dir_in ? NL_TC_INGRESS_PARENT : NL_TC_EGRESS_PARENT,
-		.prio = NL_TC_PRIO_V4, .protocol = ETH_P_IP, .handle = 1, .redirect_ifindex = ifb };
-	ck_assert_int_eq(nl_tc_u32_add(&b, s, &f, &m, "veth0"), 0);
+		.prio = NL_TC_PRIO_V4, .protocol = ETH_P_IP, .handle = 1,
+		.ht = HT_V4_32(dir_in) | 7 << 12, .redirect_ifindex = ifb };
+	put_hashed(&b, s, f, &m, "veth0");
 	ck_assert_msg(nl_batch_send(&b, s, NULL, &d) == 0, "%s", diag_text(&d));
 	nl_batch_done(&b);
 	/* tbf in netem's place (this kernel may not have netem) */
@@ -519,7 +572,7 @@ START_TEST(test_redirect_path_and_remove_all)
 	build_path(s, 0, &ifb_out);
 	build_path(s, 1, &ifb_in);
 
-	/* found by priority: the node chaosd chose, in the instance's hash table */
+	/* found by priority: the node chaosd chose, in chaosd's table for /32s, bucket 7 */
 	fs.redirect = ifb_out;
 	ck_assert_int_eq(nl_socket_dump(s, nl_tc_filter_dump_req(buf, veth0, NL_TC_EGRESS_PARENT,
 						   NL_TC_PRIO_V4, ETH_P_IP),
@@ -528,15 +581,14 @@ START_TEST(test_redirect_path_and_remove_all)
 	ck_assert_uint_eq(fs.prio, NL_TC_PRIO_V4);
 	ck_assert_uint_eq(fs.proto, ETH_P_IP);
 	ck_assert_uint_eq(fs.n_nodes, 1);
-	ck_assert_uint_eq(TC_U32_NODE(fs.handles[0]), 1);
-	ck_assert_uint_ne(TC_U32_HTID(fs.handles[0]), 0);
+	ck_assert_uint_eq(fs.handles[0], HT_V4_32(0) | 7 << 12 | 1);
 	uint32_t egress_handle = fs.handles[0];
 	fs = (struct filters_seen){ .redirect = ifb_in };
 	ck_assert_int_eq(nl_socket_dump(s, nl_tc_filter_dump_req(buf, veth0, NL_TC_INGRESS_PARENT,
 						   NL_TC_PRIO_V4, ETH_P_IP),
 				 filter_cb, &fs, &d), 0);
 	ck_assert_uint_eq(fs.n_nodes, 1);
-	ck_assert_uint_eq(TC_U32_NODE(fs.handles[0]), 1);
+	ck_assert_uint_eq(fs.handles[0], HT_V4_32(1) | 7 << 12 | 1);
 	ck_assert_uint_ne(TC_U32_HTID(fs.handles[0]), TC_U32_HTID(egress_handle));
 	fs = (struct filters_seen){ .redirect = ifb_out };
 	ck_assert_int_eq(nl_socket_dump(s, nl_tc_filter_dump_req(buf, veth0, NL_TC_EGRESS_PARENT,
@@ -581,9 +633,7 @@ START_TEST(test_remove_all_spares_foreign)
 	unsigned n;
 	int ifb;
 
-	SH("tc qdisc add dev veth0 clsact");
-	SH("tc filter add dev veth0 egress prio 10 protocol ip u32 match ip dst 192.0.2.1/32 "
-	   "flowid 1:1");
+	foreign_clsact();
 	before = snapshot();
 	ck_assert_int_eq(nl_socket_open(NETLINK_ROUTE, &s), 0);
 	build_path(s, 0, &ifb);
@@ -593,6 +643,14 @@ START_TEST(test_remove_all_spares_foreign)
 	ck_assert_uint_eq(n, 2);
 	diag_init(&d);
 	ck_assert_int_eq(datapath_remove_all(dp, &d), 2);
+	after = snapshot();
+	assert_same(before, after);
+	free(after);
+	/* u32 tables outlive their instance while the foreign u32 keeps the clsact's u32 state:
+	 * remove_all deleted them explicitly, so the same tables can be made again */
+	build_path(s, 0, &ifb);
+	build_path(s, 1, &ifb);
+	ck_assert_int_eq(datapath_remove_all(dp, &d), 4);
 	after = snapshot();
 	assert_same(before, after);
 	free(before);
@@ -664,10 +722,7 @@ START_TEST(test_netem_stage)
 	unsigned n;
 	double ms;
 
-	if (!have_netem()) {
-		fprintf(stderr, "SKIPPED: no sch_netem in this kernel (runs in tests/vm)\n");
-		return;
-	}
+	NEEDS_NETEM();
 	snprintf(out_dev, sizeof(out_dev), "chd-o%d", veth0);
 	snprintf(in_dev, sizeof(in_dev), "chd-i%d", veth0);
 	before = snapshot();
@@ -734,8 +789,8 @@ START_TEST(test_netem_stage)
 		     "if \"fh\" in f.get(\"options\", {})]))'");
 	ck_assert_msg(strstr(j, "\"parent\":\"1:3\"") && !strstr(j, "\"parent\":\"1:2\""), "%s",
 			j);
-	/* the v4 node (table 800:, the first instance on this clsact) is gone, v6's is not */
-	ck_assert_msg(strstr(j2, "::1\"") && !strstr(j2, "\"800::1\""), "%s", j2);
+	/* the v4 node (table 420: of IPv4 /32s, bucket 7) is gone, v6's (580:, /128s) is not */
+	ck_assert_msg(strstr(j2, "\"580:7:1\"") && !strstr(j2, "\"420:7:1\""), "%s", j2);
 	free(j);
 	free(j2);
 	ms = ping_ms("10.0.5.7");
@@ -771,14 +826,9 @@ START_TEST(test_netem_existing_clsact_and_rollback)
 	struct diag d;
 	double ms;
 
-	if (!have_netem()) {
-		fprintf(stderr, "SKIPPED: no sch_netem in this kernel (runs in tests/vm)\n");
-		return;
-	}
+	NEEDS_NETEM();
 	/* someone else's clsact and filter: both survive everything below */
-	SH("tc qdisc add dev veth0 clsact");
-	SH("tc filter add dev veth0 egress prio 10 protocol ip u32 match ip dst 192.0.2.1/32 "
-	   "flowid 1:1");
+	foreign_clsact();
 	before = snapshot();
 	diag_init(&d);
 	ck_assert_msg(datapath_set_netem(dp, &e1, veth0, FAULT_DIR_OUT, &cfg, &d) == 0, "%s",
@@ -786,10 +836,11 @@ START_TEST(test_netem_existing_clsact_and_rollback)
 	ck_assert_uint_eq(journal_clsact_count(journal), 0); /* not chaosd's */
 	mid = snapshot();
 
-	/* a node in chaosd's instance that chaosd did not put there makes the second edge's
-	 * redirect fail after its class, netem and IFB filter were made: all of those go */
-	SH("tc filter add dev veth0 egress prio %u protocol ip handle ::2 u32 match ip dst "
-	   "192.0.2.9/32 flowid 1:1",
+	/* a node in chaosd's table that chaosd did not put there, where the second edge's node
+	 * goes (table 420: of /32s, bucket 8, node 2), makes its redirect fail after its class,
+	 * netem and IFB filter were made: all of those go */
+	SH("tc filter add dev veth0 egress prio %u protocol ip handle 420:8:2 u32 ht 420:8: "
+	   "match ip dst 192.0.2.9/32 flowid 1:1",
 			NL_TC_PRIO_V4);
 	out = snapshot();
 	diag_init(&d);
@@ -806,10 +857,7 @@ START_TEST(test_netem_existing_clsact_and_rollback)
 	ck_assert_msg(ms < 50, "the second edge has none: %.1f ms", ms);
 
 	/* without the intruder it works, and removing both leaves the clsact as it was */
-	SH("h=$(tc filter show dev veth0 egress prio %u | grep -o 'fh [0-9a-f]*::2 ' | "
-	   "awk '{print $2}'); [ -n \"$h\" ] && "
-	   "tc filter del dev veth0 egress prio %u protocol ip handle $h u32",
-			NL_TC_PRIO_V4, NL_TC_PRIO_V4);
+	SH("tc filter del dev veth0 egress prio %u protocol ip handle 420:8:2 u32", NL_TC_PRIO_V4);
 	ck_assert_msg(datapath_set_netem(dp, &e2, veth0, FAULT_DIR_OUT, &cfg, &d) == 0, "%s",
 			d.text);
 	ms = ping_ms("10.0.5.8");
@@ -824,6 +872,150 @@ START_TEST(test_netem_existing_clsact_and_rollback)
 	free(after);
 	free(mid);
 	free(before);
+}
+END_TEST
+
+struct links_seen {
+	unsigned links[2]; /* root nodes linking to a table, per family */
+	unsigned nodes;    /* nodes in chaosd's tables */
+};
+
+static int links_cb(const struct nlmsghdr *nlh, void *userdata)
+{
+	struct links_seen *l = userdata;
+	struct nl_tc_u32_info u;
+	struct nl_tc_obj o;
+
+	if (nl_tc_parse(nlh, &o) < 0 || nl_tc_u32_parse(&o, &u) < 0 || TC_U32_KEY(o.handle) == 0)
+		return 0;
+	/* egress only: its tables are 4xx: (v4) and 5xx: (v6) */
+	if (TC_U32_HTID(o.handle) >= 0x80000000U && (u.link >> 28) == 4)
+		l->links[0]++;
+	else if (TC_U32_HTID(o.handle) >= 0x80000000U && (u.link >> 28) == 5)
+		l->links[1]++;
+	else if ((o.handle >> 28) == 4 || (o.handle >> 28) == 5)
+		l->nodes++;
+	return 0;
+}
+
+/* Hundreds of edges of several prefix lengths on one interface, next to someone else's
+ * clsact and u32 filter: the packet still meets exactly its edge's node (delay on the two real
+ * peers' edges, none beside them), the root holds one link per prefix length, and removing
+ * everything leaves nothing, hidden tables included (the same edge can be added again). */
+START_TEST(test_netem_hashed_many_edges)
+{
+	struct netem_config cfg = delay_cfg(100), small = delay_cfg(1);
+	struct edge e7 = edge_v4("e7", "10.0.5.7/32", EDGE_PROTO_ANY, 0);
+	struct edge e7v6 = edge_v4("e7v6", "fd00:5::7/128", EDGE_PROTO_ANY, 0);
+	/* .8 has an edge too, but for TCP port 9 only: ping to it is not delayed */
+	struct edge p8 = edge_v4("p8", "10.0.5.8/32", EDGE_PROTO_TCP, 9);
+	struct edge *many;
+	unsigned n_many = 0;
+	struct links_seen ls = {};
+	char buf[NL_TC_REQ_SIZE], name[32], pfx[64];
+	char *before, *after;
+	struct nl_socket *s;
+	struct diag d;
+	double ms;
+
+	NEEDS_NETEM();
+	foreign_clsact();
+	before = snapshot();
+	many = calloc(400, sizeof(*many));
+	ck_assert_ptr_nonnull(many);
+	for (unsigned i = 0; i < 250; i++) { /* /32s */
+		snprintf(name, sizeof(name), "h%u", i);
+		snprintf(pfx, sizeof(pfx), "10.9.%u.%u/32", i / 100, i % 100);
+		many[n_many++] = edge_v4(name, pfx, EDGE_PROTO_ANY, 0);
+	}
+	for (unsigned i = 0; i < 50; i++) { /* /24s */
+		snprintf(name, sizeof(name), "n%u", i);
+		snprintf(pfx, sizeof(pfx), "10.10.%u.0/24", i);
+		many[n_many++] = edge_v4(name, pfx, EDGE_PROTO_ANY, 0);
+	}
+	for (unsigned i = 1; i < 16; i++) { /* /28s beside .7 and .8 */
+		snprintf(name, sizeof(name), "s%u", i);
+		snprintf(pfx, sizeof(pfx), "10.0.5.%u/28", 16 * i);
+		many[n_many++] = edge_v4(name, pfx, EDGE_PROTO_UDP, 53);
+	}
+	for (unsigned i = 0; i < 40; i++) { /* /128s and /64s */
+		snprintf(name, sizeof(name), "v%u", i);
+		snprintf(pfx, sizeof(pfx), i % 2 ? "fd00:9::%x/128" : "fd00:a:0:%x::/64", i + 1);
+		many[n_many++] = edge_v4(name, pfx, EDGE_PROTO_ANY, 0);
+	}
+	diag_init(&d);
+	for (unsigned i = 0; i < n_many; i++)
+		ck_assert_msg(datapath_set_netem(dp, &many[i], veth0, FAULT_DIR_OUT, &small,
+					      &d) == 0,
+				"%s: %s", many[i].name, d.text);
+	ck_assert_msg(datapath_set_netem(dp, &e7, veth0, FAULT_DIR_OUT, &cfg, &d) == 0, "%s",
+			d.text);
+	ck_assert_msg(datapath_set_netem(dp, &e7v6, veth0, FAULT_DIR_OUT, &cfg, &d) == 0, "%s",
+			d.text);
+	ck_assert_msg(datapath_set_netem(dp, &p8, veth0, FAULT_DIR_OUT, &cfg, &d) == 0, "%s",
+			d.text);
+	ck_assert_msg(datapath_set_netem(dp, &e7, veth0, FAULT_DIR_IN, &cfg, &d) == 0, "%s",
+			d.text);
+
+	ck_assert_int_eq(nl_socket_open(NETLINK_ROUTE, &s), 0);
+	for (unsigned fam = 0; fam < 2; fam++)
+		ck_assert_int_eq(nl_socket_dump(s, nl_tc_filter_dump_req(buf, veth0,
+							   NL_TC_EGRESS_PARENT,
+							   fam ? NL_TC_PRIO_V6 : NL_TC_PRIO_V4,
+							   fam ? ETH_P_IPV6 : ETH_P_IP),
+					 links_cb, &ls, &d), 0);
+	/* v4: /32, /24, /28; v6: /128, /64; one node per edge (p8 and the /28s: one protocol) */
+	ck_assert_uint_eq(ls.links[0], 3);
+	ck_assert_uint_eq(ls.links[1], 2);
+	ck_assert_uint_eq(ls.nodes, n_many + 3);
+
+	ms = ping_ms("10.0.5.7");
+	ck_assert_msg(ms >= 195 && ms < 300, "rtt to e7 both ways %.1f ms", ms);
+	ms = ping_ms("10.0.5.8");
+	ck_assert_msg(ms < 50, "rtt to .8 (a tcp/9 edge) %.1f ms", ms);
+	ms = ping_ms("fd00:5::7");
+	ck_assert_msg(ms >= 99 && ms < 150, "rtt to e7v6 %.1f ms", ms);
+
+	/* most go; the edges that are left keep working */
+	for (unsigned i = 0; i < n_many; i += 2)
+		ck_assert_msg(datapath_set_netem(dp, &many[i], veth0, FAULT_DIR_OUT, NULL, &d) == 0,
+				"%s: %s", many[i].name, d.text);
+	ck_assert_int_eq(datapath_set_netem(dp, &e7, veth0, FAULT_DIR_IN, NULL, &d), 0);
+	ms = ping_ms("10.0.5.7");
+	ck_assert_msg(ms >= 99 && ms < 150, "rtt to e7 egress only %.1f ms", ms);
+	for (unsigned i = 1; i < n_many; i += 2)
+		ck_assert_msg(datapath_set_netem(dp, &many[i], veth0, FAULT_DIR_OUT, NULL, &d) == 0,
+				"%s: %s", many[i].name, d.text);
+	ck_assert_int_eq(datapath_set_netem(dp, &p8, veth0, FAULT_DIR_OUT, NULL, &d), 0);
+	ck_assert_int_eq(datapath_set_netem(dp, &e7v6, veth0, FAULT_DIR_OUT, NULL, &d), 0);
+	ms = ping_ms("fd00:5::7");
+	ck_assert_msg(ms < 50, "rtt to e7v6 after its removal %.1f ms", ms);
+	ck_assert_int_eq(datapath_set_netem(dp, &e7, veth0, FAULT_DIR_OUT, NULL, &d), 0);
+	after = snapshot();
+	assert_same(before, after);
+	free(after);
+	/* again, and then the kill switch: still nothing left */
+	for (int round = 0; round < 2; round++) {
+		for (enum fault_direction dir = FAULT_DIR_OUT; dir <= FAULT_DIR_IN; dir++)
+			ck_assert_msg(datapath_set_netem(dp, &e7, veth0, dir, &cfg, &d) == 0, "%s",
+					d.text);
+		ms = ping_ms("10.0.5.7");
+		ck_assert_msg(ms >= 195, "rtt to e7 re-added %.1f ms", ms);
+		if (round == 0) {
+			for (enum fault_direction dir = FAULT_DIR_OUT; dir <= FAULT_DIR_IN; dir++) {
+				int r = datapath_set_netem(dp, &e7, veth0, dir, NULL, &d);
+				ck_assert_int_eq(r, 0);
+			}
+		} else {
+			ck_assert_int_gt(datapath_remove_all(dp, &d), 0);
+		}
+		after = snapshot();
+		assert_same(before, after);
+		free(after);
+	}
+	free(before);
+	free(many);
+	nl_socket_free(s);
 }
 END_TEST
 
@@ -855,6 +1047,7 @@ int main(void)
 	tcase_add_test(tc, test_stale_leftovers_replaced);
 	tcase_add_test(tc, test_netem_stage);
 	tcase_add_test(tc, test_netem_existing_clsact_and_rollback);
+	tcase_add_test(tc, test_netem_hashed_many_edges);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* Each test unshares its own network namespace: only with fork. */

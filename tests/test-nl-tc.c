@@ -224,6 +224,48 @@ static const struct vector vectors[] = {
 	  "00000000040000000000000000000000010000000100000024000500010001000000000000000000"
 	  "000000000000000000000000000000000000000008000b0001000000"
 	  , 0, 0 },
+	/* tc filter add dev lo egress prio 50337 protocol ip handle 4a0: u32 divisor 256 skip_hw
+	 *     (iproute2 6.1 tc, like the hashed-u32 vectors below)
+	 */
+	{ "u32_table_256",
+	  "400000002c0005068918076b0000000000000000010000000000004af3ffffff0800a1c408000100"
+	  "7533320014000200080004000001000008000b0001000000"
+	  , 0, 0 },
+	/* tc filter add dev lo egress prio 50337 protocol ip handle 4a1: u32 divisor 1 skip_hw */
+	{ "u32_table_1",
+	  "400000002c0005068918076b0000000000000000010000000000104af3ffffff0800a1c408000100"
+	  "7533320014000200080004000100000008000b0001000000"
+	  , 0, 0 },
+	/* tc filter add dev lo egress prio 50337 protocol ip handle ::21 u32 link 4a0: hashkey
+	 *     mask 0x000000ff at 16 skip_hw match u32 0 0 at 0
+	 */
+	{ "u32_link_hashed",
+	  "640000002c0005068918076b00000000000000000100000021000000f3ffffff0800a1c408000100"
+	  "7533320038000200080003000000004a24000500000001000000000000001000000000ff00000000"
+	  "00000000000000000000000008000b0001000000"
+	  , 0, 0 },
+	/* tc filter add dev lo egress prio 50337 protocol ip handle ::1 u32 link 4a1: skip_hw
+	 *     match u32 0 0 at 0
+	 */
+	{ "u32_link_one_bucket",
+	  "640000002c0005068918076b00000000000000000100000001000000f3ffffff0800a1c408000100"
+	  "7533320038000200080003000000104a240005000000010000000000000000000000000000000000"
+	  "00000000000000000000000008000b0001000000"
+	  , 0, 0 },
+	/* tc filter add dev lo egress prio 50337 protocol ip handle ::5 u32 ht 4a0:7: skip_hw
+	 *     match ip dst 10.0.5.7/32 action mirred egress redirect dev lo
+	 */
+	{ "u32_in_bucket_mirred",
+	  "9c0000002c0005068918076b00000000000000000100000005000000f3ffffff0800a1c408000100"
+	  "753332007000020038000700340001000b0001006d69727265640000240002802000020000000000"
+	  "000000000400000000000000000000000100000001000000080002000070004a2400050001000100"
+	  "000000000000000000000000ffffffff0a000507100000000000000008000b0001000000"
+	  , 0, 0 },
+	/* tc filter del dev lo egress prio 50337 protocol ip handle 4a0: u32 */
+	{ "filter_del_table",
+	  "2c0000002d0005008918076b0000000000000000010000000000004af3ffffff0800a1c408000100"
+	  "75333200"
+	  , 0, 0 },
 	/* tc filter del dev lo egress prio 50337 protocol ip handle 800::1 u32 */
 	{ "filter_del_node",
 	  "2c0000002d0005006aee066b00000000000000000100000001000080f3ffffff0800a1c408000100"
@@ -642,6 +684,73 @@ START_TEST(test_u32)
 }
 END_TEST
 
+START_TEST(test_u32_hashed)
+{
+	struct nl_tc_u32 f = { .ifindex = 1, .parent = NL_TC_EGRESS_PARENT, .prio = 50337,
+		.protocol = ETH_P_IP, .handle = 0x21, .link = 0x4a000000, .hash_mask = 0xff,
+		.hash_off = 16 };
+	struct nl_tc_match all = { .family = AF_INET }, m;
+
+	ck_assert_int_eq(nl_tc_u32_table_add(&batch, sock, lo, NL_TC_EGRESS_PARENT, 50337,
+				 ETH_P_IP, 0x4a000000, 256), 0);
+	expect_vector("u32_table_256", false);
+	nl_batch_reset(&batch);
+	ck_assert_int_eq(nl_tc_u32_table_add(&batch, sock, lo, NL_TC_EGRESS_PARENT, 50337,
+				 ETH_P_IP, 0x4a100000, 1), 0);
+	expect_vector("u32_table_1", false);
+
+	nl_batch_reset(&batch);
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &all, "lo"), 0);
+	expect_vector("u32_link_hashed", false);
+	nl_batch_reset(&batch);
+	f = (struct nl_tc_u32){ .ifindex = 1, .parent = NL_TC_EGRESS_PARENT, .prio = 50337,
+		.protocol = ETH_P_IP, .handle = 1, .link = 0x4a100000 };
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &all, "lo"), 0);
+	expect_vector("u32_link_one_bucket", false);
+
+	/* a node in bucket 7 of table 4a0:, with an id only a table of our own allows */
+	nl_batch_reset(&batch);
+	f = (struct nl_tc_u32){ .ifindex = 1, .parent = NL_TC_EGRESS_PARENT, .prio = 50337,
+		.protocol = ETH_P_IP, .handle = 5, .ht = 0x4a007000, .redirect_ifindex = 1 };
+	m = match(AF_INET, "10.0.5.7", 32, false, 0, 0);
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), 0);
+	expect_vector("u32_in_bucket_mirred", false);
+	nl_batch_reset(&batch);
+	f.handle = 0xfff;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), 0);
+	ck_assert_uint_eq(batch.n, 1);
+
+	nl_batch_reset(&batch);
+	ck_assert_int_eq(nl_tc_filter_del(&batch, sock, lo, NL_TC_EGRESS_PARENT, 50337, ETH_P_IP,
+				0x4a000000), 0);
+	expect_vector("filter_del_table", false);
+
+	/* refused: a node id in ht, a link with a result, a hash key off a word boundary, a
+	 * table id the kernel numbers itself, a divisor that is no power of two or above 256 */
+	nl_batch_reset(&batch);
+	f.handle = 0x1000;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), -EINVAL);
+	f.handle = 5;
+	f.ht = 0x4a007001;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), -EINVAL);
+	f = (struct nl_tc_u32){ .ifindex = 1, .parent = NL_TC_EGRESS_PARENT, .prio = 50337,
+		.protocol = ETH_P_IP, .handle = 1, .link = 0x4a000000, .classid = CLASS_2A };
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &all, "lo"), -EINVAL);
+	f.classid = 0;
+	f.hash_off = 18;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &all, "lo"), -EINVAL);
+	ck_assert_int_eq(nl_tc_u32_table_add(&batch, sock, lo, NL_TC_EGRESS_PARENT, 50337,
+				 ETH_P_IP, 0x80000000, 256), -EINVAL);
+	ck_assert_int_eq(nl_tc_u32_table_add(&batch, sock, lo, NL_TC_EGRESS_PARENT, 50337,
+				 ETH_P_IP, 0x4a000000, 3), -EINVAL);
+	ck_assert_int_eq(nl_tc_u32_table_add(&batch, sock, lo, NL_TC_EGRESS_PARENT, 50337,
+				 ETH_P_IP, 0x4a000000, 512), -EINVAL);
+	ck_assert_int_eq(nl_tc_u32_table_add(&batch, sock, lo, NL_TC_EGRESS_PARENT, 50337,
+				 ETH_P_IP, 0x4a000001, 256), -EINVAL);
+	ck_assert_uint_eq(batch.n, 0);
+}
+END_TEST
+
 START_TEST(test_u32_keys)
 {
 	struct tc_u32_key k[NL_TC_U32_KEYS_MAX];
@@ -822,6 +931,7 @@ int main(void)
 	tcase_add_test(tc, test_netem_uniform_table);
 	tcase_add_test(tc, test_qdisc_del);
 	tcase_add_test(tc, test_u32);
+	tcase_add_test(tc, test_u32_hashed);
 	tcase_add_test(tc, test_u32_keys);
 	tcase_add_test(tc, test_filter_del);
 	tcase_add_test(tc, test_dump_requests);
