@@ -81,9 +81,11 @@ cat >"$T/complete.zsh" <<'ZSH'
 zmodload zsh/zpty
 zpty z zsh -f -i
 zpty -w z "PROMPT= RPROMPT=; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D"
-zpty -w z 'compadd() { builtin compadd -O __m "$@"; print -rl -- "<m>"${^__m}; builtin compadd "$@" }'
-zpty -w z 'comptest() { zle -C _x complete-word _main_complete; zle _x; print -r -- "<end>"; }'
-zpty -w z 'zle -N comptest; bindkey "^T" comptest; print -r -- "<ready>"'
+# The markers are split in the commands ("<""m>") so that the terminal's echo of a command
+# never matches what the reader waits for; only the output does.
+zpty -w z 'compadd() { builtin compadd -O __m "$@"; print -rl -- "<""m>"${^__m}; builtin compadd "$@" }'
+zpty -w z 'comptest() { zle -C _x complete-word _main_complete; zle _x; print -r -- "<""end>"; }'
+zpty -w z 'zle -N comptest; bindkey "^T" comptest; print -r -- "<""ready>"'
 zpty -r z l '*<ready>*'
 zpty -w -n z "$2"$'\x14'
 out=

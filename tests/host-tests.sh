@@ -4,6 +4,13 @@
 # exercises partitions, reload and hostile clients quickly.
 set -uo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
+# Every host test uses the same namespaces (cd-a, cd-b) and make check -j runs tests at the
+# same time: one host test at a time, the lock held by flock itself (-o: not by the daemons
+# and servers a test starts in the background).
+if [ -z "${CHAOSD_HOST_LOCKED:-}" ]; then
+	export CHAOSD_HOST_LOCKED=1
+	exec flock -o -w 900 /run/chaosd-host-tests.lock bash "$0"
+fi
 skip_or_fail() {
 	if [ "${CI:-}" = true ]; then
 		echo "FAIL: $* (CI=true: a skip is a failure)"
