@@ -150,7 +150,8 @@ connect_time() { A bash -c "TIMEFORMAT=%R; { time exec 3<>/dev/tcp/10.77.0.4/$1;
 t1=$(connect_time 6379)
 t2=$(connect_time 6380)
 record "port edge cache (tcp/6379) 80ms: connect to 6379 ${t1}s, to 6380 ${t2}s (same host)"
-check "tcp/6379 connect slowed by >= 80ms (${t1}s)" in_range "$t1" 0.08 0.2
+# Upper bound loose: a CI host running other VMs stretched this to 0.275 s once.
+check "tcp/6379 connect slowed by >= 80ms (${t1}s)" in_range "$t1" 0.08 1
 check "tcp/6380 on the same host not slowed (${t2}s)" in_range "$t2" 0 0.03
 # Two edges of one interface faulted at once, each with its own value.
 ctl inject latency --edge db --ms 100 --for 10m
