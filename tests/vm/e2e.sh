@@ -9,8 +9,8 @@ set -uo pipefail
 uname -r
 # The datapath's own kernel tests first: their netem stages (add, change in place, both
 # directions, IPv6, rollback half-way) only run on a kernel that has sch_netem.
-# Check's per-test timeout (4 s) is for a real machine; under emulation on a busy CI host the
-# netem stage was seen to need longer.
+# The kernel tests' 60 s per test is for a quiet machine: under emulation on a CI host busy
+# with other VMs, the netem stage (dozens of tc and ping processes) was seen to need longer.
 check "datapath kernel tests with their netem stages (tests/test-datapath-host)" \
 	env CK_TIMEOUT_MULTIPLIER=15 "$CHAOSD_BUILDDIR/tests/test-datapath-host"
 topology || { echo "FAIL: topology"; exit 1; }
