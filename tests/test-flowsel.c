@@ -384,6 +384,9 @@ int main(void)
 	Suite *s = suite_create("flowsel");
 	TCase *tc = tcase_create("flowsel");
 
+	/* Millions of simulated packets: seconds under valgrind or on a loaded CI host, where
+	 * Check's default 4 s timeout failed it. */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_build);
 	tcase_add_test(tc, test_program_matches_c);
 	tcase_add_test(tc, test_first_fragment_has_ports);
