@@ -249,7 +249,9 @@ systemctl reload "$SVC"
 mkdir -p /etc/chaosd/scenarios
 ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 8080 >/dev/null 2>&1 &
 web=$!
-wait_for 10 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null
+# python starts slowly in a guest on a busy host: the GameDays must not probe before it listens
+wait_for 90 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null ||
+	bad "the web server in cd-b did not start listening within 90 s"
 gameday() { # gameday NAME EDGE: probe db's web server, partition EDGE for 2s
 	cat >"/etc/chaosd/scenarios/$1.ini" <<INI
 [scenario]
@@ -258,9 +260,9 @@ name = $1
 type = tcp
 target = 10.77.0.2:8080
 interval = 200ms
-timeout = 500ms
+timeout = 2s
 abort_when = failure_rate > 50% over 2s
-steady_state = success_rate >= 90% over 1s
+steady_state = success_rate >= 90% over 2s
 [step cut]
 at = 0s
 fault = partition
