@@ -160,13 +160,11 @@ static int sync_netem_dir(struct server *s, const struct edge *e, int ifindex,
 	}
 	if (k == 0)
 		return datapath_set_netem(s->dp, e, ifindex, dir, NULL, d);
-	if (fault_flows(sel[0]) < FLOWSEL_ALL)
-		return diag_add(d, -EOPNOTSUPP, "edge '%s': flows below 100%% is supported for "
-				"partitions only so far", e->name);
 	r = fault_merge_netem(sel, k, s->config->link_rate_bps, &cfg, d);
 	if (r < 0)
 		return r;
-	return datapath_set_netem(s->dp, e, ifindex, dir, &cfg, d);
+	/* one share for the edge (check_flows), so the first fault's is every fault's */
+	return datapath_set_netem_flows(s->dp, e, ifindex, dir, &cfg, fault_flows(sel[0]), d);
 }
 
 static int sync_partitions(struct server *s, struct active_fault *const *list, unsigned n,

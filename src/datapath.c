@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "datapath.h"
+#include "flowsel.h"
 #include "nl_link.h"
 #include "nl_tc.h"
 
@@ -28,6 +29,8 @@
 #define SLOT_ID_MAX 0xffff
 #define CLASSID(id) (IFB_ROOT | (id))
 #define NETEM_HANDLE(id) ((uint32_t)(id) << 16)
+/* The flowsel filter of an edge with a share of flows, alone on its class's block. */
+#define FLOWS_PRIO 1
 
 /* The class only holds the netem leaf and must never shape: 1 Tbit/s, a 256 KiB bucket
  * (about 2 us at that rate, several GSO packets), and the quantum the kernel would clamp a
@@ -82,6 +85,10 @@ struct dp_slot {
 	unsigned dir;
 	uint16_t id;
 	bool has_table; /* the netem holds a delay table (the kernel keeps it across changes) */
+	/* Share of the edge's flows its netem gets (flowsel): below FLOWSEL_ALL the class 1:<id>
+	 * is inner, with the netem in 1:<sel_id> and the other flows' leaf 1:<rest_id>. */
+	uint32_t flows;
+	uint16_t sel_id, rest_id;
 	struct edge match;
 	unsigned n_nodes;
 	struct dp_node nodes[MAX_FILTERS];
@@ -957,6 +964,91 @@ struct grp_ref {
 	int table[2], link[2];
 };
 
+/* ---------------------------------------------------------------- an edge's class */
+
+/* The edge's class 1:<id> holds its netem leaf. With a share of flows it is an inner class whose
+ * flowsel filter (cls_bpf: htb_classify() descends into an inner class's own filters) sends the
+ * selected flows to 1:<sel_id>, whose leaf is the netem, and the others to 1:<rest_id>, whose
+ * leaf is htb's default pfifo: they pass undelayed, and both classes count what they got. */
+static bool split(const struct dp_slot *slot)
+{
+	return slot->flows < FLOWSEL_ALL;
+}
+
+static uint16_t netem_id(const struct dp_slot *slot)
+{
+	return split(slot) ? slot->sel_id : slot->id;
+}
+
+static int put_flows_filter(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
+		const struct dp_slot *slot, uint32_t flows, bool replace)
+{
+	struct sock_filter prog[FLOWSEL_PROG_MAX];
+	int n = flowsel_prog(flows, CLASSID(slot->rest_id), prog, ELEMENTSOF(prog));
+
+	if (n < 0)
+		return n;
+	return nl_tc_bpf_put(b, dp->nl,
+			&(struct nl_tc_bpf){ .ifindex = ifb.ifindex, .parent = CLASSID(slot->id),
+				.prio = FLOWS_PRIO, .protocol = ETH_P_ALL, .handle = 1,
+				.classid = CLASSID(slot->sel_id), .ops = prog,
+				.n_ops = (unsigned)n },
+			ifb.name, replace);
+}
+
+/* The edge's class and what hangs under it; *ret_netem is the netem's message. */
+static int put_leaves(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
+		const struct dp_slot *slot, const struct netem_config *cfg,
+		const struct netem_dist *dist, int *ret_netem)
+{
+	int r;
+
+	r = nl_tc_htb_class_add(b, dp->nl, ifb, IFB_ROOT, CLASSID(slot->id), HTB_RATE, HTB_BURST,
+			HTB_QUANTUM);
+	if (r >= 0 && split(slot))
+		r = nl_tc_htb_class_add(b, dp->nl, ifb, CLASSID(slot->id), CLASSID(slot->sel_id),
+				HTB_RATE, HTB_BURST, HTB_QUANTUM);
+	if (r >= 0 && split(slot))
+		r = nl_tc_htb_class_add(b, dp->nl, ifb, CLASSID(slot->id), CLASSID(slot->rest_id),
+				HTB_RATE, HTB_BURST, HTB_QUANTUM);
+	if (r >= 0 && split(slot))
+		r = put_flows_filter(dp, b, ifb, slot, slot->flows, false);
+	if (r < 0)
+		return r;
+	*ret_netem = (int)b->n;
+	return nl_tc_netem_put(b, dp->nl, ifb, CLASSID(netem_id(slot)),
+			NETEM_HANDLE(netem_id(slot)), cfg, dist, false);
+}
+
+/* Delete the edge's class: the filter first (htb refuses to delete a class a filter points at),
+ * the leaf classes (an inner class with children cannot go), then the class; each class takes
+ * its leaf qdisc with it. What is not there is tolerated. */
+static int put_leaves_del(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
+		const struct dp_slot *slot)
+{
+	int r = 0;
+
+	if (split(slot)) {
+		r = nl_tc_filter_del(b, dp->nl, ifb, CLASSID(slot->id), FLOWS_PRIO, ETH_P_ALL, 0);
+		if (r >= 0)
+			r = nl_tc_class_del(b, dp->nl, ifb, CLASSID(slot->sel_id));
+		if (r >= 0)
+			r = nl_tc_class_del(b, dp->nl, ifb, CLASSID(slot->rest_id));
+	}
+	if (r >= 0)
+		r = nl_tc_class_del(b, dp->nl, ifb, CLASSID(slot->id));
+	return r;
+}
+
+static void free_ids(struct dp_dir *dd, const struct dp_slot *slot)
+{
+	bit_set(dd->ids, slot->id, false);
+	if (split(slot)) {
+		bit_set(dd->ids, slot->sel_id, false);
+		bit_set(dd->ids, slot->rest_id, false);
+	}
+}
+
 /* Message indexes of one add batch, -1 = not in it. */
 struct add_msgs {
 	int clsact, htb, class, netem;
@@ -1045,7 +1137,8 @@ static int put_rollback_side(struct datapath *dp, struct nl_batch *b, struct dp_
 /* Undo what succeeded of a failed add so nothing stays half applied. */
 static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned dir,
 		const struct nl_batch *done, struct add_msgs *m, const struct dp_node *nodes,
-		unsigned n, bool clsact_new, bool ifb_new, uint16_t id, struct diag *d)
+		unsigned n, bool clsact_new, bool ifb_new, const struct dp_slot *slot,
+		struct diag *d)
 {
 	struct dp_dir *dd = &iface->dir[dir];
 	bool real_whole = clsact_new && msg_ok(done, m->clsact);
@@ -1085,10 +1178,8 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 		r = nl_link_del(&b, dp->nl, dd->ifb_ifindex, dd->ifb_name);
 	} else if (r >= 0) {
 		r = put_rollback_side(dp, &b, iface, dir, SIDE_IFB, done, m, nodes, n);
-		/* The class takes its leaf with it. */
 		if (r >= 0 && msg_ok(done, m->class))
-			r = nl_tc_class_del(&b, dp->nl, side_dev(iface, dir, SIDE_IFB),
-					CLASSID(id));
+			r = put_leaves_del(dp, &b, side_dev(iface, dir, SIDE_IFB), slot);
 	}
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
@@ -1126,7 +1217,7 @@ out:
 }
 
 static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsigned dir,
-		const struct netem_config *cfg, struct diag *d)
+		const struct netem_config *cfg, uint32_t flows, struct diag *d)
 {
 	_cleanup_free_ struct dp_slot *slot = NULL;
 	struct filter_spec f[MAX_FILTERS];
@@ -1170,13 +1261,26 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 	slot->dir = dir;
 	slot->match = *e;
 	slot->has_table = dist != NULL;
-	if (alloc_id(dd, &slot->id) < 0) {
+	slot->flows = FLOWSEL_ALL;
+	r = alloc_id(dd, &slot->id);
+	if (r >= 0 && flows < FLOWSEL_ALL) {
+		r = alloc_id(dd, &slot->sel_id);
+		if (r >= 0 && alloc_id(dd, &slot->rest_id) < 0) {
+			bit_set(dd->ids, slot->sel_id, false);
+			r = -ENOSPC;
+		}
+		if (r >= 0)
+			slot->flows = flows;
+		else
+			bit_set(dd->ids, slot->id, false);
+	}
+	if (r < 0) {
 		iface_drop_if_unused(dp, iface);
 		return diag_add(d, -ENOSPC, "%s: no free class id for %s faults", iface->name,
 				dir_str(dir));
 	}
 	if (alloc_nodes(dd, f, n, slot->nodes) < 0) {
-		bit_set(dd->ids, slot->id, false);
+		free_ids(dd, slot);
 		iface_drop_if_unused(dp, iface);
 		return diag_add(d, -ENOSPC,
 				"%s: chaosd's %u filter handles for %s faults are used up (edge "
@@ -1238,13 +1342,7 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 			goto fail_batch;
 	}
 	m.class = (int)b.n;
-	r = nl_tc_htb_class_add(&b, dp->nl, ifb, IFB_ROOT, CLASSID(slot->id), HTB_RATE, HTB_BURST,
-			HTB_QUANTUM);
-	if (r < 0)
-		goto fail_batch;
-	m.netem = (int)b.n;
-	r = nl_tc_netem_put(&b, dp->nl, ifb, CLASSID(slot->id), NETEM_HANDLE(slot->id), cfg, dist,
-			false);
+	r = put_leaves(dp, &b, ifb, slot, cfg, dist, &m.netem);
 	if (r < 0)
 		goto fail_batch;
 	/* Classification on the IFB before the redirect that feeds it. */
@@ -1270,8 +1368,7 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 				add_duplicating_hint(d, r, iface->name);
 		}
 		append_lines(d, &kd);
-		rollback_add(dp, iface, dir, &b, &m, slot->nodes, n, clsact_new, ifb_new, slot->id,
-				d);
+		rollback_add(dp, iface, dir, &b, &m, slot->nodes, n, clsact_new, ifb_new, slot, d);
 		goto fail_state;
 	}
 	nl_batch_done(&b);
@@ -1289,7 +1386,7 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 
 fail_batch:
 	diag_add(d, r, "edge %s: building the netlink request failed: %s", e->name, strerror(-r));
-	rollback_add(dp, iface, dir, &b, &m, slot->nodes, 0, clsact_new, ifb_new, slot->id, d);
+	rollback_add(dp, iface, dir, &b, &m, slot->nodes, 0, clsact_new, ifb_new, slot, d);
 	goto fail_state;
 fail_early:
 	if (ifb_new)
@@ -1297,7 +1394,7 @@ fail_early:
 fail_state:
 	nl_batch_done(&b);
 	free_nodes(dd, slot->nodes, slot->n_nodes);
-	bit_set(dd->ids, slot->id, false);
+	free_ids(dd, slot);
 	iface_drop_if_unused(dp, iface);
 	return r;
 }
@@ -1305,19 +1402,19 @@ fail_state:
 /* ---------------------------------------------------------------- change */
 
 static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct netem_config *cfg,
-		struct diag *d)
+		uint32_t flows, struct diag *d)
 {
 	struct dp_iface *iface = iface_find(dp, slot->ifindex);
 	struct netem_dist uniform = { dp->uniform, NL_TC_UNIFORM_TABLE };
 	const struct netem_dist *dist;
+	struct nl_tc_dev ifb;
 	struct nl_batch b;
 	struct diag kd;
-	struct dp_dir *dd;
-	int r;
+	int r, filter_msg = -1;
 
 	if (!iface)
 		return -ENOENT;
-	dd = &iface->dir[slot->dir];
+	ifb = side_dev(iface, slot->dir, SIDE_IFB);
 	r = load_dist(dp, cfg->dist, &dist, d);
 	if (r < 0)
 		return r;
@@ -1328,8 +1425,14 @@ static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct n
 	r = nl_batch_init(&b);
 	if (r < 0)
 		return r;
-	r = nl_tc_netem_put(&b, dp->nl, (struct nl_tc_dev){ dd->ifb_ifindex, dd->ifb_name },
-			CLASSID(slot->id), NETEM_HANDLE(slot->id), cfg, dist, true);
+	/* Another share: the program is swapped in place, in the batch of the netem change. */
+	if (flows != slot->flows) {
+		filter_msg = (int)b.n;
+		r = put_flows_filter(dp, &b, ifb, slot, flows, true);
+	}
+	if (r >= 0)
+		r = nl_tc_netem_put(&b, dp->nl, ifb, CLASSID(netem_id(slot)),
+				NETEM_HANDLE(netem_id(slot)), cfg, dist, true);
 	if (r >= 0) {
 		diag_init(&kd);
 		r = nl_batch_send(&b, dp->nl, NULL, &kd);
@@ -1340,6 +1443,9 @@ static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct n
 				add_duplicating_hint(d, r, iface->name);
 			append_lines(d, &kd);
 		}
+		/* each message has its answer: the share may have changed, the netem not */
+		if (msg_ok(&b, filter_msg))
+			slot->flows = flows;
 	}
 	nl_batch_done(&b);
 	if (r < 0)
@@ -1433,8 +1539,7 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 			for (unsigned i = 0; i < slot->n_nodes && r >= 0; i++)
 				r = put_node_del(dp, &b, iface, slot->dir, side, &slot->nodes[i]);
 		if (r >= 0)
-			r = nl_tc_class_del(&b, dp->nl, side_dev(iface, slot->dir, SIDE_IFB),
-					CLASSID(slot->id));
+			r = put_leaves_del(dp, &b, side_dev(iface, slot->dir, SIDE_IFB), slot);
 	} else if (del_clsact) {
 		/* The clsact chaosd made takes every filter on it. */
 		clsact_msg = (int)b.n;
@@ -1475,7 +1580,7 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 		iface->clsact_ours = false;
 	}
 	free_nodes(dd, slot->nodes, slot->n_nodes);
-	bit_set(dd->ids, slot->id, false);
+	free_ids(dd, slot);
 	dd->n_slots--;
 	if (last_in_dir) {
 		memset(dd->htid, 0, sizeof(dd->htid));
@@ -1504,11 +1609,18 @@ static int dir_index(enum fault_direction dir, unsigned *ret)
 int datapath_set_netem(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, const struct netem_config *cfg, struct diag *d)
 {
+	return datapath_set_netem_flows(dp, e, ifindex, dir, cfg, FLOWSEL_ALL, d);
+}
+
+int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifindex,
+		enum fault_direction dir, const struct netem_config *cfg, uint32_t flows,
+		struct diag *d)
+{
 	struct dp_slot *slot;
 	unsigned di;
 	int r;
 
-	if (!dp || !e)
+	if (!dp || !e || flows == 0 || flows > FLOWSEL_ALL)
 		return -EINVAL;
 	if (dir_index(dir, &di) < 0)
 		return diag_add(d, -EINVAL, "edge %s: one direction at a time (out or in)",
@@ -1518,16 +1630,19 @@ int datapath_set_netem(struct datapath *dp, const struct edge *e, int ifindex,
 		return slot ? remove_slot(dp, slot, d) : 0;
 	if (ifindex <= 0)
 		return diag_add(d, -ENODEV, "edge %s: no interface", e->name);
-	/* The edge moved (route or config change): its filters must be rebuilt. */
-	if (slot && (slot->ifindex != ifindex || !same_match(&slot->match, e))) {
+	/* Rebuilt: an edge that moved (route or config change) needs other filters; one going
+	 * from a share of flows to all of them or back needs its class to become a leaf or an
+	 * inner class, which htb does only by deleting the netem under it. */
+	if (slot && (slot->ifindex != ifindex || !same_match(&slot->match, e) ||
+				    split(slot) != (flows < FLOWSEL_ALL))) {
 		r = remove_slot(dp, slot, d);
 		if (r < 0)
 			return r;
 		slot = NULL;
 	}
 	if (slot)
-		return change_slot(dp, slot, cfg, d);
-	return add_slot(dp, e, ifindex, di, cfg, d);
+		return change_slot(dp, slot, cfg, flows, d);
+	return add_slot(dp, e, ifindex, di, cfg, flows, d);
 }
 
 struct stats_find {
@@ -1574,7 +1689,7 @@ int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 	if (!iface)
 		return -ENOENT;
 	f.ifindex = iface->dir[di].ifb_ifindex;
-	f.handle = NETEM_HANDLE(slot->id);
+	f.handle = NETEM_HANDLE(netem_id(slot));
 	r = nl_socket_dump(dp->nl, nl_tc_qdisc_dump_req(buf), stats_cb, &f, NULL);
 	if (r < 0)
 		return r;

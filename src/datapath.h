@@ -9,7 +9,9 @@
  *                    by the prefix, see datapath.c) and mirred-redirect it to
  *   chd-o<ifindex>:  an IFB for egress / chd-i<ifindex> for ingress, with an htb root; one htb
  *                    class per active edge, whose leaf is the edge's netem qdisc; a u32 filter on
- *                    the IFB root picks the class.
+ *                    the IFB root picks the class. An edge with a share of flows has an inner
+ *                    class instead: a cls_bpf filter on it (flowsel) sends the selected flows to
+ *                    a class with the netem leaf, the others to one with a plain leaf.
  *
  * The IFB hands egress packets back to the interface's own root qdisc, so a pre-existing
  * shaper still applies. Every object is recognisable after a crash: IFB names carry the prefix
@@ -57,6 +59,13 @@ int datapath_resolve_ifindex(struct datapath *dp, const struct edge *e, int *ret
  * it) the clsact. The distribution table named by cfg->dist is loaded here. */
 int datapath_set_netem(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, const struct netem_config *cfg, struct diag *d);
+/* The same for a share of the edge's flows (flowsel units, FLOWSEL_ALL = all): only they reach
+ * the netem, the others pass undelayed. Another share of an edge changes in place; going from a
+ * share to all flows or back rebuilds the edge's objects (a moment without the fault, and what
+ * netem held is dropped). */
+int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifindex,
+		enum fault_direction dir, const struct netem_config *cfg, uint32_t flows,
+		struct diag *d);
 
 int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct datapath_stats *ret);

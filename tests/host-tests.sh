@@ -67,24 +67,7 @@ check "status shows the kernel's drop counter ($dropped >= 10)" in_range "$dropp
 # dropped or not the same way every time; a second share on the edge is refused
 ctl inject partition --edge db --flows 50% --for 10m
 check "the partition rule hashes flows" bash -c "ip netns exec cd-a nft list table inet chaosd | grep -q 'symhash mod 10000 < 5000'"
-out=$(A python3 - <<'PY'
-import socket
-def send(port):  # a drop in postrouting fails the send with EPERM at once
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("10.77.0.1", port))
-    try:
-        s.sendto(b"x", ("10.77.0.2", 9))
-        return 1
-    except PermissionError:
-        return 0
-    finally:
-        s.close()
-first = [send(40000 + i) for i in range(200)]
-again = [send(40000 + i) for i in range(200)]
-print(200 - sum(first), sum(a != b for a, b in zip(first, again)))
-PY
-)
+out=$(udp_dropped 40000)
 read -r dropped changed <<<"$out"
 record "partition flows = 50% on db: ${dropped:-?} of 200 UDP flows dropped, ${changed:-?} changed on a second pass"
 check "partition flows=50%: about half the flows dropped (${dropped:-?} of 200, 4 sigma 72-128)" in_range "${dropped:-x}" 72 128

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "datapath.h"
+#include "flowsel.h"
 #include "journal.h"
 #include "nl_link.h"
 #include "nl_tc.h"
@@ -228,9 +229,13 @@ START_TEST(test_no_netem_rolls_back)
 		return;
 	}
 	before = snapshot();
-	for (enum fault_direction dir = FAULT_DIR_OUT; dir <= FAULT_DIR_IN; dir++) {
+	for (unsigned round = 0; round < 4; round++) {
+		enum fault_direction dir = round % 2 ? FAULT_DIR_IN : FAULT_DIR_OUT;
+		/* then on a share of flows: an inner class, two leaf classes and a filter */
+		uint32_t flows = round < 2 ? FLOWSEL_ALL : 2500;
+
 		diag_init(&d);
-		r = datapath_set_netem(dp, &e, veth0, dir, &cfg, &d);
+		r = datapath_set_netem_flows(dp, &e, veth0, dir, &cfg, flows, &d);
 		ck_assert_int_eq(r, -EOPNOTSUPP);
 		/* chaosd's reason and fix first, then the kernel's own words */
 		ck_assert_str_eq(first_line(&d), "the kernel has no sch_netem (modprobe sch_netem; "
@@ -1019,10 +1024,109 @@ START_TEST(test_netem_hashed_many_edges)
 }
 END_TEST
 
+/* An edge on a share of flows: an inner class with a cls_bpf filter, the netem in one leaf
+ * class and the other flows' leaf beside it; another share swaps the program in place, all flows
+ * and back rebuild the edge; a failed add of a share next to a working edge leaves nothing. */
+/* The kernel state is want's. */
+static void assert_state(const char *want)
+{
+	char *now = snapshot();
+
+	assert_same(want, now);
+	free(now);
+}
+
+START_TEST(test_netem_flows)
+{
+	struct edge e1 = edge_v4("one", "10.0.5.7/32", EDGE_PROTO_ANY, 0);
+	struct edge e2 = edge_v4("two", "10.0.5.8/32", EDGE_PROTO_ANY, 0);
+	struct netem_config cfg = delay_cfg(100);
+	char out_dev[IF_NAMESIZE], *before, *mid, *out, *j;
+	struct datapath_stats st;
+	struct diag d;
+	double ms;
+
+	NEEDS_NETEM();
+	snprintf(out_dev, sizeof(out_dev), "chd-o%d", veth0);
+	before = snapshot();
+	diag_init(&d);
+	ck_assert_msg(datapath_set_netem(dp, &e1, veth0, FAULT_DIR_OUT, &cfg, &d) == 0, "%s",
+			d.text);
+	mid = snapshot();
+
+	/* e2 on 50 %: its class 1:3 is inner, the netem 4: in 1:4, the others' leaf 1:5 */
+	ck_assert_msg(datapath_set_netem_flows(dp, &e2, veth0, FAULT_DIR_OUT, &cfg, 5000, &d) == 0,
+			"%s", d.text);
+	j = capture("tc class show dev %s", out_dev);
+	ck_assert_msg(strstr(j, "class htb 1:3 root") && strstr(j, "class htb 1:4 parent 1:3") &&
+				strstr(j, "class htb 1:5 parent 1:3"),
+			"%s", j);
+	free(j);
+	j = capture("tc filter show dev %s parent 1:3", out_dev);
+	ck_assert_msg(strstr(j, "bpf") && strstr(j, "handle 0x1 flowid 1:4") &&
+				strstr(j, ",53 1 0 5000,") && strstr(j, ",6 0 0 65541'"),
+			"%s", j);
+	free(j);
+	j = capture("tc qdisc show dev %s", out_dev);
+	ck_assert_msg(strstr(j, "qdisc netem 4: parent 1:4 "), "%s", j);
+	free(j);
+	/* ping is one flow (its identifier): delayed all the time or never, and counted where
+	 * it went */
+	ms = ping_ms("10.0.5.8");
+	ck_assert_int_eq(datapath_get_stats(dp, &e2, veth0, FAULT_DIR_OUT, &st), 0);
+	ck_assert_msg((ms >= 99 && st.packets >= 3) || (ms < 50 && st.packets == 0),
+			"ping %.1f ms, %llu packets through the netem", ms,
+			(unsigned long long)st.packets);
+
+	/* another share and delay in place: the filter's program, the netem's options */
+	cfg = delay_cfg(200);
+	ck_assert_msg(datapath_set_netem_flows(dp, &e2, veth0, FAULT_DIR_OUT, &cfg, 2000, &d) == 0,
+			"%s", d.text);
+	j = capture("tc filter show dev %s parent 1:3", out_dev);
+	ck_assert_msg(strstr(j, "handle 0x1 flowid 1:4") && strstr(j, ",53 1 0 2000,"), "%s", j);
+	free(j);
+	j = capture("tc qdisc show dev %s", out_dev);
+	ck_assert_msg(strstr(j, "qdisc netem 4: parent 1:4 ") && strstr(j, "delay 200ms"), "%s", j);
+	free(j);
+
+	/* all flows: a plain edge again, with no filter; then a share again */
+	ck_assert_msg(datapath_set_netem_flows(dp, &e2, veth0, FAULT_DIR_OUT, &cfg, FLOWSEL_ALL,
+				      &d) == 0,
+			"%s", d.text);
+	j = capture("tc class show dev %s; tc filter show dev %s parent 1:3", out_dev, out_dev);
+	ck_assert_msg(strstr(j, "class htb 1:3 root leaf 3:") && !strstr(j, "parent 1:3") &&
+				!strstr(j, "bpf"),
+			"%s", j);
+	free(j);
+	ck_assert_msg(datapath_set_netem_flows(dp, &e2, veth0, FAULT_DIR_OUT, &cfg, 100, &d) == 0,
+			"%s", d.text);
+	j = capture("tc filter show dev %s parent 1:3", out_dev);
+	ck_assert_msg(strstr(j, "flowid 1:4") && strstr(j, ",53 1 0 100,"), "%s", j);
+	free(j);
+	ck_assert_int_eq(datapath_set_netem(dp, &e2, veth0, FAULT_DIR_OUT, NULL, &d), 0);
+	assert_state(mid);
+
+	/* a node in chaosd's table where e2's goes makes its redirect fail after its classes,
+	 * filter and netem were made (see test_netem_existing_clsact_and_rollback): all go */
+	SH("tc filter add dev veth0 egress prio %u protocol ip handle 420:8:2 u32 ht 420:8: "
+	   "match ip dst 192.0.2.9/32 flowid 1:1",
+			NL_TC_PRIO_V4);
+	out = snapshot();
+	ck_assert_int_lt(datapath_set_netem_flows(dp, &e2, veth0, FAULT_DIR_OUT, &cfg, 5000, &d), 0);
+	assert_state(out);
+	free(out);
+	SH("tc filter del dev veth0 egress prio %u protocol ip handle 420:8:2 u32", NL_TC_PRIO_V4);
+	ck_assert_int_eq(datapath_set_netem(dp, &e1, veth0, FAULT_DIR_OUT, NULL, &d), 0);
+	assert_state(before);
+	free(mid);
+	free(before);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("datapath-host");
-	TCase *tc = tcase_create("kernel");
+	TCase *tc = tcase_create("kernel"), *tf = tcase_create("flows");
 	SRunner *sr;
 	int failed;
 
@@ -1049,6 +1153,11 @@ int main(void)
 	tcase_add_test(tc, test_netem_existing_clsact_and_rollback);
 	tcase_add_test(tc, test_netem_hashed_many_edges);
 	suite_add_tcase(s, tc);
+	/* several rebuilds and snapshots: more than a minute on a busy emulated machine */
+	tcase_add_checked_fixture(tf, setup, teardown);
+	tcase_set_timeout(tf, 240);
+	tcase_add_test(tf, test_netem_flows);
+	suite_add_tcase(s, tf);
 	sr = srunner_create(s);
 	/* Each test unshares its own network namespace: only with fork. */
 	srunner_set_fork_status(sr, CK_FORK);

@@ -168,6 +168,95 @@ check "two edges at once: the rest of a0 untouched ($RTT)" in_range "$RTT" 0 10
 kill $spid $spid2 2>/dev/null
 ctl revert --all
 
+# --- flows = N%: a share of the connections, each always or never delayed, both ways alike.
+# 60 TCP connections from distinct source ports, 7 echo round trips each. With 50 ms each way,
+# a selected connection's round trip is 100 ms and more every time, another's a few ms; one
+# delayed only one way would show 50-100 ms. Which connections the kernel picks is predicted
+# exactly (flowsel's hash, below).
+B socat TCP-LISTEN:7000,fork,reuseaddr EXEC:/bin/cat >/dev/null 2>&1 &
+epid=$!
+sleep 0.5
+# conn_rtts SHARE: per connection "delayed|clear|mixed predicted(0/1) median-ms"
+conn_rtts() {
+	A python3 - "$1" <<'PY'
+import socket, struct, sys, time
+share = int(sys.argv[1])
+def ip(a): return struct.unpack(">I", socket.inet_aton(a))[0]
+def selected(sport, dport):  # src/flowsel.c flowsel_hash(), selected if h % 10000 < share
+    h = ip("10.77.0.1") ^ ip("10.77.0.2") ^ sport ^ dport
+    h ^= h >> 16; h = h * 0x85ebca6b & 0xffffffff; h ^= h >> 13
+    h = h * 0xc2b2ae35 & 0xffffffff; h ^= h >> 16
+    return h % 10000 < share
+for i in range(60):
+    port = 41000 + i
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST: no TIME_WAIT
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.bind(("10.77.0.1", port))
+    s.settimeout(5)
+    s.connect(("10.77.0.2", 7000))
+    t = []
+    for k in range(8):  # the first waits for socat to fork its cat: not measured
+        t0 = time.monotonic(); s.sendall(b"x"); s.recv(1); t.append((time.monotonic() - t0) * 1e3)
+    s.close()
+    t = sorted(t[1:])
+    # netem's 50 ms each way make every round trip of a selected connection 100 ms or more,
+    # and every one of a connection delayed one way only 50 ms or more. The emulator stalls
+    # now and then (a clear connection's round trip can take 300 ms), so: delayed = all 7 at
+    # 95 ms or more; clear = most under 50 ms (impossible with a delay either way)
+    kind = "delayed" if t[0] >= 95 else "clear" if t[3] < 50 else "mixed"
+    print(kind, int(selected(port, 7000)), "%.1f" % t[3], port, " ".join("%.1f" % x for x in t))
+PY
+}
+# flows_summary FILE: "delayed clear mixed agree delayed-median clear-median"
+flows_summary() {
+	awk '{ n[$1]++; if (($1 == "delayed") == ($2 == 1) && $1 != "mixed") agree++ }
+		END { printf "%d %d %d %d", n["delayed"], n["clear"], n["mixed"], agree }' "$1"
+}
+ctl inject latency --edge db --ms 50 --direction both --flows 50% --for 10m
+has_flows_filter() {
+	for c in $(A tc class show dev "chd-o$IFX" | awk '{ print $3 }'); do
+		A tc filter show dev "chd-o$IFX" parent "$c"
+	done | grep -q 'bpf.*flowid'
+}
+check "the edge's class on chd-o$IFX classifies with a cls_bpf filter" has_flows_filter
+conn_rtts 5000 >"$T/flows50"
+grep -v '^delayed 1\|^clear 0' "$T/flows50" # kind, predicted, median, port, round trips (ms)
+read -r del clr mix agree <<<"$(flows_summary "$T/flows50")"
+dmed=$(awk '$1 == "delayed" { print $3 }' "$T/flows50" | sort -n | median)
+cmed=$(awk '$1 == "clear" { print $3 }' "$T/flows50" | sort -n | median)
+stalls=$(awk '$1 == "clear" && $NF >= 95' "$T/flows50" | wc -l)
+record "flows = 50%, latency 50 ms both ways on db: $del of 60 TCP connections delayed (binomial 4-sigma band 15-45), $clr clear, $mix mixed; $agree of 60 as flowsel predicted; median rtt delayed ${dmed} ms, clear ${cmed} ms ($stalls clear ones had one round trip over 95 ms)"
+check "flows=50%: the share delayed is near half ($del of 60)" in_range "$del" 15 45
+check "flows=50%: every connection delayed both ways on all 7 round trips or on none ($mix mixed)" in_range "$mix" 0 0
+check "flows=50%: the kernel picked exactly the connections flowsel predicts ($agree of 60)" in_range "$agree" 60 60
+# A second share on the edge is refused and changes nothing.
+snapshot "$T/flows-mid"
+expect_refused "a second share on one edge refused" "edge 'db': its faults affect 50% of its flows" inject loss --edge db --percent 5 --flows 20
+check "the refused share changed nothing" same_state "$T/flows-mid"
+# Lowered in place (the filter replaced): only flows of the 50 % keep their delay.
+ctl inject latency --edge db --ms 50 --direction both --flows 20% --for 10m
+conn_rtts 2000 >"$T/flows20"
+grep -v '^delayed 1\|^clear 0' "$T/flows20"
+read -r del20 clr20 mix20 agree20 <<<"$(flows_summary "$T/flows20")"
+kept=$(paste -d' ' "$T/flows50" "$T/flows20" | awk '$4 == "delayed" && $1 != "delayed"' | wc -l)
+record "flows lowered in place to 20%: $del20 of 60 delayed, $mix20 mixed, $agree20 as predicted, $kept delayed that were not at 50%"
+check "flows=20%: exactly the predicted connections ($agree20 of 60)" in_range "$agree20" 60 60
+check "flows=20%: no connection delayed that 50% spared ($kept)" in_range "$kept" 0 0
+ctl revert --all
+check "a flows fault reverts to the exact prior state" same_state "$T/before"
+# Partitions: nftables' symhash, each of 200 UDP flows dropped or not, twice the same way.
+ctl inject partition --edge db --flows 30% --for 10m
+out=$(udp_dropped 43000)
+read -r dropped changed <<<"$out"
+record "partition flows = 30% on db: ${dropped:-?} of 200 UDP flows dropped (4-sigma band 34-86), ${changed:-?} changed on a second pass"
+check "partition flows=30%: share dropped (${dropped:-?} of 200)" in_range "${dropped:-x}" 34 86
+check "partition flows=30%: each flow the same way twice (${changed:-?} changed)" in_range "${changed:-x}" 0 0
+ctl revert --all
+kill $epid 2>/dev/null
+check "exact prior state after the flows tests" same_state "$T/before"
+
 # --- deadline
 ctl inject latency --edge db --ms 20 --for 2s
 sleep 3

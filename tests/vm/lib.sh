@@ -163,3 +163,27 @@ expect_refused() {
 
 # in_range VALUE LO HI (floats)
 in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "inf" && v >= lo && v <= hi) }'; }
+
+# udp_dropped FIRST-PORT: from cd-a, one UDP datagram from each of 200 source ports (FIRST-PORT
+# on) to 10.77.0.2:9, twice. Prints how many the first pass had dropped (a drop in postrouting
+# fails the send with EPERM at once) and how many went the other way on the second pass.
+udp_dropped() {
+	A python3 - "$1" <<'PY'
+import socket, sys
+first_port = int(sys.argv[1])
+def send(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("10.77.0.1", port))
+    try:
+        s.sendto(b"x", ("10.77.0.2", 9))
+        return 1
+    except PermissionError:
+        return 0
+    finally:
+        s.close()
+first = [send(first_port + i) for i in range(200)]
+again = [send(first_port + i) for i in range(200)]
+print(200 - sum(first), sum(a != b for a, b in zip(first, again)))
+PY
+}
