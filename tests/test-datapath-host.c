@@ -36,6 +36,7 @@
 #include "journal.h"
 #include "nl_link.h"
 #include "nl_tc.h"
+#include "test-netns.h"
 #include "test-util.h"
 
 static pid_t peer = -1;
@@ -43,22 +44,6 @@ static char jdir[64];
 static struct journal *journal;
 static struct datapath *dp;
 static int veth0;
-
-static int sh(const char *fmt, ...) _printf_(1, 2);
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r = system(cmd);
-	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
-}
-
-#define SH(...) ck_assert_msg(sh(__VA_ARGS__) == 0, "failed: " __VA_ARGS__)
 
 static char *capture(const char *fmt, ...) _printf_(1, 2);
 static char *capture(const char *fmt, ...)
@@ -139,24 +124,7 @@ static bool have_netem(void)
 
 static void setup(void)
 {
-	int p[2];
-	char c;
-
-	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
-	ck_assert_int_eq(pipe(p), 0);
-	peer = fork();
-	ck_assert_int_ge(peer, 0);
-	if (peer == 0) {
-		if (unshare(CLONE_NEWNET) < 0)
-			_exit(1);
-		(void)!write(p[1], "x", 1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	close(p[0]);
-
+	peer = test_netns_pair();
 	SH("ip link set lo up");
 	SH("ip link add veth0 type veth peer name veth1 netns %d", (int)peer);
 	SH("ip addr add 10.0.5.1/24 dev veth0 && ip -6 addr add fd00:5::1/64 dev veth0 nodad && "
@@ -1127,8 +1095,6 @@ int main(void)
 {
 	Suite *s = suite_create("datapath-host");
 	TCase *tc = tcase_create("kernel"), *tf = tcase_create("flows");
-	SRunner *sr;
-	int failed;
 
 	if (geteuid() != 0)
 		return test_skip("test-datapath-host", "needs root (network namespaces, tc)");
@@ -1158,11 +1124,5 @@ int main(void)
 	tcase_set_timeout(tf, 240);
 	tcase_add_test(tf, test_netem_flows);
 	suite_add_tcase(s, tf);
-	sr = srunner_create(s);
-	/* Each test unshares its own network namespace: only with fork. */
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite_forked(s);
 }
