@@ -252,7 +252,7 @@ web=$!
 # python starts slowly in a guest on a busy host: the GameDays must not probe before it listens
 wait_for 90 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null ||
 	bad "the web server in cd-b did not start listening within 90 s"
-gameday() { # gameday NAME EDGE: probe db's web server, partition EDGE for 2s
+gameday() { # gameday NAME EDGE FOR: probe db's web server, partition EDGE for FOR
 	cat >"/etc/chaosd/scenarios/$1.ini" <<INI
 [scenario]
 name = $1
@@ -267,11 +267,12 @@ steady_state = success_rate >= 90% over 2s
 at = 0s
 fault = partition
 edge = $2
-for = 2s
+for = $3
 INI
 }
-gameday held web
-gameday hits-db db
+gameday held web 2s
+# long enough for probes that time out after 2 s to cross abort_when before the step ends
+gameday hits-db db 30s
 systemctl start chaosd-gameday@held.service
 rc=$?
 st="rc $rc $(prop Result chaosd-gameday@held.service) $(prop ExecMainStatus chaosd-gameday@held.service)"
