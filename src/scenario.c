@@ -38,7 +38,8 @@ const struct scenario_key scenario_keys[] = {
 	{ "probe", "timeout", "TIME", "2s", "a probe taking longer fails" },
 	{ "probe", "expect_status", "CODE", "200", "http: the status that counts as success" },
 	{ "probe", "abort_when", "COND", NULL, "abort the run when this holds during the method, "
-	  "e.g. 'failure_rate > 10% over 10s', 'p99 > 5s over 30s', 'availability < 90% over 30s'" },
+	  "e.g. 'failure_rate > 10% over 10s', 'p99 > 5s over 30s', 'availability < 90% over 30s'; "
+	  "the window must be at least twice the probe's timeout and interval" },
 	{ "probe", "steady_state", "COND", NULL, "the hypothesis: must hold before and after the "
 	  "method, e.g. 'success_rate >= 99% over 10s'" },
 	{ "step", "at", "TIME", NULL, "when the step starts, from the start of the method; required" },
@@ -945,6 +946,21 @@ static void finish(struct parser *p)
 		}
 		if (target_parse(pr, why, sizeof(why)) < 0)
 			p_error(p, pr->line, "target", pr->target, "%s", why);
+		/* A probe that times out yields one sample per timeout; an abort needs a few
+		 * samples or half a window of them (daemon/runner.c), so a shorter window would
+		 * never abort. */
+		if (pr->abort_when.set &&
+				pr->abort_when.window_usec < 2 * MAX(pr->timeout_usec, pr->interval_usec)) {
+			char w[32], t[32];
+
+			p_error(p, pr->abort_when.line, "abort_when",
+					scenario_cond_format(&pr->abort_when, why, sizeof(why)),
+					"the window %s is shorter than twice the probe's timeout or "
+					"interval (%s): it could never gather the samples an abort needs",
+					parse_format_duration(pr->abort_when.window_usec, w, sizeof(w)),
+					parse_format_duration(MAX(pr->timeout_usec, pr->interval_usec), t,
+							sizeof(t)));
+		}
 		if (pr->steady_state.set)
 			steady = MAX(steady, pr->steady_state.window_usec);
 	}

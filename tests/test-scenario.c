@@ -204,6 +204,12 @@ START_TEST(test_errors_steps)
 		   "percent=1\nfor=1m\n",
 			"t.ini:2: [scenario] max_duration = '30s': shorter than the plan: steady "
 			"state twice and the method take 1m");
+	load_fails("[probe p]\ntype=tcp\ntarget=127.0.0.1:1\ntimeout=2s\n"
+		   "abort_when = failure_rate > 10% over 3s\n[step x]\nat=0\nedge=e\nfault=loss\n"
+		   "percent=1\nfor=1m\n",
+			"t.ini:5: [probe p] abort_when = 'failure_rate > 10% over 3s': the window 3s is "
+			"shorter than twice the probe's timeout or interval (2s): it could never "
+			"gather the samples an abort needs");
 	load_fails("[scenario]\n", "t.ini:1: no [step NAME] section: a scenario needs at least "
 				   "one fault");
 	load_fails("[steps 1]\nat=0\n[step 2\n  indented = 1\nnovalue\n",

@@ -64,7 +64,7 @@ max_duration = 2m
 type = tcp
 target = 10.77.0.2:8080
 interval = 250ms
-timeout = 2s
+timeout = 1s
 abort_when = p99 > 150ms over 3s
 steady_state = success_rate >= 95% over 3s
 

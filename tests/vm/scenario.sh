@@ -33,7 +33,7 @@ interval = 250ms
 # 3s: a SYN that waited in netem when the step ended is freed with the qdisc; TCP resends it
 # after 1s and the probe still succeeds, only slower.
 timeout = 3s
-abort_when = p99 > 5s over 5s
+abort_when = p99 > 5s over 6s
 steady_state = success_rate >= 90% over 2s
 
 [step slow-db]
@@ -81,7 +81,7 @@ type = tcp
 target = 10.77.0.2:8080
 interval = 200ms
 timeout = 2s
-abort_when = p99 > 150ms over 3s
+abort_when = p99 > 150ms over 4s
 
 [step slow-db]
 at = 0s
@@ -96,7 +96,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 sed 's/^/  | /' "$T/slow.out" | head -20
 record "p99 > 150ms abort with 300 ms injected: run ended after ${ms} ms (step was 60 s)"
 check "abort_when p99: exit 2" test "$rc" = 2
-check "abort_when p99: the reason gives the measured p99" grep -Eq "abort .*probe db: p99 [0-9.]+ms over [0-9]+ samples \(abort_when p99 > 150ms over 3s\)" "$T/slow.out"
+check "abort_when p99: the reason gives the measured p99" grep -Eq "abort .*probe db: p99 [0-9.]+ms over [0-9]+ samples \(abort_when p99 > 150ms over 4s\)" "$T/slow.out"
 check "abort_when p99: ended within seconds (${ms} ms)" in_range "$ms" 0 10000
 check "abort_when p99: kernel state as before" same_state "$T/before"
 stop_chaosd

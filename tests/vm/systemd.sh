@@ -261,7 +261,7 @@ type = tcp
 target = 10.77.0.2:8080
 interval = 200ms
 timeout = 2s
-abort_when = failure_rate > 50% over 2s
+abort_when = failure_rate > 50% over 5s
 steady_state = success_rate >= 90% over 2s
 [step cut]
 at = 0s
