@@ -1964,19 +1964,19 @@ int datapath_remove_all(struct datapath *dp, struct diag *d)
 				ifindex, d);
 	}
 	cleanup_send(dp, &c, d);
-	if (o.hts.n) {
-		struct ht_objs tables = { .dir = -1 };
-		for (unsigned i = 0; i < o.hts.n; i++)
-			if (o.hts.v[i].table && owned_foreign(&o, o.hts.v[i].ifindex) &&
-					ht_objs_add(&tables, &o.hts.v[i]) < 0 && c.first == 0)
-				c.first = -ENOMEM;
-		r = tables.n ? delete_tables_settled(dp, &tables, d) : 0;
-		if (r < 0 && c.first == 0)
-			c.first = r;
-		free(tables.v);
-		put_owned_tps(dp, &c, &o, true, d);
-		cleanup_send(dp, &c, d);
-	}
+	/* Then, on clsacts with someone else's filters, the tables once the kernel let go of the
+	 * links, and the instances: also those a cut-off kill switch left without tables. */
+	struct ht_objs tables = { .dir = -1 };
+	for (unsigned i = 0; i < o.hts.n; i++)
+		if (o.hts.v[i].table && owned_foreign(&o, o.hts.v[i].ifindex) &&
+				ht_objs_add(&tables, &o.hts.v[i]) < 0 && c.first == 0)
+			c.first = -ENOMEM;
+	r = tables.n ? delete_tables_settled(dp, &tables, d) : 0;
+	if (r < 0 && c.first == 0)
+		c.first = r;
+	free(tables.v);
+	put_owned_tps(dp, &c, &o, true, d);
+	cleanup_send(dp, &c, d);
 
 	/* The journal may remember a clsact the kernel no longer has (its interface went). */
 	for (unsigned i = 0; i < dp->n_ifaces; i++) {

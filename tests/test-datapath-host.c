@@ -626,6 +626,17 @@ START_TEST(test_remove_all_spares_foreign)
 	ck_assert_int_eq(datapath_remove_all(dp, &d), 4);
 	after = snapshot();
 	assert_same(before, after);
+	free(after);
+	/* what a kill switch cut off after the tables leaves: an empty instance, no tables */
+	SH("tc filter add dev veth0 egress prio %u protocol ip handle ::1 u32 match u32 0 0 "
+	   "flowid 1:1 && tc filter del dev veth0 egress prio %u protocol ip handle $(tc filter "
+	   "show dev veth0 egress prio %u | grep -o 'fh [0-9a-f]*::1' | cut -c4-) u32",
+			NL_TC_PRIO_V4, NL_TC_PRIO_V4, NL_TC_PRIO_V4);
+	ck_assert_int_eq(datapath_count_owned(dp, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(datapath_remove_all(dp, &d), 1);
+	after = snapshot();
+	assert_same(before, after);
 	free(before);
 	free(after);
 	nl_socket_free(s);
