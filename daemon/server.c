@@ -411,6 +411,8 @@ static void schedule_retry(struct server *s);
 int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	_cleanup_free_ uint64_t *gone = calloc(s->n_faults + 1, sizeof(*gone));
+	unsigned n_gone = 0;
 	struct diag d;
 	int r = 0;
 
@@ -436,12 +438,17 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 			s->metrics.revert_failed[af->fault.kind]++;
 		if (r >= 0) {
 			s->metrics.reverted[af->fault.kind]++;
-			(void)journal_fault_remove(s->journal, af->id);
+			/* one journal write for all of them, below */
+			if (gone)
+				gone[n_gone++] = af->id;
+			else
+				(void)journal_fault_remove(s->journal, af->id);
 			if (af->run[0])
 				runner_fault_gone(s->runner, af->id);
 			active_fault_free(af);
 		}
 	}
+	(void)journal_fault_remove_many(s->journal, gone, n_gone);
 	if (r >= 0) {
 		s->n_faults = 0;
 		s->metrics.last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
@@ -520,8 +527,13 @@ int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journa
 		log_error("cleanup: %s", diag_text(&d));
 		return r1 < 0 ? r1 : r2;
 	}
-	while (j && journal_fault_count(j) > 0)
-		(void)journal_fault_remove(j, journal_fault_at(j, 0)->id);
+	for (unsigned n; j && (n = journal_fault_count(j)) > 0;) {
+		uint64_t ids[256];
+		n = MIN(n, ELEMENTSOF(ids));
+		for (unsigned i = 0; i < n; i++)
+			ids[i] = journal_fault_at(j, i)->id;
+		(void)journal_fault_remove_many(j, ids, n);
+	}
 	if (r1 > 0 || r2 > 0)
 		log_notice("cleanup: removed %d tc object(s)%s left by an earlier run", r1,
 				r2 > 0 ? " and the nftables table" : "");

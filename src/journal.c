@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -20,6 +22,8 @@ struct journal {
 	char *dir;
 	char *path;
 	int lock_fd;
+	int log_fd;      /* the journal opened for appending, -EBADF until the first save */
+	unsigned n_recs; /* records in the file (superseded ones included) */
 	struct journal_clsact *clsact;
 	unsigned n_clsact;
 	struct journal_fault *faults;
@@ -32,6 +36,7 @@ struct journal *journal_free(struct journal *j)
 	if (!j)
 		return NULL;
 	safe_close(j->lock_fd);
+	safe_close(j->log_fd);
 	free(j->dir);
 	free(j->path);
 	free(j->clsact);
@@ -59,8 +64,24 @@ static int write_param(const char *key, const char *value, void *userdata)
 	return 0;
 }
 
-/* The whole journal is rewritten on each change: it holds at most a few thousand short lines,
- * and rename() is the only way to make the change atomic. */
+static int write_fault(FILE *f, const struct journal_fault *jf)
+{
+	struct param_buf p = { f };
+	int r;
+
+	fprintf(f, "fault %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %s %s %s", jf->id,
+			jf->created_realtime_usec, jf->deadline_realtime_usec, (unsigned)jf->uid,
+			jf->edge, fault_kind_to_string(jf->fault.kind),
+			jf->applied ? "applied" : "pending");
+	r = fault_foreach_param(&jf->fault, write_param, &p);
+	if (jf->run[0])
+		fprintf(f, " run=%s", jf->run);
+	fputc('\n', f);
+	return r;
+}
+
+/* The compact form: the whole journal written anew and renamed over the old one (rename() is
+ * the only way to replace it atomically), then reopened for appending. */
 static int journal_save(struct journal *j)
 {
 	_cleanup_free_ char *tmp = NULL;
@@ -80,19 +101,8 @@ static int journal_save(struct journal *j)
 	fprintf(f, "%s\n", JOURNAL_MAGIC);
 	for (unsigned i = 0; i < j->n_clsact; i++)
 		fprintf(f, "clsact %d %s\n", j->clsact[i].ifindex, j->clsact[i].ifname);
-	for (unsigned i = 0; i < j->n_faults && r >= 0; i++) {
-		const struct journal_fault *jf = &j->faults[i];
-		struct param_buf p = { f };
-
-		fprintf(f, "fault %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %s %s %s", jf->id,
-				jf->created_realtime_usec, jf->deadline_realtime_usec,
-				(unsigned)jf->uid, jf->edge, fault_kind_to_string(jf->fault.kind),
-				jf->applied ? "applied" : "pending");
-		r = fault_foreach_param(&jf->fault, write_param, &p);
-		if (jf->run[0])
-			fprintf(f, " run=%s", jf->run);
-		fputc('\n', f);
-	}
+	for (unsigned i = 0; i < j->n_faults && r >= 0; i++)
+		r = write_fault(f, &j->faults[i]);
 	if (r >= 0 && (fflush(f) != 0 || fsync(fileno(f)) < 0))
 		r = negative_errno();
 	if (fclose(f) != 0 && r >= 0)
@@ -110,7 +120,42 @@ static int journal_save(struct journal *j)
 	dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		(void)fsync(dfd);
+	j->n_recs = 1 + j->n_clsact + j->n_faults;
+	j->log_fd = safe_close(j->log_fd);
+	j->log_fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	return 0;
+}
+
+/* A change as records appended to the journal (one write, one fsync): each change costs its
+ * own size, not the journal's. A record cut short by a crash has no newline and is not read;
+ * the change it described was not made (the kernel is touched only after the fsync). When the
+ * file holds more superseded records than live ones, it is compacted instead. */
+static int journal_append(struct journal *j, const char *text, size_t len, unsigned n_recs)
+{
+	ssize_t n;
+
+	if (j->log_fd < 0 || j->n_recs + n_recs > 2 * (1 + j->n_clsact + j->n_faults) + 64)
+		return journal_save(j);
+	n = write(j->log_fd, text, len);
+	if (n != (ssize_t)len || fsync(j->log_fd) < 0)
+		return journal_save(j); /* rewritten whole, without the torn record */
+	j->n_recs += n_recs;
+	return 0;
+}
+
+static int journal_appendf(struct journal *j, const char *fmt, ...) _printf_(2, 3);
+static int journal_appendf(struct journal *j, const char *fmt, ...)
+{
+	char buf[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return journal_save(j);
+	return journal_append(j, buf, (size_t)n, 1);
 }
 
 static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *d,
@@ -166,6 +211,72 @@ static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *
 	return 0;
 }
 
+static int find_clsact(const struct journal *j, int ifindex)
+{
+	for (unsigned i = 0; i < j->n_clsact; i++)
+		if (j->clsact[i].ifindex == ifindex)
+			return (int)i;
+	return -1;
+}
+
+/* The in-memory side of each change; the callers write it down. */
+static int clsact_put(struct journal *j, int ifindex, const char *ifname)
+{
+	struct journal_clsact *n;
+
+	if (find_clsact(j, ifindex) >= 0)
+		return 0;
+	n = reallocarray(j->clsact, j->n_clsact + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	j->clsact = n;
+	n[j->n_clsact].ifindex = ifindex;
+	snprintf(n[j->n_clsact].ifname, sizeof(n[j->n_clsact].ifname), "%s",
+			ifname && *ifname ? ifname : "-");
+	j->n_clsact++;
+	return 1;
+}
+
+static bool clsact_drop(struct journal *j, int ifindex)
+{
+	int i = find_clsact(j, ifindex);
+
+	if (i < 0)
+		return false;
+	j->clsact[i] = j->clsact[--j->n_clsact];
+	return true;
+}
+
+static int fault_put(struct journal *j, const struct journal_fault *f)
+{
+	struct journal_fault *n;
+
+	for (unsigned i = 0; i < j->n_faults; i++)
+		if (j->faults[i].id == f->id) {
+			j->faults[i] = *f;
+			return 0;
+		}
+	n = reallocarray(j->faults, j->n_faults + 1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	j->faults = n;
+	j->faults[j->n_faults++] = *f;
+	j->max_id = MAX(j->max_id, f->id);
+	return 0;
+}
+
+static bool fault_drop(struct journal *j, uint64_t id)
+{
+	for (unsigned i = 0; i < j->n_faults; i++)
+		if (j->faults[i].id == id) {
+			memmove(&j->faults[i], &j->faults[i + 1],
+					(j->n_faults - i - 1) * sizeof(*j->faults));
+			j->n_faults--;
+			return true;
+		}
+	return false;
+}
+
 static int journal_load(struct journal *j, struct diag *d)
 {
 	_cleanup_(fclosep) FILE *f = NULL;
@@ -180,6 +291,9 @@ static int journal_load(struct journal *j, struct diag *d)
 		lineno++;
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
+		else if (feof(f) && lineno > 1)
+			break; /* an append a crash cut short: its change was never made */
+		j->n_recs++;
 		if (lineno == 1) {
 			if (!streq(line, JOURNAL_MAGIC))
 				return diag_add(d, -EBADMSG, "%s:1: not a chaosd journal", j->path);
@@ -191,7 +305,7 @@ static int journal_load(struct journal *j, struct diag *d)
 			if (sscanf(line + 7, "%d %15s", &ifindex, name) != 2 || ifindex <= 0)
 				return diag_add(d, -EBADMSG, "%s:%u: bad clsact record", j->path,
 						lineno);
-			int r = journal_clsact_add(j, ifindex, name);
+			int r = clsact_put(j, ifindex, name);
 			if (r < 0)
 				return r;
 		} else if (strncmp(line, "fault ", 6) == 0) {
@@ -199,13 +313,21 @@ static int journal_load(struct journal *j, struct diag *d)
 			int r = parse_fault_line(line + 6, &jf, d, j->path, lineno);
 			if (r < 0)
 				return r;
-			struct journal_fault *nf = reallocarray(j->faults, j->n_faults + 1,
-					sizeof(*nf));
-			if (!nf)
-				return -ENOMEM;
-			j->faults = nf;
-			j->faults[j->n_faults++] = jf;
-			j->max_id = MAX(j->max_id, jf.id);
+			r = fault_put(j, &jf);
+			if (r < 0)
+				return r;
+		} else if (strncmp(line, "drop-clsact ", 12) == 0 ||
+				strncmp(line, "drop-fault ", 11) == 0) {
+			bool fault = line[5] == 'f';
+			uint64_t v;
+			if (parse_u64_range(strchr(line, ' ') + 1, 1, fault ? UINT64_MAX : INT_MAX,
+					    &v) < 0)
+				return diag_add(d, -EBADMSG, "%s:%u: bad drop record", j->path,
+						lineno);
+			if (fault)
+				fault_drop(j, v);
+			else
+				clsact_drop(j, (int)v);
 		} else if (line[0] != '\0') {
 			return diag_add(d, -EBADMSG, "%s:%u: unknown record", j->path, lineno);
 		}
@@ -224,7 +346,7 @@ int journal_open(const char *state_dir, struct journal **ret, struct diag *d)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	j->lock_fd = -EBADF;
+	j->lock_fd = j->log_fd = -EBADF;
 	j->dir = strdup(state_dir);
 	if (!j->dir || asprintf(&j->path, "%s/journal", state_dir) < 0)
 		return -ENOMEM;
@@ -246,39 +368,20 @@ int journal_open(const char *state_dir, struct journal **ret, struct diag *d)
 	return 0;
 }
 
-static int find_clsact(const struct journal *j, int ifindex)
-{
-	for (unsigned i = 0; i < j->n_clsact; i++)
-		if (j->clsact[i].ifindex == ifindex)
-			return (int)i;
-	return -1;
-}
-
 int journal_clsact_add(struct journal *j, int ifindex, const char *ifname)
 {
-	struct journal_clsact *n;
+	int r = clsact_put(j, ifindex, ifname);
 
-	if (find_clsact(j, ifindex) >= 0)
-		return 0;
-	n = reallocarray(j->clsact, j->n_clsact + 1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	j->clsact = n;
-	n[j->n_clsact].ifindex = ifindex;
-	snprintf(n[j->n_clsact].ifname, sizeof(n[j->n_clsact].ifname), "%s",
-			ifname && *ifname ? ifname : "-");
-	j->n_clsact++;
-	return journal_save(j);
+	if (r <= 0)
+		return r;
+	return journal_appendf(j, "clsact %d %s\n", ifindex, j->clsact[j->n_clsact - 1].ifname);
 }
 
 int journal_clsact_remove(struct journal *j, int ifindex)
 {
-	int i = find_clsact(j, ifindex);
-
-	if (i < 0)
+	if (!clsact_drop(j, ifindex))
 		return 0;
-	j->clsact[i] = j->clsact[--j->n_clsact];
-	return journal_save(j);
+	return journal_appendf(j, "drop-clsact %d\n", ifindex);
 }
 
 bool journal_clsact_created(const struct journal *j, int ifindex)
@@ -293,30 +396,67 @@ unsigned journal_clsact_count(const struct journal *j)
 
 int journal_fault_put(struct journal *j, const struct journal_fault *f)
 {
-	for (unsigned i = 0; i < j->n_faults; i++)
-		if (j->faults[i].id == f->id) {
-			j->faults[i] = *f;
-			return journal_save(j);
-		}
-	struct journal_fault *n = reallocarray(j->faults, j->n_faults + 1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	j->faults = n;
-	j->faults[j->n_faults++] = *f;
-	j->max_id = MAX(j->max_id, f->id);
-	return journal_save(j);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	int r;
+
+	r = fault_put(j, f);
+	if (r < 0)
+		return r;
+	m = open_memstream(&buf, &len);
+	if (!m)
+		return journal_save(j);
+	r = write_fault(m, f);
+	if (fclose(m) != 0 || r < 0)
+		return r < 0 ? r : journal_save(j);
+	return journal_append(j, buf, len, 1);
 }
 
 int journal_fault_remove(struct journal *j, uint64_t id)
 {
-	for (unsigned i = 0; i < j->n_faults; i++)
-		if (j->faults[i].id == id) {
-			memmove(&j->faults[i], &j->faults[i + 1],
-					(j->n_faults - i - 1) * sizeof(*j->faults));
-			j->n_faults--;
-			return journal_save(j);
+	if (!fault_drop(j, id))
+		return 0;
+	return journal_appendf(j, "drop-fault %" PRIu64 "\n", id);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int journal_fault_remove_many(struct journal *j, const uint64_t *ids, unsigned n)
+{
+	_cleanup_free_ uint64_t *sorted = NULL;
+	_cleanup_free_ char *buf = NULL;
+	unsigned kept = 0, dropped = 0;
+	size_t len = 0;
+	FILE *m;
+
+	if (n == 0)
+		return 0;
+	sorted = reallocarray(NULL, n, sizeof(*sorted));
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, ids, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	m = open_memstream(&buf, &len);
+	/* one pass over the faults, one write and one fsync for all of them */
+	for (unsigned i = 0; i < j->n_faults; i++) {
+		if (!bsearch(&j->faults[i].id, sorted, n, sizeof(*sorted), cmp_u64)) {
+			j->faults[kept++] = j->faults[i];
+			continue;
 		}
-	return 0;
+		dropped++;
+		if (m)
+			fprintf(m, "drop-fault %" PRIu64 "\n", j->faults[i].id);
+	}
+	j->n_faults = kept;
+	if (!m || fclose(m) != 0)
+		return journal_save(j);
+	return dropped ? journal_append(j, buf, len, dropped) : 0;
 }
 
 unsigned journal_fault_count(const struct journal *j)

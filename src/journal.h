@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The state journal: what chaosd has done to the kernel, written to STATE_DIR/journal with an
- * atomic replace (write temp, fsync, rename, fsync dir) *before* each kernel change, so a
- * daemon killed at any point can be cleaned up by the next start or by `chaosd --cleanup`.
+/* The state journal: what chaosd has done to the kernel, written to STATE_DIR/journal *before*
+ * each kernel change (a record appended and fsynced; compacted with an atomic replace: write
+ * temp, fsync, rename, fsync dir), so a daemon killed at any point can be cleaned up by the
+ * next start or by `chaosd --cleanup`.
  * It records the interfaces on which chaosd created a clsact qdisc (everything else chaosd owns
  * is recognisable by name and priority) and the active faults with wall-clock deadlines. */
 
@@ -39,6 +40,8 @@ unsigned journal_clsact_count(const struct journal *j);
 
 int journal_fault_put(struct journal *j, const struct journal_fault *f);
 int journal_fault_remove(struct journal *j, uint64_t id);
+/* Remove every fault of ids[] (unknown ids are ignored) in one write: the kill switch. */
+int journal_fault_remove_many(struct journal *j, const uint64_t *ids, unsigned n);
 unsigned journal_fault_count(const struct journal *j);
 const struct journal_fault *journal_fault_at(const struct journal *j, unsigned i);
 uint64_t journal_next_id(const struct journal *j);

@@ -237,12 +237,34 @@ static bool tolerated_err(const int *tolerated, int err)
 	return false;
 }
 
+/* One datagram, as mnl_socket_recvfrom() reads it; -EAGAIN if none is queued. */
+static int recv_now(struct nl_socket *s, void *buf, size_t len)
+{
+	struct sockaddr_nl addr;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_name = &addr, .msg_namelen = sizeof(addr), .msg_iov = &iov,
+		.msg_iovlen = 1 };
+	ssize_t n = recvmsg(mnl_socket_get_fd(s->mnl), &msg, MSG_DONTWAIT);
+
+	if (n < 0)
+		return negative_errno();
+	if (msg.msg_flags & MSG_TRUNC)
+		return -ENOSPC;
+	if (msg.msg_namelen != sizeof(addr))
+		return -EINVAL;
+	return (int)n;
+}
+
 static int recv_timeout(struct nl_socket *s, void *buf, size_t len)
 {
 	struct pollfd p = { .fd = mnl_socket_get_fd(s->mnl), .events = POLLIN };
-	ssize_t n;
 	int r;
 
+	/* The kernel handles a batch while sendmsg() runs, so its acks are usually queued
+	 * already: read first, wait only if nothing is there. */
+	r = recv_now(s, buf, len);
+	if (r != -EAGAIN)
+		return r;
 	do
 		r = poll(&p, 1, NL_ACK_TIMEOUT_MS);
 	while (r < 0 && errno == EINTR);
@@ -250,10 +272,7 @@ static int recv_timeout(struct nl_socket *s, void *buf, size_t len)
 		return negative_errno();
 	if (r == 0)
 		return -ETIMEDOUT;
-	n = mnl_socket_recvfrom(s->mnl, buf, len);
-	if (n < 0)
-		return negative_errno();
-	return (int)n;
+	return recv_now(s, buf, len);
 }
 
 static int find_index(const struct nl_batch *b, uint32_t seq)

@@ -152,6 +152,93 @@ START_TEST(test_no_temp_left)
 }
 END_TEST
 
+static unsigned file_lines(void)
+{
+	char path[128], line[4096];
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+static struct journal_fault latency_fault(uint64_t id, const char *ms)
+{
+	struct journal_fault f = { .id = id };
+	struct diag d;
+
+	diag_init(&d);
+	snprintf(f.edge, sizeof(f.edge), "e%llu", (unsigned long long)id);
+	fault_init(&f.fault, FAULT_LATENCY);
+	ck_assert_int_eq(fault_set(&f.fault, "ms", ms, &d), 0);
+	return f;
+}
+
+/* Changes are appended (a change costs its own size, not the journal's), read back in order
+ * (later records win), and the file is compacted before superseded records pile up. */
+START_TEST(test_appended_changes)
+{
+	struct journal *j = reopen(NULL);
+	uint64_t ids[100];
+
+	for (uint64_t id = 1; id <= 200; id++) {
+		struct journal_fault f = latency_fault(id, "10");
+		ck_assert_int_eq(journal_fault_put(j, &f), 0);
+		f.applied = true;
+		ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	}
+	ck_assert_uint_le(file_lines(), 2 * 201 + 64 + 1);
+	struct journal_fault f = latency_fault(5, "77");
+	ck_assert_int_eq(journal_fault_put(j, &f), 0); /* in place */
+	ck_assert_int_eq(journal_fault_remove(j, 6), 0);
+	ck_assert_int_eq(journal_clsact_add(j, 4, "veth0"), 0);
+	for (unsigned i = 0; i < 100; i++)
+		ids[i] = 101 + i; /* 101..200 */
+	ck_assert_int_eq(journal_fault_remove_many(j, ids, 100), 0);
+	j = reopen(j);
+	ck_assert_uint_eq(journal_fault_count(j), 200 - 1 - 100);
+	ck_assert_uint_eq(journal_fault_at(j, 4)->id, 5);
+	ck_assert_double_eq_tol(journal_fault_at(j, 4)->fault.delay_ms, 77, 1e-9);
+	ck_assert(!journal_fault_at(j, 4)->applied);
+	ck_assert_uint_eq(journal_fault_at(j, 5)->id, 7);
+	ck_assert(journal_fault_at(j, 5)->applied);
+	ck_assert_uint_eq(journal_fault_at(j, 98)->id, 100);
+	ck_assert(journal_clsact_created(j, 4));
+	ck_assert_uint_gt(journal_next_id(j), 100);
+	/* the first change after a start compacts */
+	ck_assert_int_eq(journal_clsact_remove(j, 4), 0);
+	ck_assert_uint_eq(file_lines(), 1 + 99);
+	journal_free(j);
+}
+END_TEST
+
+/* A record a crash cut short (no newline yet) was never fsynced: its change was not made, and
+ * the journal before it is read as it was. A complete record that is wrong still refuses. */
+START_TEST(test_torn_append_ignored)
+{
+	struct journal *j;
+	struct diag d;
+
+	write_file("journal", "chaosd-journal 1\nclsact 3 eth0\n"
+			      "fault 4 0 0 0 db latency applied ms=10\ndrop-clsact 3\nfault 5 0 0");
+	j = reopen(NULL);
+	ck_assert_uint_eq(journal_fault_count(j), 1);
+	ck_assert_uint_eq(journal_fault_at(j, 0)->id, 4);
+	ck_assert_uint_eq(journal_clsact_count(j), 0);
+	journal_free(j);
+	write_file("journal", "chaosd-journal 1\ndrop-fault x\n");
+	diag_init(&d);
+	j = NULL;
+	ck_assert_int_eq(journal_open(dir, &j, &d), -EBADMSG);
+	ck_assert_ptr_null(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal");
@@ -162,6 +249,8 @@ int main(void)
 	tcase_add_test(tc, test_replace_by_id);
 	tcase_add_test(tc, test_corrupt_refused);
 	tcase_add_test(tc, test_no_temp_left);
+	tcase_add_test(tc, test_appended_changes);
+	tcase_add_test(tc, test_torn_append_ignored);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -1,0 +1,31 @@
+#!/bin/bash
+# `make bench`: install what is missing (tests/install-deps.sh), boot Debian's netem kernel
+# under qemu (tests/vm) and run bench/guest.sh there; print the table and where it ran.
+# Results are also kept in $top_builddir/bench-results/.
+#
+# Environment: BENCH_QUICK=1 (fewer repeats), BENCH_FULL=1 (adds the one-tc-per-change
+# baseline for 1000 faults, ~3000 tc processes), and the CHAOSD_VM_* variables of tests/vm/run.sh.
+set -euo pipefail
+: "${top_srcdir:?}" "${top_builddir:?}"
+
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces and tc in the guest)" >&2; exit 1; }
+"$top_srcdir/tests/install-deps.sh"
+"$top_srcdir/tests/vm/prepare.sh"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+export CHAOSD_BUILDDIR=$top_builddir CHAOSD_SRCDIR=$top_srcdir
+[ -n "${BENCH_QUICK:-}" ] && export CHAOSD_BENCH_QUICK=$BENCH_QUICK
+[ -n "${BENCH_FULL:-}" ] && export CHAOSD_BENCH_FULL=$BENCH_FULL
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+start=$SECONDS
+"$top_srcdir/tests/vm/run.sh" --timeout 5400 --out "$out" "$top_srcdir/bench/guest.sh"
+res=$top_builddir/bench-results
+mkdir -p "$res"
+cp "$out/bench.raw" "$out/bench.txt" "$res/"
+{
+	echo
+	echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB;"
+	echo "guest: qemu TCG (no KVM), 2 vCPUs, 2 GiB, kernel $(cat "${CHAOSD_VM_CACHE:-$HOME/.cache/chaosd-vm}/kver"); veth between two namespaces."
+	echo "Run: $(date -u +%Y-%m-%d), $((SECONDS - start)) s, chaosd $(git -C "$top_srcdir" describe --always --dirty 2>/dev/null || echo '?');"
+	echo "host load average before/after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)."
+} | tee -a "$res/bench.txt"

@@ -1,0 +1,62 @@
+#!/bin/bash
+# Print bench/guest.sh's raw numbers (bench.raw) as the table the README quotes.
+#   bench/table.sh BENCH.RAW
+set -euo pipefail
+raw=${1:?usage: bench/table.sh BENCH.RAW}
+awk '
+function ms(us) { return sprintf("%.1f ms", us / 1000) }
+function num(s) { return s + 0 }
+# p50 and max of the first number after the key, over every line of the key
+function add(k, v) { n[k]++; val[k, n[k]] = v }
+function sorted(k,    i, j, t) {
+	for (i = 1; i <= n[k]; i++) s[i] = val[k, i]
+	for (i = 2; i <= n[k]; i++) for (j = i; j > 1 && s[j - 1] > s[j]; j--) { t = s[j]; s[j] = s[j - 1]; s[j - 1] = t }
+}
+function p50(k) { if (!n[k]) return -1; sorted(k); return s[int((n[k] + 1) / 2)] }
+function pmax(k) { if (!n[k]) return -1; sorted(k); return s[n[k]] }
+function cell(k) { return n[k] ? sprintf("%9s %9s", ms(p50(k)), ms(pmax(k))) : sprintf("%19s", "not run") }
+function ratio(a, b) { return (a > 0 && b > 0) ? sprintf("%6.1fx", b / a) : "     -" }
+$1 ~ /^kill_own_/ { if ($2 != "nan") add($1, num($2) * 1000); next }
+$1 ~ /^kill_/ && $2 != "skipped" { add($1, num($2)); add($1 "_cmd", num($3)); next }
+$1 == "scenario_100" { sc = $0; next }
+{ v[$1] = $2 }
+END {
+	print "Kill switch: chaosctl kill issued -> none of chaosd'"'"'s objects left in the kernel"
+	print "(p50 and max over the repeats; baseline: the same objects deleted one tc process per"
+	print "change, and with one tc -batch)"
+	printf "%-8s %19s %19s %19s %10s %10s\n", "faults", "chaosd p50   max", "tc per change", "tc -batch", "tc/chaosd", "batch/chaosd"
+	for (i = 1; i <= 4; i++) {
+		N = (i == 1) ? 1 : (i == 2) ? 10 : (i == 3) ? 100 : 1000
+		c = "kill_chaosd_" N; t1 = "kill_tc1_" N; tb = "kill_tcb_" N
+		printf "%-8s %s %s %s %10s %10s\n", N, cell(c), cell(t1), cell(tb), ratio(p50(c), p50(t1)), ratio(p50(c), p50(tb))
+	}
+	printf "chaosctl kill returned (p50): 1: %s, 10: %s, 100: %s, 1000: %s\n", ms(p50("kill_chaosd_1_cmd")), ms(p50("kill_chaosd_10_cmd")), ms(p50("kill_chaosd_100_cmd")), ms(p50("kill_chaosd_1000_cmd"))
+	printf "chaosd'"'"'s own time for the kill (p50): 1: %s, 10: %s, 100: %s, 1000: %s\n", ms(p50("kill_own_1")), ms(p50("kill_own_10")), ms(p50("kill_own_100")), ms(p50("kill_own_1000"))
+	print ""
+	print "Apply one fault (p50 / p99)"
+	printf "  chaosd request round trip, 1000 faults one by one:  %s / %s\n", ms(v["apply_rt_p50"]), ms(v["apply_rt_p99"])
+	printf "  ... until its redirect is in the kernel:             %s / %s\n", ms(v["apply_vis_p50"]), ms(v["apply_vis_p99"])
+	printf "  chaosctl inject (a process), until in the kernel:    %s / %s (process exits %s / %s)\n", ms(v["apply_ctl_vis_p50"]), ms(v["apply_ctl_vis_p99"]), ms(v["apply_ctl_rt_p50"]), ms(v["apply_ctl_rt_p99"])
+	printf "  tc, one process per change (4), until in the kernel: %s / %s   chaosctl %s faster\n", ms(v["apply_tc1_p50"]), ms(v["apply_tc1_p99"]), ratio(v["apply_ctl_vis_p50"], v["apply_tc1_p50"])
+	printf "  tc -batch (one process), until in the kernel:        %s / %s   chaosctl %s faster\n", ms(v["apply_tcb_p50"]), ms(v["apply_tcb_p99"]), ratio(v["apply_ctl_vis_p50"], v["apply_tcb_p50"])
+	split(sc, f, " ")
+	if (f[2] == "none" || f[2] == "")
+		print "  100-step scenario: not yet measured: scenarios not landed"
+	else
+		printf "  100-step scenario (chaosctl run, all steps at 0s), until all 100 in the kernel: %s p50, %s max\n", ms(f[2]), ms(f[3])
+	print ""
+	print "Unaffected traffic: TCP to an address outside every edge, on the interface with the"
+	print "edges; ratio to 0 edges, each run paired with one on a second link without edges"
+	printf "%-26s %12s %8s %14s %8s\n", "edges with an active fault", "bulk Mbit/s", "ratio", "ping-pong us", "ratio"
+	b = v["dp_mbit_ratio_0"]; r = v["dp_rr_ratio_0"]
+	split("0 10 100 1000 linear1000", L, " ")
+	for (i = 1; i <= 5; i++) {
+		k = L[i]; name = (k == "linear1000") ? "1000, flat u32 list (tc)" : k
+		if (!(("dp_mbit_" k) in v)) continue
+		printf "%-26s %12.0f %8.2f %14.0f %8.2f\n", name, v["dp_mbit_" k], v["dp_mbit_ratio_" k] / b, v["dp_rr_us_" k], v["dp_rr_ratio_" k] / r
+	}
+	print ""
+	print "Footprint"
+	printf "  RSS idle %d KiB, with 1000 faults %d KiB\n", v["rss_idle_kib"], v["rss_full_kib"]
+	printf "  idle %.0f s: CPU %d ms, %d wakeups (%d of them watchdog pings): %.2f/s besides the watchdog\n", v["idle_seconds"], v["idle_cpu_ms"], v["idle_wakeups"], v["idle_watchdog_pings"], (v["idle_wakeups"] - v["idle_watchdog_pings"]) / (v["idle_seconds"] > 0 ? v["idle_seconds"] : 1)
+}' "$raw"
