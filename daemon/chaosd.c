@@ -7,34 +7,14 @@
 
 #include "audit.h"
 #include "config.h"
+#include "options.h"
 #include "proto.h"
 #include "server.h"
-
-#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/chaosd"
-
-/* Options are described once here; --help is generated from this table. */
-static const struct daemon_option {
-	const char *name;
-	int has_arg;
-	int val;
-	const char *metavar;
-	const char *help;
-} daemon_options[] = {
-	{ "config", required_argument, 'c', "FILE", "configuration file (" CONFIG_DEFAULT_PATH ")" },
-	{ "socket", required_argument, 's', "PATH", "control socket (" PROTO_DEFAULT_SOCKET ")" },
-	{ "state-dir", required_argument, 'd', "DIR", "state journal directory (" DEFAULT_STATE_DIR ")" },
-	{ "check-config", no_argument, 'C', NULL, "check the configuration, print the result, exit" },
-	{ "cleanup", no_argument, 'X', NULL,
-	  "remove everything an earlier chaosd left in the kernel, then exit" },
-	{ "debug", no_argument, 'D', NULL, "log debug messages" },
-	{ "help", no_argument, 'h', NULL, "show this help" },
-	{ "version", no_argument, 'V', NULL, "show the version" },
-};
 
 static void help(void)
 {
 	printf("Usage: chaosd [OPTIONS]\n\nNetwork fault-injection daemon.\n\n");
-	for (size_t i = 0; i < ELEMENTSOF(daemon_options); i++) {
+	for (unsigned i = 0; i < daemon_n_options; i++) {
 		const struct daemon_option *o = &daemon_options[i];
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
@@ -68,11 +48,11 @@ static int on_reload(sd_event_source *es, const struct signalfd_siginfo *si, voi
 
 int main(int argc, char **argv)
 {
-	struct option longopts[ELEMENTSOF(daemon_options) + 1] = {};
+	_cleanup_free_ struct option *longopts = calloc(daemon_n_options + 1, sizeof(*longopts));
 	struct server_options opt = {
 		.config_path = CONFIG_DEFAULT_PATH,
 		.socket_path = PROTO_DEFAULT_SOCKET,
-		.state_dir = DEFAULT_STATE_DIR,
+		.state_dir = DAEMON_DEFAULT_STATE_DIR,
 	};
 	bool check_only = false, cleanup_only = false;
 	struct config *config = NULL;
@@ -82,7 +62,9 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int c, r;
 
-	for (size_t i = 0; i < ELEMENTSOF(daemon_options); i++)
+	if (!longopts)
+		return 1;
+	for (unsigned i = 0; i < daemon_n_options; i++)
 		longopts[i] = (struct option){ daemon_options[i].name, daemon_options[i].has_arg,
 			NULL, daemon_options[i].val };
 	while ((c = getopt_long(argc, argv, "c:s:d:h", longopts, NULL)) >= 0) {

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Writes chaosctl(1), chaosd.conf(5) and chaosd.scenario(5) from the tables the code is driven
- * by (proto_verbs, fault_keys, config_keys, scenario_keys), so the man pages cannot drift from
- * the parsers. */
+/* Writes chaosd(8), chaosctl(1), chaosd.conf(5) and chaosd.scenario(5) from the tables the code
+ * is driven by (daemon_options, proto_verbs, fault_keys, config_keys, scenario_keys), so the man
+ * pages cannot drift from --help and the parsers (tests/man-tests.sh checks they say it all). */
 #include <stdio.h>
 
 #include "config.h"
 #include "fault.h"
+#include "options.h"
 #include "proto.h"
 #include "scenario.h"
 
@@ -24,6 +25,58 @@ static void text(FILE *f, const char *s)
 	}
 }
 
+/* chaosctl's options before the verb: the test checks them against --list-global-options. */
+static const struct {
+	const char *name, *metavar, *help;
+} ctl_global_options[] = {
+	{ "socket", "PATH",
+	  "chaosd's control socket (default: $CHAOSD_SOCKET, else " PROTO_DEFAULT_SOCKET ")" },
+	{ "json", NULL, "print the reply as one JSON document" },
+	{ "help", NULL, "show the verbs, fault kinds and fault options, and exit" },
+	{ "version", NULL, "show the version and exit" },
+};
+
+static void chaosd_8(FILE *f)
+{
+	fprintf(f, ".TH CHAOSD 8 \"\" \"chaosd %s\" \"System Administration\"\n", PACKAGE_VERSION);
+	fprintf(f, ".SH NAME\nchaosd \\- network fault-injection daemon\n");
+	fprintf(f, ".SH SYNOPSIS\n.B chaosd\n[\\fIOPTIONS\\fR]\n");
+	fprintf(f, ".SH DESCRIPTION\nchaosd applies network faults (netem latency, jitter, loss, "
+		   "corruption, duplication, reordering, rate limits, and partitions) to the edges "
+		   "defined in chaosd.conf(5), through netlink, on request of chaosctl(1). Every "
+		   "fault has a deadline. chaosd never replaces an interface's root qdisc: it "
+		   "redirects an edge's traffic from a clsact qdisc to IFB devices it owns (named "
+		   "chd\\-o\\fIIFINDEX\\fR and chd\\-i\\fIIFINDEX\\fR) and drops partitioned "
+		   "traffic in its own nftables table \\fBinet chaosd\\fR.\n.PP\n"
+		   "On SIGTERM or SIGINT it reverts every fault and exits; SIGHUP re\\-reads the "
+		   "configuration (faults on edges that vanished or changed are reverted). Before "
+		   "each kernel change it writes its intent to a journal in the state directory; at "
+		   "start it removes whatever an earlier instance left in the kernel before "
+		   "accepting requests.\n");
+	fprintf(f, ".SH OPTIONS\n");
+	for (unsigned i = 0; i < daemon_n_options; i++) {
+		const struct daemon_option *o = &daemon_options[i];
+
+		fprintf(f, ".TP\n\\fB\\-\\-");
+		text(f, o->name);
+		fprintf(f, "\\fR");
+		if (o->metavar)
+			fprintf(f, " \\fI%s\\fR", o->metavar);
+		fputc('\n', f);
+		text(f, o->help);
+		fputc('.', f);
+		if (o->doc) {
+			fputc(' ', f);
+			text(f, o->doc);
+		}
+		fputc('\n', f);
+	}
+	fprintf(f, ".SH FILES\n.TP\n.I %s\nThe configuration, chaosd.conf(5).\n"
+		   ".TP\n.I %s\nThe state journal.\n", CONFIG_DEFAULT_PATH,
+			DAEMON_DEFAULT_STATE_DIR);
+	fprintf(f, ".SH SEE ALSO\nchaosctl(1), chaosd.conf(5), chaosd.scenario(5), tc\\-netem(8)\n");
+}
+
 static void chaosctl_1(FILE *f)
 {
 	fprintf(f, ".TH CHAOSCTL 1 \"\" \"chaosd %s\" \"User Commands\"\n", PACKAGE_VERSION);
@@ -33,6 +86,15 @@ static void chaosctl_1(FILE *f)
 	fprintf(f, ".SH DESCRIPTION\nchaosctl talks to chaosd(8) over its UNIX socket "
 		   "(default \\fI%s\\fR, or \\fB$CHAOSD_SOCKET\\fR). Faults apply to the "
 		   "\\fIedges\\fR defined in chaosd.conf(5).\n", PROTO_DEFAULT_SOCKET);
+	fprintf(f, ".SH OPTIONS\n");
+	for (unsigned i = 0; i < ELEMENTSOF(ctl_global_options); i++) {
+		fprintf(f, ".TP\n\\fB\\-\\-%s\\fR", ctl_global_options[i].name);
+		if (ctl_global_options[i].metavar)
+			fprintf(f, " \\fI%s\\fR", ctl_global_options[i].metavar);
+		fputc('\n', f);
+		text(f, ctl_global_options[i].help);
+		fprintf(f, ".\n");
+	}
 	fprintf(f, ".SH VERBS\n");
 	for (unsigned i = 0; i < proto_n_verbs; i++) {
 		fprintf(f, ".TP\n.B %s", proto_verbs[i].name);
@@ -179,7 +241,7 @@ int main(int argc, char **argv)
 	FILE *f;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: genman chaosctl.1|chaosd.conf.5|chaosd.scenario.5 OUTPUT\n");
+		fprintf(stderr, "usage: genman chaosd.8|chaosctl.1|chaosd.conf.5|chaosd.scenario.5 OUTPUT\n");
 		return 2;
 	}
 	f = fopen(argv[2], "we");
@@ -187,7 +249,9 @@ int main(int argc, char **argv)
 		perror(argv[2]);
 		return 1;
 	}
-	if (streq(argv[1], "chaosctl.1"))
+	if (streq(argv[1], "chaosd.8"))
+		chaosd_8(f);
+	else if (streq(argv[1], "chaosctl.1"))
 		chaosctl_1(f);
 	else if (streq(argv[1], "chaosd.conf.5"))
 		chaosd_conf_5(f);

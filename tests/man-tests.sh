@@ -1,0 +1,91 @@
+#!/bin/bash
+# make check: the four man pages render without a warning, and document everything the code
+# accepts. The lists come from the code, not from here: chaosd --help (daemon_options), chaosctl's
+# completion lists (proto_verbs, fault kinds, fault_keys, its global options) and tests/man-keys
+# (config_keys, scenario_keys, fault_keys). A key added to a table without documentation fails.
+set -uo pipefail
+: "${top_srcdir:?}" "${top_builddir:?}"
+skip_or_fail() {
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: $* (CI=true: a skip is a failure)"
+		exit 1
+	fi
+	echo "SKIP: $*"
+	exit 77
+}
+for c in man groff col; do
+	command -v $c >/dev/null || skip_or_fail "'$c' missing: run tests/install-deps.sh"
+done
+B=$top_builddir
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+for page in chaosd.8 chaosctl.1 chaosd.conf.5 chaosd.scenario.5; do
+	f=$B/man/$page
+	[ -s "$f" ] || { bad "$page was not generated"; continue; }
+	# groff's own warnings (all of them), then man-db's own check of the page
+	groff -ww -z -man -Tutf8 "$f" 2>"$T/w" && [ ! -s "$T/w" ] && ok ||
+		bad "$page: groff -ww warns: $(cat "$T/w")"
+	# Examples do not count as documentation: their lines are left out.
+	MANWIDTH=250 man --warnings -l "$f" 2>"$T/w" | col -b |
+		awk '/^[A-Z]/ { ex = /^EXAMPLES?$/ } !ex' >"$T/$page.txt"
+	[ ! -s "$T/w" ] && ok || bad "$page: man --warnings: $(cat "$T/w")"
+	grep -q '^NAME' "$T/$page.txt" && ok || bad "$page: man -l rendered no NAME section"
+done
+
+# documented PAGE ITEM: ITEM begins a line of the rendered page (a tagged paragraph's tag)
+documented() {
+	if grep -qE "^ +$(printf '%s' "$2" | sed 's/[.[\*^$]/\\&/g')( |\$)" "$T/$1.txt"; then
+		ok
+	else
+		bad "$1 does not document '$2'"
+	fi
+}
+n_items=0
+# chaosd: every option of --help (the table getopt is driven by)
+opts=$("$B/chaosd" --help | grep -oE '^  --[a-z-]+')
+[ -n "$opts" ] || bad "chaosd --help lists no options"
+for o in $opts; do documented chaosd.8 "$o"; n_items=$((n_items + 1)); done
+# chaosctl: global options, verbs (with every option their usage names), fault kinds and options
+CTL=$B/chaosctl
+for o in $("$CTL" --list-global-options); do
+	documented chaosctl.1 "$o"
+	n_items=$((n_items + 1))
+done
+verbs=$("$CTL" --list-verbs)
+[ -n "$verbs" ] || bad "chaosctl --list-verbs lists nothing"
+for v in $verbs; do
+	documented chaosctl.1 "$v"
+	n_items=$((n_items + 1))
+	[ "$v" = inject ] && continue
+	for o in $("$CTL" --list-options "$v"); do
+		n_items=$((n_items + 1))
+		if grep -E "^ +$v( |\$)" "$T/chaosctl.1.txt" | grep -q -- "$o"; then ok; else
+			bad "chaosctl.1: verb $v does not show its option $o"
+		fi
+	done
+done
+for k in $("$CTL" --list-kinds); do
+	documented chaosctl.1 "$k"
+	n_items=$((n_items + 1))
+	for o in $("$CTL" --list-options inject "$k"); do
+		[ "$o" = --edge ] && continue # in the verb's usage line
+		documented chaosctl.1 "$o"
+		n_items=$((n_items + 1))
+	done
+done
+# the parsers' key tables
+"$B/tests/man-keys" >"$T/keys" || bad "tests/man-keys failed"
+[ "$(wc -l <"$T/keys")" -gt 20 ] || bad "tests/man-keys listed only $(wc -l <"$T/keys") keys"
+while read -r table key; do
+	case $table in
+	config) documented chaosd.conf.5 "$key" ;;
+	scenario | fault) documented chaosd.scenario.5 "$key" ;;
+	esac
+	n_items=$((n_items + 1))
+done <"$T/keys"
+echo "man pages: $n_items items from the code checked, $pass passed, $fail failed"
+[ "$fail" = 0 ]
