@@ -321,20 +321,25 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 		struct diag *d)
 {
 	struct active_fault *af = s->faults[i];
-	_cleanup_free_ struct active_fault **rest = NULL;
+	_cleanup_free_ struct active_fault **cur = NULL, **rest = NULL;
+	bool part = af->fault.kind == FAULT_PARTITION;
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char params[512];
-	unsigned n = 0;
+	unsigned n = 0, n_cur = 0;
 	int r;
 
+	cur = calloc(s->n_faults ? s->n_faults : 1, sizeof(*cur));
 	rest = calloc(s->n_faults ? s->n_faults : 1, sizeof(*rest));
-	if (!rest)
+	if (!cur || !rest)
 		return -ENOMEM;
-	for (unsigned k = 0; k < s->n_faults; k++)
+	for (unsigned k = 0; k < s->n_faults; k++) {
+		if (!part && !streq(s->faults[k]->edge.name, af->edge.name))
+			continue; /* see apply_fault */
+		cur[n_cur++] = s->faults[k];
 		if (k != i)
 			rest[n++] = s->faults[k];
-	r = transition_edge(s, &af->edge, af->ifindex, s->faults, s->n_faults, rest, n,
-			af->fault.kind == FAULT_PARTITION, d);
+	}
+	r = transition_edge(s, &af->edge, af->ifindex, cur, n_cur, rest, n, part, d);
 	format_params(&af->fault, params, sizeof(params));
 	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
 			.fault_id = af->id, .edge = af->edge.name,
@@ -712,6 +717,16 @@ static int check_guard_rails(struct server *s, const struct edge *e, const char 
 	return 0;
 }
 
+/* The name of the interface an edge resolved to: its configured one (resolved by that name) or
+ * the kernel's, which costs three system calls (if_indextoname). */
+static void edge_ifname(const struct edge *e, int ifindex, char ret[IF_NAMESIZE])
+{
+	if (e->ifname[0])
+		snprintf(ret, IF_NAMESIZE, "%s", e->ifname);
+	else if (!if_indextoname((unsigned)ifindex, ret))
+		snprintf(ret, IF_NAMESIZE, "%d", ifindex);
+}
+
 /* Apply a fault (new, or an update of the active fault of its kind on the edge) and track it.
  * id 0 = allocate. Either it takes effect whole or nothing changes. */
 static int apply_fault(struct server *s, const struct edge *e, int ifindex, const struct fault *f,
@@ -722,8 +737,9 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	_cleanup_free_ struct active_fault *fresh = NULL;
 	struct active_fault *af, *existing = NULL, saved;
 	uint64_t now_rt = now_usec(CLOCK_REALTIME);
+	bool part = f->kind == FAULT_PARTITION;
 	char params[512];
-	unsigned n = 0;
+	unsigned n = 0, n_old;
 	int r;
 
 	/* One fault per edge and kind: injecting the same kind again changes it in place. */
@@ -757,8 +773,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 		snprintf(af->run, sizeof(af->run), "%s", run ? run : "");
 	}
 	af->ifindex = ifindex;
-	if (!if_indextoname((unsigned)ifindex, af->ifname))
-		snprintf(af->ifname, sizeof(af->ifname), "%d", ifindex);
+	edge_ifname(e, ifindex, af->ifname);
 	af->fault = *f;
 	af->uid = uid;
 	af->pid = pid;
@@ -770,11 +785,17 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	 * find the restarted daemon. */
 	af->lease_mono_usec = f->lease_usec ? now_usec(CLOCK_MONOTONIC) + f->lease_usec : 0;
 	for (unsigned i = 0; i < s->n_faults; i++) {
+		/* An edge's netem state depends on its own faults only, so the kernel's move is
+		 * worked out from those (a request costs the same with 1 or 1000 other faults);
+		 * partitions share one nftables table, rewritten from all of them. */
+		if (!part && !streq(s->faults[i]->edge.name, e->name))
+			continue;
 		next[n] = s->faults[i];
 		/* The old parameters are what a rollback must restore. */
 		old[n] = s->faults[i] == existing ? &saved : s->faults[i];
 		n++;
 	}
+	n_old = n;
 	if (!existing)
 		next[n++] = af;
 
@@ -785,8 +806,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 			*existing = saved;
 		return diag_add(d, r, "cannot write the state journal: %s", strerror(-r));
 	}
-	r = transition_edge(s, e, ifindex, old, s->n_faults, next, n, f->kind == FAULT_PARTITION,
-			d);
+	r = transition_edge(s, e, ifindex, old, n_old, next, n, part, d);
 	format_params(&af->fault, params, sizeof(params));
 	audit_log(&(struct audit_event){ .action = existing ? "update" : (id ? "adopt" : "inject"),
 			.uid = uid, .pid = pid, .fault_id = af->id, .edge = e->name,
@@ -810,8 +830,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 			/* Applied but cannot be tracked: take it back out rather than leak it. */
 			struct diag ignored;
 			diag_init(&ignored);
-			transition_edge(s, e, ifindex, next, n, s->faults, s->n_faults,
-					f->kind == FAULT_PARTITION, &ignored);
+			transition_edge(s, e, ifindex, next, n, old, n_old, part, &ignored);
 			(void)journal_fault_remove(s->journal, af->id);
 			return -ENOMEM;
 		}
@@ -860,8 +879,7 @@ static int prepare_fault(struct server *s, const char *edge_s, struct fault *f,
 	r = datapath_resolve_ifindex(s->dp, e, &ifindex, d);
 	if (r < 0)
 		return r;
-	if (!if_indextoname((unsigned)ifindex, ifname))
-		snprintf(ifname, sizeof(ifname), "%d", ifindex);
+	edge_ifname(e, ifindex, ifname);
 	r = check_guard_rails(s, e, ifname, f, d);
 	if (r < 0)
 		return r;
@@ -2166,8 +2184,7 @@ static void adopt_faults(struct server *s, const struct journal_fault *prev, uns
 		r = e ? datapath_resolve_ifindex(s->dp, e, &ifindex, &d) :
 			diag_add(&d, -ENOENT, "edge '%s' is no longer configured", jf->edge);
 		if (r >= 0) {
-			if (!if_indextoname((unsigned)ifindex, ifname))
-				snprintf(ifname, sizeof(ifname), "%d", ifindex);
+			edge_ifname(e, ifindex, ifname);
 			r = check_guard_rails(s, e, ifname, &jf->fault, &d);
 		}
 		if (r >= 0)

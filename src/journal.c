@@ -129,15 +129,18 @@ static int journal_save(struct journal *j)
 /* A change as records appended to the journal (one write, one fsync): each change costs its
  * own size, not the journal's. A record cut short by a crash has no newline and is not read;
  * the change it described was not made (the kernel is touched only after the fsync). When the
- * file holds more superseded records than live ones, it is compacted instead. */
-static int journal_append(struct journal *j, const char *text, size_t len, unsigned n_recs)
+ * file holds more superseded records than live ones, it is compacted instead. sync = false:
+ * the write alone, for a record that must outlive chaosd (a killed process's writes are in the
+ * page cache) but not the kernel: see journal_fault_put. */
+static int journal_append(struct journal *j, const char *text, size_t len, unsigned n_recs,
+		bool sync)
 {
 	ssize_t n;
 
 	if (j->log_fd < 0 || j->n_recs + n_recs > 2 * (1 + j->n_clsact + j->n_faults) + 64)
 		return journal_save(j);
 	n = write(j->log_fd, text, len);
-	if (n != (ssize_t)len || fsync(j->log_fd) < 0)
+	if (n != (ssize_t)len || (sync && fsync(j->log_fd) < 0))
 		return journal_save(j); /* rewritten whole, without the torn record */
 	j->n_recs += n_recs;
 	return 0;
@@ -155,7 +158,7 @@ static int journal_appendf(struct journal *j, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return journal_save(j);
-	return journal_append(j, buf, (size_t)n, 1);
+	return journal_append(j, buf, (size_t)n, 1, true);
 }
 
 static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *d,
@@ -410,7 +413,11 @@ int journal_fault_put(struct journal *j, const struct journal_fault *f)
 	r = write_fault(m, f);
 	if (fclose(m) != 0 || r < 0)
 		return r < 0 ? r : journal_save(j);
-	return journal_append(j, buf, len, 1);
+	/* The intent must be on disk before the kernel is touched. The confirmation only has to
+	 * outlive chaosd: a power loss or kernel crash that could take it also takes every tc
+	 * object it confirms, and the fault then stays reverted (adopt_faults), the safe side.
+	 * So a request costs one fsync. */
+	return journal_append(j, buf, len, 1, !f->applied);
 }
 
 int journal_fault_remove(struct journal *j, uint64_t id)
@@ -456,7 +463,7 @@ int journal_fault_remove_many(struct journal *j, const uint64_t *ids, unsigned n
 	j->n_faults = kept;
 	if (!m || fclose(m) != 0)
 		return journal_save(j);
-	return dropped ? journal_append(j, buf, len, dropped) : 0;
+	return dropped ? journal_append(j, buf, len, dropped, true) : 0;
 }
 
 unsigned journal_fault_count(const struct journal *j)

@@ -38,6 +38,7 @@ int journal_clsact_remove(struct journal *j, int ifindex);
 bool journal_clsact_created(const struct journal *j, int ifindex);
 unsigned journal_clsact_count(const struct journal *j);
 
+/* Fsynced when it records an intent (applied = false); a confirmation is only written. */
 int journal_fault_put(struct journal *j, const struct journal_fault *f);
 int journal_fault_remove(struct journal *j, uint64_t id);
 /* Remove every fault of ids[] (unknown ids are ignored) in one write: the kill switch. */

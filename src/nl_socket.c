@@ -126,6 +126,11 @@ static int nlmsg_error_code(const struct nlmsghdr *nlh)
 	return e->error > 0 ? -e->error : e->error;
 }
 
+/* The buffer of the last batch done, zeroed again: most requests build a batch or two, and
+ * clearing half a megabyte for each (calloc) costs more than a small batch's kernel work
+ * under emulation. Single-threaded use, as everything of chaosd's. */
+static char *spare_buf;
+
 int nl_batch_init(struct nl_batch *b)
 {
 	memset(b, 0, sizeof(*b));
@@ -133,7 +138,7 @@ int nl_batch_init(struct nl_batch *b)
 	 * must still fit so that mnl_nlmsg_batch_next() can report it. */
 	/* Zeroed: libmnl 1.0.4 does not clear attribute padding, and those bytes go to the
 	 * kernel (nl_batch_reset keeps the buffer zeroed). */
-	b->buf = calloc(1, NL_BATCH_SIZE * 2);
+	b->buf = spare_buf ? TAKE_PTR(spare_buf) : calloc(1, NL_BATCH_SIZE * 2);
 	if (!b->buf)
 		return -ENOMEM;
 	b->b = mnl_nlmsg_batch_start(b->buf, NL_BATCH_SIZE);
@@ -169,6 +174,8 @@ void nl_batch_done(struct nl_batch *b)
 	nl_batch_reset(b);
 	if (b->b)
 		mnl_nlmsg_batch_stop(b->b);
+	if (b->b && !spare_buf)
+		spare_buf = TAKE_PTR(b->buf); /* all zero again after the reset */
 	free(b->buf);
 	free(b->seqs);
 	free(b->errs);
@@ -299,16 +306,38 @@ static int batch_failed(struct nl_batch *b, int i, int err, const struct nlmsghd
 			strerror(-err), ext ? ": " : "", ext ? ext : "");
 }
 
+/* rtnetlink handles a batch's messages in order and reports every error whether or not an ack
+ * was asked for, so one ack, on the last message, says the whole batch was handled: a message
+ * with no error before it succeeded. That is one read for the batch instead of one per message
+ * (thousands for a kill switch). Returns the index of the acked message, -1 if none wants one. */
+static int ack_last_only(struct nl_batch *b)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_batch_head(b->b);
+	int len = (int)mnl_nlmsg_batch_size(b->b), last = -1;
+
+	for (unsigned i = 0; i < b->n; i++)
+		if (b->errs[i] == 1)
+			last = (int)i;
+	for (int i = 0; i < last && mnl_nlmsg_ok(nlh, len); i++, nlh = mnl_nlmsg_next(nlh, &len))
+		nlh->nlmsg_flags &= (uint16_t)~NLM_F_ACK;
+	return last;
+}
+
 int nl_batch_send(struct nl_batch *b, struct nl_socket *s, const int *tolerated, struct diag *d)
 {
 	_cleanup_free_ char *buf = NULL;
 	unsigned pending = 0;
-	int first = 0;
+	int first = 0, last = -1;
 
 	if (b->n == 0)
 		return 0;
-	for (unsigned i = 0; i < b->n; i++)
-		pending += b->errs[i] == 1;
+	if (s->bus == NETLINK_ROUTE) {
+		last = ack_last_only(b);
+		pending = last >= 0;
+	} else {
+		for (unsigned i = 0; i < b->n; i++)
+			pending += b->errs[i] == 1;
+	}
 	if (mnl_socket_sendto(s->mnl, mnl_nlmsg_batch_head(b->b), mnl_nlmsg_batch_size(b->b)) < 0)
 		return diag_add(d, negative_errno(), "netlink send: %m");
 	buf = malloc(NL_RECV_BUF);
@@ -341,7 +370,14 @@ int nl_batch_send(struct nl_batch *b, struct nl_socket *s, const int *tolerated,
 			if (err < 0 && tolerated_err(tolerated, err))
 				err = 0;
 			b->errs[i] = err;
-			pending--;
+			if (last < 0) {
+				pending--;
+			} else if (i == last) {
+				for (int k = 0; k < last; k++)
+					if (b->errs[k] == 1)
+						b->errs[k] = 0;
+				pending = 0;
+			}
 			if (err < 0) {
 				const char *ext = nl_extack_msg(nlh);
 				diag_add(d, err, "%s: %s%s%s", b->what[i] ? b->what[i] : "netlink",

@@ -40,7 +40,8 @@ struct nlmsghdr *nl_batch_begin(struct nl_batch *b, struct nl_socket *s, uint16_
 /* Close the message started last (after attributes were put). */
 int nl_batch_commit(struct nl_batch *b);
 
-/* Send every message and wait for all acks. Each result lands in b->errs[i]. Returns 0 if all
+/* Send every message and wait until the kernel has handled all of them (rtnetlink: one ack, on
+ * the last message; errors come for each). Each result lands in b->errs[i]. Returns 0 if all
  * succeeded, else the first error; every failure is added to d as "WHAT: strerror: extack".
  * Errors listed in tolerated (0-terminated, may be NULL) count as success (e.g. -ENOENT when
  * deleting something the kernel already removed). */

@@ -333,6 +333,52 @@ START_TEST(test_extack_surfaces)
 }
 END_TEST
 
+/* A batch is acked once, on its last message: the error of a message before it still lands on
+ * that message, and the messages around it take effect (read back from the kernel). */
+START_TEST(test_batch_errors_without_acks)
+{
+	static const int gone[] = { -ENODEV, 0 };
+	struct nl_socket *s;
+	struct nl_batch b;
+	struct diag d;
+
+	ck_assert_int_eq(nl_socket_open(NETLINK_ROUTE, &s), 0);
+	ck_assert_int_eq(nl_batch_init(&b), 0);
+	ck_assert_int_eq(nl_link_ifb_add(&b, s, "bt-a", NL_LINK_IFB_TXQLEN), 0);
+	ck_assert_int_eq(nl_link_ifb_add(&b, s, "bt-a", NL_LINK_IFB_TXQLEN), 0);
+	ck_assert_int_eq(nl_link_ifb_add(&b, s, "bt-b", NL_LINK_IFB_TXQLEN), 0);
+	diag_init(&d);
+	ck_assert_int_eq(nl_batch_send(&b, s, NULL, &d), -EEXIST);
+	ck_assert_int_eq(b.errs[0], 0);
+	ck_assert_int_eq(b.errs[1], -EEXIST);
+	ck_assert_int_eq(b.errs[2], 0);
+	ck_assert_msg(strstr(diag_text(&d), "bt-a: File exists"), "%s", diag_text(&d));
+	ck_assert_int_gt(if_nametoindex("bt-a"), 0);
+	ck_assert_int_gt(if_nametoindex("bt-b"), 0);
+	/* the last message fails: its error is the batch's answer */
+	nl_batch_reset(&b);
+	ck_assert_int_eq(nl_link_del(&b, s, 0, "bt-a"), 0);
+	ck_assert_int_eq(nl_link_ifb_add(&b, s, "bt-b", NL_LINK_IFB_TXQLEN), 0);
+	diag_init(&d);
+	ck_assert_int_eq(nl_batch_send(&b, s, NULL, &d), -EEXIST);
+	ck_assert_int_eq(b.errs[0], 0);
+	ck_assert_int_eq(b.errs[1], -EEXIST);
+	ck_assert_uint_eq(if_nametoindex("bt-a"), 0);
+	/* a tolerated error in the middle: the batch succeeds */
+	nl_batch_reset(&b);
+	ck_assert_int_eq(nl_link_del(&b, s, 0, "bt-b"), 0);
+	ck_assert_int_eq(nl_link_del(&b, s, 0, "bt-b"), 0);
+	ck_assert_int_eq(nl_link_ifb_add(&b, s, "bt-c", NL_LINK_IFB_TXQLEN), 0);
+	diag_init(&d);
+	ck_assert_int_eq(nl_batch_send(&b, s, gone, &d), 0);
+	ck_assert_int_eq(b.errs[0] | b.errs[1] | b.errs[2], 0);
+	ck_assert_uint_eq(if_nametoindex("bt-b"), 0);
+	ck_assert_int_gt(if_nametoindex("bt-c"), 0);
+	nl_batch_done(&b);
+	nl_socket_free(s);
+}
+END_TEST
+
 START_TEST(test_resolve_ifindex)
 {
 	struct edge e = edge_v4("web", "10.0.5.7/32", EDGE_PROTO_ANY, 0);
@@ -1121,6 +1167,7 @@ int main(void)
 	tcase_add_test(tc, test_legacy_ingress_refused);
 	tcase_add_test(tc, test_both_directions_refused);
 	tcase_add_test(tc, test_extack_surfaces);
+	tcase_add_test(tc, test_batch_errors_without_acks);
 	tcase_add_test(tc, test_resolve_ifindex);
 	tcase_add_test(tc, test_ifb_lifecycle);
 	tcase_add_test(tc, test_redirect_path_and_remove_all);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "journal.h"
 #include "test-util.h"
@@ -239,6 +242,36 @@ START_TEST(test_torn_append_ignored)
 }
 END_TEST
 
+/* A confirmation is written without an fsync: it must still be there for the next chaosd
+ * after this one is killed (kill -9 keeps what was written, in the page cache). */
+START_TEST(test_confirmation_survives_kill)
+{
+	struct journal *j;
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct journal_fault f = latency_fault(9, "10");
+		struct diag d;
+		diag_init(&d);
+		if (journal_open(dir, &j, &d) < 0 || journal_fault_put(j, &f) < 0)
+			_exit(1);
+		f.applied = true;
+		if (journal_fault_put(j, &f) < 0)
+			_exit(1);
+		raise(SIGKILL);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	j = reopen(NULL);
+	ck_assert_uint_eq(journal_fault_count(j), 1);
+	ck_assert_uint_eq(journal_fault_at(j, 0)->id, 9);
+	ck_assert(journal_fault_at(j, 0)->applied);
+	journal_free(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal");
@@ -251,6 +284,7 @@ int main(void)
 	tcase_add_test(tc, test_no_temp_left);
 	tcase_add_test(tc, test_appended_changes);
 	tcase_add_test(tc, test_torn_append_ignored);
+	tcase_add_test(tc, test_confirmation_survives_kill);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

@@ -874,6 +874,32 @@ START_TEST(test_parse)
 }
 END_TEST
 
+/* A batch done hands its buffer to the next one, which must get it all zero (libmnl leaves
+ * attribute padding as it finds it, and those bytes go to the kernel). */
+START_TEST(test_batch_buffer_reused)
+{
+	const char *used;
+
+	for (unsigned i = 0; i < 50; i++)
+		ck_assert_int_eq(nl_tc_netem_put(&batch, sock, lo, 0x00010000 | (i + 2),
+					 (i + 2) << 16,
+					 &(struct netem_config){ .limit = 1000,
+						 .latency_ns = 10 * MS, .loss = pct(1) },
+					 NULL, false),
+				0);
+	ck_assert_uint_gt(mnl_nlmsg_batch_size(batch.b), 50 * 40);
+	used = batch.buf;
+	nl_batch_done(&batch);
+	ck_assert_int_eq(nl_batch_init(&batch), 0);
+	ck_assert_ptr_eq(batch.buf, used);
+	for (size_t i = 0; i < NL_BATCH_SIZE * 2; i++)
+		ck_assert_msg(batch.buf[i] == 0, "byte %zu of the reused buffer is %02x", i,
+				(unsigned char)batch.buf[i]);
+	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o3", 1000), 0);
+	expect_vector("link_ifb_add", false);
+}
+END_TEST
+
 START_TEST(test_link_ifb)
 {
 	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o3", 1000), 0);
@@ -937,6 +963,7 @@ int main(void)
 	tcase_add_test(tc, test_dump_requests);
 	tcase_add_test(tc, test_parse);
 	tcase_add_test(tc, test_link_ifb);
+	tcase_add_test(tc, test_batch_buffer_reused);
 	tcase_add_test(tc, test_bpf);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
