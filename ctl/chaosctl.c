@@ -8,9 +8,11 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "ctlopt.h"
 #include "fault.h"
 #include "parse.h"
 #include "proto.h"
+#include "remote.h"
 #include "report.h"
 #include "scenario.h"
 
@@ -30,9 +32,41 @@ static _printf_(1, 2) int fail(const char *fmt, ...)
 	return 1;
 }
 
+/* TEXT's words from column INDENT on, in lines of at most 100 columns. */
+static void wrap(const char *text, int indent)
+{
+	int col = indent;
+
+	for (const char *w = text + strspn(text, " "); *w; w += strspn(w, " ")) {
+		int n = (int)strcspn(w, " ");
+
+		if (col > indent && col + 1 + n > 100) {
+			printf("\n%*s", indent, "");
+			col = indent;
+		}
+		printf(" %.*s", n, w);
+		col += 1 + n;
+		w += n;
+	}
+	putchar('\n');
+}
+
 static void help(void)
 {
-	printf("Usage: chaosctl [--socket PATH] [--json] VERB [ARGS]\n\nVerbs:\n");
+	printf("Usage: chaosctl [OPTIONS] VERB [ARGS]\n\nOptions:\n");
+	for (unsigned i = 0; i < ctlopt_n_options; i++) {
+		const struct ctlopt *o = &ctlopt_options[i];
+		char opt[64], text[1024];
+
+		snprintf(opt, sizeof(opt), "%c%c%s--%s%s%s", o->short_name ? '-' : ' ',
+				o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+				o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+		snprintf(text, sizeof(text), "%s%s%s%s", o->help, o->env ? " [$" : "",
+				o->env ? o->env : "", o->env ? "]" : "");
+		printf("  %-28s", opt);
+		wrap(text, 30);
+	}
+	printf("\nVerbs:\n");
 	for (unsigned i = 0; i < proto_n_verbs; i++) {
 		if (proto_verbs[i].type == PROTO_PING)
 			continue;
@@ -86,6 +120,12 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 	r = proto_writer_finish(w, &buf, &len);
 	if (r < 0)
 		return fail("request too large or invalid: %s", strerror(-r)), r;
+	if (remote_active()) {
+		fd = remote_connect();
+		if (fd < 0)
+			return fd;
+		goto connected;
+	}
 	if (strlen(arg_socket) >= sizeof(sa.sun_path))
 		return fail("socket path '%s' is too long", arg_socket), -ENAMETOOLONG;
 	strcpy(sa.sun_path, arg_socket);
@@ -104,14 +144,19 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 			fail("cannot reach chaosd at '%s': %s", arg_socket, strerror(-r));
 		return r;
 	}
+connected:
 	for (size_t off = 0; off < len;) {
 		ssize_t n = send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && remote_active())
+			return remote_report_failure("the connection broke"), -ECONNRESET;
 		if (n < 0)
 			return fail("send: %m"), negative_errno();
 		off += (size_t)n;
 	}
 	for (got = 0; got < sizeof(hdr);) {
 		ssize_t n = recv(fd, hdr + got, sizeof(hdr) - got, 0);
+		if (n <= 0 && remote_active())
+			return remote_report_failure("no reply"), -ECONNRESET;
 		if (n <= 0)
 			return fail("chaosd closed the connection without a reply"), -ECONNRESET;
 		got += (size_t)n;
@@ -124,6 +169,8 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 		return -ENOMEM;
 	for (got = 0; got < h.length;) {
 		ssize_t n = recv(fd, payload + got, h.length - got, 0);
+		if (n <= 0 && remote_active())
+			return remote_report_failure("the reply was cut short"), -ECONNRESET;
 		if (n <= 0)
 			return fail("chaosd closed the connection mid-reply"), -ECONNRESET;
 		got += (size_t)n;
@@ -952,22 +999,30 @@ static int verb_scenario(const struct proto_verb *verb, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const struct proto_verb *verb;
-	int i;
+	const char *host = NULL, *host_source = "-H";
+	bool done = false;
+	int i, code = 0;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (streq(argv[i], "--json"))
-			arg_json = true;
-		else if (streq(argv[i], "--socket") && i + 1 < argc) {
-			arg_socket = argv[++i];
-			arg_socket_set = true;
-		} else if (strncmp(argv[i], "--socket=", 9) == 0) {
-			arg_socket = argv[i] + 9;
-			arg_socket_set = true;
+		const char *val = NULL;
+		const struct ctlopt *o = ctlopt_match(argv[i], &val);
+
+		if (o && o->metavar && !val) {
+			if (i + 1 >= argc)
+				return fail("option '%s' needs a value: %s", argv[i], o->metavar), 2;
+			val = argv[++i];
 		}
-		else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+		if (o && o->id == CTLOPT_JSON)
+			arg_json = true;
+		else if (o && o->id == CTLOPT_SOCKET) {
+			arg_socket = val;
+			arg_socket_set = true;
+		} else if (o && o->id == CTLOPT_HOST)
+			host = val;
+		else if (o && o->id == CTLOPT_HELP) {
 			help();
 			return 0;
-		} else if (streq(argv[i], "--version")) {
+		} else if (o && o->id == CTLOPT_VERSION) {
 			printf("chaosctl %s\n", PACKAGE_VERSION);
 			return 0;
 		} else if (streq(argv[i], "--list-verbs")) {
@@ -975,7 +1030,9 @@ int main(int argc, char **argv)
 		} else if (streq(argv[i], "--list-kinds")) {
 			return list_kinds();
 		} else if (streq(argv[i], "--list-global-options")) {
-			return printf("--socket\n--json\n--help\n--version\n"), 0;
+			for (unsigned k = 0; k < ctlopt_n_options; k++)
+				printf("--%s\n", ctlopt_options[k].name);
+			return 0;
 		} else if (streq(argv[i], "--list-values") && i + 1 < argc) {
 			return list_values(argv[i + 1]);
 		} else if (streq(argv[i], "--list-options") && i + 1 < argc) {
@@ -989,9 +1046,25 @@ int main(int argc, char **argv)
 		help();
 		return 2;
 	}
+	/* Hidden: the far end of -H ssh://, relaying to this host's socket. */
+	if (streq(argv[i], "dial-stdio"))
+		return remote_dial_stdio(arg_socket);
 	verb = proto_verb_find(argv[i]);
 	if (!verb)
 		return fail("unknown verb '%s' (see chaosctl --help)", argv[i]), 2;
+	if (!host && getenv("CHAOSCTL_HOST") && *getenv("CHAOSCTL_HOST")) {
+		host = getenv("CHAOSCTL_HOST");
+		host_source = "CHAOSCTL_HOST";
+	}
+	if (host && arg_socket_set)
+		return fail("--socket is this host's socket; with -H give the remote one as "
+			    "ssh://HOST?socket=PATH"), 2;
+	if (host) {
+		int usage = remote_begin(host, host_source, verb, argc - i - 1, argv + i + 1,
+				arg_json, &done, &code);
+		if (usage || done)
+			return usage ? usage : code;
+	}
 	if (verb->type == PROTO_INJECT)
 		return verb_inject(verb, argc - i - 1, argv + i + 1);
 	if (verb->type == PROTO_METRICS)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "ctlopt.h"
 #include "fault.h"
 #include "options.h"
 #include "proto.h"
@@ -24,17 +25,6 @@ static void text(FILE *f, const char *s)
 			fputc(*s, f);
 	}
 }
-
-/* chaosctl's options before the verb: the test checks them against --list-global-options. */
-static const struct {
-	const char *name, *metavar, *help;
-} ctl_global_options[] = {
-	{ "socket", "PATH",
-	  "chaosd's control socket (default: $CHAOSD_SOCKET, else " PROTO_DEFAULT_SOCKET ")" },
-	{ "json", NULL, "print the reply as one JSON document" },
-	{ "help", NULL, "show the verbs, fault kinds and fault options, and exit" },
-	{ "version", NULL, "show the version and exit" },
-};
 
 static void chaosd_8(FILE *f)
 {
@@ -81,19 +71,27 @@ static void chaosctl_1(FILE *f)
 {
 	fprintf(f, ".TH CHAOSCTL 1 \"\" \"chaosd %s\" \"User Commands\"\n", PACKAGE_VERSION);
 	fprintf(f, ".SH NAME\nchaosctl \\- control the chaosd network fault-injection daemon\n");
-	fprintf(f, ".SH SYNOPSIS\n.B chaosctl\n[\\fB\\-\\-socket\\fR \\fIPATH\\fR] "
-		   "[\\fB\\-\\-json\\fR] \\fIVERB\\fR [\\fIARGS\\fR]\n");
+	fprintf(f, ".SH SYNOPSIS\n.B chaosctl\n[\\fIOPTIONS\\fR] \\fIVERB\\fR [\\fIARGS\\fR]\n");
 	fprintf(f, ".SH DESCRIPTION\nchaosctl talks to chaosd(8) over its UNIX socket "
-		   "(default \\fI%s\\fR, or \\fB$CHAOSD_SOCKET\\fR). Faults apply to the "
+		   "(default \\fI%s\\fR, or \\fB$CHAOSD_SOCKET\\fR), or to chaosd on other "
+		   "hosts through ssh(1) (\\fB\\-H\\fR). Faults apply to the "
 		   "\\fIedges\\fR defined in chaosd.conf(5).\n", PROTO_DEFAULT_SOCKET);
+	/* From ctlopt_options[], the table chaosctl parses and prints --help from. */
 	fprintf(f, ".SH OPTIONS\n");
-	for (unsigned i = 0; i < ELEMENTSOF(ctl_global_options); i++) {
-		fprintf(f, ".TP\n\\fB\\-\\-%s\\fR", ctl_global_options[i].name);
-		if (ctl_global_options[i].metavar)
-			fprintf(f, " \\fI%s\\fR", ctl_global_options[i].metavar);
+	for (unsigned i = 0; i < ctlopt_n_options; i++) {
+		const struct ctlopt *o = &ctlopt_options[i];
+
+		fprintf(f, ".TP\n\\fB\\-\\-%s\\fR", o->name);
+		if (o->metavar)
+			fprintf(f, " \\fI%s\\fR", o->metavar);
+		if (o->short_name)
+			fprintf(f, " (\\fB\\-%c\\fR)", o->short_name);
 		fputc('\n', f);
-		text(f, ctl_global_options[i].help);
-		fprintf(f, ".\n");
+		text(f, o->help);
+		fprintf(f, ".");
+		if (o->env)
+			fprintf(f, " Without the option: \\fB$%s\\fR.", o->env);
+		fputc('\n', f);
 	}
 	fprintf(f, ".SH VERBS\n");
 	for (unsigned i = 0; i < proto_n_verbs; i++) {
@@ -143,7 +141,9 @@ static void chaosctl_1(FILE *f)
 		   "there is one), 2 for a usage error.\n");
 	fprintf(f, ".SH EXAMPLES\n.nf\nchaosctl inject latency \\-\\-edge db \\-\\-ms 500 "
 		   "\\-\\-for 2m\nchaosctl inject loss \\-\\-edge cache \\-\\-percent 5\n"
-		   "chaosctl status\nchaosctl kill \\-\\-reason \"pager\"\n.fi\n");
+		   "chaosctl status\nchaosctl kill \\-\\-reason \"pager\"\n"
+		   "chaosctl \\-H ssh://ops@db1 status\n"
+		   "chaosctl \\-H db1,db2,db3 kill \\-\\-reason \"pager\"\n.fi\n");
 	fprintf(f, ".SH SEE ALSO\nchaosd(8), chaosd.conf(5)\n");
 }
 

@@ -57,7 +57,8 @@ offers "bash: loss's options after one given" "--edge --percent --correlation --
 	--ge-r --ge-bad-loss --ge-good-loss --direction --flows --for --lease" \
 	chaosctl inject loss --percent 5 --
 offers "bash: the values of an option with a fixed set" "normal" chaosctl inject latency --distribution no
-offers "bash: global options" "--socket --json --help --version" chaosctl --
+offers "bash: global options" "--host --socket --json --help --version" chaosctl --
+offers "bash: the verb after -H HOST" "status" chaosctl -H ssh://h stat
 offers "bash: kill's options come from its usage" "--edge --reason --for --history" chaosctl kill --
 offers "bash: no edges while chaosd is not running" "" chaosctl inject latency --edge ""
 mkdir -p "$T/scen"

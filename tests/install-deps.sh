@@ -14,6 +14,7 @@ test_deps=(
 	chromium # renders a GameDay report's HTML in the scenario tests
 	python3-prometheus-client # parses chaosctl metrics and metrics_file in the metrics tests
 	bash-completion zsh # the completion tests load chaosctl's scripts in both shells
+	openssh-server openssh-client # chaosctl -H ssh:// against sshd in network namespaces
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")

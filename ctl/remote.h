@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* chaosctl -H: the protocol over ssh(1) to `chaosctl dial-stdio` on another host, the way
+ * `docker -H ssh://` works (chaosd itself never listens on the network), and fan-out of one
+ * command to several hosts in parallel. */
+
+#include <stdbool.h>
+
+#include "proto.h"
+
+/* Take -H / CHAOSCTL_HOST (SOURCE names which, for messages). One host: this process talks to
+ * it and *ret_done is false. Several: one child per host runs the verb (each returns here with
+ * *ret_done false, talking to its own host) while the parent prints their output per host and
+ * returns with *ret_done true and *ret_exit the highest exit status. Returns the exit status
+ * of a usage error (2, or 4 for scenario verbs) with a message printed, else 0. */
+int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
+		char **argv, bool json, bool *ret_done, int *ret_exit);
+
+/* Whether requests go through remote_connect() rather than the local socket. */
+bool remote_active(void);
+
+/* A connected stream to the host's chaosd (the caller closes it; the ssh session stays for
+ * the next request), or -errno with the reason printed. */
+int remote_connect(void);
+
+/* The connection ended without a whole reply: print why (ssh's own words when ssh failed). */
+void remote_report_failure(const char *what);
+
+/* `chaosctl dial-stdio`: relay stdin/stdout to the local socket. Returns the exit status. */
+int remote_dial_stdio(const char *socket_path);

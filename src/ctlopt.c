@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
+#include "ctlopt.h"
+#include "proto.h"
+
+const struct ctlopt ctlopt_options[] = {
+	{ CTLOPT_HOST, "host", 'H', "HOST[,HOST...]", "CHAOSCTL_HOST",
+	  "send the request to chaosd on other hosts: ssh://[USER@]HOST[:PORT][?socket=PATH] (or "
+	  "[USER@]HOST[:PORT]) runs 'chaosctl dial-stdio' there through ssh(1) (BatchMode, "
+	  "10 s connect timeout), which relays to that host's socket with the ssh user's "
+	  "permissions; unix://PATH is a local socket. Several hosts, comma-separated, get the "
+	  "request in parallel: one line per host, prefixed by its name, and the highest exit "
+	  "status of them (with --json an array of {host, exit, result, error}); a run that "
+	  "aborts on one host aborts it on the others. renew, revert ID and report --html take "
+	  "one host" },
+	{ CTLOPT_SOCKET, "socket", 0, "PATH", "CHAOSD_SOCKET",
+	  "chaosd's control socket on this host (default " PROTO_DEFAULT_SOCKET ")" },
+	{ CTLOPT_JSON, "json", 0, NULL, NULL, "print the reply as one JSON document" },
+	{ CTLOPT_HELP, "help", 'h', NULL, NULL,
+	  "show the options, verbs, fault kinds and fault options, and exit" },
+	{ CTLOPT_VERSION, "version", 0, NULL, NULL, "show the version and exit" },
+};
+const unsigned ctlopt_n_options = ELEMENTSOF(ctlopt_options);
+
+const struct ctlopt *ctlopt_match(const char *arg, const char **ret_value)
+{
+	for (unsigned i = 0; i < ctlopt_n_options; i++) {
+		const struct ctlopt *o = &ctlopt_options[i];
+		size_t n = strlen(o->name);
+
+		if (arg[0] == '-' && o->short_name && arg[1] == o->short_name &&
+				(!arg[2] || o->metavar)) {
+			*ret_value = arg[2] ? arg + 2 : NULL;
+			return o;
+		}
+		if (strncmp(arg, "--", 2) != 0 || strncmp(arg + 2, o->name, n) != 0)
+			continue;
+		if (!arg[2 + n]) {
+			*ret_value = NULL;
+			return o;
+		}
+		if (arg[2 + n] == '=' && o->metavar) {
+			*ret_value = arg + 3 + n;
+			return o;
+		}
+	}
+	return NULL;
+}

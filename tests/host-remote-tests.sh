@@ -1,0 +1,237 @@
+#!/bin/bash
+# make check: chaosctl -H over real ssh. Two hosts, cd-a and cd-b, each a network namespace with
+# its own sshd (Debian's openssh-server, key auth with a key made here) and its own chaosd on
+# its own socket; the client runs in a third namespace, cd-c, joined to both by a management
+# link. Faults are partitions (nftables: this kernel lacks sch_netem) on the data link between
+# cd-a and cd-b, and every check reads the kernel of the namespace it concerns.
+set -uo pipefail
+# shellcheck source=tests/host-lib.sh
+. "$top_srcdir/tests/host-lib.sh" remote nft ping python3 ssh ssh-keygen
+SSHD=/usr/sbin/sshd
+[ -x "$SSHD" ] || skip_or_fail "sshd missing (openssh-server): run tests/install-deps.sh"
+C() { ip netns exec cd-c "$@"; }
+cleanup() {
+	for p in ${PIDS:-}; do kill "$p" 2>/dev/null; done
+	ip netns del cd-a 2>/dev/null
+	ip netns del cd-b 2>/dev/null
+	ip netns del cd-c 2>/dev/null
+}
+trap cleanup EXIT
+PIDS=
+
+topology || { echo "FAIL: topology"; exit 1; }
+ip netns del cd-c 2>/dev/null
+ip netns add cd-c
+C ip link set lo up
+ip link add c-a netns cd-c type veth peer name m-a netns cd-a
+ip link add c-b netns cd-c type veth peer name m-b netns cd-b
+C ip addr add 10.79.1.1/24 dev c-a
+C ip addr add 10.79.2.1/24 dev c-b
+A ip addr add 10.79.1.2/24 dev m-a
+B ip addr add 10.79.2.2/24 dev m-b
+C ip link set c-a up
+C ip link set c-b up
+A ip link set m-a up
+B ip link set m-b up
+
+# --- keys, sshd per namespace. Host a's socket is named in the URL (?socket=), host b's sshd
+# sets CHAOSD_SOCKET for its sessions. The remote side runs `chaosctl dial-stdio` from PATH:
+# the one just built.
+ssh-keygen -q -t ed25519 -N '' -C chaosd-test-host -f "$T/hostkey"
+ssh-keygen -q -t ed25519 -N '' -C chaosd-test-client -f "$T/id"
+cp "$T/id.pub" "$T/authorized_keys"
+mkdir -p /run/sshd # sshd's privilege separation directory (systemd makes it on a real host)
+for h in a b; do
+	addr=10.79.1.2
+	[ $h = b ] && addr=10.79.2.2
+	echo "$addr $(cut -d' ' -f1-2 "$T/hostkey.pub")" >>"$T/known_hosts"
+	setenv="PATH=$top_builddir:/usr/sbin:/usr/bin:/sbin:/bin"
+	[ $h = b ] && setenv="$setenv CHAOSD_SOCKET=$T/b.sock"
+	cat >"$T/sshd-$h.conf" <<EOF
+ListenAddress $addr
+HostKey $T/hostkey
+PidFile $T/sshd-$h.pid
+AuthorizedKeysFile $T/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+SetEnv $setenv
+EOF
+	ip netns exec cd-$h "$SSHD" -D -e -f "$T/sshd-$h.conf" >>"$T/sshd-$h.log" 2>&1 &
+	PIDS="$PIDS $!"
+done
+# The client's ssh: the user's own config would be ~/.ssh of the account running the test, so
+# the ssh chaosctl finds in PATH is one that reads this test's config.
+mkdir -p "$T/bin"
+cat >"$T/ssh_config" <<EOF
+Host *
+	IdentityFile $T/id
+	IdentitiesOnly yes
+	UserKnownHostsFile $T/known_hosts
+	GlobalKnownHostsFile /dev/null
+	StrictHostKeyChecking yes
+EOF
+printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$T/ssh_config" >"$T/bin/ssh"
+chmod +x "$T/bin/ssh"
+rctl() { C env PATH="$T/bin:$PATH" "$CHAOSCTL" "$@"; }
+
+# --- chaosd in each namespace, edge db across the data link
+write_config
+cp "$T/chaosd.conf" "$T/a.conf"
+cat >"$T/b.conf" <<'CONF'
+[chaosd]
+default_duration = 5m
+max_duration = 1h
+
+[edge db]
+interface = b0
+destination = 10.77.0.1/32
+CONF
+for h in a b; do
+	ip netns exec cd-$h "$CHAOSD" --config "$T/$h.conf" --socket "$T/$h.sock" \
+		--state-dir "$T/state-$h" >>"$T/chaosd-$h.log" 2>&1 &
+	PIDS="$PIDS $!"
+done
+HA="ssh://root@10.79.1.2?socket=$T/a.sock"
+HB="ssh://root@10.79.2.2"
+up() { rctl -H "$1" ping >/dev/null 2>&1; }
+if ! wait_until 20 up "$HA" || ! wait_until 20 up "$HB"; then
+	echo "FAIL: chaosd over ssh did not answer"
+	tail -n 20 "$T"/sshd-*.log "$T"/chaosd-*.log
+	rctl -H "$HA" ping
+	exit 1
+fi
+snapshot "$T/before-a"
+# the kernel's view of cd-a's and cd-b's partitions
+drops() { ip netns exec "$1" nft list table inet chaosd 2>/dev/null | grep -c 'drop'; }
+loss() { # loss NS DEST: percent of 10 pings lost
+	ip netns exec "$1" ping -n -c 10 -i 0.05 -W 1 "$2" 2>&1 | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p'
+}
+
+# --- one host: status and inject through ssh, seen in that namespace's kernel only
+out=$(rctl -H "$HA" status 2>&1)
+check "-H ssh:// status answers from cd-a's chaosd ($out)" grep -q 'No active faults' <<<"$out"
+out=$(rctl -H "$HA" inject partition --edge db --for 10m 2>&1)
+echo "  -> $out"
+check "-H ssh:// inject: applied (exit 0)" grep -q "injected fault 1: partition on edge 'db' (a0)" <<<"$out"
+n=$(drops cd-a)
+check "cd-a's nftables has the partition's drop rules ($n)" in_range "${n:-0}" 1 100
+check "cd-a: 10.77.0.2 unreachable ($(loss cd-a 10.77.0.2)% lost)" in_range "$(loss cd-a 10.77.0.2)" 100 100
+check "cd-b's kernel untouched (no inet chaosd table)" bash -c "! ip netns exec cd-b nft list table inet chaosd >/dev/null 2>&1"
+out=$(rctl -H "$HA" status 2>&1)
+check "status over ssh lists the fault" grep -Eq '^1 +db +partition' <<<"$out"
+
+# --- CHAOSCTL_HOST; host b's socket comes from CHAOSD_SOCKET in its sshd's environment
+out=$(C env CHAOSCTL_HOST="$HB" PATH="$T/bin:$PATH" "$CHAOSCTL" inject partition --edge db --for 10m 2>&1)
+echo "  -> $out"
+check "CHAOSCTL_HOST inject: applied on b" grep -q "injected fault 1: partition on edge 'db' (b0)" <<<"$out"
+n=$(drops cd-b)
+check "cd-b's nftables has the partition's drop rules ($n)" in_range "${n:-0}" 1 100
+check "cd-b: 10.77.0.1 unreachable ($(loss cd-b 10.77.0.1)% lost)" in_range "$(loss cd-b 10.77.0.1)" 100 100
+out=$(C env CHAOSCTL_HOST="bad://x" "$CHAOSCTL" status 2>&1)
+check "a bad CHAOSCTL_HOST is refused, naming the variable" grep -q "CHAOSCTL_HOST: bad host 'bad://x'" <<<"$out"
+
+# --- both hosts at once: --json status, then kill reverts both kernels
+rctl --json -H "$HA,$HB" status >"$T/status.json"
+check "-H a,b --json status: an array with each host's faults" python3 - "$T/status.json" "$HA" "$HB" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [h["host"] for h in d] == sys.argv[2:4], d
+for h in d:
+    assert h["exit"] == 0 and h["result"]["ok"] is True, h
+    assert [f["kind"] for f in h["result"]["faults"]] == ["partition"], h
+PY
+out=$(rctl -H "$HA,$HB" kill --reason "remote test" 2>&1)
+rc=$?
+echo "$out"
+check "-H a,b kill: exit 0 ($rc)" test "$rc" = 0
+check "-H a,b kill: a line for a" grep -Eq "^ssh://root@10\.79\.1\.2\?socket=[^ ]*: +kill switch engaged: 1 fault" <<<"$out"
+check "-H a,b kill: a line for b" grep -Eq "^ssh://root@10\.79\.2\.2: +kill switch engaged: 1 fault" <<<"$out"
+check "kill: cd-a's drop rules are gone ($(drops cd-a))" test "$(drops cd-a)" = 0
+check "kill: cd-b's drop rules are gone ($(drops cd-b))" test "$(drops cd-b)" = 0
+check "kill: cd-a reaches 10.77.0.2 again ($(loss cd-a 10.77.0.2)% lost)" in_range "$(loss cd-a 10.77.0.2)" 0 0
+check "kill: cd-b reaches 10.77.0.1 again ($(loss cd-b 10.77.0.1)% lost)" in_range "$(loss cd-b 10.77.0.1)" 0 0
+check "kill: cd-a's tc, links and nft tables as before" same_state "$T/before-a"
+out=$(rctl -H "$HA" inject partition --edge db 2>&1)
+check "the kill switch holds on a (inject refused)" grep -q 'kill switch' <<<"$out"
+out=$(rctl -H "$HA,$HB" arm 2>&1)
+check "-H a,b arm: both armed" test "$(grep -c 'armed:' <<<"$out")" = 2
+
+# --- one GameDay on both hosts: it aborts on a (its probe crosses the partition), and then the
+# fan-out aborts b's, which would have run its 60 s step (b's probe stays on b's own address)
+ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 8080 >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 50); do A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null && break; sleep 0.1; done
+cat >"$T/both.ini" <<'INI'
+[scenario]
+name = both
+max_duration = 5m
+
+[probe api]
+type = http
+target = http://10.77.0.2:8080/
+interval = 200ms
+timeout = 1s
+abort_when = failure_rate > 50% over 2s
+steady_state = success_rate >= 90% over 1s
+
+[step cut]
+at = 0s
+fault = partition
+edge = db
+for = 60s
+INI
+t0=$(date +%s%N)
+rctl -H "$HA,$HB" run "$T/both.ini" >"$T/both.out" 2>"$T/both.err"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+cat "$T/both.out" "$T/both.err"
+record "-H a,b run: aborted on a by its probe, b's run aborted by the fan-out; ${ms} ms in all"
+check "-H a,b run: exit 2 (aborted) ($rc)" test "$rc" = 2
+check "-H a,b run: a's run aborted by its probe" grep -q "^ssh://root@10.79.1.2?socket=[^ ]*: .*abort .*probe api: failure_rate" "$T/both.out"
+check "-H a,b run: the fan-out says it aborts the others" grep -q "run aborted: aborting the runs on the other hosts" "$T/both.err"
+check "-H a,b run: b's run aborted too" grep -q "^ssh://root@10.79.2.2: .*interrupted: aborting run" "$T/both.err"
+check "-H a,b run: over well before b's 60 s step (${ms} ms)" in_range "$ms" 0 40000
+check "-H a,b run: no drop rules left on a ($(drops cd-a)) nor b ($(drops cd-b))" test "$(drops cd-a)$(drops cd-b)" = 00
+
+# --- a dead host: named with ssh's reason, the live host's answer still printed, exit 1
+DEAD="ssh://root@10.79.2.2:2222"
+rctl -H "$HA,$DEAD" status >"$T/dead.out" 2>"$T/dead.err"
+rc=$?
+cat "$T/dead.out" "$T/dead.err"
+check "dead host: exit non-zero ($rc)" test "$rc" != 0
+check "dead host: the live host's status printed" grep -q "^ssh://root@10.79.1.2?socket=.*No active faults" "$T/dead.out"
+check "dead host: named, with ssh's reason" grep -q "^$DEAD: .*cannot reach chaosd on $DEAD (ssh exit status 255): ssh: connect to host 10.79.2.2 port 2222: Connection refused" "$T/dead.err"
+check "dead host: the summary names it" grep -q "status failed on 1 of 2 hosts: $DEAD (exit 1)" "$T/dead.err"
+rctl --json -H "$DEAD,$HA" status >"$T/dead.json" 2>/dev/null
+check "dead host: --json has both, the dead one with its error" python3 - "$T/dead.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d[0]["exit"] == 1 and d[0]["result"] is None and "Connection refused" in d[0]["error"], d
+assert d[1]["exit"] == 0 and d[1]["result"]["ok"] is True, d
+PY
+out=$(rctl -H "ssh://root@10.79.1.2?socket=/nonexistent.sock" status 2>&1)
+echo "  -> $out"
+check "a wrong remote socket: the remote relay's reason" grep -q "cannot reach chaosd on .*dial-stdio: cannot reach chaosd at '/nonexistent.sock'" <<<"$out"
+
+# --- refused before anything is sent
+expect_usage() { # DESC PATTERN ARGS...
+	local desc=$1 pat=$2 out rc
+	shift 2
+	out=$(rctl "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 2 ] && grep -q -- "$pat" <<<"$out"; then ok "$desc"; else bad "$desc: exit $rc, '$out'"; fi
+}
+expect_usage "bad scheme" "bad host 'http://h': unsupported scheme 'http://'" -H http://h status
+expect_usage "bad port" "bad port '70000' (1-65535)" -H ssh://h:70000 status
+expect_usage "option injection as a host" "bad host name '-oProxyCommand=x'" -H ssh://-oProxyCommand=x status
+expect_usage "unknown query" "unknown query 'sock=/x' (only socket=PATH)" -H "ssh://h?sock=/x" status
+expect_usage "shell characters in the socket" "socket path '/x;id' must be absolute" -H "ssh://h?socket=/x;id" status
+expect_usage "an empty host in the list" "bad host '' in 'a,,b': empty host name" -H a,,b status
+expect_usage "revert ID on two hosts" "revert takes one host, not 2: fault ids are per host" -H "$HA,$HB" revert 1
+expect_usage "--socket with -H" "with -H give the remote one as ssh://HOST?socket=PATH" -H "$HA" --socket /x status
+check "nothing was applied by refused commands" test "$(drops cd-a)$(drops cd-b)" = 00
+
+finish
