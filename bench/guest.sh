@@ -21,7 +21,7 @@ SMOKE=${CHAOSD_BENCH_SMOKE:-0}
 NS="1 10 100 1000" N_EDGES=1000 IDLE_S=60 BULK_S=3 DP_PAIRS=5
 ((SMOKE)) && NS="1 10" N_EDGES=40 IDLE_S=3 BULK_S=1 DP_PAIRS=2 QUICK=1
 
-say() { echo "bench: $*" >&2; }
+say() { echo "bench: [$SECONDS s] $*" >&2; }
 raw() { echo "$*" >>"$RAW"; }
 # pctl P: the P-quantile (nearest rank) of the numbers on stdin
 pctl() { sort -n | awk -v p="$1" '{ a[NR] = $1 } END { if (!NR) { print "nan"; exit }
@@ -57,17 +57,23 @@ start_bench_chaosd() {
 
 proc_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-ctx_switches() { echo $(($(proc_field "$1" voluntary_ctxt_switches) + $(proc_field "$1" nonvoluntary_ctxt_switches))); }
+# A wakeup is a voluntary switch (chaosd blocks in epoll_wait again); an involuntary one is a
+# preemption while it runs, which is not a wakeup of its own.
+ctx_switches() { proc_field "$1" voluntary_ctxt_switches; }
+preemptions() { proc_field "$1" nonvoluntary_ctxt_switches; }
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 footprint_idle() {
-	local c0 c1 w0 w1 t0 t1
+	local c0 c1 w0 w1 p0 p1 t0 t1
 	sleep 5 # past start-up
 	raw "rss_idle_kib $(proc_field "$CHAOSD_PID" VmRSS | tr -d ' kB')"
 	t0=$(uptime_s) c0=$(cpu_ticks "$CHAOSD_PID") w0=$(ctx_switches "$CHAOSD_PID")
+	p0=$(preemptions "$CHAOSD_PID")
 	sleep "$IDLE_S"
 	t1=$(uptime_s) c1=$(cpu_ticks "$CHAOSD_PID") w1=$(ctx_switches "$CHAOSD_PID")
+	p1=$(preemptions "$CHAOSD_PID")
+	raw "idle_preemptions $((p1 - p0))"
 	raw "idle_seconds $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 	raw "idle_cpu_ms $(((c1 - c0) * 1000 / $(getconf CLK_TCK)))"
 	raw "idle_wakeups $((w1 - w0))"
@@ -151,6 +157,15 @@ chaosd_part() {
 		done
 	done
 	((FULL)) || raw "kill_tc1_1000 skipped"
+	# The same one by one with chaosd and the client on one vCPU: under TCG a wakeup across
+	# emulated CPUs costs milliseconds at random (see datapath), and a round trip takes two.
+	local mask
+	mask=$(taskset -p "$CHAOSD_PID" | awk '{ print $NF }')
+	taskset -p -c 1 "$CHAOSD_PID" >/dev/null
+	A taskset -c 1 "$BT" inject "$SOCK" a0 e 0 "$N_EDGES" 10 >"$T/apply_pin.txt" || return 1
+	taskset -p "$mask" "$CHAOSD_PID" >/dev/null
+	A "$BT" gone a0 -- "$CHAOSCTL" --socket "$SOCK" kill >/dev/null
+	ctl arm >/dev/null
 	# apply through chaosctl (a process per request, like a script would), on an interface
 	# that has other faults
 	inject_n $((N_EDGES / 10)) || return 1
@@ -168,6 +183,10 @@ chaosd_part() {
 	awk '{ print $1 }' "$T/apply.txt" | pctl 0.99 | sed 's/^/apply_rt_p99 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply.txt" | pctl 0.5 | sed 's/^/apply_vis_p50 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply.txt" | pctl 0.99 | sed 's/^/apply_vis_p99 /' >>"$RAW"
+	awk '{ print $1 }' "$T/apply_pin.txt" | pctl 0.5 | sed 's/^/apply_pin_rt_p50 /' >>"$RAW"
+	awk '{ print $1 }' "$T/apply_pin.txt" | pctl 0.99 | sed 's/^/apply_pin_rt_p99 /' >>"$RAW"
+	awk '{ print $2 }' "$T/apply_pin.txt" | pctl 0.5 | sed 's/^/apply_pin_vis_p50 /' >>"$RAW"
+	awk '{ print $2 }' "$T/apply_pin.txt" | pctl 0.99 | sed 's/^/apply_pin_vis_p99 /' >>"$RAW"
 	awk '{ print $1 }' "$T/apply_ctl.txt" | pctl 0.5 | sed 's/^/apply_ctl_vis_p50 /' >>"$RAW"
 	awk '{ print $1 }' "$T/apply_ctl.txt" | pctl 0.99 | sed 's/^/apply_ctl_vis_p99 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply_ctl.txt" | pctl 0.5 | sed 's/^/apply_ctl_rt_p50 /' >>"$RAW"

@@ -15,6 +15,8 @@ function sorted(k,    i, j, t) {
 function p50(k) { if (!n[k]) return -1; sorted(k); return s[int((n[k] + 1) / 2)] }
 function pmax(k) { if (!n[k]) return -1; sorted(k); return s[n[k]] }
 function cell(k) { return n[k] ? sprintf("%9s %9s", ms(p50(k)), ms(pmax(k))) : sprintf("%19s", "not run") }
+function verdict(ok) { return ok < 0 ? "not measured" : ok ? "met" : "MISSED" }
+function target(what, value, ok) { printf "  %-66s %18s  %s\n", what, value, verdict(ok) }
 function ratio(a, b) { return (a > 0 && b > 0) ? sprintf("%6.1fx", b / a) : "     -" }
 $1 ~ /^kill_own_/ { if ($2 != "nan") add($1, num($2) * 1000); next }
 $1 ~ /^kill_/ && $2 != "skipped" { add($1, num($2)); add($1 "_cmd", num($3)); next }
@@ -36,6 +38,7 @@ END {
 	print "Apply one fault (p50 / p99)"
 	printf "  chaosd request round trip, 1000 faults one by one:  %s / %s\n", ms(v["apply_rt_p50"]), ms(v["apply_rt_p99"])
 	printf "  ... until its redirect is in the kernel:             %s / %s\n", ms(v["apply_vis_p50"]), ms(v["apply_vis_p99"])
+	printf "  the same, chaosd and the client on one vCPU:        %s / %s (in the kernel %s / %s)\n", ms(v["apply_pin_rt_p50"]), ms(v["apply_pin_rt_p99"]), ms(v["apply_pin_vis_p50"]), ms(v["apply_pin_vis_p99"])
 	printf "  chaosctl inject (a process), until in the kernel:    %s / %s (process exits %s / %s)\n", ms(v["apply_ctl_vis_p50"]), ms(v["apply_ctl_vis_p99"]), ms(v["apply_ctl_rt_p50"]), ms(v["apply_ctl_rt_p99"])
 	printf "  tc, one process per change (4), until in the kernel: %s / %s   chaosctl %s faster\n", ms(v["apply_tc1_p50"]), ms(v["apply_tc1_p99"]), ratio(v["apply_ctl_vis_p50"], v["apply_tc1_p50"])
 	printf "  tc -batch (one process), until in the kernel:        %s / %s   chaosctl %s faster\n", ms(v["apply_tcb_p50"]), ms(v["apply_tcb_p99"]), ratio(v["apply_ctl_vis_p50"], v["apply_tcb_p50"])
@@ -59,4 +62,21 @@ END {
 	print "Footprint"
 	printf "  RSS idle %d KiB, with 1000 faults %d KiB\n", v["rss_idle_kib"], v["rss_full_kib"]
 	printf "  idle %.0f s: CPU %d ms, %d wakeups (%d of them watchdog pings): %.2f/s besides the watchdog\n", v["idle_seconds"], v["idle_cpu_ms"], v["idle_wakeups"], v["idle_watchdog_pings"], (v["idle_wakeups"] - v["idle_watchdog_pings"]) / (v["idle_seconds"] > 0 ? v["idle_seconds"] : 1)
+	if ("idle_preemptions" in v)
+		printf "  (wakeups: voluntary context switches; %d preemptions while running not counted)\n", v["idle_preemptions"]
+	print ""
+	print "Targets (issue 6), judged on the numbers above"
+	k = p50("kill_chaosd_100"); t = p50("kill_tc1_100"); bt = p50("kill_tcb_100"); k1k = p50("kill_chaosd_1000")
+	target("kill switch, 100 faults: >= 20x faster than one tc per change", (k > 0 && t > 0) ? sprintf("%.1fx", t / k) : "-", (k > 0 && t > 0) ? t / k >= 20 : -1)
+	target("kill switch, 100 faults: faster than tc -batch", (k > 0 && bt > 0) ? sprintf("%.1fx", bt / k) : "-", (k > 0 && bt > 0) ? bt < k ? 0 : 1 : -1)
+	target("kill switch, 1000 faults: under one tc per change for 100 (p50)", (k1k > 0 && t > 0) ? sprintf("%s < %s", ms(k1k), ms(t)) : "-", (k1k > 0 && t > 0) ? k1k < t : -1)
+	a = ("apply_pin_rt_p99" in v) ? v["apply_pin_rt_p99"] + 0 : -1
+	target("apply: p99 round trip under 5 ms, chaosd and client on one vCPU", a >= 0 ? ms(a) : "-", a >= 0 ? a < 5000 : -1)
+	a = ("apply_rt_p99" in v) ? v["apply_rt_p99"] + 0 : -1
+	target("apply: p99 round trip under 5 ms, client on any vCPU", a >= 0 ? ms(a) : "-", a >= 0 ? a < 5000 : -1)
+	dp = (("dp_mbit_ratio_1000" in v) && b > 0) ? v["dp_mbit_ratio_1000"] / b : -1
+	target("datapath: bulk throughput with 1000 edges >= 90 % of 0 edges", dp >= 0 ? sprintf("%.2f", dp) : "-", dp >= 0 ? dp >= 0.9 : -1)
+	w = ("idle_wakeups" in v) ? v["idle_wakeups"] - v["idle_watchdog_pings"] : -1
+	target("idle: no wakeups besides the watchdog", w >= 0 ? sprintf("%d in %.0f s", w, v["idle_seconds"]) : "-", ("idle_wakeups" in v) ? w <= 0 : -1)
+	target("idle: RSS under 4 MiB", ("rss_idle_kib" in v) ? sprintf("%d KiB", v["rss_idle_kib"]) : "-", ("rss_idle_kib" in v) ? v["rss_idle_kib"] < 4096 : -1)
 }' "$raw"
