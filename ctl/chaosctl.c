@@ -10,6 +10,7 @@
 
 #include "ctlopt.h"
 #include "fault.h"
+#include "json.h"
 #include "parse.h"
 #include "proto.h"
 #include "remote.h"
@@ -22,13 +23,16 @@ static bool arg_json;
 
 static _printf_(1, 2) int fail(const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
 
-	fputs("chaosctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "chaosctl: %s\n", msg);
+	/* --json: a failure is a document too, unless one was printed already */
+	if (arg_json && !json_printed())
+		json_print_error(msg, NULL, NULL);
 	return 1;
 }
 
@@ -99,8 +103,6 @@ static void help(void)
 	       "aborted, 3 refused or failed, 4 usage.\nScenario files: chaosd.scenario(5).\n");
 }
 
-
-static void json_string(const char *s);
 
 /* ------------------------------------------------------------------ transport */
 
@@ -195,10 +197,10 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 		/* One line on stderr: the daemon's lines (ours, then the kernel's) joined. */
 		for (char *nl; e && (nl = strchr(e, '\n'));)
 			*nl = ';';
-		if (arg_json) {
-			printf("{\"ok\":false,\"error\":");
-			json_string(e ? e : "");
-			printf("}\n");
+		if (arg_json && e && !json_printed()) {
+			_cleanup_free_ char *msg = NULL;
+			if (asprintf(&msg, "%s: %s", verb->name, e) >= 0)
+				json_print_error(msg, proto_msg_get(m, 0, "errno"), NULL);
 		}
 		fail("%s: %s", verb->name, e ? e : "failed");
 		proto_msg_free(m);
@@ -209,73 +211,6 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 }
 
 /* ------------------------------------------------------------------ output */
-
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", stdout);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
-static bool is_number(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
-/* Print a reply as JSON: top-level fields, then records grouped by kind. */
-static void print_json(const struct proto_msg *m)
-{
-	unsigned i = 0;
-	const char *kind = NULL;
-
-	printf("{\"ok\":true,\"schema\":1");
-	for (; i < m->n_fields && !streq(m->fields[i].key, "@"); i++) {
-		printf(",\"%s\":", m->fields[i].key);
-		if (is_number(m->fields[i].value))
-			fputs(m->fields[i].value, stdout);
-		else
-			json_string(m->fields[i].value);
-	}
-	while (i < m->n_fields) {
-		unsigned end = proto_msg_next_record(m, i);
-		if (!kind || !streq(kind, m->fields[i].value)) {
-			if (kind)
-				putchar(']');
-			kind = m->fields[i].value;
-			printf(",\"%ss\":[", kind);
-		} else {
-			putchar(',');
-		}
-		putchar('{');
-		for (unsigned k = i + 1; k < end; k++) {
-			printf("%s\"%s\":", k > i + 1 ? "," : "", m->fields[k].key);
-			if (is_number(m->fields[k].value))
-				fputs(m->fields[k].value, stdout);
-			else
-				json_string(m->fields[k].value);
-		}
-		putchar('}');
-		i = end;
-	}
-	if (kind)
-		putchar(']');
-	printf("}\n");
-}
 
 /* Index of the first record marker: a reply without top-level fields starts with one. */
 static unsigned first_record(const struct proto_msg *m)
@@ -409,8 +344,8 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	printf("holding fault %s with a %s lease (renewed every %.1fs); stop this command to "
-	       "revert it\n", id, parse_format_duration(lease_usec, l, sizeof(l)),
+	fprintf(arg_json ? stderr : stdout, "holding fault %s with a %s lease (renewed every "
+			"%.1fs); stop this command to revert it\n", id, parse_format_duration(lease_usec, l, sizeof(l)),
 			(double)period / USEC_PER_SEC);
 	fflush(stdout);
 	while (!stop_holding) {
@@ -425,7 +360,7 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 	}
 	if (simple_request(PROTO_REVERT, "id", id) < 0)
 		return 1;
-	printf("reverted fault %s\n", id);
+	fprintf(arg_json ? stderr : stdout, "reverted fault %s\n", id);
 	return 0;
 }
 
@@ -492,8 +427,8 @@ static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
 	if (r < 0)
 		return 1;
 	if (arg_json) {
-		print_json(m);
-		return 0;
+		json_print_reply(m, JSON_INJECT);
+		return f.lease_usec ? hold_lease(get(m, 0, "id"), f.lease_usec) : 0;
 	}
 	uint64_t dur = 0;
 	char durs[32];
@@ -548,7 +483,14 @@ static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
 	if (r < 0)
 		return 1;
 	if (arg_json) {
-		print_json(m);
+		static const enum json_doc_id docs[_PROTO_VERB_MAX] = {
+			[PROTO_STATUS] = JSON_STATUS, [PROTO_EDGES] = JSON_EDGES,
+			[PROTO_REVERT] = JSON_REVERT, [PROTO_KILL] = JSON_KILL,
+			[PROTO_ARM] = JSON_ARM, [PROTO_RENEW] = JSON_RENEW, [PROTO_PING] = JSON_PING,
+		};
+		bool history = verb->type == PROTO_KILL &&
+			       (first_record(m) < m->n_fields || !*get(m, 0, "reverted"));
+		json_print_reply(m, history ? JSON_KILL_HISTORY : docs[verb->type]);
 		return 0;
 	}
 	switch (verb->type) {
@@ -617,7 +559,9 @@ static int verb_metrics(const struct proto_verb *verb, int argc, char **argv)
 		fputs(text, stdout);
 		return 0;
 	}
-	printf("{\"ok\":true,\"schema\":1,\"content_type\":");
+	printf("{\"ok\":true,\"schema\":");
+	json_string(json_docs[JSON_METRICS].schema);
+	printf(",\"content_type\":");
 	json_string(get(m, 0, "content_type"));
 	printf(",\"text\":");
 	json_string(text);
@@ -718,6 +662,12 @@ static int scenario_request(const struct proto_verb *verb, const char *path,
 	r = scenario_load(path, &sc, &d);
 	if (r < 0) {
 		fprintf(stderr, "%s\n", diag_text(&d));
+		if (arg_json) {
+			_cleanup_free_ char *msg = NULL;
+			if (asprintf(&msg, "%s: %s is not a valid scenario (nothing was applied)",
+					    verb->name, path) >= 0)
+				json_print_error(msg, NULL, diag_text(&d));
+		}
 		return fail("%s: %s is not a valid scenario (nothing was applied)", verb->name,
 				path), -EINVAL;
 	}
@@ -759,7 +709,8 @@ static int verb_plan(const struct proto_verb *verb, const char *path)
 	if (scenario_request(verb, path, &m) < 0)
 		return 1;
 	if (arg_json)
-		return print_json(m), 0;
+		return json_print_reply(m, verb->type == PROTO_VALIDATE ? JSON_VALIDATE : JSON_PLAN),
+		       0;
 	if (verb->type == PROTO_VALIDATE) {
 		printf("%s: scenario '%s' is valid here: %s steps, %s probes, runs %s (hard "
 		       "deadline %s)\n", path, get(m, 0, "name"), get(m, 0, "steps"),
@@ -880,11 +831,12 @@ static int follow(const char *run_arg, bool own)
 				printf("[%7.1fs] %-8s %s\n", t / 1e6, get(m, i, "kind"),
 						get(m, i, "text"));
 		}
-		since = (unsigned)ev;
+		if (!arg_json)
+			since = (unsigned)ev;
 		if (streq(get(m, 0, "state"), "finished")) {
 			code = (int)strtol(get(m, 0, "exit_code"), NULL, 10);
 			if (arg_json)
-				print_json(m);
+				json_print_reply(m, JSON_WATCH);
 			break;
 		}
 		if (tty) {
@@ -951,6 +903,8 @@ static int verb_scenario(const struct proto_verb *verb, int argc, char **argv)
 	case PROTO_PLAN:
 		return verb_plan(verb, file) ? RUN_FAILED : 0;
 	case PROTO_REPORT:
+		if (arg_json && streq(format, "html"))
+			return fail("report: --html and --json exclude each other"), RUN_USAGE;
 		if (arg_json)
 			format = "json";
 		return print_report(run, format) ? RUN_FAILED : 0;
@@ -967,7 +921,7 @@ static int verb_scenario(const struct proto_verb *verb, int argc, char **argv)
 		if (r < 0)
 			return 1;
 		if (arg_json)
-			return print_json(m), 0;
+			return json_print_reply(m, JSON_ABORT), 0;
 		printf("aborted %s run(s); everything they applied is reverted\n",
 				get(m, 0, "aborted"));
 		return 0;
@@ -983,7 +937,7 @@ static int verb_scenario(const struct proto_verb *verb, int argc, char **argv)
 		snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
 		if (detach) {
 			if (arg_json)
-				print_json(m);
+				json_print_reply(m, JSON_RUN);
 			else
 				printf("%s\n", id);
 			return 0;
@@ -1052,6 +1006,14 @@ int main(int argc, char **argv)
 	verb = proto_verb_find(argv[i]);
 	if (!verb)
 		return fail("unknown verb '%s' (see chaosctl --help)", argv[i]), 2;
+	for (int k = i + 1, n = i + 1; k <= argc; k++) {
+		if (k < argc && streq(argv[k], "--json"))
+			arg_json = true;
+		else
+			argv[n++] = argv[k]; /* argv[argc], NULL, too */
+		if (k == argc)
+			argc = n - 1;
+	}
 	if (!host && getenv("CHAOSCTL_HOST") && *getenv("CHAOSCTL_HOST")) {
 		host = getenv("CHAOSCTL_HOST");
 		host_source = "CHAOSCTL_HOST";

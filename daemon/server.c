@@ -1022,6 +1022,8 @@ static int handle_status(struct server *s, struct proto_writer *w)
 	proto_put(w, "killed", g ? "yes" : "no");
 	if (g)
 		proto_put(w, "kill_reason", g->reason);
+	/* before the records: after one it would belong to that record */
+	proto_put_u64(w, "faults", s->n_faults);
 	for (unsigned i = 0; i < s->n_latches; i++) {
 		const struct kill_latch *k = &s->latches[i];
 		proto_record(w, "kill");
@@ -1031,7 +1033,6 @@ static int handle_status(struct server *s, struct proto_writer *w)
 		proto_put_u64(w, "since_us", k->realtime_usec);
 		proto_put_u64(w, "until_us", k->until_realtime_usec);
 	}
-	proto_put_u64(w, "faults", s->n_faults);
 	for (unsigned i = 0; i < s->n_faults; i++)
 		put_fault(s, w, s->faults[i], now);
 	return 0;

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "ctlopt.h"
 #include "fault.h"
+#include "json.h"
 #include "options.h"
 #include "proto.h"
 #include "scenario.h"
@@ -139,6 +140,22 @@ static void chaosctl_1(FILE *f)
 	fprintf(f, ".SH EXIT STATUS\n0 on success, 1 if chaosd refused or failed the request "
 		   "(one line on standard error says why, with the kernel's own message where "
 		   "there is one), 2 for a usage error.\n");
+	fprintf(f, ".SH JSON OUTPUT\nWith \\fB\\-\\-json\\fR, before or after the verb, chaosctl prints "
+		   "one JSON document on standard output, also when it fails (\\fB\"ok\": false\\fR; "
+		   "the exit status is the same as without \\fB\\-\\-json\\fR). Each document "
+		   "names its schema, \\fB\"schema\": \"chaosd.\\fINAME\\fB/\\fIVERSION\\fB\"\\fR, a "
+		   "JSON Schema (draft 2020\\-12) installed as "
+		   "\\fI%s/chaosd.NAME\\-VERSION.json\\fR. A field's type depends on its name, "
+		   "never on its value; durations and times are integers in microseconds (names "
+		   "ending in _us; times since the Unix epoch).\n.PP\nVersions: fields may be added "
+		   "within a version, so a reader must ignore the fields it does not know; a field "
+		   "removed or renamed, or changed in type or meaning, gets a new version, and the "
+		   "old schema file stays.\n", SCHEMADIR);
+	for (unsigned i = 0; i < _JSON_DOC_MAX; i++) {
+		fprintf(f, ".TP\n.B %s\n", json_docs[i].schema);
+		text(f, json_docs[i].command);
+		fputc('\n', f);
+	}
 	fprintf(f, ".SH EXAMPLES\n.nf\nchaosctl inject latency \\-\\-edge db \\-\\-ms 500 "
 		   "\\-\\-for 2m\nchaosctl inject loss \\-\\-edge cache \\-\\-percent 5\n"
 		   "chaosctl status\nchaosctl kill \\-\\-reason \"pager\"\n"

@@ -16,6 +16,7 @@ test_deps=(
 	bash-completion zsh # the completion tests load chaosctl's scripts in both shells
 	openssh-server openssh-client # chaosctl -H ssh:// against sshd in network namespaces
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
+	python3-jsonschema # validates chaosctl --json output against doc/schema/
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 
