@@ -16,7 +16,9 @@ const struct ctlopt ctlopt_options[] = {
 	  "one host" },
 	{ CTLOPT_SOCKET, "socket", 0, "PATH", "CHAOSD_SOCKET",
 	  "chaosd's control socket on this host (default " PROTO_DEFAULT_SOCKET ")" },
-	{ CTLOPT_JSON, "json", 0, NULL, NULL, "print the reply as one JSON document" },
+	{ CTLOPT_JSON, "json", 0, NULL, NULL,
+	  "print the reply as one JSON document naming its schema, also on failure; also after "
+	  "the verb (chaosctl(1), JSON OUTPUT)" },
 	{ CTLOPT_HELP, "help", 'h', NULL, NULL,
 	  "show the options, verbs, fault kinds and fault options, and exit" },
 	{ CTLOPT_VERSION, "version", 0, NULL, NULL, "show the version and exit" },
