@@ -9,6 +9,8 @@ set -uo pipefail
 . "$top_srcdir/tests/host-lib.sh" remote nft ping python3 ssh ssh-keygen
 SSHD=/usr/sbin/sshd
 [ -x "$SSHD" ] || skip_or_fail "sshd missing (openssh-server): run tests/install-deps.sh"
+command -v ansible-playbook >/dev/null ||
+	skip_or_fail "ansible-playbook missing (ansible-core): run tests/install-deps.sh"
 C() { ip netns exec cd-c "$@"; }
 cleanup() {
 	for p in ${PIDS:-}; do kill "$p" 2>/dev/null; done
@@ -88,6 +90,10 @@ max_duration = 1h
 [edge db]
 interface = b0
 destination = 10.77.0.1/32
+
+[edge cache]
+interface = b0
+destination = 10.77.0.3/32
 CONF
 for h in a b; do
 	ip netns exec cd-$h "$CHAOSD" --config "$T/$h.conf" --socket "$T/$h.sock" \
@@ -181,7 +187,7 @@ steady_state = success_rate >= 90% over 1s
 at = 0s
 fault = partition
 edge = db
-for = 60s
+for = 120s
 INI
 t0=$(date +%s%N)
 rctl -H "$HA,$HB" run "$T/both.ini" >"$T/both.out" 2>"$T/both.err"
@@ -193,8 +199,62 @@ check "-H a,b run: exit 2 (aborted) ($rc)" test "$rc" = 2
 check "-H a,b run: a's run aborted by its probe" grep -q "^ssh://root@10.79.1.2?socket=[^ ]*: .*abort .*probe api: failure_rate" "$T/both.out"
 check "-H a,b run: the fan-out says it aborts the others" grep -q "run aborted: aborting the runs on the other hosts" "$T/both.err"
 check "-H a,b run: b's run aborted too" grep -q "^ssh://root@10.79.2.2: .*interrupted: aborting run" "$T/both.err"
-check "-H a,b run: over well before b's 60 s step (${ms} ms)" in_range "$ms" 0 40000
+check "-H a,b run: over well before b's 120 s step (${ms} ms)" in_range "$ms" 0 60000
 check "-H a,b run: no drop rules left on a ($(drops cd-a)) nor b ($(drops cd-b))" test "$(drops cd-a)$(drops cd-b)" = 00
+
+# --- contrib/ansible: its syntax, then the GameDay play against both hosts over the same sshd
+# (the install play is skipped: chaosd_deb unset; these hosts share this machine's files)
+PLAY=$top_srcdir/contrib/ansible/gameday.yml
+export ANSIBLE_HOME=$T/ansible ANSIBLE_LOCAL_TEMP=$T/ansible/tmp ANSIBLE_NOCOLOR=1 \
+	ANSIBLE_SSH_ARGS="-o ControlMaster=no" ANSIBLE_PIPELINING=1 ANSIBLE_RETRY_FILES_ENABLED=0
+check "ansible-playbook --syntax-check gameday.yml" ansible-playbook --syntax-check -i localhost, "$PLAY"
+cat >"$T/inventory" <<INV
+[chaosd]
+a ansible_host=10.79.1.2 chaosctl="$CHAOSCTL --socket $T/a.sock"
+b ansible_host=10.79.2.2 chaosctl="$CHAOSCTL --socket $T/b.sock"
+[chaosd:vars]
+ansible_user=root
+ansible_become=false
+ansible_python_interpreter=/usr/bin/python3
+ansible_ssh_common_args=-F $T/ssh_config
+ansible_remote_tmp=$T/ansible/remote
+INV
+t0=$(date +%s%N)
+C env PATH="$T/bin:$PATH" ansible-playbook -i "$T/inventory" "$PLAY" -e chaosd_scenario="$T/both.ini" >"$T/ansible.out" 2>&1
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+grep -E '^(TASK|ok|changed|fatal|failed|PLAY RECAP|[ab] +:)|"msg"' "$T/ansible.out" | tail -40
+record "ansible gameday.yml on a and b: the run aborted on a, the play aborted b's; ${ms} ms in all"
+check "ansible: the play fails (the hypothesis did not hold) ($rc)" test "$rc" = 2
+check "ansible: a's run aborted" grep -q '"msg": "a: run [^ ]* aborted"' "$T/ansible.out"
+check "ansible: b's run aborted by the play" grep -q '"msg": "b: run [^ ]* aborted"' "$T/ansible.out"
+check "ansible: the abort was sent to b only" bash -c "grep -A3 'TASK \\[Abort the run where' '$T/ansible.out' | grep -q '^changed: \\[b\\]' && ! grep -A3 'TASK \\[Abort the run where' '$T/ansible.out' | grep -q '^changed: \\[a\\]'"
+run_b=$(sed -n 's/.*"msg": "b: run \([^ ]*\) aborted".*/\1/p' "$T/ansible.out" | head -n 1)
+out=$(B "$CHAOSCTL" --socket "$T/b.sock" --json report "${run_b:-none}" 2>&1)
+check "ansible: b's report of run ${run_b:-?} says chaosctl abort" grep -q 'chaosctl abort by uid 0' <<<"$out"
+check "ansible: over well before b's 120 s step (${ms} ms)" in_range "$ms" 0 100000
+check "ansible: no drop rules left on a ($(drops cd-a)) nor b ($(drops cd-b))" test "$(drops cd-a)$(drops cd-b)" = 00
+
+# --- Ctrl-C (SIGINT) on `chaosctl -H a,b run` aborts the run on both hosts. Partitioned: the
+# cache edge, which neither host's probe uses, so only the signal can end the runs early.
+sed -e 's/^name = both/name = long/' -e 's/^edge = db/edge = cache/' "$T/both.ini" >"$T/long.ini"
+t0=$(date +%s%N)
+ip netns exec cd-c env PATH="$T/bin:$PATH" "$CHAOSCTL" -H "$HA,$HB" run "$T/long.ini" \
+	>"$T/long.out" 2>"$T/long.err" &
+pid=$!
+started() { [ "$(grep -c 'started (Ctrl-C aborts it' "$T/long.out")" = 2 ]; }
+wait_until 30 started
+sleep 2
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+cat "$T/long.err"
+check "Ctrl-C on -H a,b run: exit 2 (aborted) ($rc)" test "$rc" = 2
+check "Ctrl-C on -H a,b run: both runs aborted ($(grep -c 'interrupted: aborting run' "$T/long.err") of 2)" test "$(grep -c 'interrupted: aborting run' "$T/long.err")" = 2
+check "Ctrl-C on -H a,b run: both reports say chaosctl abort" test "$(grep -c 'outcome: aborted (exit 2): chaosctl abort' "$T/long.out")" = 2
+check "Ctrl-C on -H a,b run: over long before the 120 s step (${ms} ms)" in_range "$ms" 0 60000
+check "Ctrl-C on -H a,b run: no drop rules left on a ($(drops cd-a)) nor b ($(drops cd-b))" test "$(drops cd-a)$(drops cd-b)" = 00
 
 # --- a dead host: named with ssh's reason, the live host's answer still printed, exit 1
 DEAD="ssh://root@10.79.2.2:2222"

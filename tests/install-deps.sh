@@ -15,6 +15,7 @@ test_deps=(
 	python3-prometheus-client # parses chaosctl metrics and metrics_file in the metrics tests
 	bash-completion zsh # the completion tests load chaosctl's scripts in both shells
 	openssh-server openssh-client # chaosctl -H ssh:// against sshd in network namespaces
+	ansible-core # runs contrib/ansible/gameday.yml against those namespaces
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 )
