@@ -339,6 +339,10 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 		if (k != i)
 			rest[n++] = s->faults[k];
 	}
+	/* Out of the journal before the kernel: a crash after the kernel's revert must not have a
+	 * restart apply it again. A crash before it, or a failed revert, leaves it to the
+	 * restart's cleanup, which removes everything chaosd owns. */
+	(void)journal_fault_remove(s->journal, af->id);
 	r = transition_edge(s, &af->edge, af->ifindex, cur, n_cur, rest, n, part, d);
 	format_params(&af->fault, params, sizeof(params));
 	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
@@ -352,7 +356,6 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 	s->metrics.reverted[af->fault.kind]++;
 	s->metrics.last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
 	s->metrics.have_last_revert = true;
-	(void)journal_fault_remove(s->journal, af->id);
 	memmove(&s->faults[i], &s->faults[i + 1], (s->n_faults - i - 1) * sizeof(*s->faults));
 	s->n_faults--;
 	if (af->run[0])
@@ -421,6 +424,15 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 	struct diag d;
 	int r = 0;
 
+	/* Out of the journal first (one write), as in revert_fault(): a restart never brings
+	 * back what the kill switch took out, even if it fails for some and is retrying. */
+	for (unsigned i = 0; gone && i < s->n_faults; i++)
+		gone[n_gone++] = s->faults[i]->id;
+	if (gone)
+		(void)journal_fault_remove_many(s->journal, gone, n_gone);
+	else
+		for (unsigned i = 0; i < s->n_faults; i++)
+			(void)journal_fault_remove(s->journal, s->faults[i]->id);
 	/* Everything chaosd owns goes in one pass (one batch per kind of object), whatever the
 	 * registry says: this is also what clears leftovers of a fault whose own revert failed. */
 	diag_init(&d);
@@ -443,17 +455,11 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 			s->metrics.revert_failed[af->fault.kind]++;
 		if (r >= 0) {
 			s->metrics.reverted[af->fault.kind]++;
-			/* one journal write for all of them, below */
-			if (gone)
-				gone[n_gone++] = af->id;
-			else
-				(void)journal_fault_remove(s->journal, af->id);
 			if (af->run[0])
 				runner_fault_gone(s->runner, af->id);
 			active_fault_free(af);
 		}
 	}
-	(void)journal_fault_remove_many(s->journal, gone, n_gone);
 	if (r >= 0) {
 		s->n_faults = 0;
 		s->metrics.last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
