@@ -32,6 +32,8 @@ const struct json_doc json_docs[_JSON_DOC_MAX] = {
 	[JSON_ABORT] = { "chaosd.abort/1", "abort", "", " aborted " },
 	[JSON_REPORT] = { "chaosd.report/1", "report", NULL, NULL },
 	[JSON_METRICS] = { "chaosd.metrics/1", "metrics", "", "" },
+	/* printed by ctl/remote.c: each host's own document, in a list */
+	[JSON_HOSTS] = { "chaosd.hosts/1", "any, with -H and several hosts", NULL, NULL },
 	[JSON_ERROR] = { "chaosd.error/1", "any, when it fails", "", " errno " },
 };
 

@@ -27,6 +27,7 @@ enum json_doc_id {
 	JSON_ABORT,
 	JSON_REPORT,
 	JSON_METRICS,
+	JSON_HOSTS,
 	JSON_ERROR,
 	_JSON_DOC_MAX,
 };

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "json.h"
 #include "remote.h"
 
 #define REMOTE_FORMS          "ssh://[USER@]HOST[:PORT][?socket=PATH], [USER@]HOST[:PORT], unix://PATH"
@@ -37,7 +38,7 @@ struct target {
 };
 
 static struct target current;
-static bool active;
+static bool active, json;
 static int conn_fd = -EBADF; /* our end of ssh's stdin and stdout */
 static int err_fd = -EBADF;  /* ssh's stderr */
 static pid_t ssh_pid;
@@ -46,13 +47,16 @@ static size_t err_len;
 
 static _printf_(1, 2) void fail(const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
 
-	fputs("chaosctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "chaosctl: %s\n", msg);
+	/* --json: a failure is a chaosd.error document, as chaosctl's own failures are */
+	if (json && !json_printed())
+		json_print_error(msg, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ parsing */
@@ -179,7 +183,7 @@ static int parse_target(const char *spec, struct target *ret, char *why, size_t 
 
 /* ------------------------------------------------------------------ one host */
 
-static int unix_connect(const char *path, const char *label)
+static int unix_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, r;
@@ -191,8 +195,6 @@ static int unix_connect(const char *path, const char *label)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = negative_errno();
 		safe_close(fd);
-		fprintf(stderr, "%s%scannot reach chaosd at '%s': %s\n", label ? label : "",
-				label ? ": " : "", path, strerror(-r));
 		return r;
 	}
 	return fd;
@@ -335,8 +337,12 @@ int remote_connect(void)
 {
 	int fd;
 
-	if (current.kind == REMOTE_UNIX)
-		return unix_connect(current.socket, current.spec);
+	if (current.kind == REMOTE_UNIX) {
+		fd = unix_connect(current.socket);
+		if (fd < 0)
+			fail("cannot reach chaosd on %s: %s", current.spec, strerror(-fd));
+		return fd;
+	}
 	drain_err();
 	/* Readable before a request: the session ended (chaosd closes idle clients after a
 	 * minute), so start another. */
@@ -403,13 +409,17 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int remote_dial_stdio(const char *socket_path)
 {
-	_cleanup_close_ int fd = unix_connect(socket_path, "chaosctl dial-stdio");
+	_cleanup_close_ int fd = unix_connect(socket_path);
 	struct pollfd p[2];
 	char buf[16384];
 	bool in_open = true;
 
-	if (fd < 0)
+	if (fd < 0) {
+		/* ssh carries this line back to chaosctl -H, which shows it */
+		fprintf(stderr, "chaosctl dial-stdio: cannot reach chaosd at '%s': %s\n",
+				socket_path, strerror(-fd));
 		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
 		ssize_t n;
@@ -480,23 +490,6 @@ static const char *fanout_refusal(const struct proto_verb *verb, int argc, char 
 	return NULL;
 }
 
-static void put_json_string(const char *s, size_t n)
-{
-	putchar('"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", stdout);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static void emit_lines(struct child *c, int which, bool flush_all, int width)
 {
 	FILE *out = which ? stderr : stdout;
@@ -516,9 +509,9 @@ static void emit_lines(struct child *c, int which, bool flush_all, int width)
 	fflush(out);
 }
 
-static int child_read(struct child *c, int which, bool json, int width)
+static int child_read(struct child *c, int which, int width)
 {
-	char *nb = realloc(c->buf[which], c->len[which] + 4096);
+	char *nb = realloc(c->buf[which], c->len[which] + 4096 + 1);
 	ssize_t n;
 
 	if (!nb)
@@ -534,39 +527,41 @@ static int child_read(struct child *c, int which, bool json, int width)
 		return 0;
 	}
 	c->len[which] += (size_t)n;
+	nb[c->len[which]] = '\0';
 	if (!json)
 		emit_lines(c, which, false, width);
 	return 0;
 }
 
-/* One JSON value of a host: its reply as chaosctl printed it, and its error lines. */
-static void print_json_host(const struct child *c, bool first)
+/* One host of a chaosd.hosts document: its document as chaosctl printed it (a chaosd.error one
+ * when it failed), and its lines on stderr. */
+static void print_json_host(struct child *c, bool first)
 {
-	const char *o = c->buf[0] ? c->buf[0] : "";
+	char *o = c->buf[0] ? c->buf[0] : (char *)"";
 	size_t on = c->len[0], en = c->len[1];
 
 	while (on && (o[on - 1] == '\n' || o[on - 1] == ' '))
-		on--;
+		o[--on] = '\0';
 	printf("%s{\"host\":", first ? "" : ",");
-	put_json_string(c->label, strlen(c->label));
+	json_string(c->label);
 	printf(",\"exit\":%d,\"result\":", c->exit);
 	if (on == 0)
 		fputs("null", stdout);
-	else if ((o[0] == '{' || o[0] == '[') && !memchr(o, '\n', on))
+	else if (o[0] == '{' && !memchr(o, '\n', on))
 		fwrite(o, 1, on, stdout);
 	else
-		put_json_string(o, on);
+		json_string(o); /* not one document (cannot happen with --json): as text */
 	while (en && c->buf[1][en - 1] == '\n')
-		en--;
+		c->buf[1][--en] = '\0';
 	if (en) {
 		printf(",\"error\":");
-		put_json_string(c->buf[1], en);
+		json_string(c->buf[1]);
 	}
 	putchar('}');
 }
 
 static int fanout(struct target *targets, unsigned n, const struct proto_verb *verb, int argc,
-		char **argv, bool json, bool *ret_done, int *ret_exit)
+		char **argv, bool *ret_done, int *ret_exit)
 {
 	bool run = verb->type == PROTO_RUN, aborting = false;
 	int fail_exit = verb->type >= PROTO_RUN ? 3 : 1, worst = 0, width = 0;
@@ -639,7 +634,7 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 
 			for (int w = 0; w < 2; w++)
 				if (c[i].fd[w] >= 0 && p[2 * i + (unsigned)w].revents)
-					(void)child_read(&c[i], w, json, width);
+					(void)child_read(&c[i], w, width);
 			if (c[i].done || c[i].fd[0] >= 0 || c[i].fd[1] >= 0)
 				continue;
 			while (waitpid(c[i].pid, &status, 0) < 0 && errno == EINTR)
@@ -661,10 +656,12 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 		}
 	}
 	if (json) {
-		putchar('[');
+		printf("{\"ok\":%s,\"schema\":", failed ? "false" : "true");
+		json_string(json_docs[JSON_HOSTS].schema);
+		printf(",\"hosts\":[");
 		for (unsigned i = 0; i < n; i++)
 			print_json_host(&c[i], i == 0);
-		printf("]\n");
+		printf("]}\n");
 	}
 	if (failed) {
 		fprintf(stderr, "chaosctl: %s failed on %u of %u hosts:", verb->name, failed, n);
@@ -683,7 +680,7 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 }
 
 int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
-		char **argv, bool json, bool *ret_done, int *ret_exit)
+		char **argv, bool json_output, bool *ret_done, int *ret_exit)
 {
 	int usage = verb->type >= PROTO_RUN ? 4 : 2;
 	_cleanup_free_ struct target *t = NULL;
@@ -692,6 +689,7 @@ int remote_begin(const char *hosts, const char *source, const struct proto_verb 
 	unsigned n = 0;
 	char why[512];
 
+	json = json_output;
 	t = calloc(REMOTE_MAX_HOSTS, sizeof(*t));
 	if (!list || !t)
 		return fail("%s", strerror(ENOMEM)), usage;
@@ -723,5 +721,5 @@ int remote_begin(const char *hosts, const char *source, const struct proto_verb 
 	refusal = fanout_refusal(verb, argc, argv);
 	if (refusal)
 		return fail("%s takes one host, not %u: %s", verb->name, n, refusal), usage;
-	return fanout(t, n, verb, argc, argv, json, ret_done, ret_exit);
+	return fanout(t, n, verb, argc, argv, ret_done, ret_exit);
 }

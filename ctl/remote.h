@@ -12,10 +12,11 @@
 /* Take -H / CHAOSCTL_HOST (SOURCE names which, for messages). One host: this process talks to
  * it and *ret_done is false. Several: one child per host runs the verb (each returns here with
  * *ret_done false, talking to its own host) while the parent prints their output per host and
- * returns with *ret_done true and *ret_exit the highest exit status. Returns the exit status
- * of a usage error (2, or 4 for scenario verbs) with a message printed, else 0. */
+ * returns with *ret_done true and *ret_exit the highest exit status (with --json, one chaosd.hosts
+ * document holds the hosts' documents). Returns the exit status of a usage error (2, or 4 for
+ * scenario verbs) with a message printed, else 0. */
 int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
-		char **argv, bool json, bool *ret_done, int *ret_exit);
+		char **argv, bool json_output, bool *ret_done, int *ret_exit);
 
 /* Whether requests go through remote_connect() rather than the local socket. */
 bool remote_active(void);

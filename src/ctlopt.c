@@ -11,7 +11,7 @@ const struct ctlopt ctlopt_options[] = {
 	  "10 s connect timeout), which relays to that host's socket with the ssh user's "
 	  "permissions; unix://PATH is a local socket. Several hosts, comma-separated, get the "
 	  "request in parallel: one line per host, prefixed by its name, and the highest exit "
-	  "status of them (with --json an array of {host, exit, result, error}); a run that "
+	  "status of them (with --json one chaosd.hosts document with each host's); a run that "
 	  "aborts on one host aborts it on the others. renew, revert ID and report --html take "
 	  "one host" },
 	{ CTLOPT_SOCKET, "socket", 0, "PATH", "CHAOSD_SOCKET",

@@ -55,6 +55,10 @@ out status 0 status --json
 is status "[f['edge'] + ':' + f['kind'] for f in d['faults']]" "['db:partition', 'cache:partition']"
 is status "[f['id'] for f in d['faults']] == [$(field inject "d['id']"), $(field inject-flows "d['id']")]" True
 is status "d['killed'], d['kills']" "('no', [])"
+# -H with several hosts: one chaosd.hosts document, each host's own inside (one unreachable)
+A "$CHAOSCTL" --json -H "unix://$SOCK,unix://$T/nonexistent.sock" status >"$J/hosts.json" 2>/dev/null
+is hosts "d['ok'], [(h['exit'], h['result']['schema']) for h in d['hosts']]" \
+	"(False, [(0, 'chaosd.status/1'), (1, 'chaosd.error/1')])"
 # what status says is what the kernel holds: chaosd's nftables table drops db's address
 nft_has_db() { A nft list table inet chaosd 2>/dev/null | grep -q '10.77.0.2'; }
 check "status' partition on db is in the kernel (nft table inet chaosd)" nft_has_db

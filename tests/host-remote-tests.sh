@@ -141,12 +141,13 @@ check "a bad CHAOSCTL_HOST is refused, naming the variable" grep -q "CHAOSCTL_HO
 
 # --- both hosts at once: --json status, then kill reverts both kernels
 rctl --json -H "$HA,$HB" status >"$T/status.json"
-check "-H a,b --json status: an array with each host's faults" python3 - "$T/status.json" "$HA" "$HB" <<'PY'
+check "-H a,b --json status: one chaosd.hosts document with each host's faults" python3 - "$T/status.json" "$HA" "$HB" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert [h["host"] for h in d] == sys.argv[2:4], d
-for h in d:
-    assert h["exit"] == 0 and h["result"]["ok"] is True, h
+assert d["schema"] == "chaosd.hosts/1" and d["ok"] is True, d
+assert [h["host"] for h in d["hosts"]] == sys.argv[2:4], d
+for h in d["hosts"]:
+    assert h["exit"] == 0 and h["result"]["schema"] == "chaosd.status/1", h
     assert [f["kind"] for f in h["result"]["faults"]] == ["partition"], h
 PY
 out=$(rctl -H "$HA,$HB" kill --reason "remote test" 2>&1)
@@ -266,12 +267,32 @@ check "dead host: the live host's status printed" grep -q "^ssh://root@10.79.1.2
 check "dead host: named, with ssh's reason" grep -q "^$DEAD: .*cannot reach chaosd on $DEAD (ssh exit status 255): ssh: connect to host 10.79.2.2 port 2222: Connection refused" "$T/dead.err"
 check "dead host: the summary names it" grep -q "status failed on 1 of 2 hosts: $DEAD (exit 1)" "$T/dead.err"
 rctl --json -H "$DEAD,$HA" status >"$T/dead.json" 2>/dev/null
-check "dead host: --json has both, the dead one with its error" python3 - "$T/dead.json" <<'PY'
+check "dead host: --json has both, the dead one as a chaosd.error document" python3 - "$T/dead.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d[0]["exit"] == 1 and d[0]["result"] is None and "Connection refused" in d[0]["error"], d
-assert d[1]["exit"] == 0 and d[1]["result"]["ok"] is True, d
+assert d["schema"] == "chaosd.hosts/1" and d["ok"] is False, d
+dead, live = d["hosts"]
+assert dead["exit"] == 1 and dead["result"]["schema"] == "chaosd.error/1", d
+assert "Connection refused" in dead["result"]["error"] and "Connection refused" in dead["error"], d
+assert live["exit"] == 0 and live["result"]["schema"] == "chaosd.status/1", d
 PY
+if python3 -c 'import jsonschema' 2>/dev/null; then
+	check "both --json documents are valid chaosd.hosts/1, and each host's its own schema" \
+		python3 - "$top_srcdir/doc/schema" "$T/status.json" "$T/dead.json" <<'PY'
+import json, os, sys
+from jsonschema import Draft202012Validator as V
+sdir = sys.argv[1]
+def schema(name):
+    return json.load(open(os.path.join(sdir, name.replace("/", "-") + ".json")))
+for p in sys.argv[2:]:
+    d = json.load(open(p))
+    V(schema("chaosd.hosts/1")).validate(d)
+    for h in d["hosts"]:
+        V(schema(h["result"]["schema"])).validate(h["result"])
+PY
+else
+	skip_or_fail "python3-jsonschema missing: run tests/install-deps.sh"
+fi
 out=$(rctl -H "ssh://root@10.79.1.2?socket=/nonexistent.sock" status 2>&1)
 echo "  -> $out"
 check "a wrong remote socket: the remote relay's reason" grep -q "cannot reach chaosd on .*dial-stdio: cannot reach chaosd at '/nonexistent.sock'" <<<"$out"
