@@ -7,6 +7,7 @@ build_deps=(
 	build-essential autoconf automake libtool pkg-config
 	libmnl-dev libsystemd-dev libinih-dev check libnftnl-dev
 	clang libclang-rt-14-dev valgrind
+	debhelper # builds the Debian package (debian/; tests/vm-deb-tests.sh)
 )
 test_deps=(
 	qemu-system-x86 busybox-static cpio kmod iproute2 iputils-ping nftables socat python3
@@ -18,6 +19,7 @@ test_deps=(
 	ansible-core # runs contrib/ansible/gameday.yml against those namespaces
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
+	lintian # checks the Debian package (tests/vm-deb-tests.sh)
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 

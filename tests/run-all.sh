@@ -33,6 +33,7 @@ rm -rf build && mkdir build
 [ -f build/test-results/vm-e2e.txt ] && { step "measured in the VM"; cat build/test-results/vm-e2e.txt; }
 [ -f build/test-results/vm-scenario.txt ] && { step "GameDay scenarios measured in the VM"; cat build/test-results/vm-scenario.txt; }
 [ -f build/test-results/vm-crash.txt ] && { step "crash tests in the VM (kill -9 loop, qdisc preservation)"; cat build/test-results/vm-crash.txt; }
+[ -f build/test-results/vm-deb.txt ] && { step "Debian package: built, linted, installed, used and purged in the VM"; cat build/test-results/vm-deb.txt; }
 
 step "unit tests under ASan+UBSan"
 rm -rf build-asan && mkdir build-asan
