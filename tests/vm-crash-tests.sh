@@ -5,7 +5,7 @@
 # qdiscs come back byte-for-byte. CHAOSD_CRASH_SEED / _CYCLES / _BUDGET / _MIN_CYCLES / _EXTRA
 # pass through to the guest. The kill loop stops itself once the script has run
 # CHAOSD_CRASH_BUDGET (660 s; ~11.5 min of wall with the boot), or up to CHAOSD_CRASH_EXTRA
-# (300 s) later on a machine too slow to have run CHAOSD_CRASH_MIN_CYCLES (200) cycles by then,
+# (480 s) later on a machine too slow to have run CHAOSD_CRASH_MIN_CYCLES (200) cycles by then,
 # and fails with fewer; the timeout (budget + extra + 240 s for the boot and the final checks)
 # only catches a hang.
-exec "${top_srcdir:?}/tests/vm-test.sh" vm-crash 1200 crash.sh
+exec "${top_srcdir:?}/tests/vm-test.sh" vm-crash 1380 crash.sh

@@ -22,12 +22,13 @@
 #   CHAOSD_CRASH_SEED        seed of the kill loop's choices (default 1)
 #   CHAOSD_CRASH_CYCLES      most cycles to run (default 500)
 #   CHAOSD_CRASH_BUDGET      seconds of script time (preservation included) after which the loop
-#                            stops early (default 660: with the boot, about 11.5 minutes of wall,
-#                            ~290 cycles at the ~1.8 s a cycle takes beside other VM tests)
+#                            stops early (default 660: with the boot, about 11.5 minutes of wall;
+#                            ~290 cycles at 1.8 s a cycle, seen beside another VM test, but 3 to
+#                            3.7 s were seen with four VMs on two cores)
 #   CHAOSD_CRASH_MIN_CYCLES  fewer cycles than this fails the test, leftovers or not (default
 #                            200, or all the cycles asked for if that is fewer)
 #   CHAOSD_CRASH_EXTRA       seconds the loop may run past the budget on a slow machine to reach
-#                            CHAOSD_CRASH_MIN_CYCLES (default 300)
+#                            CHAOSD_CRASH_MIN_CYCLES (default 480: 200 cycles at up to ~4.5 s)
 #   CHAOSD_CRASH_FIRST       first cycle to run (reproducing one: earlier plans are drawn, not run)
 #   CHAOSD_CRASH_PHASE2_AT   cycle at which phase 2 starts (default: half the cycles or the time)
 set -uo pipefail
@@ -38,7 +39,7 @@ SEED=${CHAOSD_CRASH_SEED:-1}
 CYCLES=${CHAOSD_CRASH_CYCLES:-500}
 BUDGET=${CHAOSD_CRASH_BUDGET:-660}
 MIN_CYCLES=${CHAOSD_CRASH_MIN_CYCLES:-200}
-EXTRA=${CHAOSD_CRASH_EXTRA:-300}
+EXTRA=${CHAOSD_CRASH_EXTRA:-480}
 FIRST=${CHAOSD_CRASH_FIRST:-1}
 PHASE2_AT=${CHAOSD_CRASH_PHASE2_AT:-0}
 for v in SEED CYCLES BUDGET MIN_CYCLES EXTRA FIRST PHASE2_AT; do
