@@ -644,11 +644,17 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 			c[i].exit = WIFEXITED(status) ? WEXITSTATUS(status) : fail_exit;
 			worst = MAX(worst, c[i].exit);
 			failed += c[i].exit != 0;
-			/* A GameDay across hosts stops everywhere when it aborts on one. */
-			if (run && c[i].exit == 2 && !aborting && left > 0) {
+			/* A GameDay across hosts goes on only while it goes well everywhere: a
+			 * run that ends violated (1), aborted (2) or failed (3) on one host is
+			 * aborted on the others. */
+			if (run && c[i].exit >= 1 && c[i].exit <= 3 && !aborting && left > 0) {
+				static const char *const how[] = { "", "violated", "aborted",
+					"failed" };
+
 				aborting = true;
-				fprintf(stderr, "%s:%*s run aborted: aborting the runs on the other "
-						"hosts\n", c[i].label, width - (int)strlen(c[i].label), "");
+				fprintf(stderr, "%s:%*s run %s: aborting the runs on the other "
+						"hosts\n", c[i].label, width - (int)strlen(c[i].label), "",
+						how[c[i].exit]);
 				for (unsigned k = 0; k < n; k++)
 					if (!c[k].done)
 						kill(c[k].pid, SIGINT);

@@ -12,8 +12,8 @@ const struct ctlopt ctlopt_options[] = {
 	  "permissions; unix://PATH is a local socket. Several hosts, comma-separated, get the "
 	  "request in parallel: one line per host, prefixed by its name, and the highest exit "
 	  "status of them (with --json one chaosd.hosts document with each host's); a run that "
-	  "aborts on one host aborts it on the others. renew, revert ID and report --html take "
-	  "one host" },
+	  "ends violated, aborted or failed on one host is aborted on the others. renew, revert "
+	  "ID and report --html take one host" },
 	{ CTLOPT_SOCKET, "socket", 0, "PATH", "CHAOSD_SOCKET",
 	  "chaosd's control socket on this host (default " PROTO_DEFAULT_SOCKET ")" },
 	{ CTLOPT_JSON, "json", 0, NULL, NULL,
