@@ -23,12 +23,13 @@ work=$(mktemp -d /var/tmp/chaosd-deb.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/src"
 # The tree as it is (uncommitted edits included) without what .gitignore lists: no build
-# directories, no generated configure.
+# directories, no generated configure. Not a git checkout (a tarball, or git refusing a tree
+# owned by another user): all of it but build directories.
 if git -C "$top_srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git -C "$top_srcdir" ls-files -z -co --exclude-standard |
 		tar -C "$top_srcdir" --null -T - --ignore-failed-read -cf - 2>/dev/null
 else
-	tar -C "$top_srcdir" --exclude='./build*' -cf - .
+	tar -C "$top_srcdir" --exclude=./.git --exclude='./build*' -cf - .
 fi | tar -C "$work/src" -xf - || { echo "FAIL: could not copy $top_srcdir"; exit 1; }
 
 # nocheck: this make check runs the unit tests itself. The parent make's jobserver and the
