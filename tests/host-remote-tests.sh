@@ -327,6 +327,25 @@ out=$(rctl -H "ssh://root@10.79.1.2?socket=/nonexistent.sock" status 2>&1)
 echo "  -> $out"
 check "a wrong remote socket: the remote relay's reason" grep -q "cannot reach chaosd on .*dial-stdio: cannot reach chaosd at '/nonexistent.sock'" <<<"$out"
 
+# --- a lease held over ssh outlives chaosd's idle timeout (60 s): the renewal every 70 s (a
+# third of 3m30s) finds the session closed and opens another
+ip netns exec cd-c env PATH="$T/bin:$PATH" "$CHAOSCTL" -H "$HA" inject partition --edge db \
+	--lease 3m30s >"$T/lease.out" 2>&1 &
+pid=$!
+sleep 75
+out=$(rctl -H "$HA" status 2>&1)
+check "lease over ssh: the fault is still there after 75 s ($(drops cd-a) drop rules)" \
+	grep -Eq '^[0-9]+ +db +partition' <<<"$out"
+check "lease over ssh: chaosctl still holds it" kill -0 "$pid"
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+cat "$T/lease.out"
+check "lease over ssh: stopping chaosctl reverts the fault (exit $rc)" grep -q '^reverted fault' "$T/lease.out"
+check "lease over ssh: the renewal at 70 s and the revert went through new sessions, no error" \
+	bash -c "! grep -q 'cannot reach' '$T/lease.out'"
+check "lease over ssh: no drop rules left on a ($(drops cd-a))" test "$(drops cd-a)" = 0
+
 # --- refused before anything is sent
 expect_usage() { # DESC PATTERN ARGS...
 	local desc=$1 pat=$2 out rc
