@@ -149,6 +149,9 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 connected:
 	for (size_t off = 0; off < len;) {
 		ssize_t n = send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+		/* Ctrl-C's handler has no SA_RESTART: the request still goes out whole. */
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0 && remote_active())
 			return remote_report_failure("the connection broke"), -ECONNRESET;
 		if (n < 0)
@@ -157,6 +160,8 @@ connected:
 	}
 	for (got = 0; got < sizeof(hdr);) {
 		ssize_t n = recv(fd, hdr + got, sizeof(hdr) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0 && remote_active())
 			return remote_report_failure("no reply"), -ECONNRESET;
 		if (n <= 0)
@@ -171,6 +176,8 @@ connected:
 		return -ENOMEM;
 	for (got = 0; got < h.length;) {
 		ssize_t n = recv(fd, payload + got, h.length - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0 && remote_active())
 			return remote_report_failure("the reply was cut short"), -ECONNRESET;
 		if (n <= 0)

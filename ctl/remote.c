@@ -204,7 +204,7 @@ static int unix_connect(const char *path)
 static void drain_err(void)
 {
 	char buf[512];
-	ssize_t n;
+	ssize_t n = -1;
 
 	while (err_fd >= 0 && (n = read(err_fd, buf, sizeof(buf))) > 0) {
 		if (err_len + (size_t)n >= sizeof(err_buf)) {
@@ -215,6 +215,9 @@ static void drain_err(void)
 		memcpy(err_buf + err_len, buf, (size_t)n);
 		err_len += (size_t)n;
 	}
+	/* At EOF: closed, so that end_session()'s poll sleeps instead of returning at once. */
+	if (err_fd >= 0 && n == 0)
+		err_fd = safe_close(err_fd);
 	err_buf[err_len] = '\0';
 }
 
