@@ -389,17 +389,22 @@ static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
 		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 		return 0;
 	}
+	/* A revert that succeeds frees af (and this timer): say what it was from copies. */
+	uint64_t id = af->id;
+	char edge[EDGE_NAME_MAX + 1];
+
+	snprintf(edge, sizeof(edge), "%s", af->edge.name);
 	diag_init(&d);
 	r = revert_fault(s, (unsigned)i, lease ? "lease-expired" : "expire", 0, 0, &d);
 	if (r < 0) {
 		/* Keep the fault listed and try again shortly: a lost revert is the one thing
 		 * chaosd must never do. */
 		log_error("deadline revert of fault %" PRIu64 " on edge '%s' failed, retrying in 1s: %s",
-				af->id, af->edge.name, diag_text(&d));
+				id, edge, diag_text(&d));
 		sd_event_source_set_time_relative(es, USEC_PER_SEC);
 		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 	} else {
-		log_info("fault %" PRIu64 " on edge '%s' %s and was reverted", af->id, af->edge.name,
+		log_info("fault %" PRIu64 " on edge '%s' %s and was reverted", id, edge,
 				lease ? "was not renewed within its lease" : "expired");
 	}
 	return 0;
@@ -1098,6 +1103,98 @@ static void latch_remove(struct server *s, unsigned i)
 			sd_event_source_set_userdata(s->latches[k].timer, &s->latches[k]);
 }
 
+/* The latch of EDGE ("": global), the one already there or a new, empty one. */
+static struct kill_latch *latch_get(struct server *s, const char *edge)
+{
+	struct kill_latch *k = find_latch(s, edge), *nl;
+
+	if (k)
+		return k;
+	nl = reallocarray(s->latches, s->n_latches + 1, sizeof(*nl));
+	if (!nl)
+		return NULL;
+	s->latches = nl;
+	for (unsigned i = 0; i < s->n_latches; i++)
+		if (s->latches[i].timer)
+			sd_event_source_set_userdata(s->latches[i].timer, &s->latches[i]);
+	k = &s->latches[s->n_latches++];
+	memset(k, 0, sizeof(*k));
+	snprintf(k->edge, sizeof(k->edge), "%s", edge);
+	k->server = s;
+	return k;
+}
+
+/* TEXT as one field of a tab-separated line. */
+static void field_copy(char *dst, size_t n, const char *text)
+{
+	snprintf(dst, n, "%s", text);
+	for (char *c = dst; *c; c++)
+		if (*c == '\t' || *c == '\n')
+			*c = ' ';
+}
+
+/* The kill switch outlives chaosd: a crash, a restart or an upgrade must not re-arm it behind
+ * the back of whoever pulled it. STATE_DIR/kill-switch, one line per latch, replaced
+ * atomically (temp, fsync, rename, fsync dir) on each change; no latch, no file. */
+static int latches_save(struct server *s)
+{
+	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_close_ int dfd = -EBADF;
+	FILE *f;
+	int fd, r = 0;
+
+	if (asprintf(&path, "%s/kill-switch", s->opt.state_dir) < 0 ||
+			asprintf(&tmp, "%s.tmp", path) < 0)
+		return -ENOMEM;
+	if (s->n_latches == 0) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return negative_errno();
+	} else {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return negative_errno();
+		f = fdopen(fd, "w");
+		if (!f) {
+			r = negative_errno();
+			safe_close(fd);
+			(void)unlink(tmp);
+			return r;
+		}
+		for (unsigned i = 0; i < s->n_latches; i++) {
+			const struct kill_latch *k = &s->latches[i];
+			char reason[sizeof(k->reason)];
+
+			field_copy(reason, sizeof(reason), k->reason);
+			fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\t%u\t%d\t%s\n",
+					k->edge[0] ? k->edge : "*", k->realtime_usec,
+					k->until_realtime_usec, (unsigned)k->uid, (int)k->pid, reason);
+		}
+		if (fflush(f) != 0 || fsync(fileno(f)) < 0)
+			r = negative_errno();
+		if (fclose(f) != 0 && r >= 0)
+			r = negative_errno();
+		if (r >= 0 && rename(tmp, path) < 0)
+			r = negative_errno();
+		if (r < 0) {
+			(void)unlink(tmp);
+			return r;
+		}
+	}
+	dfd = open(s->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		(void)fsync(dfd);
+	return 0;
+}
+
+static void latches_persist(struct server *s)
+{
+	int r = latches_save(s);
+
+	if (r < 0)
+		log_error("kill switch: cannot save it to '%s/kill-switch': %s; a restart of chaosd "
+				"would not know it is engaged", s->opt.state_dir, strerror(-r));
+}
+
 static int on_latch_expired(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct kill_latch *k = userdata;
@@ -1107,7 +1204,100 @@ static int on_latch_expired(sd_event_source *es, uint64_t usec, void *userdata)
 			k->edge, k->edge[0] ? "'" : "");
 	audit_log(&(struct audit_event){ .action = "arm", .edge = k->edge, .params = "timed" });
 	latch_remove(s, (unsigned)(k - s->latches));
+	latches_persist(s);
 	server_notify_status(s);
+	return 0;
+}
+
+/* A line of STATE_DIR/kill-switch: EDGE|*, engaged at, until (0: until arm), uid, pid, reason. */
+static int latch_parse(char *line, struct kill_latch *ret)
+{
+	char *fld[6], *save = NULL;
+	uint64_t v[4];
+	unsigned n = 0;
+
+	for (char *t = strtok_r(line, "\t", &save); t && n < 6; t = strtok_r(NULL, "\t", &save))
+		fld[n++] = t;
+	if (n < 5 || strlen(fld[0]) >= sizeof(ret->edge))
+		return -EBADMSG;
+	for (unsigned i = 0; i < 4; i++)
+		if (parse_u64_range(fld[1 + i], 0, i == 2 ? UINT32_MAX : i == 3 ? INT_MAX :
+				UINT64_MAX, &v[i]) < 0)
+			return -EBADMSG;
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->edge, sizeof(ret->edge), "%s", streq(fld[0], "*") ? "" : fld[0]);
+	ret->realtime_usec = v[0];
+	ret->until_realtime_usec = v[1];
+	ret->uid = (uid_t)v[2];
+	ret->pid = (pid_t)v[3];
+	snprintf(ret->reason, sizeof(ret->reason), "%s", n > 5 ? fld[5] : "");
+	return 0;
+}
+
+/* On start, before any fault is re-adopted: the latches from before a crash or restart. A timed
+ * one whose time ran out while chaosd was down re-arms now. A file chaosd cannot read engages
+ * the global switch: it cannot tell whether someone pulled it, and no fault is the safe side. */
+static int latches_load(struct server *s)
+{
+	_cleanup_free_ char *path = NULL;
+	uint64_t now = now_usec(CLOCK_REALTIME);
+	char line[1024], bad[PATH_MAX + 64] = "";
+	unsigned lineno = 0;
+	bool changed = false;
+	FILE *f;
+
+	if (asprintf(&path, "%s/kill-switch", s->opt.state_dir) < 0)
+		return -ENOMEM;
+	f = fopen(path, "re");
+	if (!f && errno != ENOENT)
+		snprintf(bad, sizeof(bad), "%s: %s", path, strerror(errno));
+	while (f && !bad[0] && fgets(line, sizeof(line), f)) {
+		struct kill_latch l, *k;
+
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		if (latch_parse(line, &l) < 0) {
+			snprintf(bad, sizeof(bad), "%s:%u: not a kill switch record", path, lineno);
+			break;
+		}
+		if (l.until_realtime_usec && l.until_realtime_usec <= now) {
+			log_notice("kill switch%s%s%s re-armed: its time ran out while chaosd was "
+					"down", l.edge[0] ? " for '" : "", l.edge, l.edge[0] ? "'" : "");
+			audit_log(&(struct audit_event){ .action = "arm", .edge = l.edge,
+					.params = "timed, while chaosd was down" });
+			changed = true;
+			continue;
+		}
+		k = latch_get(s, l.edge);
+		if (!k) {
+			fclose(f);
+			return -ENOMEM;
+		}
+		l.server = s;
+		*k = l;
+		if (l.until_realtime_usec)
+			(void)sd_event_add_time_relative(s->event, &k->timer, CLOCK_MONOTONIC,
+					l.until_realtime_usec - now, USEC_PER_SEC, on_latch_expired, k);
+		log_notice("kill switch%s%s%s is still engaged from before chaosd stopped (by uid "
+				"%u%s%s%s)", l.edge[0] ? " for '" : "", l.edge, l.edge[0] ? "'" : "",
+				(unsigned)l.uid, l.reason[0] ? ": '" : "", l.reason,
+				l.reason[0] ? "'" : "");
+	}
+	if (f)
+		fclose(f);
+	if (bad[0]) {
+		struct kill_latch *k = latch_get(s, "");
+
+		if (!k)
+			return -ENOMEM;
+		k->realtime_usec = now;
+		field_copy(k->reason, sizeof(k->reason), bad);
+		log_error("kill switch state unreadable (%s): engaging the kill switch until "
+				"'chaosctl arm'", bad);
+		changed = true;
+	}
+	if (changed)
+		latches_persist(s);
 	return 0;
 }
 
@@ -1126,10 +1316,7 @@ static void history_append(struct server *s, const struct kill_latch *k, unsigne
 		log_warning("cannot append to '%s': %m", path);
 		return;
 	}
-	snprintf(reason, sizeof(reason), "%s", k->reason);
-	for (char *c = reason; *c; c++)
-		if (*c == '\t' || *c == '\n')
-			*c = ' ';
+	field_copy(reason, sizeof(reason), k->reason);
 	fprintf(f, "%" PRIu64 "\t%u\t%d\t%s\t%" PRIu64 "\t%u\t%s\t%s\n", k->realtime_usec,
 			(unsigned)k->uid, (int)k->pid, k->edge[0] ? k->edge : "*",
 			k->until_realtime_usec ? k->until_realtime_usec - k->realtime_usec : 0,
@@ -1180,7 +1367,7 @@ static int handle_kill(struct server *s, struct client *c, const struct proto_ms
 	const char *reason = proto_msg_get(m, 0, "reason"), *edge = proto_msg_get(m, 0, "edge");
 	const char *for_s = proto_msg_get(m, 0, "for");
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC), dur = 0;
-	struct kill_latch *k, *nl;
+	struct kill_latch *k;
 	unsigned reverted = 0;
 	int r;
 
@@ -1194,20 +1381,9 @@ static int handle_kill(struct server *s, struct client *c, const struct proto_ms
 
 	/* Latch first: even if some revert fails below, nothing new may be injected. */
 	s->metrics.kill_activations++;
-	k = find_latch(s, edge ? edge : "");
-	if (!k) {
-		nl = reallocarray(s->latches, s->n_latches + 1, sizeof(*nl));
-		if (!nl)
-			return -ENOMEM;
-		s->latches = nl;
-		for (unsigned i = 0; i < s->n_latches; i++)
-			if (s->latches[i].timer)
-				sd_event_source_set_userdata(s->latches[i].timer, &s->latches[i]);
-		k = &s->latches[s->n_latches++];
-		memset(k, 0, sizeof(*k));
-		snprintf(k->edge, sizeof(k->edge), "%s", edge ? edge : "");
-		k->server = s;
-	}
+	k = latch_get(s, edge ? edge : "");
+	if (!k)
+		return -ENOMEM;
 	k->uid = c->cred.uid;
 	k->pid = c->cred.pid;
 	k->realtime_usec = now_usec(CLOCK_REALTIME);
@@ -1217,6 +1393,7 @@ static int handle_kill(struct server *s, struct client *c, const struct proto_ms
 	if (dur)
 		(void)sd_event_add_time_relative(s->event, &k->timer, CLOCK_MONOTONIC, dur,
 				USEC_PER_SEC, on_latch_expired, k);
+	latches_persist(s);
 
 	if (edge) {
 		r = revert_edge(s, edge, "kill", c->cred.uid, c->cred.pid, &reverted, d);
@@ -1270,6 +1447,8 @@ static int handle_arm(struct server *s, struct client *c, const struct proto_msg
 	}
 	if (edge && n == 0)
 		return diag_add(d, -ENOENT, "no kill switch is engaged for edge '%s'", edge);
+	if (n)
+		latches_persist(s);
 	if (n)
 		audit_log(&(struct audit_event){ .action = "arm", .uid = c->cred.uid,
 				.pid = c->cred.pid, .edge = edge });
@@ -2188,6 +2367,11 @@ static void adopt_faults(struct server *s, const struct journal_fault *prev, uns
 					.result = "expired while chaosd was down" });
 			continue;
 		}
+		if (check_kill_latch(s, jf->edge, &d) < 0) {
+			log_notice("fault %" PRIu64 " on edge '%s' stays reverted: %s", jf->id,
+					jf->edge, diag_text(&d));
+			continue;
+		}
 		r = e ? datapath_resolve_ifindex(s->dp, e, &ifindex, &d) :
 			diag_add(&d, -ENOENT, "edge '%s' is no longer configured", jf->edge);
 		if (r >= 0) {
@@ -2256,6 +2440,9 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 		}
 		runner_set_limits(s->runner, config->max_scenarios, config->keep_reports);
 	}
+	r = latches_load(s);
+	if (r < 0)
+		goto fail;
 	s->next_id = journal_next_id(s->journal);
 	/* What an earlier run was doing: all of it is removed from the kernel first (so nothing
 	 * half-applied survives), then faults still in time are applied again for the time they

@@ -14,7 +14,8 @@ const struct proto_verb proto_verbs[] = {
 	{ "revert", PROTO_REVERT, PROTO_WRITE, "ID | --edge NAME | --all",
 	  "remove faults and restore the kernel state they replaced" },
 	{ "kill", PROTO_KILL, PROTO_WRITE, "[--edge NAME] [--reason TEXT] [--for D] | --history",
-	  "revert everything (or one edge) now and refuse new faults until 'arm' or for D" },
+	  "revert everything (or one edge) now and refuse new faults until 'arm' or for D, "
+	  "across restarts of chaosd" },
 	{ "arm", PROTO_ARM, PROTO_WRITE, "[--edge NAME]", "accept faults again after 'kill'" },
 	{ "edges", PROTO_EDGES, PROTO_READ, "", "list configured edges and where they resolve" },
 	{ "ping", PROTO_PING, PROTO_READ, "", "check that the daemon answers" },

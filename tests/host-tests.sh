@@ -230,7 +230,44 @@ check "re-adopted partition bites (loss $LOSS%)" in_range "$LOSS" 100 100
 rtt 10.77.0.4 5
 check "expired partition stays reverted (loss $LOSS%)" in_range "$LOSS" 0 0
 check "log says what was re-adopted" grep -q "re-adopted fault" "$T/chaosd.log"
+check "a lapsed lease is logged with its fault's id and edge" \
+	grep -Eq "fault [0-9]+ on edge 'db' was not renewed within its lease" "$T/chaosd.log"
 ctl revert --all >/dev/null
+stop_chaosd
+
+# --- the kill switch outlives chaosd: a SIGKILL or a restart must not re-arm it (issue 5.6)
+start_chaosd
+ctl inject partition --edge db --for 10m
+ctl kill --reason "outlives a crash" >/dev/null
+ctl kill --edge cache --for 2s --reason "timed, on cache" >/dev/null
+kill -KILL "$CHAOSD_PID"
+wait "$CHAOSD_PID" 2>/dev/null
+sleep 2.5
+start_chaosd
+expect_refused "untimed kill switch still engaged after SIGKILL and restart" "outlives a crash" \
+	inject partition --edge db --for 1m
+check "timed kill switch whose time ran out while chaosd was down re-armed on start" \
+	grep -q "kill switch for 'cache' re-armed: its time ran out while chaosd was down" \
+	"$T/chaosd.log"
+check "nothing re-adopted under the kill switch: kernel as before" same_state "$T/before"
+stop_chaosd
+start_chaosd
+expect_refused "kill switch still engaged after a clean restart" "outlives a crash" \
+	inject partition --edge db --for 1m
+ctl arm >/dev/null
+stop_chaosd
+start_chaosd
+check "armed before the restart: injects again" ctl inject partition --edge db --for 1m
+ctl revert --all >/dev/null
+stop_chaosd
+echo "garbage" >"$T/state/kill-switch"
+start_chaosd
+expect_refused "unreadable kill switch state engages the kill switch, naming the file" \
+	"kill-switch:1: not a kill switch record" inject partition --edge db --for 1m
+ctl arm >/dev/null
+check "armed: injects again" ctl inject partition --edge db --for 1m
+ctl revert --all >/dev/null
+check "kill switch state gone once armed" test ! -e "$T/state/kill-switch"
 stop_chaosd
 
 # --- guard rails and who may do what: a second configuration

@@ -427,12 +427,15 @@ gap_case() { # NAME CHAOSCTL-ARGS...: the request cut off between the kernel and
 		record "cut between kernel and journal: $name done in the kernel ($gone), then" \
 			"SIGKILL; the restart re-applied: $out (expected $expect)"
 		if [ "$name" = "kill switch" ]; then
-			# Observed, not asserted here: does the latch outlive the restart?
+			# The latch outlives the SIGKILL (STATE_DIR/kill-switch): nothing may be
+			# injected until someone arms it.
 			local verdict=accepted
 			out=$(ctlq inject latency --edge db --ms 5 --for 1m 2>&1) || verdict=refused
-			record "kill switch latch after the restart (observed, not asserted):" \
-				"inject $verdict: $out"
+			record "kill switch latch after the restart: inject $verdict: $out"
+			check "$name: the kill switch is still engaged after SIGKILL and restart" \
+				[ "$verdict" = refused ]
 			ctlq revert --all >/dev/null
+			ctlq arm >/dev/null
 		fi
 	else
 		bad "$name: chaosd did not restart"
@@ -585,6 +588,8 @@ run_cycle() { # CYCLE
 		log_scan
 		start_daemon "cycle $c start (fresh state dir: $P_FRESH)"
 		wait_ready || { restart_errors=$((restart_errors + 1)); return 1; }
+		# A kill switch pulled last cycle outlives the kill (STATE_DIR/kill-switch).
+		ctlq arm >/dev/null
 		# The last cycle ended with `chaosd --cleanup` (or a repair), which forgets every
 		# fault: a start on that state dir has nothing to re-adopt. Adoption is logged
 		# before the socket listens.
@@ -685,7 +690,7 @@ run_cycle() { # CYCLE
 		by_restart=$((by_restart + 1))
 		log_scan
 		start_daemon "cycle $c restart"
-		if wait_ready && ctlq revert --all >"$T/ctl.out" 2>&1 &&
+		if wait_ready && ctlq revert --all >"$T/ctl.out" 2>&1 && ctlq arm >/dev/null &&
 			read -r _ adopted _ <"$T/ctl.out" && [[ $adopted =~ ^[0-9]+$ ]]; then
 			adopt_bounds
 			adopted_total=$((adopted_total + adopted))
