@@ -2146,10 +2146,15 @@ int server_listen(struct server *s)
 		}
 		/* With a read_group, users outside the socket group must be able to connect;
 		 * what each may do is then decided per request from SO_PEERCRED. */
-		(void)chmod(sa.sun_path, s->config->read_group ? 0666 : 0660);
+		if (chmod(sa.sun_path, s->config->read_group ? 0666 : 0660) < 0)
+			log_warning("cannot set the mode of '%s': %m", sa.sun_path);
 		g = s->config->socket_group ? getgrnam(s->config->socket_group) : NULL;
-		if (g)
-			(void)chown(sa.sun_path, 0, g->gr_gid);
+		if (s->config->socket_group && !g)
+			log_warning("socket_group '%s' does not exist: only root may use '%s'",
+					s->config->socket_group, sa.sun_path);
+		else if (g && chown(sa.sun_path, 0, g->gr_gid) < 0)
+			log_warning("cannot give '%s' to group '%s': %m", sa.sun_path,
+					s->config->socket_group);
 	}
 	r = sd_event_add_io(s->event, &s->listen_source, s->listen_fd, EPOLLIN, on_accept, s);
 	if (r < 0)
