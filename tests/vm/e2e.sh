@@ -149,12 +149,16 @@ sleep 0.5
 # TCP connect time with bash's own /dev/tcp (no process start in the measurement): the SYN
 # to 6379 waits 80 ms in netem, the SYN to 6380 does not.
 connect_time() { A bash -c "TIMEFORMAT=%R; { time exec 3<>/dev/tcp/10.77.0.4/$1; } 2>&1"; }
-t1=$(connect_time 6379)
-t2=$(connect_time 6380)
-record "port edge cache (tcp/6379) 80ms: connect to 6379 ${t1}s, to 6380 ${t2}s (same host)"
+# The median of 5: one emulated scheduling hiccup (0.050 s to 6380 once, at load 7) must
+# not decide either check.
+connect_median() { for _ in 1 2 3 4 5; do connect_time "$1"; done | sort -n | median; }
+t1=$(connect_median 6379)
+t2=$(connect_median 6380)
+record "port edge cache (tcp/6379) 80ms: connect to 6379 ${t1}s, to 6380 ${t2}s (same host, median of 5)"
 # Upper bound loose: a CI host running other VMs stretched this to 0.275 s once.
 check "tcp/6379 connect slowed by >= 80ms (${t1}s)" in_range "$t1" 0.08 1
-check "tcp/6380 on the same host not slowed (${t2}s)" in_range "$t2" 0 0.03
+# Well under the 80 ms the other port waits, with room for a loaded emulator.
+check "tcp/6380 on the same host not slowed (${t2}s)" in_range "$t2" 0 0.04
 # Two edges of one interface faulted at once, each with its own value.
 ctl inject latency --edge db --ms 100 --for 10m
 rtt 10.77.0.2 20
