@@ -15,6 +15,9 @@
  *       One connection to chaosd; for each edge EDGE_PREFIX<i> an inject request (latency MS
  *       ms, egress), one at a time. Prints "rt_us visible_us" per request: the request's round
  *       trip, and the time until its redirect showed up on DEV.
+ *   benchtool ping SOCKET COUNT
+ *       The floor under the inject times: COUNT `ping` requests (no kernel work, no journal)
+ *       over one connection, one at a time. Prints "rt_us" per request.
  *   benchtool notify PATH
  *       Stand in for systemd's notification socket at PATH: prints the time (as /proc/uptime
  *       counts) of every WATCHDOG=1 ping, chaosd's only expected wakeups when idle.
@@ -395,9 +398,9 @@ static int recv_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int inject_one(int fd, const char *edge, const char *ms, bool *ret_ok)
+/* Send the request PW holds (and release it), read the reply; *ret_ok: chaosd said yes. */
+static int request(int fd, struct proto_writer *pw, const char *what, bool *ret_ok)
 {
-	struct proto_writer pw;
 	struct proto_header h;
 	uint8_t hdr[PROTO_HEADER_SIZE];
 	_cleanup_free_ char *payload = NULL;
@@ -405,15 +408,10 @@ static int inject_one(int fd, const char *edge, const char *ms, bool *ret_ok)
 	size_t len;
 	int r;
 
-	proto_writer_init(&pw, PROTO_INJECT, PROTO_MAX_REQUEST);
-	proto_put(&pw, "kind", "latency");
-	proto_put(&pw, "edge", edge);
-	proto_put(&pw, "ms", ms);
-	proto_put(&pw, "for", "1h");
-	r = proto_writer_finish(&pw, &buf, &len);
+	r = proto_writer_finish(pw, &buf, &len);
 	if (r >= 0)
 		r = send_all(fd, buf, len);
-	proto_writer_done(&pw);
+	proto_writer_done(pw);
 	if (r >= 0)
 		r = recv_all(fd, hdr, sizeof(hdr));
 	if (r >= 0)
@@ -432,14 +430,67 @@ static int inject_one(int fd, const char *edge, const char *ms, bool *ret_ok)
 		for (size_t i = 0; i < h.length; i++)
 			if (payload[i] == '\0')
 				payload[i] = ' ';
-		fprintf(stderr, "benchtool: inject on %s refused: %s\n", edge, payload);
+		fprintf(stderr, "benchtool: %s refused: %s\n", what, payload);
+	}
+	return 0;
+}
+
+static int inject_one(int fd, const char *edge, const char *ms, bool *ret_ok)
+{
+	struct proto_writer pw;
+
+	proto_writer_init(&pw, PROTO_INJECT, PROTO_MAX_REQUEST);
+	proto_put(&pw, "kind", "latency");
+	proto_put(&pw, "edge", edge);
+	proto_put(&pw, "ms", ms);
+	proto_put(&pw, "for", "1h");
+	return request(fd, &pw, edge, ret_ok);
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = negative_errno();
+		safe_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int cmd_ping(int argc, char **argv)
+{
+	_cleanup_close_ int fd = -EBADF;
+	unsigned count;
+
+	if (argc != 4 || parse_unsigned(argv[3], &count) < 0)
+		return die("usage", EINVAL);
+	fd = unix_connect(argv[2]);
+	if (fd < 0)
+		return die(argv[2], -fd);
+	for (unsigned i = 0; i < count; i++) {
+		struct proto_writer pw;
+		uint64_t t0 = now_us();
+		bool ok;
+		int r;
+
+		proto_writer_init(&pw, PROTO_PING, PROTO_MAX_REQUEST);
+		r = request(fd, &pw, "ping", &ok);
+		if (r < 0 || !ok)
+			return r < 0 ? die("ping", r) : 1;
+		printf("%llu\n", (unsigned long long)(now_us() - t0));
 	}
 	return 0;
 }
 
 static int cmd_inject(int argc, char **argv)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -EBADF;
 	struct watch w = {};
 	struct mnl_socket *m;
@@ -452,10 +503,9 @@ static int cmd_inject(int argc, char **argv)
 	w.dev = (int)if_nametoindex(argv[3]);
 	if (w.dev <= 0)
 		return die(argv[3], ENODEV);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[2]);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return die(argv[2], errno);
+	fd = unix_connect(argv[2]);
+	if (fd < 0)
+		return die(argv[2], -fd);
 	r = mon_open(&m);
 	if (r < 0)
 		return die("netlink", r);
@@ -665,6 +715,8 @@ int main(int argc, char **argv)
 		return cmd_watch(argc, argv, false);
 	if (streq(argv[1], "inject"))
 		return cmd_inject(argc, argv);
+	if (streq(argv[1], "ping"))
+		return cmd_ping(argc, argv);
 	if (streq(argv[1], "notify"))
 		return cmd_notify(argc, argv);
 	if (streq(argv[1], "serve"))

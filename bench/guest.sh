@@ -159,11 +159,15 @@ chaosd_part() {
 	((FULL)) || raw "kill_tc1_1000 skipped"
 	# The same one by one with chaosd and the client on one vCPU: under TCG a wakeup across
 	# emulated CPUs costs milliseconds at random (see datapath), and a round trip takes two.
-	local mask
+	local mask f
 	mask=$(taskset -p "$CHAOSD_PID" | awk '{ print $NF }')
 	taskset -p -c 1 "$CHAOSD_PID" >/dev/null
 	A taskset -c 1 "$BT" inject "$SOCK" a0 e 0 "$N_EDGES" 10 >"$T/apply_pin.txt" || return 1
+	# The floor under those: a request that does no kernel work and writes no journal, the
+	# same way, with the faults still there (they cost a ping nothing).
+	A taskset -c 1 "$BT" ping "$SOCK" 1000 >"$T/ping_pin.txt" || return 1
 	taskset -p "$mask" "$CHAOSD_PID" >/dev/null
+	A "$BT" ping "$SOCK" 1000 >"$T/ping.txt" || return 1
 	A "$BT" gone a0 -- "$CHAOSCTL" --socket "$SOCK" kill >/dev/null
 	ctl arm >/dev/null
 	# apply through chaosctl (a process per request, like a script would), on an interface
@@ -187,6 +191,10 @@ chaosd_part() {
 	awk '{ print $1 }' "$T/apply_pin.txt" | pctl 0.99 | sed 's/^/apply_pin_rt_p99 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply_pin.txt" | pctl 0.5 | sed 's/^/apply_pin_vis_p50 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply_pin.txt" | pctl 0.99 | sed 's/^/apply_pin_vis_p99 /' >>"$RAW"
+	for f in ping ping_pin; do
+		pctl 0.5 <"$T/$f.txt" | sed "s/^/${f}_rt_p50 /" >>"$RAW"
+		pctl 0.99 <"$T/$f.txt" | sed "s/^/${f}_rt_p99 /" >>"$RAW"
+	done
 	awk '{ print $1 }' "$T/apply_ctl.txt" | pctl 0.5 | sed 's/^/apply_ctl_vis_p50 /' >>"$RAW"
 	awk '{ print $1 }' "$T/apply_ctl.txt" | pctl 0.99 | sed 's/^/apply_ctl_vis_p99 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply_ctl.txt" | pctl 0.5 | sed 's/^/apply_ctl_rt_p50 /' >>"$RAW"

@@ -39,6 +39,8 @@ END {
 	printf "  chaosd request round trip, 1000 faults one by one:  %s / %s\n", ms(v["apply_rt_p50"]), ms(v["apply_rt_p99"])
 	printf "  ... until its redirect is in the kernel:             %s / %s\n", ms(v["apply_vis_p50"]), ms(v["apply_vis_p99"])
 	printf "  the same, chaosd and the client on one vCPU:        %s / %s (in the kernel %s / %s)\n", ms(v["apply_pin_rt_p50"]), ms(v["apply_pin_rt_p99"]), ms(v["apply_pin_vis_p50"]), ms(v["apply_pin_vis_p99"])
+	if ("ping_rt_p99" in v)
+		printf "  floor: a ping request (no kernel, no journal):     %s / %s (one vCPU: %s / %s)\n", ms(v["ping_rt_p50"]), ms(v["ping_rt_p99"]), ms(v["ping_pin_rt_p50"]), ms(v["ping_pin_rt_p99"])
 	printf "  chaosctl inject (a process), until in the kernel:    %s / %s (process exits %s / %s)\n", ms(v["apply_ctl_vis_p50"]), ms(v["apply_ctl_vis_p99"]), ms(v["apply_ctl_rt_p50"]), ms(v["apply_ctl_rt_p99"])
 	printf "  tc, one process per change (4), until in the kernel: %s / %s   chaosctl %s faster\n", ms(v["apply_tc1_p50"]), ms(v["apply_tc1_p99"]), ratio(v["apply_ctl_vis_p50"], v["apply_tc1_p50"])
 	printf "  tc -batch (one process), until in the kernel:        %s / %s   chaosctl %s faster\n", ms(v["apply_tcb_p50"]), ms(v["apply_tcb_p99"]), ratio(v["apply_ctl_vis_p50"], v["apply_tcb_p50"])
@@ -74,6 +76,8 @@ END {
 	target("apply: p99 round trip under 5 ms, chaosd and client on one vCPU", a >= 0 ? ms(a) : "-", a >= 0 ? a < 5000 : -1)
 	a = ("apply_rt_p99" in v) ? v["apply_rt_p99"] + 0 : -1
 	target("apply: p99 round trip under 5 ms, client on any vCPU", a >= 0 ? ms(a) : "-", a >= 0 ? a < 5000 : -1)
+	if ("ping_rt_p99" in v)
+		printf "  (the floor, a ping request with no kernel work, p99: %s on one vCPU, %s on any)\n", ms(v["ping_pin_rt_p99"]), ms(v["ping_rt_p99"])
 	dp = (("dp_mbit_ratio_1000" in v) && b > 0) ? v["dp_mbit_ratio_1000"] / b : -1
 	target("datapath: bulk throughput with 1000 edges >= 90 % of 0 edges", dp >= 0 ? sprintf("%.2f", dp) : "-", dp >= 0 ? dp >= 0.9 : -1)
 	w = ("idle_wakeups" in v) ? v["idle_wakeups"] - v["idle_watchdog_pings"] : -1
