@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "fileio.h"
 #include "flowsel.h"
 #include "metrics.h"
 #include "parse.h"
@@ -1092,15 +1093,20 @@ static int handle_revert(struct server *s, struct client *c, const struct proto_
 	return r;
 }
 
+/* Timers hold a pointer to their latch: re-point those from FIRST on, which moved. */
+static void latches_repoint(struct server *s, unsigned first)
+{
+	for (unsigned k = first; k < s->n_latches; k++)
+		if (s->latches[k].timer)
+			sd_event_source_set_userdata(s->latches[k].timer, &s->latches[k]);
+}
+
 static void latch_remove(struct server *s, unsigned i)
 {
 	sd_event_source_disable_unref(s->latches[i].timer);
 	memmove(&s->latches[i], &s->latches[i + 1], (s->n_latches - i - 1) * sizeof(*s->latches));
 	s->n_latches--;
-	/* Timers hold a pointer to their latch: re-point the ones that moved. */
-	for (unsigned k = i; k < s->n_latches; k++)
-		if (s->latches[k].timer)
-			sd_event_source_set_userdata(s->latches[k].timer, &s->latches[k]);
+	latches_repoint(s, i);
 }
 
 /* The latch of EDGE ("": global), the one already there or a new, empty one. */
@@ -1114,9 +1120,7 @@ static struct kill_latch *latch_get(struct server *s, const char *edge)
 	if (!nl)
 		return NULL;
 	s->latches = nl;
-	for (unsigned i = 0; i < s->n_latches; i++)
-		if (s->latches[i].timer)
-			sd_event_source_set_userdata(s->latches[i].timer, &s->latches[i]);
+	latches_repoint(s, 0);
 	k = &s->latches[s->n_latches++];
 	memset(k, 0, sizeof(*k));
 	snprintf(k->edge, sizeof(k->edge), "%s", edge);
@@ -1136,50 +1140,36 @@ static void field_copy(char *dst, size_t n, const char *text)
 /* The kill switch outlives chaosd: a crash, a restart or an upgrade must not re-arm it behind
  * the back of whoever pulled it. STATE_DIR/kill-switch, one line per latch, replaced
  * atomically (temp, fsync, rename, fsync dir) on each change; no latch, no file. */
+static int fill_latches(FILE *f, const void *userdata)
+{
+	const struct server *s = userdata;
+
+	for (unsigned i = 0; i < s->n_latches; i++) {
+		const struct kill_latch *k = &s->latches[i];
+		char reason[sizeof(k->reason)];
+
+		field_copy(reason, sizeof(reason), k->reason);
+		fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\t%u\t%d\t%s\n", k->edge[0] ? k->edge : "*",
+				k->realtime_usec, k->until_realtime_usec, (unsigned)k->uid, (int)k->pid,
+				reason);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
 static int latches_save(struct server *s)
 {
-	_cleanup_free_ char *path = NULL, *tmp = NULL;
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int dfd = -EBADF;
-	FILE *f;
-	int fd, r = 0;
+	int r;
 
-	if (asprintf(&path, "%s/kill-switch", s->opt.state_dir) < 0 ||
-			asprintf(&tmp, "%s.tmp", path) < 0)
+	if (asprintf(&path, "%s/kill-switch", s->opt.state_dir) < 0)
 		return -ENOMEM;
-	if (s->n_latches == 0) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			return negative_errno();
-	} else {
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			return negative_errno();
-		f = fdopen(fd, "w");
-		if (!f) {
-			r = negative_errno();
-			safe_close(fd);
-			(void)unlink(tmp);
-			return r;
-		}
-		for (unsigned i = 0; i < s->n_latches; i++) {
-			const struct kill_latch *k = &s->latches[i];
-			char reason[sizeof(k->reason)];
-
-			field_copy(reason, sizeof(reason), k->reason);
-			fprintf(f, "%s\t%" PRIu64 "\t%" PRIu64 "\t%u\t%d\t%s\n",
-					k->edge[0] ? k->edge : "*", k->realtime_usec,
-					k->until_realtime_usec, (unsigned)k->uid, (int)k->pid, reason);
-		}
-		if (fflush(f) != 0 || fsync(fileno(f)) < 0)
-			r = negative_errno();
-		if (fclose(f) != 0 && r >= 0)
-			r = negative_errno();
-		if (r >= 0 && rename(tmp, path) < 0)
-			r = negative_errno();
-		if (r < 0) {
-			(void)unlink(tmp);
-			return r;
-		}
-	}
+	if (s->n_latches == 0)
+		r = unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+	else
+		r = fileio_write_atomic(path, 0600, fill_latches, s);
+	if (r < 0)
+		return r;
 	dfd = open(s->opt.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
 		(void)fsync(dfd);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "parse.h"
+#include "fileio.h"
 #include "report.h"
 
 static const char *const phase_names[_REPORT_PHASE_MAX] = {
@@ -589,35 +590,26 @@ int report_write_html(const struct report *r, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
+struct report_file {
+	int (*write)(const struct report *, FILE *);
+	const struct report *report;
+};
+
+static int fill_report(FILE *f, const void *userdata)
+{
+	const struct report_file *rf = userdata;
+
+	return rf->write(rf->report, f);
+}
+
 static int write_atomic(const char *dir, const char *id, const char *ext,
 		int (*write)(const struct report *, FILE *), const struct report *r)
 {
-	char path[512], tmp[520];
-	FILE *f;
-	int fd, k;
+	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, id, ext);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		return negative_errno();
-	f = fdopen(fd, "w");
-	if (!f) {
-		k = negative_errno();
-		close(fd);
-		unlink(tmp);
-		return k;
-	}
-	k = write(r, f);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-		k = k < 0 ? k : negative_errno();
-	if (fclose(f) != 0 && k >= 0)
-		k = negative_errno();
-	if (k >= 0 && rename(tmp, path) < 0)
-		k = negative_errno();
-	if (k < 0)
-		unlink(tmp);
-	return k;
+	return fileio_write_atomic(path, 0640, fill_report,
+			&(struct report_file){ .write = write, .report = r });
 }
 
 static int mtime_cmp(const void *a, const void *b)
