@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "flowsel.h"
 #include "metrics.h"
+#include "notify.h"
 #include "parse.h"
 #include "proto.h"
 #include "runner.h"
@@ -35,6 +36,7 @@
 
 struct active_fault {
 	uint64_t id;
+	uint64_t edge_hash;     /* edge_name_hash(edge.name): see on_edge() */
 	struct edge edge;       /* a copy: revert must work after a reload removed the edge */
 	int ifindex;
 	char ifname[IF_NAMESIZE];
@@ -128,8 +130,11 @@ unsigned server_n_faults(const struct server *s)
 
 void server_notify_status(struct server *s)
 {
-	sd_notifyf(0, "STATUS=%u active fault%s%s", s->n_faults, s->n_faults == 1 ? "" : "s",
-			s->n_latches ? "; kill switch engaged" : "");
+	char text[96];
+
+	snprintf(text, sizeof(text), "STATUS=%u active fault%s%s", s->n_faults,
+			s->n_faults == 1 ? "" : "s", s->n_latches ? "; kill switch engaged" : "");
+	notify_send(text);
 	server_metrics_changed(s);
 }
 
@@ -307,6 +312,13 @@ static struct active_fault *active_fault_free(struct active_fault *af)
 	return NULL;
 }
 
+/* Whether af is on the edge called name (hash: edge_name_hash(name)). Every inject and revert
+ * looks at every fault: an integer compare first keeps that cheap with 1000 of them. */
+static bool on_edge(const struct active_fault *af, const char *name, uint64_t hash)
+{
+	return af->edge_hash == hash && streq(af->edge.name, name);
+}
+
 static int find_fault(const struct server *s, uint64_t id)
 {
 	for (unsigned i = 0; i < s->n_faults; i++)
@@ -334,7 +346,7 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 	if (!cur || !rest)
 		return -ENOMEM;
 	for (unsigned k = 0; k < s->n_faults; k++) {
-		if (!part && !streq(s->faults[k]->edge.name, af->edge.name))
+		if (!part && !on_edge(s->faults[k], af->edge.name, af->edge_hash))
 			continue; /* see apply_fault */
 		cur[n_cur++] = s->faults[k];
 		if (k != i)
@@ -748,7 +760,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	_cleanup_free_ struct active_fault **next = NULL, **old = NULL;
 	_cleanup_free_ struct active_fault *fresh = NULL;
 	struct active_fault *af, *existing = NULL, saved;
-	uint64_t now_rt = now_usec(CLOCK_REALTIME);
+	uint64_t now_rt = now_usec(CLOCK_REALTIME), hash = edge_name_hash(e->name);
 	bool part = f->kind == FAULT_PARTITION;
 	char params[512];
 	unsigned n = 0, n_old;
@@ -756,7 +768,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 
 	/* One fault per edge and kind: injecting the same kind again changes it in place. */
 	for (unsigned i = 0; i < s->n_faults; i++)
-		if (streq(s->faults[i]->edge.name, e->name) && s->faults[i]->fault.kind == f->kind)
+		if (on_edge(s->faults[i], e->name, hash) && s->faults[i]->fault.kind == f->kind)
 			existing = s->faults[i];
 	/* A scenario's fault is the scenario's: changing it by hand (or the other way round)
 	 * would leave one of the two reverting what the other still counts on. */
@@ -782,6 +794,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 		af->id = id ? id : s->next_id;
 		af->server = s;
 		af->edge = *e;
+		af->edge_hash = hash;
 		snprintf(af->run, sizeof(af->run), "%s", run ? run : "");
 	}
 	af->ifindex = ifindex;
@@ -800,7 +813,7 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 		/* An edge's netem state depends on its own faults only, so the kernel's move is
 		 * worked out from those (a request costs the same with 1 or 1000 other faults);
 		 * partitions share one nftables table, rewritten from all of them. */
-		if (!part && !streq(s->faults[i]->edge.name, e->name))
+		if (!part && !on_edge(s->faults[i], e->name, hash))
 			continue;
 		next[n] = s->faults[i];
 		/* The old parameters are what a rollback must restore. */

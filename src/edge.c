@@ -169,3 +169,13 @@ bool edge_name_valid(const char *name)
 			return false;
 	return true;
 }
+
+uint64_t edge_name_hash(const char *name)
+{
+	/* FNV-1a, 64 bit */
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * UINT64_C(1099511628211);
+	return h;
+}

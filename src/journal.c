@@ -26,8 +26,8 @@ struct journal {
 	unsigned n_recs; /* records in the file (superseded ones included) */
 	struct journal_clsact *clsact;
 	unsigned n_clsact;
-	struct journal_fault *faults;
-	unsigned n_faults;
+	struct journal_fault *faults; /* sorted by id */
+	unsigned n_faults, cap_faults;
 	uint64_t max_id;
 };
 
@@ -250,34 +250,55 @@ static bool clsact_drop(struct journal *j, int ifindex)
 	return true;
 }
 
+/* Faults are kept sorted by id, and a new fault has the largest id so far, so adding one
+ * appends: every request looks its fault up twice (intent, then confirmation), and a binary
+ * search keeps that cheap with 1000 faults. */
+static unsigned fault_index(const struct journal *j, uint64_t id)
+{
+	unsigned lo = 0, hi = j->n_faults;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (j->faults[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int fault_put(struct journal *j, const struct journal_fault *f)
 {
-	struct journal_fault *n;
+	unsigned i = fault_index(j, f->id);
 
-	for (unsigned i = 0; i < j->n_faults; i++)
-		if (j->faults[i].id == f->id) {
-			j->faults[i] = *f;
-			return 0;
-		}
-	n = reallocarray(j->faults, j->n_faults + 1, sizeof(*n));
-	if (!n)
-		return -ENOMEM;
-	j->faults = n;
-	j->faults[j->n_faults++] = *f;
+	if (i < j->n_faults && j->faults[i].id == f->id) {
+		j->faults[i] = *f;
+		return 0;
+	}
+	if (j->n_faults == j->cap_faults) {
+		unsigned cap = j->cap_faults ? 2 * j->cap_faults : 16;
+		struct journal_fault *n = reallocarray(j->faults, cap, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		j->faults = n;
+		j->cap_faults = cap;
+	}
+	memmove(&j->faults[i + 1], &j->faults[i], (j->n_faults - i) * sizeof(*j->faults));
+	j->faults[i] = *f;
+	j->n_faults++;
 	j->max_id = MAX(j->max_id, f->id);
 	return 0;
 }
 
 static bool fault_drop(struct journal *j, uint64_t id)
 {
-	for (unsigned i = 0; i < j->n_faults; i++)
-		if (j->faults[i].id == id) {
-			memmove(&j->faults[i], &j->faults[i + 1],
-					(j->n_faults - i - 1) * sizeof(*j->faults));
-			j->n_faults--;
-			return true;
-		}
-	return false;
+	unsigned i = fault_index(j, id);
+
+	if (i == j->n_faults || j->faults[i].id != id)
+		return false;
+	memmove(&j->faults[i], &j->faults[i + 1], (j->n_faults - i - 1) * sizeof(*j->faults));
+	j->n_faults--;
+	return true;
 }
 
 static int journal_load(struct journal *j, struct diag *d)

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -241,6 +242,23 @@ START_TEST(test_name_valid)
 }
 END_TEST
 
+START_TEST(test_name_hash)
+{
+	/* FNV-1a's published value for "a"; the empty name is the offset basis */
+	ck_assert_uint_eq(edge_name_hash(""), UINT64_C(0xcbf29ce484222325));
+	ck_assert_uint_eq(edge_name_hash("a"), UINT64_C(0xaf63dc4c8601ec8c));
+	/* the bench's edge names: no two of e0..e999 collide */
+	uint64_t h[1000];
+	for (unsigned i = 0; i < 1000; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "e%u", i);
+		h[i] = edge_name_hash(name);
+		for (unsigned k = 0; k < i; k++)
+			ck_assert_uint_ne(h[k], h[i]);
+	}
+}
+END_TEST
+
 static Suite *edge_suite(void)
 {
 	Suite *s = suite_create("edge");
@@ -253,6 +271,7 @@ static Suite *edge_suite(void)
 	tcase_add_test(tc, test_proto);
 	tcase_add_test(tc, test_edge_overlaps);
 	tcase_add_test(tc, test_name_valid);
+	tcase_add_test(tc, test_name_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }

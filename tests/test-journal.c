@@ -115,6 +115,41 @@ static void write_file(const char *name, const char *text)
 	fclose(f);
 }
 
+/* Faults are found by binary search: in any order of puts and drops they stay sorted by id,
+ * each found again by its id, also after a reload. */
+START_TEST(test_lookup_any_order)
+{
+	static const uint64_t ids[] = { 40, 3, 17, 1, 99, 18, 2, 60, 5, 41 };
+	struct journal *j = reopen(NULL);
+	struct journal_fault f = {};
+
+	fault_init(&f.fault, FAULT_LOSS);
+	strcpy(f.edge, "e");
+	for (unsigned i = 0; i < ELEMENTSOF(ids); i++) {
+		f.id = ids[i];
+		f.uid = (uid_t)i;
+		ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	}
+	f.id = 17;
+	f.uid = 1000; /* in place, not a second record */
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	ck_assert_int_eq(journal_fault_remove(j, 99), 0);
+	ck_assert_int_eq(journal_fault_remove(j, 1), 0);
+	ck_assert_int_eq(journal_fault_remove(j, 12345), 0); /* not there: nothing happens */
+	for (int pass = 0; pass < 2; pass++) {
+		static const uint64_t want[] = { 2, 3, 5, 17, 18, 40, 41, 60 };
+		ck_assert_uint_eq(journal_fault_count(j), ELEMENTSOF(want));
+		for (unsigned i = 0; i < ELEMENTSOF(want); i++)
+			ck_assert_uint_eq(journal_fault_at(j, i)->id, want[i]);
+		ck_assert_uint_eq(journal_fault_at(j, 3)->uid, 1000);
+		ck_assert_uint_eq(journal_fault_at(j, 0)->uid, 6);
+		ck_assert_uint_eq(journal_next_id(j), 100);
+		j = reopen(j);
+	}
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_corrupt_refused)
 {
 	static const char *const bad[] = {
@@ -280,6 +315,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_persist_roundtrip);
 	tcase_add_test(tc, test_replace_by_id);
+	tcase_add_test(tc, test_lookup_any_order);
 	tcase_add_test(tc, test_corrupt_refused);
 	tcase_add_test(tc, test_no_temp_left);
 	tcase_add_test(tc, test_appended_changes);
