@@ -23,16 +23,11 @@ static bool arg_json;
 
 static _printf_(1, 2) int fail(const char *fmt, ...)
 {
-	char msg[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_vfail(arg_json, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "chaosctl: %s\n", msg);
-	/* --json: a failure is a document too, unless one was printed already */
-	if (arg_json && !json_printed())
-		json_print_error(msg, NULL, NULL);
 	return 1;
 }
 

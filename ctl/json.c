@@ -185,3 +185,13 @@ void json_print_error(const char *error, const char *errno_s, const char *detail
 	printf("}\n");
 	fflush(stdout);
 }
+
+void json_vfail(bool as_json, const char *fmt, va_list ap)
+{
+	char msg[4096];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "chaosctl: %s\n", msg);
+	if (as_json && !json_printed())
+		json_print_error(msg, NULL, NULL);
+}

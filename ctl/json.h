@@ -6,6 +6,7 @@
  * Fields may be added within a version; a field removed, renamed or changed in type or meaning
  * bumps it. A field's type depends on its name only, never on its value. */
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 #include "proto.h"
@@ -48,3 +49,6 @@ bool json_printed(void);
 void json_print_reply(const struct proto_msg *m, enum json_doc_id id);
 /* A chaosd.error document; errno_s (the daemon's) and details may be NULL. */
 void json_print_error(const char *error, const char *errno_s, const char *details);
+/* A failure of chaosctl's own: "chaosctl: MESSAGE" on stderr and, with as_json, also a
+ * chaosd.error document unless one was printed already. */
+void json_vfail(bool as_json, const char *fmt, va_list ap) _printf_(2, 0);

@@ -47,16 +47,11 @@ static size_t err_len;
 
 static _printf_(1, 2) void fail(const char *fmt, ...)
 {
-	char msg[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_vfail(json, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "chaosctl: %s\n", msg);
-	/* --json: a failure is a chaosd.error document, as chaosctl's own failures are */
-	if (json && !json_printed())
-		json_print_error(msg, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ parsing */

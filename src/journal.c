@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "journal.h"
 #include "parse.h"
 
@@ -80,42 +81,29 @@ static int write_fault(FILE *f, const struct journal_fault *jf)
 	return r;
 }
 
-/* The compact form: the whole journal written anew and renamed over the old one (rename() is
- * the only way to replace it atomically), then reopened for appending. */
-static int journal_save(struct journal *j)
+static int write_journal(FILE *f, const void *userdata)
 {
-	_cleanup_free_ char *tmp = NULL;
-	_cleanup_close_ int fd = -EBADF, dfd = -EBADF;
-	FILE *f;
+	const struct journal *j = userdata;
 	int r = 0;
 
-	if (asprintf(&tmp, "%s.tmp", j->path) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return negative_errno();
-	f = fdopen(fd, "w");
-	if (!f)
-		return negative_errno();
-	fd = -EBADF; /* owned by f now */
 	fprintf(f, "%s\n", JOURNAL_MAGIC);
 	for (unsigned i = 0; i < j->n_clsact; i++)
 		fprintf(f, "clsact %d %s\n", j->clsact[i].ifindex, j->clsact[i].ifname);
 	for (unsigned i = 0; i < j->n_faults && r >= 0; i++)
 		r = write_fault(f, &j->faults[i]);
-	if (r >= 0 && (fflush(f) != 0 || fsync(fileno(f)) < 0))
-		r = negative_errno();
-	if (fclose(f) != 0 && r >= 0)
-		r = negative_errno();
-	if (r < 0) {
-		unlink(tmp);
+	return r;
+}
+
+/* The compact form: the whole journal written anew and renamed over the old one (rename() is
+ * the only way to replace it atomically), then reopened for appending. */
+static int journal_save(struct journal *j)
+{
+	_cleanup_close_ int dfd = -EBADF;
+	int r;
+
+	r = fileio_write_atomic(j->path, 0600, write_journal, j);
+	if (r < 0)
 		return r;
-	}
-	if (rename(tmp, j->path) < 0) {
-		r = negative_errno();
-		unlink(tmp);
-		return r;
-	}
 	/* The rename itself must be on disk before we touch the kernel. */
 	dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0)
