@@ -92,6 +92,10 @@ struct server {
 	struct active_fault **faults;
 	unsigned n_faults;
 	uint64_t next_id;
+	/* The same faults sorted by (edge_hash, id): an inject or revert finds its edge's faults
+	 * by a binary search instead of a look at all of them (edge_faults). */
+	struct active_fault **by_edge;
+	unsigned n_by_edge, cap_by_edge;
 
 	struct kill_latch *latches;
 	unsigned n_latches;
@@ -99,6 +103,12 @@ struct server {
 	/* Interfaces and routes changing underneath active faults. */
 	struct mnl_socket *monitor;
 	sd_event_source *monitor_source;
+	/* Edges' interfaces by name, as the kernel last said (see resolve_ifindex) */
+	struct {
+		char name[IF_NAMESIZE];
+		int ifindex;
+	} ifcache[8];
+	unsigned n_ifcache;
 	sd_event_source *route_check; /* debounced re-resolution of route-found edges */
 	sd_event_source *retry; /* reverts that failed are tried again */
 
@@ -319,6 +329,93 @@ static bool on_edge(const struct active_fault *af, const char *name, uint64_t ha
 	return af->edge_hash == hash && streq(af->edge.name, name);
 }
 
+static bool by_edge_before(const struct active_fault *af, uint64_t hash, uint64_t id)
+{
+	return af->edge_hash < hash || (af->edge_hash == hash && af->id < id);
+}
+
+static unsigned by_edge_lower(const struct server *s, uint64_t hash, uint64_t id)
+{
+	unsigned lo = 0, hi = s->n_by_edge;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (by_edge_before(s->by_edge[mid], hash, id))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The faults whose edge name hashes to hash, in id order; on_edge() tells the edge's own. */
+static struct active_fault *const *edge_faults(const struct server *s, uint64_t hash,
+		unsigned *ret_n)
+{
+	unsigned first = by_edge_lower(s, hash, 0), end = first;
+
+	while (end < s->n_by_edge && s->by_edge[end]->edge_hash == hash)
+		end++;
+	*ret_n = end - first;
+	return s->by_edge + first;
+}
+
+/* Room for n faults in the index, made before the kernel is touched so that recording an
+ * applied fault cannot fail. */
+static int by_edge_reserve(struct server *s, unsigned n)
+{
+	struct active_fault **a;
+	unsigned cap;
+
+	if (n <= s->cap_by_edge)
+		return 0;
+	cap = MAX(n, 2 * s->cap_by_edge);
+	a = reallocarray(s->by_edge, cap, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	s->by_edge = a;
+	s->cap_by_edge = cap;
+	return 0;
+}
+
+static void by_edge_add(struct server *s, struct active_fault *af)
+{
+	unsigned i = by_edge_lower(s, af->edge_hash, af->id);
+
+	if (s->n_by_edge == s->cap_by_edge)
+		return; /* by_edge_reserve() came first: not reached */
+	memmove(&s->by_edge[i + 1], &s->by_edge[i], (s->n_by_edge - i) * sizeof(*s->by_edge));
+	s->by_edge[i] = af;
+	s->n_by_edge++;
+}
+
+static void by_edge_remove(struct server *s, const struct active_fault *af)
+{
+	unsigned i = by_edge_lower(s, af->edge_hash, af->id);
+
+	if (i < s->n_by_edge && s->by_edge[i] == af) {
+		memmove(&s->by_edge[i], &s->by_edge[i + 1],
+				(s->n_by_edge - i - 1) * sizeof(*s->by_edge));
+		s->n_by_edge--;
+	}
+}
+
+static int by_edge_cmp(const void *a, const void *b)
+{
+	const struct active_fault *x = *(struct active_fault *const *)a;
+	const struct active_fault *y = *(struct active_fault *const *)b;
+
+	return by_edge_before(x, y->edge_hash, y->id) ? -1 : by_edge_before(y, x->edge_hash, x->id);
+}
+
+/* After s->faults lost several at once (it only ever shrinks here: the room is there). */
+static void by_edge_rebuild(struct server *s)
+{
+	memcpy(s->by_edge, s->faults, s->n_faults * sizeof(*s->faults));
+	s->n_by_edge = s->n_faults;
+	qsort(s->by_edge, s->n_by_edge, sizeof(*s->by_edge), by_edge_cmp);
+}
+
 static int find_fault(const struct server *s, uint64_t id)
 {
 	for (unsigned i = 0; i < s->n_faults; i++)
@@ -341,16 +438,21 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 	unsigned n = 0, n_cur = 0;
 	int r;
 
-	cur = calloc(s->n_faults ? s->n_faults : 1, sizeof(*cur));
-	rest = calloc(s->n_faults ? s->n_faults : 1, sizeof(*rest));
+	struct active_fault *const *list = s->faults;
+	unsigned n_list = s->n_faults;
+
+	if (!part) /* see apply_fault */
+		list = edge_faults(s, af->edge_hash, &n_list);
+	cur = calloc(n_list ? n_list : 1, sizeof(*cur));
+	rest = calloc(n_list ? n_list : 1, sizeof(*rest));
 	if (!cur || !rest)
 		return -ENOMEM;
-	for (unsigned k = 0; k < s->n_faults; k++) {
-		if (!part && !on_edge(s->faults[k], af->edge.name, af->edge_hash))
-			continue; /* see apply_fault */
-		cur[n_cur++] = s->faults[k];
-		if (k != i)
-			rest[n++] = s->faults[k];
+	for (unsigned k = 0; k < n_list; k++) {
+		if (!part && !on_edge(list[k], af->edge.name, af->edge_hash))
+			continue;
+		cur[n_cur++] = list[k];
+		if (list[k] != af)
+			rest[n++] = list[k];
 	}
 	/* Out of the journal before the kernel: a crash after the kernel's revert must not have a
 	 * restart apply it again. A crash before it, or a failed revert, leaves it to the
@@ -371,6 +473,7 @@ static int revert_fault(struct server *s, unsigned i, const char *action, uid_t 
 	s->metrics.have_last_revert = true;
 	memmove(&s->faults[i], &s->faults[i + 1], (s->n_faults - i - 1) * sizeof(*s->faults));
 	s->n_faults--;
+	by_edge_remove(s, af);
 	if (af->run[0])
 		runner_fault_gone(s->runner, af->id);
 	active_fault_free(af);
@@ -480,6 +583,7 @@ int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 	}
 	if (r >= 0) {
 		s->n_faults = 0;
+		s->n_by_edge = 0;
 		s->metrics.last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
 		s->metrics.have_last_revert = true;
 	} else {
@@ -762,14 +866,20 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	struct active_fault *af, *existing = NULL, saved;
 	uint64_t now_rt = now_usec(CLOCK_REALTIME), hash = edge_name_hash(e->name);
 	bool part = f->kind == FAULT_PARTITION;
+	struct active_fault *const *mine, *const *list;
 	char params[512];
-	unsigned n = 0, n_old;
+	unsigned n = 0, n_old, n_mine, n_list;
 	int r;
 
+	/* First: it may move the index that mine points into. */
+	r = by_edge_reserve(s, s->n_faults + 1);
+	if (r < 0)
+		return r;
 	/* One fault per edge and kind: injecting the same kind again changes it in place. */
-	for (unsigned i = 0; i < s->n_faults; i++)
-		if (on_edge(s->faults[i], e->name, hash) && s->faults[i]->fault.kind == f->kind)
-			existing = s->faults[i];
+	mine = edge_faults(s, hash, &n_mine);
+	for (unsigned i = 0; i < n_mine; i++)
+		if (on_edge(mine[i], e->name, hash) && mine[i]->fault.kind == f->kind)
+			existing = mine[i];
 	/* A scenario's fault is the scenario's: changing it by hand (or the other way round)
 	 * would leave one of the two reverting what the other still counts on. */
 	if (existing && !streq(existing->run, run ? run : ""))
@@ -779,10 +889,16 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 				existing->run, existing->run[0] ? "' (chaosctl abort to end the run)" :
 				" (revert it first)");
 
-	next = calloc(s->n_faults + 1, sizeof(*next));
-	old = calloc(s->n_faults + 1, sizeof(*old));
+	/* An edge's netem state depends on its own faults only, so the kernel's move is worked
+	 * out from those (a request costs the same with 1 or 1000 other faults); partitions
+	 * share one nftables table, rewritten from all of them. */
+	list = part ? s->faults : mine;
+	n_list = part ? s->n_faults : n_mine;
+	next = calloc(n_list + 1, sizeof(*next));
+	old = calloc(n_list + 1, sizeof(*old));
 	if (!next || !old)
 		return -ENOMEM;
+
 	if (existing) {
 		saved = *existing;
 		af = existing;
@@ -809,15 +925,12 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	/* A fresh lease on apply, also on restart adoption: the holder gets one whole period to
 	 * find the restarted daemon. */
 	af->lease_mono_usec = f->lease_usec ? now_usec(CLOCK_MONOTONIC) + f->lease_usec : 0;
-	for (unsigned i = 0; i < s->n_faults; i++) {
-		/* An edge's netem state depends on its own faults only, so the kernel's move is
-		 * worked out from those (a request costs the same with 1 or 1000 other faults);
-		 * partitions share one nftables table, rewritten from all of them. */
-		if (!part && !on_edge(s->faults[i], e->name, hash))
+	for (unsigned i = 0; i < n_list; i++) {
+		if (!part && !on_edge(list[i], e->name, hash))
 			continue;
-		next[n] = s->faults[i];
+		next[n] = list[i];
 		/* The old parameters are what a rollback must restore. */
-		old[n] = s->faults[i] == existing ? &saved : s->faults[i];
+		old[n] = list[i] == existing ? &saved : list[i];
 		n++;
 	}
 	n_old = n;
@@ -860,7 +973,8 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 			return -ENOMEM;
 		}
 		s->faults = nf;
-		s->faults[s->n_faults++] = TAKE_PTR(fresh);
+		s->faults[s->n_faults++] = fresh;
+		by_edge_add(s, TAKE_PTR(fresh));
 		s->next_id = MAX(s->next_id, af->id + 1);
 	}
 	s->metrics.applied[f->kind]++;
@@ -871,6 +985,52 @@ static int apply_fault(struct server *s, const struct edge *e, int ifindex, cons
 	server_notify_status(s);
 	*ret_af = af;
 	*ret_updated = existing != NULL;
+	return 0;
+}
+
+/* Whether the link monitor has nothing unread. The kernel queues the notification of a rename
+ * or a deletion on it before the system call that made the change returns, so while it is
+ * quiet, what it said last is still true. ENOBUFS (lost events) is not quiet either. */
+static bool monitor_quiet(struct server *s)
+{
+	char c;
+
+	if (!s->monitor)
+		return false;
+	return recv(mnl_socket_get_fd(s->monitor), &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+			(errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* An edge's interface: by its name, from the cache while the monitor is quiet (a request then
+ * costs one recv() instead of a netlink round trip), else asked from the kernel. Any event
+ * read from the monitor empties the cache (on_monitor). */
+static int resolve_ifindex(struct server *s, const struct edge *e, int *ret_ifindex,
+		struct diag *d)
+{
+	int ifindex, r;
+
+	if (e->ifname[0] && monitor_quiet(s))
+		for (unsigned i = 0; i < s->n_ifcache; i++)
+			if (streq(s->ifcache[i].name, e->ifname)) {
+				*ret_ifindex = s->ifcache[i].ifindex;
+				return 0;
+			}
+	r = datapath_resolve_ifindex(s->dp, e, &ifindex, d);
+	if (r < 0)
+		return r;
+	/* quiet since the answer: nothing changed the name in between */
+	if (e->ifname[0] && monitor_quiet(s)) {
+		unsigned i = 0;
+		while (i < s->n_ifcache && !streq(s->ifcache[i].name, e->ifname))
+			i++;
+		if (i == ELEMENTSOF(s->ifcache))
+			i = 0; /* full: the first one is replaced */
+		else if (i == s->n_ifcache)
+			s->n_ifcache++;
+		snprintf(s->ifcache[i].name, sizeof(s->ifcache[i].name), "%s", e->ifname);
+		s->ifcache[i].ifindex = ifindex;
+	}
+	*ret_ifindex = ifindex;
 	return 0;
 }
 
@@ -901,7 +1061,7 @@ static int prepare_fault(struct server *s, const char *edge_s, struct fault *f,
 				parse_format_duration(s->config->max_duration_usec, maxdur,
 						sizeof(maxdur)),
 				s->config->path ? s->config->path : "config");
-	r = datapath_resolve_ifindex(s->dp, e, &ifindex, d);
+	r = resolve_ifindex(s, e, &ifindex, d);
 	if (r < 0)
 		return r;
 	edge_ifname(e, ifindex, ifname);
@@ -2201,6 +2361,7 @@ static void interface_deleted(struct server *s, int ifindex, const char *name)
 			"kernel removed their filters with it", name, ifindex, dropped);
 	memcpy(s->faults, rest, n * sizeof(*rest));
 	s->n_faults = n;
+	by_edge_rebuild(s);
 	diag_init(&d);
 	(void)datapath_forget_interface(s->dp, ifindex, &d);
 	if (partitions && sync_partitions(s, s->faults, s->n_faults, &d) < 0)
@@ -2275,6 +2436,7 @@ static int on_monitor(sd_event_source *es, int fd, uint32_t revents, void *userd
 	ssize_t got;
 	int n;
 
+	s->n_ifcache = 0; /* whatever it says, names are asked from the kernel again */
 	got = mnl_socket_recvfrom(s->monitor, buf, sizeof(buf));
 	if (got < 0) {
 		/* ENOBUFS: events were lost; re-checking routes covers the moves we missed. */
@@ -2489,6 +2651,7 @@ struct server *server_free(struct server *s)
 	for (unsigned i = 0; i < s->n_faults; i++)
 		active_fault_free(s->faults[i]);
 	free(s->faults);
+	free(s->by_edge);
 	for (unsigned i = 0; i < s->n_latches; i++)
 		sd_event_source_disable_unref(s->latches[i].timer);
 	free(s->latches);
