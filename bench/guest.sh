@@ -187,6 +187,11 @@ chaosd_part() {
 	awk '{ print $1 }' "$T/apply.txt" | pctl 0.99 | sed 's/^/apply_rt_p99 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply.txt" | pctl 0.5 | sed 's/^/apply_vis_p50 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply.txt" | pctl 0.99 | sed 's/^/apply_vis_p99 /' >>"$RAW"
+	# the same split by how many faults were there already: the first 100 and the last 100
+	head -n 100 "$T/apply.txt" | awk '{ print $1 }' | pctl 0.5 | sed 's/^/apply_rt_first_p50 /' >>"$RAW"
+	head -n 100 "$T/apply.txt" | awk '{ print $1 }' | pctl 0.99 | sed 's/^/apply_rt_first_p99 /' >>"$RAW"
+	tail -n 100 "$T/apply.txt" | awk '{ print $1 }' | pctl 0.5 | sed 's/^/apply_rt_last_p50 /' >>"$RAW"
+	tail -n 100 "$T/apply.txt" | awk '{ print $1 }' | pctl 0.99 | sed 's/^/apply_rt_last_p99 /' >>"$RAW"
 	awk '{ print $1 }' "$T/apply_pin.txt" | pctl 0.5 | sed 's/^/apply_pin_rt_p50 /' >>"$RAW"
 	awk '{ print $1 }' "$T/apply_pin.txt" | pctl 0.99 | sed 's/^/apply_pin_rt_p99 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply_pin.txt" | pctl 0.5 | sed 's/^/apply_pin_vis_p50 /' >>"$RAW"

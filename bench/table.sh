@@ -38,6 +38,8 @@ END {
 	print "Apply one fault (p50 / p99)"
 	printf "  chaosd request round trip, 1000 faults one by one:  %s / %s\n", ms(v["apply_rt_p50"]), ms(v["apply_rt_p99"])
 	printf "  ... until its redirect is in the kernel:             %s / %s\n", ms(v["apply_vis_p50"]), ms(v["apply_vis_p99"])
+	if ("apply_rt_last_p99" in v)
+		printf "  ... the round trip of the first 100 faults: %s / %s, of the last 100: %s / %s\n", ms(v["apply_rt_first_p50"]), ms(v["apply_rt_first_p99"]), ms(v["apply_rt_last_p50"]), ms(v["apply_rt_last_p99"])
 	printf "  the same, chaosd and the client on one vCPU:        %s / %s (in the kernel %s / %s)\n", ms(v["apply_pin_rt_p50"]), ms(v["apply_pin_rt_p99"]), ms(v["apply_pin_vis_p50"]), ms(v["apply_pin_vis_p99"])
 	if ("ping_rt_p99" in v)
 		printf "  floor: a ping request (no kernel, no journal):     %s / %s (one vCPU: %s / %s)\n", ms(v["ping_rt_p50"]), ms(v["ping_rt_p99"]), ms(v["ping_pin_rt_p50"]), ms(v["ping_pin_rt_p99"])
