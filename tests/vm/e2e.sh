@@ -326,6 +326,29 @@ check "--check-config names file:line of a bad duration" grep -q "bad.conf:2" <<
 check "--check-config names the bad port" grep -q "bad.conf:5.*70000" <<<"$err"
 check "--check-config OK on the good config" bash -c "ip netns exec cd-a $CHAOSD --check-config --config $T/chaosd.conf | grep -q 'configuration OK'"
 
+# --- an interface renamed and another given its name: an edge follows the name. chaosd keeps
+# an edge's interface index only while its link monitor has nothing unread.
+ctl inject latency --edge db --ms 20 --for 10m >/dev/null
+ctl revert --edge db >/dev/null
+A ip link set a0 down # the kernel renames only a device that is down
+A ip link set a0 name a0old
+A ip link set a0old up
+A ip link add a0 type dummy
+A ip link set a0 up
+check "the rename took: a0old and a new a0" bash -c "ip netns exec cd-a ip link show a0old >/dev/null &&
+	test \"\$(ip netns exec cd-a cat /sys/class/net/a0/ifindex)\" != $IFX"
+ctl inject latency --edge db --ms 20 --for 10m >/dev/null
+check "after a0 became a0old and a new a0 appeared, db's redirect is on the new a0" \
+	bash -c "ip netns exec cd-a tc filter show dev a0 egress | grep -q 'Redirect to device chd-'"
+check "and not on the renamed one" \
+	bash -c "! ip netns exec cd-a tc filter show dev a0old egress | grep -q 'Redirect to device chd-'"
+ctl revert --edge db >/dev/null
+A ip link del a0
+A ip link set a0old down
+A ip link set a0old name a0
+A ip link set a0 up
+A ping -c 1 -W 2 10.77.0.2 >/dev/null
+
 # --- an interface deleted under a netem fault: its faults and chaosd's IFB go with it
 ctl inject latency --edge db --ms 20 --for 10m
 A ip link del a0
