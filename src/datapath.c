@@ -69,6 +69,14 @@ enum { DIR_OUT, DIR_IN, _DIR_MAX };
 /* A deleted link node lets go of its table only after an RCU grace period: tries to delete
  * the table, sleeping 1, 2, 4 ... ms between them (about a second in all). */
 #define SETTLE_TRIES  10
+/* Adding or deleting an htb class makes the kernel walk every class of the qdisc to rebind
+ * filters (tc_ctl_tclass() -> tc_bind_tclass() -> htb_walk()): about 1.2 ms per change at 900
+ * classes on the TCG VM, a growth every inject paid. A direction's classes are spread over
+ * IFBs of at most SHARD_CLASSES each, which bounds that walk. 32 of them hold 4096 classes,
+ * one per edge for the 4095 u32 node ids a family has (an edge on a share of flows takes
+ * three classes). */
+#define SHARD_CLASSES 128
+#define MAX_SHARDS    32
 
 struct dp_node {
 	uint8_t fam;
@@ -85,6 +93,7 @@ struct dp_slot {
 	int ifindex;
 	unsigned dir;
 	uint16_t id;
+	uint8_t shard; /* index into dp_dir.ifb */
 	bool has_table; /* the netem holds a delay table (the kernel keeps it across changes) */
 	/* Share of the edge's flows its netem gets (flowsel): below FLOWSEL_ALL the class 1:<id>
 	 * is inner, with the netem in 1:<sel_id> and the other flows' leaf 1:<rest_id>. */
@@ -95,18 +104,29 @@ struct dp_slot {
 	struct dp_node nodes[MAX_FILTERS];
 };
 
+/* A device that holds chaosd's u32 classification: the real interface (at its clsact hook,
+ * redirecting) or one of a direction's IFBs (at its htb root, picking the class). */
+struct dp_side {
+	int ifindex; /* 0 = none (an IFB not made) */
+	char name[IF_NAMESIZE];
+	uint32_t parent;
+	/* Root table id (TC_U32_HTID) of the u32 instance per family, 0 = not known yet.
+	 * Deleting a link node needs its full handle, and the kernel picks the root's id. */
+	uint32_t htid[_FAM_MAX];
+	/* Groups whose table and link exist: made with the first edge of the group and kept
+	 * while the direction has faults (an empty one costs a packet one empty bucket), torn
+	 * down with the direction. */
+	uint8_t grp_made[_FAM_MAX][GRP_BYTES];
+	unsigned n_classes; /* an IFB's htb classes */
+};
+
 struct dp_dir {
-	int ifb_ifindex; /* 0 = no IFB */
-	char ifb_name[IF_NAMESIZE];
-	/* Root table id (TC_U32_HTID) of the u32 instance per side and family, 0 = not known
-	 * yet. Deleting a link node needs its full handle, and the kernel picks the root's id. */
-	uint32_t htid[2][_FAM_MAX];
+	struct dp_side real;
+	/* The direction's IFBs ("shards"), each with at most SHARD_CLASSES classes; an edge's
+	 * redirect on the real interface names its shard. */
+	struct dp_side ifb[MAX_SHARDS];
 	unsigned n_nodes[_FAM_MAX];
-	/* Groups whose table and link exist, per side: made with the first edge of the group
-	 * and kept while the direction has faults (an empty one costs a packet one empty
-	 * bucket), torn down with the direction. */
-	uint8_t grp_made[2][_FAM_MAX][GRP_BYTES];
-	/* node ids in use, unique per family across the groups */
+	/* node ids in use, unique per family across the groups and shards */
 	uint8_t nodes[_FAM_MAX][NODE_BITS / 8];
 	uint8_t ids[(SLOT_ID_MAX + 1) / 8];
 	unsigned n_slots;
@@ -266,9 +286,13 @@ static struct dp_iface *iface_find(struct datapath *dp, int ifindex)
 static void iface_drop_if_unused(struct datapath *dp, struct dp_iface *iface)
 {
 	/* Without slots nothing needs remembering; the next use probes the kernel again. */
-	if (iface->dir[DIR_OUT].n_slots || iface->dir[DIR_IN].n_slots ||
-			iface->dir[DIR_OUT].ifb_ifindex || iface->dir[DIR_IN].ifb_ifindex)
-		return;
+	for (unsigned dir = 0; dir < _DIR_MAX; dir++) {
+		if (iface->dir[dir].n_slots)
+			return;
+		for (unsigned k = 0; k < MAX_SHARDS; k++)
+			if (iface->dir[dir].ifb[k].ifindex)
+				return;
+	}
 	for (unsigned i = 0; i < dp->n_ifaces; i++)
 		if (dp->ifaces[i] == iface) {
 			dp->ifaces[i] = dp->ifaces[--dp->n_ifaces];
@@ -378,6 +402,11 @@ static int iface_get(struct datapath *dp, int ifindex, unsigned dir, struct dp_i
 				"it. Remove it (tc qdisc del dev %s ingress) or move its filters "
 				"to a clsact.",
 				n->name, dir_str(dir), n->name);
+	for (unsigned i = 0; i < _DIR_MAX; i++) {
+		n->dir[i].real.ifindex = ifindex;
+		memcpy(n->dir[i].real.name, n->name, sizeof(n->name));
+		n->dir[i].real.parent = real_parent(i);
+	}
 	n->clsact_present = p.clsact;
 	n->clsact_ours = p.clsact && journal_clsact_created(dp->journal, ifindex);
 	a = reallocarray(dp->ifaces, dp->n_ifaces + 1, sizeof(*a));
@@ -391,18 +420,9 @@ static int iface_get(struct datapath *dp, int ifindex, unsigned dir, struct dp_i
 
 /* ---------------------------------------------------------------- u32 handles */
 
-static struct nl_tc_dev side_dev(const struct dp_iface *iface, unsigned dir, unsigned side)
+static struct nl_tc_dev side_dev(const struct dp_side *s)
 {
-	const struct dp_dir *dd = &iface->dir[dir];
-
-	if (side == SIDE_REAL)
-		return (struct nl_tc_dev){ iface->ifindex, iface->name };
-	return (struct nl_tc_dev){ dd->ifb_ifindex, dd->ifb_name };
-}
-
-static uint32_t side_parent(unsigned dir, unsigned side)
-{
-	return side == SIDE_REAL ? real_parent(dir) : IFB_ROOT;
+	return (struct nl_tc_dev){ s->ifindex, s->name };
 }
 
 struct root_find {
@@ -430,26 +450,23 @@ static int root_cb(const struct nlmsghdr *nlh, void *data)
 /* Find the root table ids of the families in need[] on one side, before a batch is built: a
  * dump takes a sequence number, and a batch's must be consecutive (nl_batch_send matches acks
  * by offset). Not found: the instance is gone, and its links with it. */
-static int learn_roots(struct datapath *dp, struct dp_iface *iface, unsigned dir, unsigned side,
-		const bool *need, struct diag *d)
+static int learn_roots(struct datapath *dp, unsigned dir, struct dp_side *s, const bool *need,
+		struct diag *d)
 {
-	struct dp_dir *dd = &iface->dir[dir];
-	struct nl_tc_dev dev = side_dev(iface, dir, side);
-
 	for (unsigned fam = 0; fam < _FAM_MAX; fam++) {
 		struct root_find f = { dir, fam, 0 };
 		char buf[NL_TC_REQ_SIZE];
 		int r;
 
-		if (!need[fam] || dd->htid[side][fam] != 0 || dev.ifindex <= 0)
+		if (!need[fam] || s->htid[fam] != 0 || s->ifindex <= 0)
 			continue;
 		r = nl_socket_dump(dp->nl,
-				nl_tc_filter_dump_req(buf, dev.ifindex, side_parent(dir, side),
-						fam_prio[fam], fam_proto[fam]),
+				nl_tc_filter_dump_req(buf, s->ifindex, s->parent, fam_prio[fam],
+						fam_proto[fam]),
 				root_cb, &f, d);
 		if (r < 0 && r != -ENOENT && r != -ENODEV)
 			return r;
-		dd->htid[side][fam] = f.htid;
+		s->htid[fam] = f.htid;
 	}
 	return 0;
 }
@@ -460,15 +477,14 @@ static uint32_t node_handle(unsigned dir, const struct dp_node *n)
 }
 
 /* Group g's table and the link to it (the table's refcount holds it while a link exists). */
-static int put_group_add(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
-		unsigned dir, unsigned side, unsigned fam, unsigned g, int *ret_table,
-		int *ret_link);
+static int put_group_add(struct datapath *dp, struct nl_batch *b, unsigned dir,
+		const struct dp_side *s, unsigned fam, unsigned g, int *ret_table, int *ret_link);
 
-static int put_node_del(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
-		unsigned dir, unsigned side, const struct dp_node *n)
+static int put_node_del(struct datapath *dp, struct nl_batch *b, unsigned dir,
+		const struct dp_side *s, const struct dp_node *n)
 {
-	return nl_tc_filter_del(b, dp->nl, side_dev(iface, dir, side), side_parent(dir, side),
-			fam_prio[n->fam], fam_proto[n->fam], node_handle(dir, n));
+	return nl_tc_filter_del(b, dp->nl, side_dev(s), s->parent, fam_prio[n->fam],
+			fam_proto[n->fam], node_handle(dir, n));
 }
 
 /* chaosd's tables and the links to them, as a filter dump shows them: deleted before their
@@ -572,29 +588,26 @@ static int delete_tables_settled(struct datapath *dp, const struct ht_objs *h, s
 	return r;
 }
 
-static bool grp_made(const struct dp_dir *dd, unsigned side, unsigned fam, unsigned g)
+static bool grp_made(const struct dp_side *s, unsigned fam, unsigned g)
 {
-	return bit_get(dd->grp_made[side][fam], g);
+	return bit_get(s->grp_made[fam], g);
 }
 
 /* The links (if the root's id is known: learn_roots()) and tables of one side's made groups,
  * or only those of the groups in only[] when given. */
-static int dir_objs(const struct dp_iface *iface, unsigned dir, unsigned side,
-		const uint8_t (*only)[GRP_BYTES], struct ht_objs *h)
+static int dir_objs(unsigned dir, const struct dp_side *s, const uint8_t (*only)[GRP_BYTES],
+		struct ht_objs *h)
 {
-	const struct dp_dir *dd = &iface->dir[dir];
-	struct nl_tc_dev dev = side_dev(iface, dir, side);
-
 	for (unsigned fam = 0; fam < _FAM_MAX; fam++)
 		for (unsigned g = 0; g < N_GROUPS; g++) {
-			struct ht_obj o = { dev.ifindex, side_parent(dir, side), fam_prio[fam],
-				fam_proto[fam], HT_ID(dir, fam, g), true };
+			struct ht_obj o = { s->ifindex, s->parent, fam_prio[fam], fam_proto[fam],
+				HT_ID(dir, fam, g), true };
 			int r;
-			if (!(only ? bit_get(only[fam], g) : grp_made(dd, side, fam, g)))
+			if (!(only ? bit_get(only[fam], g) : grp_made(s, fam, g)))
 				continue;
 			r = ht_objs_add(h, &o);
-			if (r >= 0 && dd->htid[side][fam]) {
-				o.handle = dd->htid[side][fam] | LINK_NODE(g);
+			if (r >= 0 && s->htid[fam]) {
+				o.handle = s->htid[fam] | LINK_NODE(g);
 				o.table = false;
 				r = ht_objs_add(h, &o);
 			}
@@ -604,15 +617,13 @@ static int dir_objs(const struct dp_iface *iface, unsigned dir, unsigned side,
 	return 0;
 }
 
-/* Both instances of dir on one side (whatever they hold). */
-static int put_instance_dels(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
-		unsigned dir, unsigned side)
+/* Both instances of a side (whatever they hold). */
+static int put_instance_dels(struct datapath *dp, struct nl_batch *b, const struct dp_side *s)
 {
 	int r = 0;
 
 	for (unsigned fam = 0; fam < _FAM_MAX && r >= 0; fam++)
-		r = nl_tc_filter_del(b, dp->nl, side_dev(iface, dir, side), side_parent(dir, side),
-				fam_prio[fam], 0, 0);
+		r = nl_tc_filter_del(b, dp->nl, side_dev(s), s->parent, fam_prio[fam], 0, 0);
 	return r;
 }
 
@@ -633,7 +644,7 @@ static int settle_real(struct datapath *dp, struct dp_iface *iface, unsigned dir
 	if (r < 0)
 		return r;
 	diag_init(&kd);
-	r = put_instance_dels(dp, &b, iface, dir, SIDE_REAL);
+	r = put_instance_dels(dp, &b, &iface->dir[dir].real);
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
 	if (r < 0)
@@ -683,15 +694,13 @@ static uint8_t prefix_bucket(const struct nl_tc_match *m, unsigned fam, unsigned
 				 a[3]) >> h.shift);
 }
 
-static int put_group_add(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
-		unsigned dir, unsigned side, unsigned fam, unsigned g, int *ret_table,
-		int *ret_link)
+static int put_group_add(struct datapath *dp, struct nl_batch *b, unsigned dir,
+		const struct dp_side *s, unsigned fam, unsigned g, int *ret_table, int *ret_link)
 {
-	struct nl_tc_dev dev = side_dev(iface, dir, side);
 	struct nl_tc_match all = { .family = fam == FAM_V4 ? AF_INET : AF_INET6 };
 	struct nl_tc_u32 u = {
-		.ifindex = dev.ifindex,
-		.parent = side_parent(dir, side),
+		.ifindex = s->ifindex,
+		.parent = s->parent,
 		.prio = fam_prio[fam],
 		.protocol = fam_proto[fam],
 		.handle = LINK_NODE(g),
@@ -705,12 +714,12 @@ static int put_group_add(struct datapath *dp, struct nl_batch *b, struct dp_ifac
 		u.hash_mask = UINT32_C(0xff) << h.shift;
 	}
 	*ret_table = (int)b->n;
-	r = nl_tc_u32_table_add(b, dp->nl, dev, u.parent, u.prio, u.protocol, HT_ID(dir, fam, g),
-			g ? 256 : 1);
+	r = nl_tc_u32_table_add(b, dp->nl, side_dev(s), u.parent, u.prio, u.protocol,
+			HT_ID(dir, fam, g), g ? 256 : 1);
 	if (r < 0)
 		return r;
 	*ret_link = (int)b->n;
-	return nl_tc_u32_add(b, dp->nl, &u, &all, dev.name);
+	return nl_tc_u32_add(b, dp->nl, &u, &all, s->name);
 }
 
 static int edge_filters(const struct edge *e, unsigned dir, struct filter_spec *f,
@@ -803,30 +812,44 @@ static int load_dist(struct datapath *dp, int dist, const struct netem_dist **re
 
 /* ---------------------------------------------------------------- add */
 
-static int ifb_create(struct datapath *dp, struct dp_iface *iface, unsigned dir, struct diag *d)
+/* IFB shard k of a direction: chd-o<ifindex> for the first (all there is up to SHARD_CLASSES),
+ * chd-o<ifindex>s<k> for the others. */
+static int ifb_create(struct datapath *dp, struct dp_iface *iface, unsigned dir, unsigned k,
+		struct diag *d)
 {
-	struct dp_dir *dd = &iface->dir[dir];
+	struct dp_side *s = &iface->dir[dir].ifb[k];
 	struct nl_batch b;
 	struct diag kd;
-	int r;
+	int r, n;
 
-	snprintf(dd->ifb_name, sizeof(dd->ifb_name), DATAPATH_IFB_PREFIX "%c%d",
-			dir == DIR_OUT ? 'o' : 'i', iface->ifindex);
+	if (k == 0)
+		n = snprintf(s->name, sizeof(s->name), DATAPATH_IFB_PREFIX "%c%d",
+				dir == DIR_OUT ? 'o' : 'i', iface->ifindex);
+	else
+		n = snprintf(s->name, sizeof(s->name), DATAPATH_IFB_PREFIX "%c%ds%u",
+				dir == DIR_OUT ? 'o' : 'i', iface->ifindex, k);
+	if (n < 0 || (size_t)n >= sizeof(s->name)) {
+		s->name[0] = '\0';
+		return diag_add(d, -ENAMETOOLONG,
+				"%s: its interface index %d is too long for the name of a further "
+				"IFB for %s faults",
+				iface->name, iface->ifindex, dir_str(dir));
+	}
 	r = nl_batch_init(&b);
 	if (r < 0)
 		return r;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		diag_init(&kd);
 		nl_batch_reset(&b);
-		r = nl_link_ifb_add(&b, dp->nl, dd->ifb_name, NL_LINK_IFB_TXQLEN);
+		r = nl_link_ifb_add(&b, dp->nl, s->name, NL_LINK_IFB_TXQLEN);
 		if (r >= 0)
 			r = nl_batch_send(&b, dp->nl, NULL, &kd);
 		if (r != -EEXIST || attempt > 0)
 			break;
 		/* Left over by a chaosd that died: the name is ours, and nothing of this process
-		 * uses it (we had no IFB for this direction). */
+		 * uses it (we had no such IFB). */
 		nl_batch_reset(&b);
-		r = nl_link_del(&b, dp->nl, 0, dd->ifb_name);
+		r = nl_link_del(&b, dp->nl, 0, s->name);
 		if (r >= 0)
 			r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
 		if (r < 0)
@@ -834,36 +857,39 @@ static int ifb_create(struct datapath *dp, struct dp_iface *iface, unsigned dir,
 	}
 	nl_batch_done(&b);
 	if (r < 0) {
-		diag_add(d, r, "could not create the IFB %s for %s faults on %s", dd->ifb_name,
+		diag_add(d, r, "could not create the IFB %s for %s faults on %s", s->name,
 				dir_str(dir), iface->name);
 		if (r == -EOPNOTSUPP || strstr(kd.text, "Unknown device type"))
 			diag_add(d, r, "the kernel has no ifb (modprobe ifb)");
 		append_lines(d, &kd);
-		dd->ifb_name[0] = '\0';
+		s->name[0] = '\0';
 		return r;
 	}
-	r = nl_link_ifindex(dp->nl, dd->ifb_name, &dd->ifb_ifindex);
+	r = nl_link_ifindex(dp->nl, s->name, &s->ifindex);
 	if (r < 0) {
-		dd->ifb_ifindex = 0;
-		return diag_add(d, r, "the new IFB %s cannot be found: %s", dd->ifb_name,
-				strerror(-r));
+		s->ifindex = 0;
+		return diag_add(d, r, "the new IFB %s cannot be found: %s", s->name, strerror(-r));
 	}
+	s->parent = IFB_ROOT;
 	return 0;
 }
 
-static void ifb_delete(struct datapath *dp, struct dp_iface *iface, unsigned dir, struct diag *d)
+/* Forget an IFB shard (deleted, or about to be). */
+static void ifb_forget(struct dp_side *s)
 {
-	struct dp_dir *dd = &iface->dir[dir];
+	*s = (struct dp_side){};
+}
+
+static void ifb_delete(struct datapath *dp, struct dp_side *s, struct diag *d)
+{
 	struct nl_batch b;
 
-	if (dd->ifb_ifindex && nl_batch_init(&b) >= 0) {
-		if (nl_link_del(&b, dp->nl, dd->ifb_ifindex, dd->ifb_name) >= 0)
+	if (s->ifindex && nl_batch_init(&b) >= 0) {
+		if (nl_link_del(&b, dp->nl, s->ifindex, s->name) >= 0)
 			(void)nl_batch_send(&b, dp->nl, tolerate_gone, d);
 		nl_batch_done(&b);
 	}
-	memset(dd->htid[SIDE_IFB], 0, sizeof(dd->htid[SIDE_IFB]));
-	dd->ifb_ifindex = 0;
-	dd->ifb_name[0] = '\0';
+	ifb_forget(s);
 }
 
 int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)
@@ -880,7 +906,8 @@ int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)
 		}
 	if (iface) {
 		for (unsigned dir = 0; dir < _DIR_MAX; dir++)
-			ifb_delete(dp, iface, dir, d);
+			for (unsigned k = 0; k < MAX_SHARDS; k++)
+				ifb_delete(dp, &iface->dir[dir].ifb[k], d);
 		for (unsigned i = 0; i < dp->n_ifaces; i++)
 			if (dp->ifaces[i] == iface) {
 				dp->ifaces[i] = dp->ifaces[--dp->n_ifaces];
@@ -1000,13 +1027,14 @@ static void free_nodes(struct dp_dir *dd, const struct dp_node *nodes, unsigned 
 	}
 }
 
-static void grp_set(struct dp_dir *dd, unsigned side, unsigned fam, unsigned g, bool v)
+static void grp_set(struct dp_side *s, unsigned fam, unsigned g, bool v)
 {
-	bit_set(dd->grp_made[side][fam], g, v);
+	bit_set(s->grp_made[fam], g, v);
 }
 
 /* A (family, group) an add needs that is not made on some side, with its messages per side
- * (-1: not in the batch). */
+ * (-1: not in the batch). An add touches two sides: the real interface (SIDE_REAL) and the
+ * IFB shard of the new class (SIDE_IFB). */
 struct grp_ref {
 	uint8_t fam, grp;
 	int table[2], link[2];
@@ -1111,28 +1139,27 @@ static bool msg_ok(const struct nl_batch *b, int i)
 }
 
 /* One side's part of an add: the tables and links of groups not made yet, then the edge's
- * nodes in their buckets (on the IFB with the class, on the interface with the redirect). */
-static int put_add_side(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
-		unsigned dir, unsigned side, const struct filter_spec *f,
-		const struct dp_node *nodes, unsigned n, uint16_t id, struct add_msgs *m)
+ * nodes in their buckets (on the IFB with the class, on the interface with the redirect to the
+ * IFB ifb). */
+static int put_add_side(struct datapath *dp, struct nl_batch *b, unsigned dir,
+		const struct dp_side *s, unsigned side, const struct dp_side *ifb,
+		const struct filter_spec *f, const struct dp_node *nodes, unsigned n, uint16_t id,
+		struct add_msgs *m)
 {
-	struct dp_dir *dd = &iface->dir[dir];
-	struct nl_tc_dev dev = side_dev(iface, dir, side);
 	int r;
 
 	for (unsigned k = 0; k < m->n_groups; k++) {
 		struct grp_ref *g = &m->groups[k];
-		if (grp_made(dd, side, g->fam, g->grp))
+		if (grp_made(s, g->fam, g->grp))
 			continue;
-		r = put_group_add(dp, b, iface, dir, side, g->fam, g->grp, &g->table[side],
-				&g->link[side]);
+		r = put_group_add(dp, b, dir, s, g->fam, g->grp, &g->table[side], &g->link[side]);
 		if (r < 0)
 			return r;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct nl_tc_u32 u = {
-			.ifindex = dev.ifindex,
-			.parent = side_parent(dir, side),
+			.ifindex = s->ifindex,
+			.parent = s->parent,
 			.prio = fam_prio[f[i].fam],
 			.protocol = fam_proto[f[i].fam],
 			.handle = nodes[i].node,
@@ -1141,9 +1168,9 @@ static int put_add_side(struct datapath *dp, struct nl_batch *b, struct dp_iface
 		if (side == SIDE_IFB)
 			u.classid = CLASSID(id);
 		else
-			u.redirect_ifindex = dd->ifb_ifindex;
+			u.redirect_ifindex = ifb->ifindex;
 		m->filter[side][i] = (int)b->n;
-		r = nl_tc_u32_add(b, dp->nl, &u, &f[i].m, dev.name);
+		r = nl_tc_u32_add(b, dp->nl, &u, &f[i].m, s->name);
 		if (r < 0)
 			return r;
 	}
@@ -1153,28 +1180,26 @@ static int put_add_side(struct datapath *dp, struct nl_batch *b, struct dp_iface
 /* Undo one side of a failed add in a direction that keeps other faults: the nodes that made
  * it; a new group that got its link stays made (as if an edge of it had come and gone), one
  * whose link failed loses its table (nothing holds it yet). */
-static int put_rollback_side(struct datapath *dp, struct nl_batch *b, struct dp_iface *iface,
-		unsigned dir, unsigned side, const struct nl_batch *done, struct add_msgs *m,
+static int put_rollback_side(struct datapath *dp, struct nl_batch *b, unsigned dir,
+		struct dp_side *s, unsigned side, const struct nl_batch *done, struct add_msgs *m,
 		const struct dp_node *nodes, unsigned n)
 {
-	struct dp_dir *dd = &iface->dir[dir];
 	int r;
 
 	for (unsigned i = 0; i < n; i++) {
 		if (!msg_ok(done, m->filter[side][i]))
 			continue;
-		r = put_node_del(dp, b, iface, dir, side, &nodes[i]);
+		r = put_node_del(dp, b, dir, s, &nodes[i]);
 		if (r < 0)
 			return r;
 	}
 	for (unsigned k = 0; k < m->n_groups; k++) {
 		const struct grp_ref *g = &m->groups[k];
 		if (msg_ok(done, g->link[side])) {
-			grp_set(dd, side, g->fam, g->grp, true);
+			grp_set(s, g->fam, g->grp, true);
 		} else if (msg_ok(done, g->table[side])) {
-			r = nl_tc_filter_del(b, dp->nl, side_dev(iface, dir, side),
-					side_parent(dir, side), fam_prio[g->fam], fam_proto[g->fam],
-					HT_ID(dir, g->fam, g->grp));
+			r = nl_tc_filter_del(b, dp->nl, side_dev(s), s->parent, fam_prio[g->fam],
+					fam_proto[g->fam], HT_ID(dir, g->fam, g->grp));
 			if (r < 0)
 				return r;
 		}
@@ -1189,6 +1214,7 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 		struct diag *d)
 {
 	struct dp_dir *dd = &iface->dir[dir];
+	struct dp_side *ifb = &dd->ifb[slot->shard];
 	bool real_whole = clsact_new && msg_ok(done, m->clsact);
 	/* The first fault of the direction on a clsact that stays: its instances go. */
 	bool real_teardown = !real_whole && dd->n_slots == 0;
@@ -1206,8 +1232,8 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 				bit_set(made_now[m->groups[k].fam], m->groups[k].grp, true);
 				need[m->groups[k].fam] = true;
 			}
-		(void)learn_roots(dp, iface, dir, SIDE_REAL, need, &kd);
-		r = dir_objs(iface, dir, SIDE_REAL, made_now, &h);
+		(void)learn_roots(dp, dir, &dd->real, need, &kd);
+		r = dir_objs(dir, &dd->real, made_now, &h);
 		if (r < 0)
 			goto out;
 	}
@@ -1217,17 +1243,17 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 	/* Real interface first: traffic stops being redirected. A clsact made by this call goes
 	 * with everything on it. */
 	if (real_whole)
-		r = nl_tc_clsact_del(&b, dp->nl, side_dev(iface, dir, SIDE_REAL));
+		r = nl_tc_clsact_del(&b, dp->nl, side_dev(&dd->real));
 	else if (real_teardown)
 		r = put_ht_objs(dp, &b, &h, false);
 	else
-		r = put_rollback_side(dp, &b, iface, dir, SIDE_REAL, done, m, nodes, n);
+		r = put_rollback_side(dp, &b, dir, &dd->real, SIDE_REAL, done, m, nodes, n);
 	if (r >= 0 && ifb_new) {
-		r = nl_link_del(&b, dp->nl, dd->ifb_ifindex, dd->ifb_name);
+		r = nl_link_del(&b, dp->nl, ifb->ifindex, ifb->name);
 	} else if (r >= 0) {
-		r = put_rollback_side(dp, &b, iface, dir, SIDE_IFB, done, m, nodes, n);
+		r = put_rollback_side(dp, &b, dir, ifb, SIDE_IFB, done, m, nodes, n);
 		if (r >= 0 && msg_ok(done, m->class))
-			r = put_leaves_del(dp, &b, side_dev(iface, dir, SIDE_IFB), slot);
+			r = put_leaves_del(dp, &b, side_dev(ifb), slot);
 	}
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
@@ -1235,7 +1261,7 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 	if (r >= 0 && real_teardown)
 		r = settle_real(dp, iface, dir, &h, &kd);
 	if (real_teardown)
-		memset(dd->htid[SIDE_REAL], 0, sizeof(dd->htid[SIDE_REAL]));
+		memset(dd->real.htid, 0, sizeof(dd->real.htid));
 out:
 	if (r < 0) {
 		diag_add(d, r, "undoing the partial change on %s failed; `chaosd --cleanup` "
@@ -1244,12 +1270,8 @@ out:
 		append_lines(d, &kd);
 	}
 	free(h.v);
-	if (ifb_new) {
-		memset(dd->htid[SIDE_IFB], 0, sizeof(dd->htid[SIDE_IFB]));
-		memset(dd->grp_made[SIDE_IFB], 0, sizeof(dd->grp_made[SIDE_IFB]));
-		dd->ifb_ifindex = 0;
-		dd->ifb_name[0] = '\0';
-	}
+	if (ifb_new)
+		ifb_forget(ifb);
 	if (clsact_new) {
 		if (r >= 0 || !msg_ok(done, m->clsact)) {
 			if (dp->journal)
@@ -1264,6 +1286,35 @@ out:
 	}
 }
 
+/* The classes an edge's slot takes on its IFB: one, or an inner one with two leaves. */
+static unsigned slot_classes(const struct dp_slot *slot)
+{
+	return split(slot) ? 3 : 1;
+}
+
+/* The IFB shard for a new slot of `classes` classes: the first with room, or the first free
+ * place for a new one (*ret_new). Filling the first ones keeps the IFBs few. */
+static int shard_pick(const struct dp_dir *dd, unsigned classes, uint8_t *ret, bool *ret_new)
+{
+	unsigned free_k = MAX_SHARDS;
+
+	for (unsigned k = 0; k < MAX_SHARDS; k++) {
+		const struct dp_side *s = &dd->ifb[k];
+		if (s->ifindex && s->n_classes + classes <= SHARD_CLASSES) {
+			*ret = (uint8_t)k;
+			*ret_new = false;
+			return 0;
+		}
+		if (!s->ifindex && free_k == MAX_SHARDS)
+			free_k = k;
+	}
+	if (free_k == MAX_SHARDS)
+		return -ENOSPC;
+	*ret = (uint8_t)free_k;
+	*ret_new = true;
+	return 0;
+}
+
 static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsigned dir,
 		const struct netem_config *cfg, uint32_t flows, struct diag *d)
 {
@@ -1275,8 +1326,8 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 	struct dp_iface *iface;
 	struct add_msgs m;
 	struct dp_dir *dd;
+	struct dp_side *ifb;
 	struct nl_batch b = {};
-	struct nl_tc_dev ifb;
 	struct dp_slot **a;
 	struct diag kd;
 	int r;
@@ -1337,18 +1388,28 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 				iface->name, NL_TC_U32_HT_NODE_MAX, dir_str(dir), e->name, n);
 	}
 	slot->n_nodes = n;
+	if (shard_pick(dd, slot_classes(slot), &slot->shard, &ifb_new) < 0) {
+		free_nodes(dd, slot->nodes, slot->n_nodes);
+		free_ids(dd, slot);
+		iface_drop_if_unused(dp, iface);
+		return diag_add(d, -ENOSPC, "%s: chaosd's %u IFBs of %u classes for %s faults are "
+					    "full (edge %s needs %u)",
+				iface->name, (unsigned)MAX_SHARDS, (unsigned)SHARD_CLASSES,
+				dir_str(dir), e->name,
+				slot_classes(slot));
+	}
+	ifb = &dd->ifb[slot->shard];
 
-	/* The IFB goes first in its own request: the redirect needs its ifindex. */
-	if (dd->ifb_ifindex == 0) {
-		if (iface->clsact_present && dd->n_slots == 0) {
-			r = clean_stale_filters(dp, iface, dir, d);
-			if (r < 0)
-				goto fail_early;
-		}
-		r = ifb_create(dp, iface, dir, d);
+	if (dd->n_slots == 0 && iface->clsact_present) {
+		r = clean_stale_filters(dp, iface, dir, d);
 		if (r < 0)
 			goto fail_early;
-		ifb_new = true;
+	}
+	/* A new IFB goes first in its own request: the redirect needs its ifindex. */
+	if (ifb_new) {
+		r = ifb_create(dp, iface, dir, slot->shard, d);
+		if (r < 0)
+			goto fail_early;
 	}
 
 	memset(&m, -1, sizeof(m));
@@ -1358,8 +1419,8 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		for (unsigned k = 0; k < m.n_groups; k++)
 			listed = listed ||
 				 (m.groups[k].fam == f[i].fam && m.groups[k].grp == f[i].grp);
-		if (!listed && (!grp_made(dd, SIDE_REAL, f[i].fam, f[i].grp) ||
-					       !grp_made(dd, SIDE_IFB, f[i].fam, f[i].grp)))
+		if (!listed && (!grp_made(&dd->real, f[i].fam, f[i].grp) ||
+					       !grp_made(ifb, f[i].fam, f[i].grp)))
 			m.groups[m.n_groups++] = (struct grp_ref){ (uint8_t)f[i].fam, f[i].grp,
 				{ -1, -1 }, { -1, -1 } };
 	}
@@ -1383,21 +1444,21 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		if (r < 0)
 			goto fail_batch;
 	}
-	ifb = (struct nl_tc_dev){ dd->ifb_ifindex, dd->ifb_name };
 	if (ifb_new) {
 		m.htb = (int)b.n;
-		r = nl_tc_htb_root_add(&b, dp->nl, ifb, IFB_ROOT, HTB_DIRECT_QLEN);
+		r = nl_tc_htb_root_add(&b, dp->nl, side_dev(ifb), IFB_ROOT, HTB_DIRECT_QLEN);
 		if (r < 0)
 			goto fail_batch;
 	}
 	m.class = (int)b.n;
-	r = put_leaves(dp, &b, ifb, slot, cfg, dist, &m.netem);
+	r = put_leaves(dp, &b, side_dev(ifb), slot, cfg, dist, &m.netem);
 	if (r < 0)
 		goto fail_batch;
 	/* Classification on the IFB before the redirect that feeds it. */
-	r = put_add_side(dp, &b, iface, dir, SIDE_IFB, f, slot->nodes, n, slot->id, &m);
+	r = put_add_side(dp, &b, dir, ifb, SIDE_IFB, ifb, f, slot->nodes, n, slot->id, &m);
 	if (r >= 0)
-		r = put_add_side(dp, &b, iface, dir, SIDE_REAL, f, slot->nodes, n, slot->id, &m);
+		r = put_add_side(dp, &b, dir, &dd->real, SIDE_REAL, ifb, f, slot->nodes, n,
+				slot->id, &m);
 	if (r < 0)
 		goto fail_batch;
 
@@ -1426,9 +1487,11 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		iface->clsact_present = true;
 		iface->clsact_ours = true;
 	}
-	for (unsigned k = 0; k < m.n_groups; k++)
-		for (unsigned side = 0; side < 2; side++)
-			grp_set(dd, side, m.groups[k].fam, m.groups[k].grp, true);
+	for (unsigned k = 0; k < m.n_groups; k++) {
+		grp_set(&dd->real, m.groups[k].fam, m.groups[k].grp, true);
+		grp_set(ifb, m.groups[k].fam, m.groups[k].grp, true);
+	}
+	ifb->n_classes += slot_classes(slot);
 	dd->n_slots++;
 	slot_insert(dp, TAKE_PTR(slot));
 	return 0;
@@ -1439,7 +1502,7 @@ fail_batch:
 	goto fail_state;
 fail_early:
 	if (ifb_new)
-		ifb_delete(dp, iface, dir, d);
+		ifb_delete(dp, ifb, d);
 fail_state:
 	nl_batch_done(&b);
 	free_nodes(dd, slot->nodes, slot->n_nodes);
@@ -1463,7 +1526,7 @@ static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct n
 
 	if (!iface)
 		return -ENOENT;
-	ifb = side_dev(iface, slot->dir, SIDE_IFB);
+	ifb = side_dev(&iface->dir[slot->dir].ifb[slot->shard]);
 	r = load_dist(dp, cfg->dist, &dist, d);
 	if (r < 0)
 		return r;
@@ -1543,9 +1606,10 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 	struct dp_iface *iface = iface_find(dp, slot->ifindex);
 	struct ht_objs h = { .dir = -1 };
 	struct dp_dir *dd;
+	struct dp_side *ifb;
 	struct nl_batch b;
 	struct diag kd;
-	bool last_in_dir, del_clsact = false;
+	bool last_in_dir, last_in_ifb, del_clsact = false;
 	int r, clsact_msg = -1;
 
 	if (!iface) {
@@ -1553,7 +1617,9 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 		return 0;
 	}
 	dd = &iface->dir[slot->dir];
+	ifb = &dd->ifb[slot->shard];
 	last_in_dir = dd->n_slots <= 1;
+	last_in_ifb = ifb->n_classes <= slot_classes(slot);
 	diag_init(&kd);
 	if (last_in_dir)
 		del_clsact = iface->dir[!slot->dir].n_slots == 0 && iface->clsact_ours &&
@@ -1563,10 +1629,10 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 		bool need[_FAM_MAX] = { false, false };
 		for (unsigned fam = 0; fam < _FAM_MAX; fam++)
 			for (unsigned g = 0; g < N_GROUPS; g++)
-				need[fam] = need[fam] || grp_made(dd, SIDE_REAL, fam, g);
-		r = learn_roots(dp, iface, slot->dir, SIDE_REAL, need, &kd);
+				need[fam] = need[fam] || grp_made(&dd->real, fam, g);
+		r = learn_roots(dp, slot->dir, &dd->real, need, &kd);
 		if (r >= 0)
-			r = dir_objs(iface, slot->dir, SIDE_REAL, NULL, &h);
+			r = dir_objs(slot->dir, &dd->real, NULL, &h);
 		if (r < 0) {
 			diag_add(d, r, "edge %s: finding its filters on %s failed", slot->edge,
 					iface->name);
@@ -1583,24 +1649,29 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 	if (!last_in_dir) {
 		/* The edge's nodes, on the interface first: its traffic is back to normal at once;
 		 * then on the IFB, before the class (htb refuses to delete a class a filter points
-		 * at), which takes its netem leaf. Its groups stay for the direction's others. */
-		for (unsigned side = 0; side < 2; side++)
-			for (unsigned i = 0; i < slot->n_nodes && r >= 0; i++)
-				r = put_node_del(dp, &b, iface, slot->dir, side, &slot->nodes[i]);
-		if (r >= 0)
-			r = put_leaves_del(dp, &b, side_dev(iface, slot->dir, SIDE_IFB), slot);
+		 * at), which takes its netem leaf. Its groups stay for the direction's others. The
+		 * last edge of an IFB takes the IFB with everything on it instead. */
+		for (unsigned i = 0; i < slot->n_nodes && r >= 0; i++)
+			r = put_node_del(dp, &b, slot->dir, &dd->real, &slot->nodes[i]);
+		for (unsigned i = 0; i < slot->n_nodes && r >= 0 && !last_in_ifb; i++)
+			r = put_node_del(dp, &b, slot->dir, ifb, &slot->nodes[i]);
+		if (r >= 0 && !last_in_ifb)
+			r = put_leaves_del(dp, &b, side_dev(ifb), slot);
+		if (r >= 0 && last_in_ifb)
+			r = nl_link_del(&b, dp->nl, ifb->ifindex, ifb->name);
 	} else if (del_clsact) {
 		/* The clsact chaosd made takes every filter on it. */
 		clsact_msg = (int)b.n;
-		r = nl_tc_clsact_del(&b, dp->nl, side_dev(iface, slot->dir, SIDE_REAL));
+		r = nl_tc_clsact_del(&b, dp->nl, side_dev(&dd->real));
 	} else {
 		/* The links: traffic stops going to the IFB; tables and instances follow once
 		 * the kernel let go of the links (settle_real). */
 		r = put_ht_objs(dp, &b, &h, false);
 	}
-	/* the last of the direction: the IFB, with its htb, classes, netems and filters */
-	if (r >= 0 && last_in_dir && dd->ifb_ifindex)
-		r = nl_link_del(&b, dp->nl, dd->ifb_ifindex, dd->ifb_name);
+	/* the last of the direction: its IFBs, with their htb, classes, netems and filters */
+	for (unsigned k = 0; k < MAX_SHARDS && r >= 0 && last_in_dir; k++)
+		if (dd->ifb[k].ifindex)
+			r = nl_link_del(&b, dp->nl, dd->ifb[k].ifindex, dd->ifb[k].name);
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
 	if (r >= 0 && last_in_dir && !del_clsact)
@@ -1631,11 +1702,14 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 	free_nodes(dd, slot->nodes, slot->n_nodes);
 	free_ids(dd, slot);
 	dd->n_slots--;
+	ifb->n_classes -= slot_classes(slot);
+	if (last_in_ifb)
+		ifb_forget(ifb);
 	if (last_in_dir) {
-		memset(dd->htid, 0, sizeof(dd->htid));
-		memset(dd->grp_made, 0, sizeof(dd->grp_made));
-		dd->ifb_ifindex = 0;
-		dd->ifb_name[0] = '\0';
+		memset(dd->real.htid, 0, sizeof(dd->real.htid));
+		memset(dd->real.grp_made, 0, sizeof(dd->real.grp_made));
+		for (unsigned k = 0; k < MAX_SHARDS; k++)
+			ifb_forget(&dd->ifb[k]);
 	}
 	slot_forget(dp, slot);
 	iface_drop_if_unused(dp, iface);
@@ -1737,7 +1811,7 @@ int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 	iface = iface_find(dp, slot->ifindex);
 	if (!iface)
 		return -ENOENT;
-	f.ifindex = iface->dir[di].ifb_ifindex;
+	f.ifindex = iface->dir[di].ifb[slot->shard].ifindex;
 	f.handle = NETEM_HANDLE(netem_id(slot));
 	r = nl_socket_dump(dp->nl, nl_tc_qdisc_dump_req(buf), stats_cb, &f, NULL);
 	if (r < 0)

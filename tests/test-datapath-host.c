@@ -932,6 +932,26 @@ static int links_cb(const struct nlmsghdr *nlh, void *userdata)
  * clsact and u32 filter: the packet still meets exactly its edge's node (delay on the two real
  * peers' edges, none beside them), the root holds one link per prefix length, and removing
  * everything leaves nothing, hidden tables included (the same edge can be added again). */
+/* chaosd's egress IFBs of veth0 as ip shows them, and the most htb classes tc shows on one. */
+static unsigned egress_ifbs(unsigned *ret_max_classes)
+{
+	char *out = capture("for d in $(ip -o link show | grep -o 'chd-o%d[s0-9]*'); do "
+			    "tc class show dev $d | wc -l; done",
+			veth0);
+	unsigned n = 0, max = 0;
+
+	for (char *p = out; *p; n++) {
+		char *end;
+		unsigned long c = strtoul(p, &end, 10);
+		ck_assert_ptr_ne(end, p);
+		max = c > max ? (unsigned)c : max;
+		p = end + strspn(end, "\n");
+	}
+	free(out);
+	*ret_max_classes = max;
+	return n;
+}
+
 START_TEST(test_netem_hashed_many_edges)
 {
 	struct netem_config cfg = delay_cfg(100), small = delay_cfg(1);
@@ -946,6 +966,7 @@ START_TEST(test_netem_hashed_many_edges)
 	char *before, *after;
 	struct nl_socket *s;
 	struct diag d;
+	unsigned classes;
 	double ms;
 
 	NEEDS_NETEM();
@@ -998,6 +1019,10 @@ START_TEST(test_netem_hashed_many_edges)
 	ck_assert_uint_eq(ls.links[0], 3);
 	ck_assert_uint_eq(ls.links[1], 2);
 	ck_assert_uint_eq(ls.nodes, n_many + 3);
+	/* 358 egress classes: three IFBs of at most 128 (the kernel walks an IFB's classes on
+	 * every class change); e7 and e7v6 are in the third */
+	ck_assert_uint_eq(egress_ifbs(&classes), 3);
+	ck_assert_uint_eq(classes, 128);
 
 	ms = ping_ms("10.0.5.7");
 	ck_assert_msg(ms >= 195 && ms < 300, "rtt to e7 both ways %.1f ms", ms);
@@ -1016,6 +1041,11 @@ START_TEST(test_netem_hashed_many_edges)
 	for (unsigned i = 1; i < n_many; i += 2)
 		ck_assert_msg(datapath_set_netem(dp, &many[i], veth0, FAULT_DIR_OUT, NULL, &d) == 0,
 				"%s: %s", many[i].name, d.text);
+	/* the first two IFBs emptied and went; the third still carries e7 */
+	ck_assert_uint_eq(egress_ifbs(&classes), 1);
+	ck_assert_uint_eq(classes, 3);
+	ms = ping_ms("10.0.5.7");
+	ck_assert_msg(ms >= 99 && ms < 150, "rtt to e7 with one IFB left %.1f ms", ms);
 	ck_assert_int_eq(datapath_set_netem(dp, &p8, veth0, FAULT_DIR_OUT, NULL, &d), 0);
 	ck_assert_int_eq(datapath_set_netem(dp, &e7v6, veth0, FAULT_DIR_OUT, NULL, &d), 0);
 	ms = ping_ms("fd00:5::7");
