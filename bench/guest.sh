@@ -192,6 +192,12 @@ chaosd_part() {
 	head -n 100 "$T/apply.txt" | awk '{ print $1 }' | pctl 0.99 | sed 's/^/apply_rt_first_p99 /' >>"$RAW"
 	tail -n 100 "$T/apply.txt" | awk '{ print $1 }' | pctl 0.5 | sed 's/^/apply_rt_last_p50 /' >>"$RAW"
 	tail -n 100 "$T/apply.txt" | awk '{ print $1 }' | pctl 0.99 | sed 's/^/apply_rt_last_p99 /' >>"$RAW"
+	# whether an inject costs more with more faults there, and which ones make the p99
+	raw "apply_rt_mean100 $(awk '{ s[int((NR - 1) / 100)] += $1; n[int((NR - 1) / 100)]++ }
+		END { for (i = 0; i in n; i++) printf "%d ", s[i] / n[i] }' "$T/apply.txt")"
+	raw "apply_rt_slowest $(awk '{ print NR - 1 ":" $1 }' "$T/apply.txt" | sort -t: -k2 -n -r |
+		head -n 10 | tr '\n' ' ')"
+	cp "$T/apply.txt" "$OUT/apply.txt"
 	awk '{ print $1 }' "$T/apply_pin.txt" | pctl 0.5 | sed 's/^/apply_pin_rt_p50 /' >>"$RAW"
 	awk '{ print $1 }' "$T/apply_pin.txt" | pctl 0.99 | sed 's/^/apply_pin_rt_p99 /' >>"$RAW"
 	awk '{ print $2 }' "$T/apply_pin.txt" | pctl 0.5 | sed 's/^/apply_pin_vis_p50 /' >>"$RAW"

@@ -21,6 +21,8 @@ function ratio(a, b) { return (a > 0 && b > 0) ? sprintf("%6.1fx", b / a) : "   
 $1 ~ /^kill_own_/ { if ($2 != "nan") add($1, num($2) * 1000); next }
 $1 ~ /^kill_/ && $2 != "skipped" { add($1, num($2)); add($1 "_cmd", num($3)); next }
 $1 == "scenario_100" { sc = $0; next }
+$1 == "apply_rt_mean100" { for (i = 2; i <= NF; i++) mean100 = mean100 sprintf("%s%.1f", i > 2 ? " " : "", $i / 1000); next }
+$1 == "apply_rt_slowest" { for (i = 2; i <= NF; i++) { split($i, p, ":"); slowest = slowest sprintf("%s%s: %.1f", i > 2 ? ", " : "", p[1], p[2] / 1000) }; next }
 { v[$1] = $2 }
 END {
 	print "Kill switch: chaosctl kill issued -> none of chaosd'"'"'s objects left in the kernel"
@@ -40,6 +42,10 @@ END {
 	printf "  ... until its redirect is in the kernel:             %s / %s\n", ms(v["apply_vis_p50"]), ms(v["apply_vis_p99"])
 	if ("apply_rt_last_p99" in v)
 		printf "  ... the round trip of the first 100 faults: %s / %s, of the last 100: %s / %s\n", ms(v["apply_rt_first_p50"]), ms(v["apply_rt_first_p99"]), ms(v["apply_rt_last_p50"]), ms(v["apply_rt_last_p99"])
+	if (mean100 != "")
+		printf "  ... mean round trip per 100 faults (ms): %s\n", mean100
+	if (slowest != "")
+		printf "  ... the 10 slowest (fault number: ms): %s\n", slowest
 	printf "  the same, chaosd and the client on one vCPU:        %s / %s (in the kernel %s / %s)\n", ms(v["apply_pin_rt_p50"]), ms(v["apply_pin_rt_p99"]), ms(v["apply_pin_vis_p50"]), ms(v["apply_pin_vis_p99"])
 	if ("ping_rt_p99" in v)
 		printf "  floor: a ping request (no kernel, no journal):     %s / %s (one vCPU: %s / %s)\n", ms(v["ping_rt_p50"]), ms(v["ping_rt_p99"]), ms(v["ping_pin_rt_p50"]), ms(v["ping_pin_rt_p99"])
