@@ -37,7 +37,7 @@ static void chaosd_8(FILE *f)
 		   "defined in chaosd.conf(5), through netlink, on request of chaosctl(1). Every "
 		   "fault has a deadline. chaosd never replaces an interface's root qdisc: it "
 		   "redirects an edge's traffic from a clsact qdisc to IFB devices it owns (named "
-		   "chd\\-o\\fIIFINDEX\\fR and chd\\-i\\fIIFINDEX\\fR; past 256 edges also "
+		   "chd\\-o\\fIIFINDEX\\fR and chd\\-i\\fIIFINDEX\\fR; past 512 edges also "
 		   "chd\\-o\\fIIFINDEX\\fRs1 and on) and drops partitioned traffic in its own "
 		   "nftables table \\fBinet chaosd\\fR.\n.PP\n"
 		   "On SIGTERM or SIGINT it reverts every fault and exits; SIGHUP re\\-reads the "

@@ -72,12 +72,13 @@ enum { DIR_OUT, DIR_IN, _DIR_MAX };
 /* Adding or deleting an htb class makes the kernel walk every class of the qdisc to rebind
  * filters (tc_ctl_tclass() -> tc_bind_tclass() -> htb_walk()): about 1.2 ms per change at 900
  * classes on the TCG VM, a growth every inject paid. A direction's classes are spread over
- * IFBs of at most SHARD_CLASSES each, which bounds that walk (~0.3 ms there). Making an IFB
- * costs 5-12 ms there (netdev and sysctl registration), once per SHARD_CLASSES edges: fewer,
- * larger IFBs keep that out of an inject's p99. 16 of them hold 4096 classes, one per edge for
- * the 4095 u32 node ids a family has (an edge on a share of flows takes three classes). */
-#define SHARD_CLASSES 256
-#define MAX_SHARDS    16
+ * IFBs of at most SHARD_CLASSES each, which bounds that walk (~0.6 ms there). Making an IFB
+ * costs ~9 ms there and deleting one ~30 ms (netdev registration), once per SHARD_CLASSES
+ * edges and on every IFB at the kill switch: fewer, larger IFBs keep that out of an inject's
+ * p99 and the kill switch short. 8 of them hold 4096 classes, one per edge for the 4095 u32
+ * node ids a family has (an edge on a share of flows takes three classes). */
+#define SHARD_CLASSES 512
+#define MAX_SHARDS    8
 
 struct dp_node {
 	uint8_t fam;

@@ -9,7 +9,7 @@
  *                    by the prefix, see datapath.c) and mirred-redirect it to
  *   chd-o<ifindex>:  an IFB for egress / chd-i<ifindex> for ingress, with an htb root; one htb
  *                    class per active edge, whose leaf is the edge's netem qdisc; a u32 filter on
- *                    the IFB root picks the class. Past 256 classes the direction's further
+ *                    the IFB root picks the class. Past 512 classes the direction's further
  *                    edges go to chd-o<ifindex>s1, s2, ... (see SHARD_CLASSES). An edge
  *                    with a share of flows has an inner class instead: a cls_bpf filter on it
  *                    (flowsel) sends the selected flows to a class with the netem leaf, the

@@ -972,9 +972,9 @@ START_TEST(test_netem_hashed_many_edges)
 	NEEDS_NETEM();
 	foreign_clsact();
 	before = snapshot();
-	many = calloc(400, sizeof(*many));
+	many = calloc(600, sizeof(*many));
 	ck_assert_ptr_nonnull(many);
-	for (unsigned i = 0; i < 250; i++) { /* /32s */
+	for (unsigned i = 0; i < 450; i++) { /* /32s */
 		snprintf(name, sizeof(name), "h%u", i);
 		snprintf(pfx, sizeof(pfx), "10.9.%u.%u/32", i / 100, i % 100);
 		many[n_many++] = edge_v4(name, pfx, EDGE_PROTO_ANY, 0);
@@ -1019,10 +1019,10 @@ START_TEST(test_netem_hashed_many_edges)
 	ck_assert_uint_eq(ls.links[0], 3);
 	ck_assert_uint_eq(ls.links[1], 2);
 	ck_assert_uint_eq(ls.nodes, n_many + 3);
-	/* 358 egress classes: two IFBs of at most 256 (the kernel walks an IFB's classes on
+	/* 558 egress classes: two IFBs of at most 512 (the kernel walks an IFB's classes on
 	 * every class change); e7, e7v6 and p8 are in the second */
 	ck_assert_uint_eq(egress_ifbs(&classes), 2);
-	ck_assert_uint_eq(classes, 256);
+	ck_assert_uint_eq(classes, 512);
 
 	ms = ping_ms("10.0.5.7");
 	ck_assert_msg(ms >= 195 && ms < 300, "rtt to e7 both ways %.1f ms", ms);
