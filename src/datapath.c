@@ -117,7 +117,7 @@ struct dp_side {
 	uint32_t htid[_FAM_MAX];
 	/* Groups whose table and link exist: made with the first edge of the group and kept
 	 * while the direction has faults (an empty one costs a packet one empty bucket), torn
-	 * down with the direction. */
+	 * down with the direction (on an IFB: with the IFB). */
 	uint8_t grp_made[_FAM_MAX][GRP_BYTES];
 	unsigned n_classes; /* an IFB's htb classes */
 };
@@ -1397,8 +1397,7 @@ static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsi
 		return diag_add(d, -ENOSPC, "%s: chaosd's %u IFBs of %u classes for %s faults are "
 					    "full (edge %s needs %u)",
 				iface->name, (unsigned)MAX_SHARDS, (unsigned)SHARD_CLASSES,
-				dir_str(dir), e->name,
-				slot_classes(slot));
+				dir_str(dir), e->name, slot_classes(slot));
 	}
 	ifb = &dd->ifb[slot->shard];
 

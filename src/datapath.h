@@ -10,10 +10,10 @@
  *   chd-o<ifindex>:  an IFB for egress / chd-i<ifindex> for ingress, with an htb root; one htb
  *                    class per active edge, whose leaf is the edge's netem qdisc; a u32 filter on
  *                    the IFB root picks the class. Past 512 classes the direction's further
- *                    edges go to chd-o<ifindex>s1, s2, ... (see SHARD_CLASSES). An edge
- *                    with a share of flows has an inner class instead: a cls_bpf filter on it
- *                    (flowsel) sends the selected flows to a class with the netem leaf, the
- *                    others to one with a plain leaf.
+ *                    edges go to chd-o<ifindex>s1, s2, ... (chd-i<ifindex>s1 ...; see
+ *                    SHARD_CLASSES). An edge with a share of flows has an inner class
+ *                    instead: a cls_bpf filter on it (flowsel) sends the selected flows to a
+ *                    class with the netem leaf, the others to one with a plain leaf.
  *
  * The IFB hands egress packets back to the interface's own root qdisc, so a pre-existing
  * shaper still applies. Every object is recognisable after a crash: IFB names carry the prefix

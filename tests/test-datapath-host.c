@@ -928,10 +928,6 @@ static int links_cb(const struct nlmsghdr *nlh, void *userdata)
 	return 0;
 }
 
-/* Hundreds of edges of several prefix lengths on one interface, next to someone else's
- * clsact and u32 filter: the packet still meets exactly its edge's node (delay on the two real
- * peers' edges, none beside them), the root holds one link per prefix length, and removing
- * everything leaves nothing, hidden tables included (the same edge can be added again). */
 /* chaosd's egress IFBs of veth0 as ip shows them, and the most htb classes tc shows on one. */
 static unsigned egress_ifbs(unsigned *ret_max_classes)
 {
@@ -952,6 +948,10 @@ static unsigned egress_ifbs(unsigned *ret_max_classes)
 	return n;
 }
 
+/* Hundreds of edges of several prefix lengths on one interface, next to someone else's
+ * clsact and u32 filter: the packet still meets exactly its edge's node (delay on the two real
+ * peers' edges, none beside them), the root holds one link per prefix length, and removing
+ * everything leaves nothing, hidden tables included (the same edge can be added again). */
 START_TEST(test_netem_hashed_many_edges)
 {
 	struct netem_config cfg = delay_cfg(100), small = delay_cfg(1);
