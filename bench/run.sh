@@ -22,7 +22,7 @@ start=$SECONDS
 res=$top_builddir/bench-results
 mkdir -p "$res"
 cp "$out/bench.raw" "$out/bench.txt" "$res/"
-[ -f "$out/apply.txt" ] && cp "$out/apply.txt" "$res/" # per inject: round trip, in kernel (us)
+cp "$out"/apply[0-9]*.txt "$res/" 2>/dev/null || true # per inject of each run: round trip, in kernel (us)
 {
 	echo
 	echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB;"
