@@ -3,8 +3,9 @@
 # under qemu (tests/vm) and run bench/guest.sh there; print the table and where it ran.
 # Results are also kept in $top_builddir/bench-results/.
 #
-# Environment: BENCH_QUICK=1 (fewer repeats), BENCH_FULL=1 (adds the one-tc-per-change
-# baseline for 1000 faults, ~3000 tc processes), and the CHAOSD_VM_* variables of tests/vm/run.sh.
+# Environment: BENCH_QUICK=1 (fewer repeats, and no one-tc-per-change baseline for 1000 faults,
+# ~3000 tc processes), BENCH_FULL=0|1 (that baseline left out or run, whatever BENCH_QUICK says),
+# and the CHAOSD_VM_* variables of tests/vm/run.sh.
 set -euo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
 
