@@ -128,7 +128,7 @@ datapath() {
 # apply_stats NAME: raw numbers of the runs $T/NAME<r>.txt (lines "round-trip in-kernel", us):
 # each run's p50 and p99, the median run's (which the targets judge) and all runs pooled.
 apply_stats() {
-	local name=$1 col key r q v vals
+	local name=$1 col key r q v vals part
 	for col in 1 2; do
 		key=$name$([ "$col" = 1 ] && echo _rt || echo _vis)
 		for q in 0.5 0.99; do
@@ -143,12 +143,12 @@ apply_stats() {
 		done
 	done
 	# the first and the last 100 faults of every run, pooled
-	for r in first last; do
-		for ((v = 0; v < APPLY_RUNS; v++)); do
-			if [ "$r" = first ]; then head -n 100 "$T/$name$v.txt"; else tail -n 100 "$T/$name$v.txt"; fi
-		done | awk '{ print $1 }' >"$T/$name.$r"
-		raw "${name}_rt_${r}_p50 $(pctl 0.5 <"$T/$name.$r")"
-		raw "${name}_rt_${r}_p99 $(pctl 0.99 <"$T/$name.$r")"
+	for part in first last; do
+		for ((r = 0; r < APPLY_RUNS; r++)); do
+			if [ "$part" = first ]; then head -n 100 "$T/$name$r.txt"; else tail -n 100 "$T/$name$r.txt"; fi
+		done | awk '{ print $1 }' >"$T/$name.$part"
+		raw "${name}_rt_${part}_p50 $(pctl 0.5 <"$T/$name.$part")"
+		raw "${name}_rt_${part}_p99 $(pctl 0.99 <"$T/$name.$part")"
 	done
 }
 

@@ -23,6 +23,7 @@ start=$SECONDS
 res=$top_builddir/bench-results
 mkdir -p "$res"
 cp "$out/bench.raw" "$out/bench.txt" "$res/"
+rm -f "$res"/apply*.txt # an earlier run's, which may have had other runs
 cp "$out"/apply[0-9]*.txt "$res/" 2>/dev/null || true # per inject of each run: round trip, in kernel (us)
 {
 	echo

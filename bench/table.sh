@@ -47,9 +47,9 @@ END {
 	if ("apply_runs_floor_p50" in runs)
 		printf "  ... a ping request right after each run (the emulator'"'"'s speed then), p50: %s, p99: %s\n", list("apply_runs_floor_p50"), list("apply_runs_floor_p99")
 	if ("apply_rt_last_p99" in v)
-		printf "  ... the round trip of the first 100 faults: %s / %s, of the last 100: %s / %s\n", ms(v["apply_rt_first_p50"]), ms(v["apply_rt_first_p99"]), ms(v["apply_rt_last_p50"]), ms(v["apply_rt_last_p99"])
+		printf "  ... the round trip of each run'"'"'s first 100 faults: %s / %s, of its last 100: %s / %s\n", ms(v["apply_rt_first_p50"]), ms(v["apply_rt_first_p99"]), ms(v["apply_rt_last_p50"]), ms(v["apply_rt_last_p99"])
 	if (mean100 != "")
-		printf "  ... mean round trip per 100 faults (ms): %s\n", mean100
+		printf "  ... mean round trip per 100 faults, all runs (ms): %s\n", mean100
 	if (slowest != "")
 		printf "  ... the 10 slowest (run.fault: ms): %s\n", slowest
 	printf "  the same, chaosd and the client on one vCPU: %s / %s   runs: %s (in the kernel %s / %s)\n", ms(v["apply_pin_rt_p50"]), ms(v["apply_pin_rt_p99"]), list("apply_pin_rt_runs_p99"), ms(v["apply_pin_vis_p50"]), ms(v["apply_pin_vis_p99"])
