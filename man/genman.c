@@ -41,7 +41,7 @@ static void chaosd_8(FILE *f)
 		   "chd\\-o\\fIIFINDEX\\fRs1, chd\\-i\\fIIFINDEX\\fRs1 and on) and drops "
 		   "partitioned traffic in its own nftables table \\fBinet chaosd\\fR.\n.PP\n"
 		   "On SIGTERM or SIGINT it reverts every fault and exits; SIGHUP re\\-reads the "
-		   "configuration (faults on edges that vanished or changed are reverted). Before "
+		   "configuration (see SIGNALS). Before "
 		   "each kernel change it writes its intent to a journal in the state directory; at "
 		   "start it removes whatever an earlier instance left in the kernel before "
 		   "accepting requests.\n");
@@ -63,9 +63,14 @@ static void chaosd_8(FILE *f)
 		}
 		fputc('\n', f);
 	}
-	fprintf(f, ".SH FILES\n.TP\n.I %s\nThe configuration, chaosd.conf(5).\n"
-		   ".TP\n.I %s\nThe state journal.\n", CONFIG_DEFAULT_PATH,
-			DAEMON_DEFAULT_STATE_DIR);
+	/* The reference (man/chaosd.8.in, made a C string by the Makefile); it ends in FILES. */
+	static const char reference[] =
+#include "man/chaosd.8.h"
+		;
+	fputs(reference, f);
+	fprintf(f, ".TP\n.I %s\nThe configuration, chaosd.conf(5).\n"
+		   ".TP\n.I %s\nThe default \\fISTATE_DIR\\fR (chaosd.service uses "
+		   "/var/lib/chaosd).\n", CONFIG_DEFAULT_PATH, DAEMON_DEFAULT_STATE_DIR);
 	fprintf(f, ".SH SEE ALSO\nchaosctl(1), chaosd.conf(5), chaosd.scenario(5), tc\\-netem(8)\n");
 }
 

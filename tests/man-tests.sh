@@ -87,5 +87,14 @@ while read -r table key; do
 	esac
 	n_items=$((n_items + 1))
 done <"$T/keys"
+# chaosd(8)'s reference: every metric family and audit field the daemon's source emits
+names=$(grep -ohE 'family\(o, "chaosd_[a-z_]+"' "$top_srcdir/daemon/"*.c | grep -oE 'chaosd_[a-z_]+'
+	grep -ohE '"CHAOSD_[A-Z_]+=' "$top_srcdir/daemon/"*.c | grep -oE 'CHAOSD_[A-Z_]+')
+[ "$(printf '%s\n' "$names" | grep -c .)" -gt 10 ] ||
+	bad "found only $(printf '%s\n' "$names" | grep -c .) metric families and audit fields in daemon/"
+for n in $(printf '%s\n' "$names" | sort -u); do
+	grep -qE "(^|[ ,])$n(_total)?(,|\$| )" "$T/chaosd.8.txt" && ok || bad "chaosd.8 does not name '$n'"
+	n_items=$((n_items + 1))
+done
 echo "man pages: $n_items items from the code checked, $pass passed, $fail failed"
 [ "$fail" = 0 ]
