@@ -146,8 +146,8 @@ START_TEST(test_read_only_disk)
 	ck_assert(journal_degraded(j));
 
 	ck_assert_int_eq(journal_fault_remove(j, 1), -EROFS);
-	ck_assert_msg(strstr(journal_error(j), dir) && strstr(journal_error(j), "Read-only"), "'%s'",
-			journal_error(j));
+	ck_assert_msg(strstr(journal_error(j), dir) && strstr(journal_error(j), "Read-only"),
+			"'%s'", journal_error(j));
 	ck_assert_uint_eq(journal_fault_count(j), 0); /* a removal stays applied */
 	ck_assert_int_eq(journal_clsact_remove(j, 7), -EROFS);
 	ck_assert(!journal_clsact_created(j, 7));
