@@ -111,8 +111,10 @@ static int journal_save(struct journal *j)
 	j->log_fd = safe_close(j->log_fd);
 	/* The rename itself must be on disk before we touch the kernel. */
 	r = fileio_fsync_dir(j->dir, &j->err);
-	if (r < 0)
+	if (r < 0) {
+		j->stale = true; /* renamed: the file has this change, which the caller undoes */
 		return r;
+	}
 	j->stale = false;
 	/* O_NONBLOCK: whatever is there now, opening it must not wait for a reader. */
 	j->log_fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -124,15 +126,17 @@ static int journal_save(struct journal *j)
 	return 0;
 }
 
-/* One try at writing a change: appended (text NULL: the whole journal saved). */
-static int write_once(struct journal *j, const char *text, size_t len, unsigned n_recs, bool sync)
+/* One try at writing a change: appended (text NULL: the whole journal saved; compact: when
+ * superseded records pile up). */
+static int write_once(struct journal *j, const char *text, size_t len, unsigned n_recs, bool sync,
+		bool compact)
 {
 	size_t done = 0;
 	ssize_t n = 0;
 	int r;
 
 	if (!text || j->stale || j->log_fd < 0 ||
-			j->n_recs + n_recs > 2 * (1 + j->n_clsact + j->n_faults) + 64)
+			(compact && j->n_recs + n_recs > 2 * (1 + j->n_clsact + j->n_faults) + 64))
 		return journal_save(j);
 	/* a short write is continued: the next write() says why it stopped */
 	while (done < len && (n = write(j->log_fd, text + done, len - done)) > 0)
@@ -145,9 +149,14 @@ static int write_once(struct journal *j, const char *text, size_t len, unsigned 
 	r = n == 0 ? -EIO : negative_errno();
 	diag_add(&j->err, r, "cannot %s '%s' (%zu of %zu bytes written): %s",
 			done < len ? "append to" : "fsync", j->path, done, len, strerror(-r));
-	/* Cut the torn record off, so nothing is ever appended to half a line; then write the
-	 * whole journal anew (a fresh file may get blocks the failed write could not). */
-	(void)ftruncate(j->log_fd, j->log_size);
+	/* Cut the torn record off, so nothing is ever appended to half a line. */
+	if (ftruncate(j->log_fd, j->log_size) < 0)
+		j->stale = true;
+	/* A full disk: a rewrite would need more space than the append did. */
+	if (r == -ENOSPC && !j->stale)
+		return r;
+	/* Anything else: the whole journal anew (a fresh file may get blocks the failed write
+	 * could not; after a failed fsync the page cache cannot be trusted). */
 	j->stale = true;
 	return journal_save(j);
 }
@@ -157,22 +166,26 @@ static int write_once(struct journal *j, const char *text, size_t len, unsigned 
  * the change it described was not made (the kernel is touched only after the fsync). When the
  * file holds more superseded records than live ones, it is compacted instead. sync = false:
  * the write alone, for a record that must outlive chaosd (a killed process's writes are in the
- * page cache) but not the kernel: see journal_fault_put. On ENOSPC the space reserve goes and
- * the write is tried once more. */
+ * page cache) but not the kernel: see journal_fault_put. removal: on ENOSPC the space reserve
+ * goes and the append is tried once more: a revert or the kill switch must be written down,
+ * while an addition on a full disk is refused and leaves the reserve for them. */
 static int journal_write(struct journal *j, const char *text, size_t len, unsigned n_recs,
-		bool sync)
+		bool sync, bool removal)
 {
 	int r;
 
 	diag_init(&j->err);
-	r = write_once(j, text, len, n_recs, sync);
-	if (r == -ENOSPC && fileio_reserve_release(j->reserve)) {
+	r = write_once(j, text, len, n_recs, sync, true);
+	if (r == -ENOSPC && removal && fileio_reserve_release(j->reserve)) {
 		j->reserve_ok = false;
 		diag_init(&j->err);
-		r = write_once(j, text, len, n_recs, sync);
+		r = write_once(j, text, len, n_recs, sync, false);
 	}
 	if (r < 0) {
-		j->stale = true;
+		/* An addition is rolled back by the caller: the file, cut back or untouched, is
+		 * what memory says unless a rewrite was under way. A removal stays in memory. */
+		if (removal)
+			j->stale = true;
 		if (j->err.count == 0)
 			diag_add(&j->err, r, "cannot write '%s': %s", j->path, strerror(-r));
 		return r;
@@ -181,8 +194,8 @@ static int journal_write(struct journal *j, const char *text, size_t len, unsign
 	return 0;
 }
 
-static int journal_appendf(struct journal *j, const char *fmt, ...) _printf_(2, 3);
-static int journal_appendf(struct journal *j, const char *fmt, ...)
+static int journal_appendf(struct journal *j, bool removal, const char *fmt, ...) _printf_(3, 4);
+static int journal_appendf(struct journal *j, bool removal, const char *fmt, ...)
 {
 	char buf[64];
 	va_list ap;
@@ -192,8 +205,8 @@ static int journal_appendf(struct journal *j, const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(buf))
-		return journal_write(j, NULL, 0, 0, true);
-	return journal_write(j, buf, (size_t)n, 1, true);
+		return journal_write(j, NULL, 0, 0, true, removal);
+	return journal_write(j, buf, (size_t)n, 1, true, removal);
 }
 
 static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *d,
@@ -467,7 +480,7 @@ int journal_clsact_add(struct journal *j, int ifindex, const char *ifname)
 
 	if (r <= 0)
 		return r;
-	r = journal_appendf(j, "clsact %d %s\n", ifindex, j->clsact[j->n_clsact - 1].ifname);
+	r = journal_appendf(j, false, "clsact %d %s\n", ifindex, j->clsact[j->n_clsact - 1].ifname);
 	if (r < 0)
 		clsact_drop(j, ifindex); /* not recorded: the caller must not create it */
 	return r;
@@ -477,7 +490,7 @@ int journal_clsact_remove(struct journal *j, int ifindex)
 {
 	if (!clsact_drop(j, ifindex))
 		return 0;
-	return journal_appendf(j, "drop-clsact %d\n", ifindex);
+	return journal_appendf(j, true, "drop-clsact %d\n", ifindex);
 }
 
 bool journal_clsact_created(const struct journal *j, int ifindex)
@@ -515,7 +528,7 @@ int journal_fault_put(struct journal *j, const struct journal_fault *f)
 	 * outlive chaosd: a power loss or kernel crash that could take it also takes every tc
 	 * object it confirms, and the fault then stays reverted (adopt_faults), the safe side.
 	 * So a request costs one fsync. */
-	r = journal_write(j, buf, len, 1, !f->applied);
+	r = journal_write(j, buf, len, 1, !f->applied, false);
 	if (r < 0) {
 		/* as before the call; max_id stays, so the id is not handed out twice */
 		if (had)
@@ -530,7 +543,7 @@ int journal_fault_remove(struct journal *j, uint64_t id)
 {
 	if (!fault_drop(j, id))
 		return 0;
-	return journal_appendf(j, "drop-fault %" PRIu64 "\n", id);
+	return journal_appendf(j, true, "drop-fault %" PRIu64 "\n", id);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -568,8 +581,8 @@ int journal_fault_remove_many(struct journal *j, const uint64_t *ids, unsigned n
 	}
 	j->n_faults = kept;
 	if (!m || fclose(m) != 0)
-		return journal_write(j, NULL, 0, 0, true);
-	return dropped ? journal_write(j, buf, len, dropped, true) : 0;
+		return journal_write(j, NULL, 0, 0, true, true);
+	return dropped ? journal_write(j, buf, len, dropped, true, true) : 0;
 }
 
 unsigned journal_fault_count(const struct journal *j)
@@ -602,7 +615,7 @@ int journal_repair(struct journal *j, struct diag *d)
 	int r;
 
 	if (j->stale) {
-		r = journal_write(j, NULL, 0, 0, true);
+		r = journal_write(j, NULL, 0, 0, true, true);
 		if (r < 0)
 			return diag_add(d, r, "%s", journal_error(j));
 	}

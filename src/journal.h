@@ -67,23 +67,29 @@ int journal_salvage_clsact(const char *path, struct journal_iface **ret, unsigne
 
 /* Every change below is written before it returns. On a write failure (short write, ENOSPC,
  * EIO, EROFS, EFBIG, fsync, rename, a directory or FIFO at STATE_DIR/journal.tmp) it returns
- * -errno and journal_error() names the path and strerror. When a write gets ENOSPC the space
- * reserve is deleted and the write tried once more; only that second failure is returned.
+ * -errno and journal_error() names the path and strerror. When a removal gets ENOSPC the space
+ * reserve is deleted and the write tried once more (only that second failure is returned); an
+ * addition on a full disk fails with -ENOSPC and leaves the reserve to the reverts.
  *
- * After a failure the journal is "stale": the disk may lack this change or hold a torn record.
- * The next successful write of any kind (or journal_repair) rewrites the file whole from
- * memory, so memory is what the disk will say. What memory holds after a failure:
+ * A torn record is cut off at once. After a failed removal (or a failure that left the file in
+ * doubt) the journal is "stale": the next successful write of any kind (or journal_repair)
+ * rewrites the file whole from memory, so memory is what the disk will say. What memory holds
+ * after a failure:
  *   additions (journal_fault_put, journal_clsact_add) are ROLLED BACK: the journal is as
- *     before the call. The caller treats the change as not recorded: for an intent
- *     (applied = false) or a clsact, it must not touch the kernel and fails the request with
- *     journal_error(). For a confirmation (applied = true) the fault stays recorded "pending"
- *     while the kernel has it: it may keep running (it is still reverted on time by this
- *     daemon), and a restart will leave it reverted (the safe side).
+ *     before the call (the disk holds the record only when a rewrite was renamed into place
+ *     but the directory fsync failed; the journal is stale then and the next write drops it).
+ *     The caller treats the change as not recorded: for an intent (applied = false) or a
+ *     clsact, it must not touch the kernel and fails the request with journal_error(). For
+ *     a confirmation (applied = true) the fault stays recorded "pending" while the kernel
+ *     has it: it may keep running (this daemon still reverts it on time), and a restart
+ *     leaves it reverted (the safe side).
  *   removals (journal_fault_remove, journal_fault_remove_many, journal_clsact_remove) are
  *     APPLIED in memory; the disk may still list what was removed. The caller goes on (the
  *     kernel change is done or follows), reports degraded, and calls journal_repair() later.
- *     A restart in between finds the stale entries: faults the kernel no longer has, clsacts
- *     the ownership scan looks at anyway.
+ *     A restart in between finds the stale entries: clsacts the ownership scan looks at
+ *     anyway, and faults the kernel no longer has, which a restart must not apply again (so
+ *     re-adopt a fault only if the kernel still has its objects, or stay stopped while
+ *     journal_degraded(); the reserve makes this rare: it covers a full disk, not EIO/EROFS).
  * journal_clsact_add/remove and journal_fault_remove* return 0 also when there was nothing
  * to change (nothing is written then). */
 int journal_clsact_add(struct journal *j, int ifindex, const char *ifname);

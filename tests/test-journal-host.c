@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The journal on a failing disk: a full file system (where the space reserve lets the write
+/* The journal on a failing disk: a full file system (where the space reserve lets a removal
  * through, once) and a read-only one (every write reported, memory as journal.h promises, all
  * of it put right by journal_repair once the disk is writable again). Each test mounts a small
  * tmpfs in a private mount namespace of its own (Check forks a process per test). Needs root. */
@@ -83,48 +83,61 @@ static void fill_disk(char *filler, size_t n)
 	close(fd);
 }
 
+/* On a full disk an addition is refused and leaves the reserve alone; a removal deletes the
+ * reserve and gets written. */
 START_TEST(test_full_disk_uses_reserve)
 {
 	struct journal *j = open_journal();
-	struct journal_fault f1 = loss_fault(1), f2 = loss_fault(2);
+	struct journal_fault f1 = loss_fault(1), f2 = loss_fault(2), f3 = loss_fault(3);
 	char filler[128], reserve[128];
 	struct stat st;
 	struct diag d;
 
 	snprintf(reserve, sizeof(reserve), "%s/.reserve", dir);
 	ck_assert_int_eq(stat(reserve, &st), 0);
-	ck_assert(!journal_degraded(j));
+	ck_assert_int_eq(journal_fault_put(j, &f1), 0);
+	ck_assert_int_eq(journal_fault_put(j, &f2), 0);
+	journal_free(j);
 	fill_disk(filler, sizeof(filler));
 
-	/* The first change after a start rewrites the journal: a new file, which needs space
-	 * only the reserve has. */
-	ck_assert_int_eq(journal_fault_put(j, &f1), 0);
+	/* The first change after a start rewrites the journal: a new file, which needs space. */
+	j = open_journal();
+	ck_assert(!journal_degraded(j));
+	ck_assert_int_eq(journal_fault_put(j, &f3), -ENOSPC);
+	ck_assert_msg(strstr(journal_error(j), "/journal") && strstr(journal_error(j), "No space"),
+			"'%s'", journal_error(j));
+	ck_assert_uint_eq(journal_fault_count(j), 2);
+	ck_assert_int_eq(stat(reserve, &st), 0); /* kept for what must be written */
+	ck_assert(!journal_file_has("fault 3 "));
+
+	ck_assert_int_eq(journal_fault_remove(j, 1), 0); /* through the reserve's space */
 	ck_assert_int_eq(stat(reserve, &st), -1);
 	ck_assert(journal_degraded(j));
-	ck_assert(journal_file_has("fault 1 "));
+	ck_assert(!journal_file_has("fault 1 "));
+	ck_assert(journal_file_has("fault 2 "));
+	fill_disk(filler, sizeof(filler)); /* what the reserve freed, someone else takes */
 	diag_init(&d);
 	ck_assert_int_eq(journal_repair(j, &d), -ENOSPC);
 	ck_assert_msg(strstr(diag_text(&d), reserve) && strstr(diag_text(&d), "No space"), "'%s'",
 			diag_text(&d));
 	ck_assert_int_eq(stat(reserve, &st), -1); /* a failed reserve leaves nothing */
 
-	/* No reserve left: the next write that needs space fails, says so, changes nothing. */
-	fill_disk(filler, sizeof(filler));
-	for (uint64_t id = 2; id < 200 && journal_fault_put(j, &f2) == 0; id++)
-		f2 = loss_fault(id + 1); /* appends fill the journal's last page first */
+	/* No reserve left: appends fill the journal's last page, then fail, say so, and keep
+	 * the count exact. */
+	for (uint64_t id = 3; id < 200 && journal_fault_put(j, &f3) == 0; id++)
+		f3 = loss_fault(id + 1);
 	ck_assert_msg(strstr(journal_error(j), "/journal") && strstr(journal_error(j), "No space"),
 			"'%s'", journal_error(j));
-	ck_assert_ptr_null(journal_fault_at(j, journal_fault_count(j))); /* count is exact */
-	ck_assert_uint_lt(journal_fault_at(j, journal_fault_count(j) - 1)->id, f2.id);
+	ck_assert_uint_lt(journal_fault_at(j, journal_fault_count(j) - 1)->id, f3.id);
 
-	/* Space again: repair rewrites the journal and re-creates the reserve. */
+	/* Space again: repair re-creates the reserve. */
 	ck_assert_int_eq(unlink(filler), 0);
 	diag_init(&d);
 	ck_assert_msg(journal_repair(j, &d) == 0, "%s", diag_text(&d));
 	ck_assert(!journal_degraded(j));
 	ck_assert_int_eq(stat(reserve, &st), 0);
 	ck_assert_int_eq(st.st_size, JOURNAL_RESERVE_BYTES);
-	ck_assert(journal_file_has("fault 1 "));
+	ck_assert(journal_file_has("fault 2 "));
 	journal_free(j);
 }
 END_TEST
