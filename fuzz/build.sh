@@ -19,7 +19,7 @@ for m in diag parse edge fault netem config proto fileio journal scenario flowse
 		-c "$src/src/$m.c" -o "$out/$m.o"
 	objs+=("$out/$m.o")
 done
-for t in config fault proto scenario; do
+for t in config fault proto scenario journal; do
 	"$cc" "${common[@]}" -fsanitize=fuzzer,$san "$src/fuzz/fuzz-$t.c" "${objs[@]}" \
 		"${inih_libs[@]}" -lm -o "$out/fuzz-$t"
 	echo "built $out/fuzz-$t"

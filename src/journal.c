@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fileio.h"
 #include "journal.h"
@@ -14,18 +15,20 @@
 
 #define JOURNAL_MAGIC "chaosd-journal 1"
 
-struct journal_clsact {
-	int ifindex;
-	char ifname[IF_NAMESIZE];
-};
+_Static_assert(sizeof(((struct journal_iface *)0)->ifname) == IF_NAMESIZE, "ifname size");
 
 struct journal {
 	char *dir;
 	char *path;
+	char *reserve;   /* STATE_DIR/.reserve */
 	int lock_fd;
 	int log_fd;      /* the journal opened for appending, -EBADF until the first save */
+	off_t log_size;  /* where the last complete record ends: a torn append is cut back to it */
 	unsigned n_recs; /* records in the file (superseded ones included) */
-	struct journal_clsact *clsact;
+	bool stale;      /* a write failed: the disk may be behind memory */
+	bool reserve_ok;
+	struct diag err; /* the last failed write */
+	struct journal_iface *clsact;
 	unsigned n_clsact;
 	struct journal_fault *faults; /* sorted by id */
 	unsigned n_faults, cap_faults;
@@ -40,6 +43,7 @@ struct journal *journal_free(struct journal *j)
 	safe_close(j->log_fd);
 	free(j->dir);
 	free(j->path);
+	free(j->reserve);
 	free(j->clsact);
 	free(j->faults);
 	free(j);
@@ -47,7 +51,6 @@ struct journal *journal_free(struct journal *j)
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct journal *, journal_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
 
 struct param_buf {
 	FILE *f;
@@ -98,20 +101,64 @@ static int write_journal(FILE *f, const void *userdata)
  * the only way to replace it atomically), then reopened for appending. */
 static int journal_save(struct journal *j)
 {
-	_cleanup_close_ int dfd = -EBADF;
+	struct stat st;
 	int r;
 
-	r = fileio_write_atomic(j->path, 0600, write_journal, j);
+	r = fileio_write_atomic_diag(j->path, 0600, write_journal, j, &j->err);
 	if (r < 0)
 		return r;
-	/* The rename itself must be on disk before we touch the kernel. */
-	dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		(void)fsync(dfd);
 	j->n_recs = 1 + j->n_clsact + j->n_faults;
 	j->log_fd = safe_close(j->log_fd);
-	j->log_fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	/* The rename itself must be on disk before we touch the kernel. */
+	r = fileio_fsync_dir(j->dir, &j->err);
+	if (r < 0) {
+		j->stale = true; /* renamed: the file has this change, which the caller undoes */
+		return r;
+	}
+	j->stale = false;
+	/* O_NONBLOCK: whatever is there now, opening it must not wait for a reader. */
+	j->log_fd = open(j->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (j->log_fd < 0 || fstat(j->log_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		j->log_fd = safe_close(j->log_fd);
+		return 0; /* the file is right; the next change saves again */
+	}
+	j->log_size = st.st_size;
 	return 0;
+}
+
+/* One try at writing a change: appended (text NULL: the whole journal saved; compact: when
+ * superseded records pile up). */
+static int write_once(struct journal *j, const char *text, size_t len, unsigned n_recs, bool sync,
+		bool compact)
+{
+	size_t done = 0;
+	ssize_t n = 0;
+	int r;
+
+	if (!text || j->stale || j->log_fd < 0 ||
+			(compact && j->n_recs + n_recs > 2 * (1 + j->n_clsact + j->n_faults) + 64))
+		return journal_save(j);
+	/* a short write is continued: the next write() says why it stopped */
+	while (done < len && (n = write(j->log_fd, text + done, len - done)) > 0)
+		done += (size_t)n;
+	if (done == len && (!sync || fsync(j->log_fd) == 0)) {
+		j->n_recs += n_recs;
+		j->log_size += (off_t)len;
+		return 0;
+	}
+	r = n == 0 ? -EIO : negative_errno();
+	diag_add(&j->err, r, "cannot %s '%s' (%zu of %zu bytes written): %s",
+			done < len ? "append to" : "fsync", j->path, done, len, strerror(-r));
+	/* Cut the torn record off, so nothing is ever appended to half a line. */
+	if (ftruncate(j->log_fd, j->log_size) < 0)
+		j->stale = true;
+	/* A full disk: a rewrite would need more space than the append did. */
+	if (r == -ENOSPC && !j->stale)
+		return r;
+	/* Anything else: the whole journal anew (a fresh file may get blocks the failed write
+	 * could not; after a failed fsync the page cache cannot be trusted). */
+	j->stale = true;
+	return journal_save(j);
 }
 
 /* A change as records appended to the journal (one write, one fsync): each change costs its
@@ -119,23 +166,36 @@ static int journal_save(struct journal *j)
  * the change it described was not made (the kernel is touched only after the fsync). When the
  * file holds more superseded records than live ones, it is compacted instead. sync = false:
  * the write alone, for a record that must outlive chaosd (a killed process's writes are in the
- * page cache) but not the kernel: see journal_fault_put. */
-static int journal_append(struct journal *j, const char *text, size_t len, unsigned n_recs,
-		bool sync)
+ * page cache) but not the kernel: see journal_fault_put. removal: on ENOSPC the space reserve
+ * goes and the append is tried once more: a revert or the kill switch must be written down,
+ * while an addition on a full disk is refused and leaves the reserve for them. */
+static int journal_write(struct journal *j, const char *text, size_t len, unsigned n_recs,
+		bool sync, bool removal)
 {
-	ssize_t n;
+	int r;
 
-	if (j->log_fd < 0 || j->n_recs + n_recs > 2 * (1 + j->n_clsact + j->n_faults) + 64)
-		return journal_save(j);
-	n = write(j->log_fd, text, len);
-	if (n != (ssize_t)len || (sync && fsync(j->log_fd) < 0))
-		return journal_save(j); /* rewritten whole, without the torn record */
-	j->n_recs += n_recs;
+	diag_init(&j->err);
+	r = write_once(j, text, len, n_recs, sync, true);
+	if (r == -ENOSPC && removal && fileio_reserve_release(j->reserve)) {
+		j->reserve_ok = false;
+		diag_init(&j->err);
+		r = write_once(j, text, len, n_recs, sync, false);
+	}
+	if (r < 0) {
+		/* An addition is rolled back by the caller: the file, cut back or untouched, is
+		 * what memory says unless a rewrite was under way. A removal stays in memory. */
+		if (removal)
+			j->stale = true;
+		if (j->err.count == 0)
+			diag_add(&j->err, r, "cannot write '%s': %s", j->path, strerror(-r));
+		return r;
+	}
+	diag_init(&j->err);
 	return 0;
 }
 
-static int journal_appendf(struct journal *j, const char *fmt, ...) _printf_(2, 3);
-static int journal_appendf(struct journal *j, const char *fmt, ...)
+static int journal_appendf(struct journal *j, bool removal, const char *fmt, ...) _printf_(3, 4);
+static int journal_appendf(struct journal *j, bool removal, const char *fmt, ...)
 {
 	char buf[64];
 	va_list ap;
@@ -145,8 +205,8 @@ static int journal_appendf(struct journal *j, const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(buf))
-		return journal_save(j);
-	return journal_append(j, buf, (size_t)n, 1, true);
+		return journal_write(j, NULL, 0, 0, true, removal);
+	return journal_write(j, buf, (size_t)n, 1, true, removal);
 }
 
 static int parse_fault_line(char *line, struct journal_fault *ret, struct diag *d,
@@ -213,7 +273,7 @@ static int find_clsact(const struct journal *j, int ifindex)
 /* The in-memory side of each change; the callers write it down. */
 static int clsact_put(struct journal *j, int ifindex, const char *ifname)
 {
-	struct journal_clsact *n;
+	struct journal_iface *n;
 
 	if (find_clsact(j, ifindex) >= 0)
 		return 0;
@@ -289,62 +349,99 @@ static bool fault_drop(struct journal *j, uint64_t id)
 	return true;
 }
 
-static int journal_load(struct journal *j, struct diag *d)
+/* One complete record (NUL-terminated, no newline) applied to j. */
+static int load_record(struct journal *j, char *line, unsigned lineno, struct diag *d)
 {
-	_cleanup_(fclosep) FILE *f = NULL;
-	char line[4096];
-	unsigned lineno = 0;
+	int r;
 
-	f = fopen(j->path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : negative_errno();
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = strlen(line);
+	if (strncmp(line, "clsact ", 7) == 0) {
+		int ifindex;
+		char name[IF_NAMESIZE] = "";
+		if (sscanf(line + 7, "%d %15s", &ifindex, name) != 2 || ifindex <= 0)
+			return diag_add(d, -EBADMSG, "%s:%u: bad clsact record", j->path, lineno);
+		r = clsact_put(j, ifindex, name);
+		return r < 0 ? r : 0;
+	}
+	if (strncmp(line, "fault ", 6) == 0) {
+		struct journal_fault jf;
+		r = parse_fault_line(line + 6, &jf, d, j->path, lineno);
+		return r < 0 ? r : fault_put(j, &jf);
+	}
+	if (strncmp(line, "drop-clsact ", 12) == 0 || strncmp(line, "drop-fault ", 11) == 0) {
+		bool fault = line[5] == 'f';
+		uint64_t v;
+		if (parse_u64_range(strchr(line, ' ') + 1, 1, fault ? UINT64_MAX : INT_MAX, &v) < 0)
+			return diag_add(d, -EBADMSG, "%s:%u: bad drop record", j->path, lineno);
+		if (fault)
+			fault_drop(j, v);
+		else
+			clsact_drop(j, (int)v);
+		return 0;
+	}
+	if (line[0] != '\0')
+		return diag_add(d, -EBADMSG, "%s:%u: unknown record", j->path, lineno);
+	return 0;
+}
+
+/* Read the journal at j->path into j. lenient: a record that does not parse is skipped, not
+ * an error (the salvage of a corrupt journal). */
+static int journal_load(struct journal *j, bool lenient, struct diag *d)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct diag *ld = lenient ? NULL : d; /* a skipped record is not an error */
+	unsigned lineno = 0;
+	size_t len;
+	char *p;
+	int r;
+
+	r = fileio_read_bounded(j->path, JOURNAL_MAX_BYTES, &buf, &len, d);
+	if (r == -ENOENT)
+		return 0;
+	if (r == -EISDIR || r == -EINVAL || r == -EFBIG)
+		return -EBADMSG; /* not ours to read: quarantine it (d says what it is) */
+	if (r < 0)
+		return r;
+	for (p = buf; p < buf + len;) {
+		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
 		lineno++;
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
-		else if (feof(f) && lineno > 1)
+		if (!nl && lineno > 1)
 			break; /* an append a crash cut short: its change was never made */
+		if (nl)
+			*nl = '\0';
+		if (strlen(p) != (size_t)((nl ? nl : buf + len) - p))
+			r = diag_add(ld, -EBADMSG, "%s:%u: NUL byte in record", j->path, lineno);
+		else if (lineno == 1)
+			r = streq(p, JOURNAL_MAGIC) ? 0 :
+				diag_add(d, -EBADMSG, "%s:1: not a chaosd journal", j->path);
+		else
+			r = load_record(j, p, lineno, ld);
+		if (r < 0 && (!lenient || r == -ENOMEM || lineno == 1))
+			return r;
 		j->n_recs++;
-		if (lineno == 1) {
-			if (!streq(line, JOURNAL_MAGIC))
-				return diag_add(d, -EBADMSG, "%s:1: not a chaosd journal", j->path);
-			continue;
-		}
-		if (strncmp(line, "clsact ", 7) == 0) {
-			int ifindex;
-			char name[IF_NAMESIZE] = "";
-			if (sscanf(line + 7, "%d %15s", &ifindex, name) != 2 || ifindex <= 0)
-				return diag_add(d, -EBADMSG, "%s:%u: bad clsact record", j->path,
-						lineno);
-			int r = clsact_put(j, ifindex, name);
-			if (r < 0)
-				return r;
-		} else if (strncmp(line, "fault ", 6) == 0) {
-			struct journal_fault jf;
-			int r = parse_fault_line(line + 6, &jf, d, j->path, lineno);
-			if (r < 0)
-				return r;
-			r = fault_put(j, &jf);
-			if (r < 0)
-				return r;
-		} else if (strncmp(line, "drop-clsact ", 12) == 0 ||
-				strncmp(line, "drop-fault ", 11) == 0) {
-			bool fault = line[5] == 'f';
-			uint64_t v;
-			if (parse_u64_range(strchr(line, ' ') + 1, 1, fault ? UINT64_MAX : INT_MAX,
-					    &v) < 0)
-				return diag_add(d, -EBADMSG, "%s:%u: bad drop record", j->path,
-						lineno);
-			if (fault)
-				fault_drop(j, v);
-			else
-				clsact_drop(j, (int)v);
-		} else if (line[0] != '\0') {
-			return diag_add(d, -EBADMSG, "%s:%u: unknown record", j->path, lineno);
-		}
+		if (!nl)
+			break;
+		p = nl + 1;
 	}
 	return 0;
+}
+
+/* One owner per state directory: a second daemon (or --cleanup behind a live one) would remove
+ * objects the first still believes it has. Returns the lock's fd. */
+static int lock_state_dir(const char *state_dir, struct diag *d)
+{
+	_cleanup_free_ char *lock = NULL;
+	_cleanup_close_ int fd = -EBADF;
+
+	if (asprintf(&lock, "%s/lock", state_dir) < 0)
+		return -ENOMEM;
+	/* read-only: flock needs no more, and a read-only state directory can still be read */
+	fd = open(lock, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0600);
+	if (fd < 0)
+		return diag_add(d, negative_errno(), "cannot open '%s': %m", lock);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return diag_add(d, errno == EWOULDBLOCK ? -EBUSY : negative_errno(),
+				"'%s' is in use by another chaosd (stop it first)", state_dir);
+	return TAKE_FD(fd);
 }
 
 int journal_open(const char *state_dir, struct journal **ret, struct diag *d)
@@ -359,23 +456,20 @@ int journal_open(const char *state_dir, struct journal **ret, struct diag *d)
 	if (!j)
 		return -ENOMEM;
 	j->lock_fd = j->log_fd = -EBADF;
+	diag_init(&j->err);
 	j->dir = strdup(state_dir);
-	if (!j->dir || asprintf(&j->path, "%s/journal", state_dir) < 0)
+	if (!j->dir || asprintf(&j->path, "%s/journal", state_dir) < 0 ||
+			asprintf(&j->reserve, "%s/.reserve", state_dir) < 0)
 		return -ENOMEM;
-	/* One owner per state directory: a second daemon (or --cleanup behind a live one)
-	 * would remove objects the first still believes it has. */
-	_cleanup_free_ char *lock = NULL;
-	if (asprintf(&lock, "%s/lock", state_dir) < 0)
-		return -ENOMEM;
-	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (j->lock_fd < 0)
-		return diag_add(d, negative_errno(), "cannot open '%s': %m", lock);
-	if (flock(j->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return diag_add(d, errno == EWOULDBLOCK ? -EBUSY : negative_errno(),
-				"'%s' is in use by another chaosd (stop it first)", state_dir);
-	r = journal_load(j, d);
+	r = lock_state_dir(state_dir, d);
 	if (r < 0)
 		return r;
+	j->lock_fd = r;
+	r = journal_load(j, false, d);
+	if (r < 0)
+		return r;
+	/* no reserve is no reason not to start: journal_degraded() says so */
+	j->reserve_ok = fileio_reserve(j->reserve, JOURNAL_RESERVE_BYTES, NULL) >= 0;
 	*ret = TAKE_PTR(j);
 	return 0;
 }
@@ -386,14 +480,17 @@ int journal_clsact_add(struct journal *j, int ifindex, const char *ifname)
 
 	if (r <= 0)
 		return r;
-	return journal_appendf(j, "clsact %d %s\n", ifindex, j->clsact[j->n_clsact - 1].ifname);
+	r = journal_appendf(j, false, "clsact %d %s\n", ifindex, j->clsact[j->n_clsact - 1].ifname);
+	if (r < 0)
+		clsact_drop(j, ifindex); /* not recorded: the caller must not create it */
+	return r;
 }
 
 int journal_clsact_remove(struct journal *j, int ifindex)
 {
 	if (!clsact_drop(j, ifindex))
 		return 0;
-	return journal_appendf(j, "drop-clsact %d\n", ifindex);
+	return journal_appendf(j, true, "drop-clsact %d\n", ifindex);
 }
 
 bool journal_clsact_created(const struct journal *j, int ifindex)
@@ -409,31 +506,44 @@ unsigned journal_clsact_count(const struct journal *j)
 int journal_fault_put(struct journal *j, const struct journal_fault *f)
 {
 	_cleanup_free_ char *buf = NULL;
+	struct journal_fault old;
+	unsigned i = fault_index(j, f->id);
+	bool had = i < j->n_faults && j->faults[i].id == f->id;
 	size_t len = 0;
 	FILE *m;
 	int r;
 
+	if (had)
+		old = j->faults[i];
+	m = open_memstream(&buf, &len);
+	if (!m)
+		return -ENOMEM;
+	r = write_fault(m, f);
+	if (fclose(m) != 0 || r < 0)
+		return r < 0 ? r : -ENOMEM;
 	r = fault_put(j, f);
 	if (r < 0)
 		return r;
-	m = open_memstream(&buf, &len);
-	if (!m)
-		return journal_save(j);
-	r = write_fault(m, f);
-	if (fclose(m) != 0 || r < 0)
-		return r < 0 ? r : journal_save(j);
 	/* The intent must be on disk before the kernel is touched. The confirmation only has to
 	 * outlive chaosd: a power loss or kernel crash that could take it also takes every tc
 	 * object it confirms, and the fault then stays reverted (adopt_faults), the safe side.
 	 * So a request costs one fsync. */
-	return journal_append(j, buf, len, 1, !f->applied);
+	r = journal_write(j, buf, len, 1, !f->applied, false);
+	if (r < 0) {
+		/* as before the call; max_id stays, so the id is not handed out twice */
+		if (had)
+			j->faults[fault_index(j, f->id)] = old;
+		else
+			fault_drop(j, f->id);
+	}
+	return r;
 }
 
 int journal_fault_remove(struct journal *j, uint64_t id)
 {
 	if (!fault_drop(j, id))
 		return 0;
-	return journal_appendf(j, "drop-fault %" PRIu64 "\n", id);
+	return journal_appendf(j, true, "drop-fault %" PRIu64 "\n", id);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -471,8 +581,8 @@ int journal_fault_remove_many(struct journal *j, const uint64_t *ids, unsigned n
 	}
 	j->n_faults = kept;
 	if (!m || fclose(m) != 0)
-		return journal_save(j);
-	return dropped ? journal_append(j, buf, len, dropped, true) : 0;
+		return journal_write(j, NULL, 0, 0, true, true);
+	return dropped ? journal_write(j, buf, len, dropped, true, true) : 0;
 }
 
 unsigned journal_fault_count(const struct journal *j)
@@ -488,4 +598,89 @@ const struct journal_fault *journal_fault_at(const struct journal *j, unsigned i
 uint64_t journal_next_id(const struct journal *j)
 {
 	return j->max_id + 1;
+}
+
+const char *journal_error(const struct journal *j)
+{
+	return diag_text(&j->err);
+}
+
+bool journal_degraded(const struct journal *j)
+{
+	return j->stale || !j->reserve_ok;
+}
+
+int journal_repair(struct journal *j, struct diag *d)
+{
+	int r;
+
+	if (j->stale) {
+		r = journal_write(j, NULL, 0, 0, true, true);
+		if (r < 0)
+			return diag_add(d, r, "%s", journal_error(j));
+	}
+	if (!j->reserve_ok) {
+		r = fileio_reserve(j->reserve, JOURNAL_RESERVE_BYTES, d);
+		if (r < 0)
+			return r;
+		j->reserve_ok = true;
+	}
+	return 0;
+}
+
+int journal_quarantine(const char *state_dir, char *ret_name, size_t n, struct diag *d)
+{
+	_cleanup_close_ int lock = -EBADF, dfd = -EBADF;
+	char stamp[32], name[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int r;
+
+	lock = lock_state_dir(state_dir, d);
+	if (lock < 0)
+		return lock;
+	dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return diag_add(d, negative_errno(), "cannot open directory '%s': %m", state_dir);
+	if (!gmtime_r(&now, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return diag_add(d, -EINVAL, "cannot format the time for a quarantine name");
+	for (unsigned k = 1;; k++) {
+		if (k == 1)
+			snprintf(name, sizeof(name), "journal.corrupt-%s", stamp);
+		else
+			snprintf(name, sizeof(name), "journal.corrupt-%s-%u", stamp, k);
+		if ((size_t)snprintf(ret_name, n, "%s/%s", state_dir, name) >= n)
+			return diag_add(d, -ENAMETOOLONG,
+					"'%s/%s': longer than the %zu bytes given", state_dir, name,
+					n);
+		/* never over an earlier quarantine: each may be what someone needs to debug */
+		if (renameat2(dfd, "journal", dfd, name, RENAME_NOREPLACE) == 0)
+			break;
+		r = negative_errno();
+		if (r == -ENOENT)
+			return r;
+		if (r != -EEXIST || k >= 1000)
+			return diag_add(d, r, "cannot rename '%s/journal' to '%s': %s", state_dir,
+					ret_name, strerror(-r));
+	}
+	if (fsync(dfd) < 0)
+		return diag_add(d, negative_errno(), "cannot fsync directory '%s': %m", state_dir);
+	return 0;
+}
+
+int journal_salvage_clsact(const char *path, struct journal_iface **ret, unsigned *ret_n,
+		struct diag *d)
+{
+	struct journal j = { .lock_fd = -EBADF, .log_fd = -EBADF, .path = (char *)path };
+	int r;
+
+	r = journal_load(&j, true, d);
+	free(j.faults);
+	if (r < 0) {
+		free(j.clsact);
+		return r;
+	}
+	*ret = j.clsact;
+	*ret_n = j.n_clsact;
+	return 0;
 }

@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "journal.h"
 #include "test-util.h"
 
@@ -307,6 +309,302 @@ START_TEST(test_confirmation_survives_kill)
 }
 END_TEST
 
+static void path_of(char *buf, size_t n, const char *name)
+{
+	ck_assert_uint_lt((size_t)snprintf(buf, n, "%s/%s", dir, name), n);
+}
+
+/* A FIFO, a directory or an oversized file where the journal belongs: journal_open neither
+ * blocks nor reads it, says what is there (-EBADMSG: quarantine it), and after
+ * journal_quarantine starts empty. */
+START_TEST(test_unusable_journal_file)
+{
+	for (int kind = 0; kind < 3; kind++) {
+		static const char *const want[] = { "is a FIFO", "is a directory", "bytes, more" };
+		char path[128], qname[192];
+		struct journal *j = NULL;
+		struct stat st;
+		struct diag d;
+
+		path_of(path, sizeof(path), "journal");
+		if (kind == 0)
+			ck_assert_int_eq(mkfifo(path, 0600), 0);
+		else if (kind == 1)
+			ck_assert_int_eq(mkdir(path, 0700), 0);
+		else {
+			write_file("journal", "chaosd-journal 1\n");
+			ck_assert_int_eq(truncate(path, JOURNAL_MAX_BYTES + 1), 0);
+		}
+		diag_init(&d);
+		alarm(5); /* a blocking open fails the test instead of hanging it */
+		ck_assert_int_eq(journal_open(dir, &j, &d), -EBADMSG);
+		alarm(0);
+		ck_assert_ptr_null(j);
+		ck_assert_msg(strstr(diag_text(&d), path) && strstr(diag_text(&d), want[kind]),
+				"kind %d: '%s'", kind, diag_text(&d));
+		diag_init(&d);
+		ck_assert_int_eq(journal_quarantine(dir, qname, sizeof(qname), &d), 0);
+		ck_assert_int_eq(lstat(qname, &st), 0);
+		ck_assert_int_eq(lstat(path, &st), -1);
+		j = reopen(NULL);
+		ck_assert_uint_eq(journal_fault_count(j), 0);
+		ck_assert_uint_eq(journal_clsact_count(j), 0);
+		ck_assert(!journal_degraded(j));
+		journal_free(j);
+		ck_assert_int_eq(rename(qname, path), 0); /* for the next kind's quarantine */
+		ck_assert_int_eq(kind == 1 ? rmdir(path) : unlink(path), 0);
+	}
+}
+END_TEST
+
+/* fileio_read_bounded: absent is -ENOENT without a diag; the bound is exact; the buffer is
+ * NUL-terminated; a FIFO is refused at once. */
+START_TEST(test_read_bounded)
+{
+	char path[128], *buf = NULL;
+	size_t len = 0;
+	struct diag d;
+
+	diag_init(&d);
+	path_of(path, sizeof(path), "f");
+	ck_assert_int_eq(fileio_read_bounded(path, 10, &buf, &len, &d), -ENOENT);
+	ck_assert_uint_eq(d.count, 0);
+	write_file("f", "0123456789");
+	ck_assert_int_eq(fileio_read_bounded(path, 10, &buf, &len, &d), 0);
+	ck_assert_uint_eq(len, 10);
+	ck_assert_str_eq(buf, "0123456789");
+	free(buf);
+	buf = NULL;
+	ck_assert_int_eq(fileio_read_bounded(path, 9, &buf, &len, &d), -EFBIG);
+	ck_assert_ptr_null(buf);
+	ck_assert_msg(strstr(diag_text(&d), "more than the 9"), "'%s'", diag_text(&d));
+	path_of(path, sizeof(path), "p");
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	diag_init(&d);
+	alarm(5);
+	ck_assert_int_eq(fileio_read_bounded(path, 10, &buf, &len, &d), -EINVAL);
+	alarm(0);
+	ck_assert_msg(strstr(diag_text(&d), "is a FIFO, not a regular file"), "'%s'",
+			diag_text(&d));
+}
+END_TEST
+
+/* A corrupt journal is -EBADMSG with the line and the reason; each quarantine gets its own
+ * name (never replacing an earlier one) and keeps the bytes; the clsact records that parse
+ * can still be read from it. */
+START_TEST(test_corrupt_quarantine_salvage)
+{
+	static const char text[] = "chaosd-journal 1\nclsact 3 eth0\nclsact 5 eth1\n"
+				   "fault 1 0 0 0 db teleport applied\nclsact 8 eth2\n"
+				   "garbage\ndrop-clsact 5\n";
+	char first[192], second[192], *buf = NULL;
+	struct journal_iface *ifs = NULL;
+	struct journal *j = NULL;
+	unsigned n = 0;
+	struct diag d;
+
+	write_file("journal", text);
+	diag_init(&d);
+	ck_assert_int_eq(journal_open(dir, &j, &d), -EBADMSG);
+	ck_assert_msg(strstr(diag_text(&d), "journal:4: unknown fault kind 'teleport'"), "'%s'",
+			diag_text(&d));
+	ck_assert_int_eq(journal_quarantine(dir, first, sizeof(first), &d), 0);
+	ck_assert_msg(strstr(first, "/journal.corrupt-") && first[strlen(first) - 1] == 'Z',
+			"'%s'", first);
+	ck_assert_int_eq(fileio_read_bounded(first, 4096, &buf, NULL, &d), 0);
+	ck_assert_str_eq(buf, text);
+	free(buf);
+
+	ck_assert_int_eq(journal_salvage_clsact(first, &ifs, &n, &d), 0);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(ifs[0].ifindex, 3);
+	ck_assert_str_eq(ifs[0].ifname, "eth0");
+	ck_assert_int_eq(ifs[1].ifindex, 8);
+	ck_assert_str_eq(ifs[1].ifname, "eth2");
+	free(ifs);
+
+	/* the same second, or not: a second quarantine never replaces the first */
+	write_file("journal", "junk\n");
+	ck_assert_int_eq(journal_quarantine(dir, second, sizeof(second), &d), 0);
+	ck_assert_str_ne(first, second);
+	ck_assert_int_eq(access(first, F_OK), 0);
+	ck_assert_int_eq(access(second, F_OK), 0);
+	/* nothing to quarantine; too small a buffer changes nothing */
+	ck_assert_int_eq(journal_quarantine(dir, second, sizeof(second), &d), -ENOENT);
+	write_file("journal", "junk\n");
+	ck_assert_int_eq(journal_quarantine(dir, second, 8, &d), -ENAMETOOLONG);
+	ck_assert_int_eq(access(second, F_OK), -1);
+	path_of(second, sizeof(second), "journal");
+	ck_assert_int_eq(access(second, F_OK), 0);
+	/* the lock: not while a journal is open */
+	ck_assert_int_eq(unlink(second), 0);
+	j = reopen(NULL);
+	ck_assert_int_eq(journal_quarantine(dir, second, sizeof(second), &d), -EBUSY);
+	journal_free(j);
+}
+END_TEST
+
+/* A record with a NUL byte is corrupt, not cut short at the NUL. */
+START_TEST(test_nul_byte_refused)
+{
+	static const char text[] = "chaosd-journal 1\nclsact 3 eth0\0garbage\n";
+	struct journal *j = NULL;
+	char path[128];
+	struct diag d;
+	FILE *f;
+
+	path_of(path, sizeof(path), "journal");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+	fclose(f);
+	diag_init(&d);
+	ck_assert_int_eq(journal_open(dir, &j, &d), -EBADMSG);
+	ck_assert_msg(strstr(diag_text(&d), "journal:2: NUL byte"), "'%s'", diag_text(&d));
+}
+END_TEST
+
+static off_t file_size(const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	path_of(path, sizeof(path), name);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static bool journal_file_has(const char *needle)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[128];
+	struct diag d;
+
+	diag_init(&d);
+	path_of(path, sizeof(path), "journal");
+	ck_assert_int_eq(fileio_read_bounded(path, JOURNAL_MAX_BYTES, &buf, NULL, &d), 0);
+	return strstr(buf, needle) != NULL;
+}
+
+static void set_fsize_limit(rlim_t lim)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = lim;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* Failed writes (here a file size limit: short writes, then EFBIG, on the append and on the
+ * rewrite) are reported with the path; an addition is rolled back, a removal stays applied;
+ * no torn record is left in the file; journal_repair brings the disk up to memory. */
+START_TEST(test_write_failure_reported)
+{
+	struct journal *j = reopen(NULL);
+	struct journal_fault f1 = latency_fault(1, "10"), f2 = latency_fault(2, "20");
+	char path[128];
+	struct diag d;
+	off_t size;
+	int r, r2;
+
+	path_of(path, sizeof(path), "journal");
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(journal_fault_put(j, &f1), 0);
+	ck_assert_int_eq(journal_clsact_add(j, 4, "veth0"), 0); /* appended */
+	size = file_size("journal");
+
+	/* Check reports through a file: the limit is lifted before anything is asserted. */
+	set_fsize_limit((rlim_t)size + 10); /* the next record gets 10 bytes in */
+	r = journal_fault_put(j, &f2);
+	r2 = journal_clsact_add(j, 6, "veth1");
+	set_fsize_limit(RLIM_INFINITY);
+	ck_assert_int_eq(r, -EFBIG);
+	ck_assert_int_eq(r2, -EFBIG);
+	ck_assert_msg(strstr(journal_error(j), path) && strstr(journal_error(j), "too large"),
+			"'%s'", journal_error(j));
+	ck_assert_uint_eq(journal_fault_count(j), 1); /* rolled back */
+	ck_assert_uint_eq(journal_next_id(j), 3);     /* but the id is not reused */
+	ck_assert_int_eq(file_size("journal"), size); /* the torn 10 bytes are cut off */
+	ck_assert(journal_degraded(j));
+	ck_assert(!journal_clsact_created(j, 6));
+
+	set_fsize_limit(1); /* nothing fits now, not even a rewrite */
+	r = journal_fault_remove(j, 1);
+	diag_init(&d);
+	r2 = journal_repair(j, &d);
+	set_fsize_limit(RLIM_INFINITY);
+	ck_assert_int_eq(r, -EFBIG);
+	ck_assert_uint_eq(journal_fault_count(j), 0); /* applied in memory */
+	ck_assert(journal_file_has("fault 1 "));    /* the disk still lists it */
+	ck_assert_int_eq(r2, -EFBIG);
+	ck_assert_msg(strstr(diag_text(&d), "journal.tmp"), "'%s'", diag_text(&d));
+	ck_assert(journal_degraded(j));
+
+	diag_init(&d);
+	ck_assert_int_eq(journal_repair(j, &d), 0);
+	ck_assert(!journal_degraded(j));
+	ck_assert_str_eq(journal_error(j), "");
+	ck_assert(!journal_file_has("fault 1 "));
+	ck_assert(!journal_file_has("fault 2 "));
+	j = reopen(j);
+	ck_assert_uint_eq(journal_fault_count(j), 0);
+	ck_assert(journal_clsact_created(j, 4));
+	ck_assert(!journal_clsact_created(j, 6));
+	journal_free(j);
+	signal(SIGXFSZ, SIG_DFL);
+}
+END_TEST
+
+/* A FIFO or a directory at journal.tmp: the write fails at once, naming it; after it is gone,
+ * journal_repair writes the journal. */
+START_TEST(test_tmp_not_regular)
+{
+	for (int kind = 0; kind < 2; kind++) {
+		struct journal *j = reopen(NULL);
+		struct journal_fault f = latency_fault(1, "10");
+		char tmp[128];
+
+		path_of(tmp, sizeof(tmp), "journal.tmp");
+		ck_assert_int_eq(kind ? mkdir(tmp, 0700) : mkfifo(tmp, 0600), 0);
+		alarm(5);
+		ck_assert_int_lt(journal_fault_put(j, &f), 0); /* the first write rewrites */
+		alarm(0);
+		ck_assert_msg(strstr(journal_error(j), tmp) &&
+				strstr(journal_error(j), kind ? "is a directory" : "is a FIFO"),
+				"'%s'", journal_error(j));
+		ck_assert_uint_eq(journal_fault_count(j), 0);
+		ck_assert_int_eq(kind ? rmdir(tmp) : unlink(tmp), 0);
+		ck_assert_int_eq(journal_fault_put(j, &f), 0);
+		ck_assert(!journal_degraded(j));
+		j = reopen(j);
+		ck_assert_uint_eq(journal_fault_count(j), 1);
+		ck_assert_int_eq(journal_fault_remove(j, 1), 0);
+		journal_free(j);
+	}
+}
+END_TEST
+
+/* journal_open keeps a preallocated reserve next to the journal. */
+START_TEST(test_reserve_created)
+{
+	struct journal *j = reopen(NULL);
+	char path[128];
+	struct stat st;
+
+	path_of(path, sizeof(path), ".reserve");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, JOURNAL_RESERVE_BYTES);
+	ck_assert_int_ge((long long)st.st_blocks * 512, JOURNAL_RESERVE_BYTES);
+	ck_assert(!journal_degraded(j));
+	/* gone behind its back: the next start puts it back */
+	ck_assert_int_eq(unlink(path), 0);
+	journal_free(j);
+	j = reopen(NULL);
+	ck_assert_int_eq(stat(path, &st), 0);
+	journal_free(j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("journal");
@@ -321,6 +619,13 @@ int main(void)
 	tcase_add_test(tc, test_appended_changes);
 	tcase_add_test(tc, test_torn_append_ignored);
 	tcase_add_test(tc, test_confirmation_survives_kill);
+	tcase_add_test(tc, test_unusable_journal_file);
+	tcase_add_test(tc, test_read_bounded);
+	tcase_add_test(tc, test_corrupt_quarantine_salvage);
+	tcase_add_test(tc, test_nul_byte_refused);
+	tcase_add_test(tc, test_write_failure_reported);
+	tcase_add_test(tc, test_tmp_not_regular);
+	tcase_add_test(tc, test_reserve_created);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
