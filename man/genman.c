@@ -7,6 +7,7 @@
 #include "config.h"
 #include "ctlopt.h"
 #include "fault.h"
+#include "ini.h"
 #include "json.h"
 #include "options.h"
 #include "proto.h"
@@ -25,6 +26,14 @@ static void text(FILE *f, const char *s)
 		else
 			fputc(*s, f);
 	}
+}
+
+/* The one dialect of chaosd.conf and scenario files (src/ini.c). */
+static void syntax(FILE *f)
+{
+	fprintf(f, ".SH SYNTAX\n");
+	text(f, ini_dialect_text);
+	fputc('\n', f);
 }
 
 static void chaosd_8(FILE *f)
@@ -177,6 +186,7 @@ static void chaosd_conf_5(FILE *f)
 		   "edge: overlapping edges are refused. Errors are reported as "
 		   "FILE:LINE with the key, the value and what is allowed; "
 		   "\\fBchaosd \\-\\-check\\-config\\fR prints them.\n", CONFIG_DEFAULT_PATH);
+	syntax(f);
 	for (unsigned i = 0; i < config_n_keys; i++) {
 		const struct config_key *k = &config_keys[i];
 		if (!section || !streq(section, k->section)) {
@@ -211,8 +221,8 @@ static void chaosd_scenario_5(FILE *f)
 		   "reported as FILE:LINE with the section, key and value before anything is "
 		   "applied (\\fBchaosctl validate\\fR, \\fBchaosctl plan\\fR). A run aborts and "
 		   "reverts everything it applied when a probe's abort_when holds, on chaosctl "
-		   "abort, the kill switch, max_duration, a lapsed lease and daemon stop. Text after "
-		   "a blank and '#' or ';' is a comment.\n");
+		   "abort, the kill switch, max_duration, a lapsed lease and daemon stop.\n");
+	syntax(f);
 	for (unsigned i = 0; i < scenario_n_keys; i++) {
 		const struct scenario_key *k = &scenario_keys[i];
 

@@ -2,13 +2,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "config.h"
+#include "ini.h"
 #include "parse.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -96,13 +96,6 @@ enum section_kind {
 	SECTION_IGNORED, /* refused header, already reported: its keys are skipped */
 };
 
-/* What inih will make of the line the reader just handed it. */
-enum line_class {
-	LINE_OTHER,        /* blank, comment, section, or an error already reported */
-	LINE_KEY,          /* name = value: the handler is called */
-	LINE_CONTINUATION, /* indented: inih calls the handler with the previous name */
-};
-
 struct edge_state {
 	struct edge e;
 	unsigned key_line[_CK_MAX];
@@ -117,12 +110,7 @@ struct parser {
 	unsigned errors;
 	bool oom;
 
-	/* input */
-	const char *text;
-	size_t pos, len;
 	unsigned lineno;
-	enum line_class line_class;
-	bool prev_name;    /* mirrors inih's prev_name: an indented line continues a key */
 	int prev_key;      /* CK_* of the last known, first-time key line, else -1 */
 
 	/* current section */
@@ -668,18 +656,8 @@ static char *section_keys_text(const char *section, char *buf, size_t n)
 	return buf;
 }
 
-static const char *find_chars_or_comment(const char *s, const char *chars);
-
 static int handle_continuation(struct parser *p, const char *name, const char *value)
 {
-	char buf[256];
-
-	/* This inih leaves an inline comment on a continuation line; newer ones strip it. */
-	snprintf(buf, sizeof(buf), "%s", value);
-	buf[find_chars_or_comment(buf, "") - buf] = '\0';
-	parse_strip(buf);
-	value = buf;
-
 	/* Only a destination list is long enough to need more than one line. */
 	if (p->prev_key == CK_DESTINATION && p->section == SECTION_EDGE) {
 		int r = set_key(p, CK_DESTINATION, value);
@@ -699,7 +677,8 @@ static int handle_continuation(struct parser *p, const char *name, const char *v
 	return -EINVAL;
 }
 
-static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+static int key_cb(void *user, unsigned line, const char *name, const char *value,
+		bool continuation)
 {
 	struct parser *p = user;
 	unsigned *key_line;
@@ -707,29 +686,20 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 	char keys[384];
 	int idx = -1, r;
 
-	(void)section; /* the reader tracked it, with its line number */
-
-	if (!value)
-		value = "";
-	if (p->line_class == LINE_CONTINUATION) {
+	p->lineno = line;
+	if (continuation) {
 		r = handle_continuation(p, name, value);
-		if (r == -ENOMEM) {
-			p->oom = true;
-			return 0;
-		}
-		return 1;
+		return r == -ENOMEM ? r : 0;
 	}
-
-	p->prev_name = name[0] != '\0';
 	p->prev_key = -1;
 
 	switch (p->section) {
 	case SECTION_NONE:
 		p_error(p, p->lineno, name, value,
 				"key outside of a section (allowed: in [chaosd] or [edge NAME])");
-		return 1;
+		return 0;
 	case SECTION_IGNORED:
-		return 1;
+		return 0;
 	case SECTION_CHAOSD:
 		sec = "chaosd";
 		key_line = p->chaosd_key_line;
@@ -739,7 +709,7 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		key_line = p->edges[p->cur_edge].key_line;
 		break;
 	default:
-		return 1;
+		return 0;
 	}
 
 	for (unsigned i = 0; i < config_n_keys; i++)
@@ -752,44 +722,28 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 				section_keys_text(sec, keys, sizeof(keys)));
 		if (p->section == SECTION_EDGE)
 			p->edges[p->cur_edge].bad = true;
-		return 1;
+		return 0;
 	}
 	if (key_line[idx]) {
 		p_error(p, p->lineno, name, value, "duplicate key (first set on line %u)",
 				key_line[idx]);
 		if (p->section == SECTION_EDGE)
 			p->edges[p->cur_edge].bad = true;
-		return 1;
+		return 0;
 	}
 	key_line[idx] = p->lineno;
 	p->prev_key = idx; /* even if the value is refused: its continuation is checked too */
 
 	r = set_key(p, (unsigned)idx, value);
-	if (r == -ENOMEM) {
-		p->oom = true;
-		return 0;
-	}
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0) {
 		if (p->section == SECTION_EDGE) {
 			p->edges[p->cur_edge].bad = true;
 			p->edges[p->cur_edge].dest_failed |= idx == CK_DESTINATION;
 		}
-		return 1;
 	}
-	return 1;
-}
-
-/* inih's own test for an inline comment: ';' after whitespace. Returns the first of chars or
- * of such a comment, or the terminating NUL. */
-static const char *find_chars_or_comment(const char *s, const char *chars)
-{
-	bool was_space = false;
-
-	while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
-		was_space = isspace((unsigned char)*s);
-		s++;
-	}
-	return s;
+	return 0;
 }
 
 static void begin_section(struct parser *p, const char *text)
@@ -858,102 +812,32 @@ static void begin_section(struct parser *p, const char *text)
 	p->section = SECTION_EDGE;
 }
 
-/* Classify the line as inih r55 will (start-of-line comment, continuation, section, key, in
- * that order), reporting what inih would only count: syntax errors. Sections are handled
- * here, so an empty [edge x] is seen and every error has its line. */
-static void classify_line(struct parser *p, char *line)
+static void section_cb(void *user, unsigned line, const char *name)
 {
-	char *start = line, *end;
-	const char *e;
-	char shown[64];
+	struct parser *p = user;
 
-	p->line_class = LINE_OTHER;
-	if (p->lineno == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
-		start += 3;
-	while (*start && isspace((unsigned char)*start))
-		start++;
-	end = start + strlen(start);
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-
-	if (start == end || *start == ';' || *start == '#')
-		return;
-	if (p->prev_name && start > line) {
-		p->line_class = LINE_CONTINUATION;
+	p->lineno = line;
+	p->prev_key = -1;
+	if (name) {
+		begin_section(p, name);
 		return;
 	}
-	*end = '\0'; /* a copy: inih gets its own */
-	if (*start == '[') {
-		e = find_chars_or_comment(start + 1, "]");
-		if (*e != ']') {
-			p->section_text[0] = '\0';
-			p->section = SECTION_IGNORED;
-			p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' has no ']'",
-					parse_sanitize(start, shown, sizeof(shown)));
-			return;
-		}
-		p->prev_name = false;
-		p->prev_key = -1;
-		{
-			char sec[256];
-			size_t n = MIN((size_t)(e - start - 1), sizeof(sec) - 1);
-
-			memcpy(sec, start + 1, n);
-			sec[n] = '\0';
-			begin_section(p, sec);
-		}
-		e++;
-		e += strspn(e, " \t\r\n\v\f");
-		if (*e && *e != ';' && *e != '#')
-			p_error(p, p->lineno, NULL, NULL,
-					"text after ']' (allowed: a ';' or '#' comment)");
-		return;
-	}
-	e = find_chars_or_comment(start, "=:");
-	if (*e != '=' && *e != ':') {
-		p_error(p, p->lineno, NULL, NULL,
-				"syntax error: '%s' (allowed: [section], key = value, ';' or '#' "
-				"comments)",
-				parse_sanitize(start, shown, sizeof(shown)));
-		return;
-	}
-	p->line_class = LINE_KEY;
+	p->section_text[0] = '\0';
+	p->section = SECTION_IGNORED;
+	p->cur_edge = -1;
 }
 
-/* ini_reader: hands inih one whole line at a time and keeps the line number, which this
- * inih does not pass to the handler. A line too long for inih's buffer is reported and
- * replaced by a blank one rather than split. */
-static char *ini_reader_cb(char *str, int num, void *stream)
+static void error_cb(void *user, unsigned line, const char *msg)
 {
-	struct parser *p = stream;
-	const char *s, *nl;
-	size_t len, with_nl;
-	char copy[1024];
-
-	if (p->pos >= p->len || num < 2)
-		return NULL;
-	s = p->text + p->pos;
-	nl = memchr(s, '\n', p->len - p->pos);
-	len = nl ? (size_t)(nl - s) : p->len - p->pos;
-	with_nl = len + (nl ? 1 : 0);
-	p->pos += with_nl;
-	p->lineno++;
-
-	if (len + 2 > (size_t)num || len >= sizeof(copy)) {
-		p->line_class = LINE_OTHER;
-		p_error(p, p->lineno, NULL, NULL, "line too long (allowed: at most %zu characters)",
-				MIN((size_t)num - 2, sizeof(copy) - 1));
-		str[0] = '\n';
-		str[1] = '\0';
-		return str;
-	}
-	memcpy(str, s, with_nl);
-	str[with_nl] = '\0';
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	classify_line(p, copy);
-	return str;
+	p_error(user, line, NULL, NULL, "%s", msg);
 }
+
+static const struct ini_ops config_ini = {
+	.section = section_cb,
+	.key = key_cb,
+	.error = error_cb,
+	.sections = "[chaosd], [edge NAME]",
+};
 
 /* The first pair of prefixes of a and b that overlap, as text for the message. */
 static void first_overlap(const struct edge *a, const struct edge *b, char *pa, char *pb,
@@ -1119,8 +1003,6 @@ static int load_text(const char *text, size_t len, const char *name, bool resolv
 		.name = name ? name : "<string>",
 		.resolve = resolve,
 		.d = d,
-		.text = text,
-		.len = len,
 		.cur_edge = -1,
 		.prev_key = -1,
 	};
@@ -1137,15 +1019,10 @@ static int load_text(const char *text, size_t len, const char *name, bool resolv
 		return -ENOMEM;
 	p.c = c;
 
-	r = ini_parse_stream(ini_reader_cb, &p, ini_handler_cb, &p);
-	if (r == -2 || p.oom) {
+	r = ini_parse(text, len, &config_ini, &p);
+	if (r < 0 || p.oom) {
 		free(p.edges);
 		return -ENOMEM;
-	}
-	if (r > 0 && p.errors == 0) {
-		/* inih refused a line the reader did not: report it rather than pass it. */
-		p.section_text[0] = '\0';
-		p_error(&p, (unsigned)r, NULL, NULL, "syntax error");
 	}
 
 	check_edges(&p);

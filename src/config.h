@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* /etc/chaosd/chaosd.conf, INI parsed with inih. Every key is described once in config_keys,
+/* /etc/chaosd/chaosd.conf, INI read by src/ini.c. Every key is described once in config_keys,
  * which drives parsing, --check-config and the chaosd.conf(5) man page. Loading never half
  * succeeds: either a whole new config is returned or every error found is in the diag, each as
  * "FILE:LINE: [section] key = 'value': what is wrong (what is allowed)". */

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <ini.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "config.h"
+#include "ini.h"
 #include "parse.h"
 #include "scenario.h"
 
@@ -79,8 +79,6 @@ struct parser {
 	unsigned errors;
 	bool oom;
 
-	const char *text;
-	size_t pos, len;
 	unsigned lineno;
 
 	enum section section;
@@ -556,23 +554,28 @@ static void set_probe_key(struct parser *p, const char *key, const char *value)
 	}
 }
 
-static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+static int key_cb(void *user, unsigned line, const char *name, const char *value,
+		bool continuation)
 {
 	struct parser *p = user;
 	const char *sec;
 	char keys[512];
 	int idx;
 
-	(void)section; /* the reader tracks sections, with their line numbers */
-	if (!value)
-		value = "";
+	p->lineno = line;
+	if (continuation) {
+		/* Joined to the previous value it would surprise in a timeline. */
+		p_error(p, p->lineno, NULL, NULL, "indented line (allowed: key = value at the "
+				"start of a line; continuation lines are not supported)");
+		return 0;
+	}
 	switch (p->section) {
 	case SEC_NONE:
 		p_error(p, p->lineno, name, value, "key outside of a section (allowed: in "
 				"[scenario], [probe NAME] or [step NAME])");
-		return 1;
+		return 0;
 	case SEC_BAD:
-		return 1;
+		return 0;
 	case SEC_SCENARIO:
 		sec = "scenario";
 		break;
@@ -583,7 +586,7 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		sec = "step";
 		break;
 	default:
-		return 1;
+		return 0;
 	}
 	idx = key_index(sec, name);
 	if (p->section == SEC_STEP && idx < 0 && fault_key_find(name)) {
@@ -593,19 +596,19 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 
 		if (ss->n_raw >= STEP_RAW_MAX || strlen(value) >= RAW_VALUE_MAX) {
 			p_error(p, p->lineno, name, value, "too many keys or value too long");
-			return 1;
+			return 0;
 		}
 		for (unsigned i = 0; i < ss->n_raw; i++)
 			if (streq(ss->raw[i].key, fault_key_find(name)->name)) {
 				p_error(p, p->lineno, name, value, "given twice (first at line %u)",
 						ss->raw[i].line);
-				return 1;
+				return 0;
 			}
 		kv = &ss->raw[ss->n_raw++];
 		snprintf(kv->key, sizeof(kv->key), "%s", fault_key_find(name)->name);
 		snprintf(kv->value, sizeof(kv->value), "%s", value);
 		kv->line = p->lineno;
-		return 1;
+		return 0;
 	}
 	if (idx < 0) {
 		if (p->section == SEC_STEP)
@@ -615,11 +618,11 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		else
 			p_error(p, p->lineno, name, value, "unknown key (allowed: %s)",
 					keys_of(sec, keys, sizeof(keys)));
-		return 1;
+		return 0;
 	}
 	if (p->seen & (UINT64_C(1) << idx)) {
 		p_error(p, p->lineno, name, value, "given twice in this section");
-		return 1;
+		return 0;
 	}
 	p->seen |= UINT64_C(1) << idx;
 
@@ -634,100 +637,39 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		if (ss->n_raw > STEP_RAW_MAX || strlen(value) >= RAW_VALUE_MAX) {
 			ss->n_raw--;
 			p_error(p, p->lineno, name, value, "value too long");
-			return 1;
+			return 0;
 		}
 		snprintf(kv->key, sizeof(kv->key), "%s", name);
 		snprintf(kv->value, sizeof(kv->value), "%s", value);
 		kv->line = p->lineno;
 	}
-	return 1;
+	return 0;
 }
 
-/* Hands inih one line at a time, keeping the line number (this inih does not pass it), the
- * section (even one without keys) and stripping " # comment" tails, which inih would keep in
- * the value. */
-static char *ini_reader_cb(char *str, int num, void *stream)
+static void section_cb(void *user, unsigned line, const char *name)
 {
-	struct parser *p = stream;
-	const char *s, *nl;
-	char line[1024], *start, *end, shown[64];
-	size_t len;
+	struct parser *p = user;
 
-	if (p->pos >= p->len || num < 4)
-		return NULL;
-	s = p->text + p->pos;
-	nl = memchr(s, '\n', p->len - p->pos);
-	len = nl ? (size_t)(nl - s) : p->len - p->pos;
-	p->pos += len + (nl ? 1 : 0);
-	p->lineno++;
-	strcpy(str, "\n");
-
-	if (len >= sizeof(line) || len + 2 > (size_t)num) {
-		p_error(p, p->lineno, NULL, NULL, "line too long (allowed: at most %zu characters)",
-				MIN(sizeof(line), (size_t)num - 2) - 1);
-		return str;
+	p->lineno = line;
+	if (name) {
+		begin_section(p, name);
+		return;
 	}
-	memcpy(line, s, len);
-	line[len] = '\0';
-	start = line;
-	if (p->lineno == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
-		start += 3;
-	if (isspace((unsigned char)*start) && start[strspn(start, " \t\r")] &&
-			!strchr("#;", start[strspn(start, " \t\r")])) {
-		/* inih would join it to the previous value: surprising in a timeline. */
-		p_error(p, p->lineno, NULL, NULL, "indented line (allowed: key = value at the "
-				"start of a line; continuation lines are not supported)");
-		return str;
-	}
-	for (char *c = start; *c; c++)
-		if ((*c == '#' || *c == ';') && c > start && (c[-1] == ' ' || c[-1] == '\t')) {
-			*c = '\0';
-			break;
-		}
-	end = start + strlen(start);
-	while (end > start && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	if (!*start || *start == '#' || *start == ';')
-		return str;
-	for (const char *c = start; *c; c++)
-		if ((unsigned char)*c < ' ' && *c != '\t') {
-			p_error(p, p->lineno, NULL, NULL, "control character in the line");
-			return str;
-		}
-	if (*start == '[') {
-		char *close = strchr(start, ']');
-
-		if (!close || close[1]) {
-			p->section = SEC_BAD;
-			p->section_text[0] = '\0';
-			p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' (allowed: [scenario], "
-					"[probe NAME], [step NAME])",
-					parse_sanitize(start, shown, sizeof(shown)));
-			return str;
-		}
-		*close = '\0';
-		begin_section(p, parse_strip(start + 1));
-		snprintf(str, (size_t)num, "[x]\n");
-		return str;
-	}
-	if (!strchr(start, '=')) {
-		p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' (allowed: [section], "
-				"key = value, '#' or ';' comments)",
-				parse_sanitize(start, shown, sizeof(shown)));
-		return str;
-	}
-	if (*start == '=') {
-		p_error(p, p->lineno, NULL, NULL, "a value without a key");
-		return str;
-	}
-	/* '=' only: ':' is common in targets and must not split a key. */
-	{
-		char *eq = strchr(start, '=');
-		*eq = '\0';
-		snprintf(str, (size_t)num, "%s=%s\n", parse_strip(start), parse_strip(eq + 1));
-	}
-	return str;
+	p->section = SEC_BAD;
+	p->section_text[0] = '\0';
 }
+
+static void error_cb(void *user, unsigned line, const char *msg)
+{
+	p_error(user, line, NULL, NULL, "%s", msg);
+}
+
+static const struct ini_ops scenario_ini = {
+	.section = section_cb,
+	.key = key_cb,
+	.error = error_cb,
+	.sections = "[scenario], [probe NAME], [step NAME]",
+};
 
 /* Parse a ramp end for key k: a unit-less number in the key's unit, or with a unit. */
 static int ramp_value(const struct fault_key *k, const char *text, double *ret)
@@ -1060,7 +1002,7 @@ int scenario_load_string(const char *text, size_t len, const char *name, struct 
 		struct diag *d)
 {
 	_cleanup_(scenario_freep) struct scenario *s = NULL;
-	struct parser p = { .name = name ? name : "<string>", .d = d, .text = text, .len = len };
+	struct parser p = { .name = name ? name : "<string>", .d = d };
 	int r;
 
 	if (!text || !ret)
@@ -1076,14 +1018,10 @@ int scenario_load_string(const char *text, size_t len, const char *name, struct 
 	if (!s->path)
 		return -ENOMEM;
 	p.s = s;
-	r = ini_parse_stream(ini_reader_cb, &p, ini_handler_cb, &p);
-	if (r == -2 || p.oom) {
+	r = ini_parse(text, len, &scenario_ini, &p);
+	if (r < 0 || p.oom) {
 		free(p.steps);
 		return -ENOMEM;
-	}
-	if (r > 0 && p.errors == 0) {
-		p.section_text[0] = '\0';
-		p_error(&p, (unsigned)r, NULL, NULL, "syntax error");
 	}
 	finish(&p);
 	free(p.steps);

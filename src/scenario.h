@@ -2,7 +2,7 @@
 #pragma once
 
 /* GameDay scenario files: a steady-state hypothesis checked by probes, a timeline of fault
- * steps (with ramps), abort conditions and a hard deadline. INI parsed with inih. Every key is
+ * steps (with ramps), abort conditions and a hard deadline. INI read by src/ini.c. Every key is
  * described once in scenario_keys (plus fault_keys for the fault of a step), which drives the
  * parser, chaosctl's help and the chaosd.scenario(5) man page.
  *

@@ -192,7 +192,7 @@ START_TEST(test_error_sections)
 			"t.conf:1: [edge a]: no destination (required: destination = CIDR "
 			"prefixes, addresses or host names)");
 	load_fails("[chaosd\nmax_duration = 1h\n",
-			"t.conf:1: syntax error: '[chaosd' has no ']'");
+			"t.conf:1: syntax error: '[chaosd' has no ']' (allowed: [chaosd], [edge NAME])");
 	load_fails("[chaosd] junk\n",
 			"t.conf:1: [chaosd]: text after ']' (allowed: a ';' or '#' comment)");
 	load_fails("[chaosd]\nmax_duration\n",

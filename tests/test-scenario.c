@@ -215,12 +215,12 @@ START_TEST(test_errors_steps)
 	load_fails("[steps 1]\nat=0\n[step 2\n  indented = 1\nnovalue\n",
 			"t.ini:1: [steps 1]: unknown section (allowed: [scenario], [probe NAME], "
 			"[step NAME])\n"
-			"t.ini:3: syntax error: '[step 2' (allowed: [scenario], [probe NAME], [step "
-			"NAME])\n"
+			"t.ini:3: syntax error: '[step 2' has no ']' (allowed: [scenario], [probe "
+			"NAME], [step NAME])\n"
 			"t.ini:4: indented line (allowed: key = value at the start of a line; "
 			"continuation lines are not supported)\n"
-			"t.ini:5: syntax error: 'novalue' (allowed: [section], key = value, '#' or "
-			"';' comments)");
+			"t.ini:5: syntax error: 'novalue' (allowed: [section], key = value, ';' or "
+			"'#' comments)");
 	load_fails("[probe h]\ntype=http\ntarget=https://10.0.0.1/\n[step 1]\nat=0\nfault=loss\n"
 		   "edge=e\npercent=1\nfor=1s\n",
 			"t.ini:1: [probe h] target = 'https://10.0.0.1/': https is not supported "
