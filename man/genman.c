@@ -189,12 +189,21 @@ static void chaosd_conf_5(FILE *f)
 	syntax(f);
 	for (unsigned i = 0; i < config_n_keys; i++) {
 		const struct config_key *k = &config_keys[i];
+
 		if (!section || !streq(section, k->section)) {
 			section = k->section;
 			fprintf(f, ".SH [%s%s]\n", section, streq(section, "edge") ? " NAME" : "");
 		}
+		char range[64];
+
 		fprintf(f, ".TP\n.B %s\n", k->name);
 		text(f, k->help);
+		fputc('.', f);
+		if (config_key_range(k, range, sizeof(range))) {
+			fprintf(f, " Range: ");
+			text(f, range);
+			fputc('.', f);
+		}
 		if (k->default_value) {
 			fprintf(f, " Default: ");
 			text(f, k->default_value);
