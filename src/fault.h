@@ -8,6 +8,7 @@
  * configuration (fault_merge_netem). */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "diag.h"
@@ -84,10 +85,23 @@ enum fault_key_type {
 	FAULT_KEY_ENUM,     /* one of .choices */
 };
 
+/* How a key's value is held in struct fault. */
+enum fault_field {
+	FAULT_FIELD_DOUBLE,
+	FAULT_FIELD_U64,
+	FAULT_FIELD_U32,
+	FAULT_FIELD_ENUM,      /* an enum: index of the choice + enum_base */
+	FAULT_FIELD_PERMYRIAD, /* uint16_t in 0.01 %, given in percent */
+};
+
+/* One line per key: name, how it is parsed (type, range, choices), where it is stored. */
 struct fault_key {
 	const char *name;    /* scenario key; the CLI option is --name with '_' shown as '-' */
 	const char *metavar; /* for help: "MS", "PCT" */
 	enum fault_key_type type;
+	size_t offset;       /* offsetof(struct fault, ...) */
+	enum fault_field field;
+	int enum_base;
 	unsigned kinds;      /* bitmask of 1u << enum fault_kind it applies to */
 	unsigned required;   /* bitmask of kinds for which it must be given */
 	double min, max;
