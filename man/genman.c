@@ -2,6 +2,7 @@
 /* Writes chaosd(8), chaosctl(1), chaosd.conf(5) and chaosd.scenario(5) from the tables the code
  * is driven by (daemon_options, proto_verbs, fault_keys, config_keys, scenario_keys), so the man
  * pages cannot drift from --help and the parsers (tests/man-tests.sh checks they say it all). */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -10,6 +11,7 @@
 #include "ini.h"
 #include "json.h"
 #include "options.h"
+#include "parse.h"
 #include "proto.h"
 #include "scenario.h"
 
@@ -241,6 +243,19 @@ static void chaosd_scenario_5(FILE *f)
 		}
 		fprintf(f, ".TP\n.B %s \\fI%s\\fR\n", k->name, k->metavar);
 		text(f, k->help);
+		fputc('.', f);
+		if (k->max) {
+			char a[32], b[32];
+
+			if (streq(k->metavar, "TIME")) {
+				parse_format_duration(k->min, a, sizeof(a));
+				parse_format_duration(k->max, b, sizeof(b));
+			} else {
+				snprintf(a, sizeof(a), "%" PRIu64, k->min);
+				snprintf(b, sizeof(b), "%" PRIu64, k->max);
+			}
+			fprintf(f, " Range: %s\\-%s.", a, b);
+		}
 		if (k->default_value) {
 			fprintf(f, " Default: ");
 			text(f, k->default_value);

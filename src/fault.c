@@ -25,6 +25,7 @@ struct text;
 struct fault_kind_ops {
 	const char *name;
 	const char *help;
+	const char *main_key; /* the key it is mostly about */
 	/* Rules across keys beyond what the key table says; NULL: none. */
 	int (*validate)(const struct fault *f, struct diag *d);
 	/* The human line, after which fault_describe adds the share of flows. */
@@ -144,6 +145,26 @@ int fault_kind_from_string(const char *s, enum fault_kind *ret)
 const char *fault_kind_help(enum fault_kind k)
 {
 	return (unsigned)k < _FAULT_KIND_MAX ? kinds[k].help : NULL;
+}
+
+char *fault_kind_list(char *buf, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < _FAULT_KIND_MAX; i++) {
+		int w = snprintf(buf + off, n - off, "%s%s", i ? ", " : "", kinds[i].name);
+
+		if (w < 0 || (size_t)w >= n - off)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
+}
+
+const char *fault_kind_main_key(enum fault_kind k)
+{
+	return (unsigned)k < _FAULT_KIND_MAX ? kinds[k].main_key : NULL;
 }
 
 const char *fault_direction_to_string(enum fault_direction d)
@@ -814,18 +835,26 @@ int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t li
 }
 
 static const struct fault_kind_ops kinds[_FAULT_KIND_MAX] = {
-	[FAULT_LATENCY] = { "latency", "delay every packet by ms, optionally with jitter",
-		latency_validate, latency_describe, latency_merge },
-	[FAULT_LOSS] = { "loss", "drop packets at random (percent) or in bursts (model=gemodel)",
-		loss_validate, loss_describe, loss_merge },
-	[FAULT_CORRUPT] = { "corrupt", "flip a random bit in a percentage of packets", NULL,
-		percent_describe, corrupt_merge },
-	[FAULT_DUPLICATE] = { "duplicate", "send a percentage of packets twice", NULL,
-		percent_describe, duplicate_merge },
-	[FAULT_REORDER] = { "reorder", "delay packets by ms but send a share of them at once, "
-		"ahead", reorder_validate, reorder_describe, reorder_merge },
-	[FAULT_RATE] = { "rate", "limit the bandwidth to kbit", NULL, rate_describe,
-		rate_merge },
-	[FAULT_PARTITION] = { "partition", "drop all traffic (no netem)", NULL,
-		partition_describe, NULL },
+	[FAULT_LATENCY] = { .name = "latency", .main_key = "ms",
+		.help = "delay every packet by ms, optionally with jitter",
+		.validate = latency_validate, .describe = latency_describe,
+		.merge_netem = latency_merge },
+	[FAULT_LOSS] = { .name = "loss", .main_key = "percent",
+		.help = "drop packets at random (percent) or in bursts (model=gemodel)",
+		.validate = loss_validate, .describe = loss_describe, .merge_netem = loss_merge },
+	[FAULT_CORRUPT] = { .name = "corrupt", .main_key = "percent",
+		.help = "flip a random bit in a percentage of packets",
+		.describe = percent_describe, .merge_netem = corrupt_merge },
+	[FAULT_DUPLICATE] = { .name = "duplicate", .main_key = "percent",
+		.help = "send a percentage of packets twice",
+		.describe = percent_describe, .merge_netem = duplicate_merge },
+	[FAULT_REORDER] = { .name = "reorder", .main_key = "percent",
+		.help = "delay packets by ms but send a share of them at once, ahead",
+		.validate = reorder_validate, .describe = reorder_describe,
+		.merge_netem = reorder_merge },
+	[FAULT_RATE] = { .name = "rate", .main_key = "kbit", .help = "limit the bandwidth to kbit",
+		.describe = rate_describe, .merge_netem = rate_merge },
+	/* dropped by nftables, not netem */
+	[FAULT_PARTITION] = { .name = "partition", .main_key = "flows",
+		.help = "drop all traffic (no netem)", .describe = partition_describe },
 };

@@ -115,6 +115,10 @@ extern const unsigned fault_n_keys;
 const char *fault_kind_to_string(enum fault_kind k);
 int fault_kind_from_string(const char *s, enum fault_kind *ret);
 const char *fault_kind_help(enum fault_kind k);
+/* "latency, loss, ..., partition", for messages. */
+char *fault_kind_list(char *buf, size_t n);
+/* The key a kind is mostly about ("ms" for latency), which a scenario ramp changes unless told. */
+const char *fault_kind_main_key(enum fault_kind k);
 const char *fault_direction_to_string(enum fault_direction d);
 int fault_direction_from_string(const char *s, enum fault_direction *ret);
 const char *fault_dist_to_string(enum fault_dist d);
