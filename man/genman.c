@@ -2,13 +2,16 @@
 /* Writes chaosd(8), chaosctl(1), chaosd.conf(5) and chaosd.scenario(5) from the tables the code
  * is driven by (daemon_options, proto_verbs, fault_keys, config_keys, scenario_keys), so the man
  * pages cannot drift from --help and the parsers (tests/man-tests.sh checks they say it all). */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "config.h"
 #include "ctlopt.h"
 #include "fault.h"
+#include "ini.h"
 #include "json.h"
 #include "options.h"
+#include "parse.h"
 #include "proto.h"
 #include "scenario.h"
 
@@ -25,6 +28,14 @@ static void text(FILE *f, const char *s)
 		else
 			fputc(*s, f);
 	}
+}
+
+/* The one dialect of chaosd.conf and scenario files (src/ini.c). */
+static void syntax(FILE *f)
+{
+	fprintf(f, ".SH SYNTAX\n");
+	text(f, ini_dialect_text);
+	fputc('\n', f);
 }
 
 static void chaosd_8(FILE *f)
@@ -182,14 +193,24 @@ static void chaosd_conf_5(FILE *f)
 		   "edge: overlapping edges are refused. Errors are reported as "
 		   "FILE:LINE with the key, the value and what is allowed; "
 		   "\\fBchaosd \\-\\-check\\-config\\fR prints them.\n", CONFIG_DEFAULT_PATH);
+	syntax(f);
 	for (unsigned i = 0; i < config_n_keys; i++) {
 		const struct config_key *k = &config_keys[i];
+
 		if (!section || !streq(section, k->section)) {
 			section = k->section;
 			fprintf(f, ".SH [%s%s]\n", section, streq(section, "edge") ? " NAME" : "");
 		}
+		char range[64];
+
 		fprintf(f, ".TP\n.B %s\n", k->name);
 		text(f, k->help);
+		fputc('.', f);
+		if (config_key_range(k, range, sizeof(range))) {
+			fprintf(f, " Range: ");
+			text(f, range);
+			fputc('.', f);
+		}
 		if (k->default_value) {
 			fprintf(f, " Default: ");
 			text(f, k->default_value);
@@ -216,8 +237,8 @@ static void chaosd_scenario_5(FILE *f)
 		   "reported as FILE:LINE with the section, key and value before anything is "
 		   "applied (\\fBchaosctl validate\\fR, \\fBchaosctl plan\\fR). A run aborts and "
 		   "reverts everything it applied when a probe's abort_when holds, on chaosctl "
-		   "abort, the kill switch, max_duration, a lapsed lease and daemon stop. Text after "
-		   "a blank and '#' or ';' is a comment.\n");
+		   "abort, the kill switch, max_duration, a lapsed lease and daemon stop.\n");
+	syntax(f);
 	for (unsigned i = 0; i < scenario_n_keys; i++) {
 		const struct scenario_key *k = &scenario_keys[i];
 
@@ -227,6 +248,19 @@ static void chaosd_scenario_5(FILE *f)
 		}
 		fprintf(f, ".TP\n.B %s \\fI%s\\fR\n", k->name, k->metavar);
 		text(f, k->help);
+		fputc('.', f);
+		if (k->max) {
+			char a[32], b[32];
+
+			if (streq(k->metavar, "TIME")) {
+				parse_format_duration(k->min, a, sizeof(a));
+				parse_format_duration(k->max, b, sizeof(b));
+			} else {
+				snprintf(a, sizeof(a), "%" PRIu64, k->min);
+				snprintf(b, sizeof(b), "%" PRIu64, k->max);
+			}
+			fprintf(f, " Range: %s\\-%s.", a, b);
+		}
 		if (k->default_value) {
 			fprintf(f, " Default: ");
 			text(f, k->default_value);

@@ -2,13 +2,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "config.h"
+#include "ini.h"
 #include "parse.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -41,66 +41,11 @@ enum {
 	_CK_MAX,
 };
 
-const struct config_key config_keys[] = {
-	[CK_DEFAULT_DURATION] = { "chaosd", "default_duration", CONFIG_DURATION, "5m",
-		"how long a fault lasts when the request names no duration" },
-	[CK_MAX_DURATION] = { "chaosd", "max_duration", CONFIG_DURATION, "1h",
-		"the longest a fault may last; longer requests are refused" },
-	[CK_LINK_RATE] = { "chaosd", "link_rate", CONFIG_RATE, "10gbit",
-		"link speed used to size netem's queue when the interface reports none" },
-	[CK_SOCKET_GROUP] = { "chaosd", "socket_group", CONFIG_STRING, "chaos",
-		"group whose members may use the control socket" },
-	[CK_READ_GROUP] = { "chaosd", "read_group", CONFIG_STRING, NULL,
-		"group whose members may only read (status, edges); default: none" },
-	[CK_ALLOW_INTERFACES] = { "chaosd", "allow_interfaces", CONFIG_IFLIST, NULL,
-		"comma separated interfaces faults may use; default: all not denied" },
-	[CK_DENY_INTERFACES] = { "chaosd", "deny_interfaces", CONFIG_IFLIST, "lo",
-		"comma separated interfaces faults may never use" },
-	[CK_PROTECT] = { "chaosd", "protect", CONFIG_PREFIXES, NULL,
-		"comma separated CIDR prefixes: edges overlapping them are refused" },
-	[CK_MAX_LATENCY] = { "chaosd", "max_latency", CONFIG_DURATION, NULL,
-		"largest latency (ms + jitter) a fault may add; default: no limit" },
-	[CK_MAX_LOSS] = { "chaosd", "max_loss", CONFIG_PERCENT, NULL,
-		"largest loss percentage a fault may ask for; default: no limit" },
-	[CK_MAX_PARTITION_DURATION] = { "chaosd", "max_partition_duration", CONFIG_DURATION, NULL,
-		"the longest a partition may last; default: max_duration" },
-	[CK_ALLOW_SSH_PARTITION] = { "chaosd", "allow_ssh_partition", CONFIG_BOOL, "no",
-		"allow partitions of edges holding the peer of an established SSH session" },
-	[CK_MAX_SCENARIOS] = { "chaosd", "max_scenarios", CONFIG_COUNT, "1",
-		"how many scenarios may run at the same time (1-16)" },
-	[CK_KEEP_REPORTS] = { "chaosd", "keep_reports", CONFIG_COUNT, "50",
-		"how many scenario reports the state directory keeps (1-10000)" },
-	[CK_METRICS_FILE] = { "chaosd", "metrics_file", CONFIG_STRING, NULL,
-		"absolute path of a file (e.g. /var/lib/prometheus/node-exporter/chaosd.prom) "
-		"that chaosd keeps rewriting with its metrics for node_exporter's textfile "
-		"collector, atomically and at most once per second; default: none" },
-	[CK_INTERFACE] = { "edge", "interface", CONFIG_IFNAME, NULL,
-		"interface of the edge; default: the one routing to the first destination" },
-	[CK_DESTINATION] = { "edge", "destination", CONFIG_PREFIXES, NULL,
-		"comma separated CIDR prefixes, addresses or host names (resolved at load); "
-		"required; may continue on indented lines" },
-	[CK_PORT] = { "edge", "port", CONFIG_PORT, NULL,
-		"destination port 1-65535; without protocol it means tcp and udp" },
-	[CK_PROTOCOL] = { "edge", "protocol", CONFIG_PROTO, "any", "tcp, udp or any" },
-};
-
-const unsigned config_n_keys = ELEMENTSOF(config_keys);
-
-_Static_assert(ELEMENTSOF(config_keys) == _CK_MAX, "config_keys and CK_* disagree");
-_Static_assert(_CK_MAX <= ELEMENTSOF(((struct config *)0)->key_lines), "key_lines too small");
-
 enum section_kind {
 	SECTION_NONE,   /* before the first section header */
 	SECTION_CHAOSD,
 	SECTION_EDGE,
 	SECTION_IGNORED, /* refused header, already reported: its keys are skipped */
-};
-
-/* What inih will make of the line the reader just handed it. */
-enum line_class {
-	LINE_OTHER,        /* blank, comment, section, or an error already reported */
-	LINE_KEY,          /* name = value: the handler is called */
-	LINE_CONTINUATION, /* indented: inih calls the handler with the previous name */
 };
 
 struct edge_state {
@@ -110,19 +55,14 @@ struct edge_state {
 	bool dest_failed; /* a destination item was refused (and reported) */
 };
 
-struct parser {
+struct config_parser {
 	const char *name;
 	bool resolve;
 	struct diag *d;
 	unsigned errors;
 	bool oom;
 
-	/* input */
-	const char *text;
-	size_t pos, len;
 	unsigned lineno;
-	enum line_class line_class;
-	bool prev_name;    /* mirrors inih's prev_name: an indented line continues a key */
 	int prev_key;      /* CK_* of the last known, first-time key line, else -1 */
 
 	/* current section */
@@ -133,14 +73,14 @@ struct parser {
 	/* result */
 	struct config *c;
 	unsigned chaosd_key_line[_CK_MAX];
-	char default_duration_text[64], max_duration_text[64]; /* as written, for messages */
+	char chaosd_key_text[_CK_MAX][64]; /* values as written, for messages */
 	struct edge_state *edges;
 	unsigned n_edges, cap_edges;
 };
 
-static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
+static void p_error(struct config_parser *p, unsigned line, const char *key, const char *value,
 		const char *fmt, ...) _printf_(5, 6);
-static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
+static void p_error(struct config_parser *p, unsigned line, const char *key, const char *value,
 		const char *fmt, ...)
 {
 	char msg[768];
@@ -239,7 +179,7 @@ static bool looks_like_address(const char *s)
 	return strchr(s, ':') || strchr(s, '/') || strspn(s, "0123456789.") == strlen(s);
 }
 
-static int edge_add_prefix(struct parser *p, struct edge *e, const struct edge_prefix *pfx,
+static int edge_add_prefix(struct config_parser *p, struct edge *e, const struct edge_prefix *pfx,
 		const char *value)
 {
 	for (unsigned i = 0; i < e->n_prefixes; i++)
@@ -295,7 +235,7 @@ static bool prefix_masked(const char *item, char *buf, size_t n)
 	return true;
 }
 
-static int resolve_name(struct parser *p, struct edge *e, const char *item, const char *value)
+static int resolve_name(struct config_parser *p, struct edge *e, const char *item, const char *value)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res = NULL;
@@ -343,7 +283,7 @@ static int resolve_name(struct parser *p, struct edge *e, const char *item, cons
 
 /* One line's worth of "a, b, c"; empty items (a trailing comma before a continuation line)
  * are skipped. Every bad item is reported. */
-static int parse_destination(struct parser *p, struct edge *e, const char *value)
+static int parse_destination(struct config_parser *p, struct edge *e, const char *value)
 {
 	_cleanup_free_ char *copy = strdup(value);
 	char *item, *save = NULL;
@@ -407,20 +347,144 @@ static int parse_destination(struct parser *p, struct edge *e, const char *value
 	return ret;
 }
 
-static char *duration_range_text(char *buf, size_t n)
+static char *rate_text(uint64_t bps, char *buf, size_t n)
 {
-	char a[32], b[32];
+	static const char *const units[] = { "bit", "kbit", "mbit", "gbit", "tbit" };
+	unsigned u = 0;
 
-	snprintf(buf, n, "%s-%s", parse_format_duration(DURATION_MIN, a, sizeof(a)),
-			parse_format_duration(DURATION_MAX, b, sizeof(b)));
+	while (u + 1 < ELEMENTSOF(units) && bps >= 1000 && bps % 1000 == 0) {
+		bps /= 1000;
+		u++;
+	}
+	snprintf(buf, n, "%" PRIu64 "%s", bps, units[u]);
 	return buf;
 }
 
+char *config_key_range(const struct config_key *k, char *buf, size_t n)
+{
+	char a[32], b[32];
+
+	if (!k || k->max == 0)
+		return NULL;
+	if (k->type == CONFIG_DURATION) {
+		parse_format_duration(k->min, a, sizeof(a));
+		parse_format_duration(k->max, b, sizeof(b));
+	} else if (k->type == CONFIG_RATE) {
+		rate_text(k->min, a, sizeof(a));
+		rate_text(k->max, b, sizeof(b));
+	} else {
+		snprintf(a, sizeof(a), "%" PRIu64, k->min);
+		snprintf(b, sizeof(b), "%" PRIu64, k->max);
+	}
+	snprintf(buf, n, "%s-%s", a, b);
+	return buf;
+}
+
+/* Stores u if the parser that made it (r) succeeded and u is in the key's range; else reports
+ * why: not_a (the value is not of the type, r == -EINVAL) or out of range. */
+static int store_ranged(struct config_parser *p, const struct config_key *k, const char *value,
+		int r, uint64_t u, const char *not_a, void *field)
+{
+	char range[64];
+
+	if (r == -EINVAL) {
+		p_error(p, p->lineno, k->name, value, "%s", not_a);
+		return r;
+	}
+	if (r < 0 || u < k->min || u > k->max) {
+		p_error(p, p->lineno, k->name, value, "out of range (allowed: %s)",
+				config_key_range(k, range, sizeof(range)));
+		return -ERANGE;
+	}
+	*(uint64_t *)field = u;
+	return 0;
+}
+
+/* A duration within the key's range. */
+static int parse_ranged_duration(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field)
+{
+	char range[64], not_a[128];
+	uint64_t u = 0;
+	int r = parse_duration(value, &u);
+
+	snprintf(not_a, sizeof(not_a), "not a duration (allowed: %s, e.g. 30s, 5m, 1h30m)",
+			config_key_range(k, range, sizeof(range)));
+	return store_ranged(p, k, value, r, u, not_a, field);
+}
+
+/* A limit: any duration above zero. */
+static int parse_limit_duration(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field)
+{
+	uint64_t u;
+
+	if (parse_duration(value, &u) < 0 || u == 0) {
+		p_error(p, p->lineno, k->name, value,
+				"not a duration (allowed: e.g. 500ms, 30s, 5m)");
+		return -EINVAL;
+	}
+	*(uint64_t *)field = u;
+	return 0;
+}
+
+static int parse_rate_key(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
+	uint64_t u = 0;
+	int r = config_parse_rate(value, &u);
+
+	return store_ranged(p, k, value, r, u, "not a rate (allowed: a number with bit, kbit, "
+			"mbit, gbit or tbit, e.g. 10gbit)", field);
+}
+
+static int replace_string(char **field, const char *value)
+{
+	char *v = strdup(value);
+
+	if (!v)
+		return -ENOMEM;
+	free(*field);
+	*field = v;
+	return 0;
+}
+
+static int parse_group(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
+	if (!group_name_valid(value)) {
+		p_error(p, p->lineno, k->name, value,
+				"not a group name (allowed: 1-%d letters, digits, '_', '.', '-')",
+				GROUP_NAME_MAX);
+		return -EINVAL;
+	}
+	return replace_string(field, value);
+}
+
+static int parse_abs_path(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
+	if (value[0] != '/' || value[strlen(value) - 1] == '/') {
+		p_error(p, p->lineno, k->name, value, "not an absolute file name (allowed: e.g. "
+				"/var/lib/prometheus/node-exporter/chaosd.prom)");
+		return -EINVAL;
+	}
+	return replace_string(field, value);
+}
+
+/* The unsigned count that goes with a list field. */
+static unsigned *list_count(const struct config_key *k, void *field)
+{
+	return (unsigned *)((char *)field - k->offset + k->offset_n);
+}
+
 /* A comma separated interface list; replaces the default (deny_interfaces = lo). */
-static int parse_iflist(struct parser *p, unsigned idx, const char *value)
+static int parse_iflist(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
 {
 	_cleanup_free_ char *copy = strdup(value);
 	char(*list)[IF_NAMESIZE] = NULL;
+	char(**out)[IF_NAMESIZE] = field;
 	unsigned n = 0;
 	char *item, *save = NULL;
 
@@ -435,8 +499,7 @@ static int parse_iflist(struct parser *p, unsigned idx, const char *value)
 		if (!ifname_valid(item)) {
 			char it[64];
 			parse_sanitize(item, it, sizeof(it));
-			p_error(p, p->lineno, config_keys[idx].name, value,
-					"'%s' is not an interface name", it);
+			p_error(p, p->lineno, k->name, value, "'%s' is not an interface name", it);
 			free(list);
 			return -EINVAL;
 		}
@@ -448,21 +511,19 @@ static int parse_iflist(struct parser *p, unsigned idx, const char *value)
 		list = nl;
 		snprintf(list[n++], IF_NAMESIZE, "%s", item);
 	}
-	if (idx == CK_ALLOW_INTERFACES) {
-		free(p->c->allow_interfaces);
-		p->c->allow_interfaces = list;
-		p->c->n_allow_interfaces = n;
-	} else {
-		free(p->c->deny_interfaces);
-		p->c->deny_interfaces = list;
-		p->c->n_deny_interfaces = n;
-	}
+	free(*out);
+	*out = list;
+	*list_count(k, field) = n;
 	return 0;
 }
 
-static int parse_protect(struct parser *p, const char *value)
+/* Adds to the list: a later line or a continuation extends it. */
+static int parse_protect(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
 {
 	_cleanup_free_ char *copy = strdup(value);
+	struct edge_prefix **list = field;
+	unsigned *count = list_count(k, field);
 	char *item, *save = NULL;
 
 	if (!copy)
@@ -476,178 +537,208 @@ static int parse_protect(struct parser *p, const char *value)
 		if (edge_prefix_parse(item, &pfx) < 0) {
 			char it[80];
 			parse_sanitize(item, it, sizeof(it));
-			p_error(p, p->lineno, "protect", value,
+			p_error(p, p->lineno, k->name, value,
 					"'%s' is not a CIDR prefix (allowed: e.g. 10.0.0.0/8, "
 					"fd00::/8)",
 					it);
 			return -EINVAL;
 		}
-		n = reallocarray(p->c->protect, p->c->n_protect + 1, sizeof(*n));
+		n = reallocarray(*list, *count + 1, sizeof(*n));
 		if (!n)
 			return -ENOMEM;
-		p->c->protect = n;
-		n[p->c->n_protect++] = pfx;
+		*list = n;
+		n[(*count)++] = pfx;
 	}
 	return 0;
 }
 
-/* Parse value for key idx into the config or the current edge; reports its own errors. */
-static int set_key(struct parser *p, unsigned idx, const char *value)
+static int parse_percent_key(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field)
 {
-	const char *key = config_keys[idx].name;
-	struct edge *e = p->cur_edge >= 0 ? &p->edges[p->cur_edge].e : NULL;
+	char range[64];
+	double pct;
+
+	if (parse_percent(value, &pct) < 0 || pct < (double)k->min || pct > (double)k->max) {
+		p_error(p, p->lineno, k->name, value, "not a percentage (allowed: %s)",
+				config_key_range(k, range, sizeof(range)));
+		return -EINVAL;
+	}
+	*(double *)field = pct;
+	return 0;
+}
+
+static int parse_bool_key(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
+	bool b;
+
+	if (parse_bool(value, &b) < 0) {
+		p_error(p, p->lineno, k->name, value, "not a boolean (allowed: yes, no)");
+		return -EINVAL;
+	}
+	*(bool *)field = b;
+	return 0;
+}
+
+static int parse_count(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
+	uint64_t v;
+
+	if (parse_u64_range(value, k->min, k->max, &v) < 0) {
+		p_error(p, p->lineno, k->name, value,
+				"not a number from %" PRIu64 " to %" PRIu64, k->min, k->max);
+		return -EINVAL;
+	}
+	*(unsigned *)field = (unsigned)v;
+	return 0;
+}
+
+static int parse_ifname_key(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field)
+{
+	if (!ifname_valid(value)) {
+		p_error(p, p->lineno, k->name, value,
+				"not an interface name (allowed: 1-%d characters, no '/', ':' or "
+				"blanks)",
+				IF_NAMESIZE - 1);
+		return -EINVAL;
+	}
+	snprintf(field, IF_NAMESIZE, "%s", value);
+	return 0;
+}
+
+static int parse_destination_key(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field)
+{
+	return parse_destination(p, (struct edge *)((char *)field - k->offset), value);
+}
+
+static int parse_port_key(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
 	char range[64];
 	uint64_t u;
 	int r;
 
-	switch (idx) {
-	case CK_DEFAULT_DURATION:
-	case CK_MAX_DURATION:
-		r = parse_duration(value, &u);
-		if (r == -EINVAL) {
-			p_error(p, p->lineno, key, value,
-					"not a duration (allowed: %s, e.g. 30s, 5m, 1h30m)",
-					duration_range_text(range, sizeof(range)));
-			return r;
-		}
-		if (r < 0 || u < DURATION_MIN || u > DURATION_MAX) {
-			p_error(p, p->lineno, key, value, "out of range (allowed: %s)",
-					duration_range_text(range, sizeof(range)));
-			return -ERANGE;
-		}
-		if (idx == CK_DEFAULT_DURATION) {
-			p->c->default_duration_usec = u;
-			snprintf(p->default_duration_text, sizeof(p->default_duration_text), "%s",
-					value);
-		} else {
-			p->c->max_duration_usec = u;
-			snprintf(p->max_duration_text, sizeof(p->max_duration_text), "%s", value);
-		}
-		return 0;
-	case CK_LINK_RATE:
-		r = config_parse_rate(value, &u);
-		if (r == -EINVAL) {
-			p_error(p, p->lineno, key, value,
-					"not a rate (allowed: a number with bit, kbit, mbit, gbit "
-					"or tbit, e.g. 10gbit)");
-			return r;
-		}
-		if (r < 0) {
-			p_error(p, p->lineno, key, value, "out of range (allowed: 1bit-1000tbit)");
-			return r;
-		}
-		p->c->link_rate_bps = u;
-		return 0;
-	case CK_SOCKET_GROUP:
-	case CK_READ_GROUP: {
-		char **field = idx == CK_SOCKET_GROUP ? &p->c->socket_group : &p->c->read_group;
-		char *g;
+	r = parse_u64_range(value, k->min, k->max, &u);
+	if (r < 0) {
+		p_error(p, p->lineno, k->name, value, "%s (allowed: %s)",
+				r == -ERANGE ? "out of range" : "not a port number",
+				config_key_range(k, range, sizeof(range)));
+		return r;
+	}
+	*(uint16_t *)field = (uint16_t)u;
+	return 0;
+}
 
-		if (!group_name_valid(value)) {
-			p_error(p, p->lineno, key, value,
-					"not a group name (allowed: 1-%d letters, digits, '_', "
-					"'.', '-')",
-					GROUP_NAME_MAX);
-			return -EINVAL;
-		}
-		g = strdup(value);
-		if (!g)
-			return -ENOMEM;
-		free(*field);
-		*field = g;
-		return 0;
-	}
-	case CK_ALLOW_INTERFACES:
-	case CK_DENY_INTERFACES:
-		return parse_iflist(p, idx, value);
-	case CK_PROTECT:
-		return parse_protect(p, value);
-	case CK_MAX_LATENCY:
-	case CK_MAX_PARTITION_DURATION:
-		r = parse_duration(value, &u);
-		if (r < 0 || u == 0) {
-			p_error(p, p->lineno, key, value,
-					"not a duration (allowed: e.g. 500ms, 30s, 5m)");
-			return -EINVAL;
-		}
-		if (idx == CK_MAX_LATENCY)
-			p->c->max_latency_usec = u;
-		else
-			p->c->max_partition_usec = u;
-		return 0;
-	case CK_MAX_LOSS: {
-		double pct;
+static int parse_proto_key(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field)
+{
+	enum edge_proto proto;
 
-		if (parse_percent(value, &pct) < 0) {
-			p_error(p, p->lineno, key, value, "not a percentage (allowed: 0-100)");
-			return -EINVAL;
-		}
-		p->c->max_loss_percent = pct;
-		return 0;
+	if (edge_proto_from_string(value, &proto) < 0) {
+		p_error(p, p->lineno, k->name, value, "not a protocol (allowed: tcp, udp, any)");
+		return -EINVAL;
 	}
-	case CK_ALLOW_SSH_PARTITION:
-		if (parse_bool(value, &p->c->allow_ssh_partition) < 0) {
-			p_error(p, p->lineno, key, value, "not a boolean (allowed: yes, no)");
-			return -EINVAL;
-		}
-		return 0;
-	case CK_MAX_SCENARIOS:
-	case CK_KEEP_REPORTS: {
-		uint64_t max = idx == CK_MAX_SCENARIOS ? 16 : 10000, v;
+	*(enum edge_proto *)field = proto;
+	return 0;
+}
 
-		if (parse_u64_range(value, 1, max, &v) < 0) {
-			p_error(p, p->lineno, key, value, "not a number from 1 to %" PRIu64, max);
-			return -EINVAL;
-		}
-		*(idx == CK_MAX_SCENARIOS ? &p->c->max_scenarios : &p->c->keep_reports) =
-				(unsigned)v;
-		return 0;
-	}
-	case CK_METRICS_FILE: {
-		char *v;
+#define C(f) offsetof(struct config, f)
+#define E(f) offsetof(struct edge, f)
 
-		if (value[0] != '/' || value[strlen(value) - 1] == '/') {
-			p_error(p, p->lineno, key, value, "not an absolute file name (allowed: e.g. "
-					"/var/lib/prometheus/node-exporter/chaosd.prom)");
-			return -EINVAL;
-		}
-		v = strdup(value);
-		if (!v)
-			return -ENOMEM;
-		free(p->c->metrics_file);
-		p->c->metrics_file = v;
-		return 0;
-	}
-	case CK_INTERFACE:
-		if (!ifname_valid(value)) {
-			p_error(p, p->lineno, key, value,
-					"not an interface name (allowed: 1-%d characters, no '/', "
-					"':' or blanks)",
-					IF_NAMESIZE - 1);
-			return -EINVAL;
-		}
-		snprintf(e->ifname, sizeof(e->ifname), "%s", value);
-		return 0;
-	case CK_DESTINATION:
-		return parse_destination(p, e, value);
-	case CK_PORT:
-		r = parse_u64_range(value, 1, 65535, &u);
-		if (r < 0) {
-			p_error(p, p->lineno, key, value, "%s (allowed: 1-65535)",
-					r == -ERANGE ? "out of range" : "not a port number");
+const struct config_key config_keys[] = {
+	[CK_DEFAULT_DURATION] = { "chaosd", "default_duration", CONFIG_DURATION,
+		parse_ranged_duration, C(default_duration_usec), 0, DURATION_MIN, DURATION_MAX,
+		false, "5m", "how long a fault lasts when the request names no duration" },
+	[CK_MAX_DURATION] = { "chaosd", "max_duration", CONFIG_DURATION, parse_ranged_duration,
+		C(max_duration_usec), 0, DURATION_MIN, DURATION_MAX, false, "1h",
+		"the longest a fault may last; longer requests are refused" },
+	[CK_LINK_RATE] = { "chaosd", "link_rate", CONFIG_RATE, parse_rate_key, C(link_rate_bps),
+		0, 1, RATE_MAX_BPS, false, "10gbit",
+		"link speed used to size netem's queue when the interface reports none" },
+	[CK_SOCKET_GROUP] = { "chaosd", "socket_group", CONFIG_STRING, parse_group,
+		C(socket_group), 0, 0, 0, false, "chaos",
+		"group whose members may use the control socket" },
+	[CK_READ_GROUP] = { "chaosd", "read_group", CONFIG_STRING, parse_group, C(read_group), 0,
+		0, 0, false, NULL,
+		"group whose members may only read (status, edges); default: none" },
+	[CK_ALLOW_INTERFACES] = { "chaosd", "allow_interfaces", CONFIG_IFLIST, parse_iflist,
+		C(allow_interfaces), C(n_allow_interfaces), 0, 0, false, NULL,
+		"comma separated interfaces faults may use; default: all not denied" },
+	/* lo carries the host's own services talking to themselves: faulting it by accident is
+	 * how a chaos tool takes down the box it runs on. */
+	[CK_DENY_INTERFACES] = { "chaosd", "deny_interfaces", CONFIG_IFLIST, parse_iflist,
+		C(deny_interfaces), C(n_deny_interfaces), 0, 0, false, "lo",
+		"comma separated interfaces faults may never use" },
+	[CK_PROTECT] = { "chaosd", "protect", CONFIG_PREFIXES, parse_protect, C(protect),
+		C(n_protect), 0, 0, false, NULL,
+		"comma separated CIDR prefixes: edges overlapping them are refused" },
+	[CK_MAX_LATENCY] = { "chaosd", "max_latency", CONFIG_DURATION, parse_limit_duration,
+		C(max_latency_usec), 0, 0, 0, false, NULL,
+		"largest latency (ms + jitter) a fault may add; default: no limit" },
+	[CK_MAX_LOSS] = { "chaosd", "max_loss", CONFIG_PERCENT, parse_percent_key,
+		C(max_loss_percent), 0, 0, 100, false, "100",
+		"largest loss percentage a fault may ask for; 100: no limit" },
+	[CK_MAX_PARTITION_DURATION] = { "chaosd", "max_partition_duration", CONFIG_DURATION,
+		parse_limit_duration, C(max_partition_usec), 0, 0, 0, false, NULL,
+		"the longest a partition may last; default: max_duration" },
+	[CK_ALLOW_SSH_PARTITION] = { "chaosd", "allow_ssh_partition", CONFIG_BOOL,
+		parse_bool_key, C(allow_ssh_partition), 0, 0, 0, false, "no",
+		"allow partitions of edges holding the peer of an established SSH session" },
+	[CK_MAX_SCENARIOS] = { "chaosd", "max_scenarios", CONFIG_COUNT, parse_count,
+		C(max_scenarios), 0, 1, 16, false, "1",
+		"how many scenarios may run at the same time" },
+	[CK_KEEP_REPORTS] = { "chaosd", "keep_reports", CONFIG_COUNT, parse_count,
+		C(keep_reports), 0, 1, 10000, false, "50",
+		"how many scenario reports the state directory keeps" },
+	[CK_METRICS_FILE] = { "chaosd", "metrics_file", CONFIG_STRING, parse_abs_path,
+		C(metrics_file), 0, 0, 0, false, NULL,
+		"absolute path of a file (e.g. /var/lib/prometheus/node-exporter/chaosd.prom) "
+		"that chaosd keeps rewriting with its metrics for node_exporter's textfile "
+		"collector, atomically and at most once per second; default: none" },
+	[CK_INTERFACE] = { "edge", "interface", CONFIG_IFNAME, parse_ifname_key, E(ifname), 0, 0,
+		0, false, NULL,
+		"interface of the edge; default: the one routing to the first destination" },
+	[CK_DESTINATION] = { "edge", "destination", CONFIG_PREFIXES, parse_destination_key,
+		E(prefixes), 0, 0, 0, true, NULL,
+		"comma separated CIDR prefixes, addresses or host names (resolved at load); "
+		"required; may continue on indented lines" },
+	[CK_PORT] = { "edge", "port", CONFIG_PORT, parse_port_key, E(port), 0, 1, 65535, false,
+		NULL, "destination port; without protocol it means tcp and udp" },
+	[CK_PROTOCOL] = { "edge", "protocol", CONFIG_PROTO, parse_proto_key, E(proto), 0, 0, 0,
+		false, "any", "tcp, udp or any" },
+};
+
+const unsigned config_n_keys = ELEMENTSOF(config_keys);
+
+_Static_assert(ELEMENTSOF(config_keys) == _CK_MAX, "config_keys and CK_* disagree");
+_Static_assert(_CK_MAX <= ELEMENTSOF(((struct config *)0)->key_lines), "key_lines too small");
+
+/* Parse value for key idx into the config or the current edge; reports its own errors. */
+static int set_key(struct config_parser *p, unsigned idx, const char *value)
+{
+	const struct config_key *k = &config_keys[idx];
+	char *base = streq(k->section, "edge") ? (char *)&p->edges[p->cur_edge].e : (char *)p->c;
+
+	return k->parse(p, k, value, base + k->offset);
+}
+
+/* The table's defaults of section into base, before the file is read. */
+static int set_defaults(struct config_parser *p, const char *section, void *base)
+{
+	for (unsigned i = 0; i < config_n_keys; i++) {
+		const struct config_key *k = &config_keys[i];
+		int r;
+
+		if (!k->default_value || !streq(k->section, section))
+			continue;
+		r = k->parse(p, k, k->default_value, (char *)base + k->offset);
+		if (r < 0)
 			return r;
-		}
-		e->port = (uint16_t)u;
-		return 0;
-	case CK_PROTOCOL:
-		if (edge_proto_from_string(value, &e->proto) < 0) {
-			p_error(p, p->lineno, key, value,
-					"not a protocol (allowed: tcp, udp, any)");
-			return -EINVAL;
-		}
-		return 0;
 	}
-	return -EINVAL;
+	return 0;
 }
 
 static char *section_keys_text(const char *section, char *buf, size_t n)
@@ -668,25 +759,16 @@ static char *section_keys_text(const char *section, char *buf, size_t n)
 	return buf;
 }
 
-static const char *find_chars_or_comment(const char *s, const char *chars);
-
-static int handle_continuation(struct parser *p, const char *name, const char *value)
+static int handle_continuation(struct config_parser *p, const char *name, const char *value)
 {
-	char buf[256];
-
-	/* This inih leaves an inline comment on a continuation line; newer ones strip it. */
-	snprintf(buf, sizeof(buf), "%s", value);
-	buf[find_chars_or_comment(buf, "") - buf] = '\0';
-	parse_strip(buf);
-	value = buf;
-
 	/* Only a destination list is long enough to need more than one line. */
-	if (p->prev_key == CK_DESTINATION && p->section == SECTION_EDGE) {
-		int r = set_key(p, CK_DESTINATION, value);
+	if (p->prev_key >= 0 && config_keys[p->prev_key].continues &&
+			p->section != SECTION_IGNORED) {
+		int r = set_key(p, (unsigned)p->prev_key, value);
 
-		if (r < 0) {
+		if (r < 0 && p->section == SECTION_EDGE) {
 			p->edges[p->cur_edge].bad = true;
-			p->edges[p->cur_edge].dest_failed = true;
+			p->edges[p->cur_edge].dest_failed |= p->prev_key == CK_DESTINATION;
 		}
 		return r;
 	}
@@ -699,37 +781,29 @@ static int handle_continuation(struct parser *p, const char *name, const char *v
 	return -EINVAL;
 }
 
-static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+static int key_cb(void *user, unsigned line, const char *name, const char *value,
+		bool continuation)
 {
-	struct parser *p = user;
+	struct config_parser *p = user;
 	unsigned *key_line;
 	const char *sec;
 	char keys[384];
 	int idx = -1, r;
 
-	(void)section; /* the reader tracked it, with its line number */
-
-	if (!value)
-		value = "";
-	if (p->line_class == LINE_CONTINUATION) {
+	p->lineno = line;
+	if (continuation) {
 		r = handle_continuation(p, name, value);
-		if (r == -ENOMEM) {
-			p->oom = true;
-			return 0;
-		}
-		return 1;
+		return r == -ENOMEM ? r : 0;
 	}
-
-	p->prev_name = name[0] != '\0';
 	p->prev_key = -1;
 
 	switch (p->section) {
 	case SECTION_NONE:
 		p_error(p, p->lineno, name, value,
 				"key outside of a section (allowed: in [chaosd] or [edge NAME])");
-		return 1;
+		return 0;
 	case SECTION_IGNORED:
-		return 1;
+		return 0;
 	case SECTION_CHAOSD:
 		sec = "chaosd";
 		key_line = p->chaosd_key_line;
@@ -739,7 +813,7 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		key_line = p->edges[p->cur_edge].key_line;
 		break;
 	default:
-		return 1;
+		return 0;
 	}
 
 	for (unsigned i = 0; i < config_n_keys; i++)
@@ -752,47 +826,33 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 				section_keys_text(sec, keys, sizeof(keys)));
 		if (p->section == SECTION_EDGE)
 			p->edges[p->cur_edge].bad = true;
-		return 1;
+		return 0;
 	}
 	if (key_line[idx]) {
 		p_error(p, p->lineno, name, value, "duplicate key (first set on line %u)",
 				key_line[idx]);
 		if (p->section == SECTION_EDGE)
 			p->edges[p->cur_edge].bad = true;
-		return 1;
+		return 0;
 	}
 	key_line[idx] = p->lineno;
+	if (p->section == SECTION_CHAOSD)
+		snprintf(p->chaosd_key_text[idx], sizeof(p->chaosd_key_text[idx]), "%s", value);
 	p->prev_key = idx; /* even if the value is refused: its continuation is checked too */
 
 	r = set_key(p, (unsigned)idx, value);
-	if (r == -ENOMEM) {
-		p->oom = true;
-		return 0;
-	}
+	if (r == -ENOMEM)
+		return r;
 	if (r < 0) {
 		if (p->section == SECTION_EDGE) {
 			p->edges[p->cur_edge].bad = true;
 			p->edges[p->cur_edge].dest_failed |= idx == CK_DESTINATION;
 		}
-		return 1;
 	}
-	return 1;
+	return 0;
 }
 
-/* inih's own test for an inline comment: ';' after whitespace. Returns the first of chars or
- * of such a comment, or the terminating NUL. */
-static const char *find_chars_or_comment(const char *s, const char *chars)
-{
-	bool was_space = false;
-
-	while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
-		was_space = isspace((unsigned char)*s);
-		s++;
-	}
-	return s;
-}
-
-static void begin_section(struct parser *p, const char *text)
+static void begin_section(struct config_parser *p, const char *text)
 {
 	char buf[256], name_s[64];
 	const char *name;
@@ -851,109 +911,42 @@ static void begin_section(struct parser *p, const char *text)
 		p->cap_edges = cap;
 	}
 	n = strlen(name);
-	p->edges[p->n_edges] = (struct edge_state){ .e = { .proto = EDGE_PROTO_ANY,
-							    .line = p->lineno } };
+	p->edges[p->n_edges] = (struct edge_state){ .e = { .line = p->lineno } };
 	memcpy(p->edges[p->n_edges].e.name, name, n + 1);
+	if (set_defaults(p, "edge", &p->edges[p->n_edges].e) < 0) {
+		p->oom = true; /* a default of the table cannot be wrong otherwise */
+		return;
+	}
 	p->cur_edge = (int)p->n_edges++;
 	p->section = SECTION_EDGE;
 }
 
-/* Classify the line as inih r55 will (start-of-line comment, continuation, section, key, in
- * that order), reporting what inih would only count: syntax errors. Sections are handled
- * here, so an empty [edge x] is seen and every error has its line. */
-static void classify_line(struct parser *p, char *line)
+static void section_cb(void *user, unsigned line, const char *name)
 {
-	char *start = line, *end;
-	const char *e;
-	char shown[64];
+	struct config_parser *p = user;
 
-	p->line_class = LINE_OTHER;
-	if (p->lineno == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
-		start += 3;
-	while (*start && isspace((unsigned char)*start))
-		start++;
-	end = start + strlen(start);
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-
-	if (start == end || *start == ';' || *start == '#')
-		return;
-	if (p->prev_name && start > line) {
-		p->line_class = LINE_CONTINUATION;
+	p->lineno = line;
+	p->prev_key = -1;
+	if (name) {
+		begin_section(p, name);
 		return;
 	}
-	*end = '\0'; /* a copy: inih gets its own */
-	if (*start == '[') {
-		e = find_chars_or_comment(start + 1, "]");
-		if (*e != ']') {
-			p->section_text[0] = '\0';
-			p->section = SECTION_IGNORED;
-			p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' has no ']'",
-					parse_sanitize(start, shown, sizeof(shown)));
-			return;
-		}
-		p->prev_name = false;
-		p->prev_key = -1;
-		{
-			char sec[256];
-			size_t n = MIN((size_t)(e - start - 1), sizeof(sec) - 1);
-
-			memcpy(sec, start + 1, n);
-			sec[n] = '\0';
-			begin_section(p, sec);
-		}
-		e++;
-		e += strspn(e, " \t\r\n\v\f");
-		if (*e && *e != ';' && *e != '#')
-			p_error(p, p->lineno, NULL, NULL,
-					"text after ']' (allowed: a ';' or '#' comment)");
-		return;
-	}
-	e = find_chars_or_comment(start, "=:");
-	if (*e != '=' && *e != ':') {
-		p_error(p, p->lineno, NULL, NULL,
-				"syntax error: '%s' (allowed: [section], key = value, ';' or '#' "
-				"comments)",
-				parse_sanitize(start, shown, sizeof(shown)));
-		return;
-	}
-	p->line_class = LINE_KEY;
+	p->section_text[0] = '\0';
+	p->section = SECTION_IGNORED;
+	p->cur_edge = -1;
 }
 
-/* ini_reader: hands inih one whole line at a time and keeps the line number, which this
- * inih does not pass to the handler. A line too long for inih's buffer is reported and
- * replaced by a blank one rather than split. */
-static char *ini_reader_cb(char *str, int num, void *stream)
+static void error_cb(void *user, unsigned line, const char *msg)
 {
-	struct parser *p = stream;
-	const char *s, *nl;
-	size_t len, with_nl;
-	char copy[1024];
-
-	if (p->pos >= p->len || num < 2)
-		return NULL;
-	s = p->text + p->pos;
-	nl = memchr(s, '\n', p->len - p->pos);
-	len = nl ? (size_t)(nl - s) : p->len - p->pos;
-	with_nl = len + (nl ? 1 : 0);
-	p->pos += with_nl;
-	p->lineno++;
-
-	if (len + 2 > (size_t)num || len >= sizeof(copy)) {
-		p->line_class = LINE_OTHER;
-		p_error(p, p->lineno, NULL, NULL, "line too long (allowed: at most %zu characters)",
-				MIN((size_t)num - 2, sizeof(copy) - 1));
-		str[0] = '\n';
-		str[1] = '\0';
-		return str;
-	}
-	memcpy(str, s, with_nl);
-	str[with_nl] = '\0';
-	memcpy(copy, s, len);
-	copy[len] = '\0';
-	classify_line(p, copy);
-	return str;
+	p_error(user, line, NULL, NULL, "%s", msg);
 }
+
+static const struct ini_ops config_ini = {
+	.section = section_cb,
+	.key = key_cb,
+	.error = error_cb,
+	.sections = "[chaosd], [edge NAME]",
+};
 
 /* The first pair of prefixes of a and b that overlap, as text for the message. */
 static void first_overlap(const struct edge *a, const struct edge *b, char *pa, char *pb,
@@ -968,7 +961,7 @@ static void first_overlap(const struct edge *a, const struct edge *b, char *pa, 
 			}
 }
 
-static void check_edges(struct parser *p)
+static void check_edges(struct config_parser *p)
 {
 	for (unsigned i = 0; i < p->n_edges; i++) {
 		struct edge_state *a = &p->edges[i];
@@ -1005,7 +998,7 @@ static void check_edges(struct parser *p)
 	}
 }
 
-static void check_durations(struct parser *p)
+static void check_durations(struct config_parser *p)
 {
 	const struct config *c = p->c;
 	unsigned dl = p->chaosd_key_line[CK_DEFAULT_DURATION];
@@ -1015,15 +1008,15 @@ static void check_durations(struct parser *p)
 		return;
 	snprintf(p->section_text, sizeof(p->section_text), "[chaosd]");
 	if (dl && ml)
-		p_error(p, dl, "default_duration", p->default_duration_text,
+		p_error(p, dl, "default_duration", p->chaosd_key_text[CK_DEFAULT_DURATION],
 				"longer than max_duration = '%s' (line "
-				"%u)", p->max_duration_text, ml);
+				"%u)", p->chaosd_key_text[CK_MAX_DURATION], ml);
 	else if (dl)
-		p_error(p, dl, "default_duration", p->default_duration_text,
+		p_error(p, dl, "default_duration", p->chaosd_key_text[CK_DEFAULT_DURATION],
 				"longer than max_duration (%s, the default)",
 				config_keys[CK_MAX_DURATION].default_value);
 	else
-		p_error(p, ml, "max_duration", p->max_duration_text,
+		p_error(p, ml, "max_duration", p->chaosd_key_text[CK_MAX_DURATION],
 				"shorter than default_duration (%s, the default)",
 				config_keys[CK_DEFAULT_DURATION].default_value);
 }
@@ -1045,40 +1038,6 @@ struct config *config_free(struct config *c)
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct config *, config_free);
-
-static int config_defaults(struct config *c)
-{
-	uint64_t u;
-	int r;
-
-	r = parse_duration(config_keys[CK_DEFAULT_DURATION].default_value, &u);
-	if (r < 0)
-		return r;
-	c->default_duration_usec = u;
-	r = parse_duration(config_keys[CK_MAX_DURATION].default_value, &u);
-	if (r < 0)
-		return r;
-	c->max_duration_usec = u;
-	r = config_parse_rate(config_keys[CK_LINK_RATE].default_value, &u);
-	if (r < 0)
-		return r;
-	c->link_rate_bps = u;
-	c->socket_group = strdup(config_keys[CK_SOCKET_GROUP].default_value);
-	if (!c->socket_group)
-		return -ENOMEM;
-	c->max_loss_percent = 100;
-	c->max_scenarios = 1;
-	c->keep_reports = 50;
-	/* lo carries the host's own services talking to themselves: faulting it by accident is
-	 * how a chaos tool takes down the box it runs on. */
-	c->deny_interfaces = calloc(1, sizeof(*c->deny_interfaces));
-	if (!c->deny_interfaces)
-		return -ENOMEM;
-	snprintf(c->deny_interfaces[0], IF_NAMESIZE, "%s",
-			config_keys[CK_DENY_INTERFACES].default_value);
-	c->n_deny_interfaces = 1;
-	return 0;
-}
 
 char *config_key_origin(const struct config *c, const char *key, char *buf, size_t n)
 {
@@ -1115,12 +1074,10 @@ static int load_text(const char *text, size_t len, const char *name, bool resolv
 		struct config **ret, struct diag *d)
 {
 	_cleanup_(config_freep) struct config *c = NULL;
-	struct parser p = {
+	struct config_parser p = {
 		.name = name ? name : "<string>",
 		.resolve = resolve,
 		.d = d,
-		.text = text,
-		.len = len,
 		.cur_edge = -1,
 		.prev_key = -1,
 	};
@@ -1129,23 +1086,18 @@ static int load_text(const char *text, size_t len, const char *name, bool resolv
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	r = config_defaults(c);
-	if (r < 0)
-		return r;
 	c->path = strdup(p.name);
 	if (!c->path)
 		return -ENOMEM;
 	p.c = c;
+	r = set_defaults(&p, "chaosd", c);
+	if (r < 0)
+		return r;
 
-	r = ini_parse_stream(ini_reader_cb, &p, ini_handler_cb, &p);
-	if (r == -2 || p.oom) {
+	r = ini_parse(text, len, &config_ini, &p);
+	if (r < 0 || p.oom) {
 		free(p.edges);
 		return -ENOMEM;
-	}
-	if (r > 0 && p.errors == 0) {
-		/* inih refused a line the reader did not: report it rather than pass it. */
-		p.section_text[0] = '\0';
-		p_error(&p, (unsigned)r, NULL, NULL, "syntax error");
 	}
 
 	check_edges(&p);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* /etc/chaosd/chaosd.conf, INI parsed with inih. Every key is described once in config_keys,
+/* /etc/chaosd/chaosd.conf, INI read by src/ini.c. Every key is described once in config_keys,
  * which drives parsing, --check-config and the chaosd.conf(5) man page. Loading never half
  * succeeds: either a whole new config is returned or every error found is in the diag, each as
  * "FILE:LINE: [section] key = 'value': what is wrong (what is allowed)". */
@@ -58,11 +58,25 @@ enum config_value_type {
 	CONFIG_COUNT,   /* a positive integer */
 };
 
+struct config_parser;
+struct config_key;
+/* Parse value into field (at offset in struct config for [chaosd], in struct edge for
+ * [edge NAME]); report what is wrong through the parser. field is only written on success. */
+typedef int (*config_parse_fn)(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field);
+
+/* One line per key, the way systemd's gperf tables are: name, parser, where it is stored, its
+ * default and its range. Parsing, defaults, --check-config and chaosd.conf(5) all read it. */
 struct config_key {
 	const char *section; /* "chaosd" or "edge" (for [edge NAME]) */
 	const char *name;
 	enum config_value_type type;
-	const char *default_value; /* NULL: none */
+	config_parse_fn parse;
+	size_t offset;       /* of the field */
+	size_t offset_n;     /* lists: of the unsigned count next to it */
+	uint64_t min, max;   /* durations in usec, rates in bit/s, numbers; both 0: no range */
+	bool continues;      /* may continue on indented lines */
+	const char *default_value; /* parsed by .parse before the file; NULL: none */
 	const char *help;
 };
 
@@ -84,3 +98,5 @@ char *config_key_origin(const struct config *c, const char *key, char *buf, size
 bool config_interface_allowed(const struct config *c, const char *ifname, const char **ret_key);
 /* "10gbit" etc. */
 int config_parse_rate(const char *s, uint64_t *ret_bps);
+/* "1s-365d", "1-16", "1bit-1000tbit" for a key with a range, else NULL. */
+char *config_key_range(const struct config_key *k, char *buf, size_t n);

@@ -16,107 +16,104 @@
 #define FOR_MIN (double)USEC_PER_MSEC            /* durations are in microseconds */
 #define FOR_MAX (365. * 24 * 3600 * USEC_PER_SEC)
 
-enum {
-	KEY_MS,
-	KEY_JITTER,
-	KEY_PERCENT,
-	KEY_CORRELATION,
-	KEY_DISTRIBUTION,
-	KEY_MODEL,
-	KEY_GE_P,
-	KEY_GE_R,
-	KEY_GE_BAD_LOSS,
-	KEY_GE_GOOD_LOSS,
-	KEY_GAP,
-	KEY_KBIT,
-	KEY_DIRECTION,
-	KEY_FLOWS,
-	KEY_FOR,
-	KEY_LEASE,
-	_KEY_MAX,
-};
-
 #define BIT(key) (UINT64_C(1) << (key))
 
-static const char *const kind_names[_FAULT_KIND_MAX] = {
-	[FAULT_LATENCY] = "latency",
-	[FAULT_LOSS] = "loss",
-	[FAULT_CORRUPT] = "corrupt",
-	[FAULT_DUPLICATE] = "duplicate",
-	[FAULT_REORDER] = "reorder",
-	[FAULT_RATE] = "rate",
-	[FAULT_PARTITION] = "partition",
+struct text;
+
+/* What a kind of fault is, in one place: iproute2's qdisc_util and networkd's QDiscVTable are
+ * the models. The kinds themselves are listed once, in kinds[] at the end of this file. */
+struct fault_kind_ops {
+	const char *name;
+	const char *help;
+	const char *main_key; /* the key it is mostly about */
+	/* Rules across keys beyond what the key table says; NULL: none. */
+	int (*validate)(const struct fault *f, struct diag *d);
+	/* The human line, after which fault_describe adds the share of flows. */
+	void (*describe)(const struct fault *f, struct text *t);
+	/* Fold into the edge's netem configuration, as iproute2's q_netem.c encodes the same tc
+	 * words; NULL: not carried by netem. */
+	void (*merge_netem)(const struct fault *f, struct netem_config *c);
 };
 
-static const char *const kind_helps[_FAULT_KIND_MAX] = {
-	[FAULT_LATENCY] = "delay every packet by ms, optionally with jitter",
-	[FAULT_LOSS] = "drop packets at random (percent) or in bursts (model=gemodel)",
-	[FAULT_CORRUPT] = "flip a random bit in a percentage of packets",
-	[FAULT_DUPLICATE] = "send a percentage of packets twice",
-	[FAULT_REORDER] = "delay packets by ms but send a share of them at once, ahead",
-	[FAULT_RATE] = "limit the bandwidth to kbit",
-	[FAULT_PARTITION] = "drop all traffic (no netem)",
-};
+static const struct fault_kind_ops kinds[_FAULT_KIND_MAX];
 
 static const char *const dist_choices[] = { "uniform", "normal", "pareto", "paretonormal", NULL };
 static const char *const model_choices[] = { "random", "gemodel", NULL };
 /* Index + 1 is enum fault_direction. */
 static const char *const direction_choices[] = { "out", "in", "both", NULL };
 
+#define AT(field) .offset = offsetof(struct fault, field)
+
 const struct fault_key fault_keys[] = {
-	[KEY_MS] = { .name = "ms", .metavar = "MS", .type = FAULT_KEY_DOUBLE,
+	{ .name = "ms", .metavar = "MS", .type = FAULT_KEY_DOUBLE,
+		AT(delay_ms), .field = FAULT_FIELD_DOUBLE,
 		.kinds = K(FAULT_LATENCY) | K(FAULT_REORDER),
 		.required = K(FAULT_LATENCY) | K(FAULT_REORDER), .min = 0, .max = MS_MAX,
 		.help = "delay in milliseconds; for reorder, of the packets not sent ahead" },
-	[KEY_JITTER] = { .name = "jitter", .metavar = "MS", .type = FAULT_KEY_DOUBLE,
+	{ .name = "jitter", .metavar = "MS", .type = FAULT_KEY_DOUBLE,
+		AT(jitter_ms), .field = FAULT_FIELD_DOUBLE,
 		.kinds = K(FAULT_LATENCY), .min = 0, .max = MS_MAX,
 		.help = "random variation of the delay in milliseconds" },
-	[KEY_PERCENT] = { .name = "percent", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+	{ .name = "percent", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+		AT(percent), .field = FAULT_FIELD_DOUBLE,
 		.kinds = PERCENT_KINDS,
 		/* loss: required unless model=gemodel, checked in fault_validate() */
 		.required = K(FAULT_CORRUPT) | K(FAULT_DUPLICATE) | K(FAULT_REORDER),
 		.min = 0, .max = 100,
 		.help = "share of packets affected; loss needs it unless model=gemodel" },
-	[KEY_CORRELATION] = { .name = "correlation", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+	{ .name = "correlation", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+		AT(correlation), .field = FAULT_FIELD_DOUBLE,
 		.kinds = K(FAULT_LATENCY) | PERCENT_KINDS, .min = 0, .max = 100,
 		.help = "how much each random choice depends on the previous one, in percent" },
-	[KEY_DISTRIBUTION] = { .name = "distribution", .metavar = "DIST", .type = FAULT_KEY_ENUM,
+	{ .name = "distribution", .metavar = "DIST", .type = FAULT_KEY_ENUM,
+		AT(distribution), .field = FAULT_FIELD_ENUM,
 		.kinds = K(FAULT_LATENCY), .choices = dist_choices,
 		.help = "shape of the jitter (needs jitter)" },
-	[KEY_MODEL] = { .name = "model", .metavar = "MODEL", .type = FAULT_KEY_ENUM,
+	{ .name = "model", .metavar = "MODEL", .type = FAULT_KEY_ENUM,
+		AT(loss_model), .field = FAULT_FIELD_ENUM,
 		.kinds = K(FAULT_LOSS), .choices = model_choices,
 		.help = "random: independent drops; gemodel: Gilbert-Elliott bursts" },
-	[KEY_GE_P] = { .name = "ge_p", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+	{ .name = "ge_p", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+		AT(ge_p), .field = FAULT_FIELD_DOUBLE,
 		.kinds = K(FAULT_LOSS), .min = 0, .max = 100,
 		.help = "gemodel: chance to go from the good to the bad state; required" },
-	[KEY_GE_R] = { .name = "ge_r", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+	{ .name = "ge_r", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+		AT(ge_r), .field = FAULT_FIELD_DOUBLE,
 		.kinds = K(FAULT_LOSS), .min = 0, .max = 100,
 		.help = "gemodel: chance to go from the bad to the good state (default 100-ge_p)" },
-	[KEY_GE_BAD_LOSS] = { .name = "ge_bad_loss", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+	{ .name = "ge_bad_loss", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+		AT(ge_bad_loss), .field = FAULT_FIELD_DOUBLE,
 		.kinds = K(FAULT_LOSS), .min = 0, .max = 100,
 		.help = "gemodel: loss in the bad state (iproute2's 1-h, default 100)" },
-	[KEY_GE_GOOD_LOSS] = { .name = "ge_good_loss", .metavar = "PCT",
-		.type = FAULT_KEY_PERCENT, .kinds = K(FAULT_LOSS), .min = 0, .max = 100,
+	{ .name = "ge_good_loss", .metavar = "PCT",
+		.type = FAULT_KEY_PERCENT,
+		AT(ge_good_loss), .field = FAULT_FIELD_DOUBLE, .kinds = K(FAULT_LOSS), .min = 0, .max = 100,
 		.help = "gemodel: loss in the good state (iproute2's 1-k, default 0)" },
-	[KEY_GAP] = { .name = "gap", .metavar = "N", .type = FAULT_KEY_U64,
+	{ .name = "gap", .metavar = "N", .type = FAULT_KEY_U64,
+		AT(gap), .field = FAULT_FIELD_U32,
 		.kinds = K(FAULT_REORDER), .min = 1, .max = UINT32_MAX,
 		.help = "only every Nth packet may be sent ahead (default 1)" },
-	[KEY_KBIT] = { .name = "kbit", .metavar = "KBIT", .type = FAULT_KEY_U64,
+	{ .name = "kbit", .metavar = "KBIT", .type = FAULT_KEY_U64,
+		AT(rate_kbit), .field = FAULT_FIELD_U64,
 		.kinds = K(FAULT_RATE), .required = K(FAULT_RATE), .min = 1, .max = 1e9,
 		.help = "bandwidth in kilobits per second" },
-	[KEY_DIRECTION] = { .name = "direction", .metavar = "DIR", .type = FAULT_KEY_ENUM,
+	{ .name = "direction", .metavar = "DIR", .type = FAULT_KEY_ENUM,
+		AT(direction), .field = FAULT_FIELD_ENUM, .enum_base = 1,
 		.kinds = ALL_KINDS, .choices = direction_choices,
 		.help = "traffic to the edge (out), from it (in) or both; default out" },
-	[KEY_FLOWS] = { .name = "flows", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+	{ .name = "flows", .metavar = "PCT", .type = FAULT_KEY_PERCENT,
+		AT(flows_permyriad), .field = FAULT_FIELD_PERMYRIAD,
 		.kinds = ALL_KINDS, .min = 100. / FLOWSEL_ALL, .max = 100,
 		.help = "share of the edge's connections affected, chosen by a hash of their "
 			"addresses and ports: a connection is always or never affected, both ways, "
 			"and raising the share keeps the ones it had; every fault of an edge has the "
 			"same share; default 100" },
-	[KEY_FOR] = { .name = "for", .metavar = "TIME", .type = FAULT_KEY_DURATION,
+	{ .name = "for", .metavar = "TIME", .type = FAULT_KEY_DURATION,
+		AT(duration_usec), .field = FAULT_FIELD_U64,
 		.kinds = ALL_KINDS, .min = FOR_MIN, .max = FOR_MAX,
 		.help = "how long the fault lasts, e.g. 30s, 5m; default: the daemon's default" },
-	[KEY_LEASE] = { .name = "lease", .metavar = "TIME", .type = FAULT_KEY_DURATION,
+	{ .name = "lease", .metavar = "TIME", .type = FAULT_KEY_DURATION,
+		AT(lease_usec), .field = FAULT_FIELD_U64,
 		.kinds = ALL_KINDS, .min = USEC_PER_SEC, .max = FOR_MAX,
 		.help = "dead-man lease: reverted unless renewed within TIME (chaosctl renews while "
 			"it runs)" },
@@ -124,12 +121,13 @@ const struct fault_key fault_keys[] = {
 
 const unsigned fault_n_keys = ELEMENTSOF(fault_keys);
 
-_Static_assert(ELEMENTSOF(fault_keys) == _KEY_MAX, "fault_keys and KEY_* disagree");
-_Static_assert(_KEY_MAX <= 64, "set_mask holds one bit per key");
+_Static_assert(ELEMENTSOF(fault_keys) <= 64, "set_mask holds one bit per key");
+_Static_assert(sizeof(enum fault_dist) == sizeof(int) && sizeof(enum fault_loss_model) == sizeof(int)
+		&& sizeof(enum fault_direction) == sizeof(int), "FAULT_FIELD_ENUM is held as an int");
 
 const char *fault_kind_to_string(enum fault_kind k)
 {
-	return (unsigned)k < _FAULT_KIND_MAX ? kind_names[k] : NULL;
+	return (unsigned)k < _FAULT_KIND_MAX ? kinds[k].name : NULL;
 }
 
 int fault_kind_from_string(const char *s, enum fault_kind *ret)
@@ -137,7 +135,7 @@ int fault_kind_from_string(const char *s, enum fault_kind *ret)
 	if (!s)
 		return -EINVAL;
 	for (unsigned i = 0; i < _FAULT_KIND_MAX; i++)
-		if (streq(s, kind_names[i])) {
+		if (streq(s, kinds[i].name)) {
 			*ret = (enum fault_kind)i;
 			return 0;
 		}
@@ -146,7 +144,27 @@ int fault_kind_from_string(const char *s, enum fault_kind *ret)
 
 const char *fault_kind_help(enum fault_kind k)
 {
-	return (unsigned)k < _FAULT_KIND_MAX ? kind_helps[k] : NULL;
+	return (unsigned)k < _FAULT_KIND_MAX ? kinds[k].help : NULL;
+}
+
+char *fault_kind_list(char *buf, size_t n)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < _FAULT_KIND_MAX; i++) {
+		int w = snprintf(buf + off, n - off, "%s%s", i ? ", " : "", kinds[i].name);
+
+		if (w < 0 || (size_t)w >= n - off)
+			break;
+		off += (size_t)w;
+	}
+	return buf;
+}
+
+const char *fault_kind_main_key(enum fault_kind k)
+{
+	return (unsigned)k < _FAULT_KIND_MAX ? kinds[k].main_key : NULL;
 }
 
 const char *fault_direction_to_string(enum fault_direction d)
@@ -286,97 +304,57 @@ static char *allowed_text(const struct fault_key *k, char *buf, size_t n)
 	return buf;
 }
 
-/* Numeric value of a key as stored in f, for range checks. Enum keys give their index. */
-static double key_value(const struct fault *f, unsigned idx)
+static const void *field_at(const struct fault *f, const struct fault_key *k)
 {
-	switch (idx) {
-	case KEY_MS:
-		return f->delay_ms;
-	case KEY_JITTER:
-		return f->jitter_ms;
-	case KEY_CORRELATION:
-		return f->correlation;
-	case KEY_DISTRIBUTION:
-		return f->distribution;
-	case KEY_PERCENT:
-		return f->percent;
-	case KEY_MODEL:
-		return f->loss_model;
-	case KEY_GE_P:
-		return f->ge_p;
-	case KEY_GE_R:
-		return f->ge_r;
-	case KEY_GE_BAD_LOSS:
-		return f->ge_bad_loss;
-	case KEY_GE_GOOD_LOSS:
-		return f->ge_good_loss;
-	case KEY_GAP:
-		return f->gap;
-	case KEY_KBIT:
-		return (double)f->rate_kbit;
-	case KEY_DIRECTION:
-		return f->direction - 1;
-	case KEY_FLOWS:
-		return f->flows_permyriad * 100. / FLOWSEL_ALL;
-	case KEY_FOR:
-		return (double)f->duration_usec;
-	case KEY_LEASE:
-		return (double)f->lease_usec;
+	return (const char *)f + k->offset;
+}
+
+/* Numeric value of a key as stored in f, for range checks. Enum keys give their index. */
+static double key_value(const struct fault *f, const struct fault_key *k)
+{
+	const void *p = field_at(f, k);
+
+	switch (k->field) {
+	case FAULT_FIELD_DOUBLE:
+		return *(const double *)p;
+	case FAULT_FIELD_U64:
+		return (double)*(const uint64_t *)p;
+	case FAULT_FIELD_U32:
+		return *(const uint32_t *)p;
+	case FAULT_FIELD_ENUM:
+		return *(const int *)p - k->enum_base;
+	case FAULT_FIELD_PERMYRIAD:
+		return *(const uint16_t *)p * 100. / FLOWSEL_ALL;
 	}
 	return 0;
 }
 
-static void key_store(struct fault *f, unsigned idx, double dv, uint64_t uv)
+static uint64_t key_u64(const struct fault *f, const struct fault_key *k)
 {
-	switch (idx) {
-	case KEY_MS:
-		f->delay_ms = dv;
+	return k->field == FAULT_FIELD_U64 ? *(const uint64_t *)field_at(f, k) :
+					     (uint64_t)key_value(f, k);
+}
+
+static void key_store(struct fault *f, const struct fault_key *k, double dv, uint64_t uv)
+{
+	void *p = (char *)f + k->offset;
+
+	switch (k->field) {
+	case FAULT_FIELD_DOUBLE:
+		*(double *)p = dv;
 		break;
-	case KEY_JITTER:
-		f->jitter_ms = dv;
+	case FAULT_FIELD_U64:
+		*(uint64_t *)p = uv;
 		break;
-	case KEY_CORRELATION:
-		f->correlation = dv;
+	case FAULT_FIELD_U32:
+		*(uint32_t *)p = (uint32_t)uv;
 		break;
-	case KEY_DISTRIBUTION:
-		f->distribution = (enum fault_dist)uv;
+	case FAULT_FIELD_ENUM:
+		*(int *)p = (int)uv + k->enum_base;
 		break;
-	case KEY_PERCENT:
-		f->percent = dv;
-		break;
-	case KEY_MODEL:
-		f->loss_model = (enum fault_loss_model)uv;
-		break;
-	case KEY_GE_P:
-		f->ge_p = dv;
-		break;
-	case KEY_GE_R:
-		f->ge_r = dv;
-		break;
-	case KEY_GE_BAD_LOSS:
-		f->ge_bad_loss = dv;
-		break;
-	case KEY_GE_GOOD_LOSS:
-		f->ge_good_loss = dv;
-		break;
-	case KEY_GAP:
-		f->gap = (uint32_t)uv;
-		break;
-	case KEY_KBIT:
-		f->rate_kbit = uv;
-		break;
-	case KEY_DIRECTION:
-		f->direction = (enum fault_direction)(uv + 1);
-		break;
-	case KEY_FLOWS:
+	case FAULT_FIELD_PERMYRIAD:
 		/* to the nearest 0.01 %; the range check kept it at or above that */
-		f->flows_permyriad = (uint16_t)lrint(dv * FLOWSEL_ALL / 100.);
-		break;
-	case KEY_FOR:
-		f->duration_usec = uv;
-		break;
-	case KEY_LEASE:
-		f->lease_usec = uv;
+		*(uint16_t *)p = (uint16_t)lrint(dv * FLOWSEL_ALL / 100.);
 		break;
 	}
 }
@@ -396,11 +374,11 @@ int fault_set(struct fault *f, const char *key, const char *value, struct diag *
 	k = fault_key_find(key);
 	if (!k)
 		return diag_add(d, -EINVAL, "unknown key '%s' (valid for '%s': %s)",
-				parse_sanitize(key, kv, sizeof(kv)), kind_names[f->kind],
+				parse_sanitize(key, kv, sizeof(kv)), kinds[f->kind].name,
 				keys_for_kind(f->kind, allowed, sizeof(allowed)));
 	if (!(k->kinds & K(f->kind)))
 		return diag_add(d, -EINVAL, "key '%s' does not apply to fault '%s' (valid: %s)",
-				k->name, kind_names[f->kind],
+				k->name, kinds[f->kind].name,
 				keys_for_kind(f->kind, allowed, sizeof(allowed)));
 	idx = key_index(k);
 
@@ -441,7 +419,7 @@ int fault_set(struct fault *f, const char *key, const char *value, struct diag *
 				parse_sanitize(value, vv, sizeof(vv)),
 				allowed_text(k, allowed, sizeof(allowed)));
 
-	key_store(f, idx, dv, uv);
+	key_store(f, k, dv, uv);
 	f->set_mask |= BIT(idx);
 	return 0;
 }
@@ -451,10 +429,102 @@ static bool is_set(const struct fault *f, unsigned idx)
 	return f->set_mask & BIT(idx);
 }
 
+/* Was the key stored at offset given? Every caller names a field of the table. */
+static bool field_given(const struct fault *f, size_t offset)
+{
+	for (unsigned i = 0; i < fault_n_keys; i++)
+		if (fault_keys[i].offset == offset)
+			return is_set(f, i);
+	return false;
+}
+
+#define GIVEN(f, field) field_given(f, offsetof(struct fault, field))
+
+static const struct fault_key *key_at(size_t offset)
+{
+	for (unsigned i = 0; i < fault_n_keys; i++)
+		if (fault_keys[i].offset == offset)
+			return &fault_keys[i];
+	return NULL;
+}
+
+#define KEY(field) key_at(offsetof(struct fault, field))
+
 /* What the kernel will see: iproute2 turns "Xms" into nanoseconds by truncation. */
 static int64_t ms_to_ns(double ms)
 {
 	return (int64_t)(ms * 1000000.);
+}
+
+static int latency_validate(const struct fault *f, struct diag *d)
+{
+	if (ms_to_ns(f->jitter_ms) > 0 && ms_to_ns(f->delay_ms) <= 0)
+		return diag_add(d, -EINVAL,
+				"jitter: needs ms > 0 (netem varies the delay; with no delay there "
+				"is nothing to vary)");
+	/* iproute2 refuses "distribution" unless delay and jitter are both non-zero: the table
+	 * only shapes the jitter. */
+	if (f->distribution != FAULT_DIST_UNIFORM && ms_to_ns(f->jitter_ms) <= 0)
+		return diag_add(d, -EINVAL,
+				"distribution: '%s' needs jitter > 0 (the table shapes the jitter; "
+				"iproute2 refuses a distribution without it)",
+				dist_choices[f->distribution]);
+	/* iproute2 takes the delay correlation only after a jitter, and netem applies it to the
+	 * random jitter. */
+	if (f->correlation > 0 && ms_to_ns(f->jitter_ms) <= 0)
+		return diag_add(d, -EINVAL,
+				"correlation: needs jitter > 0 (netem correlates the random part of "
+				"the delay)");
+	return 0;
+}
+
+static int loss_validate(const struct fault *f, struct diag *d)
+{
+	if (f->loss_model == FAULT_LOSS_RANDOM) {
+		static const size_t ge_fields[] = { offsetof(struct fault, ge_p),
+			offsetof(struct fault, ge_r), offsetof(struct fault, ge_bad_loss),
+			offsetof(struct fault, ge_good_loss) };
+
+		if (!GIVEN(f, percent))
+			return diag_add(d, -EINVAL, "fault 'loss' needs 'percent' (%s)",
+					KEY(percent)->help);
+		for (size_t i = 0; i < ELEMENTSOF(ge_fields); i++)
+			if (field_given(f, ge_fields[i]))
+				return diag_add(d, -EINVAL, "%s: applies only with model=gemodel",
+						key_at(ge_fields[i])->name);
+		return 0;
+	}
+	if (GIVEN(f, percent) || GIVEN(f, correlation))
+		return diag_add(d, -EINVAL,
+				"%s: does not apply with model=gemodel (the Gilbert-Elliott model "
+				"takes ge_p, ge_r, ge_bad_loss, ge_good_loss)",
+				GIVEN(f, percent) ? "percent" : "correlation");
+	if (!GIVEN(f, ge_p))
+		return diag_add(d, -EINVAL, "fault 'loss' with model=gemodel needs 'ge_p' (%s)",
+				KEY(ge_p)->help);
+	return 0;
+}
+
+static int reorder_validate(const struct fault *f, struct diag *d)
+{
+	char v[32];
+
+	/* netem reorders by sending some packets at once while the rest wait out the delay:
+	 * without a delay nothing is reordered, and iproute2 refuses "reorder" without "delay".
+	 * A reorder fault therefore carries its own delay (ms), so it is complete on its own
+	 * and never depends on a latency fault being present. */
+	if (ms_to_ns(f->delay_ms) <= 0)
+		return diag_add(d, -EINVAL,
+				"ms: '%s' is too small for reorder (needs ms > 0: netem reorders by "
+				"sending some packets ahead of delayed ones)",
+				parse_format_double(f->delay_ms, v, sizeof(v)));
+	/* iproute2: "gap specified without reorder probability" is an error; the probability
+	 * counts as given only if it is not 0 once scaled. */
+	if (GIVEN(f, gap) && netem_percent_to_u32(f->percent) == 0)
+		return diag_add(d, -EINVAL,
+				"gap: needs percent > 0 (a gap without a reorder probability does "
+				"nothing; iproute2 refuses it)");
+	return 0;
 }
 
 int fault_validate(const struct fault *f, struct diag *d)
@@ -469,7 +539,7 @@ int fault_validate(const struct fault *f, struct diag *d)
 	if ((unsigned)f->distribution >= _FAULT_DIST_MAX ||
 			(f->loss_model != FAULT_LOSS_RANDOM && f->loss_model != FAULT_LOSS_GEMODEL))
 		return diag_add(d, -EINVAL, "fault '%s': invalid distribution or model",
-				kind_names[f->kind]);
+				kinds[f->kind].name);
 
 	/* The struct may come from elsewhere than fault_set (the journal): check it all. */
 	for (unsigned i = 0; i < fault_n_keys; i++) {
@@ -479,113 +549,38 @@ int fault_validate(const struct fault *f, struct diag *d)
 		if (!is_set(f, i)) {
 			if (k->required & K(f->kind))
 				return diag_add(d, -EINVAL, "fault '%s' needs '%s' (%s)",
-						kind_names[f->kind], k->name, k->help);
+						kinds[f->kind].name, k->name, k->help);
 			continue;
 		}
 		if (!(k->kinds & K(f->kind)))
 			return diag_add(d, -EINVAL, "key '%s' does not apply to fault '%s'",
-					k->name, kind_names[f->kind]);
+					k->name, kinds[f->kind].name);
 		if (k->type == FAULT_KEY_ENUM)
 			continue;
-		x = key_value(f, i);
+		x = key_value(f, k);
 		if (!(x >= k->min && x <= k->max))
 			return diag_add(d, -EINVAL, "%s: '%s' is out of range (%s)", k->name,
 					parse_format_double(x, v, sizeof(v)),
 					range_text(k, range, sizeof(range)));
 	}
-	if (f->set_mask & ~(BIT(_KEY_MAX) - 1))
-		return diag_add(d, -EINVAL, "fault '%s': unknown keys set", kind_names[f->kind]);
-
-	switch (f->kind) {
-	case FAULT_LATENCY:
-		if (ms_to_ns(f->jitter_ms) > 0 && ms_to_ns(f->delay_ms) <= 0)
-			return diag_add(d, -EINVAL,
-					"jitter: needs ms > 0 (netem varies the delay; with no "
-					"delay there is nothing to vary)");
-		/* iproute2 refuses "distribution" unless delay and jitter are both non-zero: the
-		 * table only shapes the jitter. */
-		if (f->distribution != FAULT_DIST_UNIFORM && ms_to_ns(f->jitter_ms) <= 0)
-			return diag_add(d, -EINVAL,
-					"distribution: '%s' needs jitter > 0 (the table shapes the "
-					"jitter; iproute2 refuses a distribution without it)",
-					dist_choices[f->distribution]);
-		/* iproute2 takes the delay correlation only after a jitter, and netem applies it
-		 * to the random jitter. */
-		if (f->correlation > 0 && ms_to_ns(f->jitter_ms) <= 0)
-			return diag_add(d, -EINVAL,
-					"correlation: needs jitter > 0 (netem correlates the "
-					"random part of the delay)");
-		break;
-	case FAULT_LOSS:
-		if (f->loss_model == FAULT_LOSS_RANDOM) {
-			static const unsigned ge_keys[] = { KEY_GE_P, KEY_GE_R, KEY_GE_BAD_LOSS,
-				KEY_GE_GOOD_LOSS };
-
-			if (!is_set(f, KEY_PERCENT))
-				return diag_add(d, -EINVAL, "fault 'loss' needs 'percent' (%s)",
-						fault_keys[KEY_PERCENT].help);
-			for (size_t i = 0; i < ELEMENTSOF(ge_keys); i++)
-				if (is_set(f, ge_keys[i]))
-					return diag_add(d, -EINVAL,
-							"%s: applies only with model=gemodel",
-							fault_keys[ge_keys[i]].name);
-		} else {
-			if (is_set(f, KEY_PERCENT) || is_set(f, KEY_CORRELATION))
-				return diag_add(d, -EINVAL,
-						"%s: does not apply with model=gemodel (the "
-						"Gilbert-Elliott model takes ge_p, ge_r, "
-						"ge_bad_loss, ge_good_loss)",
-						is_set(f, KEY_PERCENT) ? "percent" : "correlation");
-			if (!is_set(f, KEY_GE_P))
-				return diag_add(d, -EINVAL,
-						"fault 'loss' with model=gemodel needs 'ge_p' (%s)",
-						fault_keys[KEY_GE_P].help);
-		}
-		break;
-	case FAULT_REORDER:
-		/* netem reorders by sending some packets at once while the rest wait out the
-		 * delay: without a delay nothing is reordered, and iproute2 refuses "reorder"
-		 * without "delay". A reorder fault therefore carries its own delay (ms), so it is
-		 * complete on its own and never depends on a latency fault being present. */
-		if (ms_to_ns(f->delay_ms) <= 0)
-			return diag_add(d, -EINVAL,
-					"ms: '%s' is too small for reorder (needs ms > 0: netem "
-					"reorders by sending some packets ahead of delayed ones)",
-					parse_format_double(f->delay_ms, v, sizeof(v)));
-		/* iproute2: "gap specified without reorder probability" is an error; the
-		 * probability counts as given only if it is not 0 once scaled. */
-		if (is_set(f, KEY_GAP) && netem_percent_to_u32(f->percent) == 0)
-			return diag_add(d, -EINVAL,
-					"gap: needs percent > 0 (a gap without a reorder "
-					"probability does nothing; iproute2 refuses it)");
-		break;
-	case FAULT_CORRUPT:
-	case FAULT_DUPLICATE:
-	case FAULT_RATE:
-	case FAULT_PARTITION:
-	case _FAULT_KIND_MAX:
-		break;
-	}
-	return 0;
+	if (f->set_mask & ~(BIT(fault_n_keys) - 1))
+		return diag_add(d, -EINVAL, "fault '%s': unknown keys set", kinds[f->kind].name);
+	return kinds[f->kind].validate ? kinds[f->kind].validate(f, d) : 0;
 }
 
-static char *key_format(const struct fault *f, unsigned idx, char *buf, size_t n)
+static char *key_format(const struct fault *f, const struct fault_key *k, char *buf, size_t n)
 {
-	const struct fault_key *k = &fault_keys[idx];
-	double x = key_value(f, idx);
-
 	switch (k->type) {
 	case FAULT_KEY_DOUBLE:
 	case FAULT_KEY_PERCENT:
-		return parse_format_double(x, buf, n);
+		return parse_format_double(key_value(f, k), buf, n);
 	case FAULT_KEY_U64:
-		snprintf(buf, n, "%" PRIu64, idx == KEY_KBIT ? f->rate_kbit : (uint64_t)f->gap);
+		snprintf(buf, n, "%" PRIu64, key_u64(f, k));
 		return buf;
 	case FAULT_KEY_DURATION:
-		return parse_format_duration(idx == KEY_LEASE ? f->lease_usec : f->duration_usec, buf,
-				n);
+		return parse_format_duration(key_u64(f, k), buf, n);
 	case FAULT_KEY_ENUM: {
-		unsigned i = (unsigned)x, count = 0;
+		unsigned i = (unsigned)key_value(f, k), count = 0;
 
 		while (k->choices[count])
 			count++;
@@ -608,7 +603,8 @@ int fault_foreach_param(const struct fault *f,
 
 		if (!is_set(f, i))
 			continue;
-		r = cb(fault_keys[i].name, key_format(f, i, value, sizeof(value)), userdata);
+		r = cb(fault_keys[i].name, key_format(f, &fault_keys[i], value, sizeof(value)),
+				userdata);
 		if (r < 0)
 			return r;
 	}
@@ -635,66 +631,77 @@ static void text_add(struct text *t, const char *fmt, ...)
 		t->off = MIN(t->off + (size_t)w, t->n - 1);
 }
 
+static void latency_describe(const struct fault *f, struct text *t)
+{
+	char a[32];
+
+	text_add(t, "%sms", parse_format_double(f->delay_ms, a, sizeof(a)));
+	if (f->jitter_ms > 0)
+		text_add(t, " ±%sms", parse_format_double(f->jitter_ms, a, sizeof(a)));
+	if (f->distribution != FAULT_DIST_UNIFORM && (unsigned)f->distribution < _FAULT_DIST_MAX)
+		text_add(t, " %s", dist_choices[f->distribution]);
+	if (f->correlation > 0)
+		text_add(t, " %s%%", parse_format_double(f->correlation, a, sizeof(a)));
+}
+
+/* "5% loss, 25% correlated" */
+static void percent_describe(const struct fault *f, struct text *t)
+{
+	char a[32];
+
+	text_add(t, "%s%% %s", parse_format_double(f->percent, a, sizeof(a)),
+			kinds[f->kind].name);
+	if (f->correlation > 0)
+		text_add(t, ", %s%% correlated", parse_format_double(f->correlation, a, sizeof(a)));
+}
+
+static void loss_describe(const struct fault *f, struct text *t)
+{
+	char a[32], b[32], c[32], e[32];
+
+	if (f->loss_model != FAULT_LOSS_GEMODEL) {
+		percent_describe(f, t);
+		return;
+	}
+	text_add(t, "burst loss (Gilbert-Elliott p=%s%% r=%s%% bad=%s%% good=%s%%)",
+			parse_format_double(f->ge_p, a, sizeof(a)),
+			parse_format_double(GIVEN(f, ge_r) ? f->ge_r : 100 - f->ge_p, b, sizeof(b)),
+			parse_format_double(f->ge_bad_loss, c, sizeof(c)),
+			parse_format_double(f->ge_good_loss, e, sizeof(e)));
+}
+
+static void reorder_describe(const struct fault *f, struct text *t)
+{
+	char a[32];
+
+	percent_describe(f, t);
+	if (f->gap > 1)
+		text_add(t, ", gap %" PRIu32, f->gap);
+	text_add(t, ", others delayed %sms", parse_format_double(f->delay_ms, a, sizeof(a)));
+}
+
+static void rate_describe(const struct fault *f, struct text *t)
+{
+	text_add(t, "%" PRIu64 "kbit", f->rate_kbit);
+}
+
+static void partition_describe(const struct fault *f, struct text *t)
+{
+	(void)f;
+	text_add(t, "partition");
+}
+
 char *fault_describe(const struct fault *f, char *buf, size_t n)
 {
 	struct text t = { buf, n, 0 };
-	char a[32], b[32], c[32], e[32];
+	char a[32];
 
 	if (!buf || n == 0)
 		return buf;
 	buf[0] = '\0';
 	if (!f || (unsigned)f->kind >= _FAULT_KIND_MAX)
 		return buf;
-
-	switch (f->kind) {
-	case FAULT_LATENCY:
-		text_add(&t, "%sms", parse_format_double(f->delay_ms, a, sizeof(a)));
-		if (f->jitter_ms > 0)
-			text_add(&t, " ±%sms", parse_format_double(f->jitter_ms, a, sizeof(a)));
-		if (f->distribution != FAULT_DIST_UNIFORM &&
-				(unsigned)f->distribution < _FAULT_DIST_MAX)
-			text_add(&t, " %s", dist_choices[f->distribution]);
-		if (f->correlation > 0)
-			text_add(&t, " %s%%", parse_format_double(f->correlation, a, sizeof(a)));
-		break;
-	case FAULT_LOSS:
-		if (f->loss_model == FAULT_LOSS_GEMODEL) {
-			bool r_set = is_set(f, KEY_GE_R);
-
-			text_add(&t, "burst loss (Gilbert-Elliott p=%s%% r=%s%% bad=%s%% "
-				     "good=%s%%)",
-					parse_format_double(f->ge_p, a, sizeof(a)),
-					parse_format_double(r_set ? f->ge_r : 100 - f->ge_p, b,
-							sizeof(b)),
-					parse_format_double(f->ge_bad_loss, c, sizeof(c)),
-					parse_format_double(f->ge_good_loss, e, sizeof(e)));
-			break;
-		}
-		/* fall through */
-	case FAULT_CORRUPT:
-	case FAULT_DUPLICATE:
-	case FAULT_REORDER:
-		text_add(&t, "%s%% %s", parse_format_double(f->percent, a, sizeof(a)),
-				kind_names[f->kind]);
-		if (f->correlation > 0)
-			text_add(&t, ", %s%% correlated",
-					parse_format_double(f->correlation, a, sizeof(a)));
-		if (f->kind == FAULT_REORDER) {
-			if (f->gap > 1)
-				text_add(&t, ", gap %" PRIu32, f->gap);
-			text_add(&t, ", others delayed %sms",
-					parse_format_double(f->delay_ms, a, sizeof(a)));
-		}
-		break;
-	case FAULT_RATE:
-		text_add(&t, "%" PRIu64 "kbit", f->rate_kbit);
-		break;
-	case FAULT_PARTITION:
-		text_add(&t, "partition");
-		break;
-	case _FAULT_KIND_MAX:
-		break;
-	}
+	kinds[f->kind].describe(f, &t);
 	if (fault_flows(f) < FLOWSEL_ALL)
 		text_add(&t, " on %s%% of flows",
 				parse_format_double(fault_flows(f) * 100. / FLOWSEL_ALL, a, sizeof(a)));
@@ -703,19 +710,81 @@ char *fault_describe(const struct fault *f, char *buf, size_t n)
 
 bool fault_uses_netem(const struct fault *f)
 {
-	return f && (unsigned)f->kind < _FAULT_KIND_MAX && f->kind != FAULT_PARTITION;
+	return f && (unsigned)f->kind < _FAULT_KIND_MAX && kinds[f->kind].merge_netem;
 }
 
 uint32_t fault_flows(const struct fault *f)
 {
-	return is_set(f, KEY_FLOWS) && f->flows_permyriad ? f->flows_permyriad : FLOWSEL_ALL;
+	return GIVEN(f, flows_permyriad) && f->flows_permyriad ? f->flows_permyriad : FLOWSEL_ALL;
+}
+
+/* Each function below encodes what iproute2's q_netem.c sends for the same tc words:
+ * percentages via netem_percent_to_u32 (rint(p / 100 * UINT32_MAX)), times as truncated
+ * nanoseconds, rates as truncated bytes per second. */
+
+static void latency_merge(const struct fault *f, struct netem_config *c)
+{
+	/* delay MS [JITTER [CORRELATION]] distribution DIST */
+	c->latency_ns = ms_to_ns(f->delay_ms);
+	c->jitter_ns = ms_to_ns(f->jitter_ms);
+	c->delay_corr = netem_percent_to_u32(f->correlation);
+	c->dist = f->distribution;
+}
+
+static void reorder_merge(const struct fault *f, struct netem_config *c)
+{
+	/* delay MS reorder PERCENT [CORRELATION] [gap N]; fault_merge_netem checked that a
+	 * latency fault has the same delay */
+	c->latency_ns = ms_to_ns(f->delay_ms);
+	c->reorder = netem_percent_to_u32(f->percent);
+	c->reorder_corr = netem_percent_to_u32(f->correlation);
+	/* iproute2 turns a missing gap into 1 when there is a reorder probability; with gap 0
+	 * the kernel would never reorder. */
+	if (c->reorder)
+		c->gap = GIVEN(f, gap) ? f->gap : 1;
+}
+
+static void loss_merge(const struct fault *f, struct netem_config *c)
+{
+	if (f->loss_model == FAULT_LOSS_GEMODEL) {
+		/* loss gemodel P [R [1-H [1-K]]]; R defaults to 1 - P, computed the way iproute2
+		 * does; the kernel takes h, iproute2 sends UINT32_MAX - (1-h). */
+		c->gemodel = true;
+		c->ge_p = netem_percent_to_u32(f->ge_p);
+		c->ge_r = GIVEN(f, ge_r) ? netem_percent_to_u32(f->ge_r) :
+					   netem_fraction_to_u32(1. - f->ge_p / 100.);
+		c->ge_h = UINT32_MAX - netem_percent_to_u32(f->ge_bad_loss);
+		c->ge_k1 = netem_percent_to_u32(f->ge_good_loss);
+		return;
+	}
+	/* loss random PERCENT [CORRELATION] */
+	c->loss = netem_percent_to_u32(f->percent);
+	c->loss_corr = netem_percent_to_u32(f->correlation);
+}
+
+static void corrupt_merge(const struct fault *f, struct netem_config *c)
+{
+	c->corrupt = netem_percent_to_u32(f->percent);
+	c->corrupt_corr = netem_percent_to_u32(f->correlation);
+}
+
+static void duplicate_merge(const struct fault *f, struct netem_config *c)
+{
+	c->duplicate = netem_percent_to_u32(f->percent);
+	c->dup_corr = netem_percent_to_u32(f->correlation);
+}
+
+static void rate_merge(const struct fault *f, struct netem_config *c)
+{
+	/* rate Xkbit: get_rate64 computes X * 1000 / 8 in double and truncates. */
+	c->rate_bytes_per_sec = (uint64_t)((double)f->rate_kbit * 1000. / 8.);
 }
 
 int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t link_rate_bps,
 		struct netem_config *ret, struct diag *d)
 {
 	const struct fault *by_kind[_FAULT_KIND_MAX] = {};
-	const struct fault *f;
+	const struct fault *f, *lat, *reo;
 	struct netem_config c = { .dist = FAULT_DIST_UNIFORM };
 	int r;
 
@@ -731,7 +800,7 @@ int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t li
 			return r;
 		if (!fault_uses_netem(f))
 			return diag_add(d, -EINVAL, "fault '%s' is not carried by netem",
-					kind_names[f->kind]);
+					kinds[f->kind].name);
 		/* one flow selection per edge (the caller refuses a second share first) */
 		if (fault_flows(f) != fault_flows(faults[0]))
 			return diag_add(d, -EINVAL, "faults on one edge and direction select "
@@ -740,82 +809,52 @@ int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t li
 			return diag_add(d, -EEXIST,
 					"two '%s' faults on one edge and direction cannot be "
 					"merged (replace the first one instead)",
-					kind_names[f->kind]);
+					kinds[f->kind].name);
 		by_kind[f->kind] = f;
 	}
 
-	/* Each block below encodes what iproute2's q_netem.c sends for the same tc words:
-	 * percentages via netem_percent_to_u32 (rint(p / 100 * UINT32_MAX)), times as
-	 * truncated nanoseconds, rates as truncated bytes per second. */
-	f = by_kind[FAULT_LATENCY];
-	if (f) {
-		/* delay MS [JITTER [CORRELATION]] distribution DIST */
-		c.latency_ns = ms_to_ns(f->delay_ms);
-		c.jitter_ns = ms_to_ns(f->jitter_ms);
-		c.delay_corr = netem_percent_to_u32(f->correlation);
-		c.dist = f->distribution;
+	/* netem has one delay per qdisc: the reorder's ms must be the latency's. */
+	lat = by_kind[FAULT_LATENCY];
+	reo = by_kind[FAULT_REORDER];
+	if (lat && reo && lat->delay_ms != reo->delay_ms) {
+		char a[32], b[32];
+
+		return diag_add(d, -EINVAL,
+				"reorder ms=%s and latency ms=%s differ: netem has one delay per "
+				"edge and direction (give reorder ms=%s)",
+				parse_format_double(reo->delay_ms, a, sizeof(a)),
+				parse_format_double(lat->delay_ms, b, sizeof(b)), b);
 	}
-
-	f = by_kind[FAULT_REORDER];
-	if (f) {
-		/* netem has one delay per qdisc: the reorder's ms must be the latency's. */
-		if (by_kind[FAULT_LATENCY] && by_kind[FAULT_LATENCY]->delay_ms != f->delay_ms) {
-			char a[32], b[32];
-
-			return diag_add(d, -EINVAL,
-					"reorder ms=%s and latency ms=%s differ: netem has one "
-					"delay per edge and direction (give reorder ms=%s)",
-					parse_format_double(f->delay_ms, a, sizeof(a)),
-					parse_format_double(by_kind[FAULT_LATENCY]->delay_ms, b,
-							sizeof(b)),
-					b);
-		}
-		/* delay MS reorder PERCENT [CORRELATION] [gap N] */
-		c.latency_ns = ms_to_ns(f->delay_ms);
-		c.reorder = netem_percent_to_u32(f->percent);
-		c.reorder_corr = netem_percent_to_u32(f->correlation);
-		/* iproute2 turns a missing gap into 1 when there is a reorder probability; with
-		 * gap 0 the kernel would never reorder. */
-		if (c.reorder)
-			c.gap = is_set(f, KEY_GAP) ? f->gap : 1;
-	}
-
-	f = by_kind[FAULT_LOSS];
-	if (f) {
-		if (f->loss_model == FAULT_LOSS_GEMODEL) {
-			/* loss gemodel P [R [1-H [1-K]]]; R defaults to 1 - P, computed the way
-			 * iproute2 does; the kernel takes h, iproute2 sends UINT32_MAX - (1-h). */
-			c.gemodel = true;
-			c.ge_p = netem_percent_to_u32(f->ge_p);
-			c.ge_r = is_set(f, KEY_GE_R) ? netem_percent_to_u32(f->ge_r) :
-						       netem_fraction_to_u32(1. - f->ge_p / 100.);
-			c.ge_h = UINT32_MAX - netem_percent_to_u32(f->ge_bad_loss);
-			c.ge_k1 = netem_percent_to_u32(f->ge_good_loss);
-		} else {
-			/* loss random PERCENT [CORRELATION] */
-			c.loss = netem_percent_to_u32(f->percent);
-			c.loss_corr = netem_percent_to_u32(f->correlation);
-		}
-	}
-
-	f = by_kind[FAULT_CORRUPT];
-	if (f) {
-		c.corrupt = netem_percent_to_u32(f->percent);
-		c.corrupt_corr = netem_percent_to_u32(f->correlation);
-	}
-
-	f = by_kind[FAULT_DUPLICATE];
-	if (f) {
-		c.duplicate = netem_percent_to_u32(f->percent);
-		c.dup_corr = netem_percent_to_u32(f->correlation);
-	}
-
-	f = by_kind[FAULT_RATE];
-	if (f)
-		/* rate Xkbit: get_rate64 computes X * 1000 / 8 in double and truncates. */
-		c.rate_bytes_per_sec = (uint64_t)((double)f->rate_kbit * 1000. / 8.);
+	for (unsigned k = 0; k < _FAULT_KIND_MAX; k++)
+		if (by_kind[k])
+			kinds[k].merge_netem(by_kind[k], &c);
 
 	c.limit = netem_limit_for(c.latency_ns, c.jitter_ns, link_rate_bps);
 	*ret = c;
 	return 0;
 }
+
+static const struct fault_kind_ops kinds[_FAULT_KIND_MAX] = {
+	[FAULT_LATENCY] = { .name = "latency", .main_key = "ms",
+		.help = "delay every packet by ms, optionally with jitter",
+		.validate = latency_validate, .describe = latency_describe,
+		.merge_netem = latency_merge },
+	[FAULT_LOSS] = { .name = "loss", .main_key = "percent",
+		.help = "drop packets at random (percent) or in bursts (model=gemodel)",
+		.validate = loss_validate, .describe = loss_describe, .merge_netem = loss_merge },
+	[FAULT_CORRUPT] = { .name = "corrupt", .main_key = "percent",
+		.help = "flip a random bit in a percentage of packets",
+		.describe = percent_describe, .merge_netem = corrupt_merge },
+	[FAULT_DUPLICATE] = { .name = "duplicate", .main_key = "percent",
+		.help = "send a percentage of packets twice",
+		.describe = percent_describe, .merge_netem = duplicate_merge },
+	[FAULT_REORDER] = { .name = "reorder", .main_key = "percent",
+		.help = "delay packets by ms but send a share of them at once, ahead",
+		.validate = reorder_validate, .describe = reorder_describe,
+		.merge_netem = reorder_merge },
+	[FAULT_RATE] = { .name = "rate", .main_key = "kbit", .help = "limit the bandwidth to kbit",
+		.describe = rate_describe, .merge_netem = rate_merge },
+	/* dropped by nftables, not netem */
+	[FAULT_PARTITION] = { .name = "partition", .main_key = "flows",
+		.help = "drop all traffic (no netem)", .describe = partition_describe },
+};

@@ -8,6 +8,7 @@
  * configuration (fault_merge_netem). */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "diag.h"
@@ -84,10 +85,23 @@ enum fault_key_type {
 	FAULT_KEY_ENUM,     /* one of .choices */
 };
 
+/* How a key's value is held in struct fault. */
+enum fault_field {
+	FAULT_FIELD_DOUBLE,
+	FAULT_FIELD_U64,
+	FAULT_FIELD_U32,
+	FAULT_FIELD_ENUM,      /* an enum: index of the choice + enum_base */
+	FAULT_FIELD_PERMYRIAD, /* uint16_t in 0.01 %, given in percent */
+};
+
+/* One line per key: name, how it is parsed (type, range, choices), where it is stored. */
 struct fault_key {
 	const char *name;    /* scenario key; the CLI option is --name with '_' shown as '-' */
 	const char *metavar; /* for help: "MS", "PCT" */
 	enum fault_key_type type;
+	size_t offset;       /* offsetof(struct fault, ...) */
+	enum fault_field field;
+	int enum_base;
 	unsigned kinds;      /* bitmask of 1u << enum fault_kind it applies to */
 	unsigned required;   /* bitmask of kinds for which it must be given */
 	double min, max;
@@ -101,6 +115,10 @@ extern const unsigned fault_n_keys;
 const char *fault_kind_to_string(enum fault_kind k);
 int fault_kind_from_string(const char *s, enum fault_kind *ret);
 const char *fault_kind_help(enum fault_kind k);
+/* "latency, loss, ..., partition", for messages. */
+char *fault_kind_list(char *buf, size_t n);
+/* The key a kind is mostly about ("ms" for latency), which a scenario ramp changes unless told. */
+const char *fault_kind_main_key(enum fault_kind k);
 const char *fault_direction_to_string(enum fault_direction d);
 int fault_direction_from_string(const char *s, enum fault_direction *ret);
 const char *fault_dist_to_string(enum fault_dist d);

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <ini.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "config.h"
+#include "ini.h"
 #include "parse.h"
 #include "scenario.h"
 
@@ -15,43 +16,6 @@
 #define RAW_VALUE_MAX  256
 #define DEFAULT_WINDOW (10 * USEC_PER_SEC)
 #define DEFAULT_POINTS 10
-
-const struct scenario_key scenario_keys[] = {
-	{ "scenario", "name", "NAME", NULL, "name of the scenario (letters, digits, '._-'); "
-	  "default: the file name without .ini" },
-	{ "scenario", "description", "TEXT", NULL, "one line for reports" },
-	{ "scenario", "max_duration", "TIME", "twice the planned run, at least 1m",
-	  "hard deadline of the whole run: everything is reverted and the run aborted after it" },
-	{ "scenario", "steady_state_duration", "TIME", "the longest steady_state window",
-	  "how long the hypothesis is checked before and after the method" },
-	{ "scenario", "lease", "TIME", NULL,
-	  "abort unless the client that started the run renews within TIME (chaosctl run does "
-	  "while it watches); default: the run goes on alone" },
-	{ "scenario", "allow_overlap", "BOOL", "no",
-	  "allow faults of different kinds on one edge at the same time" },
-	{ "probe", "type", "TYPE", NULL, "http (GET; status and latency), tcp (connect time) or "
-	  "exec (exit status of /bin/sh -c TARGET; the run must be started by root); required" },
-	{ "probe", "target", "TARGET", NULL, "http://ADDRESS[:PORT]/PATH, ADDRESS:PORT or a "
-	  "command; addresses are IP literals or localhost (no DNS: a slow resolver must not stall "
-	  "the daemon); required" },
-	{ "probe", "interval", "TIME", "1s", "time between two probes" },
-	{ "probe", "timeout", "TIME", "2s", "a probe taking longer fails" },
-	{ "probe", "expect_status", "CODE", "200", "http: the status that counts as success" },
-	{ "probe", "abort_when", "COND", NULL, "abort the run when this holds during the method, "
-	  "e.g. 'failure_rate > 10% over 10s', 'p99 > 5s over 30s', 'availability < 90% over 30s'; "
-	  "the window must be at least twice the probe's timeout and interval" },
-	{ "probe", "steady_state", "COND", NULL, "the hypothesis: must hold before and after the "
-	  "method, e.g. 'success_rate >= 99% over 10s'" },
-	{ "step", "at", "TIME", NULL, "when the step starts, from the start of the method; required" },
-	{ "step", "fault", "KIND", NULL, "latency, loss, corrupt, duplicate, reorder, rate or "
-	  "partition; required" },
-	{ "step", "edge", "NAME", NULL, "an edge of chaosd.conf; required" },
-	{ "step", "ramp", "RAMP", NULL, "'FROM..TO over TIME [in N steps]': N values (default 10) "
-	  "evenly spaced over TIME, e.g. '50ms..800ms over 2m in 8 steps'" },
-	{ "step", "ramp_key", "KEY", "by kind: ms, percent or kbit",
-	  "the fault key the ramp changes" },
-};
-const unsigned scenario_n_keys = ELEMENTSOF(scenario_keys);
 
 enum section {
 	SEC_NONE,
@@ -73,14 +37,12 @@ struct step_state {
 	bool bad;
 };
 
-struct parser {
+struct scenario_parser {
 	const char *name;
 	struct diag *d;
 	unsigned errors;
 	bool oom;
 
-	const char *text;
-	size_t pos, len;
 	unsigned lineno;
 
 	enum section section;
@@ -90,14 +52,14 @@ struct parser {
 
 	struct scenario *s;
 	unsigned scenario_lines; /* [scenario] sections seen */
-	unsigned line_max_duration, line_steady, line_name;
+	unsigned scenario_key_line[32]; /* of the [scenario] keys that were set */
 	struct step_state *steps; /* parallel to s->steps */
 	unsigned cap_steps, cap_probes;
 };
 
-static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
+static void p_error(struct scenario_parser *p, unsigned line, const char *key, const char *value,
 		const char *fmt, ...) _printf_(5, 6);
-static void p_error(struct parser *p, unsigned line, const char *key, const char *value,
+static void p_error(struct scenario_parser *p, unsigned line, const char *key, const char *value,
 		const char *fmt, ...)
 {
 	char msg[768], section[sizeof(p->section_text) + 2] = "";
@@ -352,6 +314,14 @@ static int key_index(const char *section, const char *key)
 	return -1;
 }
 
+/* Where a [scenario] key was set, 0: not set. */
+static unsigned scenario_key_line(const struct scenario_parser *p, const char *key)
+{
+	int i = key_index("scenario", key);
+
+	return i >= 0 ? p->scenario_key_line[i] : 0;
+}
+
 static char *keys_of(const char *section, char *buf, size_t n)
 {
 	size_t len = 0;
@@ -380,7 +350,9 @@ static void *grow(void *array, unsigned n, unsigned *cap, size_t size)
 	return a;
 }
 
-static void begin_section(struct parser *p, const char *text)
+static int set_defaults(struct scenario_parser *p, const char *section, void *base);
+
+static void begin_section(struct scenario_parser *p, const char *text)
 {
 	char word[16], shown[64];
 	const char *arg;
@@ -440,10 +412,9 @@ static void begin_section(struct parser *p, const char *text)
 		struct scenario_probe *pr = &s->probes[s->n_probes++];
 		snprintf(pr->name, sizeof(pr->name), "%s", arg);
 		pr->line = p->lineno;
-		pr->interval_usec = USEC_PER_SEC;
-		pr->timeout_usec = 2 * USEC_PER_SEC;
-		pr->expect_status = 200;
 		pr->type = (enum scenario_probe_type)-1;
+		if (set_defaults(p, "probe", pr) < 0)
+			p->oom = true; /* a default of the table cannot be wrong otherwise */
 		p->section = SEC_PROBE;
 		return;
 	}
@@ -483,96 +454,209 @@ static void begin_section(struct parser *p, const char *text)
 	p->section = SEC_STEP;
 }
 
-static void set_scenario_key(struct parser *p, const char *key, const char *value)
+static int parse_name_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
 {
-	struct scenario *s = p->s;
-	uint64_t u;
-
-	if (streq(key, "name")) {
-		if (!name_valid(value))
-			return p_error(p, p->lineno, key, value, "not a valid name (allowed: 1-%d "
-					"letters, digits, '._-')", SCENARIO_NAME_MAX);
-		snprintf(s->name, sizeof(s->name), "%s", value);
-		p->line_name = p->lineno;
-	} else if (streq(key, "description")) {
-		free(s->description);
-		s->description = strdup(value);
-		if (!s->description)
-			p->oom = true;
-	} else if (streq(key, "allow_overlap")) {
-		if (parse_bool(value, &s->allow_overlap) < 0)
-			p_error(p, p->lineno, key, value, "not a boolean (allowed: yes, no)");
-	} else {
-		if (parse_duration(value, &u) < 0 || u < USEC_PER_SEC ||
-				u > 7 * 24 * 3600 * USEC_PER_SEC)
-			return p_error(p, p->lineno, key, value,
-					"not a time between 1s and 7d (e.g. 30s, 10m)");
-		if (streq(key, "max_duration")) {
-			s->max_duration_usec = u;
-			p->line_max_duration = p->lineno;
-		} else if (streq(key, "steady_state_duration")) {
-			s->steady_state_usec = u;
-			p->line_steady = p->lineno;
-		} else
-			s->lease_usec = u;
+	if (!name_valid(value)) {
+		p_error(p, p->lineno, k->name, value,
+				"not a valid name (allowed: 1-%d letters, digits, '._-')",
+				SCENARIO_NAME_MAX);
+		return -EINVAL;
 	}
+	snprintf(field, SCENARIO_NAME_MAX + 1, "%s", value);
+	return 0;
 }
 
-static void set_probe_key(struct parser *p, const char *key, const char *value)
+static int parse_text_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
 {
-	struct scenario_probe *pr = &p->s->probes[p->s->n_probes - 1];
+	char *v = strdup(value), **out = field;
+
+	(void)p;
+	(void)k;
+	if (!v)
+		return -ENOMEM;
+	free(*out);
+	*out = v;
+	return 0;
+}
+
+static int parse_bool_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	bool b;
+
+	if (parse_bool(value, &b) < 0) {
+		p_error(p, p->lineno, k->name, value, "not a boolean (allowed: yes, no)");
+		return -EINVAL;
+	}
+	*(bool *)field = b;
+	return 0;
+}
+
+/* A time within the key's range. */
+static int parse_time_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	char a[32], b[32];
+	uint64_t u;
+
+	if (parse_duration(value, &u) < 0 || u < k->min || u > k->max) {
+		p_error(p, p->lineno, k->name, value, "not a time between %s and %s (e.g. %s)",
+				parse_format_duration(k->min, a, sizeof(a)),
+				parse_format_duration(k->max, b, sizeof(b)),
+				k->min < USEC_PER_SEC ? "500ms, 2s" : "30s, 10m");
+		return -EINVAL;
+	}
+	*(uint64_t *)field = u;
+	return 0;
+}
+
+static int parse_probe_type(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	for (unsigned i = 0; i < ELEMENTSOF(probe_types); i++)
+		if (streq(value, probe_types[i])) {
+			*(enum scenario_probe_type *)field = (enum scenario_probe_type)i;
+			return 0;
+		}
+	p_error(p, p->lineno, k->name, value, "unknown probe type (allowed: http, tcp, exec)");
+	return -EINVAL;
+}
+
+static int parse_target(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	if (!value[0] || strlen(value) > SCENARIO_TARGET_MAX) {
+		p_error(p, p->lineno, k->name, value, "empty or longer than %d characters",
+				SCENARIO_TARGET_MAX);
+		return -EINVAL;
+	}
+	snprintf(field, SCENARIO_TARGET_MAX + 1, "%s", value);
+	return 0;
+}
+
+static int parse_status(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	uint64_t u;
+
+	if (parse_u64_range(value, k->min, k->max, &u) < 0) {
+		p_error(p, p->lineno, k->name, value, "not an HTTP status (allowed: %" PRIu64
+				"-%" PRIu64 ")", k->min, k->max);
+		return -EINVAL;
+	}
+	*(unsigned *)field = (unsigned)u;
+	return 0;
+}
+
+static int parse_cond_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	struct scenario_cond c;
 	char why[256];
-	uint64_t u;
 
-	if (streq(key, "type")) {
-		for (unsigned i = 0; i < ELEMENTSOF(probe_types); i++)
-			if (streq(value, probe_types[i])) {
-				pr->type = (enum scenario_probe_type)i;
-				return;
-			}
-		p_error(p, p->lineno, key, value, "unknown probe type (allowed: http, tcp, exec)");
-	} else if (streq(key, "target")) {
-		if (!value[0] || strlen(value) > SCENARIO_TARGET_MAX)
-			return p_error(p, p->lineno, key, value, "empty or longer than %d characters",
-					SCENARIO_TARGET_MAX);
-		snprintf(pr->target, sizeof(pr->target), "%s", value);
-	} else if (streq(key, "interval") || streq(key, "timeout")) {
-		if (parse_duration(value, &u) < 0 || u < 10 * USEC_PER_MSEC ||
-				u > 3600 * USEC_PER_SEC)
-			return p_error(p, p->lineno, key, value,
-					"not a time between 10ms and 1h (e.g. 500ms, 2s)");
-		*(streq(key, "interval") ? &pr->interval_usec : &pr->timeout_usec) = u;
-	} else if (streq(key, "expect_status")) {
-		if (parse_u64_range(value, 100, 599, &u) < 0)
-			return p_error(p, p->lineno, key, value,
-					"not an HTTP status (allowed: 100-599)");
-		pr->expect_status = (unsigned)u;
-	} else {
-		struct scenario_cond *c = streq(key, "abort_when") ? &pr->abort_when :
-								     &pr->steady_state;
-		if (cond_parse(value, c, why, sizeof(why)) < 0)
-			return p_error(p, p->lineno, key, value, "%s", why);
-		c->line = p->lineno;
+	if (cond_parse(value, &c, why, sizeof(why)) < 0) {
+		p_error(p, p->lineno, k->name, value, "%s", why);
+		return -EINVAL;
 	}
+	c.line = p->lineno;
+	*(struct scenario_cond *)field = c;
+	return 0;
 }
 
-static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+#define S(f) offsetof(struct scenario, f)
+#define P(f) offsetof(struct scenario_probe, f)
+#define DAY (24 * 3600 * USEC_PER_SEC)
+
+const struct scenario_key scenario_keys[] = {
+	{ "scenario", "name", "NAME", parse_name_key, S(name), 0, 0, false, NULL,
+	  "name of the scenario (letters, digits, '._-'); default: the file name without .ini" },
+	{ "scenario", "description", "TEXT", parse_text_key, S(description), 0, 0, false, NULL,
+	  "one line for reports" },
+	{ "scenario", "max_duration", "TIME", parse_time_key, S(max_duration_usec), USEC_PER_SEC,
+	  7 * DAY, true, "twice the planned run, at least 1m",
+	  "hard deadline of the whole run: everything is reverted and the run aborted after it" },
+	{ "scenario", "steady_state_duration", "TIME", parse_time_key, S(steady_state_usec),
+	  USEC_PER_SEC, 7 * DAY, true, "the longest steady_state window",
+	  "how long the hypothesis is checked before and after the method" },
+	{ "scenario", "lease", "TIME", parse_time_key, S(lease_usec), USEC_PER_SEC, 7 * DAY, false,
+	  NULL, "abort unless the client that started the run renews within TIME (chaosctl run "
+	  "does while it watches); default: the run goes on alone" },
+	{ "scenario", "allow_overlap", "BOOL", parse_bool_key, S(allow_overlap), 0, 0, false, "no",
+	  "allow faults of different kinds on one edge at the same time" },
+	{ "probe", "type", "TYPE", parse_probe_type, P(type), 0, 0, false, NULL,
+	  "http (GET; status and latency), tcp (connect time) or exec (exit status of /bin/sh -c "
+	  "TARGET; the run must be started by root); required" },
+	{ "probe", "target", "TARGET", parse_target, P(target), 0, 0, false, NULL,
+	  "http://ADDRESS[:PORT]/PATH, ADDRESS:PORT or a command; addresses are IP literals or "
+	  "localhost (no DNS: a slow resolver must not stall the daemon); required" },
+	{ "probe", "interval", "TIME", parse_time_key, P(interval_usec), 10 * USEC_PER_MSEC,
+	  3600 * USEC_PER_SEC, false, "1s", "time between two probes" },
+	{ "probe", "timeout", "TIME", parse_time_key, P(timeout_usec), 10 * USEC_PER_MSEC,
+	  3600 * USEC_PER_SEC, false, "2s", "a probe taking longer fails" },
+	{ "probe", "expect_status", "CODE", parse_status, P(expect_status), 100, 599, false, "200",
+	  "http: the status that counts as success" },
+	{ "probe", "abort_when", "COND", parse_cond_key, P(abort_when), 0, 0, false, NULL,
+	  "abort the run when this holds during the method, e.g. 'failure_rate > 10% over 10s', "
+	  "'p99 > 5s over 30s', 'availability < 90% over 30s'; the window must be at least twice "
+	  "the probe's timeout and interval" },
+	{ "probe", "steady_state", "COND", parse_cond_key, P(steady_state), 0, 0, false, NULL,
+	  "the hypothesis: must hold before and after the method, e.g. 'success_rate >= 99% over "
+	  "10s'" },
+	{ "step", "at", "TIME", NULL, 0, 0, 7 * DAY, false, NULL,
+	  "when the step starts, from the start of the method; required" },
+	{ "step", "fault", "KIND", NULL, 0, 0, 0, false, NULL,
+	  "latency, loss, corrupt, duplicate, reorder, rate or partition; required" },
+	{ "step", "edge", "NAME", NULL, 0, 0, 0, false, NULL, "an edge of chaosd.conf; required" },
+	{ "step", "ramp", "RAMP", NULL, 0, 0, 0, false, NULL,
+	  "'FROM..TO over TIME [in N steps]': N values (default 10) evenly spaced over TIME, "
+	  "e.g. '50ms..800ms over 2m in 8 steps'" },
+	{ "step", "ramp_key", "KEY", NULL, 0, 0, 0, true, "by kind: ms, percent or kbit",
+	  "the fault key the ramp changes" },
+};
+const unsigned scenario_n_keys = ELEMENTSOF(scenario_keys);
+
+_Static_assert(ELEMENTSOF(scenario_keys) <= 32, "seen and scenario_key_line hold every key");
+
+/* The table's defaults of section into base, when the section begins. */
+static int set_defaults(struct scenario_parser *p, const char *section, void *base)
 {
-	struct parser *p = user;
+	for (unsigned i = 0; i < scenario_n_keys; i++) {
+		const struct scenario_key *k = &scenario_keys[i];
+		int r;
+
+		if (!k->parse || k->derived || !k->default_value || !streq(k->section, section))
+			continue;
+		r = k->parse(p, k, k->default_value, (char *)base + k->offset);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int key_cb(void *user, unsigned line, const char *name, const char *value,
+		bool continuation)
+{
+	struct scenario_parser *p = user;
 	const char *sec;
 	char keys[512];
 	int idx;
 
-	(void)section; /* the reader tracks sections, with their line numbers */
-	if (!value)
-		value = "";
+	p->lineno = line;
+	if (continuation) {
+		/* Joined to the previous value it would surprise in a timeline. */
+		p_error(p, p->lineno, NULL, NULL, "indented line (allowed: key = value at the "
+				"start of a line; continuation lines are not supported)");
+		return 0;
+	}
 	switch (p->section) {
 	case SEC_NONE:
 		p_error(p, p->lineno, name, value, "key outside of a section (allowed: in "
 				"[scenario], [probe NAME] or [step NAME])");
-		return 1;
+		return 0;
 	case SEC_BAD:
-		return 1;
+		return 0;
 	case SEC_SCENARIO:
 		sec = "scenario";
 		break;
@@ -583,7 +667,7 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		sec = "step";
 		break;
 	default:
-		return 1;
+		return 0;
 	}
 	idx = key_index(sec, name);
 	if (p->section == SEC_STEP && idx < 0 && fault_key_find(name)) {
@@ -593,19 +677,19 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 
 		if (ss->n_raw >= STEP_RAW_MAX || strlen(value) >= RAW_VALUE_MAX) {
 			p_error(p, p->lineno, name, value, "too many keys or value too long");
-			return 1;
+			return 0;
 		}
 		for (unsigned i = 0; i < ss->n_raw; i++)
 			if (streq(ss->raw[i].key, fault_key_find(name)->name)) {
 				p_error(p, p->lineno, name, value, "given twice (first at line %u)",
 						ss->raw[i].line);
-				return 1;
+				return 0;
 			}
 		kv = &ss->raw[ss->n_raw++];
 		snprintf(kv->key, sizeof(kv->key), "%s", fault_key_find(name)->name);
 		snprintf(kv->value, sizeof(kv->value), "%s", value);
 		kv->line = p->lineno;
-		return 1;
+		return 0;
 	}
 	if (idx < 0) {
 		if (p->section == SEC_STEP)
@@ -615,119 +699,64 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 		else
 			p_error(p, p->lineno, name, value, "unknown key (allowed: %s)",
 					keys_of(sec, keys, sizeof(keys)));
-		return 1;
+		return 0;
 	}
 	if (p->seen & (UINT64_C(1) << idx)) {
 		p_error(p, p->lineno, name, value, "given twice in this section");
-		return 1;
+		return 0;
 	}
 	p->seen |= UINT64_C(1) << idx;
 
-	if (p->section == SEC_SCENARIO)
-		set_scenario_key(p, name, value);
-	else if (p->section == SEC_PROBE)
-		set_probe_key(p, name, value);
-	else {
+	if (p->section == SEC_SCENARIO || p->section == SEC_PROBE) {
+		const struct scenario_key *k = &scenario_keys[idx];
+		char *base = p->section == SEC_SCENARIO ? (char *)p->s :
+				(char *)&p->s->probes[p->s->n_probes - 1];
+		int r = k->parse(p, k, value, base + k->offset);
+
+		if (r == -ENOMEM)
+			return r;
+		if (r >= 0 && p->section == SEC_SCENARIO)
+			p->scenario_key_line[idx] = p->lineno;
+	} else {
 		struct step_state *ss = &p->steps[p->s->n_steps - 1];
 		struct raw_kv *kv = &ss->raw[ss->n_raw++];
 
 		if (ss->n_raw > STEP_RAW_MAX || strlen(value) >= RAW_VALUE_MAX) {
 			ss->n_raw--;
 			p_error(p, p->lineno, name, value, "value too long");
-			return 1;
+			return 0;
 		}
 		snprintf(kv->key, sizeof(kv->key), "%s", name);
 		snprintf(kv->value, sizeof(kv->value), "%s", value);
 		kv->line = p->lineno;
 	}
-	return 1;
+	return 0;
 }
 
-/* Hands inih one line at a time, keeping the line number (this inih does not pass it), the
- * section (even one without keys) and stripping " # comment" tails, which inih would keep in
- * the value. */
-static char *ini_reader_cb(char *str, int num, void *stream)
+static void section_cb(void *user, unsigned line, const char *name)
 {
-	struct parser *p = stream;
-	const char *s, *nl;
-	char line[1024], *start, *end, shown[64];
-	size_t len;
+	struct scenario_parser *p = user;
 
-	if (p->pos >= p->len || num < 4)
-		return NULL;
-	s = p->text + p->pos;
-	nl = memchr(s, '\n', p->len - p->pos);
-	len = nl ? (size_t)(nl - s) : p->len - p->pos;
-	p->pos += len + (nl ? 1 : 0);
-	p->lineno++;
-	strcpy(str, "\n");
-
-	if (len >= sizeof(line) || len + 2 > (size_t)num) {
-		p_error(p, p->lineno, NULL, NULL, "line too long (allowed: at most %zu characters)",
-				MIN(sizeof(line), (size_t)num - 2) - 1);
-		return str;
+	p->lineno = line;
+	if (name) {
+		begin_section(p, name);
+		return;
 	}
-	memcpy(line, s, len);
-	line[len] = '\0';
-	start = line;
-	if (p->lineno == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
-		start += 3;
-	if (isspace((unsigned char)*start) && start[strspn(start, " \t\r")] &&
-			!strchr("#;", start[strspn(start, " \t\r")])) {
-		/* inih would join it to the previous value: surprising in a timeline. */
-		p_error(p, p->lineno, NULL, NULL, "indented line (allowed: key = value at the "
-				"start of a line; continuation lines are not supported)");
-		return str;
-	}
-	for (char *c = start; *c; c++)
-		if ((*c == '#' || *c == ';') && c > start && (c[-1] == ' ' || c[-1] == '\t')) {
-			*c = '\0';
-			break;
-		}
-	end = start + strlen(start);
-	while (end > start && isspace((unsigned char)end[-1]))
-		*--end = '\0';
-	if (!*start || *start == '#' || *start == ';')
-		return str;
-	for (const char *c = start; *c; c++)
-		if ((unsigned char)*c < ' ' && *c != '\t') {
-			p_error(p, p->lineno, NULL, NULL, "control character in the line");
-			return str;
-		}
-	if (*start == '[') {
-		char *close = strchr(start, ']');
-
-		if (!close || close[1]) {
-			p->section = SEC_BAD;
-			p->section_text[0] = '\0';
-			p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' (allowed: [scenario], "
-					"[probe NAME], [step NAME])",
-					parse_sanitize(start, shown, sizeof(shown)));
-			return str;
-		}
-		*close = '\0';
-		begin_section(p, parse_strip(start + 1));
-		snprintf(str, (size_t)num, "[x]\n");
-		return str;
-	}
-	if (!strchr(start, '=')) {
-		p_error(p, p->lineno, NULL, NULL, "syntax error: '%s' (allowed: [section], "
-				"key = value, '#' or ';' comments)",
-				parse_sanitize(start, shown, sizeof(shown)));
-		return str;
-	}
-	if (*start == '=') {
-		p_error(p, p->lineno, NULL, NULL, "a value without a key");
-		return str;
-	}
-	/* '=' only: ':' is common in targets and must not split a key. */
-	{
-		char *eq = strchr(start, '=');
-		*eq = '\0';
-		snprintf(str, (size_t)num, "%s=%s\n", parse_strip(start), parse_strip(eq + 1));
-	}
-	return str;
+	p->section = SEC_BAD;
+	p->section_text[0] = '\0';
 }
+
+static void error_cb(void *user, unsigned line, const char *msg)
+{
+	p_error(user, line, NULL, NULL, "%s", msg);
+}
+
+static const struct ini_ops scenario_ini = {
+	.section = section_cb,
+	.key = key_cb,
+	.error = error_cb,
+	.sections = "[scenario], [probe NAME], [step NAME]",
+};
 
 /* Parse a ramp end for key k: a unit-less number in the key's unit, or with a unit. */
 static int ramp_value(const struct fault_key *k, const char *text, double *ret)
@@ -755,20 +784,6 @@ static int ramp_value(const struct fault_key *k, const char *text, double *ret)
 	return -EINVAL;
 }
 
-static const char *default_ramp_key(enum fault_kind kind)
-{
-	switch (kind) {
-	case FAULT_LATENCY:
-		return "ms";
-	case FAULT_RATE:
-		return "kbit";
-	case FAULT_PARTITION:
-		return "flows";
-	default:
-		return "percent";
-	}
-}
-
 static int fault_set_number(struct fault *f, const struct fault_key *k, double v, struct diag *d)
 {
 	char buf[48];
@@ -780,14 +795,14 @@ static int fault_set_number(struct fault *f, const struct fault_key *k, double v
 	return fault_set(f, k->name, buf, d);
 }
 
-static void finish_ramp(struct parser *p, struct scenario_step *st, const struct raw_kv *ramp,
+static void finish_ramp(struct scenario_parser *p, struct scenario_step *st, const struct raw_kv *ramp,
 		const struct raw_kv *rkey)
 {
 	char buf[RAW_VALUE_MAX], *dots, *over, *in, *tail, from[64], to[64];
 	const struct fault_key *k;
 	unsigned long points = DEFAULT_POINTS;
 
-	k = fault_key_find(rkey ? rkey->value : default_ramp_key(st->fault.kind));
+	k = fault_key_find(rkey ? rkey->value : fault_kind_main_key(st->fault.kind));
 	if (!k || (k->type != FAULT_KEY_DOUBLE && k->type != FAULT_KEY_PERCENT &&
 			    k->type != FAULT_KEY_U64) || !(k->kinds & (1u << st->fault.kind))) {
 		if (rkey)
@@ -835,11 +850,12 @@ syntax:
 			"[in N steps], e.g. '50ms..800ms over 2m in 8 steps')");
 }
 
-static void finish_step(struct parser *p, unsigned i)
+static void finish_step(struct scenario_parser *p, unsigned i)
 {
 	struct scenario_step *st = &p->s->steps[i];
 	struct step_state *ss = &p->steps[i];
 	const struct raw_kv *ramp = NULL, *rkey = NULL, *kind = NULL;
+	char kinds[128];
 	struct diag tmp;
 	unsigned errors = p->errors;
 	enum fault_kind k;
@@ -850,7 +866,7 @@ static void finish_step(struct parser *p, unsigned i)
 
 		if (streq(kv->key, "at")) {
 			if (parse_duration(kv->value, &st->at_usec) < 0 ||
-					st->at_usec > 7 * 24 * 3600 * USEC_PER_SEC)
+					st->at_usec > scenario_keys[key_index("step", "at")].max)
 				p_error(p, kv->line, kv->key, kv->value, "not a time (e.g. 0s, 30s, "
 						"2m) of at most 7d");
 		} else if (streq(kv->key, "edge")) {
@@ -871,11 +887,11 @@ static void finish_step(struct parser *p, unsigned i)
 	if (!st->edge[0] && p->errors == errors)
 		p_error(p, st->line, NULL, NULL, "'edge' is missing");
 	if (!kind)
-		return p_error(p, st->line, NULL, NULL, "'fault' is missing (allowed: latency, "
-				"loss, corrupt, duplicate, reorder, rate, partition)");
+		return p_error(p, st->line, NULL, NULL, "'fault' is missing (allowed: %s)",
+				fault_kind_list(kinds, sizeof(kinds)));
 	if (fault_kind_from_string(kind->value, &k) < 0)
-		return p_error(p, kind->line, "fault", kind->value, "unknown fault (allowed: "
-				"latency, loss, corrupt, duplicate, reorder, rate, partition)");
+		return p_error(p, kind->line, "fault", kind->value, "unknown fault (allowed: %s)",
+				fault_kind_list(kinds, sizeof(kinds)));
 	fault_init(&st->fault, k);
 	for (unsigned j = 0; j < ss->n_raw; j++) {
 		const struct raw_kv *kv = &ss->raw[j];
@@ -923,7 +939,7 @@ static bool intervals_overlap(const struct scenario_step *a, const struct scenar
 	return a->at_usec < b->end_usec && b->at_usec < a->end_usec;
 }
 
-static void finish(struct parser *p)
+static void finish(struct scenario_parser *p)
 {
 	struct scenario *s = p->s;
 	uint64_t method = 0, steady = 0, planned;
@@ -1018,14 +1034,14 @@ static void finish(struct parser *p)
 	}
 	p->section_text[0] = '\0';
 	s->method_usec = method;
-	if (!p->line_steady)
+	if (!scenario_key_line(p, "steady_state_duration"))
 		s->steady_state_usec = steady;
 	planned = 2 * s->steady_state_usec + method;
 	if (!s->max_duration_usec)
 		s->max_duration_usec = MAX(2 * planned, 60 * USEC_PER_SEC);
 	else if (s->max_duration_usec < planned) {
 		snprintf(p->section_text, sizeof(p->section_text), "scenario");
-		p_error(p, p->line_max_duration, "max_duration",
+		p_error(p, scenario_key_line(p, "max_duration"), "max_duration",
 				parse_format_duration(s->max_duration_usec, a, sizeof(a)),
 				"shorter than the plan: steady state twice and the method take %s",
 				parse_format_duration(planned, b, sizeof(b)));
@@ -1060,7 +1076,7 @@ int scenario_load_string(const char *text, size_t len, const char *name, struct 
 		struct diag *d)
 {
 	_cleanup_(scenario_freep) struct scenario *s = NULL;
-	struct parser p = { .name = name ? name : "<string>", .d = d, .text = text, .len = len };
+	struct scenario_parser p = { .name = name ? name : "<string>", .d = d };
 	int r;
 
 	if (!text || !ret)
@@ -1076,14 +1092,10 @@ int scenario_load_string(const char *text, size_t len, const char *name, struct 
 	if (!s->path)
 		return -ENOMEM;
 	p.s = s;
-	r = ini_parse_stream(ini_reader_cb, &p, ini_handler_cb, &p);
-	if (r == -2 || p.oom) {
+	r = ini_parse(text, len, &scenario_ini, &p);
+	if (r < 0 || p.oom) {
 		free(p.steps);
 		return -ENOMEM;
-	}
-	if (r > 0 && p.errors == 0) {
-		p.section_text[0] = '\0';
-		p_error(&p, (unsigned)r, NULL, NULL, "syntax error");
 	}
 	finish(&p);
 	free(p.steps);
@@ -1091,7 +1103,7 @@ int scenario_load_string(const char *text, size_t len, const char *name, struct 
 		return -ENOMEM;
 	if (p.errors)
 		return -EINVAL;
-	if (!p.line_name)
+	if (!scenario_key_line(&p, "name"))
 		name_from_path(s, p.name);
 	*ret = TAKE_PTR(s);
 	return 0;

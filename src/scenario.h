@@ -2,7 +2,7 @@
 #pragma once
 
 /* GameDay scenario files: a steady-state hypothesis checked by probes, a timeline of fault
- * steps (with ramps), abort conditions and a hard deadline. INI parsed with inih. Every key is
+ * steps (with ramps), abort conditions and a hard deadline. INI read by src/ini.c. Every key is
  * described once in scenario_keys (plus fault_keys for the fault of a step), which drives the
  * parser, chaosctl's help and the chaosd.scenario(5) man page.
  *
@@ -109,11 +109,24 @@ struct scenario {
 	unsigned n_steps;
 };
 
+struct scenario_parser;
+struct scenario_key;
+/* Parse value into field (at offset in struct scenario for [scenario], struct scenario_probe for
+ * [probe NAME]); report what is wrong through the parser; field is written only on success. */
+typedef int (*scenario_parse_fn)(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field);
+
+/* One line per key: name, parser, where it is stored, its range and its default. */
 struct scenario_key {
 	const char *section; /* "scenario", "probe NAME", "step NAME" */
 	const char *name;
 	const char *metavar;
-	const char *default_value; /* NULL: none or required */
+	scenario_parse_fn parse; /* NULL: a step key, read with the fault keys once the step
+				  * is complete (keys come in any order) */
+	size_t offset;
+	uint64_t min, max;   /* durations in usec, numbers; max 0: no range */
+	bool derived;        /* default_value says how the default is worked out, at the end */
+	const char *default_value; /* parsed by .parse before the section; NULL: none or required */
 	const char *help;
 };
 

@@ -144,6 +144,35 @@ START_TEST(test_keys_table)
 }
 END_TEST
 
+/* The dialect of src/ini.c, the same as scenario files read. */
+START_TEST(test_dialect)
+{
+	struct config *c;
+
+	/* a '#' comment after a blank, ':' for '=', a comment after a section header, a
+	 * continuation with its own comment, an indented key at the start of a section */
+	c = load_ok("[chaosd] # limits\nsocket_group = ops # the on-call group\n"
+		    "max_duration: 2h\n[edge a] ; x\n  destination = 10.0.0.0/8, # first\n"
+		    "\t10.1.0.0/16 ; second\n");
+	ck_assert_str_eq(c->socket_group, "ops");
+	ck_assert(c->max_duration_usec == 7200 * USEC_PER_SEC);
+	ck_assert_uint_eq(c->edges[0].n_prefixes, 2);
+	ck_assert_str_eq(fmt_prefix(&c->edges[0], 1), "10.1.0.0/16");
+	/* a '#' inside a word is part of the value */
+	config_free(c);
+	load_fails("[chaosd]\nsocket_group = ops#1\n",
+			"t.conf:2: [chaosd] socket_group = 'ops#1': not a group name (allowed: "
+			"1-32 letters, digits, '_', '.', '-')");
+	load_fails("[chaosd]\nsocket_group = a\x01z\n",
+			"t.conf:2: [chaosd]: control character 0x01 in the line (allowed: "
+			"printable text and tabs)");
+	load_fails("[chaosd]\n = 5m\n",
+			"t.conf:2: [chaosd]: a value without a key (allowed: key = value)");
+	load_fails("[chaosd]\nmax_scenarios = 17\n",
+			"t.conf:2: [chaosd] max_scenarios = '17': not a number from 1 to 16");
+}
+END_TEST
+
 START_TEST(test_parse_rate)
 {
 	uint64_t v = 0;
@@ -192,7 +221,7 @@ START_TEST(test_error_sections)
 			"t.conf:1: [edge a]: no destination (required: destination = CIDR "
 			"prefixes, addresses or host names)");
 	load_fails("[chaosd\nmax_duration = 1h\n",
-			"t.conf:1: syntax error: '[chaosd' has no ']'");
+			"t.conf:1: syntax error: '[chaosd' has no ']' (allowed: [chaosd], [edge NAME])");
 	load_fails("[chaosd] junk\n",
 			"t.conf:1: [chaosd]: text after ']' (allowed: a ';' or '#' comment)");
 	load_fails("[chaosd]\nmax_duration\n",
@@ -573,6 +602,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_good);
 	tcase_add_test(tc, test_keys_table);
 	tcase_add_test(tc, test_guard_rails);
+	tcase_add_test(tc, test_dialect);
 	tcase_add_test(tc, test_parse_rate);
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_load_file);

@@ -215,16 +215,46 @@ START_TEST(test_errors_steps)
 	load_fails("[steps 1]\nat=0\n[step 2\n  indented = 1\nnovalue\n",
 			"t.ini:1: [steps 1]: unknown section (allowed: [scenario], [probe NAME], "
 			"[step NAME])\n"
-			"t.ini:3: syntax error: '[step 2' (allowed: [scenario], [probe NAME], [step "
-			"NAME])\n"
+			"t.ini:3: syntax error: '[step 2' has no ']' (allowed: [scenario], [probe "
+			"NAME], [step NAME])\n"
 			"t.ini:4: indented line (allowed: key = value at the start of a line; "
 			"continuation lines are not supported)\n"
-			"t.ini:5: syntax error: 'novalue' (allowed: [section], key = value, '#' or "
-			"';' comments)");
+			"t.ini:5: syntax error: 'novalue' (allowed: [section], key = value, ';' or "
+			"'#' comments)");
 	load_fails("[probe h]\ntype=http\ntarget=https://10.0.0.1/\n[step 1]\nat=0\nfault=loss\n"
 		   "edge=e\npercent=1\nfor=1s\n",
 			"t.ini:1: [probe h] target = 'https://10.0.0.1/': https is not supported "
 			"(allowed: http://ADDRESS[:PORT]/PATH)");
+}
+END_TEST
+
+/* The dialect of src/ini.c, the same as chaosd.conf's. */
+START_TEST(test_dialect)
+{
+	struct scenario *s = load_ok("\xEF\xBB\xBF[scenario] ; comment\r\nname: dialect\r\n"
+				     "[probe p]\r\ntype = tcp\r\ntarget = 127.0.0.1:80 # db\r\n"
+				     "[step 1]\r\nat = 0\r\nfault = loss\r\nedge = e\r\n"
+				     "percent = 1 ; one\r\nfor = 1s\r\n");
+
+	ck_assert_str_eq(s->name, "dialect");
+	ck_assert_str_eq(s->probes[0].target, "127.0.0.1:80");
+	ck_assert_uint_eq(s->probes[0].port, 80);
+	/* the table's defaults */
+	ck_assert(s->probes[0].interval_usec == USEC_PER_SEC);
+	ck_assert(s->probes[0].timeout_usec == 2 * USEC_PER_SEC);
+	ck_assert_uint_eq(s->probes[0].expect_status, 200);
+	ck_assert(s->steps[0].fault.percent == 1);
+	scenario_free(s);
+	load_fails("[step 1]\nat=0\nfault=loss\nedge=e\npercent=1\nfor=1s\n  more\n",
+			"t.ini:7: [step 1]: indented line (allowed: key = value at the start of a line; "
+			"continuation lines are not supported)");
+	load_fails("[step 1]\nat=0\nfault=lost\nedge=e\n",
+			"t.ini:3: [step 1] fault = 'lost': unknown fault (allowed: latency, loss, "
+			"corrupt, duplicate, reorder, rate, partition)");
+	load_fails("[probe p]\ninterval = 5ms\n",
+			"t.ini:2: [probe p] interval = '5ms': not a time between 10ms and 1h (e.g. "
+			"500ms, 2s)\nt.ini:1: [probe p]: 'type' is missing (allowed: http, tcp, "
+			"exec)");
 }
 END_TEST
 
@@ -295,6 +325,7 @@ int main(void)
 	tcase_add_test(tc, test_defaults_and_forms);
 	tcase_add_test(tc, test_errors_collected);
 	tcase_add_test(tc, test_errors_steps);
+	tcase_add_test(tc, test_dialect);
 	tcase_add_test(tc, test_cond);
 	tcase_add_test(tc, test_keys_documented);
 	tcase_add_test(tc, test_shipped_library);
