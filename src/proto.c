@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "proto.h"
+#include "utf8.h"
 
 const struct proto_verb proto_verbs[] = {
 	{ "inject", PROTO_INJECT, PROTO_WRITE, "KIND --edge NAME [OPTIONS]",
@@ -103,6 +104,14 @@ bool proto_key_valid(const char *key)
 	return n >= 1 && n <= PROTO_MAX_KEY;
 }
 
+/* The control characters a request field may hold: a scenario file goes line by line, and its
+ * lines may have tabs and, from a CRLF file, a final CR. Nothing else may: a reason or a name
+ * is shown later in terminals, logs and JSON. */
+static unsigned request_allow(const char *key)
+{
+	return streq(key, "line") ? UTF8_ALLOW_TAB | UTF8_ALLOW_FINAL_CR : 0;
+}
+
 struct proto_msg *proto_msg_free(struct proto_msg *m)
 {
 	if (!m)
@@ -152,6 +161,13 @@ int proto_msg_decode(uint16_t type, const void *payload, size_t len, struct prot
 		if (strlen(eq + 1) > PROTO_MAX_VALUE)
 			return diag_add(d, -EBADMSG, "field '%s': value longer than %d bytes", field,
 					PROTO_MAX_VALUE);
+		/* Replies are the daemon's; chaosctl shows their strings escaped instead. */
+		if (type < PROTO_REPLY_OK) {
+			char why[80];
+
+			if (utf8_text_check(eq + 1, request_allow(field), why, sizeof(why)) < 0)
+				return diag_add(d, -EBADMSG, "%s: %s", field, why);
+		}
 		m->fields[i].key = field;
 		m->fields[i].value = eq + 1;
 	}

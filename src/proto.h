@@ -12,6 +12,13 @@
  * starts a new record (status lists one record per fault). Keys are [a-z0-9_@-]{1,64};
  * values are UTF-8 without NUL, at most PROTO_MAX_VALUE bytes. The decoder checks all of this
  * exactly and refuses anything else, so a hostile client gets an error reply, never a crash.
+ * In a request (not a reply) every value must also be valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF) without control characters (C0, DEL, C1 U+0080-U+009F),
+ * so that no stored reason, name or id can later drive a terminal; the one exception is "line"
+ * (a line of a scenario file), which may hold tabs and end with a CR. The error names the
+ * field: "reason: control character U+001B at byte 5" (bytes count from 0). Replies are not
+ * checked: they may carry what an older daemon stored, and chaosctl escapes what it shows
+ * (utf8.h).
  *
  * Every verb is described once in proto_verbs[]: chaosctl's parser and help, the daemon's
  * dispatch and permission check, and the man pages are driven by it. */
