@@ -195,6 +195,41 @@ unsigned proto_msg_next_record(const struct proto_msg *m, unsigned i)
 	return m->n_fields;
 }
 
+int proto_msg_join_lines(const struct proto_msg *m, const char *key, char **ret_text,
+		size_t *ret_len)
+{
+	size_t len = 0, off = 0;
+	bool found = false, first = true;
+	char *text;
+
+	for (unsigned i = 0; i < m->n_fields; i++)
+		if (streq(m->fields[i].key, key)) {
+			len += strlen(m->fields[i].value) + found;
+			found = true;
+		}
+	if (!found)
+		return -ENOENT;
+	text = malloc(len + 1);
+	if (!text)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->n_fields; i++) {
+		size_t n;
+
+		if (!streq(m->fields[i].key, key))
+			continue;
+		if (!first)
+			text[off++] = '\n';
+		first = false;
+		n = strlen(m->fields[i].value);
+		memcpy(text + off, m->fields[i].value, n);
+		off += n;
+	}
+	text[off] = '\0';
+	*ret_text = text;
+	*ret_len = off;
+	return 0;
+}
+
 void proto_writer_init(struct proto_writer *w, uint16_t type, size_t max_payload)
 {
 	memset(w, 0, sizeof(*w));
@@ -265,6 +300,30 @@ void proto_put_u64(struct proto_writer *w, const char *key, uint64_t v)
 void proto_record(struct proto_writer *w, const char *kind)
 {
 	proto_put(w, "@", kind);
+}
+
+void proto_put_lines(struct proto_writer *w, const char *key, const char *text, size_t len)
+{
+	if (w->err < 0)
+		return;
+	if (memchr(text, '\0', len)) {
+		w->err = -EINVAL;
+		return;
+	}
+	for (size_t off = 0; off < len && w->err >= 0;) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
+
+		if (!proto_key_valid(key) || n > PROTO_MAX_VALUE) {
+			w->err = -EINVAL;
+			return;
+		}
+		writer_append(w, key, strlen(key));
+		writer_append(w, "=", 1);
+		writer_append(w, text + off, n);
+		writer_append(w, "", 1);
+		off += n + 1;
+	}
 }
 
 int proto_writer_finish(struct proto_writer *w, const void **ret_buf, size_t *ret_len)
