@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "json.h"
+#include "utf8.h"
 
 /* Kept in step with doc/schema/ by tests/host-json-tests.sh, which validates real output
  * against the schemas made strict (no field they do not list). */
@@ -44,21 +45,10 @@ bool json_printed(void)
 	return printed;
 }
 
+/* Valid JSON whatever bytes the daemon stored: controls escaped, bad UTF-8 as U+FFFD. */
 void json_string(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", stdout);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
+	utf8_fputs_json(s, stdout);
 }
 
 /* A JSON number: -?digits(.digits)? */
@@ -110,9 +100,14 @@ static bool kind_seen(const struct proto_msg *m, unsigned upto, const char *kind
 /* The records of one kind, in the daemon's order, as the array KIND + "s". */
 static void records(const struct json_doc *doc, const struct proto_msg *m, const char *kind)
 {
+	char name[PROTO_MAX_VALUE + 2];
 	bool first = true;
 
-	printf(",\"%ss\":[", kind);
+	/* The kind is the daemon's text: quoted like any other string. */
+	snprintf(name, sizeof(name), "%ss", kind);
+	putchar(',');
+	json_string(name);
+	fputs(":[", stdout);
 	for (unsigned i = 0; i < m->n_fields; i++) {
 		unsigned end;
 
@@ -191,7 +186,9 @@ void json_vfail(bool as_json, const char *fmt, va_list ap)
 	char msg[4096];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	fprintf(stderr, "chaosctl: %s\n", msg);
+	fputs("chaosctl: ", stderr);
+	utf8_fputs_term(msg, UTF8_ALLOW_TAB | UTF8_ALLOW_NEWLINE, stderr);
+	fputc('\n', stderr);
 	if (as_json && !json_printed())
 		json_print_error(msg, NULL, NULL);
 }

@@ -42,6 +42,7 @@ struct json_doc {
 
 extern const struct json_doc json_docs[_JSON_DOC_MAX];
 
+/* s as a JSON string on stdout: valid JSON whatever bytes it holds (utf8_fputs_json). */
 void json_string(const char *s);
 /* Whether a document was printed: a run prints one at most. */
 bool json_printed(void);

@@ -14,7 +14,7 @@ read -r -a inih_cflags <<<"$(pkg-config --cflags inih libmnl)"
 read -r -a inih_libs <<<"$(pkg-config --libs inih)"
 # The parsers only: no netlink, no daemon state.
 objs=()
-for m in diag parse edge fault netem ini config proto fileio journal scenario flowsel; do
+for m in diag parse utf8 edge fault netem ini config proto fileio journal scenario flowsel; do
 	"$cc" "${common[@]}" -fsanitize=fuzzer-no-link,$san "${inih_cflags[@]}" \
 		-c "$src/src/$m.c" -o "$out/$m.o"
 	objs+=("$out/$m.o")

@@ -33,6 +33,13 @@ static bool host_bits_clear(const uint8_t *addr, unsigned len, unsigned total)
 	return true;
 }
 
+static bool is_v4_mapped(const uint8_t *a)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return memcmp(a, mapped, sizeof(mapped)) == 0;
+}
+
 int edge_prefix_parse(const char *s, struct edge_prefix *ret)
 {
 	char buf[INET6_ADDRSTRLEN];
@@ -76,6 +83,14 @@ int edge_prefix_parse(const char *s, struct edge_prefix *ret)
 	}
 	if (!host_bits_clear(p.addr, len, family_bits(p.family)))
 		return -EINVAL;
+	if (p.family == AF_INET6 && is_v4_mapped(p.addr)) {
+		/* No packet carries ::ffff:a.b.c.d: IPv4 traffic to it is IPv4. A mapped net shorter
+		 * than /96 has host bits set in its ffff and is refused above. */
+		memmove(p.addr, p.addr + 12, 4);
+		memset(p.addr + 4, 0, 12);
+		p.family = AF_INET;
+		len -= 96;
+	}
 	p.len = (uint8_t)len;
 	*ret = p;
 	return 0;

@@ -38,7 +38,10 @@ struct edge {
 };
 
 /* "10.0.5.0/24", "fd00:5::/64", "10.0.5.7" (a host route). Host bits set in the address are
- * refused (-EINVAL) so a typo cannot silently widen an edge. */
+ * refused (-EINVAL) so a typo cannot silently widen an edge. An IPv4-mapped IPv6 address or net
+ * is its IPv4 one ("::ffff:10.0.0.2" is 10.0.0.2/32, "::ffff:10.0.0.0/120" is 10.0.0.0/24,
+ * "::ffff:0:0/96" is 0.0.0.0/0), since IPv4 traffic to it is IPv4 on the wire; a mapped
+ * prefix shorter than /96 has host bits set and is refused. */
 int edge_prefix_parse(const char *s, struct edge_prefix *ret);
 char *edge_prefix_format(const struct edge_prefix *p, char *buf, size_t n);
 bool edge_prefix_contains(const struct edge_prefix *p, int family, const void *addr);

@@ -144,6 +144,30 @@ int parse_duration(const char *s, uint64_t *ret_usec)
 	return 0;
 }
 
+int parse_duration_range(const char *what, const char *s, uint64_t min_usec, uint64_t max_usec,
+		uint64_t *ret_usec, struct diag *d)
+{
+	char v[80], a[32], b[32];
+	uint64_t usec = 0;
+	int r;
+
+	r = parse_duration(s, &usec);
+	if (r == 0 && (usec < min_usec || usec > max_usec))
+		r = -ERANGE;
+	if (r < 0) {
+		parse_format_duration(min_usec, a, sizeof(a));
+		parse_format_duration(max_usec, b, sizeof(b));
+		parse_sanitize(s, v, sizeof(v));
+		if (r == -ERANGE)
+			return diag_add(d, -EINVAL, "%s: '%s' is out of range (%s-%s)", what, v, a, b);
+		return diag_add(d, -EINVAL,
+				"%s: '%s' is not a duration (allowed: %s-%s, e.g. 30s, 5m, 1h30m)",
+				what, v, a, b);
+	}
+	*ret_usec = usec;
+	return 0;
+}
+
 char *parse_format_duration(uint64_t usec, char *buf, size_t n)
 {
 	size_t off = 0;

@@ -9,11 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diag.h"
+
 #define USEC_PER_MSEC 1000ULL
 #define USEC_PER_SEC  1000000ULL
+#define USEC_PER_DAY  (24ULL * 60 * 60 * USEC_PER_SEC)
 
 /* "500ms", "30s", "5m", "1h", "1h30m", "250us"; a bare number is seconds. */
 int parse_duration(const char *s, uint64_t *ret_usec);
+/* parse_duration within [min_usec, max_usec], with the message every option taking a duration
+ * gives: "WHAT: 'S' is out of range (1ms-365d)" (also when it overflows), or "WHAT: 'S' is not a
+ * duration (allowed: 1ms-365d, e.g. 30s, 5m, 1h30m)". -EINVAL either way. */
+int parse_duration_range(const char *what, const char *s, uint64_t min_usec, uint64_t max_usec,
+		uint64_t *ret_usec, struct diag *d);
 /* Writes e.g. "5m", "1h30m", "500ms", "0s"; returns buf. */
 char *parse_format_duration(uint64_t usec, char *buf, size_t n);
 /* "5", "5%", "0.25%": 0..100 inclusive. */

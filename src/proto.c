@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "proto.h"
+#include "utf8.h"
 
 const struct proto_verb proto_verbs[] = {
 	{ "inject", PROTO_INJECT, PROTO_WRITE, "KIND --edge NAME [OPTIONS]",
@@ -103,6 +104,14 @@ bool proto_key_valid(const char *key)
 	return n >= 1 && n <= PROTO_MAX_KEY;
 }
 
+/* The control characters a request field may hold: a scenario file goes line by line, and its
+ * lines may have tabs and, from a CRLF file, a final CR. Nothing else may: a reason or a name
+ * is shown later in terminals, logs and JSON. */
+static unsigned request_allow(const char *key)
+{
+	return streq(key, "line") ? UTF8_ALLOW_TAB | UTF8_ALLOW_FINAL_CR : 0;
+}
+
 struct proto_msg *proto_msg_free(struct proto_msg *m)
 {
 	if (!m)
@@ -152,6 +161,13 @@ int proto_msg_decode(uint16_t type, const void *payload, size_t len, struct prot
 		if (strlen(eq + 1) > PROTO_MAX_VALUE)
 			return diag_add(d, -EBADMSG, "field '%s': value longer than %d bytes", field,
 					PROTO_MAX_VALUE);
+		/* Replies are the daemon's; chaosctl shows their strings escaped instead. */
+		if (type < PROTO_REPLY_OK) {
+			char why[80];
+
+			if (utf8_text_check(eq + 1, request_allow(field), why, sizeof(why)) < 0)
+				return diag_add(d, -EBADMSG, "%s: %s", field, why);
+		}
 		m->fields[i].key = field;
 		m->fields[i].value = eq + 1;
 	}
@@ -177,6 +193,41 @@ unsigned proto_msg_next_record(const struct proto_msg *m, unsigned i)
 		if (streq(m->fields[i].key, "@"))
 			return i;
 	return m->n_fields;
+}
+
+int proto_msg_join_lines(const struct proto_msg *m, const char *key, char **ret_text,
+		size_t *ret_len)
+{
+	size_t len = 0, off = 0;
+	bool found = false, first = true;
+	char *text;
+
+	for (unsigned i = 0; i < m->n_fields; i++)
+		if (streq(m->fields[i].key, key)) {
+			len += strlen(m->fields[i].value) + found;
+			found = true;
+		}
+	if (!found)
+		return -ENOENT;
+	text = malloc(len + 1);
+	if (!text)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->n_fields; i++) {
+		size_t n;
+
+		if (!streq(m->fields[i].key, key))
+			continue;
+		if (!first)
+			text[off++] = '\n';
+		first = false;
+		n = strlen(m->fields[i].value);
+		memcpy(text + off, m->fields[i].value, n);
+		off += n;
+	}
+	text[off] = '\0';
+	*ret_text = text;
+	*ret_len = off;
+	return 0;
 }
 
 void proto_writer_init(struct proto_writer *w, uint16_t type, size_t max_payload)
@@ -249,6 +300,30 @@ void proto_put_u64(struct proto_writer *w, const char *key, uint64_t v)
 void proto_record(struct proto_writer *w, const char *kind)
 {
 	proto_put(w, "@", kind);
+}
+
+void proto_put_lines(struct proto_writer *w, const char *key, const char *text, size_t len)
+{
+	if (w->err < 0)
+		return;
+	if (memchr(text, '\0', len)) {
+		w->err = -EINVAL;
+		return;
+	}
+	for (size_t off = 0; off < len && w->err >= 0;) {
+		const char *nl = memchr(text + off, '\n', len - off);
+		size_t n = nl ? (size_t)(nl - (text + off)) : len - off;
+
+		if (!proto_key_valid(key) || n > PROTO_MAX_VALUE) {
+			w->err = -EINVAL;
+			return;
+		}
+		writer_append(w, key, strlen(key));
+		writer_append(w, "=", 1);
+		writer_append(w, text + off, n);
+		writer_append(w, "", 1);
+		off += n + 1;
+	}
 }
 
 int proto_writer_finish(struct proto_writer *w, const void **ret_buf, size_t *ret_len)

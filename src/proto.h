@@ -12,6 +12,13 @@
  * starts a new record (status lists one record per fault). Keys are [a-z0-9_@-]{1,64};
  * values are UTF-8 without NUL, at most PROTO_MAX_VALUE bytes. The decoder checks all of this
  * exactly and refuses anything else, so a hostile client gets an error reply, never a crash.
+ * In a request (not a reply) every value must also be valid UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF) without control characters (C0, DEL, C1 U+0080-U+009F),
+ * so that no stored reason, name or id can later drive a terminal; the one exception is "line"
+ * (a line of a scenario file), which may hold tabs and end with a CR. The error names the
+ * field: "reason: control character U+001B at byte 5" (bytes count from 0). Replies are not
+ * checked: they may carry what an older daemon stored, and chaosctl escapes what it shows
+ * (utf8.h).
  *
  * Every verb is described once in proto_verbs[]: chaosctl's parser and help, the daemon's
  * dispatch and permission check, and the man pages are driven by it. */
@@ -25,9 +32,10 @@
 #define PROTO_MAGIC       0x43484450u
 #define PROTO_VERSION     1
 #define PROTO_HEADER_SIZE 12
-#define PROTO_MAX_REQUEST (64 * 1024)
+/* Big enough for the largest scenario request (SCENARIO_REQUEST_MAX, checked in scenario.h). */
+#define PROTO_MAX_REQUEST (2 * 1024 * 1024)
 #define PROTO_MAX_REPLY   (8 * 1024 * 1024)
-#define PROTO_MAX_FIELDS  100000
+#define PROTO_MAX_FIELDS  300000
 #define PROTO_MAX_KEY     64
 #define PROTO_MAX_VALUE   8192
 #define PROTO_DEFAULT_SOCKET "/run/chaosd/chaosd.sock"
@@ -104,6 +112,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct proto_msg *, proto_msg_free);
 const char *proto_msg_get(const struct proto_msg *m, unsigned start, const char *key);
 /* Index of the next record marker ("@") after position i, or m->n_fields. */
 unsigned proto_msg_next_record(const struct proto_msg *m, unsigned i);
+/* The values of every field KEY joined with '\n' (none after the last), so never longer than
+ * the text proto_put_lines sent: a file at the size limit stays within it. -ENOENT if there
+ * is no such field. */
+int proto_msg_join_lines(const struct proto_msg *m, const char *key, char **ret_text,
+		size_t *ret_len);
 
 /* Encoder. Errors are sticky and reported by proto_writer_finish. */
 struct proto_writer {
@@ -117,6 +130,9 @@ void proto_put(struct proto_writer *w, const char *key, const char *value);
 void proto_putf(struct proto_writer *w, const char *key, const char *fmt, ...) _printf_(3, 4);
 void proto_put_u64(struct proto_writer *w, const char *key, uint64_t v);
 void proto_record(struct proto_writer *w, const char *kind);
+/* A text (a scenario file) as one field KEY per line, without the '\n's: no value has to hold
+ * the whole text. A NUL in it is an error (-EINVAL). */
+void proto_put_lines(struct proto_writer *w, const char *key, const char *text, size_t len);
 /* The whole frame (header + payload); the buffer stays owned by w. */
 int proto_writer_finish(struct proto_writer *w, const void **ret_buf, size_t *ret_len);
 void proto_writer_done(struct proto_writer *w);

@@ -10,6 +10,7 @@
  * the diag, each as "FILE:LINE: [section] key = 'value': what is wrong (what is allowed)".
  * Checks against a daemon's configuration (edge names, limits) are the daemon's. */
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include "diag.h"
 #include "edge.h"
 #include "fault.h"
+#include "proto.h"
 
 #define SCENARIO_NAME_MAX   63
 #define SCENARIO_TARGET_MAX 511
@@ -24,6 +26,16 @@
 #define SCENARIO_STEPS_MAX  1000
 #define SCENARIO_PROBES_MAX 16
 #define SCENARIO_RAMP_MAX   100 /* points of one ramp */
+
+/* chaosctl sends a scenario as "file=PATH" and one "line=TEXT" field per line
+ * (proto_put_lines). The most a file of SCENARIO_FILE_MAX bytes can cost is 6 bytes per byte
+ * (all newlines, or all but a last one): every scenario within the documented limits fits
+ * in one request, so no valid scenario is refused for its encoding. */
+#define SCENARIO_REQUEST_MAX (6 * SCENARIO_FILE_MAX + 1 + sizeof("file=") + PATH_MAX)
+_Static_assert(SCENARIO_REQUEST_MAX <= PROTO_MAX_REQUEST,
+		"PROTO_MAX_REQUEST must hold a scenario of SCENARIO_FILE_MAX bytes");
+_Static_assert(SCENARIO_FILE_MAX + 1 <= PROTO_MAX_FIELDS,
+		"PROTO_MAX_FIELDS must hold a field per line of a scenario, and the file name");
 
 enum scenario_probe_type {
 	SCENARIO_PROBE_HTTP, /* GET, expect a status; latency = time to the status line */

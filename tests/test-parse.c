@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fault.h"
 #include "parse.h"
 #include "test-util.h"
 
@@ -72,6 +73,52 @@ START_TEST(test_duration_bad)
 	check_duration_fails("213503982d8h1m49s551ms616us", -ERANGE); /* UINT64_MAX + 1 */
 	check_duration("213503982d8h1m49s551ms615us", UINT64_MAX);
 	ck_assert_int_eq(parse_duration(NULL, NULL), -EINVAL);
+}
+END_TEST
+
+/* "kill --for" and inject's "for" say the same of a duration that does not fit. */
+START_TEST(test_duration_range)
+{
+	static const struct {
+		const char *in, *error;
+	} bad[] = {
+		{ "99999999999h", "kill --for: '99999999999h' is out of range (1ms-365d)" },
+		{ "18446744073709551616us",
+		  "kill --for: '18446744073709551616us' is out of range (1ms-365d)" },
+		{ "366d", "kill --for: '366d' is out of range (1ms-365d)" },
+		{ "0s", "kill --for: '0s' is out of range (1ms-365d)" },
+		{ "999us", "kill --for: '999us' is out of range (1ms-365d)" },
+		{ "1h30", "kill --for: '1h30' is not a duration (allowed: 1ms-365d, e.g. 30s, 5m, "
+			  "1h30m)" },
+		{ "soon", "kill --for: 'soon' is not a duration (allowed: 1ms-365d, e.g. 30s, 5m, "
+			  "1h30m)" },
+		{ "", "kill --for: '' is not a duration (allowed: 1ms-365d, e.g. 30s, 5m, 1h30m)" },
+	};
+	uint64_t v = 4242;
+	struct diag d, df;
+	struct fault f;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		diag_init(&d);
+		ck_assert_int_eq(parse_duration_range("kill --for", bad[i].in, USEC_PER_MSEC,
+					 365 * USEC_PER_DAY, &v, &d),
+				-EINVAL);
+		ck_assert_str_eq(diag_text(&d), bad[i].error);
+		ck_assert_uint_eq(v, 4242);
+	}
+	ck_assert_int_eq(parse_duration_range("kill --for", "365d", USEC_PER_MSEC,
+				 365 * USEC_PER_DAY, &v, NULL),
+			0);
+	ck_assert_uint_eq(v, 365 * USEC_PER_DAY);
+	ck_assert_int_eq(parse_duration_range("x", "1ms", USEC_PER_MSEC, USEC_PER_SEC, &v, NULL),
+			0);
+	ck_assert_uint_eq(v, USEC_PER_MSEC);
+
+	/* inject --for: the same words after the option's name */
+	fault_init(&f, FAULT_LATENCY);
+	diag_init(&df);
+	ck_assert_int_eq(fault_set(&f, "for", "99999999999h", &df), -EINVAL);
+	ck_assert_str_eq(diag_text(&df), "for: '99999999999h' is out of range (1ms-365d)");
 }
 END_TEST
 
@@ -276,6 +323,7 @@ static Suite *parse_suite(void)
 
 	tcase_add_test(tc, test_duration_ok);
 	tcase_add_test(tc, test_duration_bad);
+	tcase_add_test(tc, test_duration_range);
 	tcase_add_test(tc, test_duration_format);
 	tcase_add_test(tc, test_percent);
 	tcase_add_test(tc, test_double_range);
