@@ -1,5 +1,5 @@
 #!/bin/bash
-# Print bench/guest.sh's raw numbers (bench.raw) as the table the README quotes.
+# Print bench/guest.sh's raw numbers (bench.raw) as the table doc/performance.md quotes.
 #   bench/table.sh BENCH.RAW
 set -euo pipefail
 raw=${1:?usage: bench/table.sh BENCH.RAW}

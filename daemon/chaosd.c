@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "instance.h"
 #include "options.h"
 #include "proto.h"
 #include "server.h"
@@ -55,6 +56,7 @@ int main(int argc, char **argv)
 		.state_dir = DAEMON_DEFAULT_STATE_DIR,
 	};
 	bool check_only = false, cleanup_only = false;
+	_cleanup_close_ int lock_fd = -EBADF;
 	struct config *config = NULL;
 	struct server *server = NULL;
 	sd_event *event = NULL;
@@ -109,16 +111,18 @@ int main(int argc, char **argv)
 		struct journal *j = NULL;
 		struct datapath *dp = NULL;
 		struct nl_nft *nft = NULL;
-		r = journal_open(opt.state_dir, &j, &d);
-		if (r == -EBUSY) {
-			/* A live daemon owns these objects: cleaning behind its back would leave
-			 * it believing in faults that are gone. */
-			log_error("cleanup refused: %s", diag_text(&d));
+		/* A live daemon owns these objects: cleaning behind its back would leave it
+		 * believing in faults that are gone. */
+		lock_fd = instance_lock();
+		if (lock_fd < 0) {
+			log_error("cleanup refused");
 			return 1;
 		}
+		r = server_open_journal(opt.state_dir, &j);
+		if (r == -EBUSY)
+			return 1;
 		if (r < 0)
-			log_warning("state journal: %s (cleaning by names only)", diag_text(&d));
-		diag_init(&d);
+			log_warning("no state journal: cleaning by names only");
 		r = datapath_new(j, &dp, &d);
 		if (r >= 0)
 			r = nl_nft_open(&nft, &d);
@@ -158,6 +162,11 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	lock_fd = instance_lock();
+	if (lock_fd < 0) {
+		config_free(config);
+		return 1;
+	}
 	r = sd_event_default(&event);
 	if (r < 0) {
 		log_error("sd_event: %s", strerror(-r));

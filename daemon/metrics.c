@@ -172,6 +172,9 @@ static void render_kill(struct out *o, const struct metrics_state *st)
 			"Times a kill switch was pulled (chaosctl kill)");
 	sample_u64(o, "chaosd_kill_switch_activations", "_total", NULL,
 			st->counters->kill_activations);
+	family(o, "chaosd_degraded", "gauge", NULL,
+			"1 while chaosd cannot write its state directory and refuses new faults");
+	sample_u64(o, "chaosd_degraded", "", NULL, st->degraded ? 1 : 0);
 }
 
 static void render_runs(struct out *o, const struct metrics_state *st)

@@ -37,6 +37,7 @@ struct metrics_state {
 	unsigned n_faults;
 	const char *const *kill_scopes;    /* engaged kill switches: "" all edges, else an edge */
 	unsigned n_kill_scopes;
+	bool degraded;                     /* state changes could not be recorded */
 	uint64_t runs_ended[REPORT_ABORTED + 1]; /* by enum report_outcome */
 	const struct report *const *running; /* reports of the runs still running */
 	unsigned n_running;

@@ -9,7 +9,6 @@
 #include "parse.h"
 #include "probe.h"
 #include "runner.h"
-#include "server.h"
 
 #define FINISHED_KEEP 16 /* finished runs kept in memory for watch */
 #define WATCH_EVENTS_MAX 2000
@@ -40,7 +39,7 @@ struct run {
 };
 
 struct runner {
-	struct server *server;
+	struct runner_hooks hooks;
 	sd_event *event;
 	char *reports_dir;
 	unsigned max_running, keep_reports;
@@ -69,7 +68,7 @@ static uint64_t run_t(const struct run *run)
 	return now_mono() - run->start_mono;
 }
 
-int runner_new(struct server *server, sd_event *event, const char *reports_dir,
+int runner_new(const struct runner_hooks *hooks, sd_event *event, const char *reports_dir,
 		struct runner **ret)
 {
 	struct runner *r = calloc(1, sizeof(*r));
@@ -81,7 +80,7 @@ int runner_new(struct server *server, sd_event *event, const char *reports_dir,
 		free(r);
 		return -ENOMEM;
 	}
-	r->server = server;
+	r->hooks = *hooks;
 	r->event = event;
 	r->max_running = 1;
 	r->keep_reports = 50;
@@ -165,7 +164,7 @@ int runner_check(struct runner *r, const struct scenario *sc, uid_t uid, struct 
 		if (scenario_step_peak(st, &peak) < 0)
 			continue;
 		diag_init(&one);
-		if (server_check_fault(r->server, st->edge, &peak, &one) < 0)
+		if (r->hooks.check(r->hooks.userdata, st->edge, &peak, &one) < 0)
 			diag_add(d, -EINVAL, "%s:%u: [step %s]: %s", sc->path, st->line, st->name,
 					diag_text(&one));
 	}
@@ -238,14 +237,15 @@ static void revert_step(struct run *run, unsigned step, const char *why)
 
 	if (!id)
 		return;
-	/* Cleared first: the server tells us about the revert (runner_fault_gone). */
+	/* Cleared first: the fault core tells us about the revert (runner_fault_gone). */
 	run->step_fault[step] = 0;
 	diag_init(&d);
-	k = server_run_revert(run->runner->server, id, why, run->uid, run->pid, &d);
+	k = run->runner->hooks.revert(run->runner->hooks.userdata, id, why, run->uid, run->pid,
+			&d);
 	report_band_close(run->report, run->step_band[step], run_t(run));
 	run->step_band[step] = -1;
 	if (k < 0)
-		/* The server keeps the fault and retries; its deadline still bounds it. */
+		/* The fault core keeps the fault; its deadline still bounds it. */
 		report_event_add(run->report, run_t(run), "error", st->name, st->edge,
 				fault_kind_to_string(st->fault.kind), "step %s: revert failed: %s",
 				st->name, diag_text(&d));
@@ -279,8 +279,8 @@ static int apply_action(struct run *run, const struct scenario_action *a)
 							       USEC_PER_MSEC;
 	f.duration_usec = MAX(MIN(f.duration_usec, left), USEC_PER_MSEC);
 	diag_init(&d);
-	k = server_run_apply(run->runner->server, run->id, st->edge, &f, run->uid, run->pid, &id,
-			&d);
+	k = run->runner->hooks.apply(run->runner->hooks.userdata, run->id, st->edge, &f, run->uid,
+			run->pid, &id, &d);
 	/* "latency 200ms", "5% loss", "partition": the kind once, where the text has it */
 	fault_describe(&a->fault, desc, sizeof(desc));
 	if (!strstr(desc, fault_kind_to_string(st->fault.kind))) {
@@ -516,7 +516,7 @@ static void run_finish(struct run *run, enum report_outcome outcome, const char 
 			.result = report_outcome_to_string(outcome), .run = run->id });
 	log_info("run '%s' of scenario '%s' ended: %s: %s", run->id, run->sc->name,
 			report_outcome_to_string(outcome), reason);
-	server_notify_status(run->runner->server);
+	run->runner->hooks.changed(run->runner->hooks.userdata);
 }
 
 static void run_abort(struct run *run, const char *reason)
@@ -583,7 +583,7 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 					"probe %s succeeds again", p->name);
 	}
 	report_sample_add(run->report, index, now, ok, latency_usec, run->phase);
-	server_metrics_changed(run->runner->server);
+	run->runner->hooks.changed(run->runner->hooks.userdata);
 	if (!c->set || run->phase != REPORT_METHOD || run->aborting)
 		return;
 	report_summarize(run->report, index, REPORT_METHOD,
@@ -757,7 +757,7 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 		enter_phase(run, REPORT_METHOD);
 	snprintf(ret_id, n, "%s", run->id);
 	prune_finished(r);
-	server_notify_status(r->server);
+	r->hooks.changed(r->hooks.userdata);
 	return 0;
 }
 

@@ -16,10 +16,23 @@
 #include "report.h"
 #include "scenario.h"
 
-struct server;
 struct runner;
 
-int runner_new(struct server *server, sd_event *event, const char *reports_dir,
+/* How a run reaches the faults: the same admission and kernel path as chaosctl inject, with
+ * the run as the fault's owner. */
+struct runner_hooks {
+	void *userdata;
+	int (*check)(void *userdata, const char *edge, const struct fault *f, struct diag *d);
+	int (*apply)(void *userdata, const char *run, const char *edge, const struct fault *f,
+			uid_t uid, pid_t pid, uint64_t *ret_id, struct diag *d);
+	/* 0 if the fault is already gone. */
+	int (*revert)(void *userdata, uint64_t id, const char *why, uid_t uid, pid_t pid,
+			struct diag *d);
+	/* Something a status line or metrics show changed. */
+	void (*changed)(void *userdata);
+};
+
+int runner_new(const struct runner_hooks *hooks, sd_event *event, const char *reports_dir,
 		struct runner **ret);
 /* Aborts what still runs ("daemon stopping"), writes their reports. Accepts NULL. */
 struct runner *runner_free(struct runner *r);
@@ -34,7 +47,7 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 unsigned runner_abort(struct runner *r, const char *id, const char *why);
 /* The kill switch for one edge: abort the runs that hold or will hold a fault on it. */
 unsigned runner_abort_edge(struct runner *r, const char *edge, const char *why);
-/* The server reverted a fault by other means (deadline, revert, kill, interface gone). */
+/* The fault core reverted a fault by other means (deadline, revert, kill, interface gone). */
 void runner_fault_gone(struct runner *r, uint64_t fault_id);
 /* Which run owns a fault ("" if none). */
 const char *runner_fault_owner(struct runner *r, uint64_t fault_id);

@@ -65,6 +65,12 @@ static inline void closep(int *fd)
 	}
 
 /* Negative errno from a libc call that reports through errno. */
+static inline void *mfree(void *p)
+{
+	free(p);
+	return NULL;
+}
+
 static inline int negative_errno(void)
 {
 	return errno > 0 ? -errno : -EIO;

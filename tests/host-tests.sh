@@ -299,8 +299,10 @@ expect_refused "deny_interfaces refuses lo, naming the rule" "interface 'lo', wh
 expect_refused "protect refuses an overlapping edge" "overlaps the protected range 10.77.0.3/32 (protect, .*rails.conf:4)" inject partition --edge peer3
 expect_refused "max_loss refuses 30%" "above max_loss = 20% (.*rails.conf:5)" inject loss --edge db --percent 30
 expect_refused "max_partition_duration refuses 5m" "longer than max_partition_duration = 1m" inject partition --edge db --for 5m
-# An SSH session from 10.77.0.2 to this host: partitioning its peer is refused.
-A socat TCP-LISTEN:22,reuseaddr,fork EXEC:/bin/cat >/dev/null 2>&1 &
+# An SSH session from 10.77.0.2 to this host: partitioning its peer is refused. chaosd asks
+# which sockets a process called sshd holds: socat under that name plays it.
+cp "$(command -v socat)" "$T/sshd"
+A "$T/sshd" TCP-LISTEN:22,reuseaddr,fork EXEC:/bin/cat >/dev/null 2>&1 &
 sshd_pid=$!
 sleep 0.3
 B socat -u EXEC:"sleep 5" TCP:10.77.0.1:22,bind=10.77.0.2 >/dev/null 2>&1 &

@@ -1,0 +1,900 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "audit.h"
+#include "faults.h"
+#include "flowsel.h"
+#include "parse.h"
+#include "timeutil.h"
+
+struct faults {
+	sd_event *event;
+	struct journal *journal;
+	struct kernel kernel;
+	struct metrics_counters *metrics;
+	struct faults_hooks hooks;
+	uint64_t link_rate_bps;
+
+	struct active_fault **list;
+	unsigned n;
+	uint64_t next_id;
+	/* The same faults sorted by (edge_hash, id): an inject or revert finds its edge's faults
+	 * by a binary search instead of a look at all of them (edge_faults). */
+	struct active_fault **by_edge;
+	unsigned n_by_edge, cap_by_edge;
+};
+
+int faults_new(sd_event *event, struct journal *journal, struct kernel kernel,
+		struct metrics_counters *counters, const struct faults_hooks *hooks,
+		struct faults **ret)
+{
+	struct faults *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->event = sd_event_ref(event);
+	f->journal = journal;
+	f->kernel = kernel;
+	f->metrics = counters;
+	if (hooks)
+		f->hooks = *hooks;
+	f->next_id = journal ? journal_next_id(journal) : 1;
+	*ret = f;
+	return 0;
+}
+
+static struct active_fault *active_fault_free(struct active_fault *af)
+{
+	if (!af)
+		return NULL;
+	sd_event_source_disable_unref(af->timer);
+	free(af);
+	return NULL;
+}
+
+struct faults *faults_free(struct faults *f)
+{
+	if (!f)
+		return NULL;
+	for (unsigned i = 0; i < f->n; i++)
+		active_fault_free(f->list[i]);
+	free(f->list);
+	free(f->by_edge);
+	sd_event_unref(f->event);
+	free(f);
+	return NULL;
+}
+
+void faults_set_link_rate(struct faults *f, uint64_t bps)
+{
+	f->link_rate_bps = bps;
+}
+
+unsigned faults_count(const struct faults *f)
+{
+	return f->n;
+}
+
+struct active_fault *faults_at(const struct faults *f, unsigned i)
+{
+	return i < f->n ? f->list[i] : NULL;
+}
+
+uint64_t faults_next_id(const struct faults *f)
+{
+	return f->next_id;
+}
+
+void faults_set_next_id(struct faults *f, uint64_t id)
+{
+	f->next_id = MAX(f->next_id, id);
+}
+
+static void changed(struct faults *f)
+{
+	if (f->hooks.changed)
+		f->hooks.changed(f->hooks.userdata);
+}
+
+static void gone(struct faults *f, const struct active_fault *af)
+{
+	if (f->hooks.fault_gone)
+		f->hooks.fault_gone(f->hooks.userdata, af);
+}
+
+static void unrecorded(struct faults *f, int err, const char *fmt, ...) _printf_(3, 4);
+static void unrecorded(struct faults *f, int err, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_error("state journal: %s: %s", what, strerror(-err));
+	if (f->hooks.unrecorded)
+		f->hooks.unrecorded(f->hooks.userdata, err, what);
+}
+
+/* ------------------------------------------------------------------ the kernel's side */
+
+static bool dir_has(enum fault_direction d, enum fault_direction bit)
+{
+	return (d & bit) != 0;
+}
+
+/* Make the kernel carry the merge of `list` for one edge and direction. */
+static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct active_fault *const *list, unsigned n,
+		struct diag *d)
+{
+	const struct fault *sel[_FAULT_KIND_MAX];
+	struct netem_config cfg;
+	unsigned k = 0;
+	int r;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct active_fault *af = list[i];
+		if (!streq(af->edge.name, e->name) || !fault_uses_netem(&af->fault) ||
+				!dir_has(af->fault.direction, dir))
+			continue;
+		if (k == ELEMENTSOF(sel))
+			return diag_add(d, -EEXIST, "edge '%s': too many faults", e->name);
+		sel[k++] = &af->fault;
+	}
+	if (k == 0)
+		return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
+	r = fault_merge_netem(sel, k, f->link_rate_bps, &cfg, d);
+	if (r < 0)
+		return r;
+	/* one share for the edge (check_flows), so the first fault's is every fault's */
+	return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, &cfg,
+			fault_flows(sel[0]), d);
+}
+
+static int sync_partitions(struct faults *f, struct active_fault *const *list, unsigned n,
+		struct diag *d)
+{
+	_cleanup_free_ struct nl_nft_partition *parts = NULL;
+	unsigned k = 0;
+
+	parts = calloc(n ? n : 1, sizeof(*parts));
+	if (!parts)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		const struct active_fault *af = list[i];
+		if (af->fault.kind != FAULT_PARTITION)
+			continue;
+		parts[k].edge = &af->edge;
+		snprintf(parts[k].ifname, sizeof(parts[k].ifname), "%s", af->ifname);
+		parts[k].direction = af->fault.direction;
+		parts[k].id = af->id;
+		parts[k].flows = fault_flows(&af->fault);
+		k++;
+	}
+	return f->kernel.ops->sync_partitions(f->kernel.userdata, parts, k, d);
+}
+
+static char *share_text(uint32_t share, char *buf, size_t n)
+{
+	char pct[32];
+
+	if (share >= FLOWSEL_ALL)
+		snprintf(buf, n, "all of its flows");
+	else
+		snprintf(buf, n, "%s%% of its flows",
+				parse_format_double(share * 100. / FLOWSEL_ALL, pct, sizeof(pct)));
+	return buf;
+}
+/* One selection of flows per edge: the faults of e in `new` that were not in `old` must affect
+ * the share the others do; and a partition (nftables' symhash) and netem faults (flowsel's
+ * classifier) would pick different connections, so only one kind limits itself to a share. */
+static int check_flows(const struct edge *e, struct active_fault *const *old, unsigned n_old,
+		struct active_fault *const *new, unsigned n_new, struct diag *d)
+{
+	const struct active_fault *kept = NULL, *added = NULL, *part = NULL, *netem = NULL;
+	char a[48], b[48], c[32];
+
+	for (unsigned i = 0; i < n_new; i++) {
+		const struct active_fault *af = new[i];
+		bool was = false;
+
+		if (!streq(af->edge.name, e->name))
+			continue;
+		for (unsigned k = 0; k < n_old && !was; k++)
+			was = old[k] == af;
+		if (was && !kept)
+			kept = af;
+		if (!was && (!added || fault_flows(&af->fault) != fault_flows(&added->fault)))
+			added = af;
+		if (af->fault.kind == FAULT_PARTITION)
+			part = af;
+		else
+			netem = af;
+	}
+	if (kept && added && fault_flows(&kept->fault) != fault_flows(&added->fault))
+		return diag_add(d, -EINVAL, "edge '%s': its faults affect %s (fault %" PRIu64 ", "
+				"%s); a %s fault on %s cannot join them: all faults of an edge "
+				"affect the same flows (give flows = %s, or revert them first)",
+				e->name, share_text(fault_flows(&kept->fault), a, sizeof(a)),
+				kept->id, fault_kind_to_string(kept->fault.kind),
+				fault_kind_to_string(added->fault.kind),
+				share_text(fault_flows(&added->fault), b, sizeof(b)),
+				parse_format_double(fault_flows(&kept->fault) * 100. / FLOWSEL_ALL,
+						c, sizeof(c)));
+	if (part && netem && fault_flows(&part->fault) < FLOWSEL_ALL)
+		return diag_add(d, -EINVAL, "edge '%s': a partition and %s cannot both be limited "
+				"to %s: nftables and chaosd's classifier would pick different "
+				"connections (partition all flows, or revert one of them)",
+				e->name, fault_kind_to_string(netem->fault.kind),
+				share_text(fault_flows(&part->fault), a, sizeof(a)));
+	return 0;
+}
+
+/* Move the kernel from the state of `old` to the state of `new` for one edge. Directions are
+ * applied one by one; if a later one fails, the earlier ones are put back to `old`, so a
+ * request either takes effect whole or not at all. */
+static int transition_edge(struct faults *f, const struct edge *e, int ifindex,
+		struct active_fault *const *old, unsigned n_old, struct active_fault *const *new,
+		unsigned n_new, bool partition, struct diag *d)
+{
+	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+	unsigned done = 0;
+	int r;
+
+	r = check_flows(e, old, n_old, new, n_new, d);
+	if (r < 0)
+		return r;
+	if (partition)
+		return sync_partitions(f, new, n_new, d);
+	for (; done < ELEMENTSOF(dirs); done++) {
+		r = sync_netem_dir(f, e, ifindex, dirs[done], new, n_new, d);
+		if (r < 0)
+			break;
+	}
+	if (r >= 0)
+		return 0;
+	for (unsigned i = 0; i < done; i++) {
+		struct diag ignored;
+		diag_init(&ignored);
+		if (sync_netem_dir(f, e, ifindex, dirs[i], old, n_old, &ignored) < 0)
+			diag_add(d, r, "rollback of %s on edge '%s' failed too: %s",
+					fault_direction_to_string(dirs[i]), e->name,
+					diag_text(&ignored));
+	}
+	return r;
+}
+
+static int journal_record(struct faults *f, const struct active_fault *af, bool applied)
+{
+	struct journal_fault jf = {
+		.applied = applied,
+		.id = af->id,
+		.fault = af->fault,
+		.created_realtime_usec = af->created_realtime_usec,
+		.deadline_realtime_usec = af->deadline_realtime_usec,
+		.uid = af->uid,
+	};
+
+	snprintf(jf.edge, sizeof(jf.edge), "%s", af->edge.name);
+	snprintf(jf.run, sizeof(jf.run), "%s", af->run);
+	return journal_fault_put(f->journal, &jf);
+}
+
+/* ------------------------------------------------------------------ the registry */
+
+/* Whether af is on the edge called name (hash: edge_name_hash(name)). */
+static bool on_edge(const struct active_fault *af, const char *name, uint64_t hash)
+{
+	return af->edge_hash == hash && streq(af->edge.name, name);
+}
+
+static bool by_edge_before(const struct active_fault *af, uint64_t hash, uint64_t id)
+{
+	return af->edge_hash < hash || (af->edge_hash == hash && af->id < id);
+}
+
+static unsigned by_edge_lower(const struct faults *f, uint64_t hash, uint64_t id)
+{
+	unsigned lo = 0, hi = f->n_by_edge;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (by_edge_before(f->by_edge[mid], hash, id))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The faults whose edge name hashes to hash, in id order; on_edge() tells the edge's own. */
+static struct active_fault *const *edge_faults(const struct faults *f, uint64_t hash,
+		unsigned *ret_n)
+{
+	unsigned first = by_edge_lower(f, hash, 0), end = first;
+
+	while (end < f->n_by_edge && f->by_edge[end]->edge_hash == hash)
+		end++;
+	*ret_n = end - first;
+	return f->by_edge + first;
+}
+
+/* Room for n faults in the index, made before the kernel is touched so that recording an
+ * applied fault cannot fail. */
+static int by_edge_reserve(struct faults *f, unsigned n)
+{
+	struct active_fault **a;
+	unsigned cap;
+
+	if (n <= f->cap_by_edge)
+		return 0;
+	cap = MAX(n, 2 * f->cap_by_edge);
+	a = reallocarray(f->by_edge, cap, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	f->by_edge = a;
+	f->cap_by_edge = cap;
+	return 0;
+}
+
+static void by_edge_add(struct faults *f, struct active_fault *af)
+{
+	unsigned i = by_edge_lower(f, af->edge_hash, af->id);
+
+	if (f->n_by_edge == f->cap_by_edge)
+		return; /* by_edge_reserve() came first: not reached */
+	memmove(&f->by_edge[i + 1], &f->by_edge[i], (f->n_by_edge - i) * sizeof(*f->by_edge));
+	f->by_edge[i] = af;
+	f->n_by_edge++;
+}
+
+static void by_edge_remove(struct faults *f, const struct active_fault *af)
+{
+	unsigned i = by_edge_lower(f, af->edge_hash, af->id);
+
+	if (i < f->n_by_edge && f->by_edge[i] == af) {
+		memmove(&f->by_edge[i], &f->by_edge[i + 1],
+				(f->n_by_edge - i - 1) * sizeof(*f->by_edge));
+		f->n_by_edge--;
+	}
+}
+
+static int by_edge_cmp(const void *a, const void *b)
+{
+	const struct active_fault *x = *(struct active_fault *const *)a;
+	const struct active_fault *y = *(struct active_fault *const *)b;
+
+	return by_edge_before(x, y->edge_hash, y->id) ? -1 : by_edge_before(y, x->edge_hash, x->id);
+}
+
+/* After the list lost several at once (it only ever shrinks here: the room is there). */
+static void by_edge_rebuild(struct faults *f)
+{
+	memcpy(f->by_edge, f->list, f->n * sizeof(*f->list));
+	f->n_by_edge = f->n;
+	qsort(f->by_edge, f->n_by_edge, sizeof(*f->by_edge), by_edge_cmp);
+}
+
+static int find_index(const struct faults *f, uint64_t id)
+{
+	for (unsigned i = 0; i < f->n; i++)
+		if (f->list[i]->id == id)
+			return (int)i;
+	return -1;
+}
+
+struct active_fault *faults_find(const struct faults *f, uint64_t id)
+{
+	int i = find_index(f, id);
+
+	return i < 0 ? NULL : f->list[i];
+}
+
+struct param_fmt {
+	char *buf;
+	size_t n, len;
+};
+
+static int append_param(const char *key, const char *value, void *userdata)
+{
+	struct param_fmt *p = userdata;
+	int w = snprintf(p->buf + p->len, p->n - p->len, "%s%s=%s", p->len ? " " : "", key, value);
+	if (w > 0)
+		p->len = MIN(p->len + (size_t)w, p->n - 1);
+	return 0;
+}
+
+void faults_format_params(const struct fault *fault, char *buf, size_t n)
+{
+	struct param_fmt p = { buf, n, 0 };
+
+	buf[0] = '\0';
+	fault_foreach_param(fault, append_param, &p);
+}
+
+/* Remove fault i from the kernel and the registry. */
+static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid, pid_t pid,
+		struct diag *d)
+{
+	struct active_fault *af = f->list[i];
+	_cleanup_free_ struct active_fault **cur = NULL, **rest = NULL;
+	bool part = af->fault.kind == FAULT_PARTITION;
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	char params[512];
+	unsigned n = 0, n_cur = 0;
+	int r;
+
+	struct active_fault *const *list = f->list;
+	unsigned n_list = f->n;
+
+	if (!part) /* see faults_apply */
+		list = edge_faults(f, af->edge_hash, &n_list);
+	cur = calloc(n_list ? n_list : 1, sizeof(*cur));
+	rest = calloc(n_list ? n_list : 1, sizeof(*rest));
+	if (!cur || !rest)
+		return -ENOMEM;
+	for (unsigned k = 0; k < n_list; k++) {
+		if (!part && !on_edge(list[k], af->edge.name, af->edge_hash))
+			continue;
+		cur[n_cur++] = list[k];
+		if (list[k] != af)
+			rest[n++] = list[k];
+	}
+	/* Out of the journal before the kernel: a crash after the kernel's revert must not have a
+	 * restart apply it again. A crash before it, or a failed revert, leaves it to the
+	 * restart's cleanup, which removes everything chaosd owns. */
+	r = journal_fault_remove(f->journal, af->id);
+	if (r < 0)
+		unrecorded(f, r, "the revert of fault %" PRIu64 " could not be recorded", af->id);
+	r = transition_edge(f, &af->edge, af->ifindex, cur, n_cur, rest, n, part, d);
+	faults_format_params(&af->fault, params, sizeof(params));
+	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
+			.fault_id = af->id, .edge = af->edge.name,
+			.fault = fault_kind_to_string(af->fault.kind), .params = params,
+			.result = r < 0 ? diag_text(d) : "ok", .run = af->run[0] ? af->run : NULL });
+	if (r < 0) {
+		f->metrics->revert_failed[af->fault.kind]++;
+		return r;
+	}
+	f->metrics->reverted[af->fault.kind]++;
+	f->metrics->last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
+	f->metrics->have_last_revert = true;
+	memmove(&f->list[i], &f->list[i + 1], (f->n - i - 1) * sizeof(*f->list));
+	f->n--;
+	by_edge_remove(f, af);
+	gone(f, af);
+	active_fault_free(af);
+	changed(f);
+	return 0;
+}
+
+int faults_revert(struct faults *f, uint64_t id, const char *action, uid_t uid, pid_t pid,
+		struct diag *d)
+{
+	int i = find_index(f, id);
+
+	if (i < 0)
+		return diag_add(d, -ENOENT, "no active fault with id %" PRIu64, id);
+	return revert_at(f, (unsigned)i, action, uid, pid, d);
+}
+
+static uint64_t fault_wakeup(const struct active_fault *af)
+{
+	if (af->lease_mono_usec && af->lease_mono_usec < af->deadline_mono_usec)
+		return af->lease_mono_usec;
+	return af->deadline_mono_usec;
+}
+
+static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct active_fault *af = userdata;
+	struct faults *f = af->owner;
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	bool lease = af->lease_mono_usec && now >= af->lease_mono_usec;
+	struct diag d;
+	int i = find_index(f, af->id), r;
+
+	if (i < 0)
+		return 0;
+	if (!lease && now < af->deadline_mono_usec) {
+		/* The lease was renewed since the timer was set. */
+		sd_event_source_set_time(es, fault_wakeup(af));
+		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	/* A revert that succeeds frees af (and this timer): say what it was from copies. */
+	uint64_t id = af->id;
+	char edge[EDGE_NAME_MAX + 1];
+
+	snprintf(edge, sizeof(edge), "%s", af->edge.name);
+	diag_init(&d);
+	r = revert_at(f, (unsigned)i, lease ? "lease-expired" : "expire", 0, 0, &d);
+	if (r < 0) {
+		/* Keep the fault listed and try again shortly: a lost revert is the one thing
+		 * chaosd must never do. */
+		log_error("deadline revert of fault %" PRIu64 " on edge '%s' failed, retrying in 1s: %s",
+				id, edge, diag_text(&d));
+		sd_event_source_set_time_relative(es, USEC_PER_SEC);
+		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+	} else {
+		log_info("fault %" PRIu64 " on edge '%s' %s and was reverted", id, edge,
+				lease ? "was not renewed within its lease" : "expired");
+	}
+	return 0;
+}
+
+static int arm_timer(struct faults *f, struct active_fault *af)
+{
+	if (af->timer)
+		return sd_event_source_set_time(af->timer, fault_wakeup(af)) < 0 ? -EIO :
+			sd_event_source_set_enabled(af->timer, SD_EVENT_ONESHOT);
+	return sd_event_add_time(f->event, &af->timer, CLOCK_MONOTONIC, fault_wakeup(af),
+			10 * USEC_PER_MSEC, on_deadline, af);
+}
+
+int faults_renew(struct faults *f, uint64_t id, struct diag *d)
+{
+	struct active_fault *af = faults_find(f, id);
+
+	if (!af)
+		return diag_add(d, -ENOENT, "fault %" PRIu64 " is gone (reverted, expired or "
+				"killed)", id);
+	if (!af->fault.lease_usec)
+		return diag_add(d, -EINVAL, "fault %" PRIu64 " has no lease to renew", id);
+	af->lease_mono_usec = now_usec(CLOCK_MONOTONIC) + af->fault.lease_usec;
+	return 0;
+}
+
+int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, struct diag *d)
+{
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+	_cleanup_free_ uint64_t *ids = calloc(f->n + 1, sizeof(*ids));
+	int r;
+
+	if (!ids)
+		return -ENOMEM;
+	/* Out of the journal first (one write), as in revert_at(): a restart never brings back
+	 * what the kill switch took out, even if it fails for some and is retrying. */
+	for (unsigned i = 0; i < f->n; i++)
+		ids[i] = f->list[i]->id;
+	r = journal_fault_remove_many(f->journal, ids, f->n);
+	if (r < 0)
+		unrecorded(f, r, "the revert of all %" PRIu64 " faults could not be recorded",
+				(uint64_t)f->n);
+	/* Everything chaosd owns goes in one pass (one batch per kind of object), whatever the
+	 * registry says: this is also what clears leftovers of a fault whose own revert failed. */
+	r = f->kernel.ops->remove_all(f->kernel.userdata, d);
+	if (r < 0)
+		log_error("%s: reverting everything failed for some objects: %s", why,
+				diag_text(d));
+	for (unsigned i = 0; i < f->n; i++) {
+		struct active_fault *af = f->list[i];
+		char params[512];
+		faults_format_params(&af->fault, params, sizeof(params));
+		audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid,
+				.fault_id = af->id, .edge = af->edge.name,
+				.fault = fault_kind_to_string(af->fault.kind), .params = params,
+				.result = r < 0 ? diag_text(d) : "ok" });
+		if (r < 0) {
+			f->metrics->revert_failed[af->fault.kind]++;
+			continue;
+		}
+		f->metrics->reverted[af->fault.kind]++;
+		gone(f, af);
+		active_fault_free(af);
+	}
+	if (r >= 0) {
+		f->n = 0;
+		f->n_by_edge = 0;
+		f->metrics->last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
+		f->metrics->have_last_revert = true;
+	}
+	changed(f);
+	return r < 0 ? r : 0;
+}
+
+int faults_revert_edge(struct faults *f, const char *edge, const char *why, uid_t uid, pid_t pid,
+		unsigned *ret_reverted, struct diag *d)
+{
+	unsigned reverted = 0;
+	int r = 0;
+
+	for (unsigned i = f->n; i-- > 0;) {
+		if (edge && !streq(f->list[i]->edge.name, edge))
+			continue;
+		int k = revert_at(f, i, why, uid, pid, d);
+		if (k < 0 && r >= 0)
+			r = k;
+		reverted += k >= 0;
+	}
+	if (ret_reverted)
+		*ret_reverted = reverted;
+	return r;
+}
+
+/* Apply a fault (new, or an update of the active fault of its kind on the edge) and track it.
+ * id 0 = allocate. Either it takes effect whole or nothing changes. */
+int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char *ifname,
+		const struct fault *fault, uint64_t id, uint64_t deadline_realtime, uid_t uid,
+		pid_t pid, const char *run, struct active_fault **ret_af, bool *ret_updated,
+		struct diag *d)
+{
+	_cleanup_free_ struct active_fault **next = NULL, **old = NULL;
+	_cleanup_free_ struct active_fault *fresh = NULL;
+	struct active_fault *af, *existing = NULL, saved;
+	uint64_t now_rt = now_usec(CLOCK_REALTIME), now_mono = now_usec(CLOCK_MONOTONIC);
+	uint64_t hash = edge_name_hash(e->name);
+	bool part = fault->kind == FAULT_PARTITION;
+	struct active_fault *const *mine, *const *list;
+	char params[512];
+	unsigned n = 0, n_old, n_mine, n_list;
+	int r;
+
+	/* First: it may move the index that mine points into. */
+	r = by_edge_reserve(f, f->n + 1);
+	if (r < 0)
+		return r;
+	/* One fault per edge and kind: injecting the same kind again changes it in place. */
+	mine = edge_faults(f, hash, &n_mine);
+	for (unsigned i = 0; i < n_mine; i++)
+		if (on_edge(mine[i], e->name, hash) && mine[i]->fault.kind == fault->kind)
+			existing = mine[i];
+	/* A scenario's fault is the scenario's: changing it by hand (or the other way round)
+	 * would leave one of the two reverting what the other still counts on. */
+	if (existing && !streq(existing->run, run ? run : ""))
+		return diag_add(d, -EBUSY, "edge '%s' already has a %s fault (id %" PRIu64 ") %s%s%s",
+				e->name, fault_kind_to_string(fault->kind), existing->id,
+				existing->run[0] ? "owned by scenario run '" : "injected by hand",
+				existing->run, existing->run[0] ? "' (chaosctl abort to end the run)" :
+				" (revert it first)");
+
+	/* An edge's netem state depends on its own faults only, so the kernel's move is worked
+	 * out from those (a request costs the same with 1 or 1000 other faults); partitions
+	 * share one nftables table, rewritten from all of them. */
+	list = part ? f->list : mine;
+	n_list = part ? f->n : n_mine;
+	next = calloc(n_list + 1, sizeof(*next));
+	old = calloc(n_list + 1, sizeof(*old));
+	if (!next || !old)
+		return -ENOMEM;
+
+	if (existing) {
+		saved = *existing;
+		af = existing;
+	} else {
+		fresh = calloc(1, sizeof(*fresh));
+		if (!fresh)
+			return -ENOMEM;
+		af = fresh;
+		af->id = id ? id : f->next_id;
+		af->owner = f;
+		af->edge = *e;
+		af->edge_hash = hash;
+		snprintf(af->run, sizeof(af->run), "%s", run ? run : "");
+	}
+	af->ifindex = ifindex;
+	snprintf(af->ifname, sizeof(af->ifname), "%s", ifname);
+	af->fault = *fault;
+	af->uid = uid;
+	af->pid = pid;
+	af->created_realtime_usec = now_rt;
+	af->deadline_realtime_usec = deadline_realtime;
+	af->deadline_mono_usec = now_mono +
+			(deadline_realtime > now_rt ? deadline_realtime - now_rt : 0);
+	/* A fresh lease on apply, also on restart adoption: the holder gets one whole period to
+	 * find the restarted daemon. */
+	af->lease_mono_usec = fault->lease_usec ? now_mono + fault->lease_usec : 0;
+	for (unsigned i = 0; i < n_list; i++) {
+		if (!part && !on_edge(list[i], e->name, hash))
+			continue;
+		next[n] = list[i];
+		/* The old parameters are what a rollback must restore. */
+		old[n] = list[i] == existing ? &saved : list[i];
+		n++;
+	}
+	n_old = n;
+	if (!existing)
+		next[n++] = af;
+
+	/* Intent first: a crash from here on leaves a journal that says what to clean. */
+	r = journal_record(f, af, false);
+	if (r < 0) {
+		if (existing)
+			*existing = saved;
+		return diag_add(d, r, "cannot write the state journal, so nothing was applied: %s",
+				journal_error(f->journal)[0] ? journal_error(f->journal) :
+							       strerror(-r));
+	}
+	r = transition_edge(f, e, ifindex, old, n_old, next, n, part, d);
+	faults_format_params(&af->fault, params, sizeof(params));
+	audit_log(&(struct audit_event){ .action = existing ? "update" : (id ? "adopt" : "inject"),
+			.uid = uid, .pid = pid, .fault_id = af->id, .edge = e->name,
+			.fault = fault_kind_to_string(fault->kind), .params = params,
+			.result = r < 0 ? diag_text(d) : "ok", .run = af->run[0] ? af->run : NULL });
+	if (r < 0) {
+		f->metrics->apply_failed[fault->kind]++;
+		if (existing) {
+			*existing = saved;
+			(void)journal_record(f, existing, true);
+		} else {
+			(void)journal_fault_remove(f->journal, af->id);
+		}
+		return r;
+	}
+	/* Confirmed by the kernel: a restart may re-adopt it from now on. Unconfirmed, a restart
+	 * leaves it reverted: the safe side, so only worth a log line. */
+	r = journal_record(f, af, true);
+	if (r < 0)
+		unrecorded(f, r, "fault %" PRIu64 " is applied, but its confirmation could not be "
+				"recorded", af->id);
+	if (!existing) {
+		struct active_fault **nf = reallocarray(f->list, f->n + 1, sizeof(*nf));
+		if (!nf) {
+			/* Applied but cannot be tracked: take it back out rather than leak it. */
+			struct diag ignored;
+			diag_init(&ignored);
+			transition_edge(f, e, ifindex, next, n, old, n_old, part, &ignored);
+			(void)journal_fault_remove(f->journal, af->id);
+			return -ENOMEM;
+		}
+		f->list = nf;
+		f->list[f->n++] = fresh;
+		by_edge_add(f, TAKE_PTR(fresh));
+		f->next_id = MAX(f->next_id, af->id + 1);
+	}
+	f->metrics->applied[fault->kind]++;
+	r = arm_timer(f, af);
+	if (r < 0)
+		log_error("cannot arm the deadline timer of fault %" PRIu64 ": %s", af->id,
+				strerror(-r));
+	changed(f);
+	*ret_af = af;
+	*ret_updated = existing != NULL;
+	return 0;
+}
+
+void faults_stats(struct faults *f, const struct active_fault *af, uint64_t *ret_matched,
+		uint64_t *ret_dropped, uint64_t *ret_delayed)
+{
+	struct datapath_stats st = {}, st_in = {};
+	void *k = f->kernel.userdata;
+
+	*ret_matched = *ret_dropped = *ret_delayed = 0;
+	if (af->fault.kind == FAULT_PARTITION) {
+		uint64_t drops = 0;
+		if (f->kernel.ops->partition_drops(k, af->id, &drops) >= 0)
+			*ret_matched = *ret_dropped = drops;
+		return;
+	}
+	if (dir_has(af->fault.direction, FAULT_DIR_OUT))
+		(void)f->kernel.ops->netem_stats(k, &af->edge, af->ifindex, FAULT_DIR_OUT, &st);
+	if (dir_has(af->fault.direction, FAULT_DIR_IN))
+		(void)f->kernel.ops->netem_stats(k, &af->edge, af->ifindex, FAULT_DIR_IN, &st_in);
+	*ret_matched = st.packets + st.drops + st_in.packets + st_in.drops;
+	*ret_delayed = st.qlen + st_in.qlen;
+	*ret_dropped = st.drops + st_in.drops;
+}
+
+/* ------------------------------------------------------------------ interfaces changing */
+
+void faults_interface_deleted(struct faults *f, int ifindex, const char *name)
+{
+	_cleanup_free_ struct active_fault **rest = NULL;
+	unsigned n = 0, dropped = 0;
+	bool partitions = false;
+	struct diag d;
+
+	rest = calloc(f->n ? f->n : 1, sizeof(*rest));
+	if (!rest)
+		return;
+	for (unsigned i = 0; i < f->n; i++) {
+		struct active_fault *af = f->list[i];
+		int r;
+
+		if (af->ifindex != ifindex) {
+			rest[n++] = af;
+			continue;
+		}
+		partitions |= af->fault.kind == FAULT_PARTITION;
+		audit_log(&(struct audit_event){ .action = "interface-gone", .fault_id = af->id,
+				.edge = af->edge.name, .fault = fault_kind_to_string(af->fault.kind),
+				.result = "interface deleted" });
+		r = journal_fault_remove(f->journal, af->id);
+		if (r < 0)
+			unrecorded(f, r, "fault %" PRIu64 " dropped with its interface, not recorded",
+					af->id);
+		f->metrics->reverted[af->fault.kind]++;
+		gone(f, af);
+		active_fault_free(af);
+		dropped++;
+	}
+	if (dropped == 0)
+		return;
+	log_warning("interface '%s' (index %d) was deleted under %u fault(s): dropping them, the "
+			"kernel removed their filters with it", name, ifindex, dropped);
+	memcpy(f->list, rest, n * sizeof(*rest));
+	f->n = n;
+	by_edge_rebuild(f);
+	diag_init(&d);
+	(void)f->kernel.ops->forget_interface(f->kernel.userdata, ifindex, &d);
+	if (partitions && sync_partitions(f, f->list, f->n, &d) < 0)
+		log_error("resyncing partitions after '%s' went away: %s", name, diag_text(&d));
+	changed(f);
+}
+
+void faults_interface_renamed(struct faults *f, int ifindex, const char *name)
+{
+	bool partitions = false, any = false;
+	struct diag d;
+
+	for (unsigned i = 0; i < f->n; i++) {
+		struct active_fault *af = f->list[i];
+		if (af->ifindex != ifindex || streq(af->ifname, name))
+			continue;
+		if (!any)
+			log_notice("interface '%s' (index %d) is now called '%s'; its faults follow it",
+					af->ifname, ifindex, name);
+		any = true;
+		snprintf(af->ifname, sizeof(af->ifname), "%s", name);
+		partitions |= af->fault.kind == FAULT_PARTITION;
+	}
+	/* tc objects hang off the index; nftables rules match the name and must be rewritten. */
+	diag_init(&d);
+	if (partitions && sync_partitions(f, f->list, f->n, &d) < 0)
+		log_error("rewriting partitions for renamed '%s': %s", name, diag_text(&d));
+}
+
+int faults_move(struct faults *f, uint64_t id, const struct edge *e, int ifindex,
+		const char *ifname, struct diag *d)
+{
+	struct active_fault *af = faults_find(f, id), *moved;
+	struct fault fault;
+	uint64_t deadline;
+	char run[sizeof(af->run)];
+	bool updated;
+	uid_t uid;
+	int r;
+
+	if (!af)
+		return -ENOENT;
+	fault = af->fault;
+	deadline = af->deadline_realtime_usec;
+	uid = af->uid;
+	snprintf(run, sizeof(run), "%s", af->run);
+	r = revert_at(f, (unsigned)find_index(f, id), "move", 0, 0, d);
+	if (r < 0)
+		return diag_add(d, r, "revert on the old interface failed");
+	if (!e)
+		return diag_add(d, -ENOENT, "its edge is no longer configured: it stays reverted");
+	r = faults_apply(f, e, ifindex, ifname, &fault, id, deadline, uid, 0, run, &moved, &updated,
+			d);
+	if (r < 0)
+		return diag_add(d, r, "apply on the new interface failed, it stays reverted");
+	return 0;
+}
+
+int faults_adoptable(const struct journal_fault *jf, uint64_t now_realtime_usec,
+		enum faults_adopt_no *ret_why)
+{
+	/* Stopped between the intent and the kernel's answer: the requester never heard back,
+	 * so it is not applied behind their back. */
+	if (!jf->applied) {
+		*ret_why = FAULTS_ADOPT_UNCONFIRMED;
+		return 0;
+	}
+	/* Its run (probes, abort conditions, timeline) died with the daemon: a fault nobody
+	 * watches any more is not brought back. */
+	if (jf->run[0]) {
+		*ret_why = FAULTS_ADOPT_RUN_ENDED;
+		return 0;
+	}
+	if (jf->deadline_realtime_usec <= now_realtime_usec) {
+		*ret_why = FAULTS_ADOPT_EXPIRED;
+		return 0;
+	}
+	return 1;
+}

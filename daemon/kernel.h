@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The kernel as the fault core sees it: a small table of operations, so that the core's rules
+ * (merging, all-or-nothing transitions, deadlines, re-adoption) can be unit-tested against a
+ * fake without root or netlink. kernel_netlink() is the real one (src/datapath.c for tc,
+ * src/nl_nft.c for partitions). */
+
+#include <stdint.h>
+
+#include "datapath.h"
+#include "diag.h"
+#include "edge.h"
+#include "fault.h"
+#include "netem.h"
+#include "nl_nft.h"
+
+struct kernel_ops {
+	/* The merged netem of one edge and direction; cfg NULL: nothing (flows: share). */
+	int (*set_netem)(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
+			const struct netem_config *cfg, uint32_t flows, struct diag *d);
+	/* Every partition at once (one nftables table). */
+	int (*sync_partitions)(void *k, const struct nl_nft_partition *parts, unsigned n,
+			struct diag *d);
+	/* Everything chaosd owns, found in the kernel, not from memory. Returns how many. */
+	int (*remove_all)(void *k, struct diag *d);
+	int (*forget_interface)(void *k, int ifindex, struct diag *d);
+	int (*resolve_ifindex)(void *k, const struct edge *e, int *ret_ifindex, struct diag *d);
+	int (*netem_stats)(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
+			struct datapath_stats *ret);
+	int (*partition_drops)(void *k, uint64_t id, uint64_t *ret);
+};
+
+struct kernel {
+	const struct kernel_ops *ops;
+	void *userdata;
+};
+
+struct kernel_netlink {
+	struct datapath *dp;
+	struct nl_nft *nft;
+};
+
+/* The real kernel over kn's sockets (kn outlives the returned struct). */
+struct kernel kernel_netlink(struct kernel_netlink *kn);
