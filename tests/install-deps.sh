@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_deps=(
 	build-essential autoconf automake libtool pkg-config
-	libmnl-dev libsystemd-dev libinih-dev check libnftnl-dev libacl1-dev
+	libmnl-dev libsystemd-dev check libnftnl-dev libacl1-dev
 	clang libclang-rt-14-dev valgrind
 	debhelper # builds the Debian package (debian/; tests/vm-deb-tests.sh)
 )
