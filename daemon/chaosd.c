@@ -40,10 +40,7 @@ static int on_reload(sd_event_source *es, const struct signalfd_siginfo *si, voi
 {
 	struct server *s = userdata;
 
-	sd_notify(0, "RELOADING=1");
-	(void)server_reload(s);
-	sd_notify(0, "READY=1");
-	server_notify_status(s);
+	server_reload(s);
 	return 0;
 }
 

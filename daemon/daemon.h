@@ -7,6 +7,7 @@
  *   killswitch.c  latches, their file and history
  *   admit.c       what an inject is checked against: latch, edge, interface, guard rails
  *   linkmon.c     interfaces and routes changing under active faults
+ *   reload.c      SIGHUP, with host names resolved outside the loop
  *   control.c     the socket: clients, credentials, framing, fairness
  *   requests.c    one handler per verb, behind control.c's dispatch
  *   kill.c        the kill switch as an operation (latch, revert, abort runs, retry)
@@ -27,6 +28,7 @@
 
 struct control;
 struct linkmon;
+struct reload;
 struct runner;
 
 struct server {
@@ -38,6 +40,7 @@ struct server {
 	struct faults *faults;
 	struct killswitch *killswitch;
 	struct linkmon *linkmon;
+	struct reload *reload;
 	struct control *control;
 	struct runner *runner;
 	sd_event_source *retry; /* kill-switch reverts that failed are tried again */

@@ -12,6 +12,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "linkmon.h"
+#include "reload.h"
 #include "runner.h"
 #include "status.h"
 #include "timeutil.h"
@@ -368,6 +369,8 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 		r = killswitch_new(event, opt->state_dir, &khs, &s->killswitch);
 	if (r >= 0)
 		r = linkmon_new(s, &s->linkmon);
+	if (r >= 0)
+		r = reload_new(s, &s->reload);
 	if (r < 0) {
 		log_error("cannot start: %s", strerror(-r));
 		goto fail;
@@ -420,6 +423,7 @@ struct server *server_free(struct server *s)
 	sd_event_source_disable_unref(s->metrics_timer);
 	s->control = control_free(s->control);
 	s->linkmon = linkmon_free(s->linkmon);
+	s->reload = reload_free(s->reload);
 	s->faults = faults_free(s->faults);
 	s->killswitch = killswitch_free(s->killswitch);
 	sd_event_source_disable_unref(s->retry);
@@ -434,59 +438,7 @@ struct server *server_free(struct server *s)
 	return NULL;
 }
 
-/* Same traffic selected: the line it was defined on does not matter. */
-static bool edge_equal(const struct edge *a, const struct edge *b)
+void server_reload(struct server *s)
 {
-	if (!streq(a->name, b->name) || !streq(a->ifname, b->ifname) || a->port != b->port ||
-			a->proto != b->proto || a->n_prefixes != b->n_prefixes)
-		return false;
-	for (unsigned i = 0; i < a->n_prefixes; i++) {
-		const struct edge_prefix *p = &a->prefixes[i], *q = &b->prefixes[i];
-		if (p->family != q->family || p->len != q->len || memcmp(p->addr, q->addr, 16) != 0)
-			return false;
-	}
-	return true;
-}
-
-int server_reload(struct server *s)
-{
-	struct config *c = NULL;
-	struct diag d;
-	int r;
-
-	diag_init(&d);
-	r = config_load(s->opt.config_path, &c, &d);
-	if (r < 0) {
-		log_error("reload of '%s' refused, keeping the old configuration:\n%s",
-				s->opt.config_path, diag_text(&d));
-		return r;
-	}
-	/* Faults whose edge vanished or now selects different traffic are reverted: the old
-	 * selection is no longer what the operator asked for. */
-	for (unsigned i = faults_count(s->faults); i-- > 0;) {
-		struct active_fault *af = faults_at(s->faults, i);
-		const struct edge *e = af ? config_find_edge(c, af->edge.name) : NULL;
-		uint64_t id;
-
-		if (!af || (e && edge_equal(e, &af->edge)))
-			continue;
-		id = af->id;
-		diag_init(&d);
-		log_notice("reload: edge '%s' %s; reverting fault %" PRIu64, af->edge.name,
-				e ? "changed" : "was removed", id);
-		if (faults_revert(s->faults, id, "reload", 0, 0, &d) < 0)
-			log_error("reload: revert of fault %" PRIu64 " failed: %s", id,
-					diag_text(&d));
-	}
-	config_free(s->config);
-	s->config = c;
-	/* The remaining faults against the new guard rails, as a new inject would be. */
-	admit_recheck(s);
-	faults_set_link_rate(s->faults, c->link_rate_bps);
-	runner_set_limits(s->runner, c->max_scenarios, c->keep_reports);
-	if (s->control)
-		(void)control_set_groups(s->control, c->socket_group, c->read_group);
-	status_metrics_changed(s);
-	log_info("configuration reloaded from '%s': %u edges", s->opt.config_path, c->n_edges);
-	return 0;
+	reload_start(s->reload);
 }

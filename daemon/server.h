@@ -32,7 +32,8 @@ struct server *server_free(struct server *s);
 int server_listen(struct server *s);
 /* Revert every fault (stop). Returns the first error. */
 int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid);
-int server_reload(struct server *s);
+/* SIGHUP: daemon/reload.c, without blocking the loop. */
+void server_reload(struct server *s);
 unsigned server_n_faults(const struct server *s);
 /* STATUS= for systemd; also schedules a write of metrics_file. */
 void server_notify_status(struct server *s);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "ini.h"
 #include "parse.h"
 
@@ -58,6 +59,8 @@ struct edge_state {
 struct config_parser {
 	const char *name;
 	bool resolve;
+	const struct config_resolver *resolver;
+	unsigned pending; /* names the resolver does not know yet */
 	struct diag *d;
 	unsigned errors;
 	bool oom;
@@ -235,6 +238,36 @@ static bool prefix_masked(const char *item, char *buf, size_t n)
 	return true;
 }
 
+static int resolve_with(struct config_parser *p, struct edge *e, const char *item,
+		const char *value)
+{
+	struct edge_prefix pfx[EDGE_PREFIX_MAX];
+	const char *why = "";
+	unsigned n = 0;
+	char it[80];
+	int r;
+
+	r = p->resolver->resolve(p->resolver->userdata, item, pfx, ELEMENTSOF(pfx), &n, &why);
+	if (r == -EAGAIN) {
+		p->pending++;
+		return 0;
+	}
+	if (r < 0 || n == 0) {
+		p_error(p, p->lineno, "destination", value,
+				"'%s' does not resolve: %s (allowed: a host name with an A or AAAA "
+				"record, or a CIDR prefix)",
+				parse_sanitize(item, it, sizeof(it)),
+				r < 0 ? why : "no IPv4 or IPv6 address");
+		return r < 0 ? r : -ENOENT;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		r = edge_add_prefix(p, e, &pfx[i], value);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int resolve_name(struct config_parser *p, struct edge *e, const char *item, const char *value)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
@@ -243,6 +276,8 @@ static int resolve_name(struct config_parser *p, struct edge *e, const char *ite
 	unsigned added = 0;
 	int r;
 
+	if (p->resolver)
+		return resolve_with(p, e, item, value);
 	r = getaddrinfo(item, NULL, &hints, &res);
 	if (r != 0) {
 		p_error(p, p->lineno, "destination", value,
@@ -1071,12 +1106,13 @@ bool config_interface_allowed(const struct config *c, const char *ifname, const 
 }
 
 static int load_text(const char *text, size_t len, const char *name, bool resolve,
-		struct config **ret, struct diag *d)
+		const struct config_resolver *resolver, struct config **ret, struct diag *d)
 {
 	_cleanup_(config_freep) struct config *c = NULL;
 	struct config_parser p = {
 		.name = name ? name : "<string>",
 		.resolve = resolve,
+		.resolver = resolver,
 		.d = d,
 		.cur_edge = -1,
 		.prev_key = -1,
@@ -1100,6 +1136,11 @@ static int load_text(const char *text, size_t len, const char *name, bool resolv
 		return -ENOMEM;
 	}
 
+	if (p.pending > 0) {
+		/* What else is wrong is said once the names are known. */
+		free(p.edges);
+		return -EAGAIN;
+	}
 	check_edges(&p);
 	check_durations(&p);
 	if (p.errors > 0) {
@@ -1129,41 +1170,25 @@ int config_load_string(const char *text, const char *name, bool resolve, struct 
 {
 	if (!text || !ret)
 		return diag_add(d, -EINVAL, "invalid arguments");
-	return load_text(text, strlen(text), name, resolve, ret, d);
+	return load_text(text, strlen(text), name, resolve, NULL, ret, d);
 }
 
-int config_load(const char *path, struct config **ret, struct diag *d)
+int config_load_with(const char *path, const struct config_resolver *res, struct config **ret,
+		struct diag *d)
 {
 	_cleanup_free_ char *buf = NULL;
 	const char *nul;
-	struct stat st;
 	size_t len = 0;
-	FILE *f;
+	int r;
 
 	if (!path || !ret)
 		return diag_add(d, -EINVAL, "invalid arguments");
-	f = fopen(path, "re");
-	if (!f)
-		return diag_add(d, negative_errno(), "%s: %m", path);
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(f);
-		return diag_add(d, -EISDIR, "%s: is a directory", path);
-	}
-	buf = malloc(CONFIG_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	len = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		fclose(f);
-		return diag_add(d, -EIO, "%s: read error", path);
-	}
-	fclose(f);
-	if (len > CONFIG_FILE_MAX)
-		return diag_add(d, -EFBIG, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
-	buf[len] = '\0';
-
+	/* Not a FIFO, a device or a directory: nothing that can block or has no end. */
+	r = fileio_read_bounded(path, CONFIG_FILE_MAX, &buf, &len, d);
+	if (r == -ENOENT)
+		return diag_add(d, r, "%s: %s", path, strerror(-r));
+	if (r < 0)
+		return r;
 	nul = memchr(buf, '\0', len);
 	if (nul) {
 		unsigned line = 1;
@@ -1172,7 +1197,12 @@ int config_load(const char *path, struct config **ret, struct diag *d)
 			line += *s == '\n';
 		return diag_add(d, -EINVAL, "%s:%u: contains a NUL byte", path, line);
 	}
-	return load_text(buf, len, path, true, ret, d);
+	return load_text(buf, len, path, true, res, ret, d);
+}
+
+int config_load(const char *path, struct config **ret, struct diag *d)
+{
+	return config_load_with(path, NULL, ret, d);
 }
 
 const struct edge *config_find_edge(const struct config *c, const char *name)

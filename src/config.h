@@ -83,9 +83,22 @@ struct config_key {
 extern const struct config_key config_keys[];
 extern const unsigned config_n_keys;
 
-/* Load from a file. Host names in destination are resolved here with getaddrinfo(); a name that
- * resolves to nothing is an error (an edge never widens to all traffic). */
+/* Load from a file. Host names in destination are resolved here with getaddrinfo() (it blocks:
+ * for start-up and --check-config); a name that resolves to nothing is an error (an edge never
+ * widens to all traffic). The file is read without blocking (a FIFO is refused). */
 int config_load(const char *path, struct config **ret, struct diag *d);
+
+/* Who answers for host names, so a daemon can resolve them without blocking its loop. */
+struct config_resolver {
+	void *userdata;
+	/* Up to max host prefixes (/32, /128) of name in ret; -EAGAIN: not known yet (the load
+	 * then returns -EAGAIN after asking for every name it needs); another -errno: name does
+	 * not resolve, *ret_why says why. */
+	int (*resolve)(void *userdata, const char *name, struct edge_prefix *ret, unsigned max,
+			unsigned *ret_n, const char **ret_why);
+};
+int config_load_with(const char *path, const struct config_resolver *res, struct config **ret,
+		struct diag *d);
 /* The same from memory, for tests and fuzzing; name is used in messages. Host names are not
  * resolved when resolve is false (a name is then an error). */
 int config_load_string(const char *text, const char *name, bool resolve, struct config **ret,

@@ -2,7 +2,9 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -515,7 +517,16 @@ START_TEST(test_load_file)
 
 	diag_init(&d);
 	ck_assert_int_eq(config_load("/tmp", &c, &d), -EISDIR);
-	ck_assert_str_eq(diag_text(&d), "/tmp: is a directory");
+	ck_assert_str_eq(diag_text(&d), "'/tmp' is a directory, not a regular file: move it out of "
+			"the way");
+
+	/* A FIFO is refused at once, never read (it would block the loop on reload). */
+	snprintf(want, sizeof(want), "%s.fifo", path);
+	ck_assert_int_eq(mkfifo(want, 0600), 0);
+	diag_init(&d);
+	ck_assert_int_lt(config_load(want, &c, &d), 0);
+	ck_assert_ptr_nonnull(strstr(diag_text(&d), "FIFO"));
+	unlink(want);
 
 	unlink(path);
 	diag_init(&d);
@@ -593,6 +604,61 @@ START_TEST(test_guard_rails)
 }
 END_TEST
 
+/* The daemon resolves names outside its loop: a load asks for every name first (-EAGAIN),
+ * then takes the answers; an answer that is an error names the name and why. */
+static unsigned asked;
+static bool known;
+
+static int fake_resolve(void *userdata, const char *name, struct edge_prefix *ret, unsigned max,
+		unsigned *ret_n, const char **ret_why)
+{
+	if (!known) {
+		asked++;
+		return -EAGAIN;
+	}
+	if (strcmp(name, "db.example") != 0) {
+		*ret_why = "Name or service not known";
+		return -ENOENT;
+	}
+	ck_assert_int_eq(edge_prefix_parse("10.9.8.7", &ret[0]), 0);
+	*ret_n = 1;
+	return 0;
+}
+
+START_TEST(test_load_with_resolver)
+{
+	const struct config_resolver res = { .resolve = fake_resolve };
+	char path[] = "/tmp/test-config-XXXXXX";
+	struct config *c = NULL;
+	struct diag d;
+	int fd = mkstemp(path);
+	const char *text = "[edge db]\ninterface = lo\ndestination = db.example\n"
+			   "[edge x]\ninterface = lo\ndestination = x.example\n";
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	asked = 0;
+	known = false;
+	diag_init(&d);
+	ck_assert_int_eq(config_load_with(path, &res, &c, &d), -EAGAIN);
+	ck_assert_uint_eq(asked, 2);
+	known = true;
+	diag_init(&d);
+	ck_assert_int_eq(config_load_with(path, &res, &c, &d), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(diag_text(&d), "'x.example' does not resolve: Name or service"));
+	text = "[edge db]\ninterface = lo\ndestination = db.example\n";
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	diag_init(&d);
+	ck_assert_int_eq(config_load_with(path, &res, &c, &d), 0);
+	ck_assert_uint_eq(c->edges[0].n_prefixes, 1);
+	config_free(c);
+	unlink(path);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -606,6 +672,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_parse_rate);
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_load_file);
+	tcase_add_test(tc, test_load_with_resolver);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(te, test_error_sections);
