@@ -514,6 +514,11 @@ void requests_dispatch(struct server *s, const struct control_peer *peer, uint16
 			audit_refusal(peer, verb, m, &d);
 		return reply_error(w, r, diag_text(&d));
 	}
+	/* A change that happened in the kernel but not in the state directory is a success with
+	 * a warning: the operator must know a restart may not remember it. */
+	if (!q.warning && verb->access == PROTO_WRITE && s->degraded)
+		q.warning = "done in the kernel, but it could not be recorded in the state directory: "
+			    "chaosd is degraded (see 'chaosctl status')";
 	if (q.warning)
 		proto_put(w, "warning", q.warning);
 }
