@@ -60,15 +60,38 @@ static int load_dist(struct datapath *dp, int dist, const struct netem_dist **re
 
 /* ---------------------------------------------------------------- add */
 
-/* Undo what succeeded of a failed add so nothing stays half applied. */
-static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned dir,
-		const struct nl_batch *done, struct add_msgs *m, const struct dp_node *nodes,
-		unsigned n, bool clsact_new, bool ifb_new, const struct dp_slot *slot,
-		struct diag *d)
+/* An add in progress: what it reserved in the registry and made in the kernel so far, so that
+ * one path (add_undo) takes back whatever a failure leaves. */
+struct add {
+	const struct edge *e;
+	unsigned dir;
+	const struct netem_config *cfg;
+	const struct netem_dist *dist;
+	struct filter_spec f[MAX_FILTERS];
+	unsigned n;
+	struct dp_iface *iface;
+	struct dp_dir *dd;
+	struct dp_slot *slot; /* owned until committed; its nodes count once allocated */
+	bool ids;             /* the slot's class ids are taken */
+	struct dp_side *ifb;
+	bool ifb_new, clsact_new;
+	/* planned: nothing in a batch yet; building: messages in b, unsent; sent: b has answers */
+	enum { ADD_PLANNED, ADD_BUILDING, ADD_SENT } stage;
+	struct nl_batch b;
+	struct add_msgs m;
+};
+
+/* Undo what succeeded of a failed add's batch so nothing stays half applied; the first n of the
+ * slot's nodes were in it. */
+static void rollback_add(struct datapath *dp, struct add *a, unsigned n, struct diag *d)
 {
-	struct dp_dir *dd = &iface->dir[dir];
-	struct dp_side *ifb = &dd->ifb[slot->shard];
-	bool real_whole = clsact_new && msg_ok(done, m->clsact);
+	const struct nl_batch *done = &a->b;
+	struct add_msgs *m = &a->m;
+	struct dp_iface *iface = a->iface;
+	unsigned dir = a->dir;
+	struct dp_dir *dd = a->dd;
+	struct dp_side *ifb = a->ifb;
+	bool real_whole = a->clsact_new && msg_ok(done, m->clsact);
 	/* The first fault of the direction on a clsact that stays: its instances go. */
 	bool real_teardown = !real_whole && dd->n_slots == 0;
 	uint8_t made_now[_FAM_MAX][GRP_BYTES] = {};
@@ -100,13 +123,15 @@ static void rollback_add(struct datapath *dp, struct dp_iface *iface, unsigned d
 	else if (real_teardown)
 		r = dp_put_ht_objs(dp, &b, &h, false);
 	else
-		r = dp_put_rollback_side(dp, &b, dir, &dd->real, SIDE_REAL, done, m, nodes, n);
-	if (r >= 0 && ifb_new) {
+		r = dp_put_rollback_side(dp, &b, dir, &dd->real, SIDE_REAL, done, m,
+				a->slot->nodes, n);
+	if (r >= 0 && a->ifb_new) {
 		r = nl_link_del(&b, dp->nl, ifb->ifindex, ifb->name);
 	} else if (r >= 0) {
-		r = dp_put_rollback_side(dp, &b, dir, ifb, SIDE_IFB, done, m, nodes, n);
+		r = dp_put_rollback_side(dp, &b, dir, ifb, SIDE_IFB, done, m, a->slot->nodes,
+				n);
 		if (r >= 0 && msg_ok(done, m->class))
-			r = dp_put_leaves_del(dp, &b, side_dev(ifb), slot);
+			r = dp_put_leaves_del(dp, &b, side_dev(ifb), a->slot);
 	}
 	if (r >= 0)
 		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
@@ -123,9 +148,9 @@ out:
 		diag_add_lines(d, &kd);
 	}
 	free(h.v);
-	if (ifb_new)
+	if (a->ifb_new)
 		dp_ifb_forget(ifb);
-	if (clsact_new) {
+	if (a->clsact_new) {
 		if (r >= 0 || !msg_ok(done, m->clsact)) {
 			if (dp->journal)
 				(void)journal_clsact_remove(dp->journal, iface->ifindex);
@@ -139,187 +164,225 @@ out:
 	}
 }
 
-
-static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsigned dir,
-		const struct netem_config *cfg, uint32_t flows, struct diag *d)
+/* The (family, group)s of the edge's nodes that are not made on both sides yet. */
+static void plan_groups(struct add *a)
 {
-	_cleanup_free_ struct dp_slot *slot = NULL;
-	struct filter_spec f[MAX_FILTERS];
-	const struct netem_dist *dist;
-	unsigned n = 0;
-	bool clsact_new = false, ifb_new = false;
-	struct dp_iface *iface;
-	struct add_msgs m;
-	struct dp_dir *dd;
-	struct dp_side *ifb;
-	struct nl_batch b = {};
-	struct dp_slot **a;
-	struct diag kd;
+	struct add_msgs *m = &a->m;
+
+	for (unsigned i = 0; i < a->n; i++) {
+		const struct filter_spec *f = &a->f[i];
+		bool listed = false;
+		for (unsigned k = 0; k < m->n_groups; k++)
+			listed = listed ||
+				 (m->groups[k].fam == f->fam && m->groups[k].grp == f->grp);
+		if (!listed && (!grp_made(&a->dd->real, f->fam, f->grp) ||
+					       !grp_made(a->ifb, f->fam, f->grp)))
+			m->groups[m->n_groups++] = (struct grp_ref){ (uint8_t)f->fam, f->grp,
+				{ -1, -1 }, { -1, -1 } };
+	}
+}
+
+/* Everything the add needs that the registry decides: the interface's state, room for the
+ * record (once the kernel has the objects, they must be remembered), class ids, node ids and
+ * an IFB shard. Nothing reaches the kernel but the probe of a new interface. */
+static int add_plan(struct datapath *dp, struct add *a, int ifindex, uint32_t flows,
+		struct diag *d)
+{
+	struct dp_slot **slots, *slot;
 	int r;
 
-	r = dp_edge_filters(e, dir, f, &n, d);
+	memset(&a->m, -1, sizeof(a->m));
+	a->m.n_groups = 0;
+	r = dp_edge_filters(a->e, a->dir, a->f, &a->n, d);
+	if (r >= 0)
+		r = load_dist(dp, a->cfg->dist, &a->dist, d);
+	if (r >= 0)
+		r = dp_iface_get(dp, ifindex, a->dir, &a->iface, d);
 	if (r < 0)
 		return r;
-	r = load_dist(dp, cfg->dist, &dist, d);
-	if (r < 0)
-		return r;
-	r = dp_iface_get(dp, ifindex, dir, &iface, d);
-	if (r < 0)
-		return r;
-	dd = &iface->dir[dir];
-	/* Room for the record first: once the kernel has the objects, they must be remembered. */
-	a = reallocarray(dp->slots, dp->n_slots + 1, sizeof(*a));
-	if (!a) {
-		dp_iface_drop_if_unused(dp, iface);
+	a->dd = &a->iface->dir[a->dir];
+	slots = reallocarray(dp->slots, dp->n_slots + 1, sizeof(*slots));
+	if (!slots)
 		return -ENOMEM;
-	}
-	dp->slots = a;
-
-	slot = calloc(1, sizeof(*slot));
-	if (!slot) {
-		dp_iface_drop_if_unused(dp, iface);
+	dp->slots = slots;
+	slot = a->slot = calloc(1, sizeof(*slot));
+	if (!slot)
 		return -ENOMEM;
-	}
-	snprintf(slot->edge, sizeof(slot->edge), "%s", e->name);
+	snprintf(slot->edge, sizeof(slot->edge), "%s", a->e->name);
 	slot->edge_hash = edge_name_hash(slot->edge);
 	slot->ifindex = ifindex;
-	slot->dir = dir;
-	slot->match = *e;
-	slot->has_table = dist != NULL;
-	if (dp_alloc_class_ids(dd, slot, flows) < 0) {
-		dp_iface_drop_if_unused(dp, iface);
-		return diag_add(d, -ENOSPC, "%s: no free class id for %s faults", iface->name,
-				dir_str(dir));
-	}
-	if (dp_alloc_nodes(dd, f, n, slot->nodes) < 0) {
-		dp_free_class_ids(dd, slot);
-		dp_iface_drop_if_unused(dp, iface);
+	slot->dir = a->dir;
+	slot->match = *a->e;
+	slot->has_table = a->dist != NULL;
+	if (dp_alloc_class_ids(a->dd, slot, flows) < 0)
+		return diag_add(d, -ENOSPC, "%s: no free class id for %s faults", a->iface->name,
+				dir_str(a->dir));
+	a->ids = true;
+	if (dp_alloc_nodes(a->dd, a->f, a->n, slot->nodes) < 0)
 		return diag_add(d, -ENOSPC,
 				"%s: chaosd's %u filter handles for %s faults are used up (edge "
 				"%s needs %u)",
-				iface->name, NL_TC_U32_HT_NODE_MAX, dir_str(dir), e->name, n);
-	}
-	slot->n_nodes = n;
-	if (dp_shard_pick(dd, slot_classes(slot), &slot->shard, &ifb_new) < 0) {
-		dp_free_nodes(dd, slot->nodes, slot->n_nodes);
-		dp_free_class_ids(dd, slot);
-		dp_iface_drop_if_unused(dp, iface);
+				a->iface->name, NL_TC_U32_HT_NODE_MAX, dir_str(a->dir), a->e->name,
+				a->n);
+	slot->n_nodes = a->n;
+	if (dp_shard_pick(a->dd, slot_classes(slot), &slot->shard, &a->ifb_new) < 0)
 		return diag_add(d, -ENOSPC, "%s: chaosd's %u IFBs of %u classes for %s faults are "
 					    "full (edge %s needs %u)",
-				iface->name, (unsigned)MAX_SHARDS, (unsigned)SHARD_CLASSES,
-				dir_str(dir), e->name, slot_classes(slot));
-	}
-	ifb = &dd->ifb[slot->shard];
-
-	if (dd->n_slots == 0 && iface->clsact_present) {
-		r = dp_clean_stale_filters(dp, iface, dir, d);
-		if (r < 0)
-			goto fail_early;
-	}
-	/* A new IFB goes first in its own request: the redirect needs its ifindex. */
-	if (ifb_new) {
-		r = dp_ifb_create(dp, iface, dir, slot->shard, d);
-		if (r < 0)
-			goto fail_early;
-	}
-
-	memset(&m, -1, sizeof(m));
-	m.n_groups = 0;
-	for (unsigned i = 0; i < n; i++) {
-		bool listed = false;
-		for (unsigned k = 0; k < m.n_groups; k++)
-			listed = listed ||
-				 (m.groups[k].fam == f[i].fam && m.groups[k].grp == f[i].grp);
-		if (!listed && (!grp_made(&dd->real, f[i].fam, f[i].grp) ||
-					       !grp_made(ifb, f[i].fam, f[i].grp)))
-			m.groups[m.n_groups++] = (struct grp_ref){ (uint8_t)f[i].fam, f[i].grp,
-				{ -1, -1 }, { -1, -1 } };
-	}
-	r = nl_batch_init(&b);
-	if (r < 0)
-		goto fail_early;
-	if (!iface->clsact_present) {
-		/* Journal first: a chaosd killed right after the kernel made it still knows the
-		 * clsact is its own to delete. */
-		if (dp->journal) {
-			r = journal_clsact_add(dp->journal, iface->ifindex, iface->name);
-			if (r < 0) {
-				diag_add(d, r, "journal: recording the clsact on %s: %s",
-						iface->name, strerror(-r));
-				goto fail_early;
-			}
-		}
-		clsact_new = true;
-		m.clsact = (int)b.n;
-		r = nl_tc_clsact_add(&b, dp->nl, (struct nl_tc_dev){ iface->ifindex, iface->name });
-		if (r < 0)
-			goto fail_batch;
-	}
-	if (ifb_new) {
-		m.htb = (int)b.n;
-		r = dp_put_htb_root(dp, &b, ifb);
-		if (r < 0)
-			goto fail_batch;
-	}
-	m.class = (int)b.n;
-	r = dp_put_leaves(dp, &b, side_dev(ifb), slot, cfg, dist, &m.netem);
-	if (r < 0)
-		goto fail_batch;
-	/* Classification on the IFB before the redirect that feeds it. */
-	r = dp_put_add_side(dp, &b, dir, ifb, SIDE_IFB, ifb, f, slot->nodes, n, slot->id, &m);
-	if (r >= 0)
-		r = dp_put_add_side(dp, &b, dir, &dd->real, SIDE_REAL, ifb, f, slot->nodes, n,
-				slot->id, &m);
-	if (r < 0)
-		goto fail_batch;
-
-	diag_init(&kd);
-	r = nl_batch_send(&b, dp->nl, NULL, &kd);
-	if (r < 0) {
-		int netem_err = m.netem >= 0 && (unsigned)m.netem < b.n ? b.errs[m.netem] : 0;
-		bool no_netem = (netem_err == -ENOENT || netem_err == -EINVAL) &&
-				strstr(kd.text, "qdisc kind is unknown");
-		if (no_netem) {
-			/* The kernel's ENOENT would read as "no such edge" to a caller. */
-			r = diag_add(d, -EOPNOTSUPP, NO_SCH_NETEM);
-		} else {
-			diag_add(d, r, "edge %s: setting up its %s fault on %s failed", e->name,
-					dir_str(dir), iface->name);
-			if (netem_err < 0 && strstr(kd.text, "duplicating"))
-				add_duplicating_hint(d, r, iface->name);
-		}
-		diag_add_lines(d, &kd);
-		rollback_add(dp, iface, dir, &b, &m, slot->nodes, n, clsact_new, ifb_new, slot, d);
-		goto fail_state;
-	}
-	nl_batch_done(&b);
-
-	if (clsact_new) {
-		iface->clsact_present = true;
-		iface->clsact_ours = true;
-	}
-	for (unsigned k = 0; k < m.n_groups; k++) {
-		grp_set(&dd->real, m.groups[k].fam, m.groups[k].grp, true);
-		grp_set(ifb, m.groups[k].fam, m.groups[k].grp, true);
-	}
-	ifb->n_classes += slot_classes(slot);
-	dd->n_slots++;
-	dp_slot_insert(dp, TAKE_PTR(slot));
+				a->iface->name, (unsigned)MAX_SHARDS, (unsigned)SHARD_CLASSES,
+				dir_str(a->dir), a->e->name, slot_classes(slot));
+	a->ifb = &a->dd->ifb[slot->shard];
+	plan_groups(a);
 	return 0;
+}
 
-fail_batch:
-	diag_add(d, r, "edge %s: building the netlink request failed: %s", e->name, strerror(-r));
-	rollback_add(dp, iface, dir, &b, &m, slot->nodes, 0, clsact_new, ifb_new, slot, d);
-	goto fail_state;
-fail_early:
-	if (ifb_new)
-		dp_ifb_delete(dp, ifb, d);
-fail_state:
-	nl_batch_done(&b);
-	dp_free_nodes(dd, slot->nodes, slot->n_nodes);
-	dp_free_class_ids(dd, slot);
-	dp_iface_drop_if_unused(dp, iface);
+/* What must exist before the batch: no leftovers of a dead chaosd on a fresh direction, a new
+ * IFB (in its own request: the redirect needs its ifindex), and the journal's note of a clsact
+ * the batch will make (first: a chaosd killed right after the kernel made it still knows the
+ * clsact is its own to delete). */
+static int add_prepare(struct datapath *dp, struct add *a, struct diag *d)
+{
+	struct dp_iface *iface = a->iface;
+	int r;
+
+	if (a->dd->n_slots == 0 && iface->clsact_present) {
+		r = dp_clean_stale_filters(dp, iface, a->dir, d);
+		if (r < 0)
+			return r;
+	}
+	if (a->ifb_new) {
+		r = dp_ifb_create(dp, iface, a->dir, a->slot->shard, d);
+		if (r < 0)
+			return r;
+	}
+	r = nl_batch_init(&a->b);
+	if (r < 0 || iface->clsact_present)
+		return r;
+	if (dp->journal) {
+		r = journal_clsact_add(dp->journal, iface->ifindex, iface->name);
+		if (r < 0)
+			return diag_add(d, r, "journal: recording the clsact on %s: %s",
+					iface->name, strerror(-r));
+	}
+	a->clsact_new = true;
+	return 0;
+}
+
+/* The batch: the clsact and the IFB's htb root if new, the edge's class, then its
+ * classification on the IFB before the redirect that feeds it. */
+static int add_build(struct datapath *dp, struct add *a)
+{
+	struct nl_batch *b = &a->b;
+	struct add_msgs *m = &a->m;
+	const struct dp_slot *slot = a->slot;
+	int r = 0;
+
+	a->stage = ADD_BUILDING;
+	if (a->clsact_new) {
+		m->clsact = (int)b->n;
+		r = nl_tc_clsact_add(b, dp->nl,
+				(struct nl_tc_dev){ a->iface->ifindex, a->iface->name });
+	}
+	if (r >= 0 && a->ifb_new) {
+		m->htb = (int)b->n;
+		r = dp_put_htb_root(dp, b, a->ifb);
+	}
+	if (r < 0)
+		return r;
+	m->class = (int)b->n;
+	r = dp_put_leaves(dp, b, side_dev(a->ifb), slot, a->cfg, a->dist, &m->netem);
+	if (r >= 0)
+		r = dp_put_add_side(dp, b, a->dir, a->ifb, SIDE_IFB, a->ifb, a->f, slot->nodes,
+				a->n, slot->id, m);
+	if (r >= 0)
+		r = dp_put_add_side(dp, b, a->dir, &a->dd->real, SIDE_REAL, a->ifb, a->f,
+				slot->nodes, a->n, slot->id, m);
 	return r;
+}
+
+static int add_send(struct datapath *dp, struct add *a, struct diag *d)
+{
+	const char *ifname = a->iface->name;
+	int r, netem_err;
+	struct diag kd;
+
+	a->stage = ADD_SENT;
+	diag_init(&kd);
+	r = nl_batch_send(&a->b, dp->nl, NULL, &kd);
+	if (r >= 0)
+		return 0;
+	netem_err = a->m.netem >= 0 && (unsigned)a->m.netem < a->b.n ? a->b.errs[a->m.netem] : 0;
+	if ((netem_err == -ENOENT || netem_err == -EINVAL) &&
+			strstr(kd.text, "qdisc kind is unknown")) {
+		/* The kernel's ENOENT would read as "no such edge" to a caller. */
+		r = diag_add(d, -EOPNOTSUPP, NO_SCH_NETEM);
+	} else {
+		diag_add(d, r, "edge %s: setting up its %s fault on %s failed", a->e->name,
+				dir_str(a->dir), ifname);
+		if (netem_err < 0 && strstr(kd.text, "duplicating"))
+			add_duplicating_hint(d, r, ifname);
+	}
+	diag_add_lines(d, &kd);
+	return r;
+}
+
+/* The one way back from a failed add: what the kernel took, then what the registry gave. */
+static void add_undo(struct datapath *dp, struct add *a, struct diag *d)
+{
+	if (a->stage != ADD_PLANNED)
+		rollback_add(dp, a, a->stage == ADD_SENT ? a->n : 0, d);
+	else if (a->ifb_new)
+		dp_ifb_delete(dp, a->ifb, d);
+	nl_batch_done(&a->b);
+	if (a->slot) {
+		dp_free_nodes(a->dd, a->slot->nodes, a->slot->n_nodes);
+		if (a->ids)
+			dp_free_class_ids(a->dd, a->slot);
+		free(a->slot);
+	}
+	if (a->iface)
+		dp_iface_drop_if_unused(dp, a->iface);
+}
+
+static void add_commit(struct datapath *dp, struct add *a)
+{
+	if (a->clsact_new) {
+		a->iface->clsact_present = true;
+		a->iface->clsact_ours = true;
+	}
+	for (unsigned k = 0; k < a->m.n_groups; k++) {
+		grp_set(&a->dd->real, a->m.groups[k].fam, a->m.groups[k].grp, true);
+		grp_set(a->ifb, a->m.groups[k].fam, a->m.groups[k].grp, true);
+	}
+	a->ifb->n_classes += slot_classes(a->slot);
+	a->dd->n_slots++;
+	dp_slot_insert(dp, TAKE_PTR(a->slot));
+	nl_batch_done(&a->b);
+}
+
+/* plan -> prepare -> build one batch -> send -> commit, or undo whatever happened. */
+static int add_slot(struct datapath *dp, const struct edge *e, int ifindex, unsigned dir,
+		const struct netem_config *cfg, uint32_t flows, struct diag *d)
+{
+	struct add a = { .e = e, .dir = dir, .cfg = cfg };
+	int r;
+
+	r = add_plan(dp, &a, ifindex, flows, d);
+	if (r >= 0)
+		r = add_prepare(dp, &a, d);
+	if (r >= 0) {
+		r = add_build(dp, &a);
+		if (r < 0)
+			diag_add(d, r, "edge %s: building the netlink request failed: %s", e->name,
+					strerror(-r));
+	}
+	if (r >= 0)
+		r = add_send(dp, &a, d);
+	if (r < 0) {
+		add_undo(dp, &a, d);
+		return r;
+	}
+	add_commit(dp, &a);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- change */
