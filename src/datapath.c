@@ -2,14 +2,15 @@
 /* The datapath's lifecycle and its registry: the interfaces chaosd has objects on (probed from
  * the kernel on first use, forgotten when nothing of chaosd's is left on them) and the slots,
  * one per (edge, direction), kept sorted for lookup. Also what reads the registry without
- * changing the kernel's objects: resolving an edge's interface, a slot's stats, and forgetting
- * a deleted interface. Adding, changing and removing slots is dp-slot.c's. */
+ * changing the kernel's objects: resolving an edge's interface and a slot's stats. It calls no
+ * other dp file: they all stand on it. Adding, changing and removing slots is dp-slot.c's. */
 #include <arpa/inet.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "datapath.h"
 #include "dp-internal.h"
 #include "journal.h"
 #include "nl_link.h"
@@ -242,34 +243,6 @@ int dp_dir_index(enum fault_direction dir, unsigned *ret)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)
-{
-	struct dp_iface *iface = dp_iface_find(dp, ifindex);
-	int n = 0;
-
-	/* The kernel removed the clsact and its filters with the device; the IFBs are ours and
-	 * independent of it, so they go now. */
-	for (unsigned i = dp->n_slots; i-- > 0;)
-		if (dp->slots[i]->ifindex == ifindex) {
-			dp_slot_forget(dp, dp->slots[i]);
-			n++;
-		}
-	if (iface) {
-		for (unsigned dir = 0; dir < _DIR_MAX; dir++)
-			for (unsigned k = 0; k < MAX_SHARDS; k++)
-				dp_ifb_delete(dp, &iface->dir[dir].ifb[k], d);
-		for (unsigned i = 0; i < dp->n_ifaces; i++)
-			if (dp->ifaces[i] == iface) {
-				dp->ifaces[i] = dp->ifaces[--dp->n_ifaces];
-				free(iface);
-				break;
-			}
-	}
-	if (dp->journal)
-		(void)journal_clsact_remove(dp->journal, ifindex);
-	return n;
 }
 
 struct stats_find {

@@ -13,7 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "datapath.h"
 #include "dp-internal.h"
+
+static const uint16_t fam_prio[_FAM_MAX] = { NL_TC_PRIO_V4, NL_TC_PRIO_V6 };
+static const uint16_t fam_proto[_FAM_MAX] = { ETH_P_IP, ETH_P_IPV6 };
 
 /* chaosd's table ids, 0x400 | direction << 9 | family << 8 | group: below the 0x800 the kernel
  * numbers its own tables from, and recognisable after a crash. As handles (id << 20): */

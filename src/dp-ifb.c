@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "datapath.h"
 #include "dp-internal.h"
 #include "nl_link.h"
 

@@ -4,13 +4,14 @@
 /* The datapath's private half, shared by src/datapath.c and src/dp-*.c and by nothing else: the
  * constants that size chaosd's tc objects, the state kept per interface, direction, device and
  * (edge, direction) slot, and the functions each dp file offers the others. The files stand in
- * floors, each calling only those below it:
+ * floors, each calling only those below it (and all of them include datapath.h; this header
+ * does not, so that the registry can stand at the bottom):
  *
+ *   dp-slot.c      adding, changing and removing one slot; the entry points that do so
+ *   dp-owned.c     chaosd's objects found by name and priority: stale filters, remove_all, count
  *   dp-classify.c  u32 hash-table classification (tables, links, an edge's nodes)
  *   dp-ifb.c       IFB shards and what an edge's class holds on one
  *   datapath.c     lifecycle and the registry of interfaces and slots, stats
- *   dp-owned.c     chaosd's objects found by name and priority: stale filters, remove_all, count
- *   dp-slot.c      adding, changing and removing one slot; the set_netem entry points
  *
  * Objects on an IFB (all chaosd's): htb root 1:, one class 1:<id> per (edge, direction), the
  * class's leaf netem <id>:, and the classification with flowid 1:<id>. */
@@ -20,8 +21,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "datapath.h"
+#include "diag.h"
+#include "edge.h"
+#include "fault.h"
 #include "flowsel.h"
+#include "journal.h"
+#include "netem.h"
 #include "nl_socket.h"
 #include "nl_tc.h"
 
@@ -168,9 +173,6 @@ struct add_msgs {
 };
 
 static const int tolerate_gone[] = { -ENOENT, -ENODEV, 0 };
-
-static const uint16_t fam_prio[_FAM_MAX] = { NL_TC_PRIO_V4, NL_TC_PRIO_V6 };
-static const uint16_t fam_proto[_FAM_MAX] = { ETH_P_IP, ETH_P_IPV6 };
 
 static inline bool bit_get(const uint8_t *m, unsigned i)
 {

@@ -7,6 +7,7 @@
  * that died left there. A clsact with someone else's filters on it is never deleted. */
 #include <string.h>
 
+#include "datapath.h"
 #include "dp-internal.h"
 #include "journal.h"
 #include "nl_link.h"

@@ -7,6 +7,7 @@
  * direction's IFBs and classification or chaosd's clsact. */
 #include <string.h>
 
+#include "datapath.h"
 #include "dp-internal.h"
 #include "journal.h"
 #include "nl_link.h"
@@ -597,4 +598,32 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 	if (slot)
 		return change_slot(dp, slot, cfg, flows, d);
 	return add_slot(dp, e, ifindex, di, cfg, flows, d);
+}
+
+int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)
+{
+	struct dp_iface *iface = dp_iface_find(dp, ifindex);
+	int n = 0;
+
+	/* The kernel removed the clsact and its filters with the device; the IFBs are ours and
+	 * independent of it, so they go now. */
+	for (unsigned i = dp->n_slots; i-- > 0;)
+		if (dp->slots[i]->ifindex == ifindex) {
+			dp_slot_forget(dp, dp->slots[i]);
+			n++;
+		}
+	if (iface) {
+		for (unsigned dir = 0; dir < _DIR_MAX; dir++)
+			for (unsigned k = 0; k < MAX_SHARDS; k++)
+				dp_ifb_delete(dp, &iface->dir[dir].ifb[k], d);
+		for (unsigned i = 0; i < dp->n_ifaces; i++)
+			if (dp->ifaces[i] == iface) {
+				dp->ifaces[i] = dp->ifaces[--dp->n_ifaces];
+				free(iface);
+				break;
+			}
+	}
+	if (dp->journal)
+		(void)journal_clsact_remove(dp->journal, ifindex);
+	return n;
 }
