@@ -6,7 +6,7 @@
  *
  *   real interface:  clsact (reused if present) + u32 filters at chaosd's priorities that
  *                    match an edge (dst for egress, src for ingress; in u32 hash tables keyed
- *                    by the prefix, see datapath.c) and mirred-redirect it to
+ *                    by the prefix, see dp-classify.c) and mirred-redirect it to
  *   chd-o<ifindex>:  an IFB for egress / chd-i<ifindex> for ingress, with an htb root; one htb
  *                    class per active edge, whose leaf is the edge's netem qdisc; a u32 filter on
  *                    the IFB root picks the class. Past 512 classes the direction's further
@@ -19,7 +19,7 @@
  * shaper still applies. Every object is recognisable after a crash: IFB names carry the prefix
  * "chd-", filters sit at NL_TC_PRIO_V4/V6 (their hash tables have ids 0x400-0x7ff), and the
  * journal records whether chaosd created the clsact. All changes of one call go to the kernel
- * as one netlink batch (taking a direction off a clsact that stays takes two: see settle_real);
+ * as one netlink batch (taking a direction off a clsact that stays takes two: see dp_settle_real);
  * a failure midway rolls back what that call added. */
 
 #include <stdbool.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdio.h>
+#include <string.h>
 
 #include "diag.h"
 #include "parse.h"
@@ -37,6 +38,20 @@ int diag_add(struct diag *d, int err, const char *fmt, ...)
 	diag_addv(d, err, fmt, ap);
 	va_end(ap);
 	return err;
+}
+
+void diag_add_lines(struct diag *d, const struct diag *src)
+{
+	const char *p = src->text;
+
+	if (!d || src->len == 0)
+		return;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		diag_add(d, -EIO, "%.*s", n, p);
+		p += n + (nl ? 1 : 0);
+	}
 }
 
 const char *diag_text(const struct diag *d)

@@ -24,6 +24,9 @@ void diag_init(struct diag *d);
  * d may be NULL. */
 int diag_add(struct diag *d, int err, const char *fmt, ...) _printf_(3, 4);
 int diag_addv(struct diag *d, int err, const char *fmt, va_list ap) _printf_(3, 0);
+/* Append each line of src to d as a line of its own (say, the kernel's lines after the caller's
+ * summary). d may be NULL. */
+void diag_add_lines(struct diag *d, const struct diag *src);
 /* First line, or "" */
 const char *diag_text(const struct diag *d);
 /* One error in a file, "FILE:LINE: SECTION KEY = 'VALUE': MSG", with only the parts given (key
