@@ -2,7 +2,7 @@
 #pragma once
 
 /* chaosd's tc datapath, kept entirely in objects chaosd owns so the interface's own root qdisc
- * is never touched (see README "Datapath"):
+ * is never touched (see chaosd(8), DATAPATH):
  *
  *   real interface:  clsact (reused if present) + u32 filters at chaosd's priorities that
  *                    match an edge (dst for egress, src for ingress; in u32 hash tables keyed
