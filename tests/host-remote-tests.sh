@@ -352,7 +352,7 @@ expect_usage() { # DESC PATTERN ARGS...
 	shift 2
 	out=$(rctl "$@" 2>&1)
 	rc=$?
-	if [ "$rc" = 2 ] && grep -q -- "$pat" <<<"$out"; then ok "$desc"; else bad "$desc: exit $rc, '$out'"; fi
+	if [ "$rc" = 4 ] && grep -q -- "$pat" <<<"$out"; then ok "$desc"; else bad "$desc: exit $rc, '$out'"; fi
 }
 expect_usage "bad scheme" "bad host 'http://h': unsupported scheme 'http://'" -H http://h status
 expect_usage "bad port" "bad port '70000' (1-65535)" -H ssh://h:70000 status
