@@ -989,7 +989,7 @@ static int follow(const char *run_arg, bool own)
 	bool tty = isatty(STDOUT_FILENO) && !arg_json, sent_abort = false;
 	struct sigaction sa = { .sa_handler = on_interrupt };
 	unsigned since = 0;
-	int code = CTLOPT_EXIT_FAILED;
+	int code = CTLOPT_EXIT_FAILED, r;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -1011,8 +1011,9 @@ static int follow(const char *run_arg, bool own)
 					term_safe(id), term_safe(id));
 			return CTLOPT_EXIT_FAILED;
 		}
-		if (watch_once(id[0] ? id : NULL, since, &m) < 0)
-			return CTLOPT_EXIT_FAILED;
+		r = watch_once(id[0] ? id : NULL, since, &m);
+		if (r < 0)
+			return exit_of(r);
 		snprintf(id, sizeof(id), "%s", get(m, 0, "id"));
 		/* The run's lease (if it has one) lives as long as this loop. */
 		if (own && !streq(get(m, 0, "state"), "finished"))
