@@ -2,6 +2,7 @@
 /* chaosctl: the client. Verbs come from proto_verbs[] and fault options from fault_keys[], so
  * help, parsing and the daemon cannot disagree. */
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -16,6 +17,35 @@
 #include "remote.h"
 #include "report.h"
 #include "scenario.h"
+
+/* A verb's option: with a VALUE a flag sending KEY=VALUE, else KEY=the next argument. A NULL
+ * KEY is chaosctl's own (run --detach). */
+struct verb_option {
+	const char *name;
+	const char *key;
+	const char *value;
+};
+
+/* One row per verb, all chaosctl does with it. */
+struct ctl_verb {
+	enum proto_type type;
+	int (*handler)(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+			char **argv);
+	void (*print)(const struct proto_msg *m); /* verb_simple's text output */
+	struct verb_option options[4];
+	const char *arg_key; /* the field a bare argument fills */
+	unsigned max_args;   /* bare arguments taken */
+	bool need_arg;       /* an argument or option is required */
+	bool outcome;        /* exit family: a run's outcome too (held, violated, aborted) */
+	enum json_doc_id doc;
+};
+
+/* A verb's arguments after parse_args(): the bare ones are ARGV's first N. */
+struct args {
+	int n;
+	unsigned options;
+	bool client_flag;
+};
 
 static const char *arg_socket = PROTO_DEFAULT_SOCKET;
 static bool arg_socket_set;
@@ -93,9 +123,12 @@ static void help(void)
 				*c = '-';
 		printf("  %-26s %s [%s]\n", opt, key->help, kinds);
 	}
-	printf("\nDurations: 500ms, 30s, 5m, 1h. Exit status: 0 ok, 1 refused or failed, "
-	       "2 usage.\nrun and watch: 0 the hypothesis held, 1 it was violated, 2 the run was "
-	       "aborted, 3 refused or failed, 4 usage.\nScenario files: chaosd.scenario(5).\n");
+	printf("\nExit status:\n");
+	for (unsigned i = 0; i < _CTLOPT_EXIT_MAX; i++) {
+		printf("  %u %-11s", ctlopt_exits[i].code, ctlopt_exits[i].name);
+		wrap(ctlopt_exits[i].meaning, 15);
+	}
+	printf("\nDurations: 500ms, 30s, 5m, 1h. Scenario files: chaosd.scenario(5).\n");
 }
 
 
@@ -116,7 +149,7 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 	diag_init(&d);
 	r = proto_writer_finish(w, &buf, &len);
 	if (r < 0)
-		return fail("request too large or invalid: %s", strerror(-r)), r;
+		return fail("request too large or invalid: %s", strerror(-r)), -E2BIG;
 	if (remote_active()) {
 		fd = remote_connect();
 		if (fd < 0)
@@ -186,7 +219,8 @@ connected:
 	return 0;
 }
 
-/* Returns 0 on OK; prints the daemon's error (with the kernel's own words) otherwise. */
+/* Returns 0 on OK; prints the daemon's error (with the kernel's own words) and returns
+ * -EREMOTEIO when chaosd refused or failed it; other errors: chaosd was not reached. */
 static int request(const struct proto_verb *verb, struct proto_writer *w, struct proto_msg **ret)
 {
 	struct proto_msg *m = NULL;
@@ -204,12 +238,19 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 			if (asprintf(&msg, "%s: %s", verb->name, e) >= 0)
 				json_print_error(msg, proto_msg_get(m, 0, "errno"), NULL);
 		}
-		fail("%s: %s", verb->name, e ? e : "failed");
+		fail("%s: %s", verb->name, e ? term_safe(e) : "failed");
 		proto_msg_free(m);
-		return -EIO;
+		return -EREMOTEIO;
 	}
 	*ret = m;
 	return 0;
+}
+
+/* The exit status for request()'s R < 0. */
+static int exit_of(int r)
+{
+	return r == -EREMOTEIO || r == -E2BIG || r == -ENOMEM ? CTLOPT_EXIT_FAILED :
+								 CTLOPT_EXIT_UNREACHABLE;
 }
 
 /* ------------------------------------------------------------------ output */
@@ -226,6 +267,89 @@ static const char *get(const struct proto_msg *m, unsigned rec, const char *key)
 {
 	const char *v = proto_msg_get(m, rec, key);
 	return v ? v : "";
+}
+
+/* Valid UTF-8 sequence at C: its length, or 0. */
+static unsigned utf8_len(const unsigned char *c)
+{
+	unsigned n = *c >= 0xf0 ? 4 : *c >= 0xe0 ? 3 : 2;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (*c < 0xc2 || *c > 0xf4)
+		return 0;
+	if (*c == 0xe0)
+		lo = 0xa0;
+	else if (*c == 0xed)
+		hi = 0x9f;
+	else if (*c == 0xf0)
+		lo = 0x90;
+	else if (*c == 0xf4)
+		hi = 0x8f;
+	if (c[1] < lo || c[1] > hi)
+		return 0;
+	for (unsigned i = 2; i < n; i++)
+		if (c[i] < 0x80 || c[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* S for a terminal: control bytes (C0, DEL and C1) as \xNN and invalid UTF-8 as U+FFFD, so a
+ * stored string (a kill reason, an edge name, a relayed error) cannot move the cursor or
+ * retitle the window. The result stays valid for the next 15 calls. */
+const char *term_safe(const char *s)
+{
+	static char *ring[16];
+	static unsigned next;
+	const unsigned char *c = (const unsigned char *)s;
+	char *o = malloc(strlen(s) * 4 + 1), *p = o;
+
+	if (!o)
+		return "?";
+	while (*c) {
+		unsigned n = utf8_len(c);
+
+		if (*c < 0x20 || *c == 0x7f) {
+			p += sprintf(p, "\\x%02x", *c++);
+		} else if (*c < 0x80) {
+			*p++ = (char)*c++;
+		} else if (n == 2 && c[0] == 0xc2 && c[1] < 0xa0) {
+			p += sprintf(p, "\\xc2\\x%02x", c[1]);
+			c += 2;
+		} else if (n) {
+			memcpy(p, c, n);
+			p += n;
+			c += n;
+		} else {
+			memcpy(p, "\xef\xbf\xbd", 3);
+			p += 3;
+			c++;
+		}
+	}
+	*p = '\0';
+	free(ring[next]);
+	ring[next] = o;
+	next = (next + 1) % ELEMENTSOF(ring);
+	return o;
+}
+
+/* A field as printed (get() is the field as sent back to chaosd). */
+static const char *show(const struct proto_msg *m, unsigned rec, const char *key)
+{
+	return term_safe(get(m, rec, key));
+}
+
+/* Multi-line text from chaosd, each line made safe. */
+static void put_lines(const char *text)
+{
+	for (const char *l = text; *l;) {
+		size_t n = strcspn(l, "\n");
+		_cleanup_free_ char *line = strndup(l, n);
+
+		fputs(line ? term_safe(line) : "?", stdout);
+		if (l[n])
+			putchar('\n');
+		l += n + (l[n] ? 1 : 0);
+	}
 }
 
 static void format_time(const char *usec_s, char *buf, size_t n)
@@ -250,11 +374,11 @@ static void print_history(const struct proto_msg *m)
 			printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", "WHEN", "UID", "EDGE", "FOR",
 					"REVERTED", "RESULT", "REASON");
 		any = true;
-		format_time(get(m, i, "time_us"), when, sizeof(when));
-		(void)parse_u64_range(get(m, i, "for_us"), 0, UINT64_MAX, &f);
-		printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", when, get(m, i, "uid"),
-				get(m, i, "edge"), f ? parse_format_duration(f, dur, sizeof(dur)) : "-",
-				get(m, i, "reverted"), get(m, i, "result"), get(m, i, "reason"));
+		format_time(show(m, i, "time_us"), when, sizeof(when));
+		(void)parse_u64_range(show(m, i, "for_us"), 0, UINT64_MAX, &f);
+		printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", when, show(m, i, "uid"),
+				show(m, i, "edge"), f ? parse_format_duration(f, dur, sizeof(dur)) : "-",
+				show(m, i, "reverted"), show(m, i, "result"), show(m, i, "reason"));
 	}
 	if (!any)
 		printf("The kill switch has never been used.\n");
@@ -269,13 +393,13 @@ static void print_status(const struct proto_msg *m)
 		char since[64], until[64];
 		if (!streq(m->fields[k].value, "kill"))
 			continue;
-		format_time(get(m, k, "since_us"), since, sizeof(since));
-		format_time(get(m, k, "until_us"), until, sizeof(until));
+		format_time(show(m, k, "since_us"), since, sizeof(since));
+		format_time(show(m, k, "until_us"), until, sizeof(until));
 		printf("Kill switch ENGAGED for %s since %s by uid %s%s%s%s: injections refused "
-		       "until %s.\n", streq(get(m, k, "edge"), "*") ? "all edges" : get(m, k, "edge"),
-				since, get(m, k, "uid"), *get(m, k, "reason") ? " (" : "",
-				get(m, k, "reason"), *get(m, k, "reason") ? ")" : "",
-				streq(get(m, k, "until_us"), "0") ? "'chaosctl arm'" : until);
+		       "until %s.\n", streq(show(m, k, "edge"), "*") ? "all edges" : show(m, k, "edge"),
+				since, show(m, k, "uid"), *show(m, k, "reason") ? " (" : "",
+				show(m, k, "reason"), *show(m, k, "reason") ? ")" : "",
+				streq(show(m, k, "until_us"), "0") ? "'chaosctl arm'" : until);
 	}
 	for (; i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		uint64_t rem = 0;
@@ -287,13 +411,13 @@ static void print_status(const struct proto_msg *m)
 					"DIR", "PARAMETERS", "LEFT", "MATCHED", "DELAYED",
 					"DROPPED");
 		any = true;
-		(void)parse_u64_range(get(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
-		printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", get(m, i, "id"),
-				get(m, i, "edge"), get(m, i, "kind"), get(m, i, "direction"),
-				get(m, i, "describe"),
+		(void)parse_u64_range(show(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
+		printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", show(m, i, "id"),
+				show(m, i, "edge"), show(m, i, "kind"), show(m, i, "direction"),
+				show(m, i, "describe"),
 				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
 						sizeof(left)),
-				get(m, i, "matched"), get(m, i, "delayed"), get(m, i, "dropped"));
+				show(m, i, "matched"), show(m, i, "delayed"), show(m, i, "dropped"));
 	}
 	if (!any)
 		printf("No active faults.\n");
@@ -304,10 +428,10 @@ static void print_edges(const struct proto_msg *m)
 	printf("%-14s %-10s %-6s %-6s %s\n", "EDGE", "INTERFACE", "PORT", "PROTO", "DESTINATION");
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		const char *err = proto_msg_get(m, i, "error");
-		printf("%-14s %-10s %-6s %-6s %s%s%s\n", get(m, i, "name"),
-				*get(m, i, "interface") ? get(m, i, "interface") : "?",
-				get(m, i, "port"), get(m, i, "protocol"), get(m, i, "destination"),
-				err ? "  ! " : "", err ? err : "");
+		printf("%-14s %-10s %-6s %-6s %s%s%s\n", show(m, i, "name"),
+				*show(m, i, "interface") ? show(m, i, "interface") : "?",
+				show(m, i, "port"), show(m, i, "protocol"), show(m, i, "destination"),
+				err ? "  ! " : "", err ? term_safe(err) : "");
 	}
 }
 
@@ -342,12 +466,13 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	uint64_t period = MAX(lease_usec / 3, 200 * USEC_PER_MSEC);
 	char l[32];
+	int r;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	fprintf(arg_json ? stderr : stdout, "holding fault %s with a %s lease (renewed every "
-			"%.1fs); stop this command to revert it\n", id, parse_format_duration(lease_usec, l, sizeof(l)),
+			"%.1fs); stop this command to revert it\n", term_safe(id), parse_format_duration(lease_usec, l, sizeof(l)),
 			(double)period / USEC_PER_SEC);
 	fflush(stdout);
 	while (!stop_holding) {
@@ -357,18 +482,21 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 		(void)nanosleep(&ts, NULL);
 		if (stop_holding)
 			break;
-		if (simple_request(PROTO_RENEW, "id", id) == -EIO)
-			return 1; /* the daemon says the fault is gone: nothing left to hold */
+		r = simple_request(PROTO_RENEW, "id", id);
+		if (r == -EREMOTEIO)
+			return exit_of(r); /* the daemon says the fault is gone: nothing to hold */
 	}
-	if (simple_request(PROTO_REVERT, "id", id) < 0)
-		return 1;
-	fprintf(arg_json ? stderr : stdout, "reverted fault %s\n", id);
+	r = simple_request(PROTO_REVERT, "id", id);
+	if (r < 0)
+		return exit_of(r);
+	fprintf(arg_json ? stderr : stdout, "reverted fault %s\n", term_safe(id));
 	return 0;
 }
 
 /* ------------------------------------------------------------------ verbs */
 
-static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
+static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	struct proto_writer w;
@@ -380,10 +508,10 @@ static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
 
 	if (argc < 1)
 		return fail("inject: which fault? (latency, loss, corrupt, duplicate, reorder, rate, "
-			    "partition)"), 2;
+			    "partition)"), CTLOPT_EXIT_USAGE;
 	if (fault_kind_from_string(argv[0], &kind) < 0)
 		return fail("inject: unknown fault '%s' (allowed: latency, loss, corrupt, duplicate, "
-			    "reorder, rate, partition)", argv[0]), 2;
+			    "reorder, rate, partition)", argv[0]), CTLOPT_EXIT_USAGE;
 	diag_init(&d);
 	fault_init(&f, kind);
 	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
@@ -392,7 +520,7 @@ static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
 		const char *opt = argv[i], *val;
 		char key[64];
 		if (strncmp(opt, "--", 2) != 0)
-			return proto_writer_done(&w), fail("inject: unexpected argument '%s'", opt), 2;
+			return proto_writer_done(&w), fail("inject: unexpected argument '%s'", opt), CTLOPT_EXIT_USAGE;
 		opt += 2;
 		val = strchr(opt, '=');
 		if (val) {
@@ -402,7 +530,7 @@ static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
 			snprintf(key, sizeof(key), "%s", opt);
 			if (i + 1 >= argc)
 				return proto_writer_done(&w),
-				       fail("inject: option '--%s' needs a value", key), 2;
+				       fail("inject: option '--%s' needs a value", key), CTLOPT_EXIT_USAGE;
 			val = argv[++i];
 		}
 		for (char *c = key; *c; c++)
@@ -416,153 +544,245 @@ static int verb_inject(const struct proto_verb *verb, int argc, char **argv)
 		/* Check locally for an immediate, precise message; the daemon checks again. */
 		r = fault_set(&f, key, val, &d);
 		if (r < 0)
-			return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), 2;
+			return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), CTLOPT_EXIT_USAGE;
 		proto_put(&w, key, val);
 	}
 	if (!edge)
-		return proto_writer_done(&w), fail("inject %s: --edge NAME is required", argv[0]), 2;
+		return proto_writer_done(&w), fail("inject %s: --edge NAME is required", argv[0]), CTLOPT_EXIT_USAGE;
 	r = fault_validate(&f, &d);
 	if (r < 0)
-		return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), 2;
+		return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), CTLOPT_EXIT_USAGE;
 	r = request(verb, &w, &m);
 	proto_writer_done(&w);
 	if (r < 0)
-		return 1;
+		return exit_of(r);
 	if (arg_json) {
-		json_print_reply(m, JSON_INJECT);
-		return f.lease_usec ? hold_lease(get(m, 0, "id"), f.lease_usec) : 0;
+		json_print_reply(m, v->doc);
+		return f.lease_usec ? hold_lease(show(m, 0, "id"), f.lease_usec) : 0;
 	}
 	uint64_t dur = 0;
 	char durs[32];
-	(void)parse_u64_range(get(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
-	printf("%s fault %s: %s on edge '%s' (%s), %s, reverts in %s\n", get(m, 0, "action"),
-			get(m, 0, "id"), get(m, 0, "kind"), get(m, 0, "edge"),
-			get(m, 0, "interface"), get(m, 0, "params"),
+	(void)parse_u64_range(show(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
+	printf("%s fault %s: %s on edge '%s' (%s), %s, reverts in %s\n", show(m, 0, "action"),
+			show(m, 0, "id"), show(m, 0, "kind"), show(m, 0, "edge"),
+			show(m, 0, "interface"), show(m, 0, "params"),
 			parse_format_duration(dur, durs, sizeof(durs)));
 	if (f.lease_usec)
 		return hold_lease(get(m, 0, "id"), f.lease_usec);
 	return 0;
 }
 
-static int verb_simple(const struct proto_verb *verb, int argc, char **argv)
+/* Parse a verb's arguments by its row of ctl_verbs[]: options go into W, bare arguments are
+ * moved to the front of ARGV (their number in *ret_n). A usage error is printed and returns
+ * CTLOPT_EXIT_USAGE; else 0. */
+static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv, struct proto_writer *w, struct args *ret)
 {
-	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-	struct proto_writer w;
-	int r;
+	struct args a = {};
+	int n = 0;
 
-	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
 	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		if (verb->type == PROTO_REVERT && streq(a, "--all"))
-			proto_put(&w, "all", "yes");
-		else if (verb->type == PROTO_REVERT && streq(a, "--edge") && i + 1 < argc)
-			proto_put(&w, "edge", argv[++i]);
-		else if (verb->type == PROTO_RENEW && streq(a, "--run") && i + 1 < argc)
-			proto_put(&w, "run", argv[++i]);
-		else if ((verb->type == PROTO_REVERT || verb->type == PROTO_RENEW) && a[0] != '-')
-			proto_put(&w, "id", a);
-		else if (verb->type == PROTO_KILL && streq(a, "--reason") && i + 1 < argc)
-			proto_put(&w, "reason", argv[++i]);
-		else if (verb->type == PROTO_KILL && streq(a, "--for") && i + 1 < argc)
-			proto_put(&w, "for", argv[++i]);
-		else if (verb->type == PROTO_KILL && streq(a, "--history"))
-			proto_put(&w, "history", "yes");
-		else if ((verb->type == PROTO_KILL || verb->type == PROTO_ARM) && streq(a, "--edge") &&
-				i + 1 < argc)
-			proto_put(&w, "edge", argv[++i]);
-		else {
-			proto_writer_done(&w);
+		const struct verb_option *o = NULL;
+
+		for (unsigned k = 0; k < ELEMENTSOF(v->options) && v->options[k].name; k++)
+			if (streq(argv[i], v->options[k].name))
+				o = &v->options[k];
+		if (o && !o->value && i + 1 >= argc)
+			return fail("%s: option '%s' needs a value (usage: chaosctl %s %s)",
+					verb->name, argv[i], verb->name, verb->usage),
+			       CTLOPT_EXIT_USAGE;
+		if (o && !o->key)
+			a.client_flag = true;
+		else if (o) {
+			proto_put(w, o->key, o->value ? o->value : argv[++i]);
+			a.options++;
+		} else if (argv[i][0] != '-' && (unsigned)n < v->max_args)
+			argv[n++] = argv[i];
+		else
 			return fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
-					verb->name, a, verb->name, verb->usage), 2;
-		}
+					verb->name, argv[i], verb->name, verb->usage),
+			       CTLOPT_EXIT_USAGE;
 	}
-	if (verb->type == PROTO_REVERT && argc == 0) {
-		proto_writer_done(&w);
-		return fail("revert: say what to revert: ID, --edge NAME or --all"), 2;
-	}
-	r = request(verb, &w, &m);
-	proto_writer_done(&w);
-	if (r < 0)
-		return 1;
-	if (arg_json) {
-		static const enum json_doc_id docs[_PROTO_VERB_MAX] = {
-			[PROTO_STATUS] = JSON_STATUS, [PROTO_EDGES] = JSON_EDGES,
-			[PROTO_REVERT] = JSON_REVERT, [PROTO_KILL] = JSON_KILL,
-			[PROTO_ARM] = JSON_ARM, [PROTO_RENEW] = JSON_RENEW, [PROTO_PING] = JSON_PING,
-		};
-		bool history = verb->type == PROTO_KILL &&
-			       (first_record(m) < m->n_fields || !*get(m, 0, "reverted"));
-		json_print_reply(m, history ? JSON_KILL_HISTORY : docs[verb->type]);
-		return 0;
-	}
-	switch (verb->type) {
-	case PROTO_STATUS:
-		print_status(m);
-		break;
-	case PROTO_EDGES:
-		print_edges(m);
-		break;
-	case PROTO_REVERT:
-		printf("reverted %s fault(s)\n", get(m, 0, "reverted"));
-		break;
-	case PROTO_KILL:
-		if (first_record(m) < m->n_fields || !*get(m, 0, "reverted")) {
-			print_history(m);
-			break;
-		}
-		printf("kill switch engaged%s%s%s: %s fault(s) reverted in %.1f ms; injections "
-		       "refused %s\n", *get(m, 0, "edge") ? " for edge '" : "", get(m, 0, "edge"),
-				*get(m, 0, "edge") ? "'" : "", get(m, 0, "reverted"),
-				strtod(get(m, 0, "elapsed_us"), NULL) / 1000.0,
-				*get(m, 0, "for_us") ? "until it re-arms by itself" :
-						       "until 'chaosctl arm'");
-		break;
-	case PROTO_ARM:
-		printf("armed: %s kill switch(es) released, injections accepted\n",
-				get(m, 0, "released"));
-		break;
-	case PROTO_RENEW:
-		printf("renewed %s lease(s)\n", get(m, 0, "renewed"));
-		break;
-	default:
-		printf("ok %s\n", get(m, 0, "version"));
-	}
+	if (v->need_arg && n == 0 && a.options == 0)
+		return fail("%s: missing argument (usage: chaosctl %s %s)", verb->name, verb->name,
+				verb->usage), CTLOPT_EXIT_USAGE;
+	a.n = n;
+	*ret = a;
 	return 0;
 }
 
+/* parse_args() for the verbs that build their requests themselves. */
+static int check_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv, struct args *ret)
+{
+	struct proto_writer w;
+	int r;
+
+	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
+	r = parse_args(v, verb, argc, argv, &w, ret);
+	proto_writer_done(&w);
+	return r;
+}
+
+static void print_abort(const struct proto_msg *m)
+{
+	printf("aborted %s run(s); everything they applied is reverted\n", show(m, 0, "aborted"));
+}
+
+static void print_revert(const struct proto_msg *m)
+{
+	printf("reverted %s fault(s)\n", show(m, 0, "reverted"));
+}
+
+static bool is_kill_history(const struct proto_msg *m)
+{
+	return first_record(m) < m->n_fields || !*get(m, 0, "reverted");
+}
+
+static void print_kill(const struct proto_msg *m)
+{
+	if (is_kill_history(m)) {
+		print_history(m);
+		return;
+	}
+	printf("kill switch engaged%s%s%s: %s fault(s) reverted in %.1f ms; injections "
+	       "refused %s\n", *get(m, 0, "edge") ? " for edge '" : "", show(m, 0, "edge"),
+			*get(m, 0, "edge") ? "'" : "", show(m, 0, "reverted"),
+			strtod(get(m, 0, "elapsed_us"), NULL) / 1000.0,
+			*get(m, 0, "for_us") ? "until it re-arms by itself" : "until 'chaosctl arm'");
+}
+
+static void print_arm(const struct proto_msg *m)
+{
+	printf("armed: %s kill switch(es) released, injections accepted\n",
+			show(m, 0, "released"));
+}
+
+static void print_renew(const struct proto_msg *m)
+{
+	printf("renewed %s lease(s)\n", show(m, 0, "renewed"));
+}
+
+static void print_ping(const struct proto_msg *m)
+{
+	printf("ok %s\n", show(m, 0, "version"));
+}
+
+static void print_reply(const struct ctl_verb *v, const struct proto_msg *m)
+{
+	if (arg_json)
+		json_print_reply(m, v->doc == JSON_KILL && is_kill_history(m) ? JSON_KILL_HISTORY :
+										 v->doc);
+	else
+		v->print(m);
+}
+
+/* One request: the options, each bare argument as v->arg_key and, unless an option gave one,
+ * FORMAT (if not NULL). 0 with the reply, or the exit status with the reason printed. */
+static int send_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv, const char *format, struct proto_msg **ret)
+{
+	struct proto_writer w;
+	struct args a;
+	int r;
+
+	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
+	r = parse_args(v, verb, argc, argv, &w, &a);
+	for (int i = 0; r == 0 && i < a.n; i++)
+		proto_put(&w, v->arg_key, argv[i]);
+	if (r == 0 && format && !a.options)
+		proto_put(&w, "format", format);
+	if (r == 0)
+		r = request(verb, &w, ret);
+	proto_writer_done(&w);
+	return r < 0 ? exit_of(r) : r;
+}
+
+static int verb_simple(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	int r = send_args(v, verb, argc, argv, NULL, &m);
+
+	if (r == 0)
+		print_reply(v, m);
+	return r;
+}
+
+/* revert ID...: the protocol takes one id per request, so one each; every result is
+ * printed and the exit status is that of the worst. */
+static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
+{
+	struct proto_writer w;
+	struct args a;
+	uint64_t total = 0;
+	int r = check_args(v, verb, argc, argv, &a), code = 0;
+	char sum[32];
+
+	if (r > 0)
+		return r;
+	if (a.n <= 1)
+		return verb_simple(v, verb, argc, argv);
+	if (a.options > 0)
+		return fail("revert: several ids or --edge/--all, not both (usage: chaosctl revert "
+			    "%s)", verb->usage), CTLOPT_EXIT_USAGE;
+	for (int i = 0; i < a.n; i++) {
+		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+		uint64_t n = 0;
+
+		proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
+		proto_put(&w, v->arg_key, argv[i]);
+		r = request(verb, &w, &m);
+		proto_writer_done(&w);
+		if (r < 0 && exit_of(r) == CTLOPT_EXIT_UNREACHABLE)
+			return CTLOPT_EXIT_UNREACHABLE; /* the next would not get through either */
+		if (r < 0) {
+			code = CTLOPT_EXIT_FAILED;
+			continue;
+		}
+		(void)parse_u64_range(get(m, 0, "reverted"), 0, UINT64_MAX, &n);
+		total += n;
+		if (!arg_json)
+			printf("%s: reverted %s fault(s)\n", term_safe(argv[i]), show(m, 0, "reverted"));
+	}
+	if (arg_json && code == 0) {
+		/* One document for the whole command: the faults reverted in all. */
+		struct proto_field f = { "reverted", sum };
+		struct proto_msg m = { .type = PROTO_REPLY_OK, .n_fields = 1, .fields = &f };
+
+		snprintf(sum, sizeof(sum), "%" PRIu64, total);
+		json_print_reply(&m, v->doc);
+	}
+	return code;
+}
 
 /* The daemon renders the text; --json wraps it whole, for tools that pass it on. */
-static int verb_metrics(const struct proto_verb *verb, int argc, char **argv)
+static int verb_metrics(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	_cleanup_free_ char *text = NULL;
-	struct proto_writer w;
+	int r = send_args(v, verb, argc, argv, NULL, &m);
 	size_t len = 0;
 	FILE *f;
-	int r;
 
-	if (argc > 0)
-		return fail("metrics: unexpected argument '%s' (usage: chaosctl metrics)", argv[0]),
-		       2;
-	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
-	r = request(verb, &w, &m);
-	proto_writer_done(&w);
-	if (r < 0)
-		return 1;
+	if (r > 0)
+		return r;
 	f = open_memstream(&text, &len);
 	if (!f)
-		return fail("metrics: %s", strerror(ENOMEM)), 1;
+		return fail("metrics: %s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
 	for (unsigned i = 0; i < m->n_fields; i++)
 		if (streq(m->fields[i].key, "data"))
 			fputs(m->fields[i].value, f);
 	if (fclose(f) != 0 || !text)
-		return fail("metrics: %s", strerror(ENOMEM)), 1;
+		return fail("metrics: %s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
 	if (!arg_json) {
-		fputs(text, stdout);
+		put_lines(text);
 		return 0;
 	}
 	printf("{\"ok\":true,\"schema\":");
-	json_string(json_docs[JSON_METRICS].schema);
+	json_string(json_docs[v->doc].schema);
 	printf(",\"content_type\":");
 	json_string(get(m, 0, "content_type"));
 	printf(",\"text\":");
@@ -605,40 +825,7 @@ static int list_values(const char *opt)
 	return 0;
 }
 
-/* The options of a verb (inject: of its fault kind), one per line, as typed. */
-static int list_options(const char *verb_s, const char *kind_s)
-{
-	const struct proto_verb *verb = proto_verb_find(verb_s);
-	enum fault_kind kind;
-
-	if (!verb)
-		return 2;
-	if (verb->type == PROTO_INJECT) {
-		if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
-			return 2;
-		printf("--edge\n");
-		for (unsigned i = 0; i < fault_n_keys; i++) {
-			if (!(fault_keys[i].kinds & (1u << kind)))
-				continue;
-			printf("--");
-			for (const char *c = fault_keys[i].name; *c; c++)
-				putchar(*c == '_' ? '-' : *c);
-			putchar('\n');
-		}
-		return 0;
-	}
-	/* Other verbs: the options their usage line in proto_verbs[] names. */
-	for (const char *c = verb->usage; (c = strstr(c, "--"));) {
-		size_t n = 2 + strspn(c + 2, "abcdefghijklmnopqrstuvwxyz-");
-		printf("%.*s\n", (int)n, c);
-		c += n;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------------ scenarios */
-
-enum { RUN_HELD = 0, RUN_VIOLATED = 1, RUN_ABORTED = 2, RUN_FAILED = 3, RUN_USAGE = 4 };
 
 static volatile sig_atomic_t interrupted;
 
@@ -663,7 +850,7 @@ static int scenario_request(const struct proto_verb *verb, const char *path,
 	diag_init(&d);
 	r = scenario_load(path, &sc, &d);
 	if (r < 0) {
-		fprintf(stderr, "%s\n", diag_text(&d));
+		fprintf(stderr, "%s\n", term_safe(diag_text(&d)));
 		if (arg_json) {
 			_cleanup_free_ char *msg = NULL;
 			if (asprintf(&msg, "%s: %s is not a valid scenario (nothing was applied)",
@@ -703,37 +890,38 @@ static const char *fmt_dur(const char *usec_s, char *buf, size_t n)
 	return parse_format_duration(us / USEC_PER_SEC * USEC_PER_SEC, buf, n);
 }
 
-static int verb_plan(const struct proto_verb *verb, const char *path)
+static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char a[32], b[32], c[32];
+	int r;
 
-	if (scenario_request(verb, path, &m) < 0)
-		return 1;
+	r = scenario_request(verb, path, &m);
+	if (r < 0)
+		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
 	if (arg_json)
-		return json_print_reply(m, verb->type == PROTO_VALIDATE ? JSON_VALIDATE : JSON_PLAN),
-		       0;
-	if (verb->type == PROTO_VALIDATE) {
+		return json_print_reply(m, v->doc), 0;
+	if (v->doc == JSON_VALIDATE) {
 		printf("%s: scenario '%s' is valid here: %s steps, %s probes, runs %s (hard "
-		       "deadline %s)\n", path, get(m, 0, "name"), get(m, 0, "steps"),
-				get(m, 0, "probes"), fmt_dur(get(m, 0, "planned_us"), a, sizeof(a)),
-				fmt_dur(get(m, 0, "max_duration_us"), b, sizeof(b)));
+		       "deadline %s)\n", term_safe(path), show(m, 0, "name"), show(m, 0, "steps"),
+				show(m, 0, "probes"), fmt_dur(show(m, 0, "planned_us"), a, sizeof(a)),
+				fmt_dur(show(m, 0, "max_duration_us"), b, sizeof(b)));
 		return 0;
 	}
-	printf("scenario %s%s%s\n", get(m, 0, "name"), *get(m, 0, "description") ? ": " : "",
-			get(m, 0, "description"));
+	printf("scenario %s%s%s\n", show(m, 0, "name"), *show(m, 0, "description") ? ": " : "",
+			show(m, 0, "description"));
 	printf("steady state %s before and after, method %s, hard deadline %s%s%s\n",
-			fmt_dur(get(m, 0, "steady_state_us"), a, sizeof(a)),
-			fmt_dur(get(m, 0, "method_us"), b, sizeof(b)),
-			fmt_dur(get(m, 0, "max_duration_us"), c, sizeof(c)),
-			streq(get(m, 0, "lease_us"), "0") ? "" : ", lease ",
-			streq(get(m, 0, "lease_us"), "0") ? "" :
-							    fmt_dur(get(m, 0, "lease_us"), a, sizeof(a)));
+			fmt_dur(show(m, 0, "steady_state_us"), a, sizeof(a)),
+			fmt_dur(show(m, 0, "method_us"), b, sizeof(b)),
+			fmt_dur(show(m, 0, "max_duration_us"), c, sizeof(c)),
+			streq(show(m, 0, "lease_us"), "0") ? "" : ", lease ",
+			streq(show(m, 0, "lease_us"), "0") ? "" :
+							    fmt_dur(show(m, 0, "lease_us"), a, sizeof(a)));
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
 		if (streq(m->fields[i].value, "probe"))
 			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
-					get(m, i, "name"), get(m, i, "type"), get(m, i, "target"),
-					get(m, i, "abort_when"), get(m, i, "steady_state"));
+					show(m, i, "name"), show(m, i, "type"), show(m, i, "target"),
+					show(m, i, "abort_when"), show(m, i, "steady_state"));
 	printf("\n%-9s %-7s %-8s %-12s %-10s %s\n", "METHOD+", "ACTION", "STEP", "EDGE", "FAULT",
 			"PARAMETERS");
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
@@ -741,12 +929,23 @@ static int verb_plan(const struct proto_verb *verb, const char *path)
 
 		if (!streq(m->fields[i].value, "action"))
 			continue;
-		(void)parse_u64_range(get(m, i, "t_us"), 0, UINT64_MAX, &t);
-		printf("%8.1fs %-7s %-8s %-12s %-10s %s\n", t / 1e6, get(m, i, "action"),
-				get(m, i, "step"), get(m, i, "edge"), get(m, i, "kind"),
-				get(m, i, "params"));
+		(void)parse_u64_range(show(m, i, "t_us"), 0, UINT64_MAX, &t);
+		printf("%8.1fs %-7s %-8s %-12s %-10s %s\n", t / 1e6, show(m, i, "action"),
+				show(m, i, "step"), show(m, i, "edge"), show(m, i, "kind"),
+				show(m, i, "params"));
 	}
 	return 0;
+}
+
+/* The reply's data: text for a terminal made safe line by line, JSON and HTML as they are
+ * (escaped by chaosd for their own syntax). */
+static void put_data(const struct proto_msg *m, bool text)
+{
+	for (unsigned i = 0; i < m->n_fields; i++)
+		if (streq(m->fields[i].key, "data") && text)
+			put_lines(m->fields[i].value);
+		else if (streq(m->fields[i].key, "data"))
+			fputs(m->fields[i].value, stdout);
 }
 
 static int print_report(const char *run, const char *format)
@@ -763,10 +962,8 @@ static int print_report(const char *run, const char *format)
 	r = request(verb, &w, &m);
 	proto_writer_done(&w);
 	if (r < 0)
-		return 1;
-	for (unsigned i = 0; i < m->n_fields; i++)
-		if (streq(m->fields[i].key, "data"))
-			fputs(m->fields[i].value, stdout);
+		return exit_of(r);
+	put_data(m, streq(format, "text"));
 	return 0;
 }
 
@@ -792,7 +989,7 @@ static int follow(const char *run_arg, bool own)
 	bool tty = isatty(STDOUT_FILENO) && !arg_json, sent_abort = false;
 	struct sigaction sa = { .sa_handler = on_interrupt };
 	unsigned since = 0;
-	int code = RUN_FAILED;
+	int code = CTLOPT_EXIT_FAILED, r;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -806,16 +1003,17 @@ static int follow(const char *run_arg, bool own)
 
 		if (interrupted && own && !sent_abort) {
 			/* Ctrl-C on `chaosctl run` ends the GameDay, not just the watching. */
-			fprintf(stderr, "\ninterrupted: aborting run %s\n", id);
+			fprintf(stderr, "\ninterrupted: aborting run %s\n", term_safe(id));
 			(void)simple_request(PROTO_ABORT, "run", id);
 			sent_abort = true;
 		} else if (interrupted && !own) {
-			fprintf(stderr, "\nstopped watching; run %s goes on (chaosctl abort %s)\n", id,
-					id);
-			return RUN_FAILED;
+			fprintf(stderr, "\nstopped watching; run %s goes on (chaosctl abort %s)\n",
+					term_safe(id), term_safe(id));
+			return CTLOPT_EXIT_FAILED;
 		}
-		if (watch_once(id[0] ? id : NULL, since, &m) < 0)
-			return RUN_FAILED;
+		r = watch_once(id[0] ? id : NULL, since, &m);
+		if (r < 0)
+			return exit_of(r);
 		snprintf(id, sizeof(id), "%s", get(m, 0, "id"));
 		/* The run's lease (if it has one) lives as long as this loop. */
 		if (own && !streq(get(m, 0, "state"), "finished"))
@@ -830,8 +1028,8 @@ static int follow(const char *run_arg, bool own)
 				continue;
 			(void)parse_u64_range(get(m, i, "t_us"), 0, UINT64_MAX, &t);
 			if (!arg_json)
-				printf("[%7.1fs] %-8s %s\n", t / 1e6, get(m, i, "kind"),
-						get(m, i, "text"));
+				printf("[%7.1fs] %-8s %s\n", t / 1e6, show(m, i, "kind"),
+						show(m, i, "text"));
 		}
 		if (!arg_json)
 			since = (unsigned)ev;
@@ -843,15 +1041,15 @@ static int follow(const char *run_arg, bool own)
 		}
 		if (tty) {
 			sl += (size_t)snprintf(status + sl, sizeof(status) - sl, "%s %s / %s",
-					get(m, 0, "phase"), fmt_dur(get(m, 0, "elapsed_us"), a, sizeof(a)),
-					fmt_dur(get(m, 0, "planned_us"), b, sizeof(b)));
+					show(m, 0, "phase"), fmt_dur(show(m, 0, "elapsed_us"), a, sizeof(a)),
+					fmt_dur(show(m, 0, "planned_us"), b, sizeof(b)));
 			for (unsigned i = first_record(m); i < m->n_fields && sl < sizeof(status);
 					i = proto_msg_next_record(m, i))
 				if (streq(m->fields[i].value, "probe"))
 					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
-							" | %s %s%% p99 %.1fms", get(m, i, "name"),
-							get(m, i, "success_rate"),
-							strtod(get(m, i, "p99_us"), NULL) / 1000);
+							" | %s %s%% p99 %.1fms", show(m, i, "name"),
+							show(m, i, "success_rate"),
+							strtod(show(m, i, "p99_us"), NULL) / 1000);
 			for (unsigned i = first_record(m), n = 0; i < m->n_fields;
 					i = proto_msg_next_record(m, i))
 				if (streq(m->fields[i].value, "fault") && sl < sizeof(status))
@@ -869,87 +1067,139 @@ static int follow(const char *run_arg, bool own)
 	if (!arg_json) {
 		putchar('\n');
 		(void)print_report(id, "text");
-		printf("\nreport: chaosctl report %s [--json | --html > gameday.html]\n", id);
+		printf("\nreport: chaosctl report %s [--json | --html > gameday.html]\n",
+				term_safe(id));
 	}
 	return code;
 }
 
-static int verb_scenario(const struct proto_verb *verb, int argc, char **argv)
+static int verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
 {
-	const char *file = NULL, *run = NULL, *format = "text";
-	bool detach = false;
+	struct args a;
+	int r = check_args(v, verb, argc, argv, &a);
 
-	for (int i = 0; i < argc; i++) {
-		if (verb->type == PROTO_RUN && streq(argv[i], "--detach"))
-			detach = true;
-		else if (verb->type == PROTO_REPORT && streq(argv[i], "--json"))
-			format = "json";
-		else if (verb->type == PROTO_REPORT && streq(argv[i], "--html"))
-			format = "html";
-		else if (argv[i][0] != '-' && !file && !run) {
-			if (verb->type == PROTO_RUN || verb->type == PROTO_VALIDATE ||
-					verb->type == PROTO_PLAN)
-				file = argv[i];
-			else
-				run = argv[i];
-		} else
-			return fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
-					verb->name, argv[i], verb->name, verb->usage), RUN_USAGE;
-	}
-	if ((verb->type == PROTO_RUN || verb->type == PROTO_VALIDATE || verb->type == PROTO_PLAN) &&
-			!file)
-		return fail("%s: which scenario file? (usage: chaosctl %s %s)", verb->name,
-				verb->name, verb->usage), RUN_USAGE;
-	switch (verb->type) {
-	case PROTO_VALIDATE:
-	case PROTO_PLAN:
-		return verb_plan(verb, file) ? RUN_FAILED : 0;
-	case PROTO_REPORT:
-		if (arg_json && streq(format, "html"))
-			return fail("report: --html and --json exclude each other"), RUN_USAGE;
-		if (arg_json)
-			format = "json";
-		return print_report(run, format) ? RUN_FAILED : 0;
-	case PROTO_ABORT: {
-		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-		struct proto_writer w;
-		int r;
+	return r > 0 ? r : plan_file(v, verb, argv[0]);
+}
 
-		proto_writer_init(&w, PROTO_ABORT, PROTO_MAX_REQUEST);
-		if (run)
-			proto_put(&w, "run", run);
-		r = request(verb, &w, &m);
-		proto_writer_done(&w);
-		if (r < 0)
-			return 1;
+static int verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	bool html = false;
+	int r;
+
+	for (int i = 0; i < argc; i++)
+		html = html || streq(argv[i], "--html");
+	/* --json (global or after the verb) is the document; --html would be a second one. */
+	if (arg_json && html)
+		return fail("report: --html and --json exclude each other"), CTLOPT_EXIT_USAGE;
+	r = send_args(v, verb, argc, argv, arg_json ? "json" : "text", &m);
+	if (r == 0)
+		put_data(m, !arg_json && !html);
+	return r;
+}
+
+static int verb_watch(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
+{
+	struct args a;
+	int r = check_args(v, verb, argc, argv, &a);
+
+	return r > 0 ? r : follow(a.n ? argv[0] : NULL, false);
+}
+
+static int verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	char id[REPORT_ID_MAX + 1];
+	struct args a;
+	int r = check_args(v, verb, argc, argv, &a);
+
+	if (r > 0)
+		return r;
+	r = scenario_request(verb, argv[0], &m);
+	if (r < 0)
+		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
+	snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
+	if (a.client_flag) { /* --detach */
 		if (arg_json)
-			return json_print_reply(m, JSON_ABORT), 0;
-		printf("aborted %s run(s); everything they applied is reverted\n",
-				get(m, 0, "aborted"));
+			json_print_reply(m, v->doc);
+		else
+			printf("%s\n", term_safe(id));
 		return 0;
 	}
-	case PROTO_WATCH:
-		return follow(run, false);
-	default: {
-		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-		char id[REPORT_ID_MAX + 1];
+	if (!arg_json)
+		printf("run %s started (Ctrl-C aborts it; chaosctl run --detach leaves it "
+		       "running)\n", term_safe(id));
+	return follow(id, true);
+}
 
-		if (scenario_request(verb, file, &m) < 0)
-			return RUN_FAILED;
-		snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
-		if (detach) {
-			if (arg_json)
-				json_print_reply(m, JSON_RUN);
-			else
-				printf("%s\n", id);
-			return 0;
-		}
-		if (!arg_json)
-			printf("run %s started (Ctrl-C aborts it; chaosctl run --detach leaves it "
-			       "running)\n", id);
-		return follow(id, true);
+/* ------------------------------------------------------------------ the verbs */
+
+/* Everything chaosctl does per verb; proto_verbs[] (shared with chaosd) has its name, usage
+ * and summary. */
+static const struct ctl_verb ctl_verbs[] = {
+	{ PROTO_INJECT, verb_inject, NULL, { { "--edge", "edge", NULL } }, NULL, 0, true, false,
+	  JSON_INJECT },
+	{ PROTO_STATUS, verb_simple, print_status, {}, NULL, 0, false, false, JSON_STATUS },
+	{ PROTO_REVERT, verb_revert, print_revert,
+	  { { "--all", "all", "yes" }, { "--edge", "edge", NULL } }, "id", UINT_MAX, true, false,
+	  JSON_REVERT },
+	{ PROTO_KILL, verb_simple, print_kill,
+	  { { "--edge", "edge", NULL }, { "--reason", "reason", NULL }, { "--for", "for", NULL },
+	    { "--history", "history", "yes" } }, NULL, 0, false, false, JSON_KILL },
+	{ PROTO_ARM, verb_simple, print_arm, { { "--edge", "edge", NULL } }, NULL, 0, false, false,
+	  JSON_ARM },
+	{ PROTO_EDGES, verb_simple, print_edges, {}, NULL, 0, false, false, JSON_EDGES },
+	{ PROTO_PING, verb_simple, print_ping, {}, NULL, 0, false, false, JSON_PING },
+	{ PROTO_RENEW, verb_simple, print_renew, { { "--run", "run", NULL } }, "id", UINT_MAX, true,
+	  false, JSON_RENEW },
+	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" } }, "file", 1, true, true,
+	  JSON_RUN },
+	{ PROTO_VALIDATE, verb_plan, NULL, {}, "file", 1, true, false, JSON_VALIDATE },
+	{ PROTO_PLAN, verb_plan, NULL, {}, "file", 1, true, false, JSON_PLAN },
+	{ PROTO_WATCH, verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH },
+	{ PROTO_ABORT, verb_simple, print_abort, {}, "run", 1, false, false, JSON_ABORT },
+	{ PROTO_REPORT, verb_report, NULL,
+	  { { "--html", "format", "html" }, { "--json", "format", "json" } }, "run", 1, false,
+	  false, JSON_REPORT },
+	{ PROTO_METRICS, verb_metrics, NULL, {}, NULL, 0, false, false, JSON_METRICS },
+};
+
+static const struct ctl_verb *ctl_verb_of(const struct proto_verb *verb)
+{
+	for (unsigned i = 0; i < ELEMENTSOF(ctl_verbs); i++)
+		if (ctl_verbs[i].type == verb->type)
+			return &ctl_verbs[i];
+	return NULL;
+}
+
+/* The options of a verb (inject: of its fault kind), one per line, as typed. */
+static int list_options(const char *verb_s, const char *kind_s)
+{
+	const struct proto_verb *verb = proto_verb_find(verb_s);
+	const struct ctl_verb *v = verb ? ctl_verb_of(verb) : NULL;
+	enum fault_kind kind;
+
+	if (!v)
+		return CTLOPT_EXIT_USAGE;
+	if (v->type == PROTO_INJECT && (!kind_s || fault_kind_from_string(kind_s, &kind) < 0))
+		return CTLOPT_EXIT_USAGE;
+	for (unsigned k = 0; k < ELEMENTSOF(v->options) && v->options[k].name; k++)
+		printf("%s\n", v->options[k].name);
+	if (v->type != PROTO_INJECT)
+		return 0;
+	for (unsigned i = 0; i < fault_n_keys; i++) {
+		if (!(fault_keys[i].kinds & (1u << kind)))
+			continue;
+		printf("--");
+		for (const char *c = fault_keys[i].name; *c; c++)
+			putchar(*c == '_' ? '-' : *c);
+		putchar('\n');
 	}
-	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -965,7 +1215,7 @@ int main(int argc, char **argv)
 
 		if (o && o->metavar && !val) {
 			if (i + 1 >= argc)
-				return fail("option '%s' needs a value: %s", argv[i], o->metavar), 2;
+				return fail("option '%s' needs a value: %s", argv[i], o->metavar), CTLOPT_EXIT_USAGE;
 			val = argv[++i];
 		}
 		if (o && o->id == CTLOPT_JSON)
@@ -994,20 +1244,20 @@ int main(int argc, char **argv)
 		} else if (streq(argv[i], "--list-options") && i + 1 < argc) {
 			return list_options(argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL);
 		} else
-			return fail("unknown option '%s' (see chaosctl --help)", argv[i]), 2;
+			return fail("unknown option '%s' (see chaosctl --help)", argv[i]), CTLOPT_EXIT_USAGE;
 	}
 	if (getenv("CHAOSD_SOCKET") && !arg_socket_set)
 		arg_socket = getenv("CHAOSD_SOCKET");
 	if (i >= argc) {
 		help();
-		return 2;
+		return CTLOPT_EXIT_USAGE;
 	}
 	/* Hidden: the far end of -H ssh://, relaying to this host's socket. */
 	if (streq(argv[i], "dial-stdio"))
 		return remote_dial_stdio(arg_socket);
 	verb = proto_verb_find(argv[i]);
-	if (!verb)
-		return fail("unknown verb '%s' (see chaosctl --help)", argv[i]), 2;
+	if (!verb || !ctl_verb_of(verb))
+		return fail("unknown verb '%s' (see chaosctl --help)", argv[i]), CTLOPT_EXIT_USAGE;
 	for (int k = i + 1, n = i + 1; k <= argc; k++) {
 		if (k < argc && streq(argv[k], "--json"))
 			arg_json = true;
@@ -1022,18 +1272,12 @@ int main(int argc, char **argv)
 	}
 	if (host && arg_socket_set)
 		return fail("--socket is this host's socket; with -H give the remote one as "
-			    "ssh://HOST?socket=PATH"), 2;
+			    "ssh://HOST?socket=PATH"), CTLOPT_EXIT_USAGE;
 	if (host) {
 		int usage = remote_begin(host, host_source, verb, argc - i - 1, argv + i + 1,
 				arg_json, &done, &code);
 		if (usage || done)
 			return usage ? usage : code;
 	}
-	if (verb->type == PROTO_INJECT)
-		return verb_inject(verb, argc - i - 1, argv + i + 1);
-	if (verb->type == PROTO_METRICS)
-		return verb_metrics(verb, argc - i - 1, argv + i + 1);
-	if (verb->type >= PROTO_RUN)
-		return verb_scenario(verb, argc - i - 1, argv + i + 1);
-	return verb_simple(verb, argc - i - 1, argv + i + 1);
+	return ctl_verb_of(verb)->handler(ctl_verb_of(verb), verb, argc - i - 1, argv + i + 1);
 }

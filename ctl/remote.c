@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "ctlopt.h"
 #include "json.h"
 #include "remote.h"
 
@@ -381,12 +382,13 @@ void remote_report_failure(const char *what)
 			*c = ' ';
 	if (*s && status >= 0 && WIFEXITED(status))
 		fail("cannot reach chaosd on %s (ssh exit status %d): %s", current.spec,
-				WEXITSTATUS(status), s);
+				WEXITSTATUS(status), term_safe(s));
 	else if (status >= 0 && WIFEXITED(status))
 		fail("cannot reach chaosd on %s: %s (ssh exit status %d)", current.spec, what,
 				WEXITSTATUS(status));
 	else
-		fail("cannot reach chaosd on %s: %s%s%s", current.spec, what, *s ? ": " : "", s);
+		fail("cannot reach chaosd on %s: %s%s%s", current.spec, what, *s ? ": " : "",
+				term_safe(s));
 }
 
 /* ------------------------------------------------------------------ dial-stdio */
@@ -416,7 +418,7 @@ int remote_dial_stdio(const char *socket_path)
 		/* ssh carries this line back to chaosctl -H, which shows it */
 		fprintf(stderr, "chaosctl dial-stdio: cannot reach chaosd at '%s': %s\n",
 				socket_path, strerror(-fd));
-		return 1;
+		return CTLOPT_EXIT_UNREACHABLE;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
@@ -562,7 +564,7 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 		char **argv, bool *ret_done, int *ret_exit)
 {
 	bool run = verb->type == PROTO_RUN, aborting = false;
-	int fail_exit = verb->type >= PROTO_RUN ? 3 : 1, worst = 0, width = 0;
+	int fail_exit = CTLOPT_EXIT_FAILED, worst = 0, width = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct child c[REMOTE_MAX_HOSTS] = {};
 	unsigned failed = 0, left = n;
@@ -639,20 +641,18 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 				;
 			c[i].done = true;
 			left--;
-			c[i].exit = WIFEXITED(status) ? WEXITSTATUS(status) : fail_exit;
+			c[i].exit = WIFEXITED(status) ? WEXITSTATUS(status) : CTLOPT_EXIT_UNREACHABLE;
 			worst = MAX(worst, c[i].exit);
 			failed += c[i].exit != 0;
 			/* A GameDay across hosts goes on only while it goes well everywhere: a
-			 * run that ends violated (1), aborted (2) or failed (3) on one host is
+			 * run that ends violated, aborted, failed or unreachable on one host is
 			 * aborted on the others. */
-			if (run && c[i].exit >= 1 && c[i].exit <= 3 && !aborting && left > 0) {
-				static const char *const how[] = { "", "violated", "aborted",
-					"failed" };
-
+			if (run && c[i].exit != CTLOPT_EXIT_OK && c[i].exit < _CTLOPT_EXIT_MAX &&
+					c[i].exit != CTLOPT_EXIT_USAGE && !aborting && left > 0) {
 				aborting = true;
 				fprintf(stderr, "%s:%*s run %s: aborting the runs on the other "
 						"hosts\n", c[i].label, width - (int)strlen(c[i].label), "",
-						how[c[i].exit]);
+						ctlopt_exits[c[i].exit].name);
 				for (unsigned k = 0; k < n; k++)
 					if (!c[k].done)
 						kill(c[k].pid, SIGINT);
@@ -686,7 +686,7 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
 		char **argv, bool json_output, bool *ret_done, int *ret_exit)
 {
-	int usage = verb->type >= PROTO_RUN ? 4 : 2;
+	int usage = CTLOPT_EXIT_USAGE;
 	_cleanup_free_ struct target *t = NULL;
 	_cleanup_free_ char *list = strdup(hosts);
 	const char *refusal;

@@ -13,8 +13,8 @@
  * it and *ret_done is false. Several: one child per host runs the verb (each returns here with
  * *ret_done false, talking to its own host) while the parent prints their output per host and
  * returns with *ret_done true and *ret_exit the highest exit status (with --json, one chaosd.hosts
- * document holds the hosts' documents). Returns the exit status of a usage error (2, or 4 for
- * scenario verbs) with a message printed, else 0. */
+ * document holds the hosts' documents). Returns CTLOPT_EXIT_USAGE with a message printed on a
+ * usage error, else 0. */
 int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
 		char **argv, bool json_output, bool *ret_done, int *ret_exit);
 
@@ -30,3 +30,7 @@ void remote_report_failure(const char *what);
 
 /* `chaosctl dial-stdio`: relay stdin/stdout to the local socket. Returns the exit status. */
 int remote_dial_stdio(const char *socket_path);
+
+/* S with control bytes as \xNN and invalid UTF-8 as U+FFFD, for a terminal; valid for the next
+ * 15 calls. In chaosctl.c until json.c has the shared helper. */
+const char *term_safe(const char *s);

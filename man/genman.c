@@ -154,9 +154,14 @@ static void chaosctl_1(FILE *f)
 			fprintf(f, ".\n");
 		}
 	}
-	fprintf(f, ".SH EXIT STATUS\n0 on success, 1 if chaosd refused or failed the request "
-		   "(one line on standard error says why, with the kernel's own message where "
-		   "there is one), 2 for a usage error.\n");
+	/* From ctlopt_exits[], the numbers chaosctl returns. */
+	fprintf(f, ".SH EXIT STATUS\nThe same numbers for every verb; with \\fB\\-H\\fR and several "
+		   "hosts the highest of the hosts'.\n");
+	for (unsigned i = 0; i < _CTLOPT_EXIT_MAX; i++) {
+		fprintf(f, ".TP\n.B %u\n(%s) ", ctlopt_exits[i].code, ctlopt_exits[i].name);
+		text(f, ctlopt_exits[i].meaning);
+		fprintf(f, ".\n");
+	}
 	fprintf(f, ".SH JSON OUTPUT\nWith \\fB\\-\\-json\\fR, before or after the verb, chaosctl prints "
 		   "one JSON document on standard output, also when it fails (\\fB\"ok\": false\\fR; "
 		   "the exit status is the same as without \\fB\\-\\-json\\fR). Each document "
@@ -279,8 +284,10 @@ static void chaosd_scenario_5(FILE *f)
 		   "MEASURE is success_rate, availability (the same), failure_rate (percent) or "
 		   "p50, p95, p99 (latency of the probes in the window); OP is <, <=, > or >=; "
 		   "the window defaults to 10s.\n");
-	fprintf(f, ".SH EXIT STATUS\n\\fBchaosctl run\\fR: 0 the hypothesis held, 1 it was "
-		   "violated, 2 the run was aborted, 3 refused or failed, 4 usage.\n");
+	fprintf(f, ".SH EXIT STATUS\n\\fBchaosctl run\\fR:");
+	for (unsigned i = 0; i < _CTLOPT_EXIT_MAX; i++)
+		fprintf(f, "%s %u %s", i ? "," : "", ctlopt_exits[i].code, ctlopt_exits[i].name);
+	fprintf(f, " (chaosctl(1), EXIT STATUS).\n");
 	fprintf(f, ".SH EXAMPLE\n.nf\n[scenario]\nname = db\\-brownout\nmax_duration = 10m\n\n"
 		   "[probe api]\ntype = http\ntarget = http://10.0.0.10:8080/health\n"
 		   "abort_when = failure_rate > 10%% over 10s\n"

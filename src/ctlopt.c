@@ -25,6 +25,27 @@ const struct ctlopt ctlopt_options[] = {
 };
 const unsigned ctlopt_n_options = ELEMENTSOF(ctlopt_options);
 
+const struct ctlopt_exit_code ctlopt_exits[_CTLOPT_EXIT_MAX] = {
+	[CTLOPT_EXIT_OK] = { CTLOPT_EXIT_OK, "ok",
+		"the request succeeded; run and watch: the run ended and its steady-state "
+		"hypothesis held" },
+	[CTLOPT_EXIT_VIOLATED] = { CTLOPT_EXIT_VIOLATED, "violated",
+		"run and watch: the run ended with its hypothesis violated" },
+	[CTLOPT_EXIT_ABORTED] = { CTLOPT_EXIT_ABORTED, "aborted",
+		"run and watch: the run was aborted (abort_when, chaosctl abort, the kill switch, "
+		"max_duration, a lapsed lease, chaosd stopping)" },
+	[CTLOPT_EXIT_FAILED] = { CTLOPT_EXIT_FAILED, "failed",
+		"chaosd refused or failed the request, or a scenario file is not valid: one line on "
+		"standard error says why, with the kernel's own message where there is one; revert "
+		"of several ids: at least one of them; watch: stopped before the run ended" },
+	[CTLOPT_EXIT_USAGE] = { CTLOPT_EXIT_USAGE, "usage",
+		"usage error: an unknown verb or option, a missing or bad argument or host; nothing "
+		"was sent" },
+	[CTLOPT_EXIT_UNREACHABLE] = { CTLOPT_EXIT_UNREACHABLE, "unreachable",
+		"chaosd could not be reached (no socket, no permission, ssh failed) or the connection "
+		"broke before a whole reply; the request may not have been carried out" },
+};
+
 const struct ctlopt *ctlopt_match(const char *arg, const char **ret_value)
 {
 	for (unsigned i = 0; i < ctlopt_n_options; i++) {

@@ -29,6 +29,28 @@ struct ctlopt {
 extern const struct ctlopt ctlopt_options[];
 extern const unsigned ctlopt_n_options;
 
+/* chaosctl's exit status, one meaning per number for every verb: chaosctl's code, --help and
+ * chaosctl(1)'s EXIT STATUS come from ctlopt_exits[]. 1 and 2 are a run's outcomes because chaosd's
+ * reports carry them as exit_code (and systemd units and CI jobs gate on them). */
+enum ctlopt_exit {
+	CTLOPT_EXIT_OK = 0,
+	CTLOPT_EXIT_VIOLATED = 1,
+	CTLOPT_EXIT_ABORTED = 2,
+	CTLOPT_EXIT_FAILED = 3,
+	CTLOPT_EXIT_USAGE = 4,
+	CTLOPT_EXIT_UNREACHABLE = 5,
+	_CTLOPT_EXIT_MAX,
+};
+
+struct ctlopt_exit_code {
+	enum ctlopt_exit code;
+	const char *name;    /* for --help and chaosctl(1) */
+	const char *meaning;
+};
+
+/* Indexed by the code. */
+extern const struct ctlopt_exit_code ctlopt_exits[_CTLOPT_EXIT_MAX];
+
 /* Match ARG ("--name", "--name=VALUE", "-X", "-XVALUE") against the table. The option, or
  * NULL; *ret_value is the value written in ARG itself, or NULL if it is in the next argument. */
 const struct ctlopt *ctlopt_match(const char *arg, const char **ret_value);

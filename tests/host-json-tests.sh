@@ -59,7 +59,7 @@ is status "d['killed'], d['kills']" "('no', [])"
 # -H with several hosts: one chaosd.hosts document, each host's own inside (one unreachable)
 A "$CHAOSCTL" --json -H "unix://$SOCK,unix://$T/nonexistent.sock" status >"$J/hosts.json" 2>/dev/null
 is hosts "d['ok'], [(h['exit'], h['result']['schema']) for h in d['hosts']]" \
-	"(False, [(0, 'chaosd.status/1'), (1, 'chaosd.error/1')])"
+	"(False, [(0, 'chaosd.status/1'), (5, 'chaosd.error/1')])"
 # what status says is what the kernel holds: chaosd's nftables table drops db's address
 # grep reads it all: with -q, nft could die of SIGPIPE and pipefail fail the check
 nft_has_db() { A nft list table inet chaosd 2>/dev/null | grep '10.77.0.2' >/dev/null; }
@@ -98,10 +98,10 @@ check "and printed its progress on stderr" grep -q 'reverted fault' "$J/inject-l
 check "and reverted the fault" no_db
 
 # --- errors are documents too, with the same exit status
-out err-edge 1 --json inject partition --edge nosuch
+out err-edge 3 --json inject partition --edge nosuch
 is err-edge "d['ok'], d['schema'], 'nosuch' in d['error'], d['errno'] > 0" \
 	"(False, 'chaosd.error/1', True, True)"
-out err-usage 2 inject latency --edge db --ms lots --json
+out err-usage 4 inject latency --edge db --ms lots --json
 is err-usage "d['schema'], 'errno' in d" "('chaosd.error/1', False)"
 A "$CHAOSCTL" --socket "$T/nosuch.sock" --json status >"$J/err-socket.json" 2>/dev/null
 is err-socket "d['ok'], 'cannot reach chaosd' in d['error']" "(False, True)"
@@ -109,7 +109,7 @@ printf '[scenario]\nname = broken\n[step s]\nat = 0s\nfault = latency\nedge = db
 	>"$T/broken.ini"
 out err-scenario 3 --json validate "$T/broken.ini"
 is err-scenario "'broken.ini:7' in d['details']" True
-out err-abort 1 --json abort
+out err-abort 3 --json abort
 out err-report-html 4 --json report --html
 
 # --- scenarios: validate, plan, run (detached, then watched), abort, run in the foreground

@@ -287,7 +287,7 @@ check "Ctrl-C on -H a,b run: both reports say chaosctl abort" test "$(grep -c 'o
 check "Ctrl-C on -H a,b run: over long before the 120 s step (${ms} ms)" in_range "$ms" 0 60000
 check "Ctrl-C on -H a,b run: no drop rules left on a ($(drops cd-a)) nor b ($(drops cd-b))" test "$(drops cd-a)$(drops cd-b)" = 00
 
-# --- a dead host: named with ssh's reason, the live host's answer still printed, exit 1
+# --- a dead host: named with ssh's reason, the live host's answer still printed, exit 5 (unreachable)
 DEAD="ssh://root@10.79.2.2:2222"
 rctl -H "$HA,$DEAD" status >"$T/dead.out" 2>"$T/dead.err"
 rc=$?
@@ -295,14 +295,14 @@ cat "$T/dead.out" "$T/dead.err"
 check "dead host: exit non-zero ($rc)" test "$rc" != 0
 check "dead host: the live host's status printed" grep -q "^ssh://root@10.79.1.2?socket=.*No active faults" "$T/dead.out"
 check "dead host: named, with ssh's reason" grep -q "^$DEAD: .*cannot reach chaosd on $DEAD (ssh exit status 255): ssh: connect to host 10.79.2.2 port 2222: Connection refused" "$T/dead.err"
-check "dead host: the summary names it" grep -q "status failed on 1 of 2 hosts: $DEAD (exit 1)" "$T/dead.err"
+check "dead host: the summary names it" grep -q "status failed on 1 of 2 hosts: $DEAD (exit 5)" "$T/dead.err"
 rctl --json -H "$DEAD,$HA" status >"$T/dead.json" 2>/dev/null
 check "dead host: --json has both, the dead one as a chaosd.error document" python3 - "$T/dead.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["schema"] == "chaosd.hosts/1" and d["ok"] is False, d
 dead, live = d["hosts"]
-assert dead["exit"] == 1 and dead["result"]["schema"] == "chaosd.error/1", d
+assert dead["exit"] == 5 and dead["result"]["schema"] == "chaosd.error/1", d
 assert "Connection refused" in dead["result"]["error"] and "Connection refused" in dead["error"], d
 assert live["exit"] == 0 and live["result"]["schema"] == "chaosd.status/1", d
 PY
@@ -352,7 +352,7 @@ expect_usage() { # DESC PATTERN ARGS...
 	shift 2
 	out=$(rctl "$@" 2>&1)
 	rc=$?
-	if [ "$rc" = 2 ] && grep -q -- "$pat" <<<"$out"; then ok "$desc"; else bad "$desc: exit $rc, '$out'"; fi
+	if [ "$rc" = 4 ] && grep -q -- "$pat" <<<"$out"; then ok "$desc"; else bad "$desc: exit $rc, '$out'"; fi
 }
 expect_usage "bad scheme" "bad host 'http://h': unsupported scheme 'http://'" -H http://h status
 expect_usage "bad port" "bad port '70000' (1-65535)" -H ssh://h:70000 status
