@@ -15,6 +15,7 @@
 #include "parse.h"
 #include "proto.h"
 #include "remote.h"
+#include "utf8.h"
 #include "report.h"
 #include "scenario.h"
 
@@ -242,6 +243,11 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 		proto_msg_free(m);
 		return -EREMOTEIO;
 	}
+	/* Done, but not recorded (chaosd cannot write its state): said on stderr, also with
+	 * --json, so a script sees it without parsing. */
+	if (proto_msg_get(m, 0, "warning"))
+		fprintf(stderr, "chaosctl: %s: warning: %s\n", verb->name,
+				term_safe(proto_msg_get(m, 0, "warning")));
 	*ret = m;
 	return 0;
 }
@@ -269,63 +275,17 @@ static const char *get(const struct proto_msg *m, unsigned rec, const char *key)
 	return v ? v : "";
 }
 
-/* Valid UTF-8 sequence at C: its length, or 0. */
-static unsigned utf8_len(const unsigned char *c)
-{
-	unsigned n = *c >= 0xf0 ? 4 : *c >= 0xe0 ? 3 : 2;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (*c < 0xc2 || *c > 0xf4)
-		return 0;
-	if (*c == 0xe0)
-		lo = 0xa0;
-	else if (*c == 0xed)
-		hi = 0x9f;
-	else if (*c == 0xf0)
-		lo = 0x90;
-	else if (*c == 0xf4)
-		hi = 0x8f;
-	if (c[1] < lo || c[1] > hi)
-		return 0;
-	for (unsigned i = 2; i < n; i++)
-		if (c[i] < 0x80 || c[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* S for a terminal: control bytes (C0, DEL and C1) as \xNN and invalid UTF-8 as U+FFFD, so a
+/* S for a terminal (src/utf8.c): control bytes as \xNN and invalid UTF-8 as U+FFFD, so a
  * stored string (a kill reason, an edge name, a relayed error) cannot move the cursor or
  * retitle the window. The result stays valid for the next 15 calls. */
 const char *term_safe(const char *s)
 {
 	static char *ring[16];
 	static unsigned next;
-	const unsigned char *c = (const unsigned char *)s;
-	char *o = malloc(strlen(s) * 4 + 1), *p = o;
+	char *o = utf8_term_safe(s, 0);
 
 	if (!o)
 		return "?";
-	while (*c) {
-		unsigned n = utf8_len(c);
-
-		if (*c < 0x20 || *c == 0x7f) {
-			p += sprintf(p, "\\x%02x", *c++);
-		} else if (*c < 0x80) {
-			*p++ = (char)*c++;
-		} else if (n == 2 && c[0] == 0xc2 && c[1] < 0xa0) {
-			p += sprintf(p, "\\xc2\\x%02x", c[1]);
-			c += 2;
-		} else if (n) {
-			memcpy(p, c, n);
-			p += n;
-			c += n;
-		} else {
-			memcpy(p, "\xef\xbf\xbd", 3);
-			p += 3;
-			c++;
-		}
-	}
-	*p = '\0';
 	free(ring[next]);
 	ring[next] = o;
 	next = (next + 1) % ELEMENTSOF(ring);
@@ -388,6 +348,10 @@ static void print_status(const struct proto_msg *m)
 {
 	unsigned i = first_record(m);
 	bool any = false;
+
+	if (proto_msg_get(m, 0, "degraded"))
+		printf("chaosd is DEGRADED: %s. New faults are refused until it can write its state "
+		       "again; reverts and the kill switch still work.\n", show(m, 0, "degraded"));
 
 	for (unsigned k = i; k < m->n_fields; k = proto_msg_next_record(m, k)) {
 		char since[64], until[64];
@@ -870,13 +834,7 @@ static int scenario_request(const struct proto_verb *verb, const char *path,
 		return -ENOMEM;
 	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
 	proto_put(&w, "file", path);
-	for (char *line = buf, *end; line < buf + len; line = end + 1) {
-		end = memchr(line, '\n', (size_t)(buf + len - line));
-		if (!end)
-			end = buf + len;
-		*end = '\0';
-		proto_put(&w, "line", line);
-	}
+	proto_put_lines(&w, "line", buf, len);
 	r = request(verb, &w, ret);
 	proto_writer_done(&w);
 	return r;
