@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "fileio.h"
 #include "parse.h"
 #include "probe.h"
 #include "runner.h"
@@ -983,16 +984,12 @@ int runner_report(struct runner *r, const char *id, const char *format, struct p
 	}
 	snprintf(path, sizeof(path), "%s/%s.%s", r->reports_dir, id,
 			streq(format, "text") ? "txt" : format);
-	f = fopen(path, "re");
-	if (!f)
+	/* A read-only client asks for it: never a FIFO or a device, never more than a reply. */
+	k = fileio_read_bounded(path, PROTO_MAX_REPLY / 2 - 1, &data, &len, d);
+	if (k == -ENOENT)
 		return diag_add(d, -ENOENT, "no report '%s' (in %s)", id, r->reports_dir);
-	data = malloc(PROTO_MAX_REPLY / 2);
-	if (!data) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	len = fread(data, 1, PROTO_MAX_REPLY / 2 - 1, f);
-	fclose(f);
+	if (k < 0)
+		return k;
 	for (size_t i = 0; i < len; i++)
 		if (!data[i])
 			data[i] = ' ';

@@ -59,9 +59,10 @@ static void marker_write(struct server *s)
 
 	if (!path)
 		return;
-	len = snprintf(text, sizeof(text), "%s\n", killswitch_find(s->killswitch, "") ?
-			"kill" : "revert");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Any latch not recorded comes back as the global one: the stricter side. */
+	len = snprintf(text, sizeof(text), "%s\n", killswitch_count(s->killswitch) ? "kill" :
+			"revert");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) < 0)
 		log_error("cannot write '%s' either: a restart may not know what was not recorded",
 				path);
