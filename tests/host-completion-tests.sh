@@ -12,10 +12,7 @@ set -uo pipefail
 BASH_COMPLETION=/usr/share/bash-completion/bash_completion
 cleanup() {
 	[ -n "${CHAOSD_PID:-}" ] && kill "$CHAOSD_PID" 2>/dev/null
-	ip netns del cd-a 2>/dev/null
-	ip netns del cd-b 2>/dev/null
 }
-trap cleanup EXIT
 
 # complete_bash WORDS...: what Tab offers for the last word, sorted, on one line. chaosctl is
 # found on PATH as an installed one would be; CHAOSD_SOCKET points it at the test's daemon

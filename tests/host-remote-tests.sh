@@ -14,15 +14,11 @@ command -v ansible-playbook >/dev/null ||
 C() { ip netns exec cd-c "$@"; }
 cleanup() {
 	for p in ${PIDS:-} $(cat "$T/chaosd-b.pid" 2>/dev/null); do kill "$p" 2>/dev/null; done
-	ip netns del cd-a 2>/dev/null
-	ip netns del cd-b 2>/dev/null
-	ip netns del cd-c 2>/dev/null
 }
-trap cleanup EXIT
 PIDS=
 
 topology || { echo "FAIL: topology"; exit 1; }
-ip netns del cd-c 2>/dev/null
+netns_del cd-c
 ip netns add cd-c
 C ip link set lo up
 ip link add c-a netns cd-c type veth peer name m-a netns cd-a

@@ -3,36 +3,11 @@
 # what the VM cannot: the error a kernel without sch_netem gives (this host lacks it), and
 # exercises partitions, reload and hostile clients quickly.
 set -uo pipefail
-: "${top_srcdir:?}" "${top_builddir:?}"
-# Every host test uses the same namespaces (cd-a, cd-b) and make check -j runs tests at the
-# same time: one host test at a time, the lock held by flock itself (-o: not by the daemons
-# and servers a test starts in the background).
-if [ -z "${CHAOSD_HOST_LOCKED:-}" ]; then
-	export CHAOSD_HOST_LOCKED=1
-	exec flock -o -w 900 /run/chaosd-host-tests.lock bash "$0"
-fi
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: a skip is a failure)"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
-[ "$(id -u)" = 0 ] || skip_or_fail "needs root for network namespaces"
-for c in ip tc nft ping python3; do
-	command -v $c >/dev/null || skip_or_fail "'$c' missing: run tests/install-deps.sh"
-done
-export CHAOSD_BUILDDIR=$top_builddir CHAOSD_SRCDIR=$top_srcdir
-export CHAOSD_TEST_DIR=/run/chaosd-host-test
-# shellcheck source=tests/vm/lib.sh
-. "$top_srcdir/tests/vm/lib.sh"
+# shellcheck source=tests/host-lib.sh
+. "$top_srcdir/tests/host-lib.sh" host tc nft ping python3 socat setpriv
 cleanup() {
 	[ -n "${CHAOSD_PID:-}" ] && kill "$CHAOSD_PID" 2>/dev/null
-	ip netns del cd-a 2>/dev/null
-	ip netns del cd-b 2>/dev/null
 }
-trap cleanup EXIT
 
 topology || { echo "FAIL: topology"; exit 1; }
 write_config
@@ -45,7 +20,7 @@ check "edges lists every configured edge with its interface" bash -c "grep -q '^
 
 # --- a kernel without sch_netem: the message says so and how to fix it; nothing is left
 if modprobe -n sch_netem 2>/dev/null && modprobe sch_netem 2>/dev/null; then
-	echo "NOTE: this kernel has sch_netem: the missing-netem check runs in CI's host kernel"
+	skip_or_fail --case "this kernel has sch_netem: the missing-netem checks need one without it"
 else
 	err=$(ctl inject latency --edge db --ms 100 2>&1)
 	echo "  -> $err"

@@ -5,14 +5,8 @@
 # (config_keys, scenario_keys, fault_keys). A key added to a table without documentation fails.
 set -uo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $* (CI=true: a skip is a failure)"
-		exit 1
-	fi
-	echo "SKIP: $*"
-	exit 77
-}
+# shellcheck source=tests/skip.sh
+. "$top_srcdir/tests/skip.sh"
 for c in man groff col; do
 	command -v $c >/dev/null || skip_or_fail "'$c' missing: run tests/install-deps.sh"
 done

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Set up a fresh Debian/Ubuntu machine and run every test chaosd has (README "Quick start";
-# .ci/run calls this): gcc and clang -Werror builds, unit tests, fuzz corpus replay, the
-# end-to-end tests on a real netem kernel in a VM, unit tests under ASan+UBSan and valgrind,
-# and a bounded libFuzzer run of each parser.
+# .ci/run calls this): gcc and clang -Werror builds, the fast suite (make check: unit tests,
+# fuzz corpus replay, man pages, the host suites), the VM suites on a real netem kernel (make
+# check-vm), unit tests under ASan+UBSan and valgrind, and a bounded libFuzzer run of each
+# parser. Fails if a process it started outlives it, naming it.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
@@ -12,6 +13,40 @@ step() { printf '\n=== %s\n' "$*"; }
 step "dependencies (apt-get)"
 tests/install-deps.sh
 
+# From here on every process this run starts carries CHAOSD_RUN_ALL=<id> in its environment
+# (make, flock, ip netns exec, qemu and the daemons the tests start pass it on): at exit, any
+# still running is a leftover of a test. (Not before: installing a package may start a service.)
+run_id=$$.$(date +%s%N)
+export CHAOSD_RUN_ALL=$run_id
+survivors() { # (grep's own /proc entry is not in its list: the shell expands it first)
+	local f
+	# shellcheck disable=SC2013 # /proc/PID/environ: no spaces
+	for f in $(grep -lzx "CHAOSD_RUN_ALL=$run_id" /proc/[0-9]*/environ 2>/dev/null); do
+		f=${f#/proc/}
+		echo "${f%/environ}"
+	done
+}
+# no_survivors: wait up to 5 s for the last ones to go, then name, kill and fail on the rest
+no_survivors() {
+	local pids
+	for _ in $(seq 50); do
+		pids=$(survivors)
+		[ -n "$pids" ] || return 0
+		sleep 0.1
+	done
+	echo "FAIL: processes started by this run outlived it (now killed):"
+	ps -o pid=,args= -p "${pids//$'\n'/,}" || true
+	# shellcheck disable=SC2086
+	kill -KILL $pids 2>/dev/null || true
+	return 1
+}
+on_exit() {
+	local rc=$?
+	no_survivors || rc=1
+	exit "$rc"
+}
+trap on_exit EXIT
+
 step "autoreconf"
 autoreconf -fi >/dev/null
 
@@ -19,7 +54,7 @@ step "clang -Werror build"
 rm -rf build-clang && mkdir build-clang
 (cd build-clang && ../configure -q CC=clang >/dev/null && make -s -j"$jobs" all)
 
-step "gcc build, unit tests and the VM end-to-end tests (make check)"
+step "gcc build and the fast suite (make check)"
 rm -rf build && mkdir build
 (
 	cd build
@@ -27,6 +62,15 @@ rm -rf build && mkdir build
 	make -s -j"$jobs" all
 	if ! make -j"$jobs" check; then
 		cat test-suite.log
+		exit 1
+	fi
+)
+
+step "the VM suites on a netem kernel (make check-vm)"
+(
+	cd build
+	if ! make -j"$jobs" check-vm; then
+		cat test-suite-vm.log
 		exit 1
 	fi
 )
@@ -64,5 +108,9 @@ for t in config fault proto scenario; do
 		grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' | sed "s/^/fuzz-$t: /"
 	rm -rf "$work"
 done
+
+step "no process left behind"
+no_survivors
+echo "none"
 
 step "all tests passed"

@@ -4,12 +4,11 @@
 # then tests/vm/deb.sh installs, uses and purges it in the netem VM under systemd.
 set -uo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
+# shellcheck source=tests/skip.sh
+. "$top_srcdir/tests/skip.sh"
 need() { # need COMMAND PACKAGE: in CI (CI=true) a missing tool fails, elsewhere it skips
-	command -v "$1" >/dev/null && return 0
-	local why="$1 missing (Debian package $2): run tests/install-deps.sh"
-	[ "${CI:-}" = true ] && { echo "FAIL: $why"; exit 1; }
-	echo "SKIP: $why (this is a failure in CI)"
-	exit 77
+	command -v "$1" >/dev/null ||
+		skip_or_fail "$1 missing (Debian package $2): run tests/install-deps.sh"
 }
 # Without root the VM cannot run: vm-test.sh says so, before an unused package build.
 [ "$(id -u)" = 0 ] || exec "$top_srcdir/tests/vm-test.sh" vm-deb 1200 deb.sh --systemd

@@ -2,19 +2,14 @@
 # The make check driver of every VM test: boot Debian's netem kernel (tests/vm/run.sh) and
 # run one guest script in it, keeping its results.txt as test-results/NAME.txt.
 #   tests/vm-test.sh NAME TIMEOUT GUEST-SCRIPT [run.sh options...]
-# In CI (CI=true) a missing piece is a failure; on a laptop it skips with the reason.
+# In CI (CI=true) a missing piece is a failure; on a laptop it skips with the reason
+# (tests/skip.sh).
 set -uo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
 name=$1 timeout=$2 script=$3
 shift 3
-skip_or_fail() {
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $*"
-		exit 1
-	fi
-	echo "SKIP: $* (this is a failure in CI)"
-	exit 77
-}
+# shellcheck source=tests/skip.sh
+. "$top_srcdir/tests/skip.sh"
 command -v qemu-system-x86_64 >/dev/null || skip_or_fail "qemu-system-x86_64 missing: run tests/install-deps.sh"
 [ "$(id -u)" = 0 ] || skip_or_fail "the VM tests need root (network namespaces in the guest run as root, the 9p share must read everything)"
 if [[ " $* " == *" --systemd "* ]]; then

@@ -12,7 +12,7 @@ uname -r
 # The kernel tests' 60 s per test is for a quiet machine: under emulation on a CI host busy
 # with other VMs, the netem stage (dozens of tc and ping processes) was seen to need longer.
 check "datapath kernel tests with their netem stages (tests/test-datapath-host)" \
-	env CK_TIMEOUT_MULTIPLIER=15 "$CHAOSD_BUILDDIR/tests/test-datapath-host"
+	env CK_TIMEOUT_MULTIPLIER=15 "$CHAOSD_BUILDDIR/tests/test-datapath-host" --netem
 topology || { echo "FAIL: topology"; exit 1; }
 write_config
 A tc qdisc add dev a0 root handle 1: tbf rate 1gbit burst 256kb latency 50ms

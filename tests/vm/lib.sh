@@ -9,8 +9,11 @@ T=${CHAOSD_TEST_DIR:-/run/chaosd-test}
 SOCK=$T/chaosd.sock
 rm -rf "$T"
 mkdir -p "$T"
+# shellcheck source=tests/skip.sh
+. "$CHAOSD_SRCDIR/tests/skip.sh"
 pass=0
 fail=0
+skipped=0
 RESULTS=${CHAOSD_VM_OUT:-$T}/results.txt
 : >"$RESULTS"
 
@@ -22,21 +25,41 @@ check() { # check DESC CMD...
 	if "$@"; then ok "$desc"; else bad "$desc"; fi
 }
 record() { echo "$*" | tee -a "$RESULTS"; }
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
+finish() { # the script's status: 1 if a check failed, else 77 if a case skipped, else 0
+	echo "$pass passed, $fail failed, $skipped skipped"
+	[ "$fail" -eq 0 ] || return 1
+	[ "$skipped" -eq 0 ] || return 77
 }
 
 A() { ip netns exec cd-a "$@"; }
 B() { ip netns exec cd-b "$@"; }
 ctl() { A "$CHAOSCTL" --socket "$SOCK" "$@"; }
 
+# netns_del NS...: end every process still in the namespaces, then delete them. Killing a
+# server is not enough (socat ...,fork leaves its children), and a namespace whose name is
+# deleted lives on, unnamed, for as long as a process is in it.
+netns_del() {
+	local ns pids i
+	for i in $(seq 30); do
+		pids=$(for ns in "$@"; do ip netns pids "$ns" 2>/dev/null; done)
+		[ -n "$pids" ] || break
+		# TERM first (chaosd reverts on it), KILL what is left after two seconds
+		# shellcheck disable=SC2086
+		case $i in
+		1) kill $pids 2>/dev/null ;;
+		20) kill -KILL $pids 2>/dev/null ;;
+		esac
+		sleep 0.1
+	done
+	for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done
+	return 0
+}
+
 # Two namespaces joined by veth: cd-a is the host under test (chaosd runs there), cd-b the
 # peer, with one address inside the edges and others outside them on the same link.
 topology() {
 	# A run that died may have left them: start from nothing.
-	ip netns del cd-a 2>/dev/null
-	ip netns del cd-b 2>/dev/null
+	netns_del cd-a cd-b
 	ip netns add cd-a
 	ip netns add cd-b
 	ip link add a0 netns cd-a type veth peer name b0 netns cd-b

@@ -6,7 +6,7 @@
 # The guest's root is this machine's / (read-only over 9p, tmpfs overlay on top: writes stay in
 # the guest), so SCRIPT and the freshly built binaries run unchanged. SCRIPT runs with the
 # caller's working directory, stdin /dev/null, a clean environment plus every CHAOSD_* variable,
-# CHAOSD_VM=1, and CHAOSD_VM_OUT=/mnt/out when --out is given. /run is a fresh tmpfs; /tmp shows the host's (writes stay in the guest).
+# CI (tests/skip.sh reads it), CHAOSD_VM=1, and CHAOSD_VM_OUT=/mnt/out when --out is given. /run is a fresh tmpfs; /tmp shows the host's (writes stay in the guest).
 #
 #   --timeout SEC  kill the VM after SEC seconds (default 900)
 #   --mem MB       guest memory (default 2048)
@@ -117,7 +117,7 @@ nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 	while IFS= read -r v; do
 		[[ $v == CHAOSD_VM_CACHE || $v == CHAOSD_VM_ACCEL || $v == CHAOSD_VM_APPEND ]] && continue
 		printf '%q ' "$v=${!v}"
-	done < <(compgen -e | grep '^CHAOSD_' || true)
+	done < <(compgen -e | grep -E '^(CHAOSD_.*|CI)$' || true)
 	printf ')\n'
 } >"$ctl/job.sh"
 
