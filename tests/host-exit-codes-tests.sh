@@ -12,7 +12,6 @@ cleanup() {
 	ip netns del cd-a 2>/dev/null
 	ip netns del cd-b 2>/dev/null
 }
-trap cleanup EXIT
 
 # The numbers from the man page: ".B N" then "(NAME) meaning".
 MAN=$top_builddir/man/chaosctl.1
