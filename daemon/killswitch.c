@@ -245,7 +245,7 @@ int killswitch_engage(struct killswitch *ks, const char *edge, const char *reaso
 	k->timer = sd_event_source_disable_unref(k->timer);
 	if (for_usec)
 		(void)sd_event_add_time_relative(ks->event, &k->timer, CLOCK_MONOTONIC, for_usec,
-				USEC_PER_SEC, on_latch_expired, k);
+				USEC_PER_SEC / 20, on_latch_expired, k);
 	*ret_latch = k;
 	changed(ks);
 	return persist(ks);
@@ -336,7 +336,7 @@ int killswitch_load(struct killswitch *ks)
 		*k = l;
 		if (l.until_realtime_usec)
 			(void)sd_event_add_time_relative(ks->event, &k->timer, CLOCK_MONOTONIC,
-					l.until_realtime_usec - now, USEC_PER_SEC, on_latch_expired, k);
+					l.until_realtime_usec - now, USEC_PER_SEC / 20, on_latch_expired, k);
 		log_notice("kill switch%s%s%s is still engaged from before chaosd stopped (by uid "
 				"%u%s%s%s)", l.edge[0] ? " for '" : "", l.edge, l.edge[0] ? "'" : "",
 				(unsigned)l.uid, l.reason[0] ? ": '" : "", l.reason,
