@@ -8,6 +8,7 @@
 # on measured times or on what a real client sees. TAP-like: "ok N - name" per case.
 #   MEM_BOUND_KIB  chaosd's VmHWM bound under the floods (README, Security; default 65536)
 #   TRIES          root's pings and kills timed per attack class (default 25)
+#   LIMIT_MS       root's p99 bound (default 100: the spec)
 #   HOSTILE_ATTACKS_ONLY=1  stop after the attack classes (bench/hostile.sh)
 set -uo pipefail
 # shellcheck source=tests/host-lib.sh
@@ -16,7 +17,7 @@ SSHD=/usr/sbin/sshd
 [ -x "$SSHD" ] || skip_or_fail "sshd missing (openssh-server): run tests/install-deps.sh"
 MEM_BOUND_KIB=${MEM_BOUND_KIB:-65536}
 TRIES=${TRIES:-25}
-LIMIT_MS=100
+LIMIT_MS=${LIMIT_MS:-100}
 HOSTILE=$T/hostile.py # the attackers run it as other users: a copy they can surely read
 install -m 0755 "$top_srcdir/tests/hostile.py" "$HOSTILE"
 USERS=(chd-evil chd-reader chd-op)
@@ -29,7 +30,10 @@ remove_users() {
 }
 cleanup() {
 	for p in "${BG[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	[ -n "${CHAOSD_PID:-}" ] && kill "$CHAOSD_PID" 2>/dev/null
+	# a daemon the attacks stalled may not get to its SIGTERM
+	[ -n "${CHAOSD_PID:-}" ] && kill "$CHAOSD_PID" 2>/dev/null &&
+		! wait_until 3 bash -c "! kill -0 $CHAOSD_PID 2>/dev/null" &&
+		kill -KILL "$CHAOSD_PID" 2>/dev/null
 	sleep 0.3
 	for m in "$T"/fstate "$T"/fstate2; do mountpoint -q "$m" && umount -l "$m"; done
 	remove_users
@@ -177,9 +181,9 @@ timed_root() {
 	# bench/hostile.sh reads these lines
 	echo "BENCH class='$1' $PROBE e2e_kill_ms=$E2E_MS vmhwm_kib=$(hwm)" >>"$RESULTS"
 	need "root's ping p99 $(kv ping_p99 "$PROBE") ms >= $LIMIT_MS" \
-		lt "$(kv ping_p99 "$PROBE")" $LIMIT_MS
+		lt "$(kv ping_p99 "$PROBE")" "$LIMIT_MS"
 	need "root's kill p99 $(kv kill_p99 "$PROBE") ms >= $LIMIT_MS" \
-		lt "$(kv kill_p99 "$PROBE")" $LIMIT_MS
+		lt "$(kv kill_p99 "$PROBE")" "$LIMIT_MS"
 	need "root's requests failed: $(kv errors "$PROBE") ($(kv first_error "$PROBE"))" \
 		eq "$(kv errors "$PROBE")" 0
 }
@@ -194,6 +198,14 @@ after_attack() {
 	need "VmHWM ${h:-?} KiB over MEM_BOUND_KIB $MEM_BOUND_KIB" lt "${h:-inf}" "$MEM_BOUND_KIB"
 	need "chaosd died under the attack" kill -0 "${CHAOSD_PID:-0}"
 	ctl arm >/dev/null 2>&1
+	# the next case needs a daemon that answers: one the attack stalled is replaced
+	if ! A timeout 5 "$CHAOSCTL" --socket "$SOCK" ping >/dev/null 2>&1; then
+		WHY+=("chaosd still not answering 5 s after the attack ended (restarted for the next case)")
+		kill_d
+		A "$CHAOSD" --cleanup --state-dir "$T/h.state" >/dev/null 2>&1
+		rm -rf "$T/h.state"
+		start_d h || WHY+=("chaosd did not restart")
+	fi
 }
 partition_db() {
 	ctl arm >/dev/null 2>&1

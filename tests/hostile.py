@@ -79,6 +79,10 @@ def probe(path, n):
         if e:
             errs.append("kill: " + e)
         timed(path, T["arm"])  # not measured: the next kill finds the switch released
+        if len(errs) >= 6:  # chaosd is not answering root: the rest would only wait 2 s each
+            pings += [math.inf] * (n - 1 - i)
+            kills += [math.inf] * (n - 1 - i)
+            break
         time.sleep(0.02)
     print("ping_p50=%s ping_p99=%s ping_max=%s kill_p50=%s kill_p99=%s kill_max=%s n=%d "
           "errors=%d%s" % (ms(pct(pings, 50)), ms(pct(pings, 99)), ms(max(pings)),
