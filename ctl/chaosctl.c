@@ -275,23 +275,6 @@ static const char *get(const struct proto_msg *m, unsigned rec, const char *key)
 	return v ? v : "";
 }
 
-/* S for a terminal (src/utf8.c): control bytes as \xNN and invalid UTF-8 as U+FFFD, so a
- * stored string (a kill reason, an edge name, a relayed error) cannot move the cursor or
- * retitle the window. The result stays valid for the next 15 calls. */
-const char *term_safe(const char *s)
-{
-	static char *ring[16];
-	static unsigned next;
-	char *o = utf8_term_safe(s, 0);
-
-	if (!o)
-		return "?";
-	free(ring[next]);
-	ring[next] = o;
-	next = (next + 1) % ELEMENTSOF(ring);
-	return o;
-}
-
 /* A field as printed (get() is the field as sent back to chaosd). */
 static const char *show(const struct proto_msg *m, unsigned rec, const char *key)
 {

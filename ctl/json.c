@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "json.h"
+#include "macro.h"
 #include "utf8.h"
 
 /* Kept in step with doc/schema/ by tests/host-json-tests.sh, which validates real output
@@ -191,4 +192,21 @@ void json_vfail(bool as_json, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 	if (as_json && !json_printed())
 		json_print_error(msg, NULL, NULL);
+}
+
+/* S for a terminal (src/utf8.c): control bytes as \xNN and invalid UTF-8 as U+FFFD, so a
+ * stored string (a kill reason, an edge name, a relayed error) cannot move the cursor or
+ * retitle the window. The result stays valid for the next 15 calls. */
+const char *term_safe(const char *s)
+{
+	static char *ring[16];
+	static unsigned next;
+	char *o = utf8_term_safe(s, 0);
+
+	if (!o)
+		return "?";
+	free(ring[next]);
+	ring[next] = o;
+	next = (next + 1) % ELEMENTSOF(ring);
+	return o;
 }

@@ -53,3 +53,6 @@ void json_print_error(const char *error, const char *errno_s, const char *detail
 /* A failure of chaosctl's own: "chaosctl: MESSAGE" on stderr and, with as_json, also a
  * chaosd.error document unless one was printed already. */
 void json_vfail(bool as_json, const char *fmt, va_list ap) _printf_(2, 0);
+
+/* S for a terminal: control bytes as \xNN, invalid UTF-8 as U+FFFD; valid for 15 more calls. */
+const char *term_safe(const char *s);

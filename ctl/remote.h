@@ -31,6 +31,3 @@ void remote_report_failure(const char *what);
 /* `chaosctl dial-stdio`: relay stdin/stdout to the local socket. Returns the exit status. */
 int remote_dial_stdio(const char *socket_path);
 
-/* S with control bytes as \xNN and invalid UTF-8 as U+FFFD, for a terminal; valid for the next
- * 15 calls. In chaosctl.c until json.c has the shared helper. */
-const char *term_safe(const char *s);

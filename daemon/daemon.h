@@ -12,6 +12,7 @@
  *   requests.c    one handler per verb, behind control.c's dispatch
  *   kill.c        the kill switch as an operation (latch, revert, abort runs, retry)
  *   status.c      STATUS= and metrics
+ *   degraded.c    changes that could not be recorded, and getting out of it
  *   instance.c    one chaosd per network namespace
  *   runner.c      scenario runs, which reach the fault core through hooks */
 
@@ -55,7 +56,3 @@ struct server {
 	sd_event_source *metrics_timer; /* metrics_file: written at most once per second */
 	uint64_t metrics_written_mono;
 };
-
-/* After any state change: the journal may have failed to record something (a removal by the
- * datapath, say) without the fault core's hooks seeing it. */
-void server_check_state(struct server *s);

@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "control.h"
 #include "daemon.h"
+#include "degraded.h"
 #include "kill.h"
 #include "requests.h"
 #include "runner.h"
@@ -506,7 +507,7 @@ void requests_dispatch(struct server *s, const struct control_peer *peer, uint16
 	q = (struct request){ .s = s, .peer = peer, .m = m, .w = w, .d = &d };
 	r = handlers[verb->type](&q);
 	if (verb->access == PROTO_WRITE)
-		server_check_state(s);
+		degraded_check(s);
 	if (r < 0) {
 		log_error("%s request from uid %u pid %d failed: %s", verb->name,
 				(unsigned)peer->cred.uid, (int)peer->cred.pid, diag_text(&d));

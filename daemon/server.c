@@ -10,6 +10,7 @@
 #include "admit.h"
 #include "audit.h"
 #include "control.h"
+#include "degraded.h"
 #include "daemon.h"
 #include "linkmon.h"
 #include "reload.h"
@@ -17,8 +18,6 @@
 #include "status.h"
 #include "timeutil.h"
 
-/* How often a degraded chaosd tries to write its state again. */
-#define RECOVER_USEC (2 * USEC_PER_SEC)
 
 unsigned server_n_faults(const struct server *s)
 {
@@ -30,99 +29,6 @@ void server_notify_status(struct server *s)
 	status_notify(s);
 }
 
-/* ------------------------------------------------------------------ degraded */
-
-/* Beside the socket, on the runtime file system (not the state directory, which is the one
- * failing): a change that could not be recorded. The next start reads it before the journal,
- * so a fault reported reverted never comes back and a kill switch reported engaged stays. */
-static char *marker_path(const struct server *s)
-{
-	_cleanup_free_ char *dir = strdup(s->opt.socket_path);
-	char *slash, *p = NULL;
-
-	if (!dir)
-		return NULL;
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	if (asprintf(&p, "%s/unrecorded", slash && slash != dir ? dir : ".") < 0)
-		return NULL;
-	return p;
-}
-
-static void marker_write(struct server *s)
-{
-	_cleanup_free_ char *path = marker_path(s);
-	_cleanup_close_ int fd = -EBADF;
-	char text[32];
-	int len;
-
-	if (!path)
-		return;
-	/* Any latch not recorded comes back as the global one: the stricter side. */
-	len = snprintf(text, sizeof(text), "%s\n", killswitch_count(s->killswitch) ? "kill" :
-			"revert");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, (size_t)len) != len || fsync(fd) < 0)
-		log_error("cannot write '%s' either: a restart may not know what was not recorded",
-				path);
-}
-
-/* A state write failed: enter (or stay in) degraded mode. */
-static void server_unrecorded(struct server *s, int err, const char *what)
-{
-	char *text = NULL;
-
-	if (asprintf(&text, "%s: %s", what, strerror(-err)) < 0)
-		return;
-	if (!s->degraded)
-		log_error("chaosd is now degraded: %s; new faults are refused until its state can "
-				"be written again", text);
-	free(s->degraded);
-	s->degraded = text;
-	marker_write(s);
-	if (s->recover) {
-		(void)sd_event_source_set_time_relative(s->recover, RECOVER_USEC);
-		(void)sd_event_source_set_enabled(s->recover, SD_EVENT_ONESHOT);
-	}
-	if (s->faults && s->killswitch)
-		status_notify(s);
-}
-
-void server_check_state(struct server *s)
-{
-	if (!s->degraded && journal_degraded(s->journal))
-		server_unrecorded(s, -EIO, journal_error(s->journal)[0] ? journal_error(s->journal) :
-				"the state journal's space reserve is missing");
-}
-
-/* Write everything again; on success chaosd is whole again. */
-static int on_recover(sd_event_source *es, uint64_t usec, void *userdata)
-{
-	struct server *s = userdata;
-	_cleanup_free_ char *marker = NULL;
-	int r;
-
-	struct diag d;
-
-	diag_init(&d);
-	r = journal_repair(s->journal, &d);
-	if (r >= 0)
-		r = killswitch_save(s->killswitch);
-	if (r < 0) {
-		(void)sd_event_source_set_time_relative(es, RECOVER_USEC);
-		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	marker = marker_path(s);
-	if (marker)
-		(void)unlink(marker);
-	log_notice("state directory '%s' can be written again: chaosd is no longer degraded",
-			s->opt.state_dir);
-	s->degraded = mfree(s->degraded);
-	status_notify(s);
-	return 0;
-}
 
 int server_revert_all(struct server *s, const char *why, uid_t uid, pid_t pid)
 {
@@ -158,7 +64,7 @@ static void hook_changed(void *userdata)
 
 static void hook_unrecorded(void *userdata, int err, const char *what)
 {
-	server_unrecorded(userdata, err, what);
+	degraded_enter(userdata, err, what);
 }
 
 static int run_check(void *userdata, const char *edge, const struct fault *f, struct diag *d)
@@ -276,29 +182,13 @@ int server_open_journal(const char *state_dir, struct journal **ret)
 	return 1;
 }
 
-/* What the last run could not record (the marker): 0 none, 1 a revert, 2 a kill. */
-static int marker_read(struct server *s)
-{
-	_cleanup_free_ char *path = marker_path(s);
-	_cleanup_close_ int fd = -EBADF;
-	char buf[16] = "";
-	ssize_t n;
-
-	if (!path)
-		return 0;
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : 2;
-	n = read(fd, buf, sizeof(buf) - 1);
-	return n > 0 && strncmp(buf, "revert", 6) == 0 ? 1 : 2;
-}
 
 static int adopt(struct server *s, bool journal_trusted)
 {
 	_cleanup_free_ struct journal_fault *prev = NULL;
-	_cleanup_free_ char *marker = marker_path(s);
+	_cleanup_free_ char *marker = degraded_marker_path(s);
 	unsigned n_prev = journal_fault_count(s->journal);
-	int m = marker_read(s), r;
+	int m = degraded_marker_read(s), r;
 
 	prev = calloc(n_prev ? n_prev : 1, sizeof(*prev));
 	if (!prev)
@@ -384,8 +274,8 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 		goto fail;
 	}
 	runner_set_limits(s->runner, config->max_scenarios, config->keep_reports);
-	r = sd_event_add_time_relative(event, &s->recover, CLOCK_MONOTONIC, RECOVER_USEC,
-			USEC_PER_SEC / 10, on_recover, s);
+	r = sd_event_add_time_relative(event, &s->recover, CLOCK_MONOTONIC,
+			DEGRADED_RECOVER_USEC, USEC_PER_SEC / 10, degraded_on_recover, s);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(s->recover, s->degraded ? SD_EVENT_ONESHOT :
 				SD_EVENT_OFF);

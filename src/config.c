@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "ini.h"
 #include "parse.h"
+#include "utf8.h"
 
 #define CONFIG_FILE_MAX (1024 * 1024)
 #define DURATION_MIN USEC_PER_SEC
@@ -256,7 +257,7 @@ static int resolve_with(struct config_parser *p, struct edge *e, const char *ite
 		p_error(p, p->lineno, "destination", value,
 				"'%s' does not resolve: %s (allowed: a host name with an A or AAAA "
 				"record, or a CIDR prefix)",
-				parse_sanitize(item, it, sizeof(it)),
+				utf8_ascii_safe(item, it, sizeof(it)),
 				r < 0 ? why : "no IPv4 or IPv6 address");
 		return r < 0 ? r : -ENOENT;
 	}
@@ -283,7 +284,7 @@ static int resolve_name(struct config_parser *p, struct edge *e, const char *ite
 		p_error(p, p->lineno, "destination", value,
 				"'%s' does not resolve: %s (allowed: a host name with an A or AAAA "
 				"record, or a CIDR prefix)",
-				parse_sanitize(item, it, sizeof(it)),
+				utf8_ascii_safe(item, it, sizeof(it)),
 				r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 		return -ENOENT;
 	}
@@ -310,7 +311,7 @@ static int resolve_name(struct config_parser *p, struct edge *e, const char *ite
 		p_error(p, p->lineno, "destination", value,
 				"'%s' resolves to no IPv4 or IPv6 address (allowed: a host name "
 				"with an A or AAAA record, or a CIDR prefix)",
-				parse_sanitize(item, it, sizeof(it)));
+				utf8_ascii_safe(item, it, sizeof(it)));
 		return -ENOENT;
 	}
 	return 0;
@@ -334,7 +335,7 @@ static int parse_destination(struct config_parser *p, struct edge *e, const char
 		parse_strip(item);
 		if (!*item)
 			continue;
-		parse_sanitize(item, it, sizeof(it));
+		utf8_ascii_safe(item, it, sizeof(it));
 		if (looks_like_address(item)) {
 			if (edge_prefix_parse(item, &pfx) < 0) {
 				if (prefix_masked(item, hint, sizeof(hint)))
@@ -533,7 +534,7 @@ static int parse_iflist(struct config_parser *p, const struct config_key *k, con
 			continue;
 		if (!ifname_valid(item)) {
 			char it[64];
-			parse_sanitize(item, it, sizeof(it));
+			utf8_ascii_safe(item, it, sizeof(it));
 			p_error(p, p->lineno, k->name, value, "'%s' is not an interface name", it);
 			free(list);
 			return -EINVAL;
@@ -571,7 +572,7 @@ static int parse_protect(struct config_parser *p, const struct config_key *k, co
 			continue;
 		if (edge_prefix_parse(item, &pfx) < 0) {
 			char it[80];
-			parse_sanitize(item, it, sizeof(it));
+			utf8_ascii_safe(item, it, sizeof(it));
 			p_error(p, p->lineno, k->name, value,
 					"'%s' is not a CIDR prefix (allowed: e.g. 10.0.0.0/8, "
 					"fd00::/8)",
@@ -896,7 +897,7 @@ static void begin_section(struct config_parser *p, const char *text)
 	snprintf(buf, sizeof(buf), "%s", text);
 	parse_strip(buf);
 	snprintf(p->section_text, sizeof(p->section_text), "[%s]",
-			parse_sanitize(buf, name_s, sizeof(name_s)));
+			utf8_ascii_safe(buf, name_s, sizeof(name_s)));
 	p->cur_edge = -1;
 	p->section = SECTION_IGNORED;
 
@@ -919,7 +920,7 @@ static void begin_section(struct config_parser *p, const char *text)
 		p_error(p, p->lineno, NULL, NULL,
 				"invalid edge name '%s' (allowed: 1-%d letters, digits, '_', '.', "
 				"'-')",
-				parse_sanitize(name, name_s, sizeof(name_s)), EDGE_NAME_MAX);
+				utf8_ascii_safe(name, name_s, sizeof(name_s)), EDGE_NAME_MAX);
 		return;
 	}
 	for (unsigned i = 0; i < p->n_edges; i++)

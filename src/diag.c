@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "diag.h"
-#include "parse.h"
+#include "utf8.h"
 
 void diag_init(struct diag *d)
 {
@@ -69,8 +69,8 @@ int diag_add_at(struct diag *d, int err, const char *file, unsigned line, const 
 		section = "";
 	if (key)
 		return diag_add(d, err, "%s:%u: %s%s%s = '%s': %s", file, line, section, sep,
-				parse_sanitize(key, k, sizeof(k)),
-				parse_sanitize(value ? value : "", v, sizeof(v)), msg);
+				utf8_ascii_safe(key, k, sizeof(k)),
+				utf8_ascii_safe(value ? value : "", v, sizeof(v)), msg);
 	if (section[0])
 		return diag_add(d, err, "%s:%u: %s: %s", file, line, section, msg);
 	return diag_add(d, err, "%s:%u: %s", file, line, msg);

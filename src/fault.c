@@ -7,6 +7,7 @@
 #include "fault.h"
 #include "flowsel.h"
 #include "parse.h"
+#include "utf8.h"
 
 #define K(kind) (1u << (kind))
 #define ALL_KINDS ((1u << _FAULT_KIND_MAX) - 1)
@@ -374,7 +375,7 @@ int fault_set(struct fault *f, const char *key, const char *value, struct diag *
 	k = fault_key_find(key);
 	if (!k)
 		return diag_add(d, -EINVAL, "unknown key '%s' (valid for '%s': %s)",
-				parse_sanitize(key, kv, sizeof(kv)), kinds[f->kind].name,
+				utf8_ascii_safe(key, kv, sizeof(kv)), kinds[f->kind].name,
 				keys_for_kind(f->kind, allowed, sizeof(allowed)));
 	if (!(k->kinds & K(f->kind)))
 		return diag_add(d, -EINVAL, "key '%s' does not apply to fault '%s' (valid: %s)",
@@ -412,11 +413,11 @@ int fault_set(struct fault *f, const char *key, const char *value, struct diag *
 
 	if (r == -ERANGE)
 		return diag_add(d, -EINVAL, "%s: '%s' is out of range (%s)", k->name,
-				parse_sanitize(value, vv, sizeof(vv)),
+				utf8_ascii_safe(value, vv, sizeof(vv)),
 				range_text(k, range, sizeof(range)));
 	if (r < 0)
 		return diag_add(d, -EINVAL, "%s: '%s' is not valid (allowed: %s)", k->name,
-				parse_sanitize(value, vv, sizeof(vv)),
+				utf8_ascii_safe(value, vv, sizeof(vv)),
 				allowed_text(k, allowed, sizeof(allowed)));
 
 	key_store(f, k, dv, uv);

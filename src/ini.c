@@ -8,6 +8,7 @@
 #include "ini.h"
 #include "macro.h"
 #include "parse.h"
+#include "utf8.h"
 
 const char ini_dialect_text[] =
 	"The file is read line by line, each at most 198 characters, with LF or CRLF line "
@@ -61,7 +62,7 @@ static void section_line(struct reader *r, char *s)
 	if (!close) {
 		r->ops->section(r->userdata, r->line, NULL);
 		ini_error(r, "syntax error: '%s' has no ']' (allowed: %s)",
-				parse_sanitize(s, shown, sizeof(shown)), r->ops->sections);
+				utf8_ascii_safe(s, shown, sizeof(shown)), r->ops->sections);
 		return;
 	}
 	*close = '\0';
@@ -107,7 +108,7 @@ static int one_line(struct reader *r, const char *raw, size_t len)
 	sep = s + strcspn(s, "=:");
 	if (!*sep) {
 		ini_error(r, "syntax error: '%s' (allowed: [section], key = value, ';' or '#' "
-				"comments)", parse_sanitize(s, shown, sizeof(shown)));
+				"comments)", utf8_ascii_safe(s, shown, sizeof(shown)));
 		return 0;
 	}
 	*sep = '\0';

@@ -4,6 +4,7 @@
 
 #include "netem.h"
 #include "parse.h"
+#include "utf8.h"
 
 #define NETEM_LIMIT_MIN 1000 /* netem's own default */
 #define NETEM_MTU_BITS  (1500 * 8)
@@ -101,7 +102,7 @@ static int dist_parse(FILE *f, const char *path, struct netem_dist *ret, struct 
 						"integers from -32768 to 32767, '#' starts a "
 						"comment)",
 						path, lineno,
-						parse_sanitize(tok, tok, sizeof(tok)));
+						utf8_ascii_safe(tok, tok, sizeof(tok)));
 			}
 			if (errno == ERANGE || v < INT16_MIN || v > INT16_MAX)
 				return diag_add(d, -ERANGE,

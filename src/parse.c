@@ -7,6 +7,7 @@
 
 #include "macro.h"
 #include "parse.h"
+#include "utf8.h"
 
 /* Fraction digits accepted by parse_double_range(): enough for netem's resolution (a u32 of
  * 100 %), few enough that every accepted value has a short exact text form. */
@@ -157,7 +158,7 @@ int parse_duration_range(const char *what, const char *s, uint64_t min_usec, uin
 	if (r < 0) {
 		parse_format_duration(min_usec, a, sizeof(a));
 		parse_format_duration(max_usec, b, sizeof(b));
-		parse_sanitize(s, v, sizeof(v));
+		utf8_ascii_safe(s, v, sizeof(v));
 		if (r == -ERANGE)
 			return diag_add(d, -EINVAL, "%s: '%s' is out of range (%s-%s)", what, v, a, b);
 		return diag_add(d, -EINVAL,
@@ -341,22 +342,3 @@ char *parse_strip(char *s)
 	return s;
 }
 
-char *parse_sanitize(const char *s, char *buf, size_t n)
-{
-	size_t i, len;
-
-	if (!buf || n == 0)
-		return buf;
-	if (!s)
-		s = "(null)";
-	len = strlen(s);
-	for (i = 0; i < len && i + 1 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	buf[i] = '\0';
-	if (i < len && n >= 4)
-		memcpy(buf + n - 4, "...", 4);
-	return buf;
-}

@@ -38,7 +38,3 @@ int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 int parse_bool(const char *s, bool *ret);
 /* Strip blanks at both ends in place; returns s. */
 char *parse_strip(char *s);
-/* Copy s into buf (n >= 4) for a message: bytes outside printable ASCII become '?' and a
- * value too long for buf is cut with "...", so hostile input cannot garble a log line or the
- * protocol. Returns buf. */
-char *parse_sanitize(const char *s, char *buf, size_t n);

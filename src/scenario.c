@@ -11,6 +11,7 @@
 #include "ini.h"
 #include "parse.h"
 #include "scenario.h"
+#include "utf8.h"
 
 #define STEP_RAW_MAX   48
 #define RAW_VALUE_MAX  256
@@ -382,7 +383,7 @@ static void begin_section(struct scenario_parser *p, const char *text)
 	if (!name_valid(arg)) {
 		p->section = SEC_BAD;
 		p_error(p, p->lineno, NULL, NULL, "'%s' is not a valid name (allowed: 1-%d "
-				"letters, digits, '._-')", parse_sanitize(arg, shown, sizeof(shown)),
+				"letters, digits, '._-')", utf8_ascii_safe(arg, shown, sizeof(shown)),
 				SCENARIO_NAME_MAX);
 		return;
 	}

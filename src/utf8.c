@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdbool.h>
+#include <string.h>
 
 #include "macro.h"
 #include "utf8.h"
@@ -145,5 +146,25 @@ char *utf8_term_safe(const char *s, unsigned allow)
 		free(buf);
 		return NULL;
 	}
+	return buf;
+}
+
+char *utf8_ascii_safe(const char *s, char *buf, size_t n)
+{
+	size_t i, len;
+
+	if (!buf || n == 0)
+		return buf;
+	if (!s)
+		s = "(null)";
+	len = strlen(s);
+	for (i = 0; i < len && i + 1 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	buf[i] = '\0';
+	if (i < len && n >= 4)
+		memcpy(buf + n - 4, "...", 4);
 	return buf;
 }

@@ -35,3 +35,8 @@ void utf8_fputs_json(const char *s, FILE *f);
 void utf8_fputs_term(const char *s, unsigned allow, FILE *f);
 /* The same into a new string (free() it); NULL only without memory. */
 char *utf8_term_safe(const char *s, unsigned allow);
+
+/* Copy s into buf (n >= 4) for a message: bytes outside printable ASCII become '?' and a
+ * value too long for buf is cut with "...", so hostile input cannot garble a log line or the
+ * protocol. Returns buf. */
+char *utf8_ascii_safe(const char *s, char *buf, size_t n);

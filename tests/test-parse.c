@@ -8,6 +8,7 @@
 #include "fault.h"
 #include "parse.h"
 #include "test-util.h"
+#include "utf8.h"
 
 static void check_duration(const char *s, uint64_t want)
 {
@@ -308,11 +309,11 @@ START_TEST(test_sanitize)
 {
 	char buf[8];
 
-	ck_assert_str_eq(parse_sanitize("abc", buf, sizeof(buf)), "abc");
-	ck_assert_str_eq(parse_sanitize("a\nb\x01", buf, sizeof(buf)), "a?b?");
-	ck_assert_str_eq(parse_sanitize("abcdefgh", buf, sizeof(buf)), "abcd...");
-	ck_assert_str_eq(parse_sanitize("abcdefg", buf, sizeof(buf)), "abcdefg");
-	ck_assert_str_eq(parse_sanitize("\xc3\xa9", buf, sizeof(buf)), "??");
+	ck_assert_str_eq(utf8_ascii_safe("abc", buf, sizeof(buf)), "abc");
+	ck_assert_str_eq(utf8_ascii_safe("a\nb\x01", buf, sizeof(buf)), "a?b?");
+	ck_assert_str_eq(utf8_ascii_safe("abcdefgh", buf, sizeof(buf)), "abcd...");
+	ck_assert_str_eq(utf8_ascii_safe("abcdefg", buf, sizeof(buf)), "abcdefg");
+	ck_assert_str_eq(utf8_ascii_safe("\xc3\xa9", buf, sizeof(buf)), "??");
 }
 END_TEST
 
