@@ -712,7 +712,7 @@ int control_listen(struct control *c, const char *path, const char *socket_group
 		mode_t old = umask(0177);
 		r = bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 		umask(old);
-		if (r < 0 || listen(c->listen_fd, SOMAXCONN) < 0) {
+		if (r < 0 || listen(c->listen_fd, CONTROL_BACKLOG) < 0) {
 			r = negative_errno();
 			log_error("cannot listen on '%s': %s", path, strerror(-r));
 			return r;

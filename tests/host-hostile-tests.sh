@@ -281,8 +281,9 @@ case_flood_evil_0666() {
 		lt 0 "$(kv connected "$s")"
 	need "$(kv held_over_1s "$s") outsider connections held open over 1 s" \
 		eq "$(kv held_over_1s "$s")" 0
+	# at most the listen backlog (128) and one accept batch (64) in flight: chaosd holds none
 	need "outsiders held up to $(kv max_held "$s") connections at once" \
-		lt "$(kv max_held "$s")" 64
+		lt "$(kv max_held "$s")" 256
 	after_attack
 	end
 }
