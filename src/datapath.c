@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "datapath.h"
+#include "parse.h"
 #include "dp-internal.h"
 #include "journal.h"
 #include "nl_link.h"
@@ -50,6 +52,7 @@ struct datapath *datapath_free(struct datapath *dp)
 	dp_forget_all(dp);
 	free(dp->ifaces);
 	free(dp->slots);
+	free(dp->stats);
 	for (unsigned i = 0; i < _FAULT_DIST_MAX; i++)
 		netem_dist_done(&dp->dists[i]);
 	nl_socket_free(dp->nl);
@@ -245,40 +248,82 @@ int dp_dir_index(enum fault_direction dir, unsigned *ret)
 	return 0;
 }
 
-struct stats_find {
-	int ifindex;
-	uint32_t handle;
-	bool found;
-	struct datapath_stats st;
+struct stats_collect {
+	struct dp_stats_entry *v;
+	unsigned n, cap;
+	int error;
 };
 
 static int stats_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct stats_find *f = data;
+	struct stats_collect *c = data;
 	struct nl_tc_obj o;
 
-	if (nl_tc_parse(nlh, &o) < 0 || o.ifindex != f->ifindex || o.handle != f->handle)
+	if (nl_tc_parse(nlh, &o) < 0 || !streq(o.kind, "netem"))
 		return 0;
-	f->found = true;
-	f->st = (struct datapath_stats){
-		.packets = o.packets,
-		.bytes = o.bytes,
-		.drops = o.drops,
-		.qlen = o.qlen,
-		.requeues = o.requeues,
+	if (c->n == c->cap) {
+		unsigned cap = c->cap ? c->cap * 2 : 64;
+		struct dp_stats_entry *v = reallocarray(c->v, cap, sizeof(*v));
+		if (!v) {
+			c->error = -ENOMEM;
+			return 0;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (struct dp_stats_entry){
+		.ifindex = o.ifindex,
+		.handle = o.handle,
+		.st = { .packets = o.packets, .bytes = o.bytes, .drops = o.drops, .qlen = o.qlen,
+			.requeues = o.requeues },
 	};
+	return 0;
+}
+
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void dp_stats_invalidate(struct datapath *dp)
+{
+	dp->stats_until_usec = 0;
+}
+
+static int stats_refresh(struct datapath *dp)
+{
+	struct stats_collect c = {};
+	char buf[NL_TC_REQ_SIZE];
+	uint64_t now = mono_usec();
+	int r;
+
+	if (dp->stats_until_usec > now)
+		return 0;
+	r = nl_socket_dump(dp->nl, nl_tc_qdisc_dump_req(buf), stats_cb, &c, NULL);
+	if (r >= 0 && c.error < 0)
+		r = c.error;
+	if (r < 0) {
+		free(c.v);
+		return r;
+	}
+	free(dp->stats);
+	dp->stats = c.v;
+	dp->n_stats = c.n;
+	dp->stats_until_usec = now + DP_STATS_USEC;
 	return 0;
 }
 
 int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct datapath_stats *ret)
 {
-	struct stats_find f = {};
-	char buf[NL_TC_REQ_SIZE];
 	struct dp_iface *iface;
 	struct dp_slot *slot;
+	uint32_t handle;
 	unsigned di;
-	int r;
+	int r, ifb;
 
 	if (!dp || !e || dp_dir_index(dir, &di) < 0)
 		return -EINVAL;
@@ -288,13 +333,15 @@ int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 	iface = dp_iface_find(dp, slot->ifindex);
 	if (!iface)
 		return -ENOENT;
-	f.ifindex = iface->dir[di].ifb[slot->shard].ifindex;
-	f.handle = NETEM_HANDLE(netem_id(slot));
-	r = nl_socket_dump(dp->nl, nl_tc_qdisc_dump_req(buf), stats_cb, &f, NULL);
+	ifb = iface->dir[di].ifb[slot->shard].ifindex;
+	handle = NETEM_HANDLE(netem_id(slot));
+	r = stats_refresh(dp);
 	if (r < 0)
 		return r;
-	if (!f.found)
-		return -ENOENT;
-	*ret = f.st;
-	return 0;
+	for (unsigned i = 0; i < dp->n_stats; i++)
+		if (dp->stats[i].ifindex == ifb && dp->stats[i].handle == handle) {
+			*ret = dp->stats[i].st;
+			return 0;
+		}
+	return -ENOENT;
 }

@@ -129,6 +129,22 @@ struct datapath {
 	unsigned n_slots;
 	struct netem_dist dists[_FAULT_DIST_MAX];
 	int16_t uniform[NL_TC_UNIFORM_TABLE];
+	/* Every netem's counters from one qdisc dump, kept DP_STATS_USEC: a status of N faults
+	 * costs one dump, not N (each of which would walk every qdisc). */
+	struct dp_stats_entry *stats;
+	unsigned n_stats;
+	uint64_t stats_until_usec; /* CLOCK_MONOTONIC; 0: stale */
+};
+
+#define DP_STATS_USEC (500 * 1000ULL) /* 500 ms */
+
+/* A change to the kernel's objects: the next stats are dumped afresh. */
+void dp_stats_invalidate(struct datapath *dp);
+
+struct dp_stats_entry {
+	int ifindex;
+	uint32_t handle;
+	struct datapath_stats st;
 };
 
 /* chaosd's u32 tables and the links to them, as a filter dump shows them: deleted before their

@@ -318,6 +318,8 @@ static void put_owned_tps(struct datapath *dp, struct cleanup *c, const struct o
 
 int datapath_remove_all(struct datapath *dp, struct diag *d)
 {
+	if (dp)
+		dp_stats_invalidate(dp);
 	struct cleanup c = {};
 	struct owned o = { .hts.dir = -1 };
 	int r;

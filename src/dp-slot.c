@@ -564,6 +564,8 @@ static int remove_slot(struct datapath *dp, struct dp_slot *slot, struct diag *d
 int datapath_set_netem(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, const struct netem_config *cfg, struct diag *d)
 {
+	if (dp)
+		dp_stats_invalidate(dp);
 	return datapath_set_netem_flows(dp, e, ifindex, dir, cfg, FLOWSEL_ALL, d);
 }
 
@@ -571,6 +573,8 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 		enum fault_direction dir, const struct netem_config *cfg, uint32_t flows,
 		struct diag *d)
 {
+	if (dp)
+		dp_stats_invalidate(dp);
 	struct dp_slot *slot;
 	unsigned di;
 	int r;
@@ -602,6 +606,8 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 
 int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)
 {
+	if (dp)
+		dp_stats_invalidate(dp);
 	struct dp_iface *iface = dp_iface_find(dp, ifindex);
 	int n = 0;
 

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include <libnftnl/chain.h>
@@ -54,9 +55,20 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr *, nftnl_expr_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_udata_buf *, nftnl_udata_buf_free)
 
+struct drop_count {
+	uint64_t id, packets;
+};
+
 struct nl_nft {
 	struct nl_socket *sock;
+	/* Every fault's drops from one rule dump, kept DROPS_USEC: a status of N partitions
+	 * costs one dump, not N. Cleared by any change to the table. */
+	struct drop_count *drops;
+	unsigned n_drops;
+	uint64_t drops_until_usec;
 };
+
+#define DROPS_USEC (500 * 1000ULL)
 
 /* Counter of a rule in the table before a sync, keyed by its comment. */
 struct old_counter {
@@ -554,10 +566,9 @@ static int partition_check(const struct nl_nft_partition *p, unsigned i, struct 
 
 /* Rule comments and counters from a dump of the table's rules. */
 struct rule_walk {
-	bool collect; /* sync: every rule's counter into old; get_drops: sum the rules of id */
-	uint64_t id;
-	bool found;
-	uint64_t packets;
+	bool collect; /* sync: every rule's counter into old; else every fault's into drops */
+	struct drop_count *drops;
+	unsigned n_drops, cap_drops;
 	struct old_counter *old;
 	unsigned n_old, cap_old;
 };
@@ -651,9 +662,17 @@ static int rule_walk_cb(const struct nlmsghdr *nlh, void *data)
 		snprintf(o->comment, sizeof(o->comment), "%s", comment);
 		o->packets = counts[0];
 		o->bytes = counts[1];
-	} else if (id == w->id) {
-		w->found = true;
-		w->packets += counts[0];
+	} else {
+		if (w->n_drops == w->cap_drops) {
+			unsigned cap = w->cap_drops ? w->cap_drops * 2 : 64;
+			struct drop_count *v = reallocarray(w->drops, cap, sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			w->drops = v;
+			w->cap_drops = cap;
+		}
+		w->drops[w->n_drops++] = (struct drop_count){ id, counts[0] };
 	}
 	return MNL_CB_OK;
 }
@@ -703,11 +722,25 @@ int nl_nft_open(struct nl_nft **ret, struct diag *d)
 	return 0;
 }
 
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void drops_invalidate(struct nl_nft *n)
+{
+	n->drops_until_usec = 0;
+}
+
 struct nl_nft *nl_nft_free(struct nl_nft *n)
 {
 	if (!n)
 		return NULL;
 	nl_socket_free(n->sock);
+	free(n->drops);
 	free(n);
 	return NULL;
 }
@@ -753,6 +786,8 @@ static int batch_finish(struct sync_ctx *c, const int *tolerated)
 int nl_nft_remove_all(struct nl_nft *n, struct diag *d)
 {
 	_cleanup_(sync_ctx_done) struct sync_ctx c = { .n = n, .d = d };
+
+	drops_invalidate(n);
 	/* Deleting a table that is not there fails its one-message transaction, harmlessly. */
 	static const int tolerated[] = { -ENOENT, 0 };
 	int r;
@@ -773,6 +808,7 @@ int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned
 	bool need_out = false, need_in = false;
 	int r;
 
+	drops_invalidate(n);
 	if (n_parts == 0)
 		return nl_nft_remove_all(n, d);
 	for (unsigned i = 0; i < n_parts; i++) {
@@ -819,15 +855,32 @@ int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned
 
 int nl_nft_get_drops(struct nl_nft *n, uint64_t id, uint64_t *ret_packets)
 {
-	struct rule_walk w = { .id = id };
+	uint64_t now = mono_usec(), sum = 0;
+	bool found = false;
 	int r;
 
-	r = walk_rules(n, &w, NULL);
-	if (r < 0)
-		return r;
-	if (!w.found)
+	if (n->drops_until_usec <= now) {
+		struct rule_walk w = {};
+
+		r = walk_rules(n, &w, NULL);
+		if (r < 0) {
+			free(w.drops);
+			return r;
+		}
+		free(n->drops);
+		n->drops = w.drops;
+		n->n_drops = w.n_drops;
+		n->drops_until_usec = now + DROPS_USEC;
+	}
+	/* A fault has a rule per direction (and per share): the sum of its rules. */
+	for (unsigned i = 0; i < n->n_drops; i++)
+		if (n->drops[i].id == id) {
+			found = true;
+			sum += n->drops[i].packets;
+		}
+	if (!found)
 		return -ENOENT;
-	*ret_packets = w.packets;
+	*ret_packets = sum;
 	return 0;
 }
 
