@@ -333,7 +333,7 @@ static void print_status(const struct proto_msg *m)
 	bool any = false;
 
 	if (proto_msg_get(m, 0, "degraded"))
-		printf("chaosd is DEGRADED: %s. New faults are refused until it can write its state "
+		printf("chaosd is degraded: %s. New faults are refused until it can write its state "
 		       "again; reverts and the kill switch still work.\n", show(m, 0, "degraded"));
 
 	for (unsigned k = i; k < m->n_fields; k = proto_msg_next_record(m, k)) {

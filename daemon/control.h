@@ -25,9 +25,9 @@
 #define CONTROL_OPS_MAX        32  /* socket_group members (not root), all together */
 #define CONTROL_READ_MAX       128 /* read_group members, all together */
 #define CONTROL_PER_UID_MAX    8   /* any one non-root uid */
-/* Connections the kernel queues before chaosd accepts them: a flood holds no more than this
- * (chaosd.socket's Backlog= says the same). */
-#define CONTROL_BACKLOG        128
+/* Connections the kernel queues before chaosd accepts them (and closes those without rights):
+ * long, because a full queue makes even root's connect() wait (systemd's default too). */
+#define CONTROL_BACKLOG        SOMAXCONN
 #define CONTROL_BUDGET         (16u * 1024 * 1024) /* buffered bytes, non-root clients */
 #define CONTROL_REQUEST_USEC   (5 * USEC_PER_SEC)
 #define CONTROL_IDLE_USEC      (60 * USEC_PER_SEC)
