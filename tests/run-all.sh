@@ -101,7 +101,7 @@ done
 
 step "libFuzzer, ${CHAOSD_FUZZ_SECONDS:=60}s per parser"
 (cd build && make -s fuzz)
-for t in config fault proto scenario; do
+for t in config fault proto scenario journal; do
 	work=$(mktemp -d)
 	cp fuzz/corpus/$t/* "$work/"
 	build/fuzz-build/fuzz-$t -max_total_time="$CHAOSD_FUZZ_SECONDS" -print_final_stats=1 "$work" 2>&1 |
