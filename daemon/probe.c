@@ -11,6 +11,7 @@
 
 #include "parse.h"
 #include "probe.h"
+#include "timeutil.h"
 
 extern char **environ;
 
@@ -33,14 +34,6 @@ struct probe {
 	size_t len;
 };
 
-static uint64_t now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void attempt_reset(struct probe *p)
 {
 	p->io = sd_event_source_disable_unref(p->io);
@@ -53,7 +46,7 @@ static void attempt_reset(struct probe *p)
 
 static void finish(struct probe *p, bool ok, const char *detail)
 {
-	uint64_t lat = now_mono() - p->started;
+	uint64_t lat = now_usec(CLOCK_MONOTONIC) - p->started;
 
 	attempt_reset(p);
 	p->cb(p->userdata, p->index, ok, lat, detail);
@@ -245,7 +238,7 @@ static void attempt(struct probe *p)
 	int r;
 
 	p->busy = true;
-	p->started = now_mono();
+	p->started = now_usec(CLOCK_MONOTONIC);
 	p->len = 0;
 	r = sd_event_add_time(p->event, &p->timeout, CLOCK_MONOTONIC,
 			p->started + p->def->timeout_usec, 1000, on_timeout, p);
@@ -283,7 +276,7 @@ int probe_start(sd_event *event, const struct scenario_probe *def, unsigned inde
 	p->cb = cb;
 	p->userdata = userdata;
 	p->fd = -EBADF;
-	r = sd_event_add_time(event, &p->tick, CLOCK_MONOTONIC, now_mono(), 1000, on_tick, p);
+	r = sd_event_add_time(event, &p->tick, CLOCK_MONOTONIC, now_usec(CLOCK_MONOTONIC), 1000, on_tick, p);
 	if (r < 0) {
 		free(p);
 		return r;

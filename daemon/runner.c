@@ -10,6 +10,7 @@
 #include "parse.h"
 #include "probe.h"
 #include "runner.h"
+#include "timeutil.h"
 
 #define FINISHED_KEEP 16 /* finished runs kept in memory for watch */
 #define WATCH_EVENTS_MAX 2000
@@ -48,25 +49,9 @@ struct runner {
 	uint64_t ended[REPORT_ABORTED + 1];
 };
 
-static uint64_t now_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t now_real(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static uint64_t run_t(const struct run *run)
 {
-	return now_mono() - run->start_mono;
+	return now_usec(CLOCK_MONOTONIC) - run->start_mono;
 }
 
 int runner_new(const struct runner_hooks *hooks, sd_event *event, const char *reports_dir,
@@ -392,7 +377,7 @@ static bool hypothesis_holds(struct run *run, char *why, size_t n)
 static void enter_phase(struct run *run, enum report_phase phase)
 {
 	run->phase = phase;
-	run->phase_mono = now_mono();
+	run->phase_mono = now_usec(CLOCK_MONOTONIC);
 	run->report->phase_start_usec[phase] = run_t(run);
 	report_event_add(run->report, run_t(run), "phase", NULL, NULL, NULL, "%s",
 			report_phase_to_string(phase));
@@ -444,7 +429,7 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 		while (run->next_action < run->n_actions && !run->finished && !run->aborting) {
 			const struct scenario_action *a = &run->actions[run->next_action];
 
-			if (run->method_mono + a->at_usec > now_mono() + USEC_PER_MSEC) {
+			if (run->method_mono + a->at_usec > now_usec(CLOCK_MONOTONIC) + USEC_PER_MSEC) {
 				arm_timer(run, run->method_mono + a->at_usec);
 				return 0;
 			}
@@ -455,7 +440,7 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 					run->actions[run->next_action].type == SCENARIO_APPLY &&
 					run->actions[run->next_action].step == a->step &&
 					run->method_mono + run->actions[run->next_action].at_usec <=
-							now_mono()) {
+							now_usec(CLOCK_MONOTONIC)) {
 				report_event_add(run->report, run_t(run), "info", NULL, NULL, NULL,
 						"step %s: ramp point %u skipped, the run is late",
 						run->sc->steps[a->step].name, a->point + 1);
@@ -719,7 +704,7 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 			sc->description ? sc->description : "");
 	snprintf(run->report->file, sizeof(run->report->file), "%s", sc->path);
 	run->report->uid = uid;
-	run->report->started_realtime_usec = now_real();
+	run->report->started_realtime_usec = now_usec(CLOCK_REALTIME);
 	for (unsigned i = 0; i < sc->n_probes; i++) {
 		struct report_probe *rp = &run->report->probes[i];
 		const struct scenario_probe *p = &sc->probes[i];
@@ -731,7 +716,7 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 		scenario_cond_format(&p->abort_when, rp->abort_when, sizeof(rp->abort_when));
 		scenario_cond_format(&p->steady_state, rp->steady_state, sizeof(rp->steady_state));
 	}
-	run->start_mono = now_mono();
+	run->start_mono = now_usec(CLOCK_MONOTONIC);
 	k = sd_event_add_time(r->event, &run->deadline, CLOCK_MONOTONIC,
 			run->start_mono + sc->max_duration_usec, USEC_PER_MSEC, on_deadline, run);
 	if (k >= 0 && sc->lease_usec)
@@ -828,7 +813,7 @@ int runner_renew(struct runner *r, const char *id, struct diag *d)
 		return diag_add(d, -ESRCH, "run '%s' has ended: %s", id,
 				report_outcome_to_string(run->report->outcome));
 	if (run->lease) {
-		sd_event_source_set_time(run->lease, now_mono() + run->sc->lease_usec);
+		sd_event_source_set_time(run->lease, now_usec(CLOCK_MONOTONIC) + run->sc->lease_usec);
 		sd_event_source_set_enabled(run->lease, SD_EVENT_ONESHOT);
 	}
 	return 0;

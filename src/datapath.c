@@ -16,6 +16,7 @@
 #include "dp-internal.h"
 #include "journal.h"
 #include "nl_link.h"
+#include "timeutil.h"
 
 int datapath_new(struct journal *journal, struct datapath **ret, struct diag *d)
 {
@@ -280,14 +281,6 @@ static int stats_cb(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
-static uint64_t mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 void dp_stats_invalidate(struct datapath *dp)
 {
 	dp->stats_until_usec = 0;
@@ -297,7 +290,7 @@ static int stats_refresh(struct datapath *dp)
 {
 	struct stats_collect c = {};
 	char buf[NL_TC_REQ_SIZE];
-	uint64_t now = mono_usec();
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
 	int r;
 
 	if (dp->stats_until_usec > now)

@@ -37,6 +37,7 @@
 #include "flowsel.h"
 #include "nl_nft.h"
 #include "nl_socket.h"
+#include "timeutil.h"
 
 #define CHAIN_OUT "postrouting"
 #define CHAIN_IN  "prerouting"
@@ -722,14 +723,6 @@ int nl_nft_open(struct nl_nft **ret, struct diag *d)
 	return 0;
 }
 
-static uint64_t mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void drops_invalidate(struct nl_nft *n)
 {
 	n->drops_until_usec = 0;
@@ -855,7 +848,7 @@ int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned
 
 int nl_nft_get_drops(struct nl_nft *n, uint64_t id, uint64_t *ret_packets)
 {
-	uint64_t now = mono_usec(), sum = 0;
+	uint64_t now = now_usec(CLOCK_MONOTONIC), sum = 0;
 	bool found = false;
 	int r;
 

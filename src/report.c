@@ -9,6 +9,7 @@
 #include "parse.h"
 #include "fileio.h"
 #include "report.h"
+#include "timeutil.h"
 
 static const char *const phase_names[_REPORT_PHASE_MAX] = {
 	"steady-state-before", "method", "rollback", "steady-state-after",
@@ -90,14 +91,6 @@ static int grow(void **array, unsigned n, unsigned *cap, size_t size)
 	return 0;
 }
 
-static uint64_t realtime_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int report_event_add(struct report *r, uint64_t t_usec, const char *kind, const char *step,
 		const char *edge, const char *fault, const char *fmt, ...)
 {
@@ -111,7 +104,7 @@ int report_event_add(struct report *r, uint64_t t_usec, const char *kind, const 
 	e = &r->events[r->n_events++];
 	memset(e, 0, sizeof(*e));
 	e->t_usec = t_usec;
-	e->realtime_usec = realtime_now();
+	e->realtime_usec = now_usec(CLOCK_REALTIME);
 	snprintf(e->kind, sizeof(e->kind), "%s", kind);
 	snprintf(e->step, sizeof(e->step), "%s", step ? step : "");
 	snprintf(e->edge, sizeof(e->edge), "%s", edge ? edge : "");

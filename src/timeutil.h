@@ -6,7 +6,7 @@
 
 #include "parse.h"
 
-
+/* The clock in microseconds (CLOCK_MONOTONIC for deadlines, CLOCK_REALTIME for records). */
 static inline uint64_t now_usec(clockid_t clock)
 {
 	struct timespec ts;
