@@ -830,7 +830,7 @@ int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t li
 		if (by_kind[k])
 			kinds[k].merge_netem(by_kind[k], &c);
 
-	c.limit = netem_limit_for(c.latency_ns, c.jitter_ns, link_rate_bps);
+	c.limit = netem_limit_for(c.latency_ns, c.jitter_ns, link_rate_bps, c.rate_bytes_per_sec);
 	*ret = c;
 	return 0;
 }

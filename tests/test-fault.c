@@ -462,8 +462,9 @@ START_TEST(test_merge_full)
 	ck_assert_uint_eq(c.gap, 5);
 	ck_assert(!c.gemodel);
 	ck_assert(c.rate_bytes_per_sec == 125000);
-	/* (100ms + 3 * 10ms) at 10 Gbit/s in 1500-byte packets, twice: 216666.67 -> 216667 */
-	ck_assert_uint_eq(c.limit, 216667);
+	/* with a rate of 1 Mbit/s the rate sizes the queue, not the 10 Gbit/s link:
+	 * (100ms + 3 * 10ms + 50ms) at 1 Mbit/s in 1500-byte packets = 15: the floor of 20 */
+	ck_assert_uint_eq(c.limit, 20);
 }
 END_TEST
 
@@ -497,7 +498,7 @@ START_TEST(test_merge_iproute2_rounding)
 	ck_assert_uint_eq(c.loss, 4294967295u);
 	ck_assert(c.rate_bytes_per_sec == 875);
 	ck_assert(c.latency_ns == 0);
-	ck_assert_uint_eq(c.limit, 1000);
+	ck_assert_uint_eq(c.limit, 20);
 	loss = make(FAULT_LOSS, KV("percent", "0.000000001"));
 	ck_assert_int_eq(merge(&c, NULL, 0, &loss, NULL, NULL), 0);
 	ck_assert_uint_eq(c.loss, 0);
@@ -669,16 +670,30 @@ END_TEST
 START_TEST(test_netem_limit)
 {
 	/* 1s at 12 Mbit/s = 1000 packets, x2 */
-	ck_assert_uint_eq(netem_limit_for(1000000000, 0, 12000000), 2000);
+	ck_assert_uint_eq(netem_limit_for(1000000000, 0, 12000000, 0), 2000);
 	/* 3 * jitter counts */
-	ck_assert_uint_eq(netem_limit_for(0, 1000000000, 12000000), 6000);
-	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL), 1000);
-	ck_assert_uint_eq(netem_limit_for(-5, -5, 10000000000ULL), 1000);
-	ck_assert_uint_eq(netem_limit_for(1000000, 0, 0), 1000);
+	ck_assert_uint_eq(netem_limit_for(0, 1000000000, 12000000, 0), 6000);
+	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 0), 1000);
+	ck_assert_uint_eq(netem_limit_for(-5, -5, 10000000000ULL, 0), 1000);
+	ck_assert_uint_eq(netem_limit_for(1000000, 0, 0, 0), 1000);
 	/* an hour at 100 Gbit/s does not fit: clamp */
-	ck_assert_uint_eq(netem_limit_for(3600000000000LL, 3600000000000LL, 100000000000ULL),
+	ck_assert_uint_eq(netem_limit_for(3600000000000LL, 3600000000000LL, 100000000000ULL, 0),
 			UINT32_MAX);
-	ck_assert_uint_eq(netem_limit_for(INT64_MAX, INT64_MAX, UINT64_MAX), UINT32_MAX);
+	ck_assert_uint_eq(netem_limit_for(INT64_MAX, INT64_MAX, UINT64_MAX, 0), UINT32_MAX);
+
+	/* A rate limit sizes the queue from the rate, whatever the link. Rate 10 Mbit/s alone:
+	 * 50 ms of queue = 41.67 -> 42 packets (sized from a 10 Gbit/s link it was netem's 1000,
+	 * 1.2 s of queue at 10 Mbit/s). */
+	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 1250000), 42);
+	/* rate 10 Mbit/s + 50 ms: 100 ms at 10 Mbit/s = 83.33 -> 84 (from the link: 83334,
+	 * about 100 s of queue at 10 Mbit/s) */
+	ck_assert_uint_eq(netem_limit_for(50000000, 0, 10000000000ULL, 1250000), 84);
+	ck_assert_uint_eq(netem_limit_for(50000000, 0, 10000000000ULL, 0), 83334);
+	/* jitter counts three times here too: (10 + 3 * 10 + 50) ms at 1 Gbit/s = 7500 */
+	ck_assert_uint_eq(netem_limit_for(10000000, 10000000, 0, 125000000), 7500);
+	/* a slow rate keeps a floor of 20 packets */
+	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 875), 20);
+	ck_assert_uint_eq(netem_limit_for(INT64_MAX, 0, 0, UINT64_MAX), UINT32_MAX);
 }
 END_TEST
 
