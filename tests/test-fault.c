@@ -91,7 +91,7 @@ END_TEST
 
 START_TEST(test_key_table)
 {
-	ck_assert_uint_eq(fault_n_keys, 16);
+	ck_assert_uint_eq(fault_n_keys, 18);
 	ck_assert_ptr_eq(fault_key_find("ge-bad-loss"), fault_key_find("ge_bad_loss"));
 	ck_assert_ptr_nonnull(fault_key_find("ge-bad-loss"));
 	ck_assert_str_eq(fault_key_find("ge-p")->name, "ge_p");
@@ -178,8 +178,15 @@ START_TEST(test_set_errors)
 			"unknown key 'delay' (valid for 'latency': ms, jitter, correlation, "
 			"distribution, direction, flows, for, lease)");
 	check_set_fails(FAULT_PARTITION, "ms", "5",
-			"key 'ms' does not apply to fault 'partition' (valid: direction, flows, for, "
-			"lease)");
+			"key 'ms' does not apply to fault 'partition' (valid: direction, flows, mode, "
+			"connections, for, lease)");
+	check_set_fails(FAULT_PARTITION, "mode", "blackhole",
+			"mode: 'blackhole' is not valid (allowed: drop, reject)");
+	check_set_fails(FAULT_PARTITION, "connections", "old",
+			"connections: 'old' is not valid (allowed: all, new, established)");
+	check_set_fails(FAULT_LATENCY, "mode", "reject",
+			"key 'mode' does not apply to fault 'latency' (valid: ms, jitter, correlation, "
+			"distribution, direction, flows, for, lease)");
 	check_set_fails(FAULT_LATENCY, "distribution", "gauss",
 			"distribution: 'gauss' is not valid (allowed: uniform, normal, pareto, "
 			"paretonormal)");
@@ -399,6 +406,22 @@ START_TEST(test_describe)
 	check_describe(&f, "partition");
 	f = make(FAULT_PARTITION, KV("flows", "5"));
 	check_describe(&f, "partition on 5% of flows");
+	f = make(FAULT_PARTITION, KV("mode", "reject", "connections", "new"));
+	ck_assert_int_eq(f.mode, FAULT_MODE_REJECT);
+	ck_assert_int_eq(f.connections, FAULT_CONN_NEW);
+	check_describe(&f, "partition, rejecting, new connections only");
+	f = make(FAULT_PARTITION, KV("mode", "drop", "connections", "established"));
+	ck_assert_int_eq(f.mode, FAULT_MODE_DROP);
+	ck_assert_int_eq(f.connections, FAULT_CONN_ESTABLISHED);
+	check_describe(&f, "partition, connections open at its start only");
+	f.connections = (enum fault_connections)7; /* from a damaged journal */
+	{
+		struct diag d;
+
+		diag_init(&d);
+		ck_assert_int_eq(fault_validate(&f, &d), -EINVAL);
+		ck_assert_str_eq(diag_text(&d), "fault 'partition': invalid mode or connections");
+	}
 	f = make(FAULT_LATENCY, KV("ms", "100", "flows", "0.25"));
 	check_describe(&f, "100ms on 0.25% of flows");
 	f = make(FAULT_LOSS, KV("percent", "1", "flows", "100"));

@@ -175,6 +175,25 @@ START_TEST(test_errors_collected)
 }
 END_TEST
 
+START_TEST(test_partition_modes)
+{
+	struct scenario *s = load_ok("[step cut]\nat = 0\nfault = partition\nedge = db\n"
+				     "mode = reject\nconnections = established\nfor = 30s\n");
+
+	ck_assert_int_eq(s->steps[0].fault.kind, FAULT_PARTITION);
+	ck_assert_int_eq(s->steps[0].fault.mode, FAULT_MODE_REJECT);
+	ck_assert_int_eq(s->steps[0].fault.connections, FAULT_CONN_ESTABLISHED);
+	scenario_free(s);
+	load_fails("[step cut]\nat = 0\nfault = partition\nedge = db\nmode = refuse\nfor = 30s\n",
+			"t.ini:5: [step cut]: mode: 'refuse' is not valid (allowed: drop, reject)");
+	load_fails("[step cut]\nat = 0\nfault = latency\nms = 5\nedge = db\nconnections = new\n"
+		   "for = 30s\n",
+			"t.ini:6: [step cut]: key 'connections' does not apply to fault 'latency' "
+			"(valid: ms, jitter, correlation, distribution, direction, flows, for, "
+			"lease)");
+}
+END_TEST
+
 START_TEST(test_errors_steps)
 {
 	load_fails("[step 1]\nat=0\nfault=latency\nedge=db\nms=100\nfor=30s\n"
@@ -325,6 +344,7 @@ int main(void)
 	tcase_add_test(tc, test_defaults_and_forms);
 	tcase_add_test(tc, test_errors_collected);
 	tcase_add_test(tc, test_errors_steps);
+	tcase_add_test(tc, test_partition_modes);
 	tcase_add_test(tc, test_dialect);
 	tcase_add_test(tc, test_cond);
 	tcase_add_test(tc, test_keys_documented);
