@@ -51,6 +51,7 @@ static struct active_fault *active_fault_free(struct active_fault *af)
 	if (!af)
 		return NULL;
 	sd_event_source_disable_unref(af->timer);
+	free(af->ct_ids);
 	free(af);
 	return NULL;
 }
@@ -173,6 +174,10 @@ static int sync_partitions(struct faults *f, struct active_fault *const *list, u
 		parts[k].direction = af->fault.direction;
 		parts[k].id = af->id;
 		parts[k].flows = fault_flows(&af->fault);
+		parts[k].mode = af->fault.mode;
+		parts[k].connections = af->fault.connections;
+		parts[k].ct_ids = af->ct_ids;
+		parts[k].n_ct_ids = af->n_ct_ids;
 		k++;
 	}
 	return f->kernel.ops->sync_partitions(f->kernel.userdata, parts, k, d);
@@ -416,6 +421,24 @@ void faults_format_params(const struct fault *fault, char *buf, size_t n)
 	fault_foreach_param(fault, append_param, &p);
 }
 
+/* After a partition ends, the entries of its edge's flows that never saw a reply go, so the
+ * next packet of such a flow starts afresh. Best effort: the partition is gone either way. */
+static void flush_conntrack(struct faults *f, const struct active_fault *af)
+{
+	struct diag d;
+	unsigned deleted = 0;
+
+	if (!f->kernel.ops->conntrack_flush)
+		return;
+	diag_init(&d);
+	if (f->kernel.ops->conntrack_flush(f->kernel.userdata, &af->edge, &deleted, &d) < 0)
+		log_error("fault %" PRIu64 " on edge '%s' reverted, but its stale conntrack entries "
+				"stay: %s", af->id, af->edge.name, diag_text(&d));
+	else if (deleted > 0)
+		log_info("fault %" PRIu64 " on edge '%s': %u conntrack entries without a reply "
+				"removed", af->id, af->edge.name, deleted);
+}
+
 /* Remove fault i from the kernel and the registry. */
 static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid, pid_t pid,
 		struct diag *d)
@@ -463,6 +486,8 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	f->metrics->reverted[af->fault.kind]++;
 	f->metrics->last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
 	f->metrics->have_last_revert = true;
+	if (part)
+		flush_conntrack(f, af);
 	memmove(&f->list[i], &f->list[i + 1], (f->n - i - 1) * sizeof(*f->list));
 	f->n--;
 	by_edge_remove(f, af);
@@ -625,13 +650,15 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 {
 	_cleanup_free_ struct active_fault **next = NULL, **old = NULL;
 	_cleanup_free_ struct active_fault *fresh = NULL;
+	_cleanup_free_ uint32_t *ct_ids = NULL;
 	struct active_fault *af, *existing = NULL, saved;
 	uint64_t now_rt = now_usec(CLOCK_REALTIME), now_mono = now_usec(CLOCK_MONOTONIC);
 	uint64_t hash = edge_name_hash(e->name);
 	bool part = fault->kind == FAULT_PARTITION;
 	struct active_fault *const *mine, *const *list;
 	char params[512];
-	unsigned n = 0, n_old, n_mine, n_list;
+	unsigned n = 0, n_old, n_mine, n_list, n_ct_ids = 0;
+	bool take_ids = false;
 	int r;
 
 	/* First: it may move the index that mine points into. */
@@ -651,6 +678,17 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 				existing->run[0] ? "owned by scenario run '" : "injected by hand",
 				existing->run, existing->run[0] ? "' (chaosctl abort to end the run)" :
 				" (revert it first)");
+
+	/* connections = established cuts the connections open when the partition began: taken
+	 * once, when it becomes such a partition. */
+	if (part && fault->connections == FAULT_CONN_ESTABLISHED &&
+			!(existing && existing->fault.connections == FAULT_CONN_ESTABLISHED) &&
+			f->kernel.ops->conntrack_ids) {
+		r = f->kernel.ops->conntrack_ids(f->kernel.userdata, e, &ct_ids, &n_ct_ids, d);
+		if (r < 0)
+			return r;
+		take_ids = true;
+	}
 
 	/* An edge's netem state depends on its own faults only, so the kernel's move is worked
 	 * out from those (a request costs the same with 1 or 1000 other faults); partitions
@@ -679,6 +717,10 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	af->ifindex = ifindex;
 	snprintf(af->ifname, sizeof(af->ifname), "%s", ifname);
 	af->fault = *fault;
+	if (take_ids) { /* owned by ct_ids until it is certain to stay */
+		af->ct_ids = ct_ids;
+		af->n_ct_ids = n_ct_ids;
+	}
 	af->uid = uid;
 	af->pid = pid;
 	af->created_realtime_usec = now_rt;
@@ -745,6 +787,11 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 		f->list[f->n++] = fresh;
 		by_edge_add(f, TAKE_PTR(fresh));
 		f->next_id = MAX(f->next_id, af->id + 1);
+	}
+	if (take_ids) {
+		if (existing)
+			free(saved.ct_ids);
+		TAKE_PTR(ct_ids);
 	}
 	f->metrics->applied[fault->kind]++;
 	r = arm_timer(f, af);

@@ -29,6 +29,10 @@ struct active_fault {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	struct fault fault;
+	/* partition with connections = established: conntrack ids of the connections open when
+	 * it began (owned) */
+	uint32_t *ct_ids;
+	unsigned n_ct_ids;
 	uint64_t created_realtime_usec;
 	uint64_t deadline_realtime_usec;
 	uint64_t deadline_mono_usec;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "conntrack.h"
 #include "kernel.h"
 
 static int kn_set_netem(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
@@ -49,6 +50,20 @@ static int kn_partition_drops(void *k, uint64_t id, uint64_t *ret)
 	return nl_nft_get_drops(((struct kernel_netlink *)k)->nft, id, ret);
 }
 
+static int kn_conntrack_ids(void *k, const struct edge *e, uint32_t **ret_ids, unsigned *ret_n,
+		struct diag *d)
+{
+	(void)k;
+	return conntrack_edge_ids(e, ret_ids, ret_n, d);
+}
+
+static int kn_conntrack_flush(void *k, const struct edge *e, unsigned *ret_deleted,
+		struct diag *d)
+{
+	(void)k;
+	return conntrack_flush_edge(e, ret_deleted, d);
+}
+
 static const struct kernel_ops netlink_ops = {
 	.set_netem = kn_set_netem,
 	.sync_partitions = kn_sync_partitions,
@@ -57,6 +72,8 @@ static const struct kernel_ops netlink_ops = {
 	.resolve_ifindex = kn_resolve_ifindex,
 	.netem_stats = kn_netem_stats,
 	.partition_drops = kn_partition_drops,
+	.conntrack_ids = kn_conntrack_ids,
+	.conntrack_flush = kn_conntrack_flush,
 };
 
 struct kernel kernel_netlink(struct kernel_netlink *kn)

@@ -29,6 +29,12 @@ struct kernel_ops {
 	int (*netem_stats)(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
 			struct datapath_stats *ret);
 	int (*partition_drops)(void *k, uint64_t id, uint64_t *ret);
+	/* Conntrack (NULL: none, as in tests): the ids of e's connections now; remove e's entries
+	 * that never saw a reply, returning how many. */
+	int (*conntrack_ids)(void *k, const struct edge *e, uint32_t **ret_ids, unsigned *ret_n,
+			struct diag *d);
+	int (*conntrack_flush)(void *k, const struct edge *e, unsigned *ret_deleted,
+			struct diag *d);
 };
 
 struct kernel {

@@ -6,6 +6,7 @@ set -euo pipefail
 build_deps=(
 	build-essential autoconf automake libtool pkg-config
 	libmnl-dev libsystemd-dev check libnftnl-dev libacl1-dev
+	libnetfilter-conntrack-dev # connections = established and the conntrack clean-up of partitions
 	clang libclang-rt-14-dev valgrind
 	debhelper # builds the Debian package (debian/; tests/vm-deb-tests.sh)
 )
@@ -18,6 +19,7 @@ test_deps=(
 	openssh-server openssh-client # chaosctl -H ssh:// against sshd in network namespaces
 	ansible-core # runs contrib/ansible/gameday.yml against those namespaces
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
+	conntrack # the partition tests read the kernel's connection table (conntrack -L)
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
 )
