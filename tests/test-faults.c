@@ -23,6 +23,13 @@ struct fake {
 	unsigned calls, remove_all_calls;
 	int fail_dir_in;       /* set_netem on FAULT_DIR_IN fails with this (0: no) */
 	int fail_partitions;
+	/* conntrack: ids listed per call (3 at first, then 4, ...), the last sync's first
+	 * partition's ids and mode, edges flushed */
+	unsigned ct_id_calls, ct_flushes, fail_ct_ids;
+	uint32_t synced_ids[8];
+	unsigned n_synced_ids;
+	enum fault_partition_mode synced_mode;
+	char flushed[EDGE_NAME_MAX + 1];
 };
 
 static int edge_slot(const struct edge *e)
@@ -55,6 +62,38 @@ static int fake_sync_partitions(void *k, const struct nl_nft_partition *parts, u
 	f->n_partitions = n;
 	for (unsigned i = 0; i < n && i < ELEMENTSOF(f->partition_ids); i++)
 		f->partition_ids[i] = parts[i].id;
+	f->n_synced_ids = n ? MIN(parts[0].n_ct_ids, ELEMENTSOF(f->synced_ids)) : 0;
+	for (unsigned i = 0; i < f->n_synced_ids; i++)
+		f->synced_ids[i] = parts[0].ct_ids[i];
+	f->synced_mode = n ? parts[0].mode : FAULT_MODE_DROP;
+	return 0;
+}
+
+static int fake_ct_ids(void *k, const struct edge *e, uint32_t **ret, unsigned *ret_n,
+		struct diag *d)
+{
+	struct fake *f = k;
+	unsigned n = 3 + f->ct_id_calls++;
+	uint32_t *ids;
+
+	if (f->fail_ct_ids)
+		return diag_add(d, -EIO, "fake: conntrack refused");
+	ids = calloc(n, sizeof(*ids));
+	ck_assert_ptr_nonnull(ids);
+	for (unsigned i = 0; i < n; i++)
+		ids[i] = 100 * f->ct_id_calls + i;
+	*ret = ids;
+	*ret_n = n;
+	return 0;
+}
+
+static int fake_ct_flush(void *k, const struct edge *e, unsigned *ret, struct diag *d)
+{
+	struct fake *f = k;
+
+	f->ct_flushes++;
+	snprintf(f->flushed, sizeof(f->flushed), "%s", e->name);
+	*ret = 2;
 	return 0;
 }
 
@@ -107,6 +146,8 @@ static const struct kernel_ops fake_ops = {
 	.resolve_ifindex = fake_resolve,
 	.netem_stats = fake_stats,
 	.partition_drops = fake_drops,
+	.conntrack_ids = fake_ct_ids,
+	.conntrack_flush = fake_ct_flush,
 };
 
 /* ------------------------------------------------------------------ fixture */
@@ -346,6 +387,49 @@ START_TEST(test_partitions_share_one_table)
 	/* nftables refusing a revert keeps the fault listed: never a lost revert */
 	fake.fail_partitions = -EIO;
 	ck_assert_int_lt(faults_revert(faults, b, "revert", 0, 0, &d), 0);
+	ck_assert_uint_eq(faults_count(faults), 1);
+}
+END_TEST
+
+START_TEST(test_partition_connections)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24"), cache = make_edge("cache", "10.0.1.0/24");
+	struct fault p = make_fault(FAULT_PARTITION, "connections", "established", NULL);
+	struct fault q = make_fault(FAULT_PARTITION, "mode", "reject", NULL);
+	struct active_fault *af;
+	struct diag d;
+	uint64_t a;
+
+	/* established: the ids open at the start go to nftables with the partition */
+	a = apply(&db, &p, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_eq(fake.ct_id_calls, 1);
+	ck_assert_uint_eq(fake.n_synced_ids, 3);
+	ck_assert_uint_eq(fake.synced_ids[2], 102);
+	/* changed in place, it keeps the connections of its start, not today's */
+	ck_assert_int_eq(fault_set(&p, "mode", "reject", NULL), 0);
+	ck_assert_uint_eq(apply(&db, &p, 60 * USEC_PER_SEC, NULL), a);
+	ck_assert_uint_eq(fake.ct_id_calls, 1);
+	ck_assert_uint_eq(fake.n_synced_ids, 3);
+	ck_assert_int_eq(fake.synced_mode, FAULT_MODE_REJECT);
+	/* a later partition elsewhere rewrites the table with the same ids */
+	apply(&cache, &q, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_eq(fake.ct_id_calls, 1);
+	af = faults_find(faults, a);
+	ck_assert_uint_eq(af->n_ct_ids, 3);
+
+	/* a revert flushes the edge's stale entries; a failed listing refuses the fault whole */
+	diag_init(&d);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_uint_eq(fake.ct_flushes, 1);
+	ck_assert_str_eq(fake.flushed, "db");
+	fake.fail_ct_ids = 1;
+	diag_init(&d);
+	p = make_fault(FAULT_PARTITION, "connections", "established", NULL);
+	ck_assert_int_lt(faults_apply(faults, &db, 7, "veth0", &p, 0,
+					 now_usec(CLOCK_REALTIME) + USEC_PER_SEC, 0, 0, NULL, &af,
+					 &(bool){ false }, &d),
+			0);
+	ck_assert_str_eq(diag_text(&d), "fake: conntrack refused");
 	ck_assert_uint_eq(faults_count(faults), 1);
 }
 END_TEST
@@ -641,6 +725,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_merge_and_revert);
 	tcase_add_test(tc, test_update_in_place);
 	tcase_add_test(tc, test_all_or_nothing);
+	tcase_add_test(tc, test_partition_connections);
 	tcase_add_test(tc, test_run_owned_is_not_changed_by_hand);
 	tcase_add_test(tc, test_partitions_share_one_table);
 	tcase_add_test(tc, test_deadline_reverts);
