@@ -19,8 +19,9 @@
 #include "diag.h"
 #include "edge.h"
 
-/* Bound on the ids kept for one partition: more is an error, not a silent partial cut. */
-#define CONNTRACK_MAX_IDS 65536
+/* Bound on the ids kept for one partition (their set fits in one nftables transaction):
+ * more is an error, not a silent partial cut. */
+#define CONNTRACK_MAX_IDS 8192
 
 /* True if a conntrack entry with this original tuple belongs to edge e. family AF_INET or
  * AF_INET6, addresses in network order, ports in host order. */
