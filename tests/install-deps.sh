@@ -20,6 +20,7 @@ test_deps=(
 	ansible-core # runs contrib/ansible/gameday.yml against those namespaces
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
 	conntrack # the partition tests read the kernel's connection table (conntrack -L)
+	iperf3 # the rate-limit VM test loads the link and reads TCP round trips
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
 )
