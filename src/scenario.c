@@ -1232,6 +1232,11 @@ static int action_cmp(const void *a, const void *b)
 	return x->point < y->point ? -1 : x->point > y->point;
 }
 
+void scenario_actions_sort(struct scenario_action *a, unsigned n)
+{
+	qsort(a, n, sizeof(*a), action_cmp);
+}
+
 int scenario_timeline(const struct scenario *s, struct scenario_action **ret, unsigned *ret_n)
 {
 	_cleanup_free_ struct scenario_action *a = NULL;
@@ -1271,7 +1276,7 @@ int scenario_timeline(const struct scenario *s, struct scenario_action **ret, un
 		a[n++] = (struct scenario_action){ .at_usec = st->end_usec, .type = SCENARIO_REVERT,
 			.step = i, .fault = st->fault };
 	}
-	qsort(a, n, sizeof(*a), action_cmp);
+	scenario_actions_sort(a, n);
 	*ret = TAKE_PTR(a);
 	*ret_n = n;
 	return 0;

@@ -202,5 +202,7 @@ struct scenario_action {
 };
 
 int scenario_timeline(const struct scenario *s, struct scenario_action **ret, unsigned *ret_n);
+/* In timeline order (after the runner moves a conditional step's actions). */
+void scenario_actions_sort(struct scenario_action *a, unsigned n);
 /* The fault a step applies at its largest (for limits): a ramp's larger end. */
 int scenario_step_peak(const struct scenario_step *st, struct fault *ret);
