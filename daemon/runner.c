@@ -459,11 +459,14 @@ static void step_ended(struct run *run, unsigned step, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(rs->end_reason, sizeof(rs->end_reason), fmt, ap);
 	va_end(ap);
+	/* what watch shows: each step's end and why */
+	report_event_add(run->report, rs->end_usec, "step", rs->name, rs->edge, NULL,
+			"step %s ended by %s", rs->name, rs->end_reason);
 }
 
-/* The first action of a start_when step: at 'at' it starts to wait (its actions move to the
- * deadline); reached again at the deadline, the condition never held: skipped. True when a
- * was not applied. */
+/* The first action of a start_when step, just taken by the loop: at 'at' the step starts to
+ * wait (its actions move to the deadline); reached again at the deadline, the condition
+ * never held: skipped. True when a is not to be applied. */
 static bool step_waits(struct run *run, const struct scenario_action *a)
 {
 	const struct scenario_step *st = &run->sc->steps[a->step];
@@ -480,12 +483,13 @@ static bool step_waits(struct run *run, const struct scenario_action *a)
 		report_event_add(run->report, run_t(run), "wait", st->name, st->edge,
 				fault_kind_to_string(st->fault.kind), "step %s: waiting up to %s for "
 				"%s %s", st->name, w, st->timing.start_when_on, cond);
+		/* the loop has taken a already: put it back, to move with the rest */
+		run->next_action--;
 		move_step(run, a->step, st->at_usec + st->timing.within_usec);
 		return true;
 	}
 	if (sr->state != STEP_WAITING)
 		return false;
-	run->next_action++;
 	run->steps[a->step].state = STEP_SKIPPED;
 	snprintf(rs->end_reason, sizeof(rs->end_reason), "skipped: start_when %.40s %.120s did not hold "
 			"within %.30s", st->timing.start_when_on, cond, w);
@@ -503,6 +507,8 @@ static void step_progress(struct run *run, const struct scenario_action *a)
 	if (a->type == SCENARIO_APPLY && a->point == 0) {
 		run->steps[a->step].state = STEP_ON;
 		run->report->steps[a->step].start_usec = run_t(run);
+		report_event_add(run->report, run_t(run), "step", st->name, st->edge, NULL,
+				"step %s started (%s)", st->name, st->timing.trigger);
 	} else if (a->type == SCENARIO_REVERT) {
 		if (!st->timing.span_usec)
 			step_ended(run, a->step, "the method's end");

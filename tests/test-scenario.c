@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,20 +301,44 @@ END_TEST
 
 START_TEST(test_shipped_library)
 {
-	/* The scenarios installed in /etc/chaosd/scenarios parse as they are. */
-	static const char *const files[] = { "db-brownout.ini", "progressive-rollout.ini" };
+	/* Every scenario installed in /etc/chaosd/scenarios parses as it is, and says what it
+	 * rehearses, which edges and probes it expects and what a healthy system shows. */
+	char dir[512];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *dp;
 
-	for (unsigned i = 0; i < ELEMENTSOF(files); i++) {
+	snprintf(dir, sizeof(dir), "%s/conf/scenarios", TOP_SRCDIR);
+	dp = opendir(dir);
+	ck_assert_ptr_nonnull(dp);
+	while ((de = readdir(dp))) {
+		_cleanup_free_ char *text = NULL;
 		struct scenario *s = NULL;
-		char path[512];
+		char path[1024];
 		struct diag d;
+		size_t len = 0;
+		FILE *f;
 
-		snprintf(path, sizeof(path), "%s/conf/scenarios/%s", TOP_SRCDIR, files[i]);
+		if (!strstr(de->d_name, ".ini"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		diag_init(&d);
 		ck_assert_msg(scenario_load(path, &s, &d) == 0, "%s", d.text);
-		ck_assert_uint_ge(s->n_steps, 3);
+		ck_assert_uint_ge(s->n_steps, 1);
+		f = fopen(path, "re");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_ge(getdelim(&text, &len, '\0', f), 0);
+		fclose(f);
+		ck_assert_msg(text[0] == '#' && strstr(text, "\n# Edges (example chaosd.conf): ") &&
+				strstr(text, "Probes: ") && strstr(text, "\n# A healthy system"),
+				"%s: the comment on top says what it rehearses, its edges and probes "
+				"and what a healthy system shows", de->d_name);
 		scenario_free(s);
+		n++;
 	}
+	closedir(dp);
+	/* db-brownout, progressive-rollout and the seven patterns of the texts */
+	ck_assert_uint_ge(n, 8);
 }
 END_TEST
 
