@@ -12,8 +12,8 @@
 #
 # Shortened library runs: shrink() below copies a scenario with every time divided by
 # CHAOSD_SCHEDULE_SCALE (default 30): at, for, start_within, ramps, chance intervals and
-# condition windows (never under 2 s, twice the probes' 1 s timeout); probes every 250 ms with
-# a 1 s timeout; max_duration and steady_state_duration left to their defaults; targets the
+# condition windows (never under 4 s, twice the probes' 2 s timeout); probes every 250 ms with
+# a 2 s timeout; max_duration and steady_state_duration left to their defaults; targets the
 # service.
 set -uo pipefail
 # shellcheck source=tests/vm/lib.sh
@@ -27,7 +27,7 @@ cat >"$T/service.py" <<'PY'
 import http.server, sys, time
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        time.sleep(0.02)
+        time.sleep(float(sys.argv[3]))
         self.send_response(200)
         self.send_header("Content-Length", "3")
         self.end_headers()
@@ -37,8 +37,10 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer.request_queue_size = 128
 http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
 PY
-B python3 "$T/service.py" 10.77.0.2 8080 &
-B python3 "$T/service.py" 10.77.0.3 5432 &
+# Not through B(): $! must be python itself, to stop it later.
+ip netns exec cd-b python3 "$T/service.py" 10.77.0.2 8080 0.02 &
+service_pid=$!
+B python3 "$T/service.py" 10.77.0.3 5432 0 &
 write_config
 snapshot "$T/before"
 start_chaosd || exit 1
@@ -53,7 +55,7 @@ json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 run_id() { sed -n 's/^run \([^ ]*\) started.*/\1/p' "$1"; }
 method_s() { json "$1" '[p["start_s"] for p in d["phases"] if p["phase"] == "method"][0]'; }
 netem_on() { A tc qdisc show dev a0 | grep -q netem; }
-# load SECONDS: 24 clients in a loop against the service
+# load SECONDS: 12 clients in a loop against the service (more starve the TCG guest itself)
 load() {
 	A python3 - "$1" <<'PY' &
 import sys, threading, time, urllib.request
@@ -64,7 +66,7 @@ def client():
             urllib.request.urlopen("http://10.77.0.2:8080/", timeout=5).read()
         except Exception:
             pass
-for _ in range(24):
+for _ in range(12):
     threading.Thread(target=client, daemon=True).start()
 time.sleep(float(sys.argv[1]))
 PY
@@ -79,12 +81,12 @@ name = peak
 type = http
 target = http://10.77.0.2:8080/
 interval = 250ms
-timeout = 3s
+timeout = 2s
 
 [step at-peak]
 at = 0s
-start_when = api p50 > 150ms over 2s
-start_within = 20s
+start_when = api p50 > 150ms over 4s
+start_within = 15s
 fault = latency
 edge = cache
 ms = 50
@@ -95,7 +97,7 @@ sed 's/^/  | /' "$T/idle.out" | head -16
 rep=$T/state/reports/$(run_id "$T/idle.out").json
 p50=$(json "$rep" 'd["probes"][0]["phases"]["method"]["p50_ms"]')
 record "start_when without load: service p50 ${p50} ms; step: $(json "$rep" 'd["steps"][0]["end_reason"]')"
-check "start_when without load: skipped after start_within (exit $rc)" bash -c "test $rc = 0 && grep -q 'step at-peak skipped: start_when api p50 > 150ms over 2s did not hold within 20s' $T/idle.out"
+check "start_when without load: skipped after start_within (exit $rc)" bash -c "test $rc = 0 && grep -q 'step at-peak skipped: start_when api p50 > 150ms over 4s did not hold within 15s' $T/idle.out"
 check "start_when without load: nothing was applied" bash -c "! grep -q ' apply ' $T/idle.out"
 check "start_when without load: kernel state as before" same_state "$T/before"
 
@@ -104,7 +106,7 @@ sleep 4
 netem_on && early=yes || early=no
 check "start_when: no fault while the service is idle" test "$early" = no
 t_load=$(date +%s.%N)
-load 12
+load 15
 load_pid=$!
 wait_until 15 netem_on
 t_on=$(date +%s.%N)
@@ -175,7 +177,7 @@ percent = 1
 for = 1s
 INI
 ctl --json plan --seed 1 "$T/dice.ini" >/dev/null || bad "plan --seed 1"
-for s in $(seq 1 100); do
+for s in $(seq 1 60); do
 	ctl --json plan --seed "$s" "$T/dice.ini"
 	echo
 done >"$T/plans.json"
@@ -191,17 +193,17 @@ for line in open(sys.argv[1]):
     cut += [a["t_us"] / 1e6 for a in acts if a["step"] == "cut"]
     maybe += [a["t_us"] / 1e6 for a in acts if a["step"] == "maybe"]
     skipped += steps["maybe"]["trigger"].startswith("skipped")
-inside = all(2 <= t <= 8 for t in cut) and len(cut) == 100
+inside = all(2 <= t <= 8 for t in cut) and len(cut) == 60
 tries = all(t == int(t) and 0 <= t <= 5 for t in maybe)
-print(int(inside and tries), "%.2f %.2f %.2f" % (min(cut), sum(cut) / len(cut), max(cut)),
-      len(set(cut)), skipped, len(maybe))
+print(int(inside and tries), "%.2f/%.2f/%.2f" % (min(cut), sum(cut) / len(cut), max(cut)),
+      len(set(cut)), skipped, len(maybe), int(min(cut) < 3 and max(cut) > 7))
 PY
 )
-read -r ok spread distinct skipped hits <<<"$stats"
-record "100 seeds: at = random 2s..8s started at min/mean/max $spread s ($distinct distinct); chance 30% every 1s within 5s: $hits hits, $skipped skipped (expected about 12)"
-check "100 seeds: every random start inside 2s..8s, every chance start on a try" test "$ok" = 1
-check "100 seeds: the starts spread over the window ($spread)" bash -c "read -r lo mean hi <<<'$spread'; awk -v lo=\$lo -v hi=\$hi 'BEGIN { exit !(lo < 3 && hi > 7) }'"
-check "100 seeds: about 0.7^6 = 12% of the chance steps skipped ($skipped)" in_range "$skipped" 3 25
+read -r ok spread distinct skipped hits spread_ok <<<"$stats"
+record "60 seeds: at = random 2s..8s started at min/mean/max $spread s ($distinct distinct); chance 30% every 1s within 5s: $hits hits, $skipped skipped (0.7^6: about 7 expected)"
+check "60 seeds: every random start inside 2s..8s, every chance start on a try" test "$ok" = 1
+check "60 seeds: the starts spread over the window ($spread)" test "$spread_ok" = 1
+check "60 seeds: about 0.7^6 = 12% of the chance steps skipped ($skipped of 60)" in_range "$skipped" 1 18
 for s in 11 22 33; do
 	want=$(ctl --json plan --seed "$s" "$T/dice.ini" | python3 -c 'import json,sys; print([a["t_us"] / 1e6 for a in json.load(sys.stdin)["actions"] if a["action"] == "apply" and a["step"] == "cut"][0])')
 	ctl run --seed "$s" "$T/dice.ini" >"$T/dice.out" 2>&1
@@ -241,6 +243,12 @@ protocol = tcp
 [edge cell-b]
 destination = 10.77.0.5/32
 CONF
+# The library's service answers at once: the TCG guest's own slowness must not fail a
+# steady state before anything is injected.
+kill "$service_pid"
+wait "$service_pid" 2>/dev/null
+B python3 "$T/service.py" 10.77.0.2 8080 0 &
+wait_until 10 A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null
 start_chaosd || exit 1
 shrink() {
 	python3 - "$1" "$SCALE" <<'PY'
@@ -256,7 +264,7 @@ for line in open(sys.argv[1]):
     if line.startswith("#") or "=" not in line or line.lstrip().startswith("["):
         out.append(line)
         if line.startswith("[probe"):
-            out.append("interval = 250ms\ntimeout = 1s\n")
+            out.append("interval = 250ms\ntimeout = 2s\n")
         continue
     key, value = (x.strip() for x in line.split("=", 1))
     value = value.split(" #")[0]
@@ -273,7 +281,7 @@ for line in open(sys.argv[1]):
     elif key == "chance":
         value = re.sub(r"every (\S+)", lambda m: "every " + short(m.group(1), 100), value)
     if key in ("abort_when", "steady_state", "start_when", "until"):
-        value = re.sub(r"over (\S+)", lambda m: "over " + short(m.group(1), 2000), value)
+        value = re.sub(r"over (\S+)", lambda m: "over " + short(m.group(1), 4000), value)
     out.append("%s = %s\n" % (key, value))
 sys.stdout.write("".join(out))
 PY
