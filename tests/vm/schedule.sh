@@ -101,6 +101,7 @@ check "start_when without load: skipped after start_within (exit $rc)" bash -c "
 check "start_when without load: nothing was applied" bash -c "! grep -q ' apply ' $T/idle.out"
 check "start_when without load: kernel state as before" same_state "$T/before"
 
+t_run=$(date +%s.%N)
 id=$(ctl run --detach "$T/peak.ini")
 sleep 4
 netem_on && early=yes || early=no
@@ -108,17 +109,19 @@ check "start_when: no fault while the service is idle" test "$early" = no
 t_load=$(date +%s.%N)
 load 15
 load_pid=$!
-wait_until 15 netem_on
-t_on=$(date +%s.%N)
+# Not polled: under the load the guest is too slow to see a 3 s fault by polling tc. When
+# the fault went on is the report's; when the load began, in the run's time, is ours (the
+# run began within the chaosctl call after t_run).
 ctl watch "$id" >"$T/peak.out" 2>&1
+wait "$load_pid"
 rep=$T/state/reports/$id.json
-lag=$(awk -v a="$t_load" -v b="$t_on" 'BEGIN { printf "%.1f", b - a }')
-p50=$(json "$rep" 'd["probes"][0]["phases"]["method"]["p50_ms"]')
-record "start_when under load: netem in the kernel ${lag}s after the load began; trigger: $(grep -o 'start_when held: .*' "$T/peak.out")"
-check "start_when: fired once the load pushed p50 over 150 ms (${lag}s after the load)" in_range "$lag" 1 12
+at_load=$(awk -v a="$t_run" -v b="$t_load" 'BEGIN { printf "%.2f", b - a }')
+on=$(json "$rep" 'd["steps"][0]["start_s"]')
+lag=$(awk -v a="$at_load" -v b="$on" 'BEGIN { printf "%.1f", b - a }')
+record "start_when under load: load from ${at_load}s of the run, fault on at ${on}s (${lag}s later); $(grep -o 'start_when held: .*' "$T/peak.out")"
+check "start_when: fired only after the load began, once it pushed p50 over 150 ms (${lag}s after)" in_range "$lag" 0.5 12
 check "start_when: the trigger is in watch with the measured p50" grep -Eq "trigger .*start_when held: probe api: p50 [0-9.]+ms over" "$T/peak.out"
 check "start_when: the step then ran its for" test "$(json "$rep" 'd["steps"][0]["end_reason"]')" = "for 3s"
-wait "$load_pid"
 check "start_when: kernel state as before" same_state "$T/before"
 
 # --- until: loss on the service's edge until its error rate passes 20 %
@@ -199,11 +202,12 @@ print(int(inside and tries), "%.2f/%.2f/%.2f" % (min(cut), sum(cut) / len(cut), 
       len(set(cut)), skipped, len(maybe), int(min(cut) < 3 and max(cut) > 7))
 PY
 )
-read -r ok spread distinct skipped hits spread_ok <<<"$stats"
-record "60 seeds: at = random 2s..8s started at min/mean/max $spread s ($distinct distinct); chance 30% every 1s within 5s: $hits hits, $skipped skipped (0.7^6: about 7 expected)"
+# (not "skipped": lib.sh counts skipped cases in it)
+read -r ok spread distinct missed hits spread_ok <<<"$stats"
+record "60 seeds: at = random 2s..8s started at min/mean/max $spread s ($distinct distinct); chance 30% every 1s within 5s: $hits hits, $missed skipped (0.7^6: about 7 expected)"
 check "60 seeds: every random start inside 2s..8s, every chance start on a try" test "$ok" = 1
 check "60 seeds: the starts spread over the window ($spread)" test "$spread_ok" = 1
-check "60 seeds: about 0.7^6 = 12% of the chance steps skipped ($skipped of 60)" in_range "$skipped" 1 18
+check "60 seeds: about 0.7^6 = 12% of the chance steps skipped ($missed of 60)" in_range "$missed" 1 18
 for s in 11 22 33; do
 	want=$(ctl --json plan --seed "$s" "$T/dice.ini" | python3 -c 'import json,sys; print([a["t_us"] / 1e6 for a in json.load(sys.stdin)["actions"] if a["action"] == "apply" and a["step"] == "cut"][0])')
 	ctl run --seed "$s" "$T/dice.ini" >"$T/dice.out" 2>&1
