@@ -783,7 +783,16 @@ static void on_interrupt(int sig)
 
 /* Checks the file here first (every error with file:line, even without a daemon), then
  * sends it line by line. */
-static int scenario_request(const struct proto_verb *verb, const char *path,
+/* The value after option name in argv as given, NULL if it is not there. */
+static const char *option_value(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i + 1 < argc; i++)
+		if (streq(argv[i], name))
+			return argv[i + 1];
+	return NULL;
+}
+
+static int scenario_request(const struct proto_verb *verb, const char *path, const char *seed,
 		struct proto_msg **ret)
 {
 	_cleanup_(scenario_freep) struct scenario *sc = NULL;
@@ -817,6 +826,8 @@ static int scenario_request(const struct proto_verb *verb, const char *path,
 		return -ENOMEM;
 	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
 	proto_put(&w, "file", path);
+	if (seed)
+		proto_put(&w, "seed", seed);
 	proto_put_lines(&w, "line", buf, len);
 	r = request(verb, &w, ret);
 	proto_writer_done(&w);
@@ -831,13 +842,14 @@ static const char *fmt_dur(const char *usec_s, char *buf, size_t n)
 	return parse_format_duration(us / USEC_PER_SEC * USEC_PER_SEC, buf, n);
 }
 
-static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path)
+static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path,
+		const char *seed)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char a[32], b[32], c[32];
 	int r;
 
-	r = scenario_request(verb, path, &m);
+	r = scenario_request(verb, path, seed, &m);
 	if (r < 0)
 		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
 	if (arg_json)
@@ -858,6 +870,12 @@ static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, co
 			streq(show(m, 0, "lease_us"), "0") ? "" : ", lease ",
 			streq(show(m, 0, "lease_us"), "0") ? "" :
 							    fmt_dur(show(m, 0, "lease_us"), a, sizeof(a)));
+	printf("seed %s (chaosctl plan --seed %s shows this timeline again)\n", show(m, 0, "seed"),
+			show(m, 0, "seed"));
+	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
+		if (streq(m->fields[i].value, "step"))
+			printf("step %-10s %-12s %s\n", show(m, i, "name"), show(m, i, "edge"),
+					show(m, i, "trigger"));
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
 		if (streq(m->fields[i].value, "probe"))
 			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
@@ -1017,10 +1035,11 @@ static int follow(const char *run_arg, bool own)
 static int verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
 		char **argv)
 {
+	const char *seed = option_value(argc, argv, "--seed");
 	struct args a;
 	int r = check_args(v, verb, argc, argv, &a);
 
-	return r > 0 ? r : plan_file(v, verb, argv[0]);
+	return r > 0 ? r : plan_file(v, verb, argv[0], seed);
 }
 
 static int verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
@@ -1055,12 +1074,13 @@ static int verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char id[REPORT_ID_MAX + 1];
+	const char *seed = option_value(argc, argv, "--seed");
 	struct args a;
 	int r = check_args(v, verb, argc, argv, &a);
 
 	if (r > 0)
 		return r;
-	r = scenario_request(verb, argv[0], &m);
+	r = scenario_request(verb, argv[0], seed, &m);
 	if (r < 0)
 		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
 	snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
@@ -1097,10 +1117,11 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ PROTO_PING, verb_simple, print_ping, {}, NULL, 0, false, false, JSON_PING },
 	{ PROTO_RENEW, verb_simple, print_renew, { { "--run", "run", NULL } }, "id", UINT_MAX, true,
 	  false, JSON_RENEW },
-	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" } }, "file", 1, true, true,
-	  JSON_RUN },
+	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" }, { "--seed", "seed", NULL } },
+	  "file", 1, true, true, JSON_RUN },
 	{ PROTO_VALIDATE, verb_plan, NULL, {}, "file", 1, true, false, JSON_VALIDATE },
-	{ PROTO_PLAN, verb_plan, NULL, {}, "file", 1, true, false, JSON_PLAN },
+	{ PROTO_PLAN, verb_plan, NULL, { { "--seed", "seed", NULL } }, "file", 1, true, false,
+	  JSON_PLAN },
 	{ PROTO_WATCH, verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH },
 	{ PROTO_ABORT, verb_simple, print_abort, {}, "run", 1, false, false, JSON_ABORT },
 	{ PROTO_REPORT, verb_report, NULL,

@@ -24,7 +24,7 @@ const struct json_doc json_docs[_JSON_DOC_MAX] = {
 	[JSON_PING] = { "chaosd.ping/1", "ping", "", "" },
 	[JSON_VALIDATE] = { "chaosd.validate/1", "validate", "",
 			    " steps probes planned_us max_duration_us " },
-	[JSON_PLAN] = { "chaosd.plan/1", "plan", " probe action ",
+	[JSON_PLAN] = { "chaosd.plan/1", "plan", " probe action step ",
 			" steady_state_us method_us max_duration_us lease_us action.t_us " },
 	[JSON_RUN] = { "chaosd.run/1", "run --detach", "", "" },
 	[JSON_WATCH] = { "chaosd.watch/1", "run, watch", " probe fault event ",

@@ -10,6 +10,7 @@
 #include "kill.h"
 #include "requests.h"
 #include "runner.h"
+#include "schedule.h"
 #include "status.h"
 #include "timeutil.h"
 
@@ -322,6 +323,20 @@ static int handle_metrics(struct request *q)
 }
 
 
+/* chaosctl plan/run --seed N: the random choices of that seed, not the file's. */
+static int scenario_seed_request(struct scenario *sc, const char *seed, struct diag *d)
+{
+	uint64_t u;
+
+	if (!seed)
+		return 0;
+	if (parse_u64_range(seed, 0, UINT64_MAX, &u) < 0)
+		return diag_add(d, -EINVAL, "--seed '%.40s': not a seed (allowed: a whole number "
+				"0-%" PRIu64 ")", seed, UINT64_MAX);
+	schedule_resolve(sc, u);
+	return 0;
+}
+
 /* The scenario file travels as "file" (its name, for messages) and one "line" field per
  * line, so no single value has to hold the whole file. */
 static int load_scenario(struct server *s, const struct control_peer *peer,
@@ -339,6 +354,9 @@ static int load_scenario(struct server *s, const struct control_peer *peer,
 	if (r < 0)
 		return r;
 	r = scenario_load_string(text, len, file ? file : "scenario", &sc, d);
+	if (r < 0)
+		return r;
+	r = scenario_seed_request(sc, proto_msg_get(m, 0, "seed"), d);
 	if (r < 0)
 		return r;
 	r = runner_check(s->runner, sc, peer->cred.uid, d);

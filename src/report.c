@@ -71,8 +71,23 @@ struct report *report_free(struct report *r)
 	free(r->probes);
 	free(r->events);
 	free(r->bands);
+	free(r->steps);
 	free(r);
 	return NULL;
+}
+
+int report_steps_init(struct report *r, unsigned n)
+{
+	struct report_step *a = calloc(MAX(n, 1u), sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		a[i].start_usec = a[i].end_usec = a[i].recovery_usec = UINT64_MAX;
+	free(r->steps);
+	r->steps = a;
+	r->n_steps = n;
+	return 0;
 }
 
 static int grow(void **array, unsigned n, unsigned *cap, size_t size)
@@ -239,6 +254,15 @@ static void json_summary(FILE *f, const struct report_summary *s)
 			s->p99 / 1000.0);
 }
 
+/* ,"key":seconds or ,"key":null for UINT64_MAX */
+static void json_time(FILE *f, const char *key, uint64_t usec)
+{
+	if (usec == UINT64_MAX)
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%.3f", key, usec / 1e6);
+}
+
 int report_write_json(const struct report *r, FILE *f)
 {
 	char when[32];
@@ -303,6 +327,23 @@ int report_write_json(const struct report *r, FILE *f)
 		fprintf(f, ",\"from_s\":%.3f,\"to_s\":%.3f}", b->from_usec / 1e6,
 				(b->to_usec ? b->to_usec : r->duration_usec) / 1e6);
 	}
+	fprintf(f, "],\"seed\":\"%" PRIu64 "\",\"steps\":[", r->seed);
+	for (unsigned i = 0; i < r->n_steps; i++) {
+		const struct report_step *st = &r->steps[i];
+
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, st->name);
+		fputs(",\"edge\":", f);
+		json_str(f, st->edge);
+		fputs(",\"trigger\":", f);
+		json_str(f, st->trigger);
+		json_time(f, "start_s", st->start_usec);
+		json_time(f, "end_s", st->end_usec);
+		fputs(",\"end_reason\":", f);
+		json_str(f, st->end_reason);
+		json_time(f, "recovery_s", st->recovery_usec);
+		fputc('}', f);
+	}
 	fputs("],\"probes\":[", f);
 	for (unsigned i = 0; i < r->n_probes; i++) {
 		const struct report_probe *p = &r->probes[i];
@@ -361,6 +402,25 @@ int report_write_text(const struct report *r, FILE *f)
 		const struct report_event *e = &r->events[i];
 
 		fprintf(f, "  %s  %-8s %s\n", fmt_s(e->t_usec, a, sizeof(a)), e->kind, e->text);
+	}
+	fprintf(f, "\nsteps (seed %" PRIu64 "):\n", r->seed);
+	for (unsigned i = 0; i < r->n_steps; i++) {
+		const struct report_step *st = &r->steps[i];
+		char c[32];
+
+		fprintf(f, "  %-12s %-10s %s\n", st->name, st->edge, st->trigger);
+		if (st->start_usec == UINT64_MAX) {
+			fprintf(f, "  %-23s not started: %s\n", "", st->end_reason);
+			continue;
+		}
+		if (st->recovery_usec == UINT64_MAX)
+			snprintf(c, sizeof(c), "not within the run");
+		else
+			snprintf(c, sizeof(c), "%.1fs", st->recovery_usec / 1e6);
+		fprintf(f, "  %-23s on %.1fs..%.1fs, ended by %s; recovery %s\n", "",
+				st->start_usec / 1e6,
+				st->end_usec == UINT64_MAX ? 0 : st->end_usec / 1e6,
+				st->end_reason[0] ? st->end_reason : "?", c);
 	}
 	for (unsigned i = 0; i < r->n_probes; i++) {
 		const struct report_probe *p = &r->probes[i];

@@ -88,6 +88,28 @@ struct scenario_probe {
 	char path[SCENARIO_TARGET_MAX + 1];
 };
 
+#define SCENARIO_EDGES_MAX 16 /* of edge = random(...) */
+
+/* When a step starts and what ends it, beyond a fixed at and for (src/schedule.c). Random
+ * choices are made once per run from the scenario's seed (schedule_resolve). */
+struct scenario_timing {
+	uint64_t at_lo_usec, at_hi_usec; /* at = random LO..HI; equal for a fixed at */
+	double chance;                   /* percent per try, 0: none */
+	uint64_t every_usec;             /* between two tries of chance */
+	uint64_t within_usec;            /* start_within: tries and waiting end at + this */
+	struct scenario_cond start_when, until;
+	char start_when_on[SCENARIO_NAME_MAX + 1], until_on[SCENARIO_NAME_MAX + 1]; /* probes */
+	unsigned start_when_probe, until_probe; /* their index into probes */
+	unsigned n_edges;                       /* > 1: edge = random(...) */
+	char edges[SCENARIO_EDGES_MAX][EDGE_NAME_MAX + 1];
+	uint64_t span_usec; /* for, or the ramp's over; 0: until the method ends */
+
+	/* resolved from the seed */
+	bool skipped;  /* no chance try hit within start_within */
+	unsigned tries; /* of chance, up to the hit */
+	char trigger[160];
+};
+
 struct scenario_step {
 	char name[SCENARIO_NAME_MAX + 1]; /* the text after [step ...] */
 	unsigned line;
@@ -103,6 +125,8 @@ struct scenario_step {
 	double ramp_from, ramp_to;
 	uint64_t ramp_over_usec;
 	unsigned ramp_points;
+
+	struct scenario_timing timing;
 };
 
 struct scenario {
@@ -114,6 +138,7 @@ struct scenario {
 	uint64_t lease_usec;        /* 0: runs until done even if nobody watches */
 	bool allow_overlap;         /* several faults (of different kinds) on one edge at once */
 	uint64_t method_usec;       /* resolved: when the last step ends */
+	uint64_t seed;              /* of every random choice; from the file, chosen or given */
 
 	struct scenario_probe *probes;
 	unsigned n_probes;
@@ -154,6 +179,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct scenario *, scenario_free);
 const char *scenario_probe_type_to_string(enum scenario_probe_type t);
 const char *scenario_metric_to_string(enum scenario_metric m);
 const char *scenario_op_to_string(enum scenario_op op);
+/* "METRIC OP VALUE [over TIME]"; why says what is wrong. */
+int scenario_cond_parse(const char *text, struct scenario_cond *ret, char *why, size_t n);
 /* "failure_rate > 10% over 10s" */
 char *scenario_cond_format(const struct scenario_cond *c, char *buf, size_t n);
 /* Does a measured value meet the condition? */
@@ -175,5 +202,7 @@ struct scenario_action {
 };
 
 int scenario_timeline(const struct scenario *s, struct scenario_action **ret, unsigned *ret_n);
+/* In timeline order (after the runner moves a conditional step's actions). */
+void scenario_actions_sort(struct scenario_action *a, unsigned n);
 /* The fault a step applies at its largest (for limits): a ramp's larger end. */
 int scenario_step_peak(const struct scenario_step *st, struct fault *ret);

@@ -142,7 +142,7 @@ is watch "[e['seq'] for e in d['events']] == list(range(len(d['events']))), len(
 out report 0 --json report "$(field run-detach "d['run']")"
 is report "d['schema'], d['id'] == '$(field run-detach "d['run']")', d['outcome']" \
 	"('chaosd.report/1', True, 'held')"
-is report "[e['event'] for e in d['timeline'] if 'step' in e]" "['apply', 'revert']"
+is report "[e['event'] for e in d['timeline'] if 'step' in e]" "['apply', 'step', 'revert', 'step']"
 is report "sum(s[1] for s in d['probes'][0]['samples']) > 10" True
 out run-long 0 --json run --detach "$T/long.ini"
 wait_until 5 nft_has_db
