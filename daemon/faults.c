@@ -147,12 +147,19 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
 #define DRAIN_MARGIN_USEC (100 * USEC_PER_MSEC)
 #define DRAIN_MAX_USEC    (60 * USEC_PER_SEC)
 #define DRAIN_PKT_BYTES   1514 /* a queued packet's size for the time a rate takes to send it */
+#define DRAIN_PASS_USEC   (50 * USEC_PER_MSEC)
+#define DRAIN_PASS_LIMIT  1000 /* netem's default */
 
 struct drain {
 	struct edge edge;
 	uint64_t edge_hash;
 	int ifindex;
 	uint32_t limit[2]; /* per direction (out, in): the queue it may hold; 0: not draining */
+	bool held[2];      /* the direction drained: its netem existed */
+	/* Drained: a direction left without faults carries a plain netem (no rate, no delay:
+	 * a packet leaves it as it enters) for DRAIN_PASS_USEC before its objects go, so that
+	 * none is inside them when they are deleted. */
+	bool last;
 	uint32_t flows;
 	uint64_t until_mono_usec;
 	sd_event_source *timer;
@@ -263,6 +270,8 @@ static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 		return r;
 	if (dr && dr->limit[dir == FAULT_DIR_IN] > 0)
 		drain_order(&cfg, dr->limit[dir == FAULT_DIR_IN]);
+	else if (k == 0 && dr && dr->held[dir == FAULT_DIR_IN])
+		cfg.limit = DRAIN_PASS_LIMIT; /* the pass-through (struct drain) */
 	else if (k == 0)
 		return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
 	/* one share for the edge (check_flows), so the first fault's is every fault's */
@@ -570,11 +579,18 @@ static int drain_start(struct faults *f, const struct edge *e, int ifindex,
 		(void)sd_event_source_set_time(dr->timer, until);
 		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
 	}
+	if (dr->last) { /* back to draining */
+		(void)sd_event_source_set_time(dr->timer, until);
+		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
+		dr->last = false;
+	}
 	dr->until_mono_usec = MAX(dr->until_mono_usec, until);
 	dr->flows = flows;
 	for (unsigned i = 0; i < 2; i++)
-		if (hold_usec[i])
+		if (hold_usec[i]) {
 			dr->limit[i] = MAX(dr->limit[i], limit[i]);
+			dr->held[i] = true;
+		}
 	return 0;
 }
 
@@ -597,7 +613,15 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	for (unsigned i = 0; mine && i < n_list; i++)
 		if (streq(list[i]->edge.name, dr->edge.name) && list[i]->ifindex == dr->ifindex)
 			mine[n++] = list[i];
-	dr->limit[0] = dr->limit[1] = 0; /* sync_netem_dir: no longer draining */
+	/* sync_netem_dir: no longer draining; first a pass-through, then exactly the faults */
+	dr->limit[0] = dr->limit[1] = 0;
+	if (!dr->last) {
+		dr->last = true;
+		(void)sd_event_source_set_time_relative(es, DRAIN_PASS_USEC);
+		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+	} else {
+		dr->held[0] = dr->held[1] = false;
+	}
 	diag_init(&d);
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(dirs); i++)
 		r = sync_netem_dir(f, &dr->edge, dr->ifindex, dirs[i], mine, n, &d);
@@ -609,6 +633,8 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 		return 0;
 	}
+	if (dr->held[0] || dr->held[1])
+		return 0; /* the pass-through's turn */
 	drain_free(f, dr);
 	changed(f);
 	return 0;

@@ -339,6 +339,28 @@ static const char *format_measure(const struct scenario_cond *c, double v, char 
 	return buf;
 }
 
+/* Samples of the method since `from` that by themselves are past c's limit (a failed one is
+ * past a latency limit upwards): an abort needs two, so one outlier never decides. */
+static unsigned samples_beyond(const struct scenario_cond *c, const struct report_probe *rp,
+		uint64_t from)
+{
+	bool rate = c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE;
+	bool upwards = c->op == SCENARIO_GT || c->op == SCENARIO_GE;
+	unsigned n = 0;
+
+	for (unsigned i = rp->n_samples; i-- > 0 && rp->samples[i].t_usec >= from;) {
+		const struct report_sample *x = &rp->samples[i];
+
+		if (x->phase != REPORT_METHOD)
+			continue;
+		if (rate || !x->ok)
+			n += !x->ok && (rate || upwards);
+		else
+			n += scenario_cond_holds(c, (double)x->latency_usec);
+	}
+	return n;
+}
+
 /* The steady-state hypothesis over the last window of each probe's samples. */
 static bool hypothesis_holds(struct run *run, char *why, size_t n)
 {
@@ -590,7 +612,9 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 			return;
 	}
 	v = measured(c, &s);
-	if (!scenario_cond_holds(c, v))
+	if (!scenario_cond_holds(c, v) ||
+			samples_beyond(c, &run->report->probes[index],
+					now > c->window_usec ? now - c->window_usec : 0) < 2)
 		return;
 	scenario_cond_format(c, cond, sizeof(cond));
 	snprintf(reason, sizeof(reason), "probe %.40s: %s %.20s over %u samples (abort_when %.80s)",
