@@ -149,6 +149,8 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
 #define DRAIN_PKT_BYTES   1514 /* a queued packet's size for the time a rate takes to send it */
 #define DRAIN_PASS_USEC   (50 * USEC_PER_MSEC)
 #define DRAIN_PASS_LIMIT  1000 /* netem's default */
+#define DRAIN_QUEUE_USEC  (10 * USEC_PER_SEC)
+#define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
 
 struct drain {
 	struct edge edge;
@@ -160,6 +162,9 @@ struct drain {
 	 * a packet leaves it as it enters) for DRAIN_PASS_USEC before its objects go, so that
 	 * none is inside them when they are deleted. */
 	bool last;
+	/* ...and until its queue is empty: where chaosd's path is the bottleneck (a slow
+	 * machine) a standing queue outlives the delay; it is waited for up to this. */
+	uint64_t pass_until_mono_usec;
 	uint32_t flows;
 	uint64_t until_mono_usec;
 	sd_event_source *timer;
@@ -223,6 +228,30 @@ static uint64_t drain_hold_usec(struct faults *f, const struct edge *e, int ifin
 			hold += st.qlen * DRAIN_PKT_BYTES * USEC_PER_SEC / before->rate_bytes_per_sec;
 	}
 	return MIN(hold + DRAIN_MARGIN_USEC, DRAIN_MAX_USEC);
+}
+
+/* The edge's netem counters over af's directions. */
+static void netem_sum(struct faults *f, const struct active_fault *af, struct datapath_stats *ret)
+{
+	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+
+	*ret = (struct datapath_stats){};
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct datapath_stats st = {};
+		if (!dir_has(af->fault.direction, dirs[i]) ||
+				f->kernel.ops->netem_stats(f->kernel.userdata, &af->edge, af->ifindex,
+						dirs[i], &st) < 0)
+			continue;
+		ret->packets += st.packets;
+		ret->bytes += st.bytes;
+		ret->drops += st.drops;
+	}
+}
+
+/* A counter since base; a netem made anew since (counters from 0) counts from there. */
+static uint64_t since(uint64_t now, uint64_t base)
+{
+	return now >= base ? now - base : now;
 }
 
 /* The merge of the netem faults of `list` on edge e in direction dir; *ret_k: how many (0: none,
@@ -594,6 +623,20 @@ static int drain_start(struct faults *f, const struct edge *e, int ifindex,
 	return 0;
 }
 
+/* Whether a direction of dr's edge that drained still holds packets. */
+static bool drain_queued(struct faults *f, const struct drain *dr)
+{
+	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct datapath_stats st = {};
+		if (dr->held[i] && f->kernel.ops->netem_stats(f->kernel.userdata, &dr->edge,
+						dr->ifindex, dirs[i], &st) >= 0 && st.qlen > 0)
+			return true;
+	}
+	return false;
+}
+
 /* Drained: the edge gets exactly what its faults on that interface ask for. */
 static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 {
@@ -606,6 +649,12 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	struct diag d;
 	int r = 0;
 
+	if (dr->last && now_usec(CLOCK_MONOTONIC) < dr->pass_until_mono_usec &&
+			drain_queued(f, dr)) {
+		(void)sd_event_source_set_time_relative(es, DRAIN_POLL_USEC);
+		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
 	list = edge_faults(f, dr->edge_hash, &n_list);
 	mine = calloc(n_list ? n_list : 1, sizeof(*mine));
 	if (!mine)
@@ -617,6 +666,7 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	dr->limit[0] = dr->limit[1] = 0;
 	if (!dr->last) {
 		dr->last = true;
+		dr->pass_until_mono_usec = now_usec(CLOCK_MONOTONIC) + DRAIN_QUEUE_USEC;
 		(void)sd_event_source_set_time_relative(es, DRAIN_PASS_USEC);
 		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 	} else {
@@ -1027,6 +1077,9 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 			(void)journal_fault_remove(f->journal, af->id);
 			return -ENOMEM;
 		}
+		if (!part)
+			netem_sum(f, af, &af->base);
+		af->seen_mono_usec = now_mono;
 		f->list = nf;
 		f->list[f->n++] = fresh;
 		by_edge_add(f, TAKE_PTR(fresh));
@@ -1041,6 +1094,39 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	*ret_af = af;
 	*ret_updated = existing != NULL;
 	return 0;
+}
+
+void faults_affected(struct faults *f, struct active_fault *af, struct faults_affected *ret)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	struct datapath_stats st;
+
+	*ret = (struct faults_affected){ .verb = "passed" };
+	switch (af->fault.kind) {
+	case FAULT_PARTITION:
+		ret->verb = "dropped";
+		(void)f->kernel.ops->partition_drops(f->kernel.userdata, af->id, &ret->packets);
+		break;
+	case FAULT_LOSS:
+		ret->verb = "dropped";
+		netem_sum(f, af, &st);
+		ret->packets = since(st.drops, af->base.drops);
+		break;
+	default:
+		if (af->fault.kind == FAULT_LATENCY || af->fault.kind == FAULT_REORDER)
+			ret->verb = "delayed";
+		else if (af->fault.kind == FAULT_RATE)
+			ret->verb = "paced";
+		netem_sum(f, af, &st);
+		ret->packets = since(st.packets, af->base.packets);
+		ret->bytes = since(st.bytes, af->base.bytes);
+		break;
+	}
+	if (ret->packets != af->seen_count) {
+		af->seen_count = ret->packets;
+		af->seen_mono_usec = now;
+	}
+	ret->idle_usec = now > af->seen_mono_usec ? now - af->seen_mono_usec : 0;
 }
 
 void faults_stats(struct faults *f, const struct active_fault *af, uint64_t *ret_matched,

@@ -212,17 +212,25 @@ int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer
 
 static void run_finish(struct run *run, enum report_outcome outcome, const char *reason);
 static void run_abort(struct run *run, const char *reason);
+static void abort_later(struct run *run, const char *reason);
 static void enter_phase(struct run *run, enum report_phase phase);
 
 static void revert_step(struct run *run, unsigned step, const char *why)
 {
 	struct scenario_step *st = &run->sc->steps[step];
 	uint64_t id = run->step_fault[step];
+	const char *verb = NULL;
+	uint64_t packets = 0;
 	struct diag d;
 	int k;
 
 	if (!id)
 		return;
+	/* What it did, read before it goes (its counters go with it). */
+	if (!run->runner->hooks.affected ||
+			run->runner->hooks.affected(run->runner->hooks.userdata, id, &verb,
+					&packets) < 0)
+		verb = NULL;
 	/* Cleared first: the fault core tells us about the revert (runner_fault_gone). */
 	run->step_fault[step] = 0;
 	diag_init(&d);
@@ -237,8 +245,19 @@ static void revert_step(struct run *run, unsigned step, const char *why)
 				st->name, diag_text(&d));
 	else
 		report_event_add(run->report, run_t(run), "revert", st->name, st->edge,
-				fault_kind_to_string(st->fault.kind), "step %s: %s reverted on %s",
-				st->name, fault_kind_to_string(st->fault.kind), st->edge);
+				fault_kind_to_string(st->fault.kind),
+				"step %s: %s reverted on %s%s%s %" PRIu64 " packet%s%s",
+				st->name, fault_kind_to_string(st->fault.kind), st->edge,
+				verb ? " (it " : "", verb ? verb : "", verb ? packets : 0,
+				!verb ? "" : packets == 1 ? "" : "s", verb ? ")" : "");
+	/* Only at its own end: an abort's reverts do not abort again. */
+	if (verb && packets == 0 && st->require_traffic && streq(why, "scenario-step-end")) {
+		char reason[REPORT_TEXT_MAX + 1];
+		snprintf(reason, sizeof(reason), "step %.60s: its %s fault on edge %.60s: %s "
+				"(require_traffic = yes)", st->name,
+				fault_kind_to_string(st->fault.kind), st->edge, "no packet matched: check the destination, the route and the address family");
+		abort_later(run, reason);
+	}
 }
 
 static void revert_all_steps(struct run *run, const char *why)

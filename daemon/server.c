@@ -111,6 +111,21 @@ static int run_revert(void *userdata, uint64_t id, const char *why, uid_t uid, p
 	return faults_revert(s->faults, id, why, uid, pid, d);
 }
 
+static int run_affected(void *userdata, uint64_t id, const char **ret_verb,
+		uint64_t *ret_packets)
+{
+	struct server *s = userdata;
+	struct active_fault *af = faults_find(s->faults, id);
+	struct faults_affected a;
+
+	if (!af)
+		return -ENOENT;
+	faults_affected(s->faults, af, &a);
+	*ret_verb = a.verb;
+	*ret_packets = a.packets;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ start and stop */
 
 int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journal *j)
@@ -244,7 +259,7 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 	const struct killswitch_hooks kh = { .changed = hook_changed,
 		.unrecorded = hook_unrecorded };
 	const struct runner_hooks rh = { .check = run_check, .apply = run_apply,
-		.revert = run_revert, .changed = hook_changed };
+		.revert = run_revert, .changed = hook_changed, .affected = run_affected };
 	struct faults_hooks fhs = fh;
 	struct killswitch_hooks khs = kh;
 	struct runner_hooks rhs = rh;

@@ -23,6 +23,7 @@ struct fake {
 	unsigned n_partitions;
 	uint64_t partition_ids[16];
 	unsigned calls, remove_all_calls;
+	uint64_t packets, drops, qlen; /* every netem's counters */
 	int fail_dir_in;       /* set_netem on FAULT_DIR_IN fails with this (0: no) */
 	int fail_partitions;
 };
@@ -93,7 +94,10 @@ static int fake_resolve(void *k, const struct edge *e, int *ret, struct diag *d)
 static int fake_stats(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
 		struct datapath_stats *ret)
 {
-	*ret = (struct datapath_stats){ .packets = 10, .drops = 2, .qlen = 1 };
+	struct fake *f = k;
+
+	*ret = (struct datapath_stats){ .packets = f->packets, .bytes = f->packets * 100,
+		.drops = f->drops, .qlen = f->qlen };
 	return 0;
 }
 
@@ -463,6 +467,18 @@ START_TEST(test_lossless_revert)
 	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
 	ck_assert_int_eq(fake.latency_ms[0][1], -1); /* never made on the other direction */
 
+	/* a queue that outlives the delay (a standing one) is waited for before the objects go */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.qlen = 5;
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	t0 = now_usec(CLOCK_MONOTONIC);
+	while (now_usec(CLOCK_MONOTONIC) < t0 + USEC_PER_SEC)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0); /* still the pass-through */
+	ck_assert_uint_eq(fake.rate[0][0], 0);
+	fake.qlen = 0;
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+
 	/* the kill switch on an edge does not wait */
 	apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
 	ck_assert_int_eq(faults_revert_edge(faults, "db", "kill", 0, 0, &reverted, &d), 0);
@@ -481,6 +497,48 @@ START_TEST(test_lossless_revert)
 		ck_assert_int_ge(sd_event_run(event, 50 * USEC_PER_MSEC), 0);
 	ck_assert_uint_eq(fake.calls, calls);
 	ck_assert_uint_eq(journal_on_disk(), 0);
+}
+END_TEST
+
+/* Each fault counts what it did, from the edge's netem read by its kind and from its own start:
+ * stacked latency and loss on one edge differ; a count that does not move is idle. */
+START_TEST(test_affected)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24"), cache = make_edge("cache", "10.0.1.0/24");
+	struct fault lat = make_fault(FAULT_LATENCY, "ms", "100", NULL);
+	struct fault loss = make_fault(FAULT_LOSS, "percent", "10", NULL);
+	struct fault p = make_fault(FAULT_PARTITION, NULL, NULL, NULL);
+	struct faults_affected a;
+	struct active_fault *af;
+	uint64_t l, o, q;
+
+	fake.packets = 100; /* the netem was there before (another fault, a drain) */
+	l = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.packets = 150;
+	fake.drops = 7;
+	o = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	q = apply(&cache, &p, 60 * USEC_PER_SEC, NULL);
+	fake.packets = 400;
+	fake.drops = 20;
+	faults_affected(faults, faults_find(faults, l), &a);
+	ck_assert_str_eq(a.verb, "delayed");
+	ck_assert_uint_eq(a.packets, 300);
+	ck_assert_uint_eq(a.bytes, 30000);
+	faults_affected(faults, faults_find(faults, o), &a);
+	ck_assert_str_eq(a.verb, "dropped");
+	ck_assert_uint_eq(a.packets, 13);
+	faults_affected(faults, faults_find(faults, q), &a);
+	ck_assert_str_eq(a.verb, "dropped");
+	ck_assert_uint_eq(a.packets, 5); /* the partition's own rule */
+	ck_assert_uint_lt(a.idle_usec, FAULTS_IDLE_USEC);
+	/* nothing moved for 31 s: idle; then traffic: not */
+	af = faults_find(faults, l);
+	af->seen_mono_usec -= 31 * USEC_PER_SEC;
+	faults_affected(faults, af, &a);
+	ck_assert_uint_ge(a.idle_usec, FAULTS_IDLE_USEC);
+	fake.packets++;
+	faults_affected(faults, af, &a);
+	ck_assert_uint_lt(a.idle_usec, FAULTS_IDLE_USEC);
 }
 END_TEST
 
@@ -730,6 +788,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_lease_lapses_and_renews);
 	tcase_add_test(tc, test_revert_all);
 	tcase_add_test(tc, test_lossless_revert);
+	tcase_add_test(tc, test_affected);
 	tcase_add_test(tc, test_interface_deleted);
 	tcase_add_test(tc, test_adoptable);
 	tcase_add_test(tc, test_adopt_keeps_id_and_deadline);
