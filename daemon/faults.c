@@ -139,16 +139,14 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
  * packets overtake them (dup ACKs, spurious fast retransmits). So a revert that takes delay off
  * an edge keeps the edge's netem for the longest time a packet can spend in it, carrying what
  * the remaining faults ask for plus a rate so high it costs nothing: with a rate, netem queues
- * each new packet behind the last one it holds, so nothing is lost or overtaken. Then the edge
- * gets exactly its faults (or nothing). The kill switch, a move and a vanished interface do not
+ * each new packet behind the last one it holds, so nothing is lost or overtaken. Once the delay
+ * is over and its queue is empty, the edge gets exactly its faults (or nothing). The kill switch, a move and a vanished interface do not
  * wait. A crash meanwhile is safe: the fault is already out of the journal, and a restart's
  * cleanup removes every object chaosd owns. */
 #define DRAIN_RATE_BYTES  (100ULL * 1000 * 1000 * 1000 / 8) /* 100 Gbit/s: 120 ns a packet */
 #define DRAIN_MARGIN_USEC (100 * USEC_PER_MSEC)
 #define DRAIN_MAX_USEC    (60 * USEC_PER_SEC)
 #define DRAIN_PKT_BYTES   1514 /* a queued packet's size for the time a rate takes to send it */
-#define DRAIN_PASS_USEC   (50 * USEC_PER_MSEC)
-#define DRAIN_PASS_LIMIT  1000 /* netem's default */
 #define DRAIN_QUEUE_USEC  (10 * USEC_PER_SEC)
 #define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
 
@@ -158,13 +156,10 @@ struct drain {
 	int ifindex;
 	uint32_t limit[2]; /* per direction (out, in): the queue it may hold; 0: not draining */
 	bool held[2];      /* the direction drained: its netem existed */
-	/* Drained: a direction left without faults carries a plain netem (no rate, no delay:
-	 * a packet leaves it as it enters) for DRAIN_PASS_USEC before its objects go, so that
-	 * none is inside them when they are deleted. */
-	bool last;
-	/* ...and until its queue is empty: where chaosd's path is the bottleneck (a slow
-	 * machine) a standing queue outlives the delay; it is waited for up to this. */
-	uint64_t pass_until_mono_usec;
+	/* After the delay, the netem stays as it is until its queue is empty: where chaosd's
+	 * path is the bottleneck (a slow machine) a standing queue outlives the delay. Waited
+	 * for up to this (0: the delay is not over yet). */
+	uint64_t empty_until_mono_usec;
 	uint32_t flows;
 	uint64_t until_mono_usec;
 	sd_event_source *timer;
@@ -299,8 +294,6 @@ static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 		return r;
 	if (dr && dr->limit[dir == FAULT_DIR_IN] > 0)
 		drain_order(&cfg, dr->limit[dir == FAULT_DIR_IN]);
-	else if (k == 0 && dr && dr->held[dir == FAULT_DIR_IN])
-		cfg.limit = DRAIN_PASS_LIMIT; /* the pass-through (struct drain) */
 	else if (k == 0)
 		return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
 	/* one share for the edge (check_flows), so the first fault's is every fault's */
@@ -608,10 +601,10 @@ static int drain_start(struct faults *f, const struct edge *e, int ifindex,
 		(void)sd_event_source_set_time(dr->timer, until);
 		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
 	}
-	if (dr->last) { /* back to draining */
+	if (dr->empty_until_mono_usec) { /* waiting for the queue: the new delay first */
 		(void)sd_event_source_set_time(dr->timer, until);
 		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
-		dr->last = false;
+		dr->empty_until_mono_usec = 0;
 	}
 	dr->until_mono_usec = MAX(dr->until_mono_usec, until);
 	dr->flows = flows;
@@ -649,8 +642,9 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	struct diag d;
 	int r = 0;
 
-	if (dr->last && now_usec(CLOCK_MONOTONIC) < dr->pass_until_mono_usec &&
-			drain_queued(f, dr)) {
+	if (!dr->empty_until_mono_usec)
+		dr->empty_until_mono_usec = now_usec(CLOCK_MONOTONIC) + DRAIN_QUEUE_USEC;
+	if (now_usec(CLOCK_MONOTONIC) < dr->empty_until_mono_usec && drain_queued(f, dr)) {
 		(void)sd_event_source_set_time_relative(es, DRAIN_POLL_USEC);
 		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 		return 0;
@@ -662,16 +656,9 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	for (unsigned i = 0; mine && i < n_list; i++)
 		if (streq(list[i]->edge.name, dr->edge.name) && list[i]->ifindex == dr->ifindex)
 			mine[n++] = list[i];
-	/* sync_netem_dir: no longer draining; first a pass-through, then exactly the faults */
+	/* sync_netem_dir: no longer draining, exactly the faults */
 	dr->limit[0] = dr->limit[1] = 0;
-	if (!dr->last) {
-		dr->last = true;
-		dr->pass_until_mono_usec = now_usec(CLOCK_MONOTONIC) + DRAIN_QUEUE_USEC;
-		(void)sd_event_source_set_time_relative(es, DRAIN_PASS_USEC);
-		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-	} else {
-		dr->held[0] = dr->held[1] = false;
-	}
+	dr->held[0] = dr->held[1] = false;
 	diag_init(&d);
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(dirs); i++)
 		r = sync_netem_dir(f, &dr->edge, dr->ifindex, dirs[i], mine, n, &d);
@@ -683,8 +670,6 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 		return 0;
 	}
-	if (dr->held[0] || dr->held[1])
-		return 0; /* the pass-through's turn */
 	drain_free(f, dr);
 	changed(f);
 	return 0;

@@ -37,6 +37,8 @@ struct run {
 	sd_event_source *lease;
 	sd_event_source *defer;    /* abort out of a callback */
 	char defer_reason[REPORT_TEXT_MAX + 1];
+	/* a step with require_traffic = yes whose fault matched nothing: the run fails */
+	char traffic_reason[REPORT_TEXT_MAX + 1];
 	struct run *next;
 };
 
@@ -250,13 +252,14 @@ static void revert_step(struct run *run, unsigned step, const char *why)
 				st->name, fault_kind_to_string(st->fault.kind), st->edge,
 				verb ? " (it " : "", verb ? verb : "", verb ? packets : 0,
 				!verb ? "" : packets == 1 ? "" : "s", verb ? ")" : "");
-	/* Only at its own end: an abort's reverts do not abort again. */
-	if (verb && packets == 0 && st->require_traffic && streq(why, "scenario-step-end")) {
-		char reason[REPORT_TEXT_MAX + 1];
-		snprintf(reason, sizeof(reason), "step %.60s: its %s fault on edge %.60s: %s "
-				"(require_traffic = yes)", st->name,
-				fault_kind_to_string(st->fault.kind), st->edge, "no packet matched: check the destination, the route and the address family");
-		abort_later(run, reason);
+	/* Only at its own end or the method's: an abort's reverts do not abort again. */
+	if (verb && packets == 0 && st->require_traffic &&
+			(streq(why, "scenario-step-end") || streq(why, "scenario-rollback"))) {
+		snprintf(run->traffic_reason, sizeof(run->traffic_reason), "step %.60s: its %s "
+				"fault on edge %.60s: no packet matched: check the destination, the "
+				"route and the address family (require_traffic = yes)", st->name,
+				fault_kind_to_string(st->fault.kind), st->edge);
+		abort_later(run, run->traffic_reason);
 	}
 }
 
@@ -434,6 +437,11 @@ static void enter_phase(struct run *run, enum report_phase phase)
 		break;
 	case REPORT_ROLLBACK:
 		revert_all_steps(run, "scenario-rollback");
+		/* the last step's end is also the method's: its abort_later comes too late */
+		if (run->traffic_reason[0]) {
+			run_finish(run, REPORT_ABORTED, run->traffic_reason);
+			return;
+		}
 		if (run->sc->steady_state_usec == 0) {
 			run_finish(run, REPORT_HELD, "the method ran to its end; no steady-state "
 					"hypothesis to check");

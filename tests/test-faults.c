@@ -463,7 +463,7 @@ START_TEST(test_lossless_revert)
 	ck_assert_uint_eq(fake.rate[0][0], 0);
 	ck_assert_uint_gt(fake.loss[0][0], 0);
 	ck_assert_int_eq(faults_revert(faults, b, "revert", 0, 0, &d), 0);
-	/* the drain's last 50 ms: a pass-through netem, then nothing */
+	/* the drain is over: nothing waits any more */
 	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
 	ck_assert_int_eq(fake.latency_ms[0][1], -1); /* never made on the other direction */
 
@@ -474,8 +474,8 @@ START_TEST(test_lossless_revert)
 	t0 = now_usec(CLOCK_MONOTONIC);
 	while (now_usec(CLOCK_MONOTONIC) < t0 + USEC_PER_SEC)
 		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
-	ck_assert_int_eq(fake.latency_ms[0][0], 0); /* still the pass-through */
-	ck_assert_uint_eq(fake.rate[0][0], 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0); /* still draining, in order */
+	ck_assert_uint_gt(fake.rate[0][0], 0);
 	fake.qlen = 0;
 	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
 
