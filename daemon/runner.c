@@ -217,12 +217,24 @@ static void run_abort(struct run *run, const char *reason);
 static void abort_later(struct run *run, const char *reason);
 static void enter_phase(struct run *run, enum report_phase phase);
 
+/* " (it delayed 12 packets)", flagged when nothing matched; "" when unknown. */
+static const char *did_text(const char *verb, uint64_t packets, char *buf, size_t n)
+{
+	if (!verb)
+		return "";
+	snprintf(buf, n, " (it %s %" PRIu64 " packet%s)%s", verb, packets, packets == 1 ? "" : "s",
+			packets ? "" : ": no packet matched: check the destination, the route and "
+				       "the address family");
+	return buf;
+}
+
 static void revert_step(struct run *run, unsigned step, const char *why)
 {
 	struct scenario_step *st = &run->sc->steps[step];
 	uint64_t id = run->step_fault[step];
 	const char *verb = NULL;
 	uint64_t packets = 0;
+	char did[160];
 	struct diag d;
 	int k;
 
@@ -247,11 +259,9 @@ static void revert_step(struct run *run, unsigned step, const char *why)
 				st->name, diag_text(&d));
 	else
 		report_event_add(run->report, run_t(run), "revert", st->name, st->edge,
-				fault_kind_to_string(st->fault.kind),
-				"step %s: %s reverted on %s%s%s %" PRIu64 " packet%s%s",
+				fault_kind_to_string(st->fault.kind), "step %s: %s reverted on %s%s",
 				st->name, fault_kind_to_string(st->fault.kind), st->edge,
-				verb ? " (it " : "", verb ? verb : "", verb ? packets : 0,
-				!verb ? "" : packets == 1 ? "" : "s", verb ? ")" : "");
+				did_text(verb, packets, did, sizeof(did)));
 	/* Only at its own end or the method's: an abort's reverts do not abort again. */
 	if (verb && packets == 0 && st->require_traffic &&
 			(streq(why, "scenario-step-end") || streq(why, "scenario-rollback"))) {
