@@ -148,6 +148,7 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
 #define DRAIN_MAX_USEC    (60 * USEC_PER_SEC)
 #define DRAIN_PKT_BYTES   1514 /* a queued packet's size for the time a rate takes to send it */
 #define DRAIN_QUEUE_USEC  (10 * USEC_PER_SEC)
+#define DRAIN_UNCLASSIFY_USEC (100 * USEC_PER_MSEC)
 #define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
 
 struct drain {
@@ -160,6 +161,9 @@ struct drain {
 	 * path is the bottleneck (a slow machine) a standing queue outlives the delay. Waited
 	 * for up to this (0: the delay is not over yet). */
 	uint64_t empty_until_mono_usec;
+	/* Then a direction left without faults first stops getting packets (its classification
+	 * goes), and DRAIN_UNCLASSIFY_USEC later its objects: none is inside them then. */
+	bool unclassified[2];
 	uint32_t flows;
 	uint64_t until_mono_usec;
 	sd_event_source *timer;
@@ -283,7 +287,7 @@ static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct active_fault *const *list, unsigned n,
 		struct diag *d)
 {
-	const struct drain *dr = drain_find(f, e->name, ifindex);
+	struct drain *dr = drain_find(f, e->name, ifindex);
 	const struct fault *first;
 	struct netem_config cfg;
 	unsigned k;
@@ -292,6 +296,13 @@ static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 	r = merge_dir(e, dir, f->link_rate_bps, list, n, &cfg, &first, &k, d);
 	if (r < 0)
 		return r;
+	if (dr && dr->unclassified[dir == FAULT_DIR_IN] && k > 0) {
+		/* a fault came back while the edge's traffic was off its netem: made anew */
+		r = f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
+		if (r < 0)
+			return r;
+		dr->unclassified[dir == FAULT_DIR_IN] = false;
+	}
 	if (dr && dr->limit[dir == FAULT_DIR_IN] > 0)
 		drain_order(&cfg, dr->limit[dir == FAULT_DIR_IN]);
 	else if (k == 0)
@@ -630,6 +641,33 @@ static bool drain_queued(struct faults *f, const struct drain *dr)
 	return false;
 }
 
+/* Take the traffic of dr's directions that are left without faults off their netem, once;
+ * returns how many it did now (0: done before, or nothing to do, or it failed: the removal
+ * then goes ahead). */
+static int drain_unclassify(struct faults *f, struct drain *dr, struct active_fault *const *mine,
+		unsigned n, struct diag *d)
+{
+	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+	int done = 0;
+
+	if (!f->kernel.ops->unclassify)
+		return 0;
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct netem_config cfg;
+		const struct fault *first;
+		unsigned k;
+
+		if (!dr->held[i] || dr->unclassified[i] ||
+				merge_dir(&dr->edge, dirs[i], f->link_rate_bps, mine, n, &cfg, &first,
+						&k, d) < 0 || k > 0)
+			continue;
+		dr->unclassified[i] = true;
+		if (f->kernel.ops->unclassify(f->kernel.userdata, &dr->edge, dirs[i], d) >= 0)
+			done++;
+	}
+	return done;
+}
+
 /* Drained: the edge gets exactly what its faults on that interface ask for. */
 static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 {
@@ -656,10 +694,15 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	for (unsigned i = 0; mine && i < n_list; i++)
 		if (streq(list[i]->edge.name, dr->edge.name) && list[i]->ifindex == dr->ifindex)
 			mine[n++] = list[i];
+	diag_init(&d);
+	if (r >= 0 && drain_unclassify(f, dr, mine, n, &d) > 0) {
+		(void)sd_event_source_set_time_relative(es, DRAIN_UNCLASSIFY_USEC);
+		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
 	/* sync_netem_dir: no longer draining, exactly the faults */
 	dr->limit[0] = dr->limit[1] = 0;
 	dr->held[0] = dr->held[1] = false;
-	diag_init(&d);
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(dirs); i++)
 		r = sync_netem_dir(f, &dr->edge, dr->ifindex, dirs[i], mine, n, &d);
 	if (r < 0) {

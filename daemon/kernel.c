@@ -28,6 +28,11 @@ static int kn_remove_all(void *k, struct diag *d)
 	return r1 + r2;
 }
 
+static int kn_unclassify(void *k, const struct edge *e, enum fault_direction dir, struct diag *d)
+{
+	return datapath_unclassify(((struct kernel_netlink *)k)->dp, e, dir, d);
+}
+
 static int kn_forget_interface(void *k, int ifindex, struct diag *d)
 {
 	return datapath_forget_interface(((struct kernel_netlink *)k)->dp, ifindex, d);
@@ -51,6 +56,7 @@ static int kn_partition_drops(void *k, uint64_t id, uint64_t *ret)
 
 static const struct kernel_ops netlink_ops = {
 	.set_netem = kn_set_netem,
+	.unclassify = kn_unclassify,
 	.sync_partitions = kn_sync_partitions,
 	.remove_all = kn_remove_all,
 	.forget_interface = kn_forget_interface,

@@ -29,6 +29,9 @@ struct kernel_ops {
 	int (*netem_stats)(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
 			struct datapath_stats *ret);
 	int (*partition_drops)(void *k, uint64_t id, uint64_t *ret);
+	/* The edge's traffic no longer reaches its netem, which stays (datapath_unclassify). */
+	int (*unclassify)(void *k, const struct edge *e, enum fault_direction dir,
+			struct diag *d);
 };
 
 struct kernel {

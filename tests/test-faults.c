@@ -24,6 +24,7 @@ struct fake {
 	uint64_t partition_ids[16];
 	unsigned calls, remove_all_calls;
 	uint64_t packets, drops, qlen; /* every netem's counters */
+	unsigned unclassified; /* unclassify calls while that direction still had a netem */
 	int fail_dir_in;       /* set_netem on FAULT_DIR_IN fails with this (0: no) */
 	int fail_partitions;
 };
@@ -107,7 +108,17 @@ static int fake_drops(void *k, uint64_t id, uint64_t *ret)
 	return 0;
 }
 
+static int fake_unclassify(void *k, const struct edge *e, enum fault_direction dir,
+		struct diag *d)
+{
+	struct fake *f = k;
+
+	f->unclassified += f->latency_ms[edge_slot(e)][dir == FAULT_DIR_IN] >= 0;
+	return 0;
+}
+
 static const struct kernel_ops fake_ops = {
+	.unclassify = fake_unclassify,
 	.set_netem = fake_set_netem,
 	.sync_partitions = fake_sync_partitions,
 	.remove_all = fake_remove_all,
@@ -478,6 +489,8 @@ START_TEST(test_lossless_revert)
 	ck_assert_uint_gt(fake.rate[0][0], 0);
 	fake.qlen = 0;
 	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+	/* its traffic was taken off the netem before the netem went */
+	ck_assert_uint_ge(fake.unclassified, 1);
 
 	/* the kill switch on an edge does not wait */
 	apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
