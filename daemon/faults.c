@@ -627,15 +627,18 @@ static int drain_start(struct faults *f, const struct edge *e, int ifindex,
 	return 0;
 }
 
-/* Whether a direction of dr's edge that drained still holds packets. */
+/* Whether a direction of dr's edge that drained still holds packets (read now: a cached
+ * count from up to DP_STATS_USEC ago could say empty while a standing queue is there). */
 static bool drain_queued(struct faults *f, const struct drain *dr)
 {
 	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+	__typeof__(f->kernel.ops->netem_stats) stats = f->kernel.ops->netem_stats_now ?
+			f->kernel.ops->netem_stats_now : f->kernel.ops->netem_stats;
 
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
 		struct datapath_stats st = {};
-		if (dr->held[i] && f->kernel.ops->netem_stats(f->kernel.userdata, &dr->edge,
-						dr->ifindex, dirs[i], &st) >= 0 && st.qlen > 0)
+		if (dr->held[i] && stats(f->kernel.userdata, &dr->edge, dr->ifindex, dirs[i],
+						&st) >= 0 && st.qlen > 0)
 			return true;
 	}
 	return false;

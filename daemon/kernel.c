@@ -49,6 +49,13 @@ static int kn_netem_stats(void *k, const struct edge *e, int ifindex, enum fault
 	return datapath_get_stats(((struct kernel_netlink *)k)->dp, e, ifindex, dir, ret);
 }
 
+static int kn_netem_stats_now(void *k, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct datapath_stats *ret)
+{
+	datapath_stats_invalidate(((struct kernel_netlink *)k)->dp);
+	return kn_netem_stats(k, e, ifindex, dir, ret);
+}
+
 static int kn_partition_drops(void *k, uint64_t id, uint64_t *ret)
 {
 	return nl_nft_get_drops(((struct kernel_netlink *)k)->nft, id, ret);
@@ -57,6 +64,7 @@ static int kn_partition_drops(void *k, uint64_t id, uint64_t *ret)
 static const struct kernel_ops netlink_ops = {
 	.set_netem = kn_set_netem,
 	.unclassify = kn_unclassify,
+	.netem_stats_now = kn_netem_stats_now,
 	.sync_partitions = kn_sync_partitions,
 	.remove_all = kn_remove_all,
 	.forget_interface = kn_forget_interface,

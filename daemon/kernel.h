@@ -28,6 +28,9 @@ struct kernel_ops {
 	int (*resolve_ifindex)(void *k, const struct edge *e, int *ret_ifindex, struct diag *d);
 	int (*netem_stats)(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
 			struct datapath_stats *ret);
+	/* The same read from the kernel now, not from the short-lived cache. May be NULL. */
+	int (*netem_stats_now)(void *k, const struct edge *e, int ifindex,
+			enum fault_direction dir, struct datapath_stats *ret);
 	int (*partition_drops)(void *k, uint64_t id, uint64_t *ret);
 	/* The edge's traffic no longer reaches its netem, which stays (datapath_unclassify). */
 	int (*unclassify)(void *k, const struct edge *e, enum fault_direction dir,

@@ -75,6 +75,8 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_direction dir,
 		struct diag *d);
 
+/* The next datapath_get_stats() dumps afresh. */
+void datapath_stats_invalidate(struct datapath *dp);
 int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct datapath_stats *ret);
 
