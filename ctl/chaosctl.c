@@ -327,6 +327,25 @@ static void print_history(const struct proto_msg *m)
 		printf("The kill switch has never been used.\n");
 }
 
+/* "delayed 1234 packets (1.8 MB)": what the fault did so far, from the kernel's counters. */
+static const char *affected_text(const struct proto_msg *m, unsigned i, char *buf, size_t n)
+{
+	uint64_t packets = 0, bytes = 0;
+
+	(void)parse_u64_range(show(m, i, "affected_packets"), 0, UINT64_MAX, &packets);
+	(void)parse_u64_range(show(m, i, "affected_bytes"), 0, UINT64_MAX, &bytes);
+	if (bytes >= 1000000)
+		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f MB)", show(m, i, "affected"),
+				packets, packets == 1 ? "" : "s", (double)bytes / 1e6);
+	else if (bytes > 0)
+		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f kB)", show(m, i, "affected"),
+				packets, packets == 1 ? "" : "s", (double)bytes / 1e3);
+	else
+		snprintf(buf, n, "%s %" PRIu64 " packet%s", show(m, i, "affected"), packets,
+				packets == 1 ? "" : "s");
+	return buf;
+}
+
 static void print_status(const struct proto_msg *m)
 {
 	unsigned i = first_record(m);
@@ -350,21 +369,22 @@ static void print_status(const struct proto_msg *m)
 	}
 	for (; i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		uint64_t rem = 0;
-		char left[32];
+		char left[32], so_far[64];
 		if (!streq(m->fields[i].value, "fault"))
 			continue;
 		if (!any)
-			printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", "ID", "EDGE", "FAULT",
-					"DIR", "PARAMETERS", "LEFT", "MATCHED", "DELAYED",
-					"DROPPED");
+			printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", "ID", "EDGE", "FAULT", "DIR",
+					"PARAMETERS", "LEFT", "SO FAR");
 		any = true;
 		(void)parse_u64_range(show(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
-		printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", show(m, i, "id"),
+		printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", show(m, i, "id"),
 				show(m, i, "edge"), show(m, i, "kind"), show(m, i, "direction"),
 				show(m, i, "describe"),
 				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
 						sizeof(left)),
-				show(m, i, "matched"), show(m, i, "delayed"), show(m, i, "dropped"));
+				affected_text(m, i, so_far, sizeof(so_far)));
+		if (*show(m, i, "warning"))
+			printf("     ! fault %s: %s\n", show(m, i, "id"), show(m, i, "warning"));
 	}
 	if (!any)
 		printf("No active faults.\n");
@@ -510,10 +530,11 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 	uint64_t dur = 0;
 	char durs[32];
 	(void)parse_u64_range(show(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
-	printf("%s fault %s: %s on edge '%s' (%s), %s, reverts in %s\n", show(m, 0, "action"),
+	/* a fault without parameters (a partition) has no ", params" part */
+	printf("%s fault %s: %s on edge '%s' (%s)%s%s, reverts in %s\n", show(m, 0, "action"),
 			show(m, 0, "id"), show(m, 0, "kind"), show(m, 0, "edge"),
-			show(m, 0, "interface"), show(m, 0, "params"),
-			parse_format_duration(dur, durs, sizeof(durs)));
+			show(m, 0, "interface"), *show(m, 0, "params") ? ", " : "",
+			show(m, 0, "params"), parse_format_duration(dur, durs, sizeof(durs)));
 	if (f.lease_usec)
 		return hold_lease(get(m, 0, "id"), f.lease_usec);
 	return 0;

@@ -29,6 +29,11 @@ static int kn_remove_all(void *k, struct diag *d)
 	return r1 + r2;
 }
 
+static int kn_unclassify(void *k, const struct edge *e, enum fault_direction dir, struct diag *d)
+{
+	return datapath_unclassify(((struct kernel_netlink *)k)->dp, e, dir, d);
+}
+
 static int kn_forget_interface(void *k, int ifindex, struct diag *d)
 {
 	return datapath_forget_interface(((struct kernel_netlink *)k)->dp, ifindex, d);
@@ -43,6 +48,13 @@ static int kn_netem_stats(void *k, const struct edge *e, int ifindex, enum fault
 		struct datapath_stats *ret)
 {
 	return datapath_get_stats(((struct kernel_netlink *)k)->dp, e, ifindex, dir, ret);
+}
+
+static int kn_netem_stats_now(void *k, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct datapath_stats *ret)
+{
+	datapath_stats_invalidate(((struct kernel_netlink *)k)->dp);
+	return kn_netem_stats(k, e, ifindex, dir, ret);
 }
 
 static int kn_partition_drops(void *k, uint64_t id, uint64_t *ret)
@@ -66,6 +78,8 @@ static int kn_conntrack_flush(void *k, const struct edge *e, unsigned *ret_delet
 
 static const struct kernel_ops netlink_ops = {
 	.set_netem = kn_set_netem,
+	.unclassify = kn_unclassify,
+	.netem_stats_now = kn_netem_stats_now,
 	.sync_partitions = kn_sync_partitions,
 	.remove_all = kn_remove_all,
 	.forget_interface = kn_forget_interface,

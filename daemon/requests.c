@@ -77,11 +77,12 @@ static int handle_inject(struct request *q)
 	return 0;
 }
 
-static void put_fault(struct server *s, struct proto_writer *w, const struct active_fault *af,
+static void put_fault(struct server *s, struct proto_writer *w, struct active_fault *af,
 		uint64_t now_mono)
 {
 	char params[512], desc[256];
 	uint64_t matched, dropped, delayed;
+	struct faults_affected a;
 
 	faults_format_params(&af->fault, params, sizeof(params));
 	proto_record(w, "fault");
@@ -102,6 +103,13 @@ static void put_fault(struct server *s, struct proto_writer *w, const struct act
 	proto_put_u64(w, "matched", matched);
 	proto_put_u64(w, "dropped", dropped);
 	proto_put_u64(w, "delayed", delayed);
+	faults_affected(s->faults, af, &a);
+	proto_put(w, "affected", a.verb);
+	proto_put_u64(w, "affected_packets", a.packets);
+	proto_put_u64(w, "affected_bytes", a.bytes);
+	proto_put_u64(w, "idle_us", a.idle_usec);
+	if (a.idle_usec >= FAULTS_IDLE_USEC)
+		proto_put(w, "warning", FAULTS_IDLE_TEXT);
 }
 
 static int handle_status(struct request *q)

@@ -56,6 +56,8 @@ struct run {
 	sd_event_source *lease;
 	sd_event_source *defer;    /* abort out of a callback */
 	char defer_reason[REPORT_TEXT_MAX + 1];
+	/* a step with require_traffic = yes whose fault matched nothing: the run fails */
+	char traffic_reason[REPORT_TEXT_MAX + 1];
 	struct run *next;
 };
 
@@ -243,17 +245,37 @@ int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer
 
 static void run_finish(struct run *run, enum report_outcome outcome, const char *reason);
 static void run_abort(struct run *run, const char *reason);
+static void abort_later(struct run *run, const char *reason);
 static void enter_phase(struct run *run, enum report_phase phase);
+
+/* " (it delayed 12 packets)", flagged when nothing matched; "" when unknown. */
+static const char *did_text(const char *verb, uint64_t packets, char *buf, size_t n)
+{
+	if (!verb)
+		return "";
+	snprintf(buf, n, " (it %s %" PRIu64 " packet%s)%s", verb, packets, packets == 1 ? "" : "s",
+			packets ? "" : ": no packet matched: check the destination, the route and "
+				       "the address family");
+	return buf;
+}
 
 static void revert_step(struct run *run, unsigned step, const char *why)
 {
 	struct scenario_step *st = &run->sc->steps[step];
 	uint64_t id = run->step_fault[step];
+	const char *verb = NULL;
+	uint64_t packets = 0;
+	char did[160];
 	struct diag d;
 	int k;
 
 	if (!id)
 		return;
+	/* What it did, read before it goes (its counters go with it). */
+	if (!run->runner->hooks.affected ||
+			run->runner->hooks.affected(run->runner->hooks.userdata, id, &verb,
+					&packets) < 0)
+		verb = NULL;
 	/* Cleared first: the fault core tells us about the revert (runner_fault_gone). */
 	run->step_fault[step] = 0;
 	diag_init(&d);
@@ -268,8 +290,18 @@ static void revert_step(struct run *run, unsigned step, const char *why)
 				st->name, diag_text(&d));
 	else
 		report_event_add(run->report, run_t(run), "revert", st->name, st->edge,
-				fault_kind_to_string(st->fault.kind), "step %s: %s reverted on %s",
-				st->name, fault_kind_to_string(st->fault.kind), st->edge);
+				fault_kind_to_string(st->fault.kind), "step %s: %s reverted on %s%s",
+				st->name, fault_kind_to_string(st->fault.kind), st->edge,
+				did_text(verb, packets, did, sizeof(did)));
+	/* Only at its own end or the method's: an abort's reverts do not abort again. */
+	if (verb && packets == 0 && st->require_traffic &&
+			(streq(why, "scenario-step-end") || streq(why, "scenario-rollback"))) {
+		snprintf(run->traffic_reason, sizeof(run->traffic_reason), "step %.60s: its %s "
+				"fault on edge %.60s: no packet matched: check the destination, the "
+				"route and the address family (require_traffic = yes)", st->name,
+				fault_kind_to_string(st->fault.kind), st->edge);
+		abort_later(run, run->traffic_reason);
+	}
 }
 
 static void revert_all_steps(struct run *run, const char *why)
@@ -370,6 +402,28 @@ static const char *format_measure(const struct scenario_cond *c, double v, char 
 	return buf;
 }
 
+/* Samples of the method since `from` that by themselves are past c's limit (a failed one is
+ * past a latency limit upwards): an abort needs two, so one outlier never decides. */
+static unsigned samples_beyond(const struct scenario_cond *c, const struct report_probe *rp,
+		uint64_t from)
+{
+	bool rate = c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE;
+	bool upwards = c->op == SCENARIO_GT || c->op == SCENARIO_GE;
+	unsigned n = 0;
+
+	for (unsigned i = rp->n_samples; i-- > 0 && rp->samples[i].t_usec >= from;) {
+		const struct report_sample *x = &rp->samples[i];
+
+		if (x->phase != REPORT_METHOD)
+			continue;
+		if (rate || !x->ok)
+			n += !x->ok && (rate || upwards);
+		else
+			n += scenario_cond_holds(c, (double)x->latency_usec);
+	}
+	return n;
+}
+
 /* The steady-state hypothesis over the last window of each probe's samples. */
 static bool hypothesis_holds(struct run *run, char *why, size_t n)
 {
@@ -424,6 +478,11 @@ static void enter_phase(struct run *run, enum report_phase phase)
 		break;
 	case REPORT_ROLLBACK:
 		revert_all_steps(run, "scenario-rollback");
+		/* the last step's end is also the method's: its abort_later comes too late */
+		if (run->traffic_reason[0]) {
+			run_finish(run, REPORT_ABORTED, run->traffic_reason);
+			return;
+		}
 		if (run->sc->steady_state_usec == 0) {
 			run_finish(run, REPORT_HELD, "the method ran to its end; no steady-state "
 					"hypothesis to check");
@@ -833,7 +892,10 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 	if (run->phase != REPORT_METHOD || run->aborting)
 		return;
 	steps_on_probe(run, index);
-	if (c->set && cond_met(run, index, c, 0, "abort_when", reason, sizeof(reason)))
+	/* One outlier never aborts a run: two samples of the window must be beyond the limit. */
+	if (c->set && cond_met(run, index, c, 0, "abort_when", reason, sizeof(reason)) &&
+			samples_beyond(c, &run->report->probes[index],
+					now > c->window_usec ? now - c->window_usec : 0) >= 2)
 		abort_later(run, reason);
 }
 

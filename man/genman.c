@@ -315,6 +315,15 @@ static void chaosd_scenario_5(FILE *f)
 		   "first: \\fIPROBE MEASURE OP VALUE\\fR [\\fBover\\fR \\fITIME\\fR]. A "
 		   "condition is decided on at least 3 samples, or samples spanning half its "
 		   "window.\n");
+	fprintf(f, ".PP\nOne outlier never aborts a run: abort_when fires only when it holds "
+		   "over the window and at least two samples of the window are by themselves "
+		   "beyond its limit (a failed probe counts as beyond a latency limit and as a "
+		   "failure), with at least 3 samples or samples spanning half the window. "
+		   "Probes are timed by the kernel where it can: a tcp probe's latency is the "
+		   "handshake's round trip from TCP_INFO, an http probe's adds the time from "
+		   "sending the request to the response's arrival (SO_TIMESTAMPNS), so chaosd's "
+		   "own work (an inject, a status) does not inflate a sample; a resent SYN is a "
+		   "real stall and is timed by the clock.\n");
 	timing(f);
 	fprintf(f, ".SH EXIT STATUS\n\\fBchaosctl run\\fR:");
 	for (unsigned i = 0; i < _CTLOPT_EXIT_MAX; i++)

@@ -69,6 +69,14 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 		enum fault_direction dir, const struct netem_config *cfg, uint32_t flows,
 		struct diag *d);
 
+/* First half of removing an edge's objects without losing a packet: its traffic no longer
+ * goes to the IFB (its nodes on the interface are deleted); what the IFB holds still leaves.
+ * datapath_set_netem(..., NULL) later removes the rest. */
+int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_direction dir,
+		struct diag *d);
+
+/* The next datapath_get_stats() dumps afresh. */
+void datapath_stats_invalidate(struct datapath *dp);
 int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct datapath_stats *ret);
 

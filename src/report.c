@@ -526,14 +526,19 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 		   "font-family=\"sans-serif\" font-size=\"11\">\n", p->name, CW, CH, CW, CH);
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%.0f\" fill=\"#fafafa\" "
 		   "stroke=\"#ccc\"/>\n", ML, MT, CW - ML - MR, plot_h);
+	/* Fault labels stay inside the plot: a long one near the end must not run over the
+	 * right axis' labels. */
+	fprintf(f, "<clipPath id=\"plot-%u\"><rect x=\"%d\" y=\"%d\" width=\"%d\" "
+		   "height=\"%.0f\"/></clipPath>\n", probe, ML, MT, CW - ML - MR, plot_h);
 	for (unsigned i = 0; i < r->n_bands; i++) {
 		const struct report_band *b = &r->bands[i];
 		double x0 = x_of(r, b->from_usec), x1 = x_of(r, b->to_usec ? b->to_usec :
 									      r->duration_usec);
 		fprintf(f, "<g class=\"band\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
 			   "height=\"%.0f\" fill=\"hsl(%u,70%%,60%%)\" fill-opacity=\"0.18\"/>"
-			   "<text x=\"%.1f\" y=\"%.0f\" fill=\"#555\">", x0, MT, MAX(x1 - x0, 1.0),
-				plot_h, (i * 67) % 360, x0 + 2, MT + 12.0 + (i % 6) * 12);
+			   "<text x=\"%.1f\" y=\"%.0f\" fill=\"#555\" clip-path=\"url(#plot-%u)\">",
+				x0, MT, MAX(x1 - x0, 1.0), plot_h, (i * 67) % 360, x0 + 2,
+				MT + 12.0 + (i % 6) * 12, probe);
 		html_str(f, b->label);
 		fputs("</text></g>\n", f);
 	}
@@ -573,10 +578,11 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 	if (r->abort_usec) {
 		double x = x_of(r, r->abort_usec);
 
+		/* its word above the plot, where no fault label is */
 		fprintf(f, "<g class=\"abort\"><line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
 			   "stroke=\"#d00\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%d\" "
-			   "fill=\"#d00\" font-weight=\"bold\">abort</text></g>\n", x, x, MT - 5,
-				CH - MB, x + 3, MT + 10);
+			   "text-anchor=\"middle\" fill=\"#d00\" font-weight=\"bold\">abort</text>"
+			   "</g>\n", x, x, MT - 3, CH - MB, x, MT - 6);
 	}
 	fputs("</svg>\n<p class=\"legend\"><span style=\"color:#36c\">p50</span> "
 	      "<span style=\"color:#e90\">p95</span> <span style=\"color:#d22\">p99</span> "

@@ -648,6 +648,9 @@ const struct scenario_key scenario_keys[] = {
 	  "e.g. '50ms..800ms over 2m in 8 steps'" },
 	{ "step", "ramp_key", "KEY", NULL, 0, 0, 0, true, "by kind: ms, percent or kbit",
 	  "the fault key the ramp changes" },
+	{ "step", "require_traffic", "BOOL", NULL, 0, 0, 0, false, "no",
+	  "the run fails (aborted, with the reason) when the step's fault matched no packet by "
+	  "its end: a hypothesis that held against no fault at all is no result" },
 };
 const unsigned scenario_n_keys = ELEMENTSOF(scenario_keys);
 
@@ -935,6 +938,9 @@ static void finish_step(struct scenario_parser *p, unsigned i)
 			ramp = kv;
 		else if (streq(kv->key, "ramp_key"))
 			rkey = kv;
+		else if (streq(kv->key, "require_traffic") &&
+				parse_bool(kv->value, &st->require_traffic) < 0)
+			p_error(p, kv->line, kv->key, kv->value, "not a boolean (allowed: yes, no)");
 	}
 	if (st->at_usec == UINT64_MAX && p->errors == errors)
 		p_error(p, st->line, NULL, NULL, "'at' is missing (when the step starts, e.g. at = "

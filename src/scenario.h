@@ -118,6 +118,7 @@ struct scenario_step {
 	char edge[EDGE_NAME_MAX + 1];
 	struct fault fault;
 	bool has_for;
+	bool require_traffic; /* the run fails if the step's fault matched no packet */
 
 	/* ramp = FROM..TO over D in N steps: N values of ramp_key, evenly spaced over D */
 	bool ramp;

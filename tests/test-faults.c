@@ -18,9 +18,13 @@ struct fake {
 	/* netem per edge slot (0, 1) and direction (0 out, 1 in): latency in ms, -1 = none */
 	int64_t latency_ms[2][2];
 	uint32_t loss[2][2];
+	uint64_t rate[2][2]; /* bytes/s */
+	uint32_t limit[2][2];
 	unsigned n_partitions;
 	uint64_t partition_ids[16];
 	unsigned calls, remove_all_calls;
+	uint64_t packets, drops, qlen; /* every netem's counters */
+	unsigned unclassified; /* unclassify calls while that direction still had a netem */
 	int fail_dir_in;       /* set_netem on FAULT_DIR_IN fails with this (0: no) */
 	int fail_partitions;
 	/* conntrack: ids listed per call (3 at first, then 4, ...), the last sync's first
@@ -48,6 +52,8 @@ static int fake_set_netem(void *k, const struct edge *e, int ifindex, enum fault
 		return diag_add(d, f->fail_dir_in, "fake: ingress refused");
 	f->latency_ms[edge_slot(e)][di] = cfg ? cfg->latency_ns / 1000000 : -1;
 	f->loss[edge_slot(e)][di] = cfg ? cfg->loss : 0;
+	f->rate[edge_slot(e)][di] = cfg ? cfg->rate_bytes_per_sec : 0;
+	f->limit[edge_slot(e)][di] = cfg ? cfg->limit : 0;
 	return 0;
 }
 
@@ -128,7 +134,10 @@ static int fake_resolve(void *k, const struct edge *e, int *ret, struct diag *d)
 static int fake_stats(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
 		struct datapath_stats *ret)
 {
-	*ret = (struct datapath_stats){ .packets = 10, .drops = 2, .qlen = 1 };
+	struct fake *f = k;
+
+	*ret = (struct datapath_stats){ .packets = f->packets, .bytes = f->packets * 100,
+		.drops = f->drops, .qlen = f->qlen };
 	return 0;
 }
 
@@ -138,7 +147,17 @@ static int fake_drops(void *k, uint64_t id, uint64_t *ret)
 	return 0;
 }
 
+static int fake_unclassify(void *k, const struct edge *e, enum fault_direction dir,
+		struct diag *d)
+{
+	struct fake *f = k;
+
+	f->unclassified += f->latency_ms[edge_slot(e)][dir == FAULT_DIR_IN] >= 0;
+	return 0;
+}
+
 static const struct kernel_ops fake_ops = {
+	.unclassify = fake_unclassify,
 	.set_netem = fake_set_netem,
 	.sync_partitions = fake_sync_partitions,
 	.remove_all = fake_remove_all,
@@ -276,6 +295,16 @@ static unsigned journal_on_disk(void)
 
 /* ------------------------------------------------------------------ the fault core */
 
+/* Run the loop until edge slot e, direction di carries latency ms (-1: no netem). */
+static int run_until_latency(unsigned e, unsigned di, int64_t ms, uint64_t usec)
+{
+	uint64_t end = now_usec(CLOCK_MONOTONIC) + usec;
+
+	while (fake.latency_ms[e][di] != ms && now_usec(CLOCK_MONOTONIC) < end)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	return fake.latency_ms[e][di] == ms ? 0 : -ETIMEDOUT;
+}
+
 START_TEST(test_merge_and_revert)
 {
 	struct edge db = make_edge("db", "10.0.0.0/24");
@@ -298,9 +327,16 @@ START_TEST(test_merge_and_revert)
 	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
 	ck_assert_int_eq(fake.latency_ms[0][0], 0); /* loss alone remains */
 	ck_assert_uint_gt(fake.loss[0][0], 0);
+	/* draining: ordered behind what the 200 ms held, in a queue as long as before */
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][1], 0);
+	ck_assert_uint_ge(fake.limit[0][0], 1000);
 	ck_assert_uint_eq(n_gone, 1);
 	ck_assert_uint_eq(last_gone, a);
 	ck_assert_int_eq(faults_revert(faults, b, "revert", 0, 0, &d), 0);
+	/* the netem stays until the 200 ms have drained, then goes */
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_int_eq(run_until_latency(0, 0, -1, 2 * USEC_PER_SEC), 0);
 	ck_assert_int_eq(fake.latency_ms[0][0], -1);
 	ck_assert_int_eq(fake.latency_ms[0][1], -1);
 	ck_assert_uint_eq(faults_count(faults), 0);
@@ -453,7 +489,10 @@ START_TEST(test_deadline_reverts)
 	ck_assert_int_eq(run_until(3 * USEC_PER_SEC, &n_gone, 1), 0);
 	ck_assert_uint_eq(last_gone, id);
 	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 200 * USEC_PER_MSEC);
-	ck_assert_int_eq(fake.latency_ms[0][0], -1);
+	/* the 100 ms drain first */
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_int_eq(run_until_latency(0, 0, -1, 2 * USEC_PER_SEC), 0);
+	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 300 * USEC_PER_MSEC);
 	ck_assert_uint_eq(faults_count(faults), 0);
 	ck_assert_uint_eq(journal_on_disk(), 0);
 }
@@ -482,6 +521,121 @@ START_TEST(test_lease_lapses_and_renews)
 	ck_assert_uint_eq(faults_count(faults), 0);
 	diag_init(&d);
 	ck_assert_int_eq(faults_renew(faults, id, &d), -ENOENT);
+}
+END_TEST
+
+
+/* A revert that takes delay away waits out netem's queue; one that takes none (loss) and the
+ * kill switch do not; a kill while draining leaves nothing for the drain's end to bring back. */
+START_TEST(test_lossless_revert)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24");
+	struct fault lat = make_fault(FAULT_LATENCY, "ms", "300", NULL);
+	struct fault loss = make_fault(FAULT_LOSS, "percent", "10", NULL);
+	struct diag d;
+	uint64_t a, b, t0;
+	unsigned calls, reverted;
+
+	diag_init(&d);
+	a = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], -1); /* nothing queued: at once */
+
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	t0 = now_usec(CLOCK_MONOTONIC);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_uint_eq(faults_count(faults), 0); /* reverted for its user at once */
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	/* a new fault during the drain joins it, still ordered */
+	b = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_uint_gt(fake.loss[0][0], 0);
+	/* drained after the 300 ms (and not before): exactly the loss fault, no rate */
+	while (fake.rate[0][0] && now_usec(CLOCK_MONOTONIC) < t0 + 3 * USEC_PER_SEC)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 300 * USEC_PER_MSEC);
+	ck_assert_uint_eq(fake.rate[0][0], 0);
+	ck_assert_uint_gt(fake.loss[0][0], 0);
+	ck_assert_int_eq(faults_revert(faults, b, "revert", 0, 0, &d), 0);
+	/* the drain is over: nothing waits any more */
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+	ck_assert_int_eq(fake.latency_ms[0][1], -1); /* never made on the other direction */
+
+	/* a queue that outlives the delay (a standing one) is waited for before the objects go */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.qlen = 5;
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	t0 = now_usec(CLOCK_MONOTONIC);
+	while (now_usec(CLOCK_MONOTONIC) < t0 + USEC_PER_SEC)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0); /* still draining, in order */
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	fake.qlen = 0;
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+	/* its traffic was taken off the netem before the netem went */
+	ck_assert_uint_ge(fake.unclassified, 1);
+
+	/* the kill switch on an edge does not wait */
+	apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert_edge(faults, "db", "kill", 0, 0, &reverted, &d), 0);
+	ck_assert_uint_eq(reverted, 1);
+	ck_assert_int_eq(fake.latency_ms[0][0], -1);
+
+	/* nor does a kill of everything while an edge drains, and the drain's end is gone */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_int_eq(faults_revert_all(faults, "kill", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], -1);
+	calls = fake.calls;
+	t0 = now_usec(CLOCK_MONOTONIC);
+	while (now_usec(CLOCK_MONOTONIC) < t0 + 600 * USEC_PER_MSEC)
+		ck_assert_int_ge(sd_event_run(event, 50 * USEC_PER_MSEC), 0);
+	ck_assert_uint_eq(fake.calls, calls);
+	ck_assert_uint_eq(journal_on_disk(), 0);
+}
+END_TEST
+
+/* Each fault counts what it did, from the edge's netem read by its kind and from its own start:
+ * stacked latency and loss on one edge differ; a count that does not move is idle. */
+START_TEST(test_affected)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24"), cache = make_edge("cache", "10.0.1.0/24");
+	struct fault lat = make_fault(FAULT_LATENCY, "ms", "100", NULL);
+	struct fault loss = make_fault(FAULT_LOSS, "percent", "10", NULL);
+	struct fault p = make_fault(FAULT_PARTITION, NULL, NULL, NULL);
+	struct faults_affected a;
+	struct active_fault *af;
+	uint64_t l, o, q;
+
+	fake.packets = 100; /* the netem was there before (another fault, a drain) */
+	l = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.packets = 150;
+	fake.drops = 7;
+	o = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	q = apply(&cache, &p, 60 * USEC_PER_SEC, NULL);
+	fake.packets = 400;
+	fake.drops = 20;
+	faults_affected(faults, faults_find(faults, l), &a);
+	ck_assert_str_eq(a.verb, "delayed");
+	ck_assert_uint_eq(a.packets, 300);
+	ck_assert_uint_eq(a.bytes, 30000);
+	faults_affected(faults, faults_find(faults, o), &a);
+	ck_assert_str_eq(a.verb, "dropped");
+	ck_assert_uint_eq(a.packets, 13);
+	faults_affected(faults, faults_find(faults, q), &a);
+	ck_assert_str_eq(a.verb, "dropped");
+	ck_assert_uint_eq(a.packets, 5); /* the partition's own rule */
+	ck_assert_uint_lt(a.idle_usec, FAULTS_IDLE_USEC);
+	/* nothing moved for 31 s: idle; then traffic: not */
+	af = faults_find(faults, l);
+	af->seen_mono_usec -= 31 * USEC_PER_SEC;
+	faults_affected(faults, af, &a);
+	ck_assert_uint_ge(a.idle_usec, FAULTS_IDLE_USEC);
+	fake.packets++;
+	faults_affected(faults, af, &a);
+	ck_assert_uint_lt(a.idle_usec, FAULTS_IDLE_USEC);
 }
 END_TEST
 
@@ -731,6 +885,8 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_deadline_reverts);
 	tcase_add_test(tc, test_lease_lapses_and_renews);
 	tcase_add_test(tc, test_revert_all);
+	tcase_add_test(tc, test_lossless_revert);
+	tcase_add_test(tc, test_affected);
 	tcase_add_test(tc, test_interface_deleted);
 	tcase_add_test(tc, test_adoptable);
 	tcase_add_test(tc, test_adopt_keeps_id_and_deadline);

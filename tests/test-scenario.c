@@ -153,7 +153,16 @@ START_TEST(test_defaults_and_forms)
 	ck_assert(s->steps[1].ramp_from == 10000 && s->steps[1].ramp_to == 1000);
 	ck_assert_int_eq(scenario_step_peak(&s->steps[1], &peak), 0);
 	ck_assert(peak.rate_kbit == 10000);
+	ck_assert(!s->steps[0].require_traffic);
 	scenario_free(s);
+
+	s = load_ok("[step a]\nat=0\nfault=latency\nedge=x\nms=10\nfor=1m\nrequire_traffic = yes\n");
+	ck_assert(s->steps[0].require_traffic);
+	scenario_free(s);
+	load_fails("[step a]\nat=0\nfault=latency\nedge=x\nms=10\nfor=1m\nrequire_traffic = "
+		   "maybe\n",
+			"t.ini:7: [step a] require_traffic = 'maybe': not a boolean (allowed: yes, "
+			"no)");
 }
 END_TEST
 
