@@ -101,13 +101,15 @@ check "start_when without load: skipped after start_within (exit $rc)" bash -c "
 check "start_when without load: nothing was applied" bash -c "! grep -q ' apply ' $T/idle.out"
 check "start_when without load: kernel state as before" same_state "$T/before"
 
+# Under load the window is wider: a loaded TCG guest takes seconds to start the load itself.
+sed 's/^start_within = .*/start_within = 40s/' "$T/peak.ini" >"$T/peak-load.ini"
 t_run=$(date +%s.%N)
-id=$(ctl run --detach "$T/peak.ini")
+id=$(ctl run --detach "$T/peak-load.ini")
 sleep 4
 netem_on && early=yes || early=no
 check "start_when: no fault while the service is idle" test "$early" = no
 t_load=$(date +%s.%N)
-load 15
+load 30
 load_pid=$!
 # Not polled: under the load the guest is too slow to see a 3 s fault by polling tc. When
 # the fault went on is the report's; when the load began, in the run's time, is ours (the
@@ -247,12 +249,34 @@ protocol = tcp
 [edge cell-b]
 destination = 10.77.0.5/32
 CONF
-# The library's service answers at once: the TCG guest's own slowness must not fail a
-# steady state before anything is injected.
+# The library runs against a real web server, nginx, answering at once: the TCG guest's own
+# slowness must not fail a steady state before anything is injected.
 kill "$service_pid"
 wait "$service_pid" 2>/dev/null
-B python3 "$T/service.py" 10.77.0.2 8080 0 &
-wait_until 10 A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null
+cat >"$T/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/nginx.err;
+events { worker_connections 512; }
+http {
+	access_log off;
+	client_body_temp_path $T/ngx-body;
+	proxy_temp_path $T/ngx-proxy;
+	fastcgi_temp_path $T/ngx-fastcgi;
+	uwsgi_temp_path $T/ngx-uwsgi;
+	scgi_temp_path $T/ngx-scgi;
+	server {
+		listen 10.77.0.2:8080;
+		location / { return 200 "ok\n"; }
+	}
+}
+NGINX
+ip netns exec cd-b nginx -e "$T/nginx.err" -p "$T" -c "$T/nginx.conf" &
+nginx_pid=$!
+wait_until 20 A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null
+check "nginx serves the library's probes" A python3 -c 'import sys, urllib.request
+sys.exit(urllib.request.urlopen("http://10.77.0.2:8080/", timeout=5).read() != b"ok\n")'
 start_chaosd || exit 1
 shrink() {
 	python3 - "$1" "$SCALE" <<'PY'
@@ -310,5 +334,6 @@ for f in "$CHAOSD_SRCDIR"/conf/scenarios/*.ini; do
 	check "library $name: ran to an outcome (exit $rc: held, violated or aborted)" in_range "$rc" 0 2
 	check "library $name: kernel state as before" same_state "$T/before"
 done
+kill "$nginx_pid" 2>/dev/null
 stop_chaosd
 finish
