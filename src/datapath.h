@@ -32,6 +32,9 @@
 #include "netem.h"
 
 #define DATAPATH_IFB_PREFIX "chd-"
+/* The link group of chaosd's IFBs ("CHD\0"): the kill switch deletes all of them with one
+ * RTM_DELLINK, one round of the kernel's RCU waits instead of one per device. */
+#define DATAPATH_IFB_GROUP  0x43484400U
 #define NL_TC_PRIO_V4       0xc4a1
 #define NL_TC_PRIO_V6       0xc4a2
 
