@@ -316,10 +316,8 @@ static void put_owned_tps(struct datapath *dp, struct cleanup *c, const struct o
 	}
 }
 
-int datapath_remove_all(struct datapath *dp, struct diag *d)
+static int remove_all_scan(struct datapath *dp, struct diag *d)
 {
-	if (dp)
-		dp_stats_invalidate(dp);
 	struct cleanup c = {};
 	struct owned o = { .hts.dir = -1 };
 	int r;
@@ -387,6 +385,27 @@ int datapath_remove_all(struct datapath *dp, struct diag *d)
 	owned_done(&o);
 	dp_forget_all(dp);
 	return c.first < 0 ? c.first : (int)c.removed;
+}
+
+int datapath_remove_all(struct datapath *dp, struct diag *d)
+{
+	bool rescan = true;
+	int r = 0, n;
+
+	dp_stats_invalidate(dp);
+	/* From the registry when it knows everything; a scan at start, for --cleanup, after a
+	 * change failed, and when the registry's way left something of chaosd's behind. */
+	if (dp->tracked) {
+		r = dp_remove_tracked(dp, &rescan, d);
+		rescan |= r < 0;
+	}
+	if (!rescan) {
+		dp_forget_all(dp);
+		return r;
+	}
+	n = remove_all_scan(dp, d);
+	dp->tracked = n >= 0;
+	return n < 0 ? n : n + MAX(r, 0);
 }
 
 int datapath_count_owned(struct datapath *dp, unsigned *ret)
