@@ -79,8 +79,13 @@ int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
  * whether this process created it or an earlier one did (found by IFB name prefix and filter
  * priority; a clsact is deleted only if the journal says chaosd created it and nothing but
  * chaosd's filters is on it). One batch. Returns the number of objects removed. Keeps going
- * past failures and reports them all. */
+ * past failures and reports them all. Once a call found and removed everything, and while no
+ * change fails, the next ones work from this process's own record of its objects (no dump of
+ * every qdisc and filter) until datapath_untracked(). */
 int datapath_remove_all(struct datapath *dp, struct diag *d);
+/* The kernel may hold chaosd's objects that this process did not make (another process made
+ * them): the next remove_all finds them by name and priority. */
+void datapath_untracked(struct datapath *dp);
 
 /* The interface was deleted (the kernel took its clsact and filters with it): delete its
  * IFBs and forget its state. Returns the number of edge slots dropped. */

@@ -387,6 +387,11 @@ static int remove_all_scan(struct datapath *dp, struct diag *d)
 	return c.first < 0 ? c.first : (int)c.removed;
 }
 
+void datapath_untracked(struct datapath *dp)
+{
+	dp->tracked = false;
+}
+
 int datapath_remove_all(struct datapath *dp, struct diag *d)
 {
 	bool rescan = true;
