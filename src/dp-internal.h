@@ -276,6 +276,8 @@ static inline unsigned slot_classes(const struct dp_slot *slot)
 /* Find the root table ids of the families in need[] on one side, before a batch is built: a
  * dump takes a sequence number, and a batch's must be consecutive (nl_batch_send matches acks
  * by offset). Not found: the instance is gone, and its links with it. */
+/* Whether a u32 object's handle is in one of chaosd's tables (or is one). */
+bool dp_ht_ours(uint32_t handle);
 int dp_learn_roots(struct datapath *dp, unsigned dir, struct dp_side *s, const bool *need,
 		struct diag *d);
 int dp_put_node_del(struct datapath *dp, struct nl_batch *b, unsigned dir,

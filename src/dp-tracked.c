@@ -28,7 +28,10 @@ static int left_cb(const struct nlmsghdr *nlh, void *data)
 	if (nl_tc_parse(nlh, &o) < 0)
 		return 0;
 	prio = nl_tc_obj_prio(&o);
-	if ((prio == NL_TC_PRIO_V4 || prio == NL_TC_PRIO_V6) && o.chain == 0)
+	/* chaosd's tables outlive its instances while someone else's u32 instance is on the
+	 * clsact, whose dump then shows them under its own priority. */
+	if (((prio == NL_TC_PRIO_V4 || prio == NL_TC_PRIO_V6) && o.chain == 0) ||
+			(streq(o.kind, "u32") && dp_ht_ours(o.handle)))
 		l->ours = true;
 	else
 		l->foreign = true;
