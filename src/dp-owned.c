@@ -25,8 +25,12 @@ static int stale_cb(const struct nlmsghdr *nlh, void *data)
 	struct stale_scan *s = data;
 	struct nl_tc_obj o;
 
-	if (nl_tc_parse(nlh, &o) < 0 || (nl_tc_obj_prio(&o) != NL_TC_PRIO_V4 &&
-						 nl_tc_obj_prio(&o) != NL_TC_PRIO_V6))
+	if (nl_tc_parse(nlh, &o) < 0)
+		return 0;
+	/* chaosd's tables outlive its instance while someone else's u32 instance is on the
+	 * qdisc, whose dump shows them under its own priority: those are noted too. */
+	if (nl_tc_obj_prio(&o) != NL_TC_PRIO_V4 && nl_tc_obj_prio(&o) != NL_TC_PRIO_V6 &&
+			TC_U32_KEY(o.handle) != 0)
 		return 0;
 	return dp_ht_objs_note(&s->h, &o, s->ifindex, s->parent);
 }
@@ -169,6 +173,10 @@ static int owned_filter_cb(const struct nlmsghdr *nlh, void *userdata)
 		return 0;
 	prio = nl_tc_obj_prio(&f);
 	if ((prio != NL_TC_PRIO_V4 && prio != NL_TC_PRIO_V6) || f.chain != 0) {
+		/* also chaosd's tables that outlived its instance, shown under this one's */
+		if (TC_U32_KEY(f.handle) == 0 &&
+				dp_ht_objs_note(&o->hts, &f, o->cur_ifindex, o->cur_parent) < 0)
+			return -ENOMEM;
 		o->cur->foreign = true;
 		return 0;
 	}
