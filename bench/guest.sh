@@ -283,9 +283,9 @@ scenario_100() {
 # ---------------------------------------------------------------- the floor
 # chaosd against bench/floor (chaosd's kernel messages and nothing else), each pair measured
 # one right after the other on a0: apply, N_EDGES faults one by one (chaosd's request round
-# trip against the floor's batch, with nothing listening to rtnetlink, whose wakeups the floor
-# would not pay; chaosd and its client both on one vCPU had a p50 of 6.4-7.9 ms, on any
-# 2.8-2.9 ms, with the host loaded), and the kill switch of N faults (chaosd's own time for the kill against
+# trip, as inject_n times it, against the floor's batch; timed with nothing listening to
+# rtnetlink, benchtool inject ... rt, chaosd's p50 came out 2-3x higher still, 7.7-20.7 ms,
+# and on one vCPU 6.4-7.9 ms, against 2.8-2.9 ms this way, all on a loaded host), and the kill switch of N faults (chaosd's own time for the kill against
 # the floor's one batch; and both until the kernel is clean, seen from outside, each
 # including the start of a process: chaosctl, the floor).
 FLOOR_KILL_NS="1 100 1000" FLOOR_KILL_REPS=5
@@ -293,7 +293,7 @@ floor_part() {
 	local r n q v own gone cmd
 	((SMOKE)) && FLOOR_KILL_NS="1 10" FLOOR_KILL_REPS=2
 	for ((r = 0; r < APPLY_RUNS; r++)); do
-		A "$BT" inject "$SOCK" a0 e 0 "$N_EDGES" 10 rt >"$T/fl_chaosd$r.txt" || return 1
+		inject_n "$N_EDGES" "$T/fl_chaosd$r.txt" || return 1
 		A "$BT" gone a0 -- "$CHAOSCTL" --socket "$SOCK" kill >/dev/null || return 1
 		ctl arm >/dev/null
 		A "$FLOOR" apply a0 "$N_EDGES" 10 >"$T/fl_floor$r.txt" || return 1
