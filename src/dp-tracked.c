@@ -72,6 +72,14 @@ int dp_remove_tracked(struct datapath *dp, bool *ret_rescan, struct diag *d)
 
 	if (!dropped)
 		return -ENOMEM;
+	/* Only where chaosd made the clsact: on someone else's, with their filters, its tables
+	 * may outlive its instances (the crash loop's phase 2 had the next adds fail with
+	 * EEXIST), which the scan's order (links, tables, instances) avoids. */
+	for (unsigned i = 0; i < dp->n_ifaces; i++)
+		if (dp->ifaces[i]->clsact_present && !dp->ifaces[i]->clsact_ours) {
+			*ret_rescan = true;
+			return 0;
+		}
 	r = nl_batch_init(&b);
 	if (r < 0)
 		return r;
