@@ -100,6 +100,17 @@ void faults_set_next_id(struct faults *f, uint64_t id)
 	f->next_id = MAX(f->next_id, id);
 }
 
+/* When the event loop woke up for what is being handled (sd-event read the clocks then): a
+ * request costs no clock read of its own. Before the loop's first run, the clock itself. */
+static uint64_t loop_now(struct faults *f, clockid_t clock)
+{
+	uint64_t t;
+
+	if (sd_event_now(f->event, clock, &t) < 0)
+		t = now_usec(clock);
+	return t;
+}
+
 static void changed(struct faults *f)
 {
 	if (f->hooks.changed)
@@ -939,6 +950,41 @@ int faults_renew(struct faults *f, uint64_t id, struct diag *d)
 	return 0;
 }
 
+/* One audit record for every fault of the registry (a kill switch of 1000 faults writes one
+ * line, not 1000): their ids, and per fault its edge, kind and parameters. */
+static void audit_many(struct faults *f, const char *why, uid_t uid, pid_t pid,
+		const char *result)
+{
+	_cleanup_free_ char *ids = NULL, *list = NULL;
+	size_t ids_len = 0, list_len = 0;
+	FILE *mi, *ml;
+	char params[512];
+
+	if (f->n == 0)
+		return;
+	mi = open_memstream(&ids, &ids_len);
+	ml = mi ? open_memstream(&list, &list_len) : NULL;
+	if (!ml) {
+		if (mi)
+			fclose(mi);
+		log_error("%s: no memory for the audit record of %u faults", why, f->n);
+		return;
+	}
+	for (unsigned i = 0; i < f->n; i++) {
+		const struct active_fault *af = f->list[i];
+		faults_format_params(&af->fault, params, sizeof(params));
+		fprintf(mi, "%s%" PRIu64, i ? " " : "", af->id);
+		fprintf(ml, "%s%" PRIu64 " %s %s %s", i ? "; " : "", af->id, af->edge.name,
+				fault_kind_to_string(af->fault.kind), params);
+	}
+	if ((fclose(mi) | fclose(ml)) != 0) {
+		log_error("%s: no memory for the audit record of %u faults", why, f->n);
+		return;
+	}
+	audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid, .ids = ids,
+			.params = list, .result = result });
+}
+
 int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, struct diag *d)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
@@ -963,14 +1009,9 @@ int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, s
 	if (r < 0)
 		log_error("%s: reverting everything failed for some objects: %s", why,
 				diag_text(d));
+	audit_many(f, why, uid, pid, r < 0 ? diag_text(d) : "ok");
 	for (unsigned i = 0; i < f->n; i++) {
 		struct active_fault *af = f->list[i];
-		char params[512];
-		faults_format_params(&af->fault, params, sizeof(params));
-		audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid,
-				.fault_id = af->id, .edge = af->edge.name,
-				.fault = fault_kind_to_string(af->fault.kind), .params = params,
-				.result = r < 0 ? diag_text(d) : "ok" });
 		if (r < 0) {
 			f->metrics->revert_failed[af->fault.kind]++;
 			continue;
@@ -1019,7 +1060,7 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	_cleanup_free_ struct active_fault *fresh = NULL;
 	_cleanup_free_ uint32_t *ct_ids = NULL;
 	struct active_fault *af, *existing = NULL, saved;
-	uint64_t now_rt = now_usec(CLOCK_REALTIME), now_mono = now_usec(CLOCK_MONOTONIC);
+	uint64_t now_rt = loop_now(f, CLOCK_REALTIME), now_mono = loop_now(f, CLOCK_MONOTONIC);
 	uint64_t hash = edge_name_hash(e->name);
 	bool part = fault->kind == FAULT_PARTITION;
 	struct active_fault *const *mine, *const *list;

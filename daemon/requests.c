@@ -39,6 +39,7 @@ static int handle_inject(struct request *q)
 	enum fault_kind kind;
 	char params[512], ifname[IF_NAMESIZE];
 	bool updated = false;
+	uint64_t now;
 	int ifindex, r;
 
 	if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
@@ -61,8 +62,10 @@ static int handle_inject(struct request *q)
 	r = admit_fault(s, edge_s, &f, &e, &ifindex, ifname, q->d);
 	if (r < 0)
 		return r;
-	r = faults_apply(s->faults, e, ifindex, ifname, &f, 0,
-			now_usec(CLOCK_REALTIME) + f.duration_usec, q->peer->cred.uid,
+	if (sd_event_now(s->event, CLOCK_REALTIME, &now) < 0)
+		now = now_usec(CLOCK_REALTIME);
+	r = faults_apply(s->faults, e, ifindex, ifname, &f, 0, now + f.duration_usec,
+			q->peer->cred.uid,
 			q->peer->cred.pid, NULL, &af, &updated, q->d);
 	if (r < 0)
 		return r;

@@ -81,6 +81,10 @@ struct nl_nft {
 	struct drop_count *drops;
 	unsigned n_drops;
 	uint64_t drops_until_usec;
+	/* Whether the table may exist: until this process deleted it (a chaosd before it may
+	 * have left one) and from its first sync on. A kill without it sends nothing: the
+	 * kernel's abort of a DELTABLE for a missing table waits out an RCU grace period. */
+	bool table_maybe;
 };
 
 #define DROPS_USEC (500 * 1000ULL)
@@ -903,6 +907,7 @@ int nl_nft_open(struct nl_nft **ret, struct diag *d)
 
 	if (!n)
 		return -ENOMEM;
+	n->table_maybe = true;
 	r = nl_socket_open(NETLINK_NETFILTER, &n->sock);
 	if (r == -EPROTONOSUPPORT)
 		return diag_add(d, r, "nftables: " NO_NFTABLES);
@@ -986,12 +991,17 @@ int nl_nft_remove_all(struct nl_nft *n, struct diag *d)
 	static const int tolerated[] = { -ENOENT, 0 };
 	int r;
 
+	if (!n->table_maybe)
+		return 0;
 	r = batch_start(&c);
 	if (r >= 0)
 		r = put_table(&c, NFT_MSG_DELTABLE, 0, "delete");
 	if (r < 0)
 		return r;
-	return batch_finish(&c, tolerated);
+	r = batch_finish(&c, tolerated);
+	if (r >= 0)
+		n->table_maybe = false;
+	return r;
 }
 
 int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned n_parts,
@@ -1034,6 +1044,7 @@ int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned
 	 * exists; then the table is built anew. A deleted base chain keeps its rules until
 	 * its hook is gone and the new ones start with the new generation, so no packet of a
 	 * partition that stays passes in between (the test watches for that). */
+	n->table_maybe = true;
 	r = batch_start(&c);
 	if (r >= 0)
 		r = put_table(&c, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");

@@ -47,7 +47,8 @@ struct nl_nft *nl_nft_free(struct nl_nft *n);
 /* Make the table hold exactly these partitions (n == 0 deletes the table). One transaction. */
 int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned n_parts,
 		struct diag *d);
-/* Delete table inet chaosd if it exists (kill switch, crash recovery). */
+/* Delete table inet chaosd if it may exist: nothing is sent once this process deleted it and
+ * made none since (kill switch, crash recovery). */
 int nl_nft_remove_all(struct nl_nft *n, struct diag *d);
 /* Packets dropped so far by the rules of fault id (sum over its rules). */
 int nl_nft_get_drops(struct nl_nft *n, uint64_t id, uint64_t *ret_packets);

@@ -648,9 +648,12 @@ run_cycle() { # CYCLE
 				BGAPPLIED=$LOGHIT
 				((BGAPPLIED)) && what=" (cut off after the apply)"
 			else
-				# chaosd audits each fault a revert or the kill switch took out of the
-				# kernel once the kernel confirmed it: those were gone before the kill.
-				log_scan "audit: action=$P_POINT id=([0-9]+) .*result='ok'"
+				# chaosd audits each fault a revert took out of the kernel, and every
+				# fault the kill switch took out in one record (ids='1 2 3'), once the
+				# kernel confirmed it: those were gone before the kill.
+				log_scan "audit: action=$P_POINT (id=[0-9]+|ids='[0-9 ]+') .*result='ok'"
+				IDS=$(echo $IDS | sed "s/ids=//g; s/id=//g; s/'//g")
+				IDS=" ${IDS:+$IDS }"
 				BGREVERTED=$IDS
 				((LOGHIT)) && what=" (cut off after reverting fault(s)${BGREVERTED% })"
 			fi
