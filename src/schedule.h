@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "fault.h"
-#include "scenario.h"
+#include "scenario-model.h"
 
 /* A step key this module reads: 1 read into st, 0 not one of its keys, -EINVAL with why. */
 int schedule_step_key(struct scenario_step *st, const char *key, const char *value, char *why,
