@@ -425,6 +425,20 @@ static int simple_request(uint16_t type, const char *key, const char *value)
 	return r;
 }
 
+/* The lease of a run that chaosctl run watches. A refusal needs no word of its own: the run
+ * ended between the watch and the renewal, or its lease lapsed, and the next watch says so
+ * (printing it would put an error document before the run's own with --json). */
+static void renew_run(const char *id)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	struct proto_writer w;
+
+	proto_writer_init(&w, PROTO_RENEW, PROTO_MAX_REQUEST);
+	proto_put(&w, "run", id);
+	(void)transact(PROTO_RENEW, &w, &m);
+	proto_writer_done(&w);
+}
+
 /* The dead-man lease: renew at a third of the lease while this process lives. If it is
  * killed or the machine running it dies, the renewals stop and chaosd reverts the fault
  * within one lease period. A clean stop (Ctrl-C, SIGTERM) reverts at once. */
@@ -997,7 +1011,7 @@ static int follow(const char *run_arg, bool own)
 		snprintf(id, sizeof(id), "%s", get(m, 0, "id"));
 		/* The run's lease (if it has one) lives as long as this loop. */
 		if (own && !streq(get(m, 0, "state"), "finished"))
-			(void)simple_request(PROTO_RENEW, "run", id);
+			renew_run(id);
 		(void)parse_u64_range(get(m, 0, "events"), 0, UINT32_MAX, &ev);
 		if (tty)
 			fputs("\r\033[K", stdout);
