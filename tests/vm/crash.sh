@@ -199,8 +199,21 @@ wait_ready || { echo "FAIL: chaosd did not start"; exit 1; }
 clear_refusal() { grep -q "ingress" <<<"$1" && grep -q "clsact" <<<"$1" && grep -q "a0" <<<"$1"; }
 
 # a0 as the user left it (tc configuration, and the whole kstate) or not: "yes"/"NO"
+# A revert lets netem's queue drain before the objects go (chaosd(8), lossless revert): they
+# are gone within the fault's delay and a few hundred ms. Wait for that, 5 s at most, so what
+# is still there after it is a real leftover.
+drained() { # drained BEFORE KBEFORE
+	local end=$((SECONDS + 5))
+	while ((SECONDS < end)); do
+		kstate
+		[[ $(tcsnap) == "$1" && $KSTATE == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 as_before() {
 	local after
+	drained "$BEFORE" "$KBEFORE"
 	after=$(tcsnap)
 	same_text "$NAME: a0's qdiscs, classes and filters byte-for-byte $1" "$BEFORE" "$after"
 	kstate
@@ -734,6 +747,12 @@ run_cycle() { # CYCLE
 	fi
 	lap
 	kstate
+	# a revert's drain (see drained()) may still hold the netem for a moment
+	for _ in $(seq 25); do
+		[[ $KSTATE == "$BASE" ]] && break
+		sleep 0.2
+		kstate
+	done
 	lap
 	if [[ $KSTATE == "$BASE" ]]; then
 		what+=", clean"
