@@ -759,7 +759,7 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 static bool revert_immediate(const char *action)
 {
 	return strncmp(action, "kill", 4) == 0 || streq(action, "move") ||
-			streq(action, "interface-gone");
+			streq(action, "interface-gone") || streq(action, "reload");
 }
 
 /* Before fault af leaves its edge (cur: the edge's faults now, rest: without af): start or
@@ -957,6 +957,7 @@ static void audit_many(struct faults *f, const char *why, uid_t uid, pid_t pid,
 {
 	_cleanup_free_ char *ids = NULL, *list = NULL;
 	size_t ids_len = 0, list_len = 0;
+	bool one_edge = true;
 	FILE *mi, *ml;
 	char params[512];
 
@@ -972,6 +973,8 @@ static void audit_many(struct faults *f, const char *why, uid_t uid, pid_t pid,
 	}
 	for (unsigned i = 0; i < f->n; i++) {
 		const struct active_fault *af = f->list[i];
+		if (!streq(af->edge.name, f->list[0]->edge.name))
+			one_edge = false;
 		faults_format_params(&af->fault, params, sizeof(params));
 		fprintf(mi, "%s%" PRIu64, i ? " " : "", af->id);
 		fprintf(ml, "%s%" PRIu64 " %s %s %s", i ? "; " : "", af->id, af->edge.name,
@@ -981,8 +984,10 @@ static void audit_many(struct faults *f, const char *why, uid_t uid, pid_t pid,
 		log_error("%s: no memory for the audit record of %u faults", why, f->n);
 		return;
 	}
+	/* One edge (a stop with faults on db only): the record names it, as a single revert's does. */
 	audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid, .ids = ids,
-			.params = list, .result = result });
+			.edge = one_edge ? f->list[0]->edge.name : NULL, .params = list,
+			.result = result });
 }
 
 int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, struct diag *d)
