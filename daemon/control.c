@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "control.h"
+#include "loop-time.h"
 #include "daemon.h"
 #include "requests.h"
 #include "timeutil.h"
@@ -146,23 +147,12 @@ static void set_waiting(struct client *cl, bool waiting)
 	cl->waiting = waiting;
 }
 
-/* The time the loop woke up at, which sd-event read already: a request costs no clock read of
- * its own. */
-static uint64_t loop_now(struct client *cl)
-{
-	uint64_t now;
-
-	if (sd_event_now(sd_event_source_get_event(cl->timer), CLOCK_MONOTONIC, &now) < 0)
-		now = now_usec(CLOCK_MONOTONIC);
-	return now;
-}
-
 static void set_timer(struct client *cl, uint64_t usec)
 {
 	uint64_t armed;
 	int enabled;
 
-	cl->deadline = loop_now(cl) + usec;
+	cl->deadline = loop_now_usec(sd_event_source_get_event(cl->timer), CLOCK_MONOTONIC) + usec;
 	/* A later deadline leaves the timer where it is, and on_timer moves it on when it
 	 * fires early: moving it on every request would re-program the timerfd each time. */
 	if (sd_event_source_get_enabled(cl->timer, &enabled) >= 0 && enabled != SD_EVENT_OFF &&

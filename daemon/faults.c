@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "faults.h"
+#include "loop-time.h"
 #include "flowsel.h"
 #include "parse.h"
 #include "timeutil.h"
@@ -100,17 +101,6 @@ void faults_set_next_id(struct faults *f, uint64_t id)
 	f->next_id = MAX(f->next_id, id);
 }
 
-/* When the event loop woke up for what is being handled (sd-event read the clocks then): a
- * request costs no clock read of its own. Before the loop's first run, the clock itself. */
-static uint64_t loop_now(struct faults *f, clockid_t clock)
-{
-	uint64_t t;
-
-	if (sd_event_now(f->event, clock, &t) < 0)
-		t = now_usec(clock);
-	return t;
-}
-
 static void changed(struct faults *f)
 {
 	if (f->hooks.changed)
@@ -139,6 +129,9 @@ static void unrecorded(struct faults *f, int err, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ the kernel's side */
 
+/* The two directions, in the order of the per-direction arrays (out, in). */
+static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+
 static bool dir_has(enum fault_direction d, enum fault_direction bit)
 {
 	return (d & bit) != 0;
@@ -152,8 +145,8 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
  * an edge keeps the edge's netem for the longest time a packet can spend in it, carrying what
  * the remaining faults ask for plus a rate so high it costs nothing: with a rate, netem queues
  * each new packet behind the last one it holds, so nothing is lost or overtaken. Once the delay
- * is over and its queue is empty, the edge gets exactly its faults (or nothing). The kill switch, a move and a vanished interface do not
- * wait. A crash meanwhile is safe: the fault is already out of the journal, and a restart's
+ * is over and its queue is empty, the edge gets exactly its faults (or nothing). The kill
+ * switch, a reload, a move and a vanished interface do not wait. A crash meanwhile is safe: the fault is already out of the journal, and a restart's
  * cleanup removes every object chaosd owns. */
 #define DRAIN_RATE_BYTES  (100ULL * 1000 * 1000 * 1000 / 8) /* 100 Gbit/s: 120 ns a packet */
 #define DRAIN_MARGIN_USEC (100 * USEC_PER_MSEC)
@@ -244,8 +237,7 @@ static uint64_t drain_hold_usec(struct faults *f, const struct edge *e, int ifin
 /* The edge's netem counters over af's directions. */
 static void netem_sum(struct faults *f, const struct active_fault *af, struct datapath_stats *ret)
 {
-	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
-
+	
 	*ret = (struct datapath_stats){};
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
 		struct datapath_stats st = {};
@@ -414,8 +406,7 @@ static int transition_edge(struct faults *f, const struct edge *e, int ifindex,
 		struct active_fault *const *old, unsigned n_old, struct active_fault *const *new,
 		unsigned n_new, bool partition, struct diag *d)
 {
-	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
-	unsigned done = 0;
+		unsigned done = 0;
 	int r;
 
 	r = check_flows(e, old, n_old, new, n_new, d);
@@ -665,8 +656,7 @@ static int drain_start(struct faults *f, const struct edge *e, int ifindex,
  * count from up to DP_STATS_USEC ago could say empty while a standing queue is there). */
 static bool drain_queued(struct faults *f, const struct drain *dr)
 {
-	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
-	__typeof__(f->kernel.ops->netem_stats) stats = f->kernel.ops->netem_stats_now ?
+		__typeof__(f->kernel.ops->netem_stats) stats = f->kernel.ops->netem_stats_now ?
 			f->kernel.ops->netem_stats_now : f->kernel.ops->netem_stats;
 
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
@@ -684,8 +674,7 @@ static bool drain_queued(struct faults *f, const struct drain *dr)
 static int drain_unclassify(struct faults *f, struct drain *dr, struct active_fault *const *mine,
 		unsigned n, struct diag *d)
 {
-	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
-	int done = 0;
+		int done = 0;
 
 	if (!f->kernel.ops->unclassify)
 		return 0;
@@ -708,8 +697,7 @@ static int drain_unclassify(struct faults *f, struct drain *dr, struct active_fa
 /* Drained: the edge gets exactly what its faults on that interface ask for. */
 static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 {
-	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
-	struct drain *dr = userdata;
+		struct drain *dr = userdata;
 	struct faults *f = dr->owner;
 	_cleanup_free_ struct active_fault **mine = NULL;
 	struct active_fault *const *list;
@@ -769,8 +757,7 @@ static int drain_prepare(struct faults *f, const struct active_fault *af,
 		struct active_fault *const *cur, unsigned n_cur, struct active_fault *const *rest,
 		unsigned n_rest, bool immediate, struct drain **ret_new, struct diag *d)
 {
-	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
-	uint64_t hold[2] = {};
+		uint64_t hold[2] = {};
 	uint32_t limit[2] = {}, flows = FLOWSEL_ALL;
 	int r;
 
@@ -1065,7 +1052,8 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	_cleanup_free_ struct active_fault *fresh = NULL;
 	_cleanup_free_ uint32_t *ct_ids = NULL;
 	struct active_fault *af, *existing = NULL, saved;
-	uint64_t now_rt = loop_now(f, CLOCK_REALTIME), now_mono = loop_now(f, CLOCK_MONOTONIC);
+	uint64_t now_rt = loop_now_usec(f->event, CLOCK_REALTIME);
+	uint64_t now_mono = loop_now_usec(f->event, CLOCK_MONOTONIC);
 	uint64_t hash = edge_name_hash(e->name);
 	bool part = fault->kind == FAULT_PARTITION;
 	struct active_fault *const *mine, *const *list;

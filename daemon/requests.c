@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "degraded.h"
 #include "kill.h"
+#include "loop-time.h"
 #include "requests.h"
 #include "runner.h"
 #include "schedule.h"
@@ -62,8 +63,7 @@ static int handle_inject(struct request *q)
 	r = admit_fault(s, edge_s, &f, &e, &ifindex, ifname, q->d);
 	if (r < 0)
 		return r;
-	if (sd_event_now(s->event, CLOCK_REALTIME, &now) < 0)
-		now = now_usec(CLOCK_REALTIME);
+	now = loop_now_usec(s->event, CLOCK_REALTIME);
 	r = faults_apply(s->faults, e, ifindex, ifname, &f, 0, now + f.duration_usec,
 			q->peer->cred.uid,
 			q->peer->cred.pid, NULL, &af, &updated, q->d);
