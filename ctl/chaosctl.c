@@ -11,6 +11,7 @@
 
 #include "ctlopt.h"
 #include "fault.h"
+#include "group.h"
 #include "json.h"
 #include "parse.h"
 #include "proto.h"
@@ -250,6 +251,11 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 				term_safe(proto_msg_get(m, 0, "warning")));
 	*ret = m;
 	return 0;
+}
+
+int ctl_transact(uint16_t type, struct proto_writer *w, struct proto_msg **ret)
+{
+	return transact(type, w, ret);
 }
 
 /* The exit status for request()'s R < 0. */
@@ -1270,6 +1276,12 @@ int main(int argc, char **argv)
 	if (host && arg_socket_set)
 		return fail("--socket is this host's socket; with -H give the remote one as "
 			    "ssh://HOST?socket=PATH"), CTLOPT_EXIT_USAGE;
+	if (group_wanted(argc - i - 1, argv + i + 1)) {
+		if (!host)
+			return fail("--topology is over a group of hosts: give them with -H "
+				    "NAME=URL,..."), CTLOPT_EXIT_USAGE;
+		return group_main(host, host_source, verb, argc - i - 1, argv + i + 1, arg_json);
+	}
 	if (host) {
 		int usage = remote_begin(host, host_source, verb, argc - i - 1, argv + i + 1,
 				arg_json, &done, &code);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ctlopt.h"
+#include "edge.h"
 #include "json.h"
 #include "remote.h"
 
@@ -30,7 +31,9 @@ extern char **environ;
 enum remote_kind { REMOTE_SSH, REMOTE_UNIX };
 
 struct target {
-	char spec[512]; /* as written: it labels the host's lines and errors */
+	char spec[512]; /* as written (after NAME=): it labels the host's lines and errors */
+	char name[EDGE_NAME_MAX + 1]; /* NAME= or the host: --topology's name of the host */
+	bool named;                   /* NAME= given: it labels the host's lines */
 	enum remote_kind kind;
 	char user[64];
 	char host[256];
@@ -104,9 +107,20 @@ static int parse_query(const char *q, struct target *t, char *why, size_t whylen
 static int parse_target(const char *spec, struct target *ret, char *why, size_t whylen)
 {
 	struct target t = { .kind = REMOTE_SSH };
-	const char *p = spec, *end, *at, *h, *hend, *colon = NULL;
-	size_t n;
+	const char *p, *end, *at, *h, *hend, *colon = NULL;
+	size_t n = strspn(spec, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
 
+	/* NAME=URL: a name of the host's own (no URL has '=' before its first ':', '@', '?') */
+	if (spec[n] == '=') {
+		if (n == 0 || n > EDGE_NAME_MAX || spec[0] == '-' || spec[0] == '.')
+			return snprintf(why, whylen, "bad name '%.*s' (1-%d of letters, digits, _ . -, not "
+						     "first - or .)",
+					       (int)n, spec, EDGE_NAME_MAX), -EINVAL;
+		snprintf(t.name, sizeof(t.name), "%.*s", (int)n, spec);
+		t.named = true;
+		spec += n + 1;
+	}
+	p = spec;
 	if (!*spec)
 		return snprintf(why, whylen, "empty host name"), -EINVAL;
 	if (strlen(spec) >= sizeof(t.spec))
@@ -173,6 +187,8 @@ static int parse_target(const char *spec, struct target *ret, char *why, size_t 
 	}
 	if (*end && parse_query(end + 1, &t, why, whylen) < 0)
 		return -EINVAL;
+	if (!t.named && edge_name_valid(t.host))
+		memcpy(t.name, t.host, strlen(t.host) + 1); /* valid: at most EDGE_NAME_MAX */
 	*ret = t;
 	return 0;
 }
@@ -573,13 +589,14 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 		if (streq(argv[i], "--detach"))
 			run = false;
 	for (unsigned i = 0; i < n; i++)
-		width = MAX(width, (int)strlen(targets[i].spec));
+		width = MAX(width, (int)strlen(targets[i].named ? targets[i].name :
+							     targets[i].spec));
 	fflush(stdout);
 	fflush(stderr);
 	for (unsigned i = 0; i < n; i++) {
 		int out[2], err[2];
 
-		c[i].label = targets[i].spec;
+		c[i].label = targets[i].named ? targets[i].name : targets[i].spec;
 		if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
 			return fail("pipe: %m"), *ret_done = true, *ret_exit = fail_exit, 0;
 		c[i].pid = fork();
@@ -683,19 +700,15 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 	return 0;
 }
 
-int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
-		char **argv, bool json_output, bool *ret_done, int *ret_exit)
+/* The hosts of -H into T (REMOTE_MAX_HOSTS of them); a usage error is printed. */
+static int parse_list(const char *hosts, const char *source, struct target *t, unsigned *ret_n)
 {
 	int usage = CTLOPT_EXIT_USAGE;
-	_cleanup_free_ struct target *t = NULL;
 	_cleanup_free_ char *list = strdup(hosts);
-	const char *refusal;
 	unsigned n = 0;
 	char why[512];
 
-	json = json_output;
-	t = calloc(REMOTE_MAX_HOSTS, sizeof(*t));
-	if (!list || !t)
+	if (!list)
 		return fail("%s", strerror(ENOMEM)), usage;
 	for (char *s = list, *comma;; s = comma + 1) {
 		comma = strchr(s, ',');
@@ -709,12 +722,31 @@ int remote_begin(const char *hosts, const char *source, const struct proto_verb 
 					strchr(hosts, ',') ? hosts : "", strchr(hosts, ',') ? "'" : "",
 					why, REMOTE_FORMS), usage;
 		for (unsigned k = 0; k < n; k++)
-			if (streq(t[k].spec, t[n].spec))
+			if (streq(t[k].spec, t[n].spec) ||
+					(t[n].named && t[k].named && streq(t[k].name, t[n].name)))
 				return fail("%s: host '%s' is listed twice", source, s), usage;
 		n++;
 		if (!comma)
 			break;
 	}
+	*ret_n = n;
+	return 0;
+}
+
+int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
+		char **argv, bool json_output, bool *ret_done, int *ret_exit)
+{
+	int usage = CTLOPT_EXIT_USAGE;
+	_cleanup_free_ struct target *t = NULL;
+	const char *refusal;
+	unsigned n = 0;
+
+	json = json_output;
+	t = calloc(REMOTE_MAX_HOSTS, sizeof(*t));
+	if (!t)
+		return fail("%s", strerror(ENOMEM)), usage;
+	if (parse_list(hosts, source, t, &n) != 0)
+		return usage;
 	if (n == 1) {
 		current = t[0];
 		active = true;
@@ -726,4 +758,76 @@ int remote_begin(const char *hosts, const char *source, const struct proto_verb 
 	if (refusal)
 		return fail("%s takes one host, not %u: %s", verb->name, n, refusal), usage;
 	return fanout(t, n, verb, argc, argv, ret_done, ret_exit);
+}
+
+/* ------------------------------------------------------------------ one process, several hosts */
+
+/* What remote_connect() keeps of one host's ssh session; remote_group_use() swaps them. */
+struct session {
+	int conn_fd, err_fd;
+	pid_t ssh_pid;
+	size_t err_len;
+	char err_buf[REMOTE_ERR_MAX];
+};
+
+static struct target *group;
+static struct session *group_sessions;
+static unsigned group_n, group_current;
+
+void remote_group_use(unsigned i)
+{
+	struct session *o = &group_sessions[group_current], *s = &group_sessions[i];
+
+	if (i == group_current || i >= group_n)
+		return;
+	*o = (struct session){ conn_fd, err_fd, ssh_pid, err_len, {} };
+	memcpy(o->err_buf, err_buf, sizeof(err_buf));
+	conn_fd = s->conn_fd;
+	err_fd = s->err_fd;
+	ssh_pid = s->ssh_pid;
+	err_len = s->err_len;
+	memcpy(err_buf, s->err_buf, sizeof(err_buf));
+	current = group[i];
+	group_current = i;
+}
+
+static void group_end(void)
+{
+	for (unsigned i = 0; i < group_n; i++) {
+		remote_group_use(i);
+		(void)end_session();
+	}
+}
+
+int remote_group_begin(const char *hosts, const char *source, bool json_output,
+		unsigned *ret_n)
+{
+	json = json_output;
+	group = calloc(REMOTE_MAX_HOSTS, sizeof(*group));
+	group_sessions = calloc(REMOTE_MAX_HOSTS, sizeof(*group_sessions));
+	if (!group || !group_sessions)
+		return fail("%s", strerror(ENOMEM)), CTLOPT_EXIT_USAGE;
+	if (parse_list(hosts, source, group, &group_n) != 0)
+		return CTLOPT_EXIT_USAGE;
+	for (unsigned i = 0; i < group_n; i++) {
+		if (!group[i].name[0])
+			return fail("%s: host '%s' needs a name for --topology: NAME=%s", source,
+					group[i].spec, group[i].spec), CTLOPT_EXIT_USAGE;
+		for (unsigned k = 0; k < i; k++)
+			if (streq(group[k].name, group[i].name))
+				return fail("%s: two hosts are named '%s' (%s, %s): name them, "
+					    "NAME=URL", source, group[i].name, group[k].spec,
+						group[i].spec), CTLOPT_EXIT_USAGE;
+		group_sessions[i] = (struct session){ .conn_fd = -EBADF, .err_fd = -EBADF };
+	}
+	current = group[0];
+	active = true;
+	atexit(group_end);
+	*ret_n = group_n;
+	return 0;
+}
+
+const char *remote_group_name(unsigned i)
+{
+	return group[i].name;
 }

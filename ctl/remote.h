@@ -9,7 +9,8 @@
 
 #include "proto.h"
 
-/* Take -H / CHAOSCTL_HOST (SOURCE names which, for messages). One host: this process talks to
+/* Take -H / CHAOSCTL_HOST (SOURCE names which, for messages); a host may be given a name,
+ * NAME=URL, which then labels its lines. One host: this process talks to
  * it and *ret_done is false. Several: one child per host runs the verb (each returns here with
  * *ret_done false, talking to its own host) while the parent prints their output per host and
  * returns with *ret_done true and *ret_exit the highest exit status (with --json, one chaosd.hosts
@@ -17,6 +18,16 @@
  * usage error, else 0. */
 int remote_begin(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
 		char **argv, bool json_output, bool *ret_done, int *ret_exit);
+
+/* chaosctl -H ... --topology: one process talks to each of several hosts in turn, each over an
+ * ssh session of its own. Every host needs a name (NAME=URL, or the URL's host name): it is
+ * the name of the edge its peers have for it. Returns CTLOPT_EXIT_USAGE with a message printed
+ * on a usage error, else 0 with the number of hosts; host 0 is in use. */
+int remote_group_begin(const char *hosts, const char *source, bool json_output,
+		unsigned *ret_n);
+/* Make host i the one remote_connect() reaches. */
+void remote_group_use(unsigned i);
+const char *remote_group_name(unsigned i);
 
 /* Whether requests go through remote_connect() rather than the local socket. */
 bool remote_active(void);

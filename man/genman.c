@@ -13,6 +13,7 @@
 #include "options.h"
 #include "parse.h"
 #include "proto.h"
+#include "topology.h"
 #include "scenario.h"
 #include "schedule.h"
 
@@ -155,6 +156,24 @@ static void chaosctl_1(FILE *f)
 			fprintf(f, ".\n");
 		}
 	}
+	fprintf(f, ".SH TOPOLOGIES\nWith \\fB\\-H\\fR \\fINAME\\fR=\\fIURL\\fR,... and "
+		   "\\fB\\-\\-topology\\fR \\fISPEC\\fR, \\fBinject partition\\fR cuts "
+		   "pairs of hosts from each other, both directions on both hosts. A host's "
+		   "peers are the edges named after them in its chaosd.conf(5) (on host a, "
+		   "\\fB[edge b]\\fR has b's address): chaosctl reads every host's edges "
+		   "first, then injects each partition with a lease, host by host; if one host "
+		   "refuses or fails, the ones applied are reverted and the command fails "
+		   "naming the host and its reason. It then holds the leases until \\fB\\-\\-for"
+		   "\\fR ends (Ctrl\\-C heals at once; a chaosctl that dies heals within one "
+		   "lease, \\fB\\-\\-lease\\fR, default 15s); \\fB\\-\\-detach\\fR "
+		   "applies them without a lease, to the deadline only. The random choices "
+		   "come from \\fB\\-\\-seed\\fR \\fIN\\fR (printed; \\fBplan\\fR "
+		   "with the same seed shows the same split). \\fISPEC\\fR is one of:\n");
+	for (unsigned i = 0; i < ELEMENTSOF(topology_kinds); i++) {
+		fprintf(f, ".TP\n.B %s\n", topology_kinds[i].name);
+		text(f, topology_kinds[i].help);
+		fprintf(f, ".\n");
+	}
 	/* From ctlopt_exits[], the numbers chaosctl returns. */
 	fprintf(f, ".SH EXIT STATUS\nThe same numbers for every verb; with \\fB\\-H\\fR and several "
 		   "hosts the highest of the hosts'.\n");
@@ -183,7 +202,10 @@ static void chaosctl_1(FILE *f)
 		   "\\-\\-for 2m\nchaosctl inject loss \\-\\-edge cache \\-\\-percent 5\n"
 		   "chaosctl status\nchaosctl kill \\-\\-reason \"pager\"\n"
 		   "chaosctl \\-H ssh://ops@db1 status\n"
-		   "chaosctl \\-H db1,db2,db3 kill \\-\\-reason \"pager\"\n.fi\n");
+		   "chaosctl \\-H db1,db2,db3 kill \\-\\-reason \"pager\"\n"
+		   "chaosctl \\-H db1,db2,db3 plan \\-\\-topology isolate:db1\n"
+		   "chaosctl \\-H db1,db2,db3 inject partition \\-\\-topology halves "
+		   "\\-\\-for 2m\n.fi\n");
 	fprintf(f, ".SH SEE ALSO\nchaosd(8), chaosd.conf(5)\n");
 }
 

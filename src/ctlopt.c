@@ -6,8 +6,9 @@
 
 const struct ctlopt ctlopt_options[] = {
 	{ CTLOPT_HOST, "host", 'H', "HOST[,HOST...]", "CHAOSCTL_HOST",
-	  "send the request to chaosd on other hosts: ssh://[USER@]HOST[:PORT][?socket=PATH] (or "
-	  "[USER@]HOST[:PORT]) runs 'chaosctl dial-stdio' there through ssh(1) (BatchMode, "
+	  "send the request to chaosd on other hosts: [NAME=]ssh://[USER@]HOST[:PORT][?socket=PATH] "
+	  "(or [NAME=][USER@]HOST[:PORT]; NAME, by default HOST, labels its lines and names it "
+	  "in a topology) runs 'chaosctl dial-stdio' there through ssh(1) (BatchMode, "
 	  "10 s connect timeout), which relays to that host's socket with the ssh user's "
 	  "permissions; unix://PATH is a local socket. Several hosts, comma-separated, get the "
 	  "request in parallel: one line per host, prefixed by its name, and the highest exit "

@@ -8,10 +8,13 @@
 #include "utf8.h"
 
 const struct proto_verb proto_verbs[] = {
-	{ "inject", PROTO_INJECT, PROTO_WRITE, "KIND --edge NAME [OPTIONS]",
-	  "apply a fault to an edge (or change an active fault of that kind in place)" },
-	{ "status", PROTO_STATUS, PROTO_READ, "",
-	  "list active faults with time left and the kernel's counters" },
+	{ "inject", PROTO_INJECT, PROTO_WRITE,
+	  "KIND --edge NAME [OPTIONS] | partition --topology SPEC [OPTIONS] [--seed N] [--detach]",
+	  "apply a fault to an edge (or change an active fault of that kind in place); with -H "
+	  "and --topology, partitions over the hosts as one operation (TOPOLOGIES)" },
+	{ "status", PROTO_STATUS, PROTO_READ, "[--topology]",
+	  "list active faults with time left and the kernel's counters; with -H and "
+	  "--topology, each host's partitions from the others and the topology they make" },
 	{ "revert", PROTO_REVERT, PROTO_WRITE, "ID | --edge NAME | --all",
 	  "remove faults and restore the kernel state they replaced" },
 	{ "kill", PROTO_KILL, PROTO_WRITE, "[--edge NAME] [--reason TEXT] [--for D] | --history",
@@ -28,9 +31,9 @@ const struct proto_verb proto_verbs[] = {
 	  "held, 1 if violated, 2 if aborted; --seed N: the random choices of plan --seed N" },
 	{ "validate", PROTO_VALIDATE, PROTO_READ, "FILE",
 	  "check a scenario against the daemon's edges and limits; applies nothing" },
-	{ "plan", PROTO_PLAN, PROTO_READ, "FILE [--seed N]",
+	{ "plan", PROTO_PLAN, PROTO_READ, "FILE [--seed N] | --topology SPEC [--seed N]",
 	  "print the resolved timeline and the seed of its random choices (--seed N: those of "
-	  "seed N); applies nothing" },
+	  "seed N); with -H and --topology, each host's partitions; applies nothing" },
 	{ "watch", PROTO_WATCH, PROTO_READ, "[RUN]",
 	  "follow a run (the latest by default) until it ends" },
 	{ "abort", PROTO_ABORT, PROTO_WRITE, "[RUN]",

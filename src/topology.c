@@ -5,11 +5,17 @@
 
 #include "topology.h"
 
-static const char *const kind_names[] = {
-	[TOPOLOGY_ISOLATE] = "isolate",
-	[TOPOLOGY_HALVES] = "halves",
-	[TOPOLOGY_MAJORITIES_RING] = "majorities-ring",
-	[TOPOLOGY_BRIDGE] = "bridge",
+const struct topology_kind_info topology_kinds[4] = {
+	[TOPOLOGY_ISOLATE] = { "isolate",
+		"isolate:HOST: HOST alone, cut from every other host; the others together" },
+	[TOPOLOGY_HALVES] = { "halves",
+		"a random minority (half the hosts, rounded down) cut from the majority" },
+	[TOPOLOGY_MAJORITIES_RING] = { "majorities-ring",
+		"the hosts on a random ring, each reaching those nearest to it: every host sees a "
+		"majority, no two the same one (with three hosts: one pair cut)" },
+	[TOPOLOGY_BRIDGE] = { "bridge",
+		"bridge:HOST: the other hosts split at random into two halves cut from each other; "
+		"HOST reaches both" },
 };
 
 int topology_parse(const char *s, struct topology_spec *ret, struct diag *d)
@@ -19,8 +25,8 @@ int topology_parse(const char *s, struct topology_spec *ret, struct diag *d)
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 	bool found = false;
 
-	for (unsigned k = 0; k < ELEMENTSOF(kind_names); k++)
-		if (strlen(kind_names[k]) == n && strncmp(s, kind_names[k], n) == 0) {
+	for (unsigned k = 0; k < ELEMENTSOF(topology_kinds); k++)
+		if (strlen(topology_kinds[k].name) == n && strncmp(s, topology_kinds[k].name, n) == 0) {
 			t.kind = k;
 			found = true;
 		}
@@ -30,14 +36,14 @@ int topology_parse(const char *s, struct topology_spec *ret, struct diag *d)
 	if (t.kind == TOPOLOGY_ISOLATE || t.kind == TOPOLOGY_BRIDGE) {
 		if (!colon || !colon[1])
 			return diag_add(d, -EINVAL, "topology '%s': name the host (%s:HOST)", s,
-					kind_names[t.kind]);
+					topology_kinds[t.kind].name);
 		if (strlen(colon + 1) > TOPOLOGY_NAME_MAX)
 			return diag_add(d, -EINVAL, "topology '%s': host name longer than %d", s,
 					TOPOLOGY_NAME_MAX);
 		snprintf(t.host, sizeof(t.host), "%s", colon + 1);
 	} else if (colon)
 		return diag_add(d, -EINVAL, "topology '%s': %s takes no host", s,
-				kind_names[t.kind]);
+				topology_kinds[t.kind].name);
 	*ret = t;
 	return 0;
 }
@@ -101,7 +107,7 @@ int topology_compute(const struct topology_spec *spec, const char *const *names,
 		return diag_add(d, -EINVAL, "%u hosts: at most %d", n, TOPOLOGY_MAX_HOSTS);
 	if (n < min_hosts[spec->kind])
 		return diag_add(d, -EINVAL, "topology %s needs at least %u hosts, not %u",
-				kind_names[spec->kind], min_hosts[spec->kind], n);
+				topology_kinds[spec->kind].name, min_hosts[spec->kind], n);
 	if (spec->kind == TOPOLOGY_ISOLATE || spec->kind == TOPOLOGY_BRIDGE) {
 		named = find_host(names, n, spec->host);
 		if (named < 0) {
@@ -110,7 +116,7 @@ int topology_compute(const struct topology_spec *spec, const char *const *names,
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 						i ? ", " : "", names[i]);
 			return diag_add(d, -EINVAL, "topology %s:%s: no host '%s' (hosts: %s)",
-					kind_names[spec->kind], spec->host, spec->host, list);
+					topology_kinds[spec->kind].name, spec->host, spec->host, list);
 		}
 	}
 	for (unsigned i = 0; i < n; i++)

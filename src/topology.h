@@ -25,6 +25,13 @@ enum topology_kind {
 	TOPOLOGY_BRIDGE,          /* two halves that only the bridge host reaches both of */
 };
 
+/* Each kind's name and what it does, for parsing, help and chaosctl(1). */
+struct topology_kind_info {
+	const char *name;
+	const char *help;
+};
+extern const struct topology_kind_info topology_kinds[4];
+
 struct topology_spec {
 	enum topology_kind kind;
 	char host[TOPOLOGY_NAME_MAX + 1]; /* isolate and bridge: the host named */

@@ -24,6 +24,7 @@ test_deps=(
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
 	nginx-light # the real web server the scenario library runs against (tests/vm/schedule.sh)
+	etcd-server etcd-client # the three-member etcd cluster of tests/host-topology-tests.sh
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 
