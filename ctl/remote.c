@@ -19,7 +19,8 @@
 #include "json.h"
 #include "remote.h"
 
-#define REMOTE_FORMS          "ssh://[USER@]HOST[:PORT][?socket=PATH], [USER@]HOST[:PORT], unix://PATH"
+#define REMOTE_FORMS \
+	"[NAME=]ssh://[USER@]HOST[:PORT][?socket=PATH], [NAME=][USER@]HOST[:PORT], [NAME=]unix://PATH"
 #define REMOTE_MAX_HOSTS      64
 #define REMOTE_ERR_MAX        2048
 #define REMOTE_CONNECT_TIMEOUT "ConnectTimeout=10"

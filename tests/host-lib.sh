@@ -35,6 +35,44 @@ wait_until() {
 	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
 	return 1
 }
+# The remote suites' ssh (sshd in network namespaces): ssh_keys makes a host key and a client
+# key, and an ssh in $T/bin that uses and trusts only them; sshd_conf NAME ADDR SETENV writes
+# $T/sshd-NAME.conf for an sshd on ADDR (key auth, root allowed, SETENV for its sessions) and
+# adds ADDR to the client's known hosts.
+ssh_keys() {
+	ssh-keygen -q -t ed25519 -N '' -C chaosd-test-host -f "$T/hostkey"
+	ssh-keygen -q -t ed25519 -N '' -C chaosd-test-client -f "$T/id"
+	cp "$T/id.pub" "$T/authorized_keys"
+	# /run/sshd: sshd's privilege separation directory (systemd makes it on a real host)
+	mkdir -p /run/sshd "$T/bin"
+	# The user's own config would be ~/.ssh of the account running the test, so the ssh
+	# chaosctl finds in PATH is one that reads this test's config.
+	cat >"$T/ssh_config" <<EOF
+Host *
+	IdentityFile $T/id
+	IdentitiesOnly yes
+	UserKnownHostsFile $T/known_hosts
+	GlobalKnownHostsFile /dev/null
+	StrictHostKeyChecking yes
+EOF
+	printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$T/ssh_config" >"$T/bin/ssh"
+	chmod +x "$T/bin/ssh"
+}
+sshd_conf() {
+	echo "$2 $(cut -d' ' -f1-2 "$T/hostkey.pub")" >>"$T/known_hosts"
+	cat >"$T/sshd-$1.conf" <<EOF
+ListenAddress $2
+HostKey $T/hostkey
+PidFile $T/sshd-$1.pid
+AuthorizedKeysFile $T/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+SetEnv $3
+EOF
+}
 host_exit() {
 	local rc=$? jobs
 	if declare -F cleanup >/dev/null; then cleanup; fi

@@ -35,44 +35,16 @@ B ip link set m-b up
 # --- keys, sshd per namespace. Host a's socket is named in the URL (?socket=), host b's sshd
 # sets CHAOSD_SOCKET for its sessions. The remote side runs `chaosctl dial-stdio` from PATH:
 # the one just built.
-ssh-keygen -q -t ed25519 -N '' -C chaosd-test-host -f "$T/hostkey"
-ssh-keygen -q -t ed25519 -N '' -C chaosd-test-client -f "$T/id"
-cp "$T/id.pub" "$T/authorized_keys"
-mkdir -p /run/sshd # sshd's privilege separation directory (systemd makes it on a real host)
+ssh_keys
 for h in a b; do
 	addr=10.79.1.2
 	[ $h = b ] && addr=10.79.2.2
-	echo "$addr $(cut -d' ' -f1-2 "$T/hostkey.pub")" >>"$T/known_hosts"
 	setenv="PATH=$top_builddir:/usr/sbin:/usr/bin:/sbin:/bin"
 	[ $h = b ] && setenv="$setenv CHAOSD_SOCKET=$T/b.sock"
-	cat >"$T/sshd-$h.conf" <<EOF
-ListenAddress $addr
-HostKey $T/hostkey
-PidFile $T/sshd-$h.pid
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-SetEnv $setenv
-EOF
+	sshd_conf $h $addr "$setenv"
 done
 ip netns exec cd-a "$SSHD" -D -e -f "$T/sshd-a.conf" >>"$T/sshd-a.log" 2>&1 &
 PIDS="$PIDS $!"
-# The client's ssh: the user's own config would be ~/.ssh of the account running the test, so
-# the ssh chaosctl finds in PATH is one that reads this test's config.
-mkdir -p "$T/bin"
-cat >"$T/ssh_config" <<EOF
-Host *
-	IdentityFile $T/id
-	IdentitiesOnly yes
-	UserKnownHostsFile $T/known_hosts
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-EOF
-printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$T/ssh_config" >"$T/bin/ssh"
-chmod +x "$T/bin/ssh"
 rctl() { C env PATH="$T/bin:$PATH" "$CHAOSCTL" "$@"; }
 
 # --- chaosd in each namespace, edge db across the data link
@@ -177,6 +149,9 @@ out=$(rctl -H "$HA" inject partition --edge db 2>&1)
 check "the kill switch holds on a (inject refused)" grep -q 'kill switch' <<<"$out"
 out=$(rctl -H "$HA,$HB" arm 2>&1)
 check "-H a,b arm: both armed" test "$(grep -c 'armed:' <<<"$out")" = 2
+out=$(rctl -H "x=$HA,y=$HB" status 2>&1)
+check "-H NAME=URL,...: the names label the lines ($out)" \
+	bash -c 'grep -q "^x: " <<<"$1" && grep -q "^y: " <<<"$1"' _ "$out"
 
 # --- the remote user's permissions: chaosd on b reads the relay's credentials (SO_PEERCRED),
 # so chaosd-rt, a member of b's read_group only, may read but not change anything

@@ -36,37 +36,11 @@ for h in $HOSTS; do
 	H "$h" ip link set eth0 up
 done
 
-# --- keys and an sshd per host (as in host-remote-tests.sh); chaosctl dial-stdio from PATH
-ssh-keygen -q -t ed25519 -N '' -C chaosd-test-host -f "$T/hostkey"
-ssh-keygen -q -t ed25519 -N '' -C chaosd-test-client -f "$T/id"
-cp "$T/id.pub" "$T/authorized_keys"
-mkdir -p /run/sshd
-cat >"$T/ssh_config" <<EOF
-Host *
-	IdentityFile $T/id
-	IdentitiesOnly yes
-	UserKnownHostsFile $T/known_hosts
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-EOF
-mkdir -p "$T/bin"
-printf '#!/bin/sh\nexec /usr/bin/ssh -F %s "$@"\n' "$T/ssh_config" >"$T/bin/ssh"
-chmod +x "$T/bin/ssh"
+# --- keys and an sshd per host (host-lib.sh); chaosctl dial-stdio from PATH
+ssh_keys
 GROUP=
 for h in $HOSTS; do
-	echo "${IP[$h]} $(cut -d' ' -f1-2 "$T/hostkey.pub")" >>"$T/known_hosts"
-	cat >"$T/sshd-$h.conf" <<EOF
-ListenAddress ${IP[$h]}
-HostKey $T/hostkey
-PidFile $T/sshd-$h.pid
-AuthorizedKeysFile $T/authorized_keys
-StrictModes no
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-SetEnv PATH=$top_builddir:/usr/sbin:/usr/bin:/sbin:/bin
-EOF
+	sshd_conf "$h" "${IP[$h]}" "PATH=$top_builddir:/usr/sbin:/usr/bin:/sbin:/bin"
 	H "$h" "$SSHD" -D -e -f "$T/sshd-$h.conf" >>"$T/sshd-$h.log" 2>&1 &
 	# chaosd: the peers are edges named after them; c has a guard rail the refusal case meets
 	{
