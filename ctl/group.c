@@ -34,12 +34,14 @@ struct group {
 	unsigned n;
 	const char *names[TOPOLOGY_MAX_HOSTS];
 	char dest[TOPOLOGY_MAX_HOSTS][TOPOLOGY_MAX_HOSTS][128]; /* [host][peer]: its edge's */
+	char fault[TOPOLOGY_MAX_HOSTS][TOPOLOGY_MAX_HOSTS][24]; /* [host][peer]: its id */
 	struct topology topo;
 	struct applied *applied;
 	unsigned n_applied;
 };
 
 static volatile sig_atomic_t stop_signal;
+static bool json;
 
 static void on_signal(int sig)
 {
@@ -51,7 +53,7 @@ static _printf_(1, 2) void fail(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	json_vfail(false, fmt, ap);
+	json_vfail(json, fmt, ap);
 	va_end(ap);
 }
 
@@ -141,10 +143,58 @@ static int read_edges(struct group *g)
 	return 0;
 }
 
+/* The chaosd.topology/1 document (doc/schema/chaosd.topology-1.json). */
+static void print_json(const struct group *g, const char *command, const char *spec,
+		const uint64_t *seed, uint64_t lease, uint64_t duration)
+{
+	char desc[512];
+
+	printf("{\"ok\":true,\"schema\":");
+	json_string(json_docs[JSON_TOPOLOGY].schema);
+	printf(",\"command\":");
+	json_string(command);
+	if (spec) {
+		printf(",\"topology\":");
+		json_string(spec);
+	}
+	printf(",\"describe\":");
+	json_string(topology_describe(&g->topo, g->names, desc, sizeof(desc)));
+	if (seed)
+		printf(",\"seed\":%" PRIu64, *seed);
+	if (streq(command, "inject"))
+		printf(",\"lease_us\":%" PRIu64 ",\"duration_us\":%" PRIu64, lease, duration);
+	printf(",\"hosts\":[");
+	for (unsigned i = 0; i < g->n; i++) {
+		bool first = true;
+		printf("%s{\"host\":", i ? "," : "");
+		json_string(g->names[i]);
+		printf(",\"cuts\":[");
+		for (unsigned j = 0; j < g->n; j++) {
+			if (!g->topo.cut[i][j])
+				continue;
+			printf("%s{\"peer\":", first ? "" : ",");
+			json_string(g->names[j]);
+			if (g->dest[i][j][0]) {
+				printf(",\"destination\":");
+				json_string(g->dest[i][j]);
+			}
+			if (g->fault[i][j][0])
+				printf(",\"fault\":%s", g->fault[i][j]);
+			putchar('}');
+			first = false;
+		}
+		printf("]}");
+	}
+	printf("]}\n");
+	fflush(stdout);
+}
+
 static void print_plan(const struct group *g, const char *spec, uint64_t seed)
 {
 	char desc[512];
 
+	if (json)
+		return;
 	printf("topology %s: %s, seed %" PRIu64 "\n", spec,
 			topology_describe(&g->topo, g->names, desc, sizeof(desc)), seed);
 	for (unsigned i = 0; i < g->n; i++) {
@@ -206,6 +256,8 @@ static int apply(struct group *g, const char *const *keys, const char *const *va
 				struct applied *a = &g->applied[g->n_applied++];
 				*a = (struct applied){ .host = i, .peer = j };
 				snprintf(a->id, sizeof(a->id), "%s", proto_msg_get(m, 0, "id") ?: "0");
+				if (parse_u64_range(a->id, 1, UINT64_MAX, &(uint64_t){ 0 }) == 0)
+					memcpy(g->fault[i][j], a->id, sizeof(a->id));
 				continue;
 			}
 			for (unsigned k = 0; k < g->n_applied; k++)
@@ -247,6 +299,9 @@ static int hold(struct group *g, uint64_t lease, uint64_t end)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* with --json, stdout has the document only */
+	if (json)
+		(void)dup2(STDERR_FILENO, STDOUT_FILENO);
 	printf("holding %u partition(s) on %u hosts with a %s lease (renewed every %.1fs); stop "
 	       "this command to heal them\n", g->n_applied, g->n,
 			parse_format_duration(lease, l, sizeof(l)), (double)period / USEC_PER_SEC);
@@ -306,22 +361,33 @@ static int status(struct group *g)
 							     CTLOPT_EXIT_UNREACHABLE);
 			continue;
 		}
-		printf("%s: cuts", g->names[i]);
+		if (!json)
+			printf("%s: cuts", g->names[i]);
 		for (unsigned k = 0; k < m->n_fields; k = proto_msg_next_record(m, k)) {
 			const char *kind = proto_msg_get(m, k, "kind"),
-				   *edge = proto_msg_get(m, k, "edge");
+				   *edge = proto_msg_get(m, k, "edge"), *id = proto_msg_get(m, k, "id");
 			for (unsigned j = 0; kind && edge && j < g->n; j++)
 				if (j != i && streq(kind, "partition") && streq(edge, g->names[j])) {
-					printf("%s %s (fault %s)", any ? "," : "", g->names[j],
-							term_safe(proto_msg_get(m, k, "id") ?: "?"));
+					if (!json)
+						printf("%s %s (fault %s)", any ? "," : "",
+								g->names[j], term_safe(id ?: "?"));
+					if (id && parse_u64_range(id, 1, UINT64_MAX,
+							&(uint64_t){ 0 }) == 0)
+						snprintf(g->fault[i][j], sizeof(g->fault[i][j]), "%s",
+								id);
 					g->topo.cut[i][j] = any = true;
 				}
 		}
-		printf("%s%s\n", any ? "" : " nothing", proto_msg_get(m, 0, "killed") &&
-				streq(proto_msg_get(m, 0, "killed"), "yes") ? " (kill switch engaged)" : "");
+		if (!json)
+			printf("%s%s\n", any ? "" : " nothing", proto_msg_get(m, 0, "killed") &&
+					streq(proto_msg_get(m, 0, "killed"), "yes") ?
+					" (kill switch engaged)" : "");
 	}
-	printf("topology in force: %s\n", topology_describe(&g->topo, g->names, desc,
-							      sizeof(desc)));
+	if (json && worst == 0)
+		print_json(g, "status", NULL, NULL, 0, 0);
+	else if (!json)
+		printf("topology in force: %s\n", topology_describe(&g->topo, g->names, desc,
+								      sizeof(desc)));
 	return worst;
 }
 
@@ -335,7 +401,7 @@ static uint64_t random_seed(void)
 }
 
 int group_main(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
-		char **argv, bool json)
+		char **argv, bool json_output)
 {
 	const char *spec_s = NULL, *keys[8], *values[8];
 	_cleanup_free_ struct group *g = calloc(1, sizeof(*g));
@@ -354,8 +420,7 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 	if (!g || !applied)
 		return fail("%s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
 	g->applied = applied;
-	if (json)
-		return fail("--topology has no --json output yet"), CTLOPT_EXIT_USAGE;
+	json = json_output;
 	if (verb->type != PROTO_INJECT && verb->type != PROTO_PLAN && verb->type != PROTO_STATUS)
 		return fail("--topology goes with inject partition, plan and status, not %s",
 				verb->name), CTLOPT_EXIT_USAGE;
@@ -410,7 +475,7 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 	}
 	if (f.lease_usec)
 		lease = f.lease_usec;
-	r = remote_group_begin(hosts, source, false, &g->n);
+	r = remote_group_begin(hosts, source, json, &g->n);
 	if (r != 0)
 		return r;
 	for (unsigned i = 0; i < g->n; i++)
@@ -431,8 +496,11 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 	if (r != 0)
 		return r;
 	print_plan(g, spec_s, seed);
-	if (!is_inject)
+	if (!is_inject) {
+		if (json)
+			print_json(g, "plan", spec_s, &seed, 0, 0);
 		return 0;
+	}
 	if (!detach) {
 		keys[n_kv] = "lease";
 		values[n_kv++] = parse_format_duration(lease, l, sizeof(l));
@@ -440,7 +508,9 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 	r = apply(g, keys, values, n_kv, spec_s);
 	if (r != 0)
 		return r;
-	for (unsigned i = 0; i < g->n; i++) {
+	if (json)
+		print_json(g, "inject", spec_s, &seed, detach ? 0 : lease, f.duration_usec);
+	for (unsigned i = 0; i < g->n && !json; i++) {
 		bool any = false;
 		for (unsigned k = 0; k < g->n_applied; k++) {
 			if (g->applied[k].host != i)
@@ -453,9 +523,11 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 		if (any)
 			putchar('\n');
 	}
-	printf("applied topology %s: %u partition(s) on %u hosts%s%s\n", spec_s, g->n_applied,
-			g->n, f.duration_usec ? ", for " : "", f.duration_usec ?
-			parse_format_duration(f.duration_usec, l, sizeof(l)) : "");
+	if (!json)
+		printf("applied topology %s: %u partition(s) on %u hosts%s%s\n", spec_s,
+				g->n_applied, g->n, f.duration_usec ? ", for " : "",
+				f.duration_usec ? parse_format_duration(f.duration_usec, l,
+									sizeof(l)) : "");
 	fflush(stdout);
 	if (detach)
 		return 0;

@@ -36,6 +36,9 @@ const struct json_doc json_docs[_JSON_DOC_MAX] = {
 	[JSON_METRICS] = { "chaosd.metrics/1", "metrics", "", "" },
 	/* printed by ctl/remote.c: each host's own document, in a list */
 	[JSON_HOSTS] = { "chaosd.hosts/1", "any, with -H and several hosts", NULL, NULL },
+	/* printed by ctl/group.c */
+	[JSON_TOPOLOGY] = { "chaosd.topology/1",
+			    "inject partition, plan and status, with -H and --topology", NULL, NULL },
 	[JSON_ERROR] = { "chaosd.error/1", "any, when it fails", "", " errno " },
 };
 

@@ -29,6 +29,7 @@ enum json_doc_id {
 	JSON_REPORT,
 	JSON_METRICS,
 	JSON_HOSTS,
+	JSON_TOPOLOGY,
 	JSON_ERROR,
 	_JSON_DOC_MAX,
 };

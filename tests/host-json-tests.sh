@@ -57,6 +57,11 @@ is status "d['killed'], d['kills']" "('no', [])"
 A "$CHAOSCTL" --json -H "unix://$SOCK,unix://$T/nonexistent.sock" status >"$J/hosts.json" 2>/dev/null
 is hosts "d['ok'], [(h['exit'], h['result']['schema']) for h in d['hosts']]" \
 	"(False, [(0, 'chaosd.status/2'), (5, 'chaosd.error/1')])"
+# -H NAME=URL,... status --topology: chaosd.topology/1. Two names for this one chaosd (two paths
+# to its socket), named after its edges: "db" has a partition on edge cache and "cache" one on db.
+A "$CHAOSCTL" --json -H "db=unix://$SOCK,cache=unix://$T/./${SOCK##*/}" status --topology >"$J/topology.json"
+is topology "d['describe'], [(h['host'], [c['peer'] for c in h['cuts']]) for h in d['hosts']]" \
+	"('isolate:db (db | cache)', [('db', ['cache']), ('cache', ['db'])])"
 # what status says is what the kernel holds: chaosd's nftables table drops db's address
 # grep reads it all: with -q, nft could die of SIGPIPE and pipefail fail the check
 nft_has_db() { A nft list table inet chaosd 2>/dev/null | grep '10.77.0.2' >/dev/null; }

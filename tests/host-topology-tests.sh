@@ -162,6 +162,13 @@ out1=$(rctl -H "$GROUP" plan --topology halves --seed 7 2>&1)
 out2=$(rctl -H "$GROUP" plan --topology halves --seed 7 2>&1)
 check "plan halves --seed 7 twice: the same split" test "$out1" = "$out2"
 check "plan applied nothing ($(all_drops))" healed
+# --json: chaosd.topology/1, checked against doc/schema (validate_json, at the end)
+rctl -H "$GROUP" --json plan --topology isolate:b >"$T/plan.json"
+valid_doc() { # FILE PYTHON-EXPRESSION over d
+	python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); assert eval(sys.argv[2]), d' "$@"
+}
+check "plan --json: b cuts a and c, with their destinations" valid_doc "$T/plan.json" \
+	"d['command'] == 'plan' and d['describe'] == 'isolate:b (a c | b)' and d['hosts'][1]['cuts'] == [{'peer': 'a', 'destination': '10.80.0.1/32'}, {'peer': 'c', 'destination': '10.80.0.3/32'}]"
 
 # --- isolate:<leader>: the majority elects a new leader and takes writes; the old leader
 # refuses them; after the heal all three have the same revision
@@ -187,6 +194,9 @@ check "isolate:$L: the isolated member refused $((3 - ref)) of 3 writes" test "$
 out=$(rctl -H "$GROUP" status --topology 2>&1)
 echo "$out"
 check "status --topology: isolate:$L in force" grep -q "^topology in force: isolate:$L " <<<"$out"
+rctl -H "$GROUP" --json status --topology >"$T/status.json"
+check "status --topology --json: isolate:$L, each cut with its fault id" valid_doc "$T/status.json" \
+	"d['describe'].startswith('isolate:$L ') and all(c['fault'] >= 1 for h in d['hosts'] for c in h['cuts']) and sum(len(h['cuts']) for h in d['hosts']) == 4"
 kill -INT "$pid"
 wait "$pid"
 rc=$?
@@ -233,8 +243,10 @@ check "refused on c: no partition on ANY host ($(all_drops) drop rules)" healed
 record "rollback: c refused (max_partition_duration), 3 partitions on a, b rolled back, drop rules after: $(all_drops)"
 
 # --- -H ... kill heals a detached topology
-rctl -H "$GROUP" inject partition --topology bridge:b --seed 1 --for 90s --detach >"$T/bridge.out" 2>&1
-cat "$T/bridge.out"
+rctl -H "$GROUP" --json inject partition --topology bridge:b --seed 1 --for 90s --detach >"$T/bridge.json"
+cat "$T/bridge.json"
+check "inject --json --detach: no lease, a 90 s deadline, a and c cut each other" valid_doc "$T/bridge.json" \
+	"d['command'] == 'inject' and d['lease_us'] == 0 and d['duration_us'] == 90000000 and [len(h['cuts']) for h in d['hosts']] == [1, 0, 1]"
 check "bridge:b --detach: applied, a and c cut each other only ($(all_drops))" test "$(all_drops)" != 0/0/0
 out=$(rctl -H "$GROUP" status --topology 2>&1)
 check "status --topology: bridge:b in force" grep -q "^topology in force: bridge:b (a | c, b reaches both)" <<<"$out"
@@ -260,5 +272,13 @@ check "SIGKILL'd coordinator: all hosts healed ($d drop rules) in ${ms} ms (leas
 record "lease: coordinator SIGKILLed, all three hosts healed after ${ms} ms (lease 3 s)"
 wait_until 20 same_revision
 check "etcd: same revisions at the end" same_revision
+
+check "every --json document is valid chaosd.topology/1" python3 - "$top_srcdir/doc/schema/chaosd.topology-1.json" "$T/plan.json" "$T/status.json" "$T/bridge.json" <<'PY'
+import json, sys
+from jsonschema import Draft202012Validator as V
+v = V(json.load(open(sys.argv[1])))
+for p in sys.argv[2:]:
+    v.validate(json.load(open(p)))
+PY
 
 finish
