@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -376,10 +377,16 @@ static void arm_timer(struct run *run, uint64_t at_mono)
 		run_abort(run, "cannot arm the run's timer");
 }
 
-/* What a condition measures in a summary: percent, or microseconds for latency. */
+/* What a condition measures in a summary: percent, microseconds for latency, or of the query's
+ * values the one farthest from meeting c, so that c holds when every value meets it (as a
+ * Prometheus alert's 'for'); NAN when there is no value. */
 static double measured(const struct scenario_cond *c, const struct report_summary *s)
 {
 	switch (c->metric) {
+	case SCENARIO_VALUE:
+		if (!s->value_count)
+			return NAN;
+		return c->op == SCENARIO_GT || c->op == SCENARIO_GE ? s->value_min : s->value_max;
 	case SCENARIO_SUCCESS_RATE:
 		return s->success_rate;
 	case SCENARIO_FAILURE_RATE:
@@ -397,6 +404,8 @@ static const char *format_measure(const struct scenario_cond *c, double v, char 
 {
 	if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
 		snprintf(buf, n, "%.1f%%", v);
+	else if (c->metric == SCENARIO_VALUE)
+		snprintf(buf, n, "%g", v);
 	else
 		snprintf(buf, n, "%.1fms", v / 1000);
 	return buf;
@@ -416,7 +425,9 @@ static unsigned samples_beyond(const struct scenario_cond *c, const struct repor
 
 		if (x->phase != REPORT_METHOD)
 			continue;
-		if (rate || !x->ok)
+		if (c->metric == SCENARIO_VALUE)
+			n += !isnan(x->value) && scenario_cond_holds(c, x->value);
+		else if (rate || !x->ok)
 			n += !x->ok && (rate || upwards);
 		else
 			n += scenario_cond_holds(c, (double)x->latency_usec);
@@ -447,6 +458,11 @@ static bool hypothesis_holds(struct run *run, char *why, size_t n)
 			return false;
 		}
 		v = measured(c, &s);
+		if (isnan(v)) {
+			snprintf(why, n, "probe %s: no value of the query in the window (needs %s)",
+					p->name, cond);
+			return false;
+		}
 		if (!scenario_cond_holds(c, v)) {
 			char m[48];
 
@@ -684,6 +700,8 @@ static bool sample_good(const struct scenario_probe *p, const struct report_samp
 
 	if (!s->ok)
 		return false;
+	if (c->set && c->metric == SCENARIO_VALUE)
+		return scenario_cond_holds(c, s->value);
 	return !c->set || c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE ||
 	       scenario_cond_holds(c, s->latency_usec);
 }
@@ -831,7 +849,7 @@ static bool cond_met(struct run *run, unsigned index, const struct scenario_cond
 			return false;
 	}
 	v = measured(c, &s);
-	if (!scenario_cond_holds(c, v))
+	if (isnan(v) || !scenario_cond_holds(c, v))
 		return false;
 	scenario_cond_format(c, cond, sizeof(cond));
 	snprintf(why, n, "probe %.40s: %s %.20s over %u samples (%s %.80s)",
@@ -865,7 +883,7 @@ static void steps_on_probe(struct run *run, unsigned index)
 }
 
 static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
-		const char *detail)
+		double value, const char *detail)
 {
 	struct run *run = userdata;
 	const struct scenario_probe *p = &run->sc->probes[index];
@@ -887,7 +905,7 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 			report_event_add(run->report, now, "probe", NULL, NULL, NULL,
 					"probe %s succeeds again", p->name);
 	}
-	report_sample_add(run->report, index, now, ok, latency_usec, run->phase);
+	report_sample_add(run->report, index, now, ok, latency_usec, value, run->phase);
 	run->runner->hooks.changed(run->runner->hooks.userdata);
 	if (run->phase != REPORT_METHOD || run->aborting)
 		return;

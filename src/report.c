@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -131,7 +132,7 @@ int report_event_add(struct report *r, uint64_t t_usec, const char *kind, const 
 }
 
 int report_sample_add(struct report *r, unsigned probe, uint64_t t_usec, bool ok,
-		uint64_t latency_usec, enum report_phase phase)
+		uint64_t latency_usec, double value, enum report_phase phase)
 {
 	struct report_probe *p;
 	int k;
@@ -143,7 +144,8 @@ int report_sample_add(struct report *r, unsigned probe, uint64_t t_usec, bool ok
 	if (k < 0)
 		return k;
 	p->samples[p->n_samples++] = (struct report_sample){ .t_usec = t_usec, .ok = ok,
-		.latency_usec = (uint32_t)MIN(latency_usec, UINT32_MAX), .phase = (uint8_t)phase };
+		.latency_usec = (uint32_t)MIN(latency_usec, UINT32_MAX), .phase = (uint8_t)phase,
+		.value = value };
 	return 0;
 }
 
@@ -204,6 +206,11 @@ void report_summarize(const struct report *r, unsigned probe, int phase, uint64_
 			continue;
 		ret->count++;
 		ok += s->ok;
+		if (!isnan(s->value)) {
+			ret->value_min = ret->value_count ? MIN(ret->value_min, s->value) : s->value;
+			ret->value_max = ret->value_count ? MAX(ret->value_max, s->value) : s->value;
+			ret->value_count++;
+		}
 		if (lat)
 			lat[n++] = s->latency_usec;
 	}
@@ -373,7 +380,25 @@ int report_write_json(const struct report *r, FILE *f)
 			fprintf(f, "%s[%.3f,%d,%.3f]", k ? "," : "", sm->t_usec / 1e6, sm->ok,
 					sm->latency_usec / 1000.0);
 		}
-		fputs("]}", f);
+		fputc(']', f);
+		if (streq(p->type, "prometheus")) {
+			/* JSON has no infinity: an infinite value is null */
+			fputs(",\"values\":[", f);
+			for (unsigned k = 0, first = 1; k < p->n_samples; k++) {
+				const struct report_sample *sm = &p->samples[k];
+
+				if (isnan(sm->value))
+					continue;
+				fprintf(f, "%s[%.3f,", first ? "" : ",", sm->t_usec / 1e6);
+				if (isinf(sm->value))
+					fputs("null]", f);
+				else
+					fprintf(f, "%.17g]", sm->value);
+				first = 0;
+			}
+			fputc(']', f);
+		}
+		fputc('}', f);
 	}
 	fputs("]}\n", f);
 	return ferror(f) ? -EIO : 0;
