@@ -824,7 +824,8 @@ static void abort_later(struct run *run, const char *reason)
 
 /* Does c (of key) hold over probe index's method samples in its window, not before from?
  * One slow or failed probe is not a trend: at least 3 samples, or samples spanning half the
- * window (a probe that times out yields one per timeout). why says what was measured. */
+ * window (a probe that times out yields one per timeout); a query's value: at least two
+ * values, every one meeting c. why says what was measured. */
 static bool cond_met(struct run *run, unsigned index, const struct scenario_cond *c,
 		uint64_t from, const char *key, char *why, size_t n)
 {
@@ -837,7 +838,10 @@ static bool cond_met(struct run *run, unsigned index, const struct scenario_cond
 	report_summarize(run->report, index, REPORT_METHOD, lo, UINT64_MAX, &s);
 	if (!s.count)
 		return false;
-	if (s.count < 3) {
+	/* A query's value: every value in the window, and two of them at least. */
+	if (c->metric == SCENARIO_VALUE && s.value_count < 2)
+		return false;
+	if (c->metric != SCENARIO_VALUE && s.count < 3) {
 		uint64_t oldest = now;
 
 		for (unsigned i = rp->n_samples; i-- > 0;) {

@@ -1056,8 +1056,20 @@ static void finish(struct scenario_parser *p)
 		probe_keys_check(p, pr);
 		/* A probe that times out yields one sample per timeout; an abort needs a few
 		 * samples or half a window of them (daemon/runner.c), so a shorter window would
-		 * never abort. */
-		if (pr->abort_when.set &&
+		 * never abort. A value needs two samples in a row, at most interval + timeout
+		 * apart. */
+		if (pr->abort_when.set && pr->abort_when.metric == SCENARIO_VALUE &&
+				pr->abort_when.window_usec < pr->interval_usec + pr->timeout_usec) {
+			char w[32], t[32];
+
+			p_error(p, pr->abort_when.line, "abort_when",
+					scenario_cond_format(&pr->abort_when, why, sizeof(why)),
+					"the window %s is shorter than the probe's interval and timeout "
+					"(%s): it could never hold the two values an abort needs",
+					parse_format_duration(pr->abort_when.window_usec, w, sizeof(w)),
+					parse_format_duration(pr->interval_usec + pr->timeout_usec, t,
+							sizeof(t)));
+		} else if (pr->abort_when.set && pr->abort_when.metric != SCENARIO_VALUE &&
 				pr->abort_when.window_usec < 2 * MAX(pr->timeout_usec, pr->interval_usec)) {
 			char w[32], t[32];
 

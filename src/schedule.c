@@ -238,9 +238,11 @@ static int probe_index(const struct scenario *s, const char *name, const char *k
 		if (!streq(p->name, name))
 			continue;
 		/* As for abort_when: fewer samples than that could never decide. */
-		if (c->window_usec < 2 * MAX(p->timeout_usec, p->interval_usec)) {
+		if (c->metric == SCENARIO_VALUE ?
+				c->window_usec < p->interval_usec + p->timeout_usec :
+				c->window_usec < 2 * MAX(p->timeout_usec, p->interval_usec)) {
 			snprintf(why, n, "%s: the window is shorter than twice probe %s's timeout "
-					"or interval", key, name);
+					"or interval (a value: than its interval and timeout)", key, name);
 			return -EINVAL;
 		}
 		if (c->metric == SCENARIO_VALUE && p->type != SCENARIO_PROBE_PROMETHEUS) {

@@ -63,6 +63,11 @@ static struct scenario *load_ok(const char *text)
 	return s;
 }
 
+static void load_ok_free(const char *text)
+{
+	scenario_free(load_ok(text));
+}
+
 static void load_fails(const char *text, const char *want)
 {
 	struct scenario *s = SENTINEL;
@@ -339,6 +344,14 @@ START_TEST(test_probe_web)
 			"1-65535; no user:password@)\n"
 			"t.ini:1: [probe m] expect_body = 'x': only for type = http (this probe: "
 			"type = prometheus, target http://u:p@10.0.0.1:9090)");
+	/* a value needs two samples in a row in its window: interval + timeout at the least */
+	load_fails("[probe m]\ntype=prometheus\ntarget=http://10.0.0.1:9090\nquery=up\n"
+		   "interval=1s\ntimeout=500ms\nabort_when = value > 1 over 1400ms\n" STEP,
+			"t.ini:7: [probe m] abort_when = 'value > 1 over 1s400ms': the window 1s400ms "
+			"is shorter than the probe's interval and timeout (1s500ms): it could never "
+			"hold the two values an abort needs");
+	load_ok_free("[probe m]\ntype=prometheus\ntarget=http://10.0.0.1:9090\nquery=up\n"
+		     "interval=1s\ntimeout=500ms\nabort_when = value > 1 over 1500ms\n" STEP);
 	load_fails("[probe a]\ntype=http\ntarget=http://-bad-.example/\n" STEP,
 			"t.ini:1: [probe a] target = 'http://-bad-.example/': bad host or port "
 			"(allowed: an IPv4 literal, [IPv6], localhost or a DNS name, then :PORT "
