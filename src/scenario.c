@@ -1058,28 +1058,24 @@ static void finish(struct scenario_parser *p)
 		 * samples or half a window of them (daemon/runner.c), so a shorter window would
 		 * never abort. A value needs two samples in a row, at most interval + timeout
 		 * apart. */
-		if (pr->abort_when.set && pr->abort_when.metric == SCENARIO_VALUE &&
-				pr->abort_when.window_usec < pr->interval_usec + pr->timeout_usec) {
+		if (pr->abort_when.set) {
+			bool value = pr->abort_when.metric == SCENARIO_VALUE;
+			uint64_t shown = value ? pr->interval_usec + pr->timeout_usec :
+						 MAX(pr->timeout_usec, pr->interval_usec);
 			char w[32], t[32];
 
-			p_error(p, pr->abort_when.line, "abort_when",
-					scenario_cond_format(&pr->abort_when, why, sizeof(why)),
-					"the window %s is shorter than the probe's interval and timeout "
-					"(%s): it could never hold the two values an abort needs",
-					parse_format_duration(pr->abort_when.window_usec, w, sizeof(w)),
-					parse_format_duration(pr->interval_usec + pr->timeout_usec, t,
-							sizeof(t)));
-		} else if (pr->abort_when.set && pr->abort_when.metric != SCENARIO_VALUE &&
-				pr->abort_when.window_usec < 2 * MAX(pr->timeout_usec, pr->interval_usec)) {
-			char w[32], t[32];
-
-			p_error(p, pr->abort_when.line, "abort_when",
-					scenario_cond_format(&pr->abort_when, why, sizeof(why)),
-					"the window %s is shorter than twice the probe's timeout or "
-					"interval (%s): it could never gather the samples an abort needs",
-					parse_format_duration(pr->abort_when.window_usec, w, sizeof(w)),
-					parse_format_duration(MAX(pr->timeout_usec, pr->interval_usec), t,
-							sizeof(t)));
+			if (pr->abort_when.window_usec < (value ? shown : 2 * shown))
+				p_error(p, pr->abort_when.line, "abort_when",
+						scenario_cond_format(&pr->abort_when, why, sizeof(why)),
+						value ? "the window %s is shorter than the probe's interval "
+							"and timeout (%s): it could never hold the two "
+							"values an abort needs" :
+							"the window %s is shorter than twice the probe's "
+							"timeout or interval (%s): it could never gather "
+							"the samples an abort needs",
+						parse_format_duration(pr->abort_when.window_usec, w,
+								sizeof(w)),
+						parse_format_duration(shown, t, sizeof(t)));
 		}
 		if (pr->steady_state.set)
 			steady = MAX(steady, pr->steady_state.window_usec);

@@ -207,30 +207,33 @@ abort_when = value > $3 over 1500ms"
 	sed 's/^/  | /' "$T/$1.out" | grep -E "abort|outcome" | head -5
 }
 
+# abort_checks NAME REASON BEFORE WHAT: after run_until_abort, the run aborted for REASON, every
+# value before the crossing was BEFORE, and the abort came within two probe intervals
+abort_checks() {
+	local before lat reason
+	before=$(json "$rep" "[v for t, v in d['probes'][0]['values'] if t < $first_s]")
+	reason=$(json "$rep" 'd["reason"]')
+	check "$1: exit 2 (aborted)" test "$rc" = 2
+	check "$1: the reason names the probe, value and condition: $reason" grep -q "$2" <<<"$reason"
+	check "$1: before the change every value read $3 ($before)" python3 -c "import sys; v=$before; sys.exit(not (len(v) >= 2 and set(v) == {$3}))"
+	lat=$(awk -v a="$abort_s" -v f="$first_s" 'BEGIN { printf "%.3f", a - f }')
+	record "$1 abort: $4 first seen at ${first_s}s, abort at ${abort_s}s (${lat}s later); ${wall_s}s from the metric's rewrite to the run's end (scrape 1s, rule evaluation 1s, probe interval 1s)"
+	check "$1: aborted within two probe intervals of the first value past the threshold (${lat}s)" in_range "$lat" 0 2
+	check "$1: within scrape + evaluation + two intervals of the metric's change (${wall_s}s)" in_range "$wall_s" 0 4
+	check "$1: kernel state as before" same_state "$T/before"
+}
+
 # --- a query crossing its threshold aborts within two probe intervals
 run_until_abort slo app_error_ratio 0.05 0.2
-before=$(json "$rep" "[v for t, v in d['probes'][0]['values'] if t < $first_s]")
-check "slo: exit 2 (aborted)" test "$rc" = 2
-check "slo: the reason names the probe, the value and the condition" grep -q "probe slo: value 0.2 over .* (abort_when value > 0.05 over 1s500ms)" <<<"$(json "$rep" 'd["reason"]')"
-check "slo: before the change the probe read 0.01 ($before)" python3 -c "import sys; v=$before; sys.exit(not (len(v) >= 2 and set(v) == {0.01}))"
-lat=$(awk -v a="$abort_s" -v f="$first_s" 'BEGIN { printf "%.3f", a - f }')
-record "prometheus abort: first sample past 0.05 at ${first_s}s, abort at ${abort_s}s (${lat}s later); ${wall_s}s from the metric's rewrite to the run's end (scrape 1s, probe interval 1s)"
-check "slo: aborted within two probe intervals of the first value past the threshold (${lat}s)" in_range "$lat" 0 2
-check "slo: and within scrape + two intervals + 1s of the metric's change (${wall_s}s)" in_range "$wall_s" 0 4
-check "slo: kernel state as before" same_state "$T/before"
+abort_checks slo "probe slo: value 0.2 over .* (abort_when value > 0.05 over 1s500ms)" 0.01 \
+	"the value past 0.05"
 
 # --- an alert rule firing aborts it too; no firing alert is an empty vector: 0
 set_metric 0.01
 check "the alert is not firing again" wait_until 10 metric_is 0.01
 run_until_abort alert 'ALERTS{alertname="HighErrorRate",alertstate="firing"}' 0 0.9
-before=$(json "$rep" "[v for t, v in d['probes'][0]['values'] if t < $first_s]")
-check "alert: exit 2 (aborted)" test "$rc" = 2
-check "alert: the reason names the probe: $(json "$rep" 'd["reason"]')" grep -q "probe alert: value 1 over" <<<"$(json "$rep" 'd["reason"]')"
-check "alert: before it fired the empty vector read 0 ($before)" python3 -c "import sys; v=$before; sys.exit(not (len(v) >= 2 and set(v) == {0}))"
-lat=$(awk -v a="$abort_s" -v f="$first_s" 'BEGIN { printf "%.3f", a - f }')
-record "alert abort: the firing alert first seen at ${first_s}s, abort at ${abort_s}s (${lat}s later); ${wall_s}s from the metric's rewrite (scrape 1s, rule evaluation 1s)"
-check "alert: aborted within two probe intervals of the alert firing (${lat}s)" in_range "$lat" 0 2
-check "alert: kernel state as before" same_state "$T/before"
+abort_checks alert "probe alert: value 1 over .* (abort_when value > 0 over 1s500ms)" 0 \
+	"the firing alert"
 check "the report validates against its schema" python3 -c "
 import json, jsonschema, sys
 jsonschema.validate(json.load(open('$rep')), json.load(open('$top_srcdir/doc/schema/chaosd.report-1.json')))"
