@@ -25,7 +25,7 @@ test_deps=(
 	iperf3 # the rate-limit VM test loads the link and reads TCP round trips
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
-	prometheus openssl # the probe tests: a real Prometheus, a test CA and a TLS server
+	prometheus openssl curl # the probe tests: a real Prometheus, a test CA, queries from the test
 	nginx-light # the real web server the scenario library runs against (tests/vm/schedule.sh)
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
