@@ -459,9 +459,13 @@ int report_write_text(const struct report *r, FILE *f)
 			report_summarize(r, i, (int)ph, 0, UINT64_MAX, &s);
 			if (!s.count)
 				continue;
-			fprintf(f, "  %-20s %6u %7.1f%% %8.1fms %8.1fms %8.1fms\n", phase_names[ph],
+			fprintf(f, "  %-20s %6u %7.1f%% %8.1fms %8.1fms %8.1fms", phase_names[ph],
 					s.count, s.success_rate, s.p50 / 1000.0, s.p95 / 1000.0,
 					s.p99 / 1000.0);
+			/* a prometheus probe: the range of the query's values */
+			if (s.value_count)
+				fprintf(f, "  value %g..%g", s.value_min, s.value_max);
+			fputc('\n', f);
 		}
 	}
 	return ferror(f) ? -EIO : 0;

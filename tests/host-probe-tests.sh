@@ -158,7 +158,9 @@ check "validate: https and prometheus probes are accepted ($out)" grep -q "is va
 t0=$(date +%s%N)
 id=$(ctl run --detach "$T/web.ini")
 # While 11 probes run (one stuck on a server that never answers, TLS handshakes, a refused
-# Prometheus), the daemon answers at once: nothing of theirs waits on the event loop.
+# Prometheus), the daemon answers: a probe waiting in the loop would hold a ping for the hung
+# server's whole 1 s timeout (800 ms leaves room for a loaded CI host; idle, the worst is
+# about 20 ms).
 worst=0 all=
 for _ in $(seq 15); do
 	p0=$(date +%s%N)
@@ -168,7 +170,7 @@ for _ in $(seq 15); do
 	[ "$p" -le "$worst" ] || worst=$p
 	sleep 0.2
 done
-check "during the probes chaosctl ping answers within 300 ms (worst ${worst} ms of$all)" test "$worst" -lt 300
+check "during the probes chaosctl ping answers within 800 ms (worst ${worst} ms of$all)" test "$worst" -lt 800
 ctl watch "$id" >"$T/run.out" 2>&1; rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 rep=$T/state/reports/$id.json
@@ -219,8 +221,9 @@ abort_when = value > $3 over 1500ms"
 	sed 's/^/  | /' "$T/$1.out" | grep -E "abort|outcome" | head -5
 }
 
-# abort_checks NAME REASON BEFORE WHAT: after run_until_abort, the run aborted for REASON, every
-# value before the crossing was BEFORE, and the abort came within two probe intervals
+# abort_checks NAME REASON BEFORE AFTER WHAT: after run_until_abort, the run aborted for REASON,
+# every value before the crossing was BEFORE, then AFTER, and the abort came within two probe
+# intervals
 abort_checks() {
 	local before lat reason
 	before=$(json "$rep" "[v for t, v in d['probes'][0]['values'] if t < $first_s]")
@@ -229,7 +232,8 @@ abort_checks() {
 	check "$1: the reason names the probe, value and condition: $reason" grep -q "$2" <<<"$reason"
 	check "$1: before the change every value read $3 ($before)" python3 -c "import sys; v=$before; sys.exit(not (len(v) >= 2 and set(v) == {$3}))"
 	lat=$(awk -v a="$abort_s" -v f="$first_s" 'BEGIN { printf "%.3f", a - f }')
-	record "$1 abort: $4 first seen at ${first_s}s, abort at ${abort_s}s (${lat}s later); ${wall_s}s from the metric's rewrite to the run's end (scrape 1s, rule evaluation 1s, probe interval 1s)"
+	check "$1: the text report gives the method's values, $3..$4" grep -Eq "^  method .* value $3\.\.$4\$" "${rep%.json}.txt"
+	record "$1 abort: $5 first seen at ${first_s}s, abort at ${abort_s}s (${lat}s later); ${wall_s}s from the metric's rewrite to the run's end (scrape 1s, rule evaluation 1s, probe interval 1s)"
 	check "$1: aborted within two probe intervals of the first value past the threshold (${lat}s)" in_range "$lat" 0 2
 	check "$1: within scrape + evaluation + two intervals of the metric's change (${wall_s}s)" in_range "$wall_s" 0 4
 	check "$1: kernel state as before" same_state "$T/before"
@@ -237,14 +241,14 @@ abort_checks() {
 
 # --- a query crossing its threshold aborts within two probe intervals
 run_until_abort slo app_error_ratio 0.05 0.2
-abort_checks slo "probe slo: value 0.2 over .* (abort_when value > 0.05 over 1s500ms)" 0.01 \
+abort_checks slo "probe slo: value 0.2 over .* (abort_when value > 0.05 over 1s500ms)" 0.01 0.2 \
 	"the value past 0.05"
 
 # --- an alert rule firing aborts it too; no firing alert is an empty vector: 0
 set_metric 0.01
 check "the alert is not firing again" wait_until 10 metric_is 0.01
 run_until_abort alert 'ALERTS{alertname="HighErrorRate",alertstate="firing"}' 0 0.9
-abort_checks alert "probe alert: value 1 over .* (abort_when value > 0 over 1s500ms)" 0 \
+abort_checks alert "probe alert: value 1 over .* (abort_when value > 0 over 1s500ms)" 0 1 \
 	"the firing alert"
 check "the report validates against its schema" python3 -c "
 import json, jsonschema, sys
