@@ -912,10 +912,13 @@ static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, co
 			printf("step %-10s %-12s %s\n", show(m, i, "name"), show(m, i, "edge"),
 					show(m, i, "trigger"));
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
-		if (streq(m->fields[i].value, "probe"))
+		if (streq(m->fields[i].value, "probe")) {
 			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
 					show(m, i, "name"), show(m, i, "type"), show(m, i, "target"),
 					show(m, i, "abort_when"), show(m, i, "steady_state"));
+			if (streq(show(m, i, "type"), "prometheus"))
+				printf("      query %s\n", show(m, i, "query"));
+		}
 	printf("\n%-9s %-7s %-8s %-12s %-10s %s\n", "METHOD+", "ACTION", "STEP", "EDGE", "FAULT",
 			"PARAMETERS");
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {

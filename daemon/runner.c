@@ -236,6 +236,8 @@ int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer
 		proto_put(w, "abort_when", scenario_cond_format(&p->abort_when, buf, sizeof(buf)));
 		proto_put(w, "steady_state", scenario_cond_format(&p->steady_state, buf,
 							    sizeof(buf)));
+		if (p->type == SCENARIO_PROBE_PROMETHEUS)
+			proto_put(w, "query", p->query);
 	}
 	for (unsigned i = 0; i < n; i++)
 		put_action(w, sc, &a[i]);

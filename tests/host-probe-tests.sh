@@ -155,6 +155,14 @@ scenario web 3s "$(
 )"
 out=$(ctl validate "$T/web.ini" 2>&1)
 check "validate: https and prometheus probes are accepted ($out)" grep -q "is valid here" <<<"$out"
+out=$(ctl plan "$T/web.ini" 2>&1)
+check "plan: shows a prometheus probe's query" grep -q "^      query rate($" <<<"$out"
+ctl --json plan "$T/web.ini" >"$T/plan.json" 2>&1
+check "plan --json: the query, valid against its schema" python3 -c "
+import json, jsonschema
+d = json.load(open('$T/plan.json'))
+jsonschema.validate(d, json.load(open('$top_srcdir/doc/schema/chaosd.plan-1.json')))
+assert [p.get('query') for p in d['probes'] if p['type'] == 'prometheus'] == ['up', 'rate(']"
 t0=$(date +%s%N)
 id=$(ctl run --detach "$T/web.ini")
 # While 11 probes run (one stuck on a server that never answers, TLS handshakes, a refused
