@@ -258,6 +258,15 @@ check "the alert is not firing again" wait_until 10 metric_is 0.01
 run_until_abort alert 'ALERTS{alertname="HighErrorRate",alertstate="firing"}' 0 0.9
 abort_checks alert "probe alert: value 1 over .* (abort_when value > 0 over 1s500ms)" 0 1 \
 	"the firing alert"
+ctl report "$id" --html >"$T/alert.html"
+check "report --html: a prometheus probe's chart draws its values" python3 -c "
+import re, sys
+h = open('$T/alert.html').read()
+m = re.search(r'<polyline class=\"value\"[^>]* points=\"([^\"]*)\"', h)
+pts = [tuple(map(float, p.split(','))) for p in m.group(1).split()] if m else []
+ys = [y for x, y in pts]
+# 0 before the alert fired, 1 (the top of the scale, less its 10% headroom) after
+sys.exit(not (len(pts) >= 3 and max(ys) > min(ys) + 50 and \"the query's value\" in h))"
 check "the report validates against its schema" python3 -c "
 import json, jsonschema, sys
 jsonschema.validate(json.load(open('$rep')), json.load(open('$top_srcdir/doc/schema/chaosd.report-1.json')))"
