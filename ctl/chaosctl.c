@@ -1042,11 +1042,13 @@ static int follow(const char *run_arg, bool own)
 					fmt_dur(show(m, 0, "planned_us"), b, sizeof(b)));
 			for (unsigned i = first_record(m); i < m->n_fields && sl < sizeof(status);
 					i = proto_msg_next_record(m, i))
-				if (streq(m->fields[i].value, "probe"))
+				if (streq(m->fields[i].value, "probe") && sl < sizeof(status))
 					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
-							" | %s %s%% p99 %.1fms", show(m, i, "name"),
+							" | %s %s%% p99 %.1fms%s%s", show(m, i, "name"),
 							show(m, i, "success_rate"),
-							strtod(show(m, i, "p99_us"), NULL) / 1000);
+							strtod(show(m, i, "p99_us"), NULL) / 1000,
+							get(m, i, "value")[0] ? " value " : "",
+							show(m, i, "value"));
 			for (unsigned i = first_record(m), n = 0; i < m->n_fields;
 					i = proto_msg_next_record(m, i))
 				if (streq(m->fields[i].value, "fault") && sl < sizeof(status))

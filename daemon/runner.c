@@ -1196,6 +1196,16 @@ int runner_watch(struct runner *r, const char *id, unsigned since, struct proto_
 		proto_putf(w, "success_rate", "%.1f", s.success_rate);
 		proto_put_u64(w, "p50_us", s.p50);
 		proto_put_u64(w, "p99_us", s.p99);
+		/* a prometheus probe: its latest value, the one abort_when just compared */
+		for (unsigned k = rep->probes[i].n_samples; k-- > 0;) {
+			double v = rep->probes[i].samples[k].value;
+
+			if (isnan(v))
+				continue;
+			if (isfinite(v))
+				proto_putf(w, "value", "%.15g", v);
+			break;
+		}
 	}
 	for (unsigned i = 0; i < run->sc->n_steps; i++) {
 		if (!run->step_fault[i])
