@@ -918,10 +918,13 @@ static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, co
 			printf("step %-10s %-12s %s\n", show(m, i, "name"), show(m, i, "edge"),
 					show(m, i, "trigger"));
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
-		if (streq(m->fields[i].value, "probe"))
+		if (streq(m->fields[i].value, "probe")) {
 			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
 					show(m, i, "name"), show(m, i, "type"), show(m, i, "target"),
 					show(m, i, "abort_when"), show(m, i, "steady_state"));
+			if (streq(show(m, i, "type"), "prometheus"))
+				printf("      query %s\n", show(m, i, "query"));
+		}
 	printf("\n%-9s %-7s %-8s %-12s %-10s %s\n", "METHOD+", "ACTION", "STEP", "EDGE", "FAULT",
 			"PARAMETERS");
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
@@ -1045,11 +1048,13 @@ static int follow(const char *run_arg, bool own)
 					fmt_dur(show(m, 0, "planned_us"), b, sizeof(b)));
 			for (unsigned i = first_record(m); i < m->n_fields && sl < sizeof(status);
 					i = proto_msg_next_record(m, i))
-				if (streq(m->fields[i].value, "probe"))
+				if (streq(m->fields[i].value, "probe") && sl < sizeof(status))
 					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
-							" | %s %s%% p99 %.1fms", show(m, i, "name"),
+							" | %s %s%% p99 %.1fms%s%s", show(m, i, "name"),
 							show(m, i, "success_rate"),
-							strtod(show(m, i, "p99_us"), NULL) / 1000);
+							strtod(show(m, i, "p99_us"), NULL) / 1000,
+							get(m, i, "value")[0] ? " value " : "",
+							show(m, i, "value"));
 			for (unsigned i = first_record(m), n = 0; i < m->n_fields;
 					i = proto_msg_next_record(m, i))
 				if (streq(m->fields[i].value, "fault") && sl < sizeof(status))

@@ -29,7 +29,7 @@ const struct json_doc json_docs[_JSON_DOC_MAX] = {
 	[JSON_RUN] = { "chaosd.run/1", "run --detach", "", "" },
 	[JSON_WATCH] = { "chaosd.watch/1", "run, watch", " probe fault event ",
 			 " exit_code elapsed_us planned_us max_duration_us probe.window_us "
-			 "probe.count probe.success_rate probe.p50_us probe.p99_us fault.id "
+			 "probe.count probe.success_rate probe.p50_us probe.p99_us probe.value fault.id "
 			 "event.seq event.t_us " },
 	[JSON_ABORT] = { "chaosd.abort/1", "abort", "", " aborted " },
 	[JSON_REPORT] = { "chaosd.report/1", "report", NULL, NULL },

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -10,9 +11,16 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "httpclient.h"
 #include "parse.h"
 #include "probe.h"
+#include "prom.h"
 #include "timeutil.h"
+
+#define HTTP_BODY_MAX (64 * 1024)   /* what expect_body searches */
+#define PROM_BODY_MAX (1024 * 1024) /* a larger answer is no single value */
+/* base, "/api/v1/query?query=" and the query, every byte of it percent-encoded */
+#define PROBE_URL_MAX (SCENARIO_TARGET_MAX + 32 + 3 * SCENARIO_TARGET_MAX)
 
 extern char **environ;
 
@@ -23,21 +31,19 @@ struct probe {
 	probe_result_fn cb;
 	void *userdata;
 	sd_event_source *tick;
+	struct http_client *http; /* http and prometheus */
+	char url[PROBE_URL_MAX + 1];
 
 	/* the attempt in flight */
 	bool busy;
-	bool sent; /* http: the request is out, waiting for the status line */
 	uint64_t started;
-	/* Timed by the kernel, so that the loop's own work (an inject, a status) cannot inflate a
-	 * sample: the handshake's round trip from TCP_INFO (0: unknown, or a SYN was resent and
-	 * the wall clock's stall is the truth), the request's send time and the response's
-	 * arrival (SO_TIMESTAMPNS), both CLOCK_REALTIME. */
-	uint64_t connect_usec, sent_rt, rx_rt;
+	/* tcp: the handshake's round trip from TCP_INFO, timed by the kernel so that the loop's
+	 * own work (an inject, a status) cannot inflate a sample (0: unknown, or a SYN was resent
+	 * and the wall clock's stall is the truth) */
+	uint64_t connect_usec;
 	int fd;
 	pid_t pid;
 	sd_event_source *io, *timeout, *child;
-	char buf[512];
-	size_t len;
 };
 
 static void attempt_reset(struct probe *p)
@@ -45,21 +51,8 @@ static void attempt_reset(struct probe *p)
 	p->io = sd_event_source_disable_unref(p->io);
 	p->timeout = sd_event_source_disable_unref(p->timeout);
 	p->fd = safe_close(p->fd);
-	p->len = 0;
-	p->sent = false;
 	p->busy = false;
-	p->connect_usec = p->sent_rt = p->rx_rt = 0;
-}
-
-/* A successful attempt's latency from the kernel's times where it has them, else the wall
- * clock from just before connect(). */
-static uint64_t latency(const struct probe *p, bool ok)
-{
-	if (ok && p->connect_usec && p->def->type == SCENARIO_PROBE_TCP)
-		return p->connect_usec;
-	if (ok && p->connect_usec && p->sent_rt && p->rx_rt >= p->sent_rt)
-		return p->connect_usec + (p->rx_rt - p->sent_rt);
-	return now_usec(CLOCK_MONOTONIC) - p->started;
+	p->connect_usec = 0;
 }
 
 static uint64_t kernel_connect_usec(int fd)
@@ -72,72 +65,102 @@ static uint64_t kernel_connect_usec(int fd)
 	return ti.tcpi_rtt;
 }
 
-static void finish(struct probe *p, bool ok, const char *detail)
+/* lat 0: the wall clock since the attempt began */
+static void finish_value(struct probe *p, bool ok, uint64_t lat, double value, const char *detail)
 {
-	uint64_t lat = latency(p, ok);
-
+	if (!lat)
+		lat = now_usec(CLOCK_MONOTONIC) - p->started;
 	attempt_reset(p);
-	p->cb(p->userdata, p->index, ok, lat, detail);
+	p->cb(p->userdata, p->index, ok, lat, value, detail);
 }
 
-static int on_http_read(struct probe *p)
+static void finish(struct probe *p, bool ok, const char *detail)
 {
-	char status[4];
-	char *eol;
-	ssize_t n;
-	unsigned code;
+	finish_value(p, ok, ok && p->def->type == SCENARIO_PROBE_TCP ? p->connect_usec : 0, NAN,
+			detail);
+}
 
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(struct timespec))];
-	} control;
-	struct iovec iov = { p->buf + p->len, sizeof(p->buf) - 1 - p->len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-		.msg_controllen = sizeof(control) };
+static void http_result(struct probe *p, const struct http_response *r, char *detail, size_t n,
+		bool *ok)
+{
+	const struct scenario_probe *d = p->def;
 
-	n = recvmsg(p->fd, &mh, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && !p->rx_rt && c;
-			c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-			struct timespec ts;
-			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-			p->rx_rt = (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-		}
-	if (n <= 0) {
-		finish(p, false, n == 0 ? "connection closed before a status line" :
-					  "receive failed");
-		return 0;
-	}
-	p->len += (size_t)n;
-	p->buf[p->len] = '\0';
-	eol = strstr(p->buf, "\r\n");
-	if (!eol) {
-		if (p->len >= sizeof(p->buf) - 1)
-			finish(p, false, "no HTTP status line");
-		return 0;
-	}
-	/* "HTTP/1.x NNN ..." */
-	if (strncmp(p->buf, "HTTP/1.", 7) != 0 || p->len < 12 || p->buf[8] != ' ') {
-		finish(p, false, "not an HTTP response");
-		return 0;
-	}
-	memcpy(status, p->buf + 9, 3);
-	status[3] = '\0';
-	code = (unsigned)strtoul(status, NULL, 10);
-	if (code == p->def->expect_status) {
-		finish(p, true, NULL);
-		return 0;
-	}
-	{
-		char detail[64];
+	*ok = false;
+	if (r->status < d->expect_status[0] || r->status > d->expect_status[1]) {
+		if (d->expect_status[0] == d->expect_status[1])
+			snprintf(detail, n, "HTTP status %ld, expected %u", r->status,
+					d->expect_status[0]);
+		else
+			snprintf(detail, n, "HTTP status %ld, expected %u-%u", r->status,
+					d->expect_status[0], d->expect_status[1]);
+	} else if (d->expect_body[0] && !strstr(r->body, d->expect_body))
+		snprintf(detail, n, "the body%s lacks '%.60s'", r->body_truncated ?
+				" (its first 64 KiB)" : "", d->expect_body);
+	else
+		*ok = true;
+}
 
-		snprintf(detail, sizeof(detail), "HTTP status %u, expected %u", code,
-				p->def->expect_status);
-		finish(p, false, detail);
+/* Prometheus answers JSON even for a bad query (400, 422): its error is the better reason. */
+static void prom_result(const struct http_response *r, char *detail, size_t n, double *value)
+{
+	char why[256];
+	unsigned series;
+	double v;
+
+	*value = NAN;
+	if (r->body_truncated)
+		snprintf(detail, n, "the answer is larger than %d KiB", PROM_BODY_MAX / 1024);
+	else if (prom_parse_answer(r->body, r->body_len, &v, &series, why, sizeof(why)) < 0) {
+		if (r->status == 200)
+			snprintf(detail, n, "%s", why);
+		else
+			snprintf(detail, n, "HTTP status %ld: %s", r->status, why);
+	} else if (r->status != 200)
+		snprintf(detail, n, "HTTP status %ld", r->status);
+	else
+		*value = v;
+}
+
+static void on_http_done(void *userdata, const struct http_response *r)
+{
+	struct probe *p = userdata;
+	char detail[320] = "";
+	double value = NAN;
+	bool ok;
+
+	if (r->error) {
+		finish(p, false, r->why);
+		return;
 	}
-	return 0;
+	if (p->def->type == SCENARIO_PROBE_PROMETHEUS) {
+		prom_result(r, detail, sizeof(detail), &value);
+		ok = !isnan(value);
+	} else
+		http_result(p, r, detail, sizeof(detail), &ok);
+	/* Time to the first byte of the answer, as curl took it (see httpclient.h). */
+	finish_value(p, ok, ok ? r->first_byte_usec : 0, value, ok ? NULL : detail);
+}
+
+static int start_http(struct probe *p)
+{
+	const struct scenario_probe *d = p->def;
+	struct http_request req = {
+		.url = p->url,
+		.ca_file = d->ca_file[0] ? d->ca_file : NULL,
+		.tls_verify = d->tls_verify,
+		.follow_redirects = d->follow_redirects,
+		.by_name = d->by_name,
+		.timeout_usec = d->timeout_usec,
+		.max_body = d->type == SCENARIO_PROBE_PROMETHEUS ? PROM_BODY_MAX : HTTP_BODY_MAX,
+	};
+	int r;
+
+	if (!p->http) {
+		r = http_client_new(p->event, &p->http);
+		if (r < 0)
+			return r;
+	}
+	return http_client_get(p->http, &req, on_http_done, p);
 }
 
 static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
@@ -145,38 +168,19 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 	struct probe *p = userdata;
 	int err = 0;
 	socklen_t sl = sizeof(err);
-	char req[1024];
-	int n;
 
 	(void)es;
 	(void)revents;
-	if (!p->sent) {
-		/* connect finished */
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
-			err = errno;
-		if (err) {
-			finish(p, false, strerror(err));
-			return 0;
-		}
-		p->connect_usec = kernel_connect_usec(fd);
-		if (p->def->type == SCENARIO_PROBE_TCP) {
-			finish(p, true, NULL);
-			return 0;
-		}
-		n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
-				"chaosd-probe\r\nConnection: close\r\n\r\n", p->def->path, p->def->host);
-		if (n < 0 || (size_t)n >= sizeof(req) ||
-				send(fd, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) {
-			finish(p, false, "cannot send the request");
-			return 0;
-		}
-		p->sent_rt = now_usec(CLOCK_REALTIME);
-		sd_event_source_set_io_events(p->io, EPOLLIN);
-		p->sent = true;
-		p->len = 0;
+	/* tcp: connect finished */
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0)
+		err = errno;
+	if (err) {
+		finish(p, false, strerror(err));
 		return 0;
 	}
-	return on_http_read(p);
+	p->connect_usec = kernel_connect_usec(fd);
+	finish(p, true, NULL);
+	return 0;
 }
 
 static int on_timeout(sd_event_source *es, uint64_t usec, void *userdata)
@@ -271,8 +275,6 @@ static int start_socket(struct probe *p)
 	p->fd = socket(p->def->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0)
 		return negative_errno();
-	/* best effort: without it the response is timed by the wall clock */
-	(void)setsockopt(p->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int));
 	if (connect(p->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
 		return negative_errno();
 	r = sd_event_add_io(p->event, &p->io, p->fd, EPOLLOUT, on_io, p);
@@ -286,11 +288,14 @@ static void attempt(struct probe *p)
 
 	p->busy = true;
 	p->started = now_usec(CLOCK_MONOTONIC);
-	p->len = 0;
-	r = sd_event_add_time(p->event, &p->timeout, CLOCK_MONOTONIC,
-			p->started + p->def->timeout_usec, 1000, on_timeout, p);
-	if (r >= 0)
-		r = p->def->type == SCENARIO_PROBE_EXEC ? start_exec(p) : start_socket(p);
+	if (p->def->type == SCENARIO_PROBE_HTTP || p->def->type == SCENARIO_PROBE_PROMETHEUS)
+		r = start_http(p); /* curl keeps the timeout */
+	else {
+		r = sd_event_add_time(p->event, &p->timeout, CLOCK_MONOTONIC,
+				p->started + p->def->timeout_usec, 1000, on_timeout, p);
+		if (r >= 0)
+			r = p->def->type == SCENARIO_PROBE_EXEC ? start_exec(p) : start_socket(p);
+	}
 	if (r < 0) {
 		snprintf(detail, sizeof(detail), "cannot start: %s", strerror(-r));
 		finish(p, false, detail);
@@ -323,6 +328,14 @@ int probe_start(sd_event *event, const struct scenario_probe *def, unsigned inde
 	p->cb = cb;
 	p->userdata = userdata;
 	p->fd = -EBADF;
+	if (def->type == SCENARIO_PROBE_PROMETHEUS)
+		r = prom_query_url(def->target, def->query, p->url, sizeof(p->url));
+	else
+		r = snprintf(p->url, sizeof(p->url), "%s", def->target) < 0 ? -EINVAL : 0;
+	if (r < 0) {
+		free(p);
+		return r;
+	}
 	r = sd_event_add_time(event, &p->tick, CLOCK_MONOTONIC, now_usec(CLOCK_MONOTONIC), 1000, on_tick, p);
 	if (r < 0) {
 		free(p);
@@ -342,6 +355,7 @@ struct probe *probe_free(struct probe *p)
 		(void)waitpid(p->pid, NULL, 0);
 	}
 	p->child = sd_event_source_disable_unref(p->child);
+	p->http = http_client_free(p->http);
 	attempt_reset(p);
 	free(p);
 	return NULL;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -235,6 +236,8 @@ int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer
 		proto_put(w, "abort_when", scenario_cond_format(&p->abort_when, buf, sizeof(buf)));
 		proto_put(w, "steady_state", scenario_cond_format(&p->steady_state, buf,
 							    sizeof(buf)));
+		if (p->type == SCENARIO_PROBE_PROMETHEUS)
+			proto_put(w, "query", p->query);
 	}
 	for (unsigned i = 0; i < n; i++)
 		put_action(w, sc, &a[i]);
@@ -376,10 +379,16 @@ static void arm_timer(struct run *run, uint64_t at_mono)
 		run_abort(run, "cannot arm the run's timer");
 }
 
-/* What a condition measures in a summary: percent, or microseconds for latency. */
+/* What a condition measures in a summary: percent, microseconds for latency, or of the query's
+ * values the one farthest from meeting c, so that c holds when every value meets it (as a
+ * Prometheus alert's 'for'); NAN when there is no value. */
 static double measured(const struct scenario_cond *c, const struct report_summary *s)
 {
 	switch (c->metric) {
+	case SCENARIO_VALUE:
+		if (!s->value_count)
+			return NAN;
+		return c->op == SCENARIO_GT || c->op == SCENARIO_GE ? s->value_min : s->value_max;
 	case SCENARIO_SUCCESS_RATE:
 		return s->success_rate;
 	case SCENARIO_FAILURE_RATE:
@@ -397,6 +406,8 @@ static const char *format_measure(const struct scenario_cond *c, double v, char 
 {
 	if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
 		snprintf(buf, n, "%.1f%%", v);
+	else if (c->metric == SCENARIO_VALUE)
+		snprintf(buf, n, "%g", v);
 	else
 		snprintf(buf, n, "%.1fms", v / 1000);
 	return buf;
@@ -416,7 +427,9 @@ static unsigned samples_beyond(const struct scenario_cond *c, const struct repor
 
 		if (x->phase != REPORT_METHOD)
 			continue;
-		if (rate || !x->ok)
+		if (c->metric == SCENARIO_VALUE)
+			n += !isnan(x->value) && scenario_cond_holds(c, x->value);
+		else if (rate || !x->ok)
 			n += !x->ok && (rate || upwards);
 		else
 			n += scenario_cond_holds(c, (double)x->latency_usec);
@@ -447,6 +460,11 @@ static bool hypothesis_holds(struct run *run, char *why, size_t n)
 			return false;
 		}
 		v = measured(c, &s);
+		if (isnan(v)) {
+			snprintf(why, n, "probe %s: no value of the query in the window (needs %s)",
+					p->name, cond);
+			return false;
+		}
 		if (!scenario_cond_holds(c, v)) {
 			char m[48];
 
@@ -684,6 +702,8 @@ static bool sample_good(const struct scenario_probe *p, const struct report_samp
 
 	if (!s->ok)
 		return false;
+	if (c->set && c->metric == SCENARIO_VALUE)
+		return scenario_cond_holds(c, s->value);
 	return !c->set || c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE ||
 	       scenario_cond_holds(c, s->latency_usec);
 }
@@ -806,7 +826,8 @@ static void abort_later(struct run *run, const char *reason)
 
 /* Does c (of key) hold over probe index's method samples in its window, not before from?
  * One slow or failed probe is not a trend: at least 3 samples, or samples spanning half the
- * window (a probe that times out yields one per timeout). why says what was measured. */
+ * window (a probe that times out yields one per timeout); a query's value: at least two
+ * values, every one meeting c. why says what was measured. */
 static bool cond_met(struct run *run, unsigned index, const struct scenario_cond *c,
 		uint64_t from, const char *key, char *why, size_t n)
 {
@@ -819,7 +840,10 @@ static bool cond_met(struct run *run, unsigned index, const struct scenario_cond
 	report_summarize(run->report, index, REPORT_METHOD, lo, UINT64_MAX, &s);
 	if (!s.count)
 		return false;
-	if (s.count < 3) {
+	/* A query's value: every value in the window, and two of them at least. */
+	if (c->metric == SCENARIO_VALUE && s.value_count < 2)
+		return false;
+	if (c->metric != SCENARIO_VALUE && s.count < 3) {
 		uint64_t oldest = now;
 
 		for (unsigned i = rp->n_samples; i-- > 0;) {
@@ -831,7 +855,7 @@ static bool cond_met(struct run *run, unsigned index, const struct scenario_cond
 			return false;
 	}
 	v = measured(c, &s);
-	if (!scenario_cond_holds(c, v))
+	if (isnan(v) || !scenario_cond_holds(c, v))
 		return false;
 	scenario_cond_format(c, cond, sizeof(cond));
 	snprintf(why, n, "probe %.40s: %s %.20s over %u samples (%s %.80s)",
@@ -865,7 +889,7 @@ static void steps_on_probe(struct run *run, unsigned index)
 }
 
 static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
-		const char *detail)
+		double value, const char *detail)
 {
 	struct run *run = userdata;
 	const struct scenario_probe *p = &run->sc->probes[index];
@@ -887,7 +911,7 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 			report_event_add(run->report, now, "probe", NULL, NULL, NULL,
 					"probe %s succeeds again", p->name);
 	}
-	report_sample_add(run->report, index, now, ok, latency_usec, run->phase);
+	report_sample_add(run->report, index, now, ok, latency_usec, value, run->phase);
 	run->runner->hooks.changed(run->runner->hooks.userdata);
 	if (run->phase != REPORT_METHOD || run->aborting)
 		return;
@@ -1172,6 +1196,16 @@ int runner_watch(struct runner *r, const char *id, unsigned since, struct proto_
 		proto_putf(w, "success_rate", "%.1f", s.success_rate);
 		proto_put_u64(w, "p50_us", s.p50);
 		proto_put_u64(w, "p99_us", s.p99);
+		/* a prometheus probe: its latest value, the one abort_when just compared */
+		for (unsigned k = rep->probes[i].n_samples; k-- > 0;) {
+			double v = rep->probes[i].samples[k].value;
+
+			if (isnan(v))
+				continue;
+			if (isfinite(v))
+				proto_putf(w, "value", "%.15g", v);
+			break;
+		}
 	}
 	for (unsigned i = 0; i < run->sc->n_steps; i++) {
 		if (!run->step_fault[i])

@@ -332,20 +332,29 @@ static void chaosd_scenario_5(FILE *f)
 	}
 	fprintf(f, ".SH CONDITIONS\n\\fIMEASURE OP VALUE\\fR [\\fBover\\fR \\fITIME\\fR]: "
 		   "MEASURE is success_rate, availability (the same), failure_rate (percent) or "
-		   "p50, p95, p99 (latency of the probes in the window); OP is <, <=, > or >=; "
+		   "p50, p95, p99 (latency of the probes in the window), or value (a prometheus "
+		   "probe's query value: a decimal number); OP is <, <=, > or >=; "
 		   "the window defaults to 10s. \\fBstart_when\\fR and \\fBuntil\\fR name the probe "
 		   "first: \\fIPROBE MEASURE OP VALUE\\fR [\\fBover\\fR \\fITIME\\fR]. A "
 		   "condition is decided on at least 3 samples, or samples spanning half its "
-		   "window.\n");
+		   "window. A value condition holds when every value of the window meets it and "
+		   "there are two at least (a Prometheus alert's 'for'); its window must be at "
+		   "least the probe's interval and timeout together.\n");
 	fprintf(f, ".PP\nOne outlier never aborts a run: abort_when fires only when it holds "
 		   "over the window and at least two samples of the window are by themselves "
 		   "beyond its limit (a failed probe counts as beyond a latency limit and as a "
 		   "failure), with at least 3 samples or samples spanning half the window. "
-		   "Probes are timed by the kernel where it can: a tcp probe's latency is the "
-		   "handshake's round trip from TCP_INFO, an http probe's adds the time from "
-		   "sending the request to the response's arrival (SO_TIMESTAMPNS), so chaosd's "
-		   "own work (an inject, a status) does not inflate a sample; a resent SYN is a "
-		   "real stall and is timed by the clock.\n");
+		   "A tcp probe's latency is the handshake's round trip from TCP_INFO, timed by "
+		   "the kernel, so chaosd's own work (an inject, a status) does not inflate it; a "
+		   "resent SYN is a real stall and is timed by the clock. http and prometheus "
+		   "probes run on libcurl's multi interface driven by chaosd's event loop; their "
+		   "latency is the time to the answer's first byte as libcurl took it, inside the "
+		   "calls the loop makes when a socket is ready, so a busy daemon can make it "
+		   "longer, never shorter. A prometheus probe's value is the largest of the "
+		   "query's vector (an empty vector is 0: nothing matched, such as no firing "
+		   "alert) or its scalar; a Prometheus that is down, an HTTP error, an error "
+		   "answer, a matrix, NaN or an answer that is not JSON is a probe failure with "
+		   "that reason.\n");
 	timing(f);
 	fprintf(f, ".SH EXIT STATUS\n\\fBchaosctl run\\fR:");
 	for (unsigned i = 0; i < _CTLOPT_EXIT_MAX; i++)

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -131,7 +132,7 @@ int report_event_add(struct report *r, uint64_t t_usec, const char *kind, const 
 }
 
 int report_sample_add(struct report *r, unsigned probe, uint64_t t_usec, bool ok,
-		uint64_t latency_usec, enum report_phase phase)
+		uint64_t latency_usec, double value, enum report_phase phase)
 {
 	struct report_probe *p;
 	int k;
@@ -143,7 +144,8 @@ int report_sample_add(struct report *r, unsigned probe, uint64_t t_usec, bool ok
 	if (k < 0)
 		return k;
 	p->samples[p->n_samples++] = (struct report_sample){ .t_usec = t_usec, .ok = ok,
-		.latency_usec = (uint32_t)MIN(latency_usec, UINT32_MAX), .phase = (uint8_t)phase };
+		.latency_usec = (uint32_t)MIN(latency_usec, UINT32_MAX), .phase = (uint8_t)phase,
+		.value = value };
 	return 0;
 }
 
@@ -204,6 +206,11 @@ void report_summarize(const struct report *r, unsigned probe, int phase, uint64_
 			continue;
 		ret->count++;
 		ok += s->ok;
+		if (!isnan(s->value)) {
+			ret->value_min = ret->value_count ? MIN(ret->value_min, s->value) : s->value;
+			ret->value_max = ret->value_count ? MAX(ret->value_max, s->value) : s->value;
+			ret->value_count++;
+		}
 		if (lat)
 			lat[n++] = s->latency_usec;
 	}
@@ -373,7 +380,25 @@ int report_write_json(const struct report *r, FILE *f)
 			fprintf(f, "%s[%.3f,%d,%.3f]", k ? "," : "", sm->t_usec / 1e6, sm->ok,
 					sm->latency_usec / 1000.0);
 		}
-		fputs("]}", f);
+		fputc(']', f);
+		if (streq(p->type, "prometheus")) {
+			/* JSON has no infinity: an infinite value is null */
+			fputs(",\"values\":[", f);
+			for (unsigned k = 0, first = 1; k < p->n_samples; k++) {
+				const struct report_sample *sm = &p->samples[k];
+
+				if (isnan(sm->value))
+					continue;
+				fprintf(f, "%s[%.3f,", first ? "" : ",", sm->t_usec / 1e6);
+				if (isinf(sm->value))
+					fputs("null]", f);
+				else
+					fprintf(f, "%.17g]", sm->value);
+				first = 0;
+			}
+			fputc(']', f);
+		}
+		fputc('}', f);
 	}
 	fputs("]}\n", f);
 	return ferror(f) ? -EIO : 0;
@@ -434,9 +459,13 @@ int report_write_text(const struct report *r, FILE *f)
 			report_summarize(r, i, (int)ph, 0, UINT64_MAX, &s);
 			if (!s.count)
 				continue;
-			fprintf(f, "  %-20s %6u %7.1f%% %8.1fms %8.1fms %8.1fms\n", phase_names[ph],
+			fprintf(f, "  %-20s %6u %7.1f%% %8.1fms %8.1fms %8.1fms", phase_names[ph],
 					s.count, s.success_rate, s.p50 / 1000.0, s.p95 / 1000.0,
 					s.p99 / 1000.0);
+			/* a prometheus probe: the range of the query's values */
+			if (s.value_count)
+				fprintf(f, "  value %g..%g", s.value_min, s.value_max);
+			fputc('\n', f);
 		}
 	}
 	return ferror(f) ? -EIO : 0;
@@ -478,6 +507,8 @@ static double x_of(const struct report *r, uint64_t t)
 	return ML + (CW - ML - MR) * ((double)t / span);
 }
 
+/* pct: 0 the success rate (on the right axis), 1 a prometheus probe's largest value in the
+ * bucket, else that latency percentile */
 static void svg_line(FILE *f, const struct report *r, unsigned probe, uint64_t bucket, unsigned pct,
 		double ymax, const char *cls, const char *color)
 {
@@ -491,10 +522,12 @@ static void svg_line(FILE *f, const struct report *r, unsigned probe, uint64_t b
 		double v, y;
 
 		report_summarize(r, probe, -1, t, t + bucket, &s);
-		if (!s.count)
+		if (!s.count || (pct == 1 && !s.value_count))
 			continue;
 		if (pct == 0)
 			v = s.success_rate / 100.0 * ymax; /* success on the right axis */
+		else if (pct == 1)
+			v = isinf(s.value_max) ? (s.value_max > 0 ? ymax : 0) : MAX(s.value_max, 0);
 		else
 			v = (pct == 50 ? s.p50 : pct == 95 ? s.p95 : s.p99) / 1000.0;
 		y = MT + plot_h - plot_h * MIN(v, ymax) / ymax;
@@ -511,11 +544,18 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 	const double plot_h = CH - MT - MB;
 	/* ~60 points across the run, each from at least a few probes at common intervals */
 	uint64_t bucket = MAX(r->duration_usec / 60, 250 * USEC_PER_MSEC);
-	double ymax = 1;
+	/* a prometheus probe charts its values (from 0) instead of its latency */
+	bool values = streq(p->type, "prometheus");
+	double ymax = values ? 0 : 1;
 	char a[32];
 
 	for (unsigned i = 0; i < p->n_samples; i++)
-		ymax = MAX(ymax, p->samples[i].latency_usec / 1000.0);
+		if (!values)
+			ymax = MAX(ymax, p->samples[i].latency_usec / 1000.0);
+		else if (isfinite(p->samples[i].value))
+			ymax = MAX(ymax, p->samples[i].value);
+	if (ymax <= 0)
+		ymax = 1;
 	ymax *= 1.1;
 	fprintf(f, "<h2>probe %s</h2>\n<p>", p->name);
 	html_str(f, p->type);
@@ -553,13 +593,17 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 			   "fill=\"#777\">%s</text>\n", x, x, MT, CH - MB, x + 2, CH - MB + 26,
 				phase_names[ph]);
 	}
-	/* axes: latency on the left, success rate on the right, time below */
+	/* axes: latency (or value) on the left, success rate on the right, time below */
 	for (unsigned k = 0; k <= 4; k++) {
 		double y = MT + plot_h - plot_h * k / 4;
 
-		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0fms</text>"
-			   "<text x=\"%d\" y=\"%.1f\">%u%%</text>\n", ML - 4, y + 4, ymax * k / 4,
-				CW - MR + 4, y + 4, k * 25);
+		fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", ML - 4, y + 4);
+		if (values)
+			fprintf(f, "%.3g", ymax * k / 4);
+		else
+			fprintf(f, "%.0fms", ymax * k / 4);
+		fprintf(f, "</text><text x=\"%d\" y=\"%.1f\">%u%%</text>\n", CW - MR + 4, y + 4,
+				k * 25);
 	}
 	for (unsigned k = 0; k <= 6; k++) {
 		uint64_t t = r->duration_usec * k / 6;
@@ -572,9 +616,13 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 				x_of(r, t), CH - MB + 14, a);
 	}
 	svg_line(f, r, probe, bucket, 0, ymax, "success", "#2a2");
-	svg_line(f, r, probe, bucket, 50, ymax, "p50", "#36c");
-	svg_line(f, r, probe, bucket, 95, ymax, "p95", "#e90");
-	svg_line(f, r, probe, bucket, 99, ymax, "p99", "#d22");
+	if (values)
+		svg_line(f, r, probe, bucket, 1, ymax, "value", "#36c");
+	else {
+		svg_line(f, r, probe, bucket, 50, ymax, "p50", "#36c");
+		svg_line(f, r, probe, bucket, 95, ymax, "p95", "#e90");
+		svg_line(f, r, probe, bucket, 99, ymax, "p99", "#d22");
+	}
 	if (r->abort_usec) {
 		double x = x_of(r, r->abort_usec);
 
@@ -584,10 +632,12 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 			   "text-anchor=\"middle\" fill=\"#d00\" font-weight=\"bold\">abort</text>"
 			   "</g>\n", x, x, MT - 3, CH - MB, x, MT - 6);
 	}
-	fputs("</svg>\n<p class=\"legend\"><span style=\"color:#36c\">p50</span> "
-	      "<span style=\"color:#e90\">p95</span> <span style=\"color:#d22\">p99</span> "
-	      "latency (left), <span style=\"color:#2a2\">success rate</span> (right); "
-	      "shaded: faults</p>\n", f);
+	fputs("</svg>\n<p class=\"legend\">", f);
+	fputs(values ? "<span style=\"color:#36c\">the query's value</span> (left, the largest "
+		       "of each point's samples), " :
+		       "<span style=\"color:#36c\">p50</span> <span style=\"color:#e90\">p95</span> "
+		       "<span style=\"color:#d22\">p99</span> latency (left), ", f);
+	fputs("<span style=\"color:#2a2\">success rate</span> (right); shaded: faults</p>\n", f);
 }
 
 int report_write_html(const struct report *r, FILE *f)

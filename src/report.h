@@ -44,6 +44,7 @@ struct report_event {
 
 struct report_sample {
 	uint64_t t_usec;
+	double value; /* a prometheus probe's query value; NAN: none (another type, a failure) */
 	uint32_t latency_usec;
 	bool ok;
 	uint8_t phase;
@@ -51,7 +52,7 @@ struct report_sample {
 
 struct report_probe {
 	char name[64];
-	char type[8];
+	char type[16];
 	char target[REPORT_TEXT_MAX + 1];
 	char abort_when[96];
 	char steady_state[96];
@@ -81,6 +82,8 @@ struct report_summary {
 	unsigned count;
 	double success_rate; /* percent */
 	uint64_t p50, p95, p99; /* microseconds, of completed probes */
+	unsigned value_count;   /* samples with a value, and their extremes */
+	double value_min, value_max;
 };
 
 struct report {
@@ -121,8 +124,9 @@ int report_outcome_exit_code(enum report_outcome o);
 
 int report_event_add(struct report *r, uint64_t t_usec, const char *kind, const char *step,
 		const char *edge, const char *fault, const char *fmt, ...) _printf_(7, 8);
+/* value: NAN when the sample has none */
 int report_sample_add(struct report *r, unsigned probe, uint64_t t_usec, bool ok,
-		uint64_t latency_usec, enum report_phase phase);
+		uint64_t latency_usec, double value, enum report_phase phase);
 /* Returns the band index. */
 int report_band_open(struct report *r, const char *step, const char *label, uint64_t t_usec);
 void report_band_close(struct report *r, int band, uint64_t t_usec);

@@ -11,7 +11,7 @@
 #define COND_TEXT_MAX  256 /* a scenario value is shorter (RAW_VALUE_MAX in scenario.c) */
 
 static const char *const metric_names[_SCENARIO_METRIC_MAX] = {
-	"success_rate", "failure_rate", "p50", "p95", "p99",
+	"success_rate", "failure_rate", "p50", "p95", "p99", "value",
 };
 static const char *const op_names[] = { "<", "<=", ">", ">=" };
 
@@ -38,9 +38,10 @@ char *scenario_cond_format(const struct scenario_cond *c, char *buf, size_t n)
 		snprintf(buf, n, "none");
 		return buf;
 	}
-	if (metric_is_rate(c->metric)) {
+	if (metric_is_rate(c->metric) || c->metric == SCENARIO_VALUE) {
 		parse_format_double(c->threshold, v, sizeof(v));
-		strncat(v, "%", sizeof(v) - strlen(v) - 1);
+		if (c->metric != SCENARIO_VALUE)
+			strncat(v, "%", sizeof(v) - strlen(v) - 1);
 	} else
 		parse_format_duration((uint64_t)c->threshold, v, sizeof(v));
 	snprintf(buf, n, "%s %s %s over %s", metric_names[c->metric], op_names[c->op], v,
@@ -86,7 +87,7 @@ int scenario_cond_parse(const char *text, struct scenario_cond *ret, char *why, 
 			m = (int)i;
 	if (m < 0) {
 		snprintf(why, n, "unknown measure '%.40s' (allowed: success_rate, availability, "
-				"failure_rate, p50, p95, p99)", tok[0]);
+				"failure_rate, p50, p95, p99, value)", tok[0]);
 		return -EINVAL;
 	}
 	c.metric = (enum scenario_metric)m;
@@ -101,7 +102,14 @@ int scenario_cond_parse(const char *text, struct scenario_cond *ret, char *why, 
 			break;
 		}
 	}
-	if (metric_is_rate(c.metric)) {
+	if (c.metric == SCENARIO_VALUE) {
+		/* a query's value: a plain decimal, so that it prints back as written */
+		if (parse_double_range(tok[2], -1e15, 1e15, &c.threshold) < 0) {
+			snprintf(why, n, "'%.40s' is not a value (allowed: a decimal number such as "
+					"0.05, -3 or 100, no exponent)", tok[2]);
+			return -EINVAL;
+		}
+	} else if (metric_is_rate(c.metric)) {
 		if (parse_percent(tok[2], &c.threshold) < 0) {
 			snprintf(why, n, "'%.40s' is not a percentage (allowed: 0%%..100%%)", tok[2]);
 			return -EINVAL;
@@ -127,6 +135,7 @@ int scenario_cond_parse(const char *text, struct scenario_cond *ret, char *why, 
 	return 0;
 syntax:
 	snprintf(why, n, "not a condition (allowed: MEASURE OP VALUE [over TIME], e.g. "
-			"'failure_rate > 10%% over 10s' or 'p99 > 5s over 30s')");
+			"'failure_rate > 10%% over 10s', 'p99 > 5s over 30s' or, of a prometheus probe, "
+			"'value > 0.05 over 30s')");
 	return -EINVAL;
 }

@@ -14,6 +14,7 @@ enum scenario_metric {
 	SCENARIO_P50, /* latency percentiles, microseconds */
 	SCENARIO_P95,
 	SCENARIO_P99,
+	SCENARIO_VALUE, /* a prometheus probe's query value: every value in the window meets it */
 	_SCENARIO_METRIC_MAX,
 };
 
@@ -24,12 +25,12 @@ enum scenario_op {
 	SCENARIO_GE,
 };
 
-/* "failure_rate > 10% over 10s", "p99 > 5s over 30s" */
+/* "failure_rate > 10% over 10s", "p99 > 5s over 30s", "value > 0.05 over 30s" */
 struct scenario_cond {
 	bool set;
 	enum scenario_metric metric;
 	enum scenario_op op;
-	double threshold; /* percent, or microseconds for latency */
+	double threshold; /* percent, microseconds for latency, or a query's value */
 	uint64_t window_usec;
 	unsigned line;
 };

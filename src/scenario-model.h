@@ -17,11 +17,14 @@
 #define SCENARIO_STEPS_MAX  1000
 #define SCENARIO_PROBES_MAX 16
 #define SCENARIO_RAMP_MAX   100 /* points of one ramp */
+#define SCENARIO_BODY_MAX   255 /* expect_body */
 
 enum scenario_probe_type {
-	SCENARIO_PROBE_HTTP, /* GET, expect a status; latency = time to the status line */
+	SCENARIO_PROBE_HTTP, /* GET over http or https, expect a status (and a body); latency =
+			      * time to the response's first byte */
 	SCENARIO_PROBE_TCP,  /* connect; latency = connect time */
 	SCENARIO_PROBE_EXEC, /* /bin/sh -c; success = exit status 0 */
+	SCENARIO_PROBE_PROMETHEUS, /* an instant query; its value is the sample's value */
 };
 
 struct scenario_probe {
@@ -30,12 +33,19 @@ struct scenario_probe {
 	char target[SCENARIO_TARGET_MAX + 1];
 	uint64_t interval_usec;
 	uint64_t timeout_usec;
-	unsigned expect_status;
+	unsigned expect_status[2]; /* the range that counts as success, inclusive */
+	char expect_body[SCENARIO_BODY_MAX + 1]; /* "": any body */
+	char ca_file[SCENARIO_TARGET_MAX + 1];   /* "": the system's CAs */
+	bool tls_verify;
+	bool follow_redirects;
+	char query[SCENARIO_TARGET_MAX + 1]; /* prometheus: PromQL */
 	struct scenario_cond abort_when;
 	struct scenario_cond steady_state;
 	unsigned line;
 
-	/* http and tcp: the parsed target */
+	/* http, prometheus and tcp: the parsed target */
+	bool tls;     /* https:// */
+	bool by_name; /* a DNS name, left to libcurl's threaded resolver */
 	int family;
 	uint8_t addr[16];
 	uint16_t port;

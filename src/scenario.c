@@ -87,7 +87,7 @@ static bool name_valid(const char *s)
 	return true;
 }
 
-static const char *const probe_types[] = { "http", "tcp", "exec" };
+static const char *const probe_types[] = { "http", "tcp", "exec", "prometheus" };
 
 const char *scenario_probe_type_to_string(enum scenario_probe_type t)
 {
@@ -105,8 +105,34 @@ static int parse_port(const char *s, uint16_t *ret)
 	return 0;
 }
 
-/* "10.0.0.1", "[fd00::1]" or "localhost", then ":PORT" or nothing; hostport is modified. */
-static int hostport_parse(struct scenario_probe *pr, char *hostport, uint16_t default_port)
+/* A DNS name: labels of letters, digits and '-', with a letter somewhere (not an address). */
+static bool dns_name_valid(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+	bool letter = false;
+
+	if (n < 1 || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.') {
+			if (!label || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return false;
+		if ((s[i] == '-' && !label) || ++label > 63)
+			return false;
+		letter |= isalpha((unsigned char)s[i]) != 0;
+	}
+	return letter && s[n - 1] != '-';
+}
+
+/* "10.0.0.1", "[fd00::1]", "localhost" or (allow_name) a DNS name, then ":PORT" or nothing;
+ * hostport is modified. */
+static int hostport_parse(struct scenario_probe *pr, char *hostport, uint16_t default_port,
+		bool allow_name)
 {
 	char *host = hostport, *port = NULL;
 
@@ -134,7 +160,10 @@ static int hostport_parse(struct scenario_probe *pr, char *hostport, uint16_t de
 			pr->addr[3] = 1;
 		} else if (inet_pton(AF_INET, host, pr->addr) == 1)
 			pr->family = AF_INET;
-		else
+		else if (allow_name && dns_name_valid(host) && strlen(host) < sizeof(pr->host)) {
+			pr->family = AF_UNSPEC;
+			pr->by_name = true;
+		} else
 			return -EINVAL;
 	}
 	snprintf(pr->host, sizeof(pr->host), "%s", host);
@@ -154,20 +183,22 @@ static int target_parse(struct scenario_probe *pr, char *why, size_t n)
 		return 0;
 	snprintf(buf, sizeof(buf), "%s", pr->target);
 	if (pr->type == SCENARIO_PROBE_TCP) {
-		if (hostport_parse(pr, buf, 0) < 0) {
+		if (hostport_parse(pr, buf, 0, false) < 0) {
 			snprintf(why, n, "not ADDRESS:PORT (allowed: 10.0.0.1:5432, [fd00::1]:80, "
 					"localhost:8080; IP literals only)");
 			return -EINVAL;
 		}
 		return 0;
 	}
-	if (strncmp(buf, "http://", 7) != 0) {
-		snprintf(why, n, "%s", strncmp(buf, "https://", 8) == 0 ?
-				"https is not supported (allowed: http://ADDRESS[:PORT]/PATH)" :
-				"not an http URL (allowed: http://ADDRESS[:PORT]/PATH)");
+	pr->tls = strncmp(buf, "https://", 8) == 0;
+	if (!pr->tls && strncmp(buf, "http://", 7) != 0) {
+		snprintf(why, n, "not an http or https URL (allowed: %s)",
+				pr->type == SCENARIO_PROBE_PROMETHEUS ?
+				"http[s]://HOST[:PORT][/PREFIX] of a Prometheus" :
+				"http[s]://HOST[:PORT]/PATH");
 		return -EINVAL;
 	}
-	hp = buf + 7;
+	hp = buf + (pr->tls ? 8 : 7);
 	slash = strchr(hp, '/');
 	snprintf(pr->path, sizeof(pr->path), "%s", slash ? slash : "/");
 	if (slash)
@@ -177,10 +208,14 @@ static int target_parse(struct scenario_probe *pr, char *why, size_t n)
 			snprintf(why, n, "the path holds a blank or control character");
 			return -EINVAL;
 		}
-	if (hostport_parse(pr, hp, 80) < 0) {
-		snprintf(why, n, "bad address or port (allowed: an IPv4 literal, [IPv6] or "
-				"localhost, then :PORT; no DNS names: a slow resolver must not stall "
-				"the daemon)");
+	if (pr->type == SCENARIO_PROBE_PROMETHEUS && strpbrk(pr->path, "?#")) {
+		snprintf(why, n, "a Prometheus URL has no query or fragment (allowed: "
+				"http[s]://HOST[:PORT][/PREFIX]; the query is the 'query' key)");
+		return -EINVAL;
+	}
+	if (hostport_parse(pr, hp, pr->tls ? 443 : 80, true) < 0) {
+		snprintf(why, n, "bad host or port (allowed: an IPv4 literal, [IPv6], localhost or "
+				"a DNS name, then :PORT 1-65535; no user:password@)");
 		return -EINVAL;
 	}
 	return 0;
@@ -400,7 +435,8 @@ static int parse_probe_type(struct scenario_parser *p, const struct scenario_key
 			*(enum scenario_probe_type *)field = (enum scenario_probe_type)i;
 			return 0;
 		}
-	p_error(p, p->lineno, k->name, value, "unknown probe type (allowed: http, tcp, exec)");
+	p_error(p, p->lineno, k->name, value, "unknown probe type (allowed: http, tcp, exec, "
+			"prometheus)");
 	return -EINVAL;
 }
 
@@ -416,18 +452,57 @@ static int parse_target(struct scenario_parser *p, const struct scenario_key *k,
 	return 0;
 }
 
+/* "200" or "200-299" */
 static int parse_status(struct scenario_parser *p, const struct scenario_key *k,
 		const char *value, void *field)
 {
-	uint64_t u;
+	char lo[8] = "", *hi;
+	uint64_t a, b;
 
-	if (parse_u64_range(value, k->min, k->max, &u) < 0) {
-		p_error(p, p->lineno, k->name, value, "not an HTTP status (allowed: %" PRIu64
-				"-%" PRIu64 ")", k->min, k->max);
+	if (strlen(value) < sizeof(lo))
+		snprintf(lo, sizeof(lo), "%s", value);
+	hi = strchr(lo, '-');
+	if (hi)
+		*hi++ = '\0';
+	if (parse_u64_range(lo, k->min, k->max, &a) < 0 ||
+			parse_u64_range(hi ? hi : lo, a, k->max, &b) < 0) {
+		p_error(p, p->lineno, k->name, value, "not an HTTP status or range (allowed: "
+				"%" PRIu64 "-%" PRIu64 ", e.g. 200 or 200-299, the lower first)",
+				k->min, k->max);
 		return -EINVAL;
 	}
-	*(unsigned *)field = (unsigned)u;
+	((unsigned *)field)[0] = (unsigned)a;
+	((unsigned *)field)[1] = (unsigned)b;
 	return 0;
+}
+
+/* Printable text of at most k->max bytes: a body substring, a PromQL query. */
+static int parse_line_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	if (!value[0] || strlen(value) > k->max) {
+		p_error(p, p->lineno, k->name, value, "empty or longer than %" PRIu64 " bytes",
+				k->max);
+		return -EINVAL;
+	}
+	for (const char *c = value; *c; c++)
+		if ((unsigned char)*c < ' ' || *c == 0x7f) {
+			p_error(p, p->lineno, k->name, value, "holds a control character");
+			return -EINVAL;
+		}
+	snprintf(field, k->max + 1, "%s", value);
+	return 0;
+}
+
+static int parse_abs_path_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	if (value[0] != '/' || strlen(value) > SCENARIO_TARGET_MAX) {
+		p_error(p, p->lineno, k->name, value, "not an absolute path of at most %d bytes",
+				SCENARIO_TARGET_MAX);
+		return -EINVAL;
+	}
+	return parse_line_key(p, k, value, field);
 }
 
 static int parse_cond_key(struct scenario_parser *p, const struct scenario_key *k,
@@ -484,17 +559,38 @@ const struct scenario_key scenario_keys[] = {
 	  "seed of every random choice (at = random, chance, edge = random): the same seed gives "
 	  "the same timeline (chaosctl plan --seed N)" },
 	{ "probe", "type", "TYPE", parse_probe_type, P(type), 0, 0, false, NULL,
-	  "http (GET; status and latency), tcp (connect time) or exec (exit status of /bin/sh -c "
-	  "TARGET; the run must be started by root); required" },
+	  "http (GET over http or https; status, body and latency), tcp (connect time), exec (exit "
+	  "status of /bin/sh -c TARGET; the run must be started by root) or prometheus (the value "
+	  "of 'query' at the Prometheus TARGET; compare it with 'value' in abort_when and "
+	  "steady_state); required" },
 	{ "probe", "target", "TARGET", parse_target, P(target), 0, 0, false, NULL,
-	  "http://ADDRESS[:PORT]/PATH, ADDRESS:PORT or a command; addresses are IP literals or "
-	  "localhost (no DNS: a slow resolver must not stall the daemon); required" },
+	  "http: http[s]://HOST[:PORT]/PATH; prometheus: http[s]://HOST[:PORT][/PREFIX]; tcp: "
+	  "ADDRESS:PORT; exec: a command. HOST is an IP literal, localhost or a DNS name (resolved "
+	  "off the event loop by libcurl's threaded resolver); tcp addresses are IP literals or "
+	  "localhost; required" },
 	{ "probe", "interval", "TIME", parse_time_key, P(interval_usec), 10 * USEC_PER_MSEC,
 	  3600 * USEC_PER_SEC, false, "1s", "time between two probes" },
 	{ "probe", "timeout", "TIME", parse_time_key, P(timeout_usec), 10 * USEC_PER_MSEC,
 	  3600 * USEC_PER_SEC, false, "2s", "a probe taking longer fails" },
-	{ "probe", "expect_status", "CODE", parse_status, P(expect_status), 100, 599, false, "200",
-	  "http: the status that counts as success" },
+	{ "probe", "expect_status", "CODES", parse_status, P(expect_status), 100, 599, false, "200",
+	  "http: the status, or range of statuses (200-299), that counts as success" },
+	{ "probe", "expect_body", "TEXT", parse_line_key, P(expect_body), 0, SCENARIO_BODY_MAX,
+	  false, NULL, "http: success also needs TEXT in the body (its first 64 KiB), "
+	  "case-sensitive" },
+	{ "probe", "tls_verify", "BOOL", parse_bool_key, P(tls_verify), 0, 0, false, "yes",
+	  "https: verify the server's certificate and name; 'no' is an explicit opt-out for test "
+	  "hosts with self-signed certificates" },
+	{ "probe", "ca_file", "PATH", parse_abs_path_key, P(ca_file), 0, SCENARIO_TARGET_MAX, false,
+	  NULL,
+	  "https: the PEM file of the CAs to trust, instead of the system's" },
+	{ "probe", "follow_redirects", "BOOL", parse_bool_key, P(follow_redirects), 0, 0, false,
+	  "no", "http: follow up to 5 redirects (http and https only); by default a 3xx is the "
+	  "answer" },
+	{ "probe", "query", "PROMQL", parse_line_key, P(query), 0, SCENARIO_TARGET_MAX, false, NULL,
+	  "prometheus: the instant query, e.g. 'sum(rate(http_errors_total[1m]))' or "
+	  "'ALERTS{alertname=\"HighErrorRate\",alertstate=\"firing\"}'; its value is the largest "
+	  "of the vector's series, 0 for an empty vector (nothing matched: no firing alert), or "
+	  "the scalar; required" },
 	{ "probe", "abort_when", "COND", parse_cond_key, P(abort_when), 0, 0, false, NULL,
 	  "abort the run when this holds during the method, e.g. 'failure_rate > 10% over 10s', "
 	  "'p99 > 5s over 30s', 'availability < 90% over 30s'; the window must be at least twice "
@@ -882,6 +978,53 @@ static void finish_step(struct scenario_parser *p, unsigned i)
 	}
 }
 
+/* Keys that mean nothing for the probe's type are refused rather than ignored. */
+static void probe_keys_check(struct scenario_parser *p, const struct scenario_probe *pr)
+{
+	bool web = pr->type == SCENARIO_PROBE_HTTP || pr->type == SCENARIO_PROBE_PROMETHEUS;
+	const char *type = scenario_probe_type_to_string(pr->type);
+	char c[128], st[16];
+	const struct {
+		const char *key, *value;
+		bool set, allowed;
+		const char *where;
+	} checks[] = {
+		{ "expect_status", st, pr->expect_status[0] != 200 || pr->expect_status[1] != 200,
+		  pr->type == SCENARIO_PROBE_HTTP, "type = http" },
+		{ "expect_body", pr->expect_body, pr->expect_body[0], pr->type == SCENARIO_PROBE_HTTP,
+		  "type = http" },
+		{ "follow_redirects", "yes", pr->follow_redirects, web,
+		  "http and prometheus probes" },
+		{ "query", pr->query, pr->query[0], pr->type == SCENARIO_PROBE_PROMETHEUS,
+		  "type = prometheus" },
+		{ "ca_file", pr->ca_file, pr->ca_file[0], web && pr->tls, "https targets" },
+		{ "tls_verify", "no", !pr->tls_verify, web && pr->tls, "https targets" },
+	};
+
+	snprintf(st, sizeof(st), "%u-%u", pr->expect_status[0], pr->expect_status[1]);
+	for (unsigned i = 0; i < ELEMENTSOF(checks); i++)
+		if (checks[i].set && !checks[i].allowed)
+			p_error(p, pr->line, checks[i].key, checks[i].value, "only for %s (this "
+					"probe: type = %s, target %.60s)", checks[i].where, type,
+					pr->target);
+	if (pr->ca_file[0] && !pr->tls_verify)
+		p_error(p, pr->line, "ca_file", pr->ca_file, "and tls_verify = no contradict each "
+				"other (allowed: one of them)");
+	if (pr->type == SCENARIO_PROBE_PROMETHEUS && !pr->query[0])
+		p_error(p, pr->line, NULL, NULL, "'query' is missing (a prometheus probe reads "
+				"the value of a PromQL query)");
+	if (pr->type == SCENARIO_PROBE_PROMETHEUS)
+		return;
+	if (pr->abort_when.set && pr->abort_when.metric == SCENARIO_VALUE)
+		p_error(p, pr->abort_when.line, "abort_when", scenario_cond_format(&pr->abort_when,
+				c, sizeof(c)), "'value' is a prometheus probe's query value (allowed "
+				"here: success_rate, failure_rate, p50, p95, p99)");
+	if (pr->steady_state.set && pr->steady_state.metric == SCENARIO_VALUE)
+		p_error(p, pr->steady_state.line, "steady_state", scenario_cond_format(
+				&pr->steady_state, c, sizeof(c)), "'value' is a prometheus probe's "
+				"query value (allowed here: success_rate, failure_rate, p50, p95, p99)");
+}
+
 static bool intervals_overlap(const struct scenario_step *a, const struct scenario_step *b)
 {
 	return a->at_usec < b->end_usec && b->at_usec < a->end_usec;
@@ -901,7 +1044,7 @@ static void finish(struct scenario_parser *p)
 		snprintf(p->section_text, sizeof(p->section_text), "probe %s", pr->name);
 		if ((int)pr->type < 0) {
 			p_error(p, pr->line, NULL, NULL, "'type' is missing (allowed: http, tcp, "
-					"exec)");
+					"exec, prometheus)");
 			continue;
 		}
 		if (!pr->target[0]) {
@@ -910,20 +1053,29 @@ static void finish(struct scenario_parser *p)
 		}
 		if (target_parse(pr, why, sizeof(why)) < 0)
 			p_error(p, pr->line, "target", pr->target, "%s", why);
+		probe_keys_check(p, pr);
 		/* A probe that times out yields one sample per timeout; an abort needs a few
 		 * samples or half a window of them (daemon/runner.c), so a shorter window would
-		 * never abort. */
-		if (pr->abort_when.set &&
-				pr->abort_when.window_usec < 2 * MAX(pr->timeout_usec, pr->interval_usec)) {
+		 * never abort. A value needs two samples in a row, at most interval + timeout
+		 * apart. */
+		if (pr->abort_when.set) {
+			bool value = pr->abort_when.metric == SCENARIO_VALUE;
+			uint64_t shown = value ? pr->interval_usec + pr->timeout_usec :
+						 MAX(pr->timeout_usec, pr->interval_usec);
 			char w[32], t[32];
 
-			p_error(p, pr->abort_when.line, "abort_when",
-					scenario_cond_format(&pr->abort_when, why, sizeof(why)),
-					"the window %s is shorter than twice the probe's timeout or "
-					"interval (%s): it could never gather the samples an abort needs",
-					parse_format_duration(pr->abort_when.window_usec, w, sizeof(w)),
-					parse_format_duration(MAX(pr->timeout_usec, pr->interval_usec), t,
-							sizeof(t)));
+			if (pr->abort_when.window_usec < (value ? shown : 2 * shown))
+				p_error(p, pr->abort_when.line, "abort_when",
+						scenario_cond_format(&pr->abort_when, why, sizeof(why)),
+						value ? "the window %s is shorter than the probe's interval "
+							"and timeout (%s): it could never hold the two "
+							"values an abort needs" :
+							"the window %s is shorter than twice the probe's "
+							"timeout or interval (%s): it could never gather "
+							"the samples an abort needs",
+						parse_format_duration(pr->abort_when.window_usec, w,
+								sizeof(w)),
+						parse_format_duration(shown, t, sizeof(t)));
 		}
 		if (pr->steady_state.set)
 			steady = MAX(steady, pr->steady_state.window_usec);

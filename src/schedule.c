@@ -7,6 +7,7 @@
 
 #include "macro.h"
 #include "parse.h"
+#include "scenario.h"
 #include "schedule.h"
 #include "timeutil.h"
 
@@ -237,9 +238,16 @@ static int probe_index(const struct scenario *s, const char *name, const char *k
 		if (!streq(p->name, name))
 			continue;
 		/* As for abort_when: fewer samples than that could never decide. */
-		if (c->window_usec < 2 * MAX(p->timeout_usec, p->interval_usec)) {
+		if (c->metric == SCENARIO_VALUE ?
+				c->window_usec < p->interval_usec + p->timeout_usec :
+				c->window_usec < 2 * MAX(p->timeout_usec, p->interval_usec)) {
 			snprintf(why, n, "%s: the window is shorter than twice probe %s's timeout "
-					"or interval", key, name);
+					"or interval (a value: than its interval and timeout)", key, name);
+			return -EINVAL;
+		}
+		if (c->metric == SCENARIO_VALUE && p->type != SCENARIO_PROBE_PROMETHEUS) {
+			snprintf(why, n, "%s: 'value' is a prometheus probe's query value and %s is "
+					"a %s probe", key, name, scenario_probe_type_to_string(p->type));
 			return -EINVAL;
 		}
 		*ret = i;

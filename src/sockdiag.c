@@ -331,7 +331,8 @@ int sockdiag_ssh_peers(const struct sockdiag_opts *o, struct sockdiag_peer **ret
 	v = t.v;
 	if (r < 0)
 		return r;
-	qsort(t.v, t.n, sizeof(*t.v), cmp_inode);
+	if (t.n) /* qsort(NULL, 0) is undefined */
+		qsort(t.v, t.n, sizeof(*t.v), cmp_inode);
 	r = scan_processes(o, &t, d);
 	if (r < 0)
 		return r;

@@ -8,6 +8,8 @@ build_deps=(
 	libmnl-dev libsystemd-dev check libnftnl-dev libacl1-dev
 	libnetfilter-conntrack-dev # connections = established and the conntrack clean-up of partitions
 	clang libclang-rt-14-dev valgrind
+	libcurl4-openssl-dev # http, https and prometheus probes (libcurl's multi interface)
+	libjson-c-dev # parses Prometheus' query answers
 	debhelper # builds the Debian package (debian/; tests/vm-deb-tests.sh)
 )
 test_deps=(
@@ -23,6 +25,7 @@ test_deps=(
 	iperf3 # the rate-limit VM test loads the link and reads TCP round trips
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
+	prometheus openssl curl # the probe tests: a real Prometheus, a test CA, queries from the test
 	nginx-light # the real web server the scenario library runs against (tests/vm/schedule.sh)
 	etcd-server etcd-client # the three-member etcd cluster of tests/host-topology-tests.sh
 )

@@ -63,6 +63,11 @@ static struct scenario *load_ok(const char *text)
 	return s;
 }
 
+static void load_ok_free(const char *text)
+{
+	scenario_free(load_ok(text));
+}
+
 static void load_fails(const char *text, const char *want)
 {
 	struct scenario *s = SENTINEL;
@@ -178,10 +183,10 @@ START_TEST(test_errors_collected)
 			"t.ini:3: [scenario] bogus = '1': unknown key (allowed: name, description, "
 			"max_duration, steady_state_duration, lease, allow_overlap, seed)\n"
 			"t.ini:5: [probe p] type = 'smtp': unknown probe type (allowed: http, tcp, "
-			"exec)\n"
+			"exec, prometheus)\n"
 			"t.ini:7: [probe p] abort_when = 'latency > 3': unknown measure 'latency' "
-			"(allowed: success_rate, availability, failure_rate, p50, p95, p99)\n"
-			"t.ini:4: [probe p]: 'type' is missing (allowed: http, tcp, exec)\n"
+			"(allowed: success_rate, availability, failure_rate, p50, p95, p99, value)\n"
+			"t.ini:4: [probe p]: 'type' is missing (allowed: http, tcp, exec, prometheus)\n"
 			"t.ini:12: [step 1]: ms: '-5' is out of range (0-3600000)");
 }
 END_TEST
@@ -251,10 +256,110 @@ START_TEST(test_errors_steps)
 			"continuation lines are not supported)\n"
 			"t.ini:5: syntax error: 'novalue' (allowed: [section], key = value, ';' or "
 			"'#' comments)");
-	load_fails("[probe h]\ntype=http\ntarget=https://10.0.0.1/\n[step 1]\nat=0\nfault=loss\n"
+	load_fails("[probe h]\ntype=http\ntarget=ftp://10.0.0.1/\n[step 1]\nat=0\nfault=loss\n"
 		   "edge=e\npercent=1\nfor=1s\n",
-			"t.ini:1: [probe h] target = 'https://10.0.0.1/': https is not supported "
-			"(allowed: http://ADDRESS[:PORT]/PATH)");
+			"t.ini:1: [probe h] target = 'ftp://10.0.0.1/': not an http or https URL "
+			"(allowed: http[s]://HOST[:PORT]/PATH)");
+}
+END_TEST
+
+#define STEP "[step 1]\nat=0\nfault=loss\nedge=e\npercent=1\nfor=1s\n"
+
+/* https, status ranges, body matches, redirects and prometheus probes. */
+START_TEST(test_probe_web)
+{
+	struct scenario *s = load_ok("[probe a]\ntype=http\ntarget=https://api.example.com:8443/"
+				     "healthz?full=1\nexpect_status = 200-299\nexpect_body = \"ok\": "
+				     "true\nca_file = /etc/chaosd/ca.pem\nfollow_redirects = yes\n"
+				     "[probe m]\ntype = prometheus\ntarget = http://10.0.0.9:9090\n"
+				     "query = ALERTS{alertname=\"High\",alertstate=\"firing\"}\n"
+				     "interval = 1s\ntimeout = 1s\n"
+				     "abort_when = value > 0 over 2s\nsteady_state = value <= 0.05\n"
+				     "[probe i]\ntype=http\ntarget=https://[fd00::1]/\ntls_verify=no\n"
+				     STEP
+				     "[step 2]\nat=2s\nfault=latency\nms=5\nedge=f\nfor=1s\n"
+				     "until = m value >= 3.5 over 2s\n");
+	const struct scenario_probe *a = &s->probes[0], *m = &s->probes[1], *i = &s->probes[2];
+	char buf[64];
+
+	ck_assert(a->tls && a->by_name && a->port == 8443 && a->follow_redirects && a->tls_verify);
+	ck_assert_uint_eq(a->expect_status[0], 200);
+	ck_assert_uint_eq(a->expect_status[1], 299);
+	ck_assert_str_eq(a->expect_body, "\"ok\": true");
+	ck_assert_str_eq(a->ca_file, "/etc/chaosd/ca.pem");
+	ck_assert_str_eq(a->path, "/healthz?full=1");
+	ck_assert_int_eq(m->type, SCENARIO_PROBE_PROMETHEUS);
+	ck_assert(!m->tls && !m->by_name && m->port == 9090);
+	ck_assert_str_eq(m->query, "ALERTS{alertname=\"High\",alertstate=\"firing\"}");
+	ck_assert_int_eq(m->abort_when.metric, SCENARIO_VALUE);
+	ck_assert_str_eq(scenario_cond_format(&m->abort_when, buf, sizeof(buf)),
+			"value > 0 over 2s");
+	ck_assert_str_eq(scenario_cond_format(&m->steady_state, buf, sizeof(buf)),
+			"value <= 0.05 over 10s");
+	ck_assert_str_eq(scenario_cond_format(&s->steps[1].timing.until, buf, sizeof(buf)),
+			"value >= 3.5 over 2s");
+	ck_assert(i->tls && !i->tls_verify && i->port == 443 && i->family == AF_INET6);
+	scenario_free(s);
+
+	load_fails("[probe a]\ntype=http\ntarget=http://h/\nexpect_status = 299-200\n" STEP,
+			"t.ini:4: [probe a] expect_status = '299-200': not an HTTP status or range "
+			"(allowed: 100-599, e.g. 200 or 200-299, the lower first)");
+	load_fails("[probe a]\ntype=http\ntarget=http://h/\nexpect_status = 2xx\n" STEP,
+			"t.ini:4: [probe a] expect_status = '2xx': not an HTTP status or range "
+			"(allowed: 100-599, e.g. 200 or 200-299, the lower first)");
+	load_fails("[probe a]\ntype=http\ntarget=http://h/\nca_file = ca.pem\n" STEP,
+			"t.ini:4: [probe a] ca_file = 'ca.pem': not an absolute path of at most 511 "
+			"bytes");
+	load_fails("[probe a]\ntype=http\ntarget=http://h/\nca_file = /ca.pem\ntls_verify=no\n"
+		   STEP, "t.ini:1: [probe a] ca_file = '/ca.pem': only for https targets (this probe: type = "
+			 "http, target http://h/)\n"
+			 "t.ini:1: [probe a] tls_verify = 'no': only for https targets (this probe: type = "
+			 "http, target http://h/)\n"
+			 "t.ini:1: [probe a] ca_file = '/ca.pem': and tls_verify = no contradict each "
+			 "other (allowed: one of them)");
+	load_fails("[probe a]\ntype=tcp\ntarget=10.0.0.1:80\nexpect_body=x\nquery=up\n"
+		   "abort_when = value > 1\n" STEP,
+			"t.ini:1: [probe a] expect_body = 'x': only for type = http (this probe: "
+			"type = tcp, target 10.0.0.1:80)\n"
+			"t.ini:1: [probe a] query = 'up': only for type = prometheus (this probe: "
+			"type = tcp, target 10.0.0.1:80)\n"
+			"t.ini:6: [probe a] abort_when = 'value > 1 over 10s': 'value' is a "
+			"prometheus probe's query value (allowed here: success_rate, failure_rate, "
+			"p50, p95, p99)");
+	load_fails("[probe a]\ntype=tcp\ntarget=db.example.com:5432\n" STEP,
+			"t.ini:1: [probe a] target = 'db.example.com:5432': not ADDRESS:PORT "
+			"(allowed: 10.0.0.1:5432, [fd00::1]:80, localhost:8080; IP literals only)");
+	load_fails("[probe m]\ntype=prometheus\ntarget=http://10.0.0.1:9090/api?x=1\n" STEP,
+			"t.ini:1: [probe m] target = 'http://10.0.0.1:9090/api?x=1': a Prometheus URL "
+			"has no query or fragment (allowed: http[s]://HOST[:PORT][/PREFIX]; the query "
+			"is the 'query' key)\n"
+			"t.ini:1: [probe m]: 'query' is missing (a prometheus probe reads the value of "
+			"a PromQL query)");
+	load_fails("[probe m]\ntype=prometheus\ntarget=http://u:p@10.0.0.1:9090\nquery=up\n"
+		   "expect_body = x\nabort_when = value > 1e3\n" STEP,
+			"t.ini:6: [probe m] abort_when = 'value > 1e3': '1e3' is not a value (allowed: "
+			"a decimal number such as 0.05, -3 or 100, no exponent)\n"
+			"t.ini:1: [probe m] target = 'http://u:p@10.0.0.1:9090': bad host or port "
+			"(allowed: an IPv4 literal, [IPv6], localhost or a DNS name, then :PORT "
+			"1-65535; no user:password@)\n"
+			"t.ini:1: [probe m] expect_body = 'x': only for type = http (this probe: "
+			"type = prometheus, target http://u:p@10.0.0.1:9090)");
+	/* a value needs two samples in a row in its window: interval + timeout at the least */
+	load_fails("[probe m]\ntype=prometheus\ntarget=http://10.0.0.1:9090\nquery=up\n"
+		   "interval=1s\ntimeout=500ms\nabort_when = value > 1 over 1400ms\n" STEP,
+			"t.ini:7: [probe m] abort_when = 'value > 1 over 1s400ms': the window 1s400ms "
+			"is shorter than the probe's interval and timeout (1s500ms): it could never "
+			"hold the two values an abort needs");
+	load_ok_free("[probe m]\ntype=prometheus\ntarget=http://10.0.0.1:9090\nquery=up\n"
+		     "interval=1s\ntimeout=500ms\nabort_when = value > 1 over 1500ms\n" STEP);
+	load_fails("[probe a]\ntype=http\ntarget=http://-bad-.example/\n" STEP,
+			"t.ini:1: [probe a] target = 'http://-bad-.example/': bad host or port "
+			"(allowed: an IPv4 literal, [IPv6], localhost or a DNS name, then :PORT "
+			"1-65535; no user:password@)");
+	load_fails("[probe a]\ntype=http\ntarget=http://h/\n" STEP
+		   "until = a value > 1 over 4s\n",
+			"t.ini:4: [step 1]: until: 'value' is a prometheus probe's query value and a "
+			"is a http probe");
 }
 END_TEST
 
@@ -272,7 +377,9 @@ START_TEST(test_dialect)
 	/* the table's defaults */
 	ck_assert(s->probes[0].interval_usec == USEC_PER_SEC);
 	ck_assert(s->probes[0].timeout_usec == 2 * USEC_PER_SEC);
-	ck_assert_uint_eq(s->probes[0].expect_status, 200);
+	ck_assert_uint_eq(s->probes[0].expect_status[0], 200);
+	ck_assert_uint_eq(s->probes[0].expect_status[1], 200);
+	ck_assert(s->probes[0].tls_verify && !s->probes[0].follow_redirects);
 	ck_assert(s->steps[0].fault.percent == 1);
 	scenario_free(s);
 	load_fails("[step 1]\nat=0\nfault=loss\nedge=e\npercent=1\nfor=1s\n  more\n",
@@ -284,7 +391,7 @@ START_TEST(test_dialect)
 	load_fails("[probe p]\ninterval = 5ms\n",
 			"t.ini:2: [probe p] interval = '5ms': not a time between 10ms and 1h (e.g. "
 			"500ms, 2s)\nt.ini:1: [probe p]: 'type' is missing (allowed: http, tcp, "
-			"exec)");
+			"exec, prometheus)");
 }
 END_TEST
 
@@ -516,7 +623,8 @@ START_TEST(test_schedule_errors)
 		  "probe 'db' (allowed: a [probe NAME] of this file)" },
 		{ "at = 0\nstart_when = api latency > 5\nstart_within=1m\nfor=1m\n", "t.ini:9: [step "
 		  "x] start_when = 'api latency > 5': unknown measure 'latency' (allowed: "
-		  "success_rate, availability, failure_rate, p50, p95, p99), after the probe's "
+		  "success_rate, availability, failure_rate, p50, p95, p99, value), after the "
+		  "probe's "
 		  "name" },
 		{ "at = 0\nstart_within=1m\nfor=1m\n", "t.ini:4: [step x]: start_within without "
 		  "chance or start_when" },
@@ -570,6 +678,7 @@ int main(void)
 	tcase_add_test(tc, test_partition_modes);
 	tcase_add_test(tc, test_dialect);
 	tcase_add_test(tc, test_cond);
+	tcase_add_test(tc, test_probe_web);
 	tcase_add_test(tc, test_keys_documented);
 	tcase_add_test(tc, test_shipped_library);
 	tcase_add_test(tc, test_schedule_seed);
