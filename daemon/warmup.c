@@ -10,7 +10,9 @@
 int warmup_kernel(struct kernel k, uint64_t *ret_usec, struct diag *d)
 {
 	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+	/* With a rate: a rate fault's tbf (sch_tbf) is loaded too. */
 	const struct netem_config cfg = { .limit = 1000, .latency_ns = 1000000,
+		.rate_bytes_per_sec = 125000000, .rate_queue_bytes = 6250000,
 		.dist = FAULT_DIST_UNIFORM };
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	struct edge e = { .name = "chaosd-warm-up", .ifname = "lo", .n_prefixes = 1 };

@@ -87,8 +87,10 @@ static void check_merge(const struct fault *const *v, unsigned n)
 			abort();
 		return;
 	}
-	/* netem's 1000 floor, or with a rate limit a queue sized from that rate (at least 20) */
-	if (c.limit < (c.rate_bytes_per_sec ? 20 : 1000) || (c.gap && !c.reorder) || (c.reorder && !c.gap) ||
+	/* netem's 1000 floor; a rate limit's byte queue (at least 8 frames) exactly with a rate */
+	if (c.limit < 1000 || !c.rate_bytes_per_sec != !c.rate_queue_bytes ||
+			(c.rate_bytes_per_sec && c.rate_queue_bytes < 8 * 1514) ||
+			(c.gap && !c.reorder) || (c.reorder && !c.gap) ||
 			(c.reorder && c.latency_ns <= 0) || c.latency_ns < 0 || c.jitter_ns < 0 ||
 			(c.gemodel && (c.loss || c.loss_corr)) ||
 			(c.dist != FAULT_DIST_UNIFORM && c.jitter_ns <= 0))

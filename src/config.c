@@ -693,7 +693,8 @@ const struct config_key config_keys[] = {
 		"the longest a fault may last; longer requests are refused" },
 	[CK_LINK_RATE] = { "chaosd", "link_rate", CONFIG_RATE, parse_rate_key, C(link_rate_bps),
 		0, 1, RATE_MAX_BPS, false, "10gbit",
-		"link speed used to size netem's queue when the interface reports none" },
+		"link speed used to size netem's queue when the interface reports none (a rate "
+		"fault's queue comes from its own rate)" },
 	[CK_SOCKET_GROUP] = { "chaosd", "socket_group", CONFIG_STRING, parse_group,
 		C(socket_group), 0, 0, 0, false, "chaos",
 		"group whose members may use the control socket" },

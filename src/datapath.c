@@ -196,6 +196,7 @@ int dp_iface_get(struct datapath *dp, int ifindex, unsigned dir, struct dp_iface
 {
 	_cleanup_free_ struct dp_iface *n = NULL;
 	struct qdisc_probe p = { .ifindex = ifindex };
+	struct nl_link_info link;
 	char buf[NL_TC_REQ_SIZE];
 	struct dp_iface **a;
 	int r;
@@ -207,10 +208,12 @@ int dp_iface_get(struct datapath *dp, int ifindex, unsigned dir, struct dp_iface
 	if (!n)
 		return -ENOMEM;
 	n->ifindex = ifindex;
-	r = nl_link_name(dp->nl, ifindex, n->name);
+	r = nl_link_get(dp->nl, ifindex, &link);
 	if (r < 0)
 		return diag_add(d, r, "interface with index %d: %s", ifindex,
 				r == -ENODEV ? "does not exist" : strerror(-r));
+	memcpy(n->name, link.name, sizeof(n->name));
+	n->mtu = link.mtu;
 	r = nl_socket_dump(dp->nl, nl_tc_qdisc_dump_req(buf), probe_cb, &p, d);
 	if (r < 0)
 		return diag_add(d, r, "listing the qdiscs of %s failed", n->name);

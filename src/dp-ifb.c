@@ -24,6 +24,14 @@
 /* Unclassified packets (none are expected: every redirected packet matches the IFB's filters
  * too) leave through htb's direct queue. */
 #define HTB_DIRECT_QLEN 1000
+/* With a rate limit netem only delays, and gets a rate so high it costs nothing (120 ns for a
+ * 1500-byte packet) so that it queues each packet behind the last: what it holds keeps its
+ * order when the delay is lowered in place, as it did when netem carried the rate itself. */
+#define ORDER_RATE UINT64_C(12500000000)
+/* A tbf whose rate limit went (until its class goes): 1 Tbit/s passes everything at once. */
+#define PASS_RATE  HTB_RATE
+#define PASS_BURST HTB_BURST
+#define PASS_LIMIT (16U * 1024 * 1024)
 
 /* IFB shard k of a direction: chd-o<ifindex> for the first (all there is up to SHARD_CLASSES),
  * chd-o<ifindex>s<k> for the others. */
@@ -199,11 +207,52 @@ int dp_put_flows_filter(struct datapath *dp, struct nl_batch *b, struct nl_tc_de
 			ifb.name, replace);
 }
 
+/* netem's own part of cfg: with a shaper for the rate, only the order-keeping rate. */
+static struct netem_config netem_part(const struct netem_config *cfg)
+{
+	struct netem_config c = *cfg;
+
+	if (dp_wants_shaper(&c)) {
+		c.rate_bytes_per_sec = ORDER_RATE;
+		c.rate_queue_bytes = 0;
+	}
+	return c;
+}
+
+static int put_shaper(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
+		const struct dp_slot *slot, uint32_t mtu, const struct netem_config *cfg,
+		bool change)
+{
+	struct netem_shaper sh = { PASS_RATE, PASS_BURST, PASS_LIMIT };
+
+	if (dp_wants_shaper(cfg))
+		netem_shaper_for(cfg, mtu, &sh);
+	return nl_tc_tbf_put(b, dp->nl, ifb, SHAPER_PARENT(netem_id(slot)),
+			SHAPER_HANDLE(netem_id(slot)), &sh, change);
+}
+
+int dp_put_netem_change(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
+		const struct dp_slot *slot, uint32_t mtu, const struct netem_config *cfg,
+		const struct netem_dist *dist, int *ret_shaper)
+{
+	struct netem_config own = netem_part(cfg);
+	int r;
+
+	*ret_shaper = -1;
+	r = nl_tc_netem_put(b, dp->nl, ifb, CLASSID(netem_id(slot)), NETEM_HANDLE(netem_id(slot)),
+			&own, dist, true);
+	if (r < 0 || (!dp_wants_shaper(cfg) && !slot->shaped))
+		return r;
+	*ret_shaper = (int)b->n;
+	return put_shaper(dp, b, ifb, slot, mtu, cfg, true);
+}
+
 /* The edge's class and what hangs under it; *ret_netem is the netem's message. */
 int dp_put_leaves(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
-		const struct dp_slot *slot, const struct netem_config *cfg,
+		const struct dp_slot *slot, uint32_t mtu, const struct netem_config *cfg,
 		const struct netem_dist *dist, int *ret_netem)
 {
+	struct netem_config own = netem_part(cfg);
 	int r;
 
 	r = nl_tc_htb_class_add(b, dp->nl, ifb, IFB_ROOT, CLASSID(slot->id), HTB_RATE, HTB_BURST,
@@ -219,8 +268,11 @@ int dp_put_leaves(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
 	if (r < 0)
 		return r;
 	*ret_netem = (int)b->n;
-	return nl_tc_netem_put(b, dp->nl, ifb, CLASSID(netem_id(slot)),
-			NETEM_HANDLE(netem_id(slot)), cfg, dist, false);
+	r = nl_tc_netem_put(b, dp->nl, ifb, CLASSID(netem_id(slot)), NETEM_HANDLE(netem_id(slot)),
+			&own, dist, false);
+	if (r >= 0 && dp_wants_shaper(cfg))
+		r = put_shaper(dp, b, ifb, slot, mtu, cfg, false);
+	return r;
 }
 
 /* Delete the edge's class: the filter first (htb refuses to delete a class a filter points at),

@@ -36,6 +36,11 @@
 #define SLOT_ID_MAX 0xffff
 #define CLASSID(id) (IFB_ROOT | (id))
 #define NETEM_HANDLE(id) ((uint32_t)(id) << 16)
+/* A rate limit's tbf under the netem <id>: (0x8000 | id):, beside every netem handle of the IFB
+ * (a direction's class ids stay below MAX_SHARDS * SHARD_CLASSES + SLOT_ID_MIN). Its parent is
+ * netem's one class <id>:1. */
+#define SHAPER_HANDLE(id) (((uint32_t)(id) | 0x8000U) << 16)
+#define SHAPER_PARENT(id) (NETEM_HANDLE(id) | 1U)
 
 enum { SIDE_REAL, SIDE_IFB };
 enum { FAM_V4, FAM_V6, _FAM_MAX };
@@ -58,6 +63,7 @@ enum { DIR_OUT, DIR_IN, _DIR_MAX };
  * node ids a family has (an edge on a share of flows takes three classes). */
 #define SHARD_CLASSES 512
 #define MAX_SHARDS    8
+_Static_assert(MAX_SHARDS * SHARD_CLASSES + SLOT_ID_MIN < 0x8000, "SHAPER_HANDLE collides");
 
 struct dp_node {
 	uint8_t fam;
@@ -76,6 +82,9 @@ struct dp_slot {
 	uint16_t id;
 	uint8_t shard; /* index into dp_dir.ifb */
 	bool has_table; /* the netem holds a delay table (the kernel keeps it across changes) */
+	/* Its netem has a tbf child (a rate limit). Kept until the class goes: without a rate it
+	 * passes everything at once, since deleting it would drop what it queues. */
+	bool shaped;
 	/* Share of the edge's flows its netem gets (flowsel): below FLOWSEL_ALL the class 1:<id>
 	 * is inner, with the netem in 1:<sel_id> and the other flows' leaf 1:<rest_id>. */
 	uint32_t flows;
@@ -118,6 +127,7 @@ struct dp_iface {
 	char name[IF_NAMESIZE];
 	bool clsact_present;
 	bool clsact_ours; /* created by chaosd: this process, or an earlier one per the journal */
+	uint32_t mtu;     /* when first used: sizes a rate limit's bucket and queue */
 	struct dp_dir dir[_DIR_MAX];
 };
 
@@ -260,6 +270,12 @@ static inline bool split(const struct dp_slot *slot)
 	return slot->flows < FLOWSEL_ALL;
 }
 
+/* A rate limit carried by a tbf under the netem (fault_merge_netem sized its queue). */
+static inline bool dp_wants_shaper(const struct netem_config *cfg)
+{
+	return cfg->rate_bytes_per_sec && cfg->rate_queue_bytes;
+}
+
 static inline uint16_t netem_id(const struct dp_slot *slot)
 {
 	return split(slot) ? slot->sel_id : slot->id;
@@ -332,10 +348,15 @@ int dp_put_flows_filter(struct datapath *dp, struct nl_batch *b, struct nl_tc_de
 		const struct dp_slot *slot, uint32_t flows, bool replace);
 /* The edge's class and what hangs under it; *ret_netem is the netem's message. */
 int dp_put_leaves(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
-		const struct dp_slot *slot, const struct netem_config *cfg,
+		const struct dp_slot *slot, uint32_t mtu, const struct netem_config *cfg,
 		const struct netem_dist *dist, int *ret_netem);
 int dp_put_leaves_del(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
 		const struct dp_slot *slot);
+/* The slot's netem as cfg asks, changed in place, and its rate limit's tbf: made, changed, or
+ * (cfg without one) passing everything; *ret_shaper is the tbf's message (-1: none). */
+int dp_put_netem_change(struct datapath *dp, struct nl_batch *b, struct nl_tc_dev ifb,
+		const struct dp_slot *slot, uint32_t mtu, const struct netem_config *cfg,
+		const struct netem_dist *dist, int *ret_shaper);
 
 /* ---------------------------------------------------------------- datapath.c */
 

@@ -290,7 +290,8 @@ static int add_build(struct datapath *dp, struct add *a)
 	if (r < 0)
 		return r;
 	m->class = (int)b->n;
-	r = dp_put_leaves(dp, b, side_dev(a->ifb), slot, a->cfg, a->dist, &m->netem);
+	r = dp_put_leaves(dp, b, side_dev(a->ifb), slot, a->iface->mtu, a->cfg, a->dist,
+			&m->netem);
 	if (r >= 0)
 		r = dp_put_add_side(dp, b, a->dir, a->ifb, SIDE_IFB, a->ifb, a->f, slot->nodes,
 				a->n, slot->id, m);
@@ -354,6 +355,7 @@ static void add_commit(struct datapath *dp, struct add *a)
 		grp_set(&a->dd->real, a->m.groups[k].fam, a->m.groups[k].grp, true);
 		grp_set(a->ifb, a->m.groups[k].fam, a->m.groups[k].grp, true);
 	}
+	a->slot->shaped = dp_wants_shaper(a->cfg);
 	a->ifb->n_classes += slot_classes(a->slot);
 	a->dd->n_slots++;
 	dp_slot_insert(dp, TAKE_PTR(a->slot));
@@ -397,7 +399,7 @@ static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct n
 	struct nl_tc_dev ifb;
 	struct nl_batch b;
 	struct diag kd;
-	int r, filter_msg = -1;
+	int r, filter_msg = -1, shaper_msg = -1;
 
 	if (!iface)
 		return -ENOENT;
@@ -418,8 +420,7 @@ static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct n
 		r = dp_put_flows_filter(dp, &b, ifb, slot, flows, true);
 	}
 	if (r >= 0)
-		r = nl_tc_netem_put(&b, dp->nl, ifb, CLASSID(netem_id(slot)),
-				NETEM_HANDLE(netem_id(slot)), cfg, dist, true);
+		r = dp_put_netem_change(dp, &b, ifb, slot, iface->mtu, cfg, dist, &shaper_msg);
 	if (r >= 0) {
 		diag_init(&kd);
 		r = nl_batch_send(&b, dp->nl, NULL, &kd);
@@ -433,6 +434,8 @@ static int change_slot(struct datapath *dp, struct dp_slot *slot, const struct n
 		/* each message has its answer: the share may have changed, the netem not */
 		if (msg_ok(&b, filter_msg))
 			slot->flows = flows;
+		if (msg_ok(&b, shaper_msg))
+			slot->shaped = true;
 	}
 	nl_batch_done(&b);
 	if (r < 0)

@@ -854,7 +854,9 @@ int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t li
 		if (by_kind[k])
 			kinds[k].merge_netem(by_kind[k], &c);
 
-	c.limit = netem_limit_for(c.latency_ns, c.jitter_ns, link_rate_bps, c.rate_bytes_per_sec);
+	c.limit = netem_limit_for(c.latency_ns, c.jitter_ns, link_rate_bps);
+	/* A rate fault's bytes queue in a shaper sized from its rate (netem_shaper_for). */
+	c.rate_queue_bytes = netem_rate_queue_for(c.latency_ns, c.jitter_ns, c.rate_bytes_per_sec);
 	*ret = c;
 	return 0;
 }
@@ -877,7 +879,9 @@ static const struct fault_kind_ops kinds[_FAULT_KIND_MAX] = {
 		.help = "delay packets by ms but send a share of them at once, ahead",
 		.validate = reorder_validate, .describe = reorder_describe,
 		.merge_netem = reorder_merge },
-	[FAULT_RATE] = { .name = "rate", .main_key = "kbit", .help = "limit the bandwidth to kbit",
+	[FAULT_RATE] = { .name = "rate", .main_key = "kbit",
+		.help = "limit the bandwidth to kbit, queueing at most the fault's delay (or 50 ms) "
+			"at that rate",
 		.describe = rate_describe, .merge_netem = rate_merge },
 	/* dropped by nftables, not netem */
 	[FAULT_PARTITION] = { .name = "partition", .main_key = "flows",

@@ -8,10 +8,15 @@
 
 #define NETEM_LIMIT_MIN 1000 /* netem's own default */
 #define NETEM_MTU_BITS  (1500 * 8)
-/* Under a rate limit: a shaping queue of 50 ms at that rate, at least 20 packets so TCP at
- * low rates still has a window to work with. */
-#define NETEM_RATE_QUEUE_NS  50000000.
-#define NETEM_RATE_LIMIT_MIN 20.
+/* Under a rate limit: a shaping queue of at least 50 ms at that rate and at least 8 full-size
+ * frames, so TCP at low rates still has a window to work with. */
+#define NETEM_RATE_QUEUE_NS    50000000.
+#define NETEM_RATE_QUEUE_MIN   (8. * 1514.)
+/* The shaper's bucket: 10 ms of the rate. tbf sends at most a bucket per timer wakeup: with
+ * 1 ms (one frame at 10 Mbit/s) TCP got 5 Mbit/s of 10 on the TCG VM, with 10 ms 8.9 (of 9.56
+ * a 10 Mbit/s wire carries). A GSO packet larger than the bucket is cut into its frames, so the
+ * byte queue fills at their granularity. */
+#define NETEM_SHAPER_BURST_NS  10000000.
 
 /* A table file is a few tens of kilobytes; anything much bigger is not one. */
 #define NETEM_DIST_FILE_MAX (1024 * 1024)
@@ -200,22 +205,40 @@ static uint32_t limit_round_up(double packets, double at_least)
 	return limit < packets ? limit + 1 : limit;
 }
 
-uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps,
-		uint64_t rate_bytes_per_sec)
+uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps)
 {
 	double held_ns, packets;
 
+	/* Packets in flight during the added delay, at full link rate, doubled for bursts. A rate
+	 * limit does not shrink this: its shaper sits after the delay, and netem's own limit
+	 * counts only the packets still in their delay. */
 	held_ns = (double)MAX(latency_ns, 0) + 3. * (double)MAX(jitter_ns, 0);
-	if (rate_bytes_per_sec > 0) {
-		/* Under a rate limit nothing leaves faster than the rate: hold what the delay keeps
-		 * in flight at that rate plus a short shaping queue. Sized from the link instead,
-		 * the queue itself became seconds of added delay. */
-		double bps = (double)rate_bytes_per_sec * 8.;
-
-		packets = (held_ns + NETEM_RATE_QUEUE_NS) / 1e9 * bps / NETEM_MTU_BITS;
-		return limit_round_up(packets, NETEM_RATE_LIMIT_MIN);
-	}
-	/* Packets in flight during the added delay, at full link rate, doubled for bursts. */
 	packets = held_ns / 1e9 * (double)link_rate_bps / NETEM_MTU_BITS * 2.;
 	return limit_round_up(packets, NETEM_LIMIT_MIN);
+}
+
+uint32_t netem_rate_queue_for(int64_t latency_ns, int64_t jitter_ns, uint64_t rate_bytes_per_sec)
+{
+	double held_ns = (double)MAX(latency_ns, 0) + 3. * (double)MAX(jitter_ns, 0);
+
+	if (rate_bytes_per_sec == 0)
+		return 0;
+	/* One bandwidth-delay product of the delay the fault adds keeps TCP's window busy
+	 * after it halves; without a delay of its own, 50 ms. */
+	return limit_round_up(MAX(held_ns, NETEM_RATE_QUEUE_NS) / 1e9 * (double)rate_bytes_per_sec,
+			NETEM_RATE_QUEUE_MIN);
+}
+
+void netem_shaper_for(const struct netem_config *cfg, uint32_t mtu, struct netem_shaper *ret)
+{
+	uint32_t frame = (uint32_t)MIN((uint64_t)MAX(mtu, 1500U) + NETEM_SHAPER_FRAME_EXTRA,
+			(uint64_t)UINT32_MAX / 2);
+	uint32_t burst = limit_round_up((double)cfg->rate_bytes_per_sec * NETEM_SHAPER_BURST_NS /
+						1e9, frame);
+
+	*ret = (struct netem_shaper){
+		.rate_bytes_per_sec = cfg->rate_bytes_per_sec,
+		.burst_bytes = burst,
+		.limit_bytes = MAX(cfg->rate_queue_bytes, 2 * frame),
+	};
 }

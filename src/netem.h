@@ -34,6 +34,11 @@ struct netem_config {
 	bool gemodel;       /* loss via Gilbert-Elliott instead of random */
 	uint32_t ge_p, ge_r, ge_h, ge_k1;
 	uint64_t rate_bytes_per_sec; /* 0 = none */
+	/* Set with a rate: the rate is a shaper under netem (a tbf child) whose queue holds at
+	 * most this many bytes, and netem keeps order only. 0: netem carries the rate itself
+	 * (netem counts its queue in packets, and TCP's GSO packets of up to 64 KB made a limit
+	 * of 42 packets a second of queue at 10 Mbit/s). */
+	uint32_t rate_queue_bytes;
 	int dist;           /* enum fault_dist; the table is loaded by netem_dist_load */
 };
 
@@ -46,8 +51,21 @@ double netem_u32_to_percent(uint32_t v);
  * $CHAOSD_TC_LIB_DIR, /usr/lib/x86_64-linux-gnu/tc, /usr/lib/tc, /usr/lib64/tc that has it. */
 int netem_dist_load(const char *name, struct netem_dist *ret, struct diag *d);
 void netem_dist_done(struct netem_dist *dist);
-/* netem's queue limit. Without a rate limit (rate_bytes_per_sec 0): (delay + 3*jitter) worth of
- * MTU-size packets at link_rate, x2, at least 1000 (netem's default). With one: (delay +
- * 3*jitter + 50 ms) worth at that rate, at least 20, so the queue adds no more than 50 ms. */
-uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps,
-		uint64_t rate_bytes_per_sec);
+/* netem's queue limit: (delay + 3*jitter) worth of MTU-size packets at link_rate, x2, at least
+ * 1000 (netem's default). It holds the packets in their delay only: a rate limit queues in
+ * its shaper (netem_rate_queue_for), which the kernel does not count here. */
+uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps);
+/* The rate limit's queue in bytes: one bandwidth-delay product of the fault's own delay
+ * (delay + 3*jitter) at the rate, and at least 50 ms of the rate and 8 full-size frames, so
+ * TCP keeps the rate busy while the queue adds at most that much delay. */
+uint32_t netem_rate_queue_for(int64_t latency_ns, int64_t jitter_ns, uint64_t rate_bytes_per_sec);
+
+/* The shaper (tbf under netem) for cfg on a device whose frames carry up to mtu bytes of
+ * payload: rate, bucket and queue. */
+struct netem_shaper {
+	uint64_t rate_bytes_per_sec;
+	uint32_t burst_bytes; /* 10 ms of the rate, at least one frame: larger GSO packets are cut */
+	uint32_t limit_bytes; /* the queue, at least two frames */
+};
+#define NETEM_SHAPER_FRAME_EXTRA 22 /* Ethernet header and two VLAN tags around the MTU */
+void netem_shaper_for(const struct netem_config *cfg, uint32_t mtu, struct netem_shaper *ret);

@@ -100,6 +100,10 @@ static int parse_link(const struct nlmsghdr *nlh, struct nl_link_info *ret)
 	l.flags = ifi->ifi_flags;
 	mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
 		switch (mnl_attr_get_type(a)) {
+		case IFLA_MTU:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+				l.mtu = mnl_attr_get_u32(a);
+			break;
 		case IFLA_IFNAME:
 			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
 				snprintf(l.name, sizeof(l.name), "%s", mnl_attr_get_str(a));
@@ -184,6 +188,13 @@ int nl_link_name(struct nl_socket *s, int ifindex, char ret_name[IF_NAMESIZE])
 		return r;
 	memcpy(ret_name, l.name, IF_NAMESIZE);
 	return 0;
+}
+
+int nl_link_get(struct nl_socket *s, int ifindex, struct nl_link_info *ret)
+{
+	if (ifindex <= 0)
+		return -ENODEV;
+	return get_link(s, ifindex, NULL, ret);
 }
 
 struct route_result {

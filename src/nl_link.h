@@ -41,7 +41,11 @@ struct nl_link_info {
 	char name[IF_NAMESIZE];
 	char kind[16]; /* IFLA_INFO_KIND, "" if none */
 	unsigned flags; /* IFF_* */
+	uint32_t mtu;   /* IFLA_MTU, 0 if absent */
 };
+
+/* Name, kind, flags and MTU of one device; -ENODEV if there is none with that index. */
+int nl_link_get(struct nl_socket *s, int ifindex, struct nl_link_info *ret);
 
 /* Every link of kind "ifb" whose name starts with prefix. cb returns <0 to stop. */
 int nl_link_list_ifbs(struct nl_socket *s, const char *prefix,

@@ -320,6 +320,43 @@ int nl_tc_netem_put(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev de
 	return nl_batch_commit(b);
 }
 
+int nl_tc_tbf_put(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev, uint32_t parent,
+		uint32_t handle, const struct netem_shaper *sh, bool change)
+{
+	struct tc_tbf_qopt opt = { .limit = sh->limit_bytes };
+	uint32_t rtab[256], burst = sh->burst_bytes;
+	char what[96], ds[DEV_STR_MAX], hs[16], ps[16];
+	struct nlmsghdr *nlh;
+	struct nlattr *opts;
+
+	if (sh->rate_bytes_per_sec == 0 || burst == 0 || sh->limit_bytes == 0)
+		return -EINVAL;
+	opt.rate.rate = sh->rate_bytes_per_sec >= (1ULL << 32) ? UINT32_MAX
+								: (uint32_t)sh->rate_bytes_per_sec;
+	rate_table(&opt.rate, rtab);
+	/* The kernel takes the bucket from TCA_TBF_BURST; buffer is its time at the rate. */
+	opt.buffer = xmit_ticks(sh->rate_bytes_per_sec, burst);
+
+	snprintf(what, sizeof(what), "%s tbf %s under %s on %s", change ? "change" : "add",
+			handle_str(handle, hs, sizeof(hs)), handle_str(parent, ps, sizeof(ps)),
+			dev_str(dev, ds, sizeof(ds)));
+	/* A change creates the tbf if it is not there yet (a rate added to an edge's faults). */
+	nlh = tc_begin(b, s, RTM_NEWQDISC,
+			NLM_F_CREATE | (change ? NLM_F_REPLACE : NLM_F_EXCL), dev.ifindex, parent,
+			handle, 0, what);
+	if (!nlh)
+		return begin_failed();
+	mnl_attr_put_strz(nlh, TCA_KIND, "tbf");
+	opts = nest_start_plain(nlh, TCA_OPTIONS);
+	mnl_attr_put(nlh, TCA_TBF_PARMS, sizeof(opt), &opt);
+	mnl_attr_put_u32(nlh, TCA_TBF_BURST, burst);
+	if (sh->rate_bytes_per_sec >= (1ULL << 32))
+		mnl_attr_put_u64(nlh, TCA_TBF_RATE64, sh->rate_bytes_per_sec);
+	mnl_attr_put(nlh, TCA_TBF_RTAB, sizeof(rtab), rtab);
+	mnl_attr_nest_end(nlh, opts);
+	return nl_batch_commit(b);
+}
+
 int nl_tc_qdisc_del(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
 		uint32_t parent, uint32_t handle, const char *kind)
 {

@@ -105,6 +105,13 @@ int nl_tc_netem_put(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev de
 #define NL_TC_UNIFORM_TABLE 4096
 void nl_tc_netem_uniform(int16_t *data);
 
+/* A tbf under parent with handle, for a rate limit: rate, bucket (TCA_TBF_BURST) and a byte
+ * queue (its bfifo's limit), laid out as tc's `tbf rate R burst B limit L`. A GSO packet larger
+ * than the bucket is cut into its segments. change == false: create (NLM_F_EXCL); true: create
+ * or change in place (NLM_F_REPLACE: what it queues stays). */
+int nl_tc_tbf_put(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev, uint32_t parent,
+		uint32_t handle, const struct netem_shaper *sh, bool change);
+
 /* kind may be NULL (the kernel then does not check it). */
 int nl_tc_qdisc_del(struct nl_batch *b, struct nl_socket *s, struct nl_tc_dev dev,
 		uint32_t parent, uint32_t handle, const char *kind);

@@ -333,6 +333,54 @@ START_TEST(test_extack_surfaces)
 }
 END_TEST
 
+/* A rate limit's tbf as the datapath puts it under netem's class (here under an htb class, which
+ * this kernel has): made by a change when it is not there yet (a rate added to an edge's
+ * faults), changed in place by the next (same handle, the new rate and byte queue), refused by a
+ * create when it is there. Read back with tc -r, which prints the queue limit. */
+START_TEST(test_tbf_create_or_change)
+{
+	struct nl_tc_dev dev = { veth0, "veth0" };
+	struct nl_socket *s;
+	struct nl_batch b;
+	struct diag d;
+	char *out;
+
+	SH("tc qdisc add dev veth0 root handle 1: htb && "
+	   "tc class add dev veth0 parent 1: classid 1:2 htb rate 1gbit quantum 60000");
+	ck_assert_int_eq(nl_socket_open(NETLINK_ROUTE, &s), 0);
+	ck_assert_int_eq(nl_batch_init(&b), 0);
+	ck_assert_int_eq(nl_tc_tbf_put(&b, s, dev, 0x00010002, 0x80020000,
+				 &(struct netem_shaper){ 1250000, 12500, 62500 }, true),
+			0);
+	diag_init(&d);
+	ck_assert_msg(nl_batch_send(&b, s, NULL, &d) == 0, "%s", diag_text(&d));
+	out = capture("tc -r qdisc show dev veth0 | grep tbf");
+	ck_assert_msg(strstr(out, "qdisc tbf 8002:[80020000] parent 1:2 rate 10Mbit burst 12500b") &&
+				      strstr(out, "limit 62500b"),
+			"%s", out);
+	free(out);
+	nl_batch_reset(&b);
+	ck_assert_int_eq(nl_tc_tbf_put(&b, s, dev, 0x00010002, 0x80020000,
+				 &(struct netem_shaper){ 2500000, 25000, 125000 }, true),
+			0);
+	diag_init(&d);
+	ck_assert_msg(nl_batch_send(&b, s, NULL, &d) == 0, "%s", diag_text(&d));
+	out = capture("tc -r qdisc show dev veth0 | grep tbf");
+	ck_assert_msg(strstr(out, "qdisc tbf 8002:[80020000] parent 1:2 rate 20Mbit burst 25000b") &&
+				      strstr(out, "limit 125000b"),
+			"%s", out);
+	free(out);
+	nl_batch_reset(&b);
+	ck_assert_int_eq(nl_tc_tbf_put(&b, s, dev, 0x00010002, 0x80020000,
+				 &(struct netem_shaper){ 1250000, 12500, 62500 }, false),
+			0);
+	diag_init(&d);
+	ck_assert_int_eq(nl_batch_send(&b, s, NULL, &d), -EEXIST);
+	nl_batch_done(&b);
+	nl_socket_free(s);
+}
+END_TEST
+
 /* A batch is acked once, on its last message: the error of a message before it still lands on
  * that message, and the messages around it take effect (read back from the kernel). */
 START_TEST(test_batch_errors_without_acks)
@@ -1214,8 +1262,8 @@ int main(int argc, char **argv)
 	s = suite_create("datapath-host");
 	add_tcase(s, "kernel", 60,
 			(const TTest *[]){ test_legacy_ingress_refused, test_both_directions_refused,
-					test_extack_surfaces, test_batch_errors_without_acks,
-					test_resolve_ifindex, test_ifb_lifecycle,
+					test_extack_surfaces, test_tbf_create_or_change,
+					test_batch_errors_without_acks, test_resolve_ifindex, test_ifb_lifecycle,
 					test_redirect_path_and_remove_all,
 					test_remove_all_spares_foreign, NULL });
 	if (netem_leg) {

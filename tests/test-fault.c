@@ -485,9 +485,10 @@ START_TEST(test_merge_full)
 	ck_assert_uint_eq(c.gap, 5);
 	ck_assert(!c.gemodel);
 	ck_assert(c.rate_bytes_per_sec == 125000);
-	/* with a rate of 1 Mbit/s the rate sizes the queue, not the 10 Gbit/s link:
-	 * (100ms + 3 * 10ms + 50ms) at 1 Mbit/s in 1500-byte packets = 15: the floor of 20 */
-	ck_assert_uint_eq(c.limit, 20);
+	/* netem holds (100 + 3 * 10) ms at the 10 Gbit/s link, x2, in 1500-byte packets; the
+	 * 1 Mbit/s rate queues in its shaper: 130 ms of it, 16250 bytes */
+	ck_assert_uint_eq(c.limit, 216667);
+	ck_assert_uint_eq(c.rate_queue_bytes, 16250);
 }
 END_TEST
 
@@ -521,7 +522,8 @@ START_TEST(test_merge_iproute2_rounding)
 	ck_assert_uint_eq(c.loss, 4294967295u);
 	ck_assert(c.rate_bytes_per_sec == 875);
 	ck_assert(c.latency_ns == 0);
-	ck_assert_uint_eq(c.limit, 20);
+	ck_assert_uint_eq(c.limit, 1000);
+	ck_assert_uint_eq(c.rate_queue_bytes, 8 * 1514);
 	loss = make(FAULT_LOSS, KV("percent", "0.000000001"));
 	ck_assert_int_eq(merge(&c, NULL, 0, &loss, NULL, NULL), 0);
 	ck_assert_uint_eq(c.loss, 0);
@@ -693,30 +695,62 @@ END_TEST
 START_TEST(test_netem_limit)
 {
 	/* 1s at 12 Mbit/s = 1000 packets, x2 */
-	ck_assert_uint_eq(netem_limit_for(1000000000, 0, 12000000, 0), 2000);
+	ck_assert_uint_eq(netem_limit_for(1000000000, 0, 12000000), 2000);
 	/* 3 * jitter counts */
-	ck_assert_uint_eq(netem_limit_for(0, 1000000000, 12000000, 0), 6000);
-	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 0), 1000);
-	ck_assert_uint_eq(netem_limit_for(-5, -5, 10000000000ULL, 0), 1000);
-	ck_assert_uint_eq(netem_limit_for(1000000, 0, 0, 0), 1000);
+	ck_assert_uint_eq(netem_limit_for(0, 1000000000, 12000000), 6000);
+	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL), 1000);
+	ck_assert_uint_eq(netem_limit_for(-5, -5, 10000000000ULL), 1000);
+	ck_assert_uint_eq(netem_limit_for(1000000, 0, 0), 1000);
 	/* an hour at 100 Gbit/s does not fit: clamp */
-	ck_assert_uint_eq(netem_limit_for(3600000000000LL, 3600000000000LL, 100000000000ULL, 0),
+	ck_assert_uint_eq(netem_limit_for(3600000000000LL, 3600000000000LL, 100000000000ULL),
 			UINT32_MAX);
-	ck_assert_uint_eq(netem_limit_for(INT64_MAX, INT64_MAX, UINT64_MAX, 0), UINT32_MAX);
+	ck_assert_uint_eq(netem_limit_for(INT64_MAX, INT64_MAX, UINT64_MAX), UINT32_MAX);
 
-	/* A rate limit sizes the queue from the rate, whatever the link. Rate 10 Mbit/s alone:
-	 * 50 ms of queue = 41.67 -> 42 packets (sized from a 10 Gbit/s link it was netem's 1000,
-	 * 1.2 s of queue at 10 Mbit/s). */
-	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 1250000), 42);
-	/* rate 10 Mbit/s + 50 ms: 100 ms at 10 Mbit/s = 83.33 -> 84 (from the link: 83334,
-	 * about 100 s of queue at 10 Mbit/s) */
-	ck_assert_uint_eq(netem_limit_for(50000000, 0, 10000000000ULL, 1250000), 84);
-	ck_assert_uint_eq(netem_limit_for(50000000, 0, 10000000000ULL, 0), 83334);
-	/* jitter counts three times here too: (10 + 3 * 10 + 50) ms at 1 Gbit/s = 7500 */
-	ck_assert_uint_eq(netem_limit_for(10000000, 10000000, 0, 125000000), 7500);
-	/* a slow rate keeps a floor of 20 packets */
-	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 875), 20);
-	ck_assert_uint_eq(netem_limit_for(INT64_MAX, 0, 0, UINT64_MAX), UINT32_MAX);
+	/* A rate limit's queue, in bytes. Rate 10 Mbit/s alone: 50 ms = 62500 bytes (netem's old
+	 * limit of 42 packets held 42 GSO packets of up to 64 KB: up to 2.2 s at 10 Mbit/s). */
+	ck_assert_uint_eq(netem_rate_queue_for(0, 0, 1250000), 62500);
+	/* + 50 ms: one bandwidth-delay product of the 50 ms, no more (not 50 + 50) */
+	ck_assert_uint_eq(netem_rate_queue_for(50000000, 0, 1250000), 62500);
+	/* + 200 ms: 200 ms of the rate, 250000 bytes */
+	ck_assert_uint_eq(netem_rate_queue_for(200000000, 0, 1250000), 250000);
+	/* (10 + 3 * 10) ms is below 50 ms at 1 Gbit/s: 6250000 */
+	ck_assert_uint_eq(netem_rate_queue_for(10000000, 10000000, 125000000), 6250000);
+	/* a slow rate keeps 8 full frames: 7 kbit/s for 50 ms is 44 bytes */
+	ck_assert_uint_eq(netem_rate_queue_for(0, 0, 875), 8 * 1514);
+	ck_assert_uint_eq(netem_rate_queue_for(0, 0, 0), 0);
+	ck_assert_uint_eq(netem_rate_queue_for(INT64_MAX, 0, UINT64_MAX), UINT32_MAX);
+}
+END_TEST
+
+START_TEST(test_netem_shaper)
+{
+	struct netem_config c = { .rate_bytes_per_sec = 1250000, .rate_queue_bytes = 62500 };
+	struct netem_shaper sh;
+
+	/* 10 Mbit/s on a 1500-byte link: the bucket is 10 ms, 12500 bytes */
+	netem_shaper_for(&c, 1500, &sh);
+	ck_assert(sh.rate_bytes_per_sec == 1250000);
+	ck_assert_uint_eq(sh.burst_bytes, 12500);
+	ck_assert_uint_eq(sh.limit_bytes, 62500);
+	/* 100 kbit/s: 10 ms is 125 bytes, less than a frame (1500 + 22) */
+	c.rate_bytes_per_sec = 12500;
+	c.rate_queue_bytes = 12112;
+	netem_shaper_for(&c, 1500, &sh);
+	ck_assert_uint_eq(sh.burst_bytes, 1522);
+	ck_assert_uint_eq(sh.limit_bytes, 12112);
+	/* jumbo frames: bucket and queue hold at least one and two of them */
+	netem_shaper_for(&c, 9000, &sh);
+	ck_assert_uint_eq(sh.burst_bytes, 9022);
+	ck_assert_uint_eq(sh.limit_bytes, 18044);
+	/* 1 Gbit/s: 10 ms is 1250000 bytes; an MTU below 1500 (or unknown, 0) counts as 1500 */
+	c.rate_bytes_per_sec = 125000000;
+	c.rate_queue_bytes = 6250000;
+	netem_shaper_for(&c, 0, &sh);
+	ck_assert_uint_eq(sh.burst_bytes, 1250000);
+	ck_assert_uint_eq(sh.limit_bytes, 6250000);
+	c.rate_queue_bytes = 0;
+	netem_shaper_for(&c, 100, &sh);
+	ck_assert_uint_eq(sh.limit_bytes, 2 * 1522);
 }
 END_TEST
 
@@ -873,6 +907,7 @@ static Suite *fault_suite(void)
 	tcase_add_test(tn, test_netem_percent);
 	tcase_add_test(tn, test_netem_matches_rint);
 	tcase_add_test(tn, test_netem_limit);
+	tcase_add_test(tn, test_netem_shaper);
 	suite_add_tcase(s, tn);
 
 	tcase_add_checked_fixture(td, dist_setup, dist_teardown);
