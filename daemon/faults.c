@@ -155,6 +155,7 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
 #define DRAIN_QUEUE_USEC  (10 * USEC_PER_SEC)
 #define DRAIN_UNCLASSIFY_USEC (100 * USEC_PER_MSEC)
 #define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
+#define DRAIN_QUIET_USEC  (30 * USEC_PER_MSEC)
 
 struct drain {
 	struct edge edge;
@@ -166,9 +167,16 @@ struct drain {
 	 * path is the bottleneck (a slow machine) a standing queue outlives the delay. Waited
 	 * for up to this (0: the delay is not over yet). */
 	uint64_t empty_until_mono_usec;
-	/* Then a direction left without faults first stops getting packets (its classification
-	 * goes), and DRAIN_UNCLASSIFY_USEC later its objects: none is inside them then. */
+	/* A direction left without faults loses its objects once the interface is quiet (its
+	 * packet count still over DRAIN_QUIET_USEC), waited for until empty_until too: taking
+	 * the redirect off under traffic lets the direct path overtake packets still on the IFB
+	 * (TCP resends what it then takes for lost), and deleting the clsact deactivates the
+	 * device for an RCU grace period (qdisc_graft -> dev_deactivate), dropping what it sends
+	 * then. Quiet, its classification and objects go at once; not quiet by then, the
+	 * classification goes first and DRAIN_UNCLASSIFY_USEC later the objects. */
 	bool unclassified[2];
+	bool link_counted;
+	uint64_t link_packets;
 	uint32_t flows;
 	uint64_t until_mono_usec;
 	sd_event_source *timer;
@@ -626,7 +634,7 @@ static int drain_start(struct faults *f, const struct edge *e, int ifindex,
 		dr->ifindex = ifindex;
 		dr->owner = f;
 		r = sd_event_add_time(f->event, &dr->timer, CLOCK_MONOTONIC, until,
-				10 * USEC_PER_MSEC, on_drained, dr);
+				USEC_PER_MSEC, on_drained, dr);
 		if (r < 0) {
 			free(dr);
 			return r;
@@ -641,6 +649,7 @@ static int drain_start(struct faults *f, const struct edge *e, int ifindex,
 		(void)sd_event_source_set_time(dr->timer, until);
 		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
 		dr->empty_until_mono_usec = 0;
+		dr->link_counted = false;
 	}
 	dr->until_mono_usec = MAX(dr->until_mono_usec, until);
 	dr->flows = flows;
@@ -663,6 +672,41 @@ static bool drain_queued(struct faults *f, const struct drain *dr)
 		struct datapath_stats st = {};
 		if (dr->held[i] && stats(f->kernel.userdata, &dr->edge, dr->ifindex, dirs[i],
 						&st) >= 0 && st.qlen > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether dr's interface sent or received nothing since the last look (the first look: no). */
+static bool drain_quiet(struct faults *f, struct drain *dr)
+{
+	uint64_t packets;
+	bool quiet;
+
+	if (!f->kernel.ops->link_packets)
+		return true;
+	if (f->kernel.ops->link_packets(f->kernel.userdata, dr->ifindex, &packets) < 0)
+		return true; /* gone, or no counters: nothing to wait for */
+	quiet = dr->link_counted && packets == dr->link_packets;
+	dr->link_packets = packets;
+	dr->link_counted = true;
+	return quiet;
+}
+
+/* Whether a direction of dr that drained is left without faults (its objects are to go). */
+static bool drain_removes(struct faults *f, const struct drain *dr, struct active_fault *const *mine,
+		unsigned n)
+{
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct netem_config cfg;
+		const struct fault *first;
+		unsigned k;
+		struct diag d;
+
+		diag_init(&d);
+		if (dr->held[i] && !dr->unclassified[i] &&
+				merge_dir(&dr->edge, dirs[i], f->link_rate_bps, mine, n, &cfg, &first,
+						&k, &d) >= 0 && k == 0)
 			return true;
 	}
 	return false;
@@ -702,25 +746,38 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	_cleanup_free_ struct active_fault **mine = NULL;
 	struct active_fault *const *list;
 	unsigned n_list, n = 0;
+	bool removes, waiting;
 	struct diag d;
 	int r = 0;
 
 	if (!dr->empty_until_mono_usec)
 		dr->empty_until_mono_usec = now_usec(CLOCK_MONOTONIC) + DRAIN_QUEUE_USEC;
-	if (now_usec(CLOCK_MONOTONIC) < dr->empty_until_mono_usec && drain_queued(f, dr)) {
-		(void)sd_event_source_set_time_relative(es, DRAIN_POLL_USEC);
+	list = edge_faults(f, dr->edge_hash, &n_list);
+	mine = calloc(n_list ? n_list : 1, sizeof(*mine));
+	if (!mine) {
+		log_error("edge '%s': no memory to end its drain, retrying in 1s", dr->edge.name);
+		(void)sd_event_source_set_time_relative(es, USEC_PER_SEC);
 		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 		return 0;
 	}
-	list = edge_faults(f, dr->edge_hash, &n_list);
-	mine = calloc(n_list ? n_list : 1, sizeof(*mine));
-	if (!mine)
-		r = -ENOMEM;
-	for (unsigned i = 0; mine && i < n_list; i++)
+	for (unsigned i = 0; i < n_list; i++)
 		if (streq(list[i]->edge.name, dr->edge.name) && list[i]->ifindex == dr->ifindex)
 			mine[n++] = list[i];
+	removes = drain_removes(f, dr, mine, n);
+	waiting = now_usec(CLOCK_MONOTONIC) < dr->empty_until_mono_usec;
+	if (waiting && (drain_queued(f, dr) || (removes && !drain_quiet(f, dr)))) {
+		(void)sd_event_source_set_time_relative(es, removes ? DRAIN_QUIET_USEC :
+				DRAIN_POLL_USEC);
+		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	if (removes && !waiting)
+		log_info("edge '%s': its traffic did not pause within %u s of the revert; its "
+				"drained netem goes under traffic", dr->edge.name,
+				(unsigned)(DRAIN_QUEUE_USEC / USEC_PER_SEC));
 	diag_init(&d);
-	if (r >= 0 && drain_unclassify(f, dr, mine, n, &d) > 0) {
+	/* quiet: nothing is on its way through the objects, they go at once */
+	if (drain_unclassify(f, dr, mine, n, &d) > 0 && !waiting) {
 		(void)sd_event_source_set_time_relative(es, DRAIN_UNCLASSIFY_USEC);
 		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 		return 0;
@@ -733,7 +790,7 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	if (r < 0) {
 		/* Its objects must not outlive the faults: try again shortly. */
 		log_error("edge '%s': removing its drained netem failed, retrying in 1s: %s",
-				dr->edge.name, r == -ENOMEM ? strerror(ENOMEM) : diag_text(&d));
+				dr->edge.name, diag_text(&d));
 		sd_event_source_set_time_relative(es, USEC_PER_SEC);
 		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
 		return 0;
