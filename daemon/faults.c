@@ -804,7 +804,7 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 static bool revert_immediate(const char *action)
 {
 	return strncmp(action, "kill", 4) == 0 || streq(action, "move") ||
-			streq(action, "interface-gone") || streq(action, "reload");
+			streq(action, "interface-gone");
 }
 
 /* Before fault af leaves its edge (cur: the edge's faults now, rest: without af): start or

@@ -634,6 +634,13 @@ START_TEST(test_drain_waits_for_quiet_link)
 	/* quiet: classification and objects went together */
 	ck_assert_uint_eq(fake.unclassified, 1);
 	ck_assert_uint_eq(faults_count(faults), 0);
+
+	/* a reload's revert (its edge removed or changed) drains the same way */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert(faults, a, "reload", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
 }
 END_TEST
 
