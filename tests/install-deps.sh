@@ -24,6 +24,7 @@ test_deps=(
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
 	nginx-light # the real web server the scenario library runs against (tests/vm/schedule.sh)
+	postgresql # a real database (server, initdb, pgbench) across a revert (tests/vm/revert.sh, tests/vm/pg.sh)
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 
