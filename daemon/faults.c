@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "drain.h"
 #include "faults.h"
 #include "loop-time.h"
 #include "flowsel.h"
@@ -26,10 +27,14 @@ struct faults {
 	 * by a binary search instead of a look at all of them (edge_faults). */
 	struct active_fault **by_edge;
 	unsigned n_by_edge, cap_by_edge;
-	/* Edges whose netem drains after a revert (see struct drain): few at a time. */
-	struct drain **drains;
-	unsigned n_drains;
+	struct drains *drains; /* edges whose netem drains after a revert (drain.h) */
 };
+
+/* The drains' view of the faults (below, with the lossless revert). */
+static int drain_n_faults(void *userdata, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct diag *d);
+static int drain_sync(void *userdata, const struct edge *e, int ifindex, struct diag *d);
+static void drain_changed(void *userdata);
 
 int faults_new(sd_event *event, struct journal *journal, struct kernel kernel,
 		struct metrics_counters *counters, const struct faults_hooks *hooks,
@@ -46,11 +51,15 @@ int faults_new(sd_event *event, struct journal *journal, struct kernel kernel,
 	if (hooks)
 		f->hooks = *hooks;
 	f->next_id = journal ? journal_next_id(journal) : 1;
+	if (drains_new(event, kernel, &(struct drain_hooks){ .n_faults = drain_n_faults,
+			.sync = drain_sync, .changed = drain_changed, .userdata = f }, &f->drains) < 0) {
+		sd_event_unref(f->event);
+		free(f);
+		return -ENOMEM;
+	}
 	*ret = f;
 	return 0;
 }
-
-static void drain_drop_all(struct faults *f);
 
 static struct active_fault *active_fault_free(struct active_fault *af)
 {
@@ -70,7 +79,7 @@ struct faults *faults_free(struct faults *f)
 		active_fault_free(f->list[i]);
 	free(f->list);
 	free(f->by_edge);
-	drain_drop_all(f);
+	drains_free(f->drains);
 	sd_event_unref(f->event);
 	free(f);
 	return NULL;
@@ -137,103 +146,6 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
 	return (d & bit) != 0;
 }
 
-/* ------------------------------------------------------------------ lossless revert */
-
-/* Deleting a netem drops the packets it holds (TCP resends them after its retransmission
- * timeout, a connect waits for the SYN retry), and lowering its delay in place would let new
- * packets overtake them (dup ACKs, spurious fast retransmits). So a revert that takes delay off
- * an edge keeps the edge's netem for the longest time a packet can spend in it, carrying what
- * the remaining faults ask for plus a rate so high it costs nothing: with a rate, netem queues
- * each new packet behind the last one it holds, so nothing is lost or overtaken. Once the delay
- * is over and its queue is empty, the edge gets exactly its faults (or nothing). The kill
- * switch, a reload, a move and a vanished interface do not wait. A crash meanwhile is safe: the fault is already out of the journal, and a restart's
- * cleanup removes every object chaosd owns. */
-#define DRAIN_RATE_BYTES  (100ULL * 1000 * 1000 * 1000 / 8) /* 100 Gbit/s: 120 ns a packet */
-#define DRAIN_MARGIN_USEC (100 * USEC_PER_MSEC)
-#define DRAIN_MAX_USEC    (60 * USEC_PER_SEC)
-#define DRAIN_PKT_BYTES   1514 /* a queued packet's size for the time a rate takes to send it */
-#define DRAIN_QUEUE_USEC  (10 * USEC_PER_SEC)
-#define DRAIN_UNCLASSIFY_USEC (100 * USEC_PER_MSEC)
-#define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
-
-struct drain {
-	struct edge edge;
-	uint64_t edge_hash;
-	int ifindex;
-	uint32_t limit[2]; /* per direction (out, in): the queue it may hold; 0: not draining */
-	bool held[2];      /* the direction drained: its netem existed */
-	/* After the delay, the netem stays as it is until its queue is empty: where chaosd's
-	 * path is the bottleneck (a slow machine) a standing queue outlives the delay. Waited
-	 * for up to this (0: the delay is not over yet). */
-	uint64_t empty_until_mono_usec;
-	/* Then a direction left without faults first stops getting packets (its classification
-	 * goes), and DRAIN_UNCLASSIFY_USEC later its objects: none is inside them then. */
-	bool unclassified[2];
-	uint32_t flows;
-	uint64_t until_mono_usec;
-	sd_event_source *timer;
-	struct faults *owner;
-};
-
-static struct drain *drain_find(const struct faults *f, const char *edge, int ifindex)
-{
-	for (unsigned i = 0; i < f->n_drains; i++)
-		if (f->drains[i]->ifindex == ifindex && streq(f->drains[i]->edge.name, edge))
-			return f->drains[i];
-	return NULL;
-}
-
-/* cfg, made to keep what netem holds in order and in its queue. */
-static void drain_order(struct netem_config *cfg, uint32_t limit)
-{
-	if (!cfg->rate_bytes_per_sec)
-		cfg->rate_bytes_per_sec = DRAIN_RATE_BYTES;
-	cfg->limit = MAX(cfg->limit, limit);
-}
-
-static void drain_free(struct faults *f, struct drain *dr)
-{
-	for (unsigned i = 0; i < f->n_drains; i++)
-		if (f->drains[i] == dr) {
-			f->drains[i] = f->drains[--f->n_drains];
-			break;
-		}
-	sd_event_source_disable_unref(dr->timer);
-	free(dr);
-}
-
-static void drain_drop_all(struct faults *f)
-{
-	while (f->n_drains > 0)
-		drain_free(f, f->drains[0]);
-	free(f->drains);
-	f->drains = NULL;
-}
-
-/* The longest a packet can still spend in a netem that carried `before` once it carries
- * `after`: 0 if after delays as much (nothing can overtake). */
-static uint64_t drain_hold_usec(struct faults *f, const struct edge *e, int ifindex,
-		enum fault_direction dir, const struct netem_config *before,
-		const struct netem_config *after)
-{
-	/* netem's jitter with a distribution table reaches about 4 times its value */
-	int64_t max_before = before->latency_ns + 4 * before->jitter_ns;
-	int64_t max_after = after->latency_ns + 4 * after->jitter_ns;
-	bool rate_gone = before->rate_bytes_per_sec &&
-			after->rate_bytes_per_sec != before->rate_bytes_per_sec;
-	uint64_t hold = 0;
-
-	if (max_before <= max_after && !rate_gone)
-		return 0;
-	hold = (uint64_t)MAX(max_before, 0) / 1000;
-	if (rate_gone) {
-		struct datapath_stats st = {};
-		if (f->kernel.ops->netem_stats(f->kernel.userdata, e, ifindex, dir, &st) >= 0)
-			hold += st.qlen * DRAIN_PKT_BYTES * USEC_PER_SEC / before->rate_bytes_per_sec;
-	}
-	return MIN(hold + DRAIN_MARGIN_USEC, DRAIN_MAX_USEC);
-}
-
 /* The edge's netem counters over af's directions. */
 static void netem_sum(struct faults *f, const struct active_fault *af, struct datapath_stats *ret)
 {
@@ -286,12 +198,12 @@ static int merge_dir(const struct edge *e, enum fault_direction dir, uint64_t li
 }
 
 /* Make the kernel carry the merge of `list` for one edge and direction. While the edge drains
- * (see struct drain) its netem stays, ordered behind what it still holds. */
+ * (drain.h) its netem stays, ordered behind what it still holds. */
 static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct active_fault *const *list, unsigned n,
 		struct diag *d)
 {
-	struct drain *dr = drain_find(f, e->name, ifindex);
+	struct drain *dr = drains_find(f->drains, e->name, ifindex);
 	const struct fault *first;
 	struct netem_config cfg;
 	unsigned k;
@@ -300,20 +212,18 @@ static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 	r = merge_dir(e, dir, f->link_rate_bps, list, n, &cfg, &first, &k, d);
 	if (r < 0)
 		return r;
-	if (dr && dr->unclassified[dir == FAULT_DIR_IN] && k > 0) {
+	if (dr && drain_unclassified(dr, dir) && k > 0) {
 		/* a fault came back while the edge's traffic was off its netem: made anew */
 		r = f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
 		if (r < 0)
 			return r;
-		dr->unclassified[dir == FAULT_DIR_IN] = false;
+		drain_reclassified(dr, dir);
 	}
-	if (dr && dr->limit[dir == FAULT_DIR_IN] > 0)
-		drain_order(&cfg, dr->limit[dir == FAULT_DIR_IN]);
-	else if (k == 0)
+	if (!(dr && drain_order(dr, dir, &cfg)) && k == 0)
 		return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
 	/* one share for the edge (check_flows), so the first fault's is every fault's */
 	return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, &cfg,
-			first ? fault_flows(first) : (dr ? dr->flows : FLOWSEL_ALL), d);
+			first ? fault_flows(first) : (dr ? drain_flows(dr) : FLOWSEL_ALL), d);
 }
 
 static int sync_partitions(struct faults *f, struct active_fault *const *list, unsigned n,
@@ -598,156 +508,65 @@ static void flush_conntrack(struct faults *f, const struct active_fault *af)
 				"removed", af->id, af->edge.name, deleted);
 }
 
-/* ------------------------------------------------------------------ lossless revert, 2 */
+/* ------------------------------------------------------------------ lossless revert (drain.h) */
 
-static int on_drained(sd_event_source *es, uint64_t usec, void *userdata);
-
-/* Keep e's netem on ifindex draining for hold_usec[] (out, in) with what limit[] it held. The
- * caller syncs the edge next. */
-static int drain_start(struct faults *f, const struct edge *e, int ifindex,
-		const uint64_t hold_usec[2], const uint32_t limit[2], uint32_t flows,
-		struct drain **ret_new)
+/* e's faults on ifindex, in *ret (the caller frees it). */
+static int faults_on(struct faults *f, const struct edge *e, int ifindex,
+		struct active_fault ***ret, unsigned *ret_n)
 {
-	struct drain *dr = drain_find(f, e->name, ifindex);
-	uint64_t until = now_usec(CLOCK_MONOTONIC) + MAX(hold_usec[0], hold_usec[1]);
+	unsigned n_list, n = 0;
+	struct active_fault *const *list = edge_faults(f, edge_name_hash(e->name), &n_list);
+	struct active_fault **mine = calloc(n_list ? n_list : 1, sizeof(*mine));
+
+	if (!mine)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n_list; i++)
+		if (streq(list[i]->edge.name, e->name) && list[i]->ifindex == ifindex)
+			mine[n++] = list[i];
+	*ret = mine;
+	*ret_n = n;
+	return 0;
+}
+
+static int drain_n_faults(void *userdata, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct diag *d)
+{
+	struct faults *f = userdata;
+	_cleanup_free_ struct active_fault **mine = NULL;
+	const struct fault *first;
+	struct netem_config cfg;
+	unsigned n, k;
 	int r;
 
-	*ret_new = NULL;
-	if (!dr) {
-		struct drain **a = reallocarray(f->drains, f->n_drains + 1, sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		f->drains = a;
-		dr = calloc(1, sizeof(*dr));
-		if (!dr)
-			return -ENOMEM;
-		dr->edge = *e;
-		dr->edge_hash = edge_name_hash(e->name);
-		dr->ifindex = ifindex;
-		dr->owner = f;
-		r = sd_event_add_time(f->event, &dr->timer, CLOCK_MONOTONIC, until,
-				10 * USEC_PER_MSEC, on_drained, dr);
-		if (r < 0) {
-			free(dr);
-			return r;
-		}
-		f->drains[f->n_drains++] = dr;
-		*ret_new = dr;
-	} else if (until > dr->until_mono_usec) {
-		(void)sd_event_source_set_time(dr->timer, until);
-		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
-	}
-	if (dr->empty_until_mono_usec) { /* waiting for the queue: the new delay first */
-		(void)sd_event_source_set_time(dr->timer, until);
-		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
-		dr->empty_until_mono_usec = 0;
-	}
-	dr->until_mono_usec = MAX(dr->until_mono_usec, until);
-	dr->flows = flows;
-	for (unsigned i = 0; i < 2; i++)
-		if (hold_usec[i]) {
-			dr->limit[i] = MAX(dr->limit[i], limit[i]);
-			dr->held[i] = true;
-		}
-	return 0;
+	r = faults_on(f, e, ifindex, &mine, &n);
+	if (r >= 0)
+		r = merge_dir(e, dir, f->link_rate_bps, mine, n, &cfg, &first, &k, d);
+	return r < 0 ? r : (int)k;
 }
 
-/* Whether a direction of dr's edge that drained still holds packets (read now: a cached
- * count from up to DP_STATS_USEC ago could say empty while a standing queue is there). */
-static bool drain_queued(struct faults *f, const struct drain *dr)
+static int drain_sync(void *userdata, const struct edge *e, int ifindex, struct diag *d)
 {
-		__typeof__(f->kernel.ops->netem_stats) stats = f->kernel.ops->netem_stats_now ?
-			f->kernel.ops->netem_stats_now : f->kernel.ops->netem_stats;
-
-	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
-		struct datapath_stats st = {};
-		if (dr->held[i] && stats(f->kernel.userdata, &dr->edge, dr->ifindex, dirs[i],
-						&st) >= 0 && st.qlen > 0)
-			return true;
-	}
-	return false;
-}
-
-/* Take the traffic of dr's directions that are left without faults off their netem, once;
- * returns how many it did now (0: done before, or nothing to do, or it failed: the removal
- * then goes ahead). */
-static int drain_unclassify(struct faults *f, struct drain *dr, struct active_fault *const *mine,
-		unsigned n, struct diag *d)
-{
-		int done = 0;
-
-	if (!f->kernel.ops->unclassify)
-		return 0;
-	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
-		struct netem_config cfg;
-		const struct fault *first;
-		unsigned k;
-
-		if (!dr->held[i] || dr->unclassified[i] ||
-				merge_dir(&dr->edge, dirs[i], f->link_rate_bps, mine, n, &cfg, &first,
-						&k, d) < 0 || k > 0)
-			continue;
-		dr->unclassified[i] = true;
-		if (f->kernel.ops->unclassify(f->kernel.userdata, &dr->edge, dirs[i], d) >= 0)
-			done++;
-	}
-	return done;
-}
-
-/* Drained: the edge gets exactly what its faults on that interface ask for. */
-static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
-{
-		struct drain *dr = userdata;
-	struct faults *f = dr->owner;
+	struct faults *f = userdata;
 	_cleanup_free_ struct active_fault **mine = NULL;
-	struct active_fault *const *list;
-	unsigned n_list, n = 0;
-	struct diag d;
-	int r = 0;
+	unsigned n;
+	int r;
 
-	if (!dr->empty_until_mono_usec)
-		dr->empty_until_mono_usec = now_usec(CLOCK_MONOTONIC) + DRAIN_QUEUE_USEC;
-	if (now_usec(CLOCK_MONOTONIC) < dr->empty_until_mono_usec && drain_queued(f, dr)) {
-		(void)sd_event_source_set_time_relative(es, DRAIN_POLL_USEC);
-		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	list = edge_faults(f, dr->edge_hash, &n_list);
-	mine = calloc(n_list ? n_list : 1, sizeof(*mine));
-	if (!mine)
-		r = -ENOMEM;
-	for (unsigned i = 0; mine && i < n_list; i++)
-		if (streq(list[i]->edge.name, dr->edge.name) && list[i]->ifindex == dr->ifindex)
-			mine[n++] = list[i];
-	diag_init(&d);
-	if (r >= 0 && drain_unclassify(f, dr, mine, n, &d) > 0) {
-		(void)sd_event_source_set_time_relative(es, DRAIN_UNCLASSIFY_USEC);
-		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	/* sync_netem_dir: no longer draining, exactly the faults */
-	dr->limit[0] = dr->limit[1] = 0;
-	dr->held[0] = dr->held[1] = false;
+	r = faults_on(f, e, ifindex, &mine, &n);
 	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(dirs); i++)
-		r = sync_netem_dir(f, &dr->edge, dr->ifindex, dirs[i], mine, n, &d);
-	if (r < 0) {
-		/* Its objects must not outlive the faults: try again shortly. */
-		log_error("edge '%s': removing its drained netem failed, retrying in 1s: %s",
-				dr->edge.name, r == -ENOMEM ? strerror(ENOMEM) : diag_text(&d));
-		sd_event_source_set_time_relative(es, USEC_PER_SEC);
-		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	drain_free(f, dr);
-	changed(f);
-	return 0;
+		r = sync_netem_dir(f, e, ifindex, dirs[i], mine, n, d);
+	return r;
+}
+
+static void drain_changed(void *userdata)
+{
+	changed(userdata);
 }
 
 /* Reverts that must not wait for a queue to drain. */
 static bool revert_immediate(const char *action)
 {
 	return strncmp(action, "kill", 4) == 0 || streq(action, "move") ||
-			streq(action, "interface-gone") || streq(action, "reload");
+			streq(action, "interface-gone");
 }
 
 /* Before fault af leaves its edge (cur: the edge's faults now, rest: without af): start or
@@ -757,39 +576,37 @@ static int drain_prepare(struct faults *f, const struct active_fault *af,
 		struct active_fault *const *cur, unsigned n_cur, struct active_fault *const *rest,
 		unsigned n_rest, bool immediate, struct drain **ret_new, struct diag *d)
 {
-		uint64_t hold[2] = {};
-	uint32_t limit[2] = {}, flows = FLOWSEL_ALL;
+	struct netem_config before[2], after[2];
+	const struct netem_config *b[2] = {}, *a[2] = {};
+	uint32_t flows = FLOWSEL_ALL;
 	int r;
 
 	*ret_new = NULL;
 	if (immediate) {
-		struct drain *dr = drain_find(f, af->edge.name, af->ifindex);
+		struct drain *dr = drains_find(f->drains, af->edge.name, af->ifindex);
 		if (dr)
-			drain_free(f, dr);
+			drain_cancel(f->drains, dr);
 		return 0;
 	}
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
-		struct netem_config before, after;
 		const struct fault *first, *other;
 		unsigned k;
 
 		if (!dir_has(af->fault.direction, dirs[i]))
 			continue;
-		r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, cur, n_cur, &before, &first,
+		r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, cur, n_cur, &before[i], &first,
 				&k, d);
 		if (r >= 0)
-			r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, rest, n_rest, &after,
+			r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, rest, n_rest, &after[i],
 					&other, &k, d);
 		if (r < 0)
 			return r;
-		hold[i] = drain_hold_usec(f, &af->edge, af->ifindex, dirs[i], &before, &after);
-		limit[i] = before.limit;
+		b[i] = &before[i];
+		a[i] = &after[i];
 		if (first)
 			flows = fault_flows(first);
 	}
-	if (!hold[0] && !hold[1])
-		return 0;
-	return drain_start(f, &af->edge, af->ifindex, hold, limit, flows, ret_new);
+	return drains_begin(f->drains, &af->edge, af->ifindex, b, a, flows, ret_new);
 }
 
 /* Remove fault i from the kernel and the registry. */
@@ -836,7 +653,7 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	}
 	r = transition_edge(f, &af->edge, af->ifindex, cur, n_cur, rest, n, part, d);
 	if (r < 0 && drain)
-		drain_free(f, drain);
+		drain_cancel(f->drains, drain);
 	faults_format_params(&af->fault, params, sizeof(params));
 	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
 			.fault_id = af->id, .edge = af->edge.name,
@@ -997,7 +814,7 @@ int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, s
 	 * registry says: this is also what clears leftovers of a fault whose own revert failed. */
 	r = f->kernel.ops->remove_all(f->kernel.userdata, d);
 	/* remove_all took the draining netems too; a drain's end must not bring anything back */
-	drain_drop_all(f);
+	drains_cancel_all(f->drains);
 	if (r < 0)
 		log_error("%s: reverting everything failed for some objects: %s", why,
 				diag_text(d));
@@ -1297,9 +1114,7 @@ void faults_interface_deleted(struct faults *f, int ifindex, const char *name)
 		dropped++;
 	}
 	/* the kernel took the draining netems with the interface */
-	for (unsigned i = f->n_drains; i-- > 0;)
-		if (f->drains[i]->ifindex == ifindex)
-			drain_free(f, f->drains[i]);
+	drains_cancel_interface(f->drains, ifindex);
 	if (dropped == 0)
 		return;
 	log_warning("interface '%s' (index %d) was deleted under %u fault(s): dropping them, the "

@@ -34,6 +34,11 @@ static int kn_unclassify(void *k, const struct edge *e, enum fault_direction dir
 	return datapath_unclassify(((struct kernel_netlink *)k)->dp, e, dir, d);
 }
 
+static int kn_link_packets(void *k, int ifindex, uint64_t *ret_packets)
+{
+	return datapath_link_packets(((struct kernel_netlink *)k)->dp, ifindex, ret_packets);
+}
+
 static int kn_forget_interface(void *k, int ifindex, struct diag *d)
 {
 	return datapath_forget_interface(((struct kernel_netlink *)k)->dp, ifindex, d);
@@ -79,6 +84,7 @@ static int kn_conntrack_flush(void *k, const struct edge *e, unsigned *ret_delet
 static const struct kernel_ops netlink_ops = {
 	.set_netem = kn_set_netem,
 	.unclassify = kn_unclassify,
+	.link_packets = kn_link_packets,
 	.netem_stats_now = kn_netem_stats_now,
 	.sync_partitions = kn_sync_partitions,
 	.remove_all = kn_remove_all,

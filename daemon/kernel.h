@@ -41,6 +41,8 @@ struct kernel_ops {
 	/* The edge's traffic no longer reaches its netem, which stays (datapath_unclassify). */
 	int (*unclassify)(void *k, const struct edge *e, enum fault_direction dir,
 			struct diag *d);
+	/* Packets the interface sent and received so far. May be NULL. */
+	int (*link_packets)(void *k, int ifindex, uint64_t *ret_packets);
 };
 
 struct kernel {

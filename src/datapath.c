@@ -294,6 +294,11 @@ void datapath_stats_invalidate(struct datapath *dp)
 	dp_stats_invalidate(dp);
 }
 
+int datapath_link_packets(struct datapath *dp, int ifindex, uint64_t *ret_packets)
+{
+	return dp ? nl_link_packets(dp->nl, ifindex, ret_packets) : -EINVAL;
+}
+
 static int stats_refresh(struct datapath *dp)
 {
 	struct stats_collect c = {};

@@ -80,6 +80,8 @@ int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_di
 
 /* The next datapath_get_stats() dumps afresh. */
 void datapath_stats_invalidate(struct datapath *dp);
+/* Packets the interface sent and received so far (nl_link_packets). */
+int datapath_link_packets(struct datapath *dp, int ifindex, uint64_t *ret_packets);
 int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct datapath_stats *ret);
 

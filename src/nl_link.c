@@ -197,6 +197,55 @@ int nl_link_get(struct nl_socket *s, int ifindex, struct nl_link_info *ret)
 	return get_link(s, ifindex, NULL, ret);
 }
 
+struct link_packets {
+	bool found;
+	uint64_t packets;
+};
+
+static int packets_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_packets *lp = data;
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+			nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg)))
+		return -EINVAL;
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg)) {
+		struct rtnl_link_stats64 st;
+		if (mnl_attr_get_type(a) != IFLA_STATS64 ||
+				mnl_attr_get_payload_len(a) < sizeof(st))
+			continue;
+		memcpy(&st, mnl_attr_get_payload(a), sizeof(st));
+		lp->packets = st.tx_packets + st.rx_packets;
+		lp->found = true;
+	}
+	return 0;
+}
+
+int nl_link_packets(struct nl_socket *s, int ifindex, uint64_t *ret_packets)
+{
+	char buf[REQ_SIZE] = {};
+	struct link_packets lp = {};
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	int r;
+
+	if (ifindex <= 0)
+		return -ENODEV;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	r = nl_socket_call(s, nlh, packets_cb, &lp, NULL, "get link statistics");
+	if (r < 0)
+		return r;
+	if (!lp.found)
+		return -ENODATA;
+	*ret_packets = lp.packets;
+	return 0;
+}
+
 struct route_result {
 	int oif;
 	unsigned char type;

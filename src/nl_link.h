@@ -30,6 +30,10 @@ int nl_link_group_del(struct nl_batch *b, struct nl_socket *s, uint32_t group);
 int nl_link_ifindex(struct nl_socket *s, const char *name, int *ret_ifindex);
 int nl_link_name(struct nl_socket *s, int ifindex, char ret_name[IF_NAMESIZE]);
 
+/* The packets the interface sent and received so far (IFLA_STATS64): a count that does not
+ * move says no traffic crossed it in between. */
+int nl_link_packets(struct nl_socket *s, int ifindex, uint64_t *ret_packets);
+
 /* The output interface of the route the kernel would use for addr (family AF_INET or
  * AF_INET6, network order): RTM_GETROUTE with RTA_DST. -ENETUNREACH if the lookup finds no
  * usable route (none, or unreachable/blackhole/prohibit). */

@@ -28,6 +28,7 @@ test_deps=(
 	prometheus openssl curl # the probe tests: a real Prometheus, a test CA, queries from the test
 	nginx-light # the real web server the scenario library runs against (tests/vm/schedule.sh)
 	etcd-server etcd-client # the three-member etcd cluster of tests/host-topology-tests.sh
+	postgresql # a real database (server, initdb, pgbench) across a revert (tests/vm/revert.sh, tests/vm/pg.sh)
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 

@@ -25,6 +25,8 @@ struct fake {
 	unsigned calls, remove_all_calls;
 	uint64_t packets, drops, qlen; /* every netem's counters */
 	unsigned unclassified; /* unclassify calls while that direction still had a netem */
+	bool link_busy;        /* the interface's packet count moves between two reads */
+	uint64_t link_packets;
 	int fail_dir_in;       /* set_netem on FAULT_DIR_IN fails with this (0: no) */
 	int fail_partitions;
 	/* conntrack: ids listed per call (3 at first, then 4, ...), the last sync's first
@@ -156,8 +158,18 @@ static int fake_unclassify(void *k, const struct edge *e, enum fault_direction d
 	return 0;
 }
 
+static int fake_link_packets(void *k, int ifindex, uint64_t *ret)
+{
+	struct fake *f = k;
+
+	f->link_packets += f->link_busy;
+	*ret = f->link_packets;
+	return 0;
+}
+
 static const struct kernel_ops fake_ops = {
 	.unclassify = fake_unclassify,
+	.link_packets = fake_link_packets,
 	.set_netem = fake_set_netem,
 	.sync_partitions = fake_sync_partitions,
 	.remove_all = fake_remove_all,
@@ -597,6 +609,41 @@ START_TEST(test_lossless_revert)
 }
 END_TEST
 
+/* A drained netem goes only once its interface is quiet: while packets cross it, the direct path
+ * would overtake those on the IFB and a clsact's removal drops what the device sends. */
+START_TEST(test_drain_waits_for_quiet_link)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24");
+	struct fault lat = make_fault(FAULT_LATENCY, "ms", "50", NULL);
+	struct diag d;
+	uint64_t a, t0;
+
+	diag_init(&d);
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.link_busy = true;
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	t0 = now_usec(CLOCK_MONOTONIC);
+	while (now_usec(CLOCK_MONOTONIC) < t0 + 700 * USEC_PER_MSEC)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	/* well past the 50 ms and its margin: still there, its traffic still on it */
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_uint_eq(fake.unclassified, 0);
+	fake.link_busy = false;
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+	/* quiet: classification and objects went together */
+	ck_assert_uint_eq(fake.unclassified, 1);
+	ck_assert_uint_eq(faults_count(faults), 0);
+
+	/* a reload's revert (its edge removed or changed) drains the same way */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert(faults, a, "reload", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+}
+END_TEST
+
 /* Each fault counts what it did, from the edge's netem read by its kind and from its own start:
  * stacked latency and loss on one edge differ; a count that does not move is idle. */
 START_TEST(test_affected)
@@ -886,6 +933,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_lease_lapses_and_renews);
 	tcase_add_test(tc, test_revert_all);
 	tcase_add_test(tc, test_lossless_revert);
+	tcase_add_test(tc, test_drain_waits_for_quiet_link);
 	tcase_add_test(tc, test_affected);
 	tcase_add_test(tc, test_interface_deleted);
 	tcase_add_test(tc, test_adoptable);
