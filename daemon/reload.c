@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "control.h"
 #include "daemon.h"
+#include "edge-scope.h"
 #include "reload.h"
 #include "runner.h"
 #include "status.h"
@@ -111,7 +112,8 @@ bool reload_pending(const struct reload *r)
 static bool edge_equal(const struct edge *a, const struct edge *b)
 {
 	if (!streq(a->name, b->name) || !streq(a->ifname, b->ifname) || a->port != b->port ||
-			a->proto != b->proto || a->n_prefixes != b->n_prefixes)
+			a->proto != b->proto || a->n_prefixes != b->n_prefixes ||
+			!edge_scope_equal(a, b))
 		return false;
 	for (unsigned i = 0; i < a->n_prefixes; i++) {
 		const struct edge_prefix *p = &a->prefixes[i], *q = &b->prefixes[i];
