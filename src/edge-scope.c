@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "edge-scope.h"
@@ -228,4 +233,46 @@ char *edge_scope_format(const struct edge *e, char *buf, size_t n)
 			snprintf(buf + off, n - off, "%suser=%u", off ? " " : "", (unsigned)e->uid);
 	}
 	return buf;
+}
+
+int edge_cgroup2_root(const char **ret)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+
+	for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
+		struct statfs fs;
+
+		if (statfs(roots[i], &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC) {
+			*ret = roots[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int edge_cgroup_id(const char *root, const char *path, uint64_t *ret_id, unsigned *ret_level)
+{
+	char full[PATH_MAX];
+	struct stat st;
+	unsigned level = 1;
+	int fd, r;
+
+	if (!root || !path || !*path || path[0] == '/')
+		return -EINVAL;
+	r = snprintf(full, sizeof(full), "%s/%s", root, path);
+	if (r < 0 || (size_t)r >= sizeof(full))
+		return -ENAMETOOLONG;
+	fd = open(full, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	r = fstat(fd, &st) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	for (const char *c = path; *c; c++)
+		level += *c == '/';
+	/* kernfs hands out the cgroup's id as its inode number (64 bit) */
+	*ret_id = (uint64_t)st.st_ino;
+	*ret_level = level;
+	return 0;
 }

@@ -30,3 +30,11 @@ bool edge_scope_equal(const struct edge *a, const struct edge *b);
 bool edge_scopes_disjoint(const struct edge *a, const struct edge *b);
 /* "unit=api.service user=postgres(1001)", "" when unscoped. */
 char *edge_scope_format(const struct edge *e, char *buf, size_t n);
+
+/* The cgroup2 mount: /sys/fs/cgroup on a unified host, /sys/fs/cgroup/unified on a hybrid one;
+ * -ENOENT when there is none (socket cgroupv2 matches need it). */
+int edge_cgroup2_root(const char **ret);
+/* The kernel's id of cgroup path (below root) as nftables' socket cgroupv2 matches it (the
+ * directory's inode), and its level (components: system.slice/a.service is 2). -ENOENT: no such
+ * cgroup now. */
+int edge_cgroup_id(const char *root, const char *path, uint64_t *ret_id, unsigned *ret_level);

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* nl_nft_mark against the real kernel, each test in its own network namespace: packets sent by
+ * a process in a cgroup (or by a user) leave with chaosd's mark bits set in skb->mark and in
+ * their connection's ct mark, the host's other mark bits kept; other processes' packets stay
+ * unmarked. What the packets carry is read by an observer chain at postrouting (nft CLI). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "edge-scope.h"
+#include "nl_nft_mark.h"
+#include "test-netns.h"
+#include "test-util.h"
+
+#define HOST_MARK 0x7u
+
+static const char *cg_root;
+static char cg_outer[128], cg_inner[160]; /* relative to cg_root */
+
+static void setup(void)
+{
+	ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+	SH("ip link set lo up && ip link add v0 type veth peer name v1 && ip link set v0 up && "
+	   "ip link set v1 up && ip addr add 10.9.0.1/24 dev v0");
+	/* The observer: what marks the packets leave with (counters in this order). */
+	SH("nft -f - <<'EOF'\n"
+	   "table inet obs {\n"
+	   " chain p {\n"
+	   "  type filter hook postrouting priority 0;\n"
+	   "  ip daddr 10.9.0.2 meta mark and 0x00ff0000 == 0x00010000 counter\n"
+	   "  ip daddr 10.9.0.2 meta mark and 0x00ff0000 == 0x00020000 counter\n"
+	   "  ip daddr 10.9.0.2 meta mark and 0x00ff0000 == 0 counter\n"
+	   "  ip daddr 10.9.0.2 ct mark and 0x00ff0000 == 0x00010000 counter\n"
+	   "  ip daddr 10.9.0.2 ct mark and 0x00ff0000 == 0x00020000 counter\n"
+	   "  ip daddr 10.9.0.2 meta mark 0x00010007 counter\n"
+	   " }\n"
+	   "}\n"
+	   "EOF");
+	snprintf(cg_outer, sizeof(cg_outer), "chaosd-test-%d", (int)getpid());
+	snprintf(cg_inner, sizeof(cg_inner), "%s/inner", cg_outer);
+	SH("mkdir -p %s/%s", cg_root, cg_inner);
+}
+
+static void teardown(void)
+{
+	sh("rmdir %s/%s %s/%s 2>/dev/null", cg_root, cg_inner, cg_root, cg_outer);
+}
+
+#define N_OBS 6
+
+/* counters of the observer, in rule order */
+static void observed(unsigned long out[N_OBS])
+{
+	FILE *f = popen("nft list chain inet obs p", "r");
+	char line[512];
+	unsigned n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) && n < N_OBS) {
+		char *c = strstr(line, "counter packets ");
+
+		if (c)
+			out[n++] = strtoul(c + 16, NULL, 10);
+	}
+	pclose(f);
+	ck_assert_uint_eq(n, N_OBS);
+}
+
+/* k datagrams to 10.9.0.2, from a child in cgroup (NULL: where the test is) as uid (0: root,
+ * with the host's own mark bits set on the socket; others cannot set SO_MARK). */
+static void send_from(const char *cgroup, uid_t uid, unsigned k)
+{
+	pid_t pid = fork();
+	int st;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9) };
+		unsigned mark = HOST_MARK;
+		char path[512];
+		int fd;
+
+		if (cgroup) {
+			snprintf(path, sizeof(path), "%s/%s/cgroup.procs", cg_root, cgroup);
+			fd = open(path, O_WRONLY | O_CLOEXEC);
+			if (fd < 0 || write(fd, "0", 1) != 1)
+				_exit(10);
+			close(fd);
+		}
+		/* the socket's owner is who made it */
+		if (uid && setuid(uid) < 0)
+			_exit(12);
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || (!uid && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0))
+			_exit(11);
+		inet_pton(AF_INET, "10.9.0.2", &a.sin_addr);
+		for (unsigned i = 0; i < k; i++)
+			if (sendto(fd, "x", 1, 0, (struct sockaddr *)&a, sizeof(a)) != 1)
+				_exit(13);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sender failed: %d", st);
+}
+
+static struct nl_socket *open_nf(void)
+{
+	struct nl_socket *s = NULL;
+
+	ck_assert_int_eq(nl_socket_open(NETLINK_NETFILTER, &s), 0);
+	return s;
+}
+
+static void sync_ok(struct nl_socket *s, const struct nl_nft_mark *m, unsigned n)
+{
+	struct diag d;
+
+	diag_init(&d);
+	ck_assert_msg(nl_nft_mark_sync(s, m, n, &d) == 0, "sync: %s", diag_text(&d));
+}
+
+static bool table_exists(void)
+{
+	return sh("nft list table inet " NL_NFT_MARK_TABLE " >/dev/null 2>&1") == 0;
+}
+
+/* A rule for the outer cgroup marks its children's sockets (the unit's cgroup holds its
+ * processes' sub-cgroups); a socket made outside stays unmarked. */
+START_TEST(test_cgroup)
+{
+	struct nl_socket *s = open_nf();
+	struct nl_nft_mark m = { .mark = nl_nft_mark_value(1), .has_cgroup = true };
+	unsigned long c[N_OBS];
+	unsigned level;
+
+	ck_assert_int_eq(edge_cgroup_id(cg_root, cg_outer, &m.cgroup_id, &level), 0);
+	ck_assert_uint_eq(level, 1);
+	m.level = level;
+	sync_ok(s, &m, 1);
+	ck_assert(table_exists());
+	send_from(cg_inner, 0, 5);
+	send_from(NULL, 0, 3);
+	observed(c);
+	ck_assert_uint_eq(c[0], 5); /* skb mark: chaosd's bits */
+	ck_assert_uint_eq(c[1], 0);
+	ck_assert_uint_eq(c[2], 3); /* the others: none of chaosd's bits */
+	ck_assert_uint_eq(c[3], 5); /* the connection carries them for the replies */
+	ck_assert_uint_eq(c[4], 0);
+	ck_assert_uint_eq(c[5], 5); /* the host's own 0x7 kept */
+
+	/* the rule rewritten for another cgroup (a restart): the old one is not matched any more */
+	ck_assert_int_eq(edge_cgroup_id(cg_root, cg_inner, &m.cgroup_id, &level), 0);
+	ck_assert_uint_eq(level, 2);
+	m.level = level;
+	m.mark = nl_nft_mark_value(2);
+	sync_ok(s, &m, 1);
+	send_from(cg_inner, 0, 2);
+	observed(c);
+	ck_assert_uint_eq(c[1], 2);
+	ck_assert_uint_eq(c[0], 5);
+
+	sync_ok(s, NULL, 0);
+	ck_assert(!table_exists());
+	sync_ok(s, NULL, 0); /* absent already: still fine */
+	ck_assert(!table_exists());
+	nl_socket_free(s);
+}
+END_TEST
+
+START_TEST(test_uid)
+{
+	struct nl_socket *s = open_nf();
+	struct nl_nft_mark m[2] = {
+		{ .mark = nl_nft_mark_value(1), .has_uid = true, .uid = 4242 },
+		{ .mark = nl_nft_mark_value(2), .has_uid = true, .uid = 4343, .has_cgroup = true },
+	};
+	unsigned long c[N_OBS];
+	unsigned level;
+
+	/* the second one: uid 4343 and in the outer cgroup, both */
+	ck_assert_int_eq(edge_cgroup_id(cg_root, cg_outer, &m[1].cgroup_id, &level), 0);
+	m[1].level = level;
+	sync_ok(s, m, 2);
+	send_from(NULL, 4242, 4);
+	send_from(NULL, 4343, 2);   /* the uid, not the cgroup: not marked */
+	send_from(cg_inner, 0, 1);  /* the cgroup, not the uid: not marked */
+	send_from(cg_inner, 4343, 3);
+	observed(c);
+	ck_assert_uint_eq(c[0], 4);
+	ck_assert_uint_eq(c[1], 3);
+	ck_assert_uint_eq(c[2], 3);
+	ck_assert_uint_eq(c[3], 4);
+	ck_assert_uint_eq(c[4], 3);
+	sync_ok(s, NULL, 0);
+	nl_socket_free(s);
+}
+END_TEST
+
+START_TEST(test_refused)
+{
+	struct nl_socket *s = open_nf();
+	struct nl_nft_mark good = { .mark = nl_nft_mark_value(1), .has_uid = true, .uid = 1 };
+	struct nl_nft_mark bad[] = {
+		{ .mark = 0x1, .has_uid = true },
+		{ .mark = 0, .has_uid = true },
+		{ .mark = nl_nft_mark_value(1) },
+		{ .mark = nl_nft_mark_value(1), .has_cgroup = true, .level = 0 },
+	};
+	uint64_t id = 1;
+	unsigned level = 9;
+	struct diag d;
+
+	sync_ok(s, &good, 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		diag_init(&d);
+		ck_assert_int_eq(nl_nft_mark_sync(s, &bad[i], 1, &d), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(diag_text(&d), "service mark 0"));
+	}
+	ck_assert(table_exists()); /* the good one stays */
+	ck_assert_int_eq(edge_cgroup_id(cg_root, "no/such/cgroup", &id, &level), -ENOENT);
+	ck_assert_int_eq(edge_cgroup_id(cg_root, "/abs", &id, &level), -EINVAL);
+	ck_assert_uint_eq(id, 1);
+	ck_assert_uint_eq(level, 9);
+	sync_ok(s, NULL, 0);
+	nl_socket_free(s);
+}
+END_TEST
+
+static Suite *mark_suite(void)
+{
+	Suite *s = suite_create("nl-nft-mark");
+	TCase *tc = tcase_create("kernel");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_cgroup);
+	tcase_add_test(tc, test_uid);
+	tcase_add_test(tc, test_refused);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (geteuid() != 0)
+		return test_skip("test-nl-nft-mark", "needs root");
+	if (sh("command -v nft >/dev/null && command -v ip >/dev/null") != 0)
+		return test_skip("test-nl-nft-mark", "needs nft and ip");
+	if (edge_cgroup2_root(&cg_root) < 0)
+		return test_skip("test-nl-nft-mark", "no cgroup2 mount");
+	return test_run_suite_forked(mark_suite());
+}
