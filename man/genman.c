@@ -225,7 +225,19 @@ static void chaosd_conf_5(FILE *f)
 	}
 	fprintf(f, ".SH EXAMPLE\n.nf\n[chaosd]\nmax_duration = 1h\n\n[edge db]\n"
 		   "interface = eth0\ndestination = 10.0.5.0/24, fd00:5::/64\nport = 5432\n"
-		   "protocol = tcp\n.fi\n.SH SEE ALSO\nchaosd(8), chaosctl(1)\n");
+		   "protocol = tcp\n\n"
+		   "# a service edge: only api.service's traffic to the cache\n[edge api-cache]\n"
+		   "unit = api.service\ndestination = 10.0.6.0/24\nport = 6379\n.fi\n.PP\n"
+		   "A service edge (\\fBunit\\fR, \\fBcgroup\\fR or \\fBuser\\fR) selects the "
+		   "packets of those sockets only: chaosd marks them in its own nftables table "
+		   "inet chaosd_mark (bits 0x00ff0000 of the packet's and the connection's mark; "
+		   "the host's other bits are kept) for its tc classifier to match. "
+		   "Measured on the host kernel: the marks land on exactly the packets of "
+		   "processes in the cgroup (and below it) or of the user. This chaosd parses and "
+		   "checks service edges but refuses faults on them, naming the edge and its "
+		   "scope: the datapath does not apply them yet. It may not overlap an unscoped "
+		   "edge to the same destination.\n"
+		   ".SH SEE ALSO\nchaosd(8), chaosctl(1)\n");
 }
 
 static void chaosd_scenario_5(FILE *f)

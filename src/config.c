@@ -1134,7 +1134,7 @@ static void check_edges(struct config_parser *p)
 			p_error(p, b->e.line, NULL, NULL,
 					"overlaps edge '%s' (line %u): %s and %s (allowed: edges "
 					"no packet can match both of; differ in interface, "
-					"protocol, port or prefixes)",
+					"protocol, port, prefixes or service)",
 					a->e.name, a->e.line, pb, pa);
 		}
 	}

@@ -365,31 +365,31 @@ START_TEST(test_error_overlap)
 		   "10.1.0.0/16\n",
 			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): 10.1.0.0/16 and "
 			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
-			"interface, protocol, port or prefixes)");
+			"interface, protocol, port, prefixes or service)");
 	/* tcp 80 and "any" port 80 (tcp and udp) share tcp 80 */
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = 80\nprotocol = tcp\n"
 		   "[edge b]\ndestination = 10.0.0.1\nport = 80\n",
 			"t.conf:5: [edge b]: overlaps edge 'a' (line 1): 10.0.0.1/32 and "
 			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
-			"interface, protocol, port or prefixes)");
+			"interface, protocol, port, prefixes or service)");
 	/* an edge without interface may use eth0 */
 	load_fails("[edge a]\ninterface = eth0\ndestination = fd00::/8\n"
 		   "[edge b]\ndestination = fd00:1::/32\n",
 			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): fd00:1::/32 and fd00::/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)");
+			"protocol, port, prefixes or service)");
 	/* three edges on one prefix: every pair */
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\n[edge b]\ndestination = 10.0.0.0/8\n"
 		   "[edge c]\ndestination = 10.0.0.0/8\n",
 			"t.conf:3: [edge b]: overlaps edge 'a' (line 1): 10.0.0.0/8 and 10.0.0.0/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)\n"
+			"protocol, port, prefixes or service)\n"
 			"t.conf:5: [edge c]: overlaps edge 'a' (line 1): 10.0.0.0/8 and 10.0.0.0/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)\n"
+			"protocol, port, prefixes or service)\n"
 			"t.conf:5: [edge c]: overlaps edge 'b' (line 3): 10.0.0.0/8 and 10.0.0.0/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)");
+			"protocol, port, prefixes or service)");
 
 	/* disjoint by interface, protocol or port */
 	config_free(load_ok("[edge a]\ninterface = eth0\ndestination = 10.0.0.0/8\n"
@@ -479,16 +479,16 @@ START_TEST(test_service_edges)
 		   "[edge all]\ndestination = 10.0.0.1\n",
 			"t.conf:4: [edge all]: overlaps edge 'a' (line 1): 10.0.0.1/32 and "
 			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
-			"interface, protocol, port or prefixes)");
+			"interface, protocol, port, prefixes or service)");
 	load_fails("[edge a]\ninterface = eth0\nuser = 5\n[edge b]\ndestination = 10.0.0.1\n",
 			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): 10.0.0.1/32 and any "
 			"destination (allowed: edges no packet can match both of; differ in "
-			"interface, protocol, port or prefixes)");
+			"interface, protocol, port, prefixes or service)");
 	load_fails("[edge a]\ninterface = eth0\ncgroup = x.slice\n"
 		   "[edge b]\ninterface = eth0\ncgroup = x.slice/y.service\n",
 			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): any destination and any "
 			"destination (allowed: edges no packet can match both of; differ in "
-			"interface, protocol, port or prefixes)");
+			"interface, protocol, port, prefixes or service)");
 
 	load_fails("[edge a]\nunit = a.service\n",
 			"t.conf:1: [edge a]: a service edge without a destination has no route to "
