@@ -375,10 +375,13 @@ static void print_edges(const struct proto_msg *m)
 	printf("%-14s %-10s %-6s %-6s %s\n", "EDGE", "INTERFACE", "PORT", "PROTO", "DESTINATION");
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		const char *err = proto_msg_get(m, i, "error");
-		printf("%-14s %-10s %-6s %-6s %s%s%s\n", show(m, i, "name"),
+		const char *svc = proto_msg_get(m, i, "service");
+		printf("%-14s %-10s %-6s %-6s %s%s%s%s%s\n", show(m, i, "name"),
 				*show(m, i, "interface") ? show(m, i, "interface") : "?",
-				show(m, i, "port"), show(m, i, "protocol"), show(m, i, "destination"),
-				err ? "  ! " : "", err ? term_safe(err) : "");
+				show(m, i, "port"), show(m, i, "protocol"),
+				*show(m, i, "destination") ? show(m, i, "destination") : "any",
+				svc ? "  of " : "", svc ? term_safe(svc) : "", err ? "  ! " : "",
+				err ? term_safe(err) : "");
 	}
 }
 

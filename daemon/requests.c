@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "degraded.h"
 #include "kill.h"
+#include "edge-scope.h"
 #include "requests.h"
 #include "runner.h"
 #include "status.h"
@@ -282,6 +283,10 @@ static int handle_edges(struct request *q)
 		snprintf(port, sizeof(port), "%u", e->port);
 		proto_put(q->w, "port", e->port ? port : "any");
 		proto_put(q->w, "protocol", edge_proto_to_string(e->proto));
+		if (edge_scoped(e)) {
+			char scope[EDGE_UNIT_MAX + EDGE_CGROUP_MAX + 64];
+			proto_put(q->w, "service", edge_scope_format(e, scope, sizeof(scope)));
+		}
 		diag_init(&d);
 		if (datapath_resolve_ifindex(q->s->kn.dp, e, &ifindex, &d) >= 0) {
 			char ifname[IF_NAMESIZE] = "?";
