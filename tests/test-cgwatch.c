@@ -11,6 +11,7 @@
 #include "cgwatch.h"
 #include "edge-scope.h"
 #include "test-util.h"
+#include "timeutil.h"
 
 static const char *root;
 
@@ -33,22 +34,14 @@ static void on_change(void *userdata, const char *path, int r, uint64_t id, unsi
 	snprintf(s->path, sizeof(s->path), "%s", path);
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Run the loop until calls grows past before or 2 s pass; returns the time it took (us). */
 static uint64_t wait_call(sd_event *ev, struct seen *s, unsigned before)
 {
-	uint64_t t0 = now_us();
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 
-	while (s->calls == before && now_us() - t0 < 2000000)
+	while (s->calls == before && now_usec(CLOCK_MONOTONIC) - t0 < 2000000)
 		ck_assert_int_ge(sd_event_run(ev, 50 * 1000), 0);
-	return now_us() - t0;
+	return now_usec(CLOCK_MONOTONIC) - t0;
 }
 
 static void dir_op(bool make, const char *rel)

@@ -13,12 +13,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "edge-scope.h"
 #include "nl_nft_mark.h"
+#include "svcscope.h"
 #include "test-netns.h"
 #include "test-util.h"
+#include "timeutil.h"
 
 #define HOST_MARK 0x7u
 
@@ -234,6 +237,78 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/* Run ev until sc has followed want cgroup changes; the time it took (us), or more than 2 s. */
+static uint64_t follow(sd_event *ev, const struct svcscope *sc, unsigned want)
+{
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+
+	while (svcscope_follows(sc) < want && now_usec(CLOCK_MONOTONIC) - t0 < 2000000)
+		ck_assert_int_ge(sd_event_run(ev, 20 * 1000), 0);
+	ck_assert_uint_eq(svcscope_follows(sc), want);
+	return now_usec(CLOCK_MONOTONIC) - t0;
+}
+
+/* A service restarts (its cgroup removed and made again, with a new id): within a second its
+ * rule matches the new cgroup, whose processes' packets are marked again. */
+START_TEST(test_restart_followed)
+{
+	struct nl_socket *s = open_nf();
+	struct edge e = { .name = "svc" }, missing = { .name = "gone" };
+	struct svcscope *sc = NULL;
+	sd_event *ev = NULL;
+	unsigned long c[N_OBS];
+	char desc[512], want[512];
+	uint32_t mark = 0;
+	uint64_t id, took;
+	unsigned level;
+	struct diag d;
+
+	snprintf(e.cgroup, sizeof(e.cgroup), "%s", cg_inner);
+	snprintf(missing.cgroup, sizeof(missing.cgroup), "%s/nope", cg_outer);
+	ck_assert_int_eq(sd_event_new(&ev), 0);
+	diag_init(&d);
+	ck_assert_int_eq(svcscope_new(ev, s, &sc, &d), 0);
+	ck_assert_int_eq(svcscope_add(sc, &e, NULL, &mark, &d), 0);
+	ck_assert_uint_eq(mark, nl_nft_mark_value(1));
+	ck_assert_int_eq(svcscope_add(sc, &e, NULL, &mark, &d), -EEXIST);
+	ck_assert_int_eq(svcscope_add(sc, &missing, NULL, &mark, &d), -ENOENT);
+	snprintf(want, sizeof(want), "edge 'gone': cgroup %s/nope does not exist (under %s)",
+			cg_outer, cg_root);
+	ck_assert_str_eq(diag_text(&d), want);
+	send_from(cg_inner, 0, 3);
+	observed(c);
+	ck_assert_uint_eq(c[0], 3);
+
+	SH("rmdir %s/%s", cg_root, cg_inner); /* stopped */
+	follow(ev, sc, 1);
+	ck_assert_int_eq(svcscope_describe(sc, "svc", desc, sizeof(desc)), 0);
+	snprintf(want, sizeof(want), "cgroup %s (gone) mark 0x10000", cg_inner);
+	ck_assert_str_eq(desc, want);
+	SH("mkdir %s/%s", cg_root, cg_inner); /* started again */
+	took = follow(ev, sc, 2);
+	ck_assert_msg(took < 1000000, "followed after %llu us", (unsigned long long)took);
+	fprintf(stderr, "test-nl-nft-mark: a restarted cgroup's rule rewritten %llu us after the "
+			"loop was told\n", (unsigned long long)took);
+	send_from(cg_inner, 0, 2);
+	send_from(NULL, 0, 1);
+	observed(c);
+	ck_assert_uint_eq(c[0], 5); /* the new cgroup's packets are marked */
+	ck_assert_uint_eq(c[2], 1);
+	ck_assert_int_eq(edge_cgroup_id(cg_root, cg_inner, &id, &level), 0);
+	ck_assert_int_eq(svcscope_describe(sc, "svc", desc, sizeof(desc)), 0);
+	snprintf(want, sizeof(want), "cgroup %s (id %llu, level 2) mark 0x10000", cg_inner,
+			(unsigned long long)id);
+	ck_assert_str_eq(desc, want);
+
+	ck_assert_int_eq(svcscope_remove(sc, "svc", &d), 0);
+	ck_assert_int_eq(svcscope_remove(sc, "svc", &d), -ENOENT);
+	ck_assert(!table_exists());
+	svcscope_free(sc);
+	sd_event_unref(ev);
+	nl_socket_free(s);
+}
+END_TEST
+
 static Suite *mark_suite(void)
 {
 	Suite *s = suite_create("nl-nft-mark");
@@ -243,6 +318,7 @@ static Suite *mark_suite(void)
 	tcase_add_test(tc, test_cgroup);
 	tcase_add_test(tc, test_uid);
 	tcase_add_test(tc, test_refused);
+	tcase_add_test(tc, test_restart_followed);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
