@@ -20,6 +20,7 @@ test_deps=(
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
+	conntrack # reads connections' marks in the service edge tests (test-nl-nft-mark)
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "edge-scope.h"
+#include "nl_ct.h"
 #include "nl_nft_mark.h"
 #include "svcscope.h"
 #include "test-netns.h"
@@ -309,6 +310,30 @@ START_TEST(test_restart_followed)
 }
 END_TEST
 
+/* A revert clears chaosd's bits of the connections' marks and keeps the host's. */
+START_TEST(test_ct_clear)
+{
+	struct nl_socket *s = open_nf();
+	unsigned n = 99;
+	struct diag d;
+
+	SH("nft add table inet ctm && nft add chain inet ctm o '{ type filter hook output "
+	   "priority 0; }' && nft add rule inet ctm o udp dport 9 ct mark set 0x00030005 && "
+	   "nft add rule inet ctm o udp dport 10 ct mark set 0x00000005");
+	SH("bash -c 'echo x >/dev/udp/10.9.0.2/9; echo x >/dev/udp/10.9.0.2/10'");
+	SH("conntrack -L -p udp --dport 9 2>/dev/null | grep -q 'mark=196613'");
+	diag_init(&d);
+	ck_assert_msg(nl_ct_mark_clear(s, NL_NFT_MARK_MASK, &n, &d) == 0, "%s", diag_text(&d));
+	ck_assert_uint_eq(n, 1);
+	SH("conntrack -L -p udp --dport 9 2>/dev/null | grep -q 'mark=5 '");
+	SH("conntrack -L -p udp --dport 10 2>/dev/null | grep -q 'mark=5 '");
+	ck_assert_int_eq(nl_ct_mark_clear(s, NL_NFT_MARK_MASK, &n, &d), 0);
+	ck_assert_uint_eq(n, 0); /* nothing of chaosd's left */
+	ck_assert_int_eq(nl_ct_mark_clear(s, 0, &n, &d), -EINVAL);
+	nl_socket_free(s);
+}
+END_TEST
+
 static Suite *mark_suite(void)
 {
 	Suite *s = suite_create("nl-nft-mark");
@@ -319,6 +344,7 @@ static Suite *mark_suite(void)
 	tcase_add_test(tc, test_uid);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_restart_followed);
+	tcase_add_test(tc, test_ct_clear);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
@@ -328,8 +354,9 @@ int main(void)
 {
 	if (geteuid() != 0)
 		return test_skip("test-nl-nft-mark", "needs root");
-	if (sh("command -v nft >/dev/null && command -v ip >/dev/null") != 0)
-		return test_skip("test-nl-nft-mark", "needs nft and ip");
+	if (sh("command -v nft >/dev/null && command -v ip >/dev/null && "
+	       "command -v conntrack >/dev/null") != 0)
+		return test_skip("test-nl-nft-mark", "needs nft, ip and conntrack");
 	if (edge_cgroup2_root(&cg_root) < 0)
 		return test_skip("test-nl-nft-mark", "no cgroup2 mount");
 	return test_run_suite_forked(mark_suite());
