@@ -6,6 +6,9 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
@@ -19,6 +22,7 @@
 #include "edge-scope.h"
 #include "nl_ct.h"
 #include "nl_nft_mark.h"
+#include "nl_tc.h"
 #include "svcscope.h"
 #include "test-netns.h"
 #include "test-util.h"
@@ -334,6 +338,70 @@ START_TEST(test_ct_clear)
 }
 END_TEST
 
+/* 1 if the running kernel's config says CONFIG_CLS_U32_MARK=y, 0 if not, -1 unknown. */
+static int kernel_has_u32_mark(void)
+{
+	int r = sh("zcat /proc/config.gz 2>/dev/null | grep -q '^CONFIG_CLS_U32_MARK=y'");
+
+	if (r == 0)
+		return 1;
+	return sh("zcat /proc/config.gz 2>/dev/null | grep -q 'CLS_U32_MARK is not set'") == 0 ?
+		0 : -1;
+}
+
+static int u32_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nl_tc_u32_info *u = data;
+	struct nl_tc_obj o;
+	struct nl_tc_u32_info x;
+
+	if (nl_tc_parse(nlh, &o) == 0 && nl_tc_u32_parse(&o, &x) == 0 && !x.hash_table &&
+			x.nkeys > 0)
+		*u = x;
+	return MNL_CB_OK;
+}
+
+/* A kernel without CONFIG_CLS_U32_MARK (this host's) takes a u32 filter with a mark match and
+ * drops the match without a word: the filter then takes every mark's packets. Reading the
+ * filter back tells the two apart, which is how chaosd must check before it relies on one. */
+START_TEST(test_u32_mark_read_back)
+{
+	struct nl_socket *rt = NULL;
+	struct nl_batch b;
+	struct nl_tc_u32 f = { .parent = NL_TC_EGRESS_PARENT, .prio = 7, .protocol = ETH_P_IP,
+		.handle = NL_TC_U32_NODE_MIN, .classid = 0x10001 };
+	struct nl_tc_match m = { .family = AF_INET, .addr = { 10, 9, 0, 2 }, .prefix_len = 32,
+		.mark = nl_nft_mark_value(1), .mark_mask = NL_NFT_MARK_MASK };
+	struct nl_tc_u32_info u = {};
+	char req[NL_TC_REQ_SIZE];
+	int has = kernel_has_u32_mark();
+	struct diag d;
+
+	f.ifindex = (int)if_nametoindex("v0");
+	ck_assert_int_gt(f.ifindex, 0);
+	diag_init(&d);
+	ck_assert_int_eq(nl_socket_open(NETLINK_ROUTE, &rt), 0);
+	ck_assert_int_eq(nl_batch_init(&b), 0);
+	ck_assert_int_eq(nl_tc_clsact_add(&b, rt, (struct nl_tc_dev){ f.ifindex, "v0" }), 0);
+	ck_assert_int_eq(nl_tc_u32_add(&b, rt, &f, &m, "v0"), 0);
+	ck_assert_msg(nl_batch_send(&b, rt, NULL, &d) == 0, "%s", diag_text(&d));
+	nl_batch_done(&b);
+	ck_assert_int_eq(nl_socket_dump(rt, nl_tc_filter_dump_req(req, f.ifindex,
+						    NL_TC_EGRESS_PARENT, 0, 0),
+				 u32_cb, &u, &d), 0);
+	ck_assert_uint_eq(u.nkeys, 1); /* the filter is there */
+	fprintf(stderr, "test-nl-nft-mark: this kernel %s a u32 mark match\n",
+			u.has_mark ? "keeps" : "silently drops");
+	if (has >= 0)
+		ck_assert_int_eq(u.has_mark, has == 1);
+	if (u.has_mark) {
+		ck_assert_uint_eq(u.mark, nl_nft_mark_value(1));
+		ck_assert_uint_eq(u.mark_mask, NL_NFT_MARK_MASK);
+	}
+	nl_socket_free(rt);
+}
+END_TEST
+
 static Suite *mark_suite(void)
 {
 	Suite *s = suite_create("nl-nft-mark");
@@ -345,6 +413,7 @@ static Suite *mark_suite(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_restart_followed);
 	tcase_add_test(tc, test_ct_clear);
+	tcase_add_test(tc, test_u32_mark_read_back);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
