@@ -11,10 +11,11 @@
  *       The same, until COUNT u32 nodes with a mirred redirect were added on DEV (a fault is
  *       in effect once its redirect is). Prints "visible_us cmd_us". --out: the commands'
  *       output goes to FILE (else /dev/null).
- *   benchtool inject SOCKET DEV EDGE_PREFIX FIRST COUNT MS
+ *   benchtool inject SOCKET DEV EDGE_PREFIX FIRST COUNT MS [rt]
  *       One connection to chaosd; for each edge EDGE_PREFIX<i> an inject request (latency MS
  *       ms, egress), one at a time. Prints "rt_us visible_us" per request: the request's round
- *       trip, and the time until its redirect showed up on DEV.
+ *       trip, and the time until its redirect showed up on DEV; with rt only the round trip,
+ *       and nothing listens to rtnetlink meanwhile (as for bench/floor).
  *   benchtool ping SOCKET COUNT
  *       The floor under the inject times: COUNT `ping` requests (no kernel work, no journal)
  *       over one connection, one at a time. Prints "rt_us" per request.
@@ -493,11 +494,13 @@ static int cmd_inject(int argc, char **argv)
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct watch w = {};
-	struct mnl_socket *m;
+	struct mnl_socket *m = NULL;
 	unsigned first, count;
 	int r;
 
-	if (argc != 8 || parse_unsigned(argv[5], &first) < 0 ||
+	bool rt_only = argc == 9 && streq(argv[8], "rt");
+
+	if ((argc != 8 && !rt_only) || parse_unsigned(argv[5], &first) < 0 ||
 			parse_unsigned(argv[6], &count) < 0)
 		return die("usage", EINVAL);
 	w.dev = (int)if_nametoindex(argv[3]);
@@ -506,7 +509,8 @@ static int cmd_inject(int argc, char **argv)
 	fd = unix_connect(argv[2]);
 	if (fd < 0)
 		return die(argv[2], -fd);
-	r = mon_open(&m);
+	/* rt: no listener, whose wakeups would cost chaosd's sends what the floor's do not */
+	r = rt_only ? 0 : mon_open(&m);
 	if (r < 0)
 		return die("netlink", r);
 	for (unsigned i = first; i < first + count; i++) {
@@ -520,8 +524,13 @@ static int cmd_inject(int argc, char **argv)
 		r = inject_one(fd, edge, argv[7], &ok);
 		t_rt = now_us();
 		if (r < 0 || !ok) {
-			mnl_socket_close(m);
+			if (m)
+				mnl_socket_close(m);
 			return r < 0 ? die("inject", r) : 1;
+		}
+		if (rt_only) {
+			printf("%llu\n", (unsigned long long)(t_rt - t0));
+			continue;
 		}
 		/* the redirect came in before the reply, or comes soon after */
 		while (w.redirects == before && now_us() - t0 < 10 * 1000000)
@@ -532,7 +541,8 @@ static int cmd_inject(int argc, char **argv)
 		printf("%llu %llu\n", (unsigned long long)(t_rt - t0),
 				(unsigned long long)(t_vis ? t_vis - t0 : 0));
 	}
-	mnl_socket_close(m);
+	if (m)
+		mnl_socket_close(m);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #
 # Environment: BENCH_QUICK=1 (fewer repeats, and no one-tc-per-change baseline for 1000 faults,
 # ~3000 tc processes), BENCH_FULL=0|1 (that baseline left out or run, whatever BENCH_QUICK says),
+# BENCH_ONLY=floor (only chaosd against the floor, bench/floor.c: a few minutes),
 # and the CHAOSD_VM_* variables of tests/vm/run.sh.
 set -euo pipefail
 : "${top_srcdir:?}" "${top_builddir:?}"
@@ -17,6 +18,7 @@ trap 'rm -rf "$out"' EXIT
 export CHAOSD_BUILDDIR=$top_builddir CHAOSD_SRCDIR=$top_srcdir
 [ -n "${BENCH_QUICK:-}" ] && export CHAOSD_BENCH_QUICK=$BENCH_QUICK
 [ -n "${BENCH_FULL:-}" ] && export CHAOSD_BENCH_FULL=$BENCH_FULL
+[ -n "${BENCH_ONLY:-}" ] && export CHAOSD_BENCH_ONLY=$BENCH_ONLY
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$SECONDS
 "$top_srcdir/tests/vm/run.sh" --timeout 5400 --out "$out" "$top_srcdir/bench/guest.sh"

@@ -19,6 +19,8 @@ function verdict(ok) { return ok < 0 ? "not measured" : ok ? "met" : "MISSED" }
 function target(what, value, ok) { printf "  %-66s %18s  %s\n", what, value, verdict(ok) }
 function list(k,    f, i, o) { split(runs[k], f, " "); for (i = 2; i in f; i++) o = o sprintf("%s%.1f", i > 2 ? " " : "", f[i] / 1000); return o " ms" }
 function ratio(a, b) { return (a > 0 && b > 0) ? sprintf("%6.1fx", b / a) : "     -" }
+$1 ~ /^floor_apply_/ { runs[$1] = $0; next }
+$1 ~ /^floor_kill_/ { add($1, num($2)); add($1 "_gone", num($3)); next }
 $1 ~ /^kill_own_/ { if ($2 != "nan") add($1, num($2) * 1000); next }
 $1 ~ /^kill_/ && $2 != "skipped" { add($1, num($2)); add($1 "_cmd", num($3)); next }
 $1 == "scenario_100" { sc = $0; next }
@@ -27,7 +29,48 @@ $1 ~ /_runs_/ { runs[$1] = $0; next }
 $1 == "apply_rt_mean100" { for (i = 2; i <= NF; i++) mean100 = mean100 sprintf("%s%.1f", i > 2 ? " " : "", $i / 1000); next }
 $1 == "apply_rt_slowest" { for (i = 2; i <= NF; i++) { split($i, p, ":"); slowest = slowest sprintf("%s%s: %.1f", i > 2 ? ", " : "", p[1], p[2] / 1000) }; next }
 { v[$1] = $2 }
+function lmed(k,    f, i, c, t, j) { c = split(runs[k], f, " ") - 1; if (c < 1) return -1
+	for (i = 1; i <= c; i++) t[i] = f[i + 1] + 0
+	for (i = 2; i <= c; i++) for (j = i; j > 1 && t[j - 1] > t[j]; j--) { x = t[j]; t[j] = t[j - 1]; t[j - 1] = x }
+	return t[int((c + 1) / 2)] }
+function fratio(c, f) { return (c > 0 && f > 0) ? sprintf("%.2fx", c / f) : "-" }
+function floor_table(    q, N, i, c, f) {
+	if (!("floor_apply_floor_p50" in runs) && !n["floor_kill_floor_1"]) return
+	print "chaosd against the floor (bench/floor.c: chaosd'"'"'s kernel messages and nothing else),"
+	print "each pair measured one right after the other; medians of the runs / repeats"
+	print "  apply, 1000 faults one by one (chaosd: request round trip; floor: its batch)"
+	for (i = 1; i <= 2; i++) {
+		q = i == 1 ? "p50" : "p99"
+		c = lmed("floor_apply_chaosd_" q); f = lmed("floor_apply_floor_" q)
+		printf "    %s  chaosd %8s  floor %8s  chaosd/floor %6s   runs: chaosd %s, floor %s\n", q, ms(c), ms(f), fratio(c, f), list("floor_apply_chaosd_" q), list("floor_apply_floor_" q)
+		fl["apply_" q] = (c > 0 && f > 0) ? c / f : -1
+	}
+	print "  kill switch (chaosd: its own time for the kill; floor: its one batch; gone: until"
+	print "  the kernel is clean seen from outside, both with a process start: chaosctl, floor)"
+	for (i = 1; i <= 3; i++) {
+		N = i == 1 ? 1 : i == 2 ? 100 : 1000
+		c = p50("floor_kill_chaosd_" N); f = p50("floor_kill_floor_" N)
+		printf "    N=%-5d chaosd %9s  floor %9s  chaosd/floor %6s   gone: chaosd %9s, floor %9s (%s)\n", N, ms(c), ms(f), fratio(c, f), ms(p50("floor_kill_chaosd_" N "_gone")), ms(p50("floor_kill_floor_" N "_gone")), fratio(p50("floor_kill_chaosd_" N "_gone"), p50("floor_kill_floor_" N "_gone"))
+		fl["kill_" N] = (c > 0 && f > 0) ? c / f : -1
+	}
+	print ""
+}
+function floor_targets(    q, N, i) {
+	if (!("apply_p50" in fl)) return
+	print ""
+	print "Targets (issue 21), chaosd / floor, judged on the medians above"
+	for (i = 1; i <= 2; i++) {
+		q = i == 1 ? "p50" : "p99"
+		target("apply " q ": <= 2x the floor", fl["apply_" q] >= 0 ? sprintf("%.2fx", fl["apply_" q]) : "-", fl["apply_" q] >= 0 ? fl["apply_" q] <= 2 : -1)
+	}
+	for (i = 1; i <= 3; i++) {
+		N = i == 1 ? 1 : i == 2 ? 100 : 1000
+		target("kill switch, " N " faults: <= 1.5x the floor", fl["kill_" N] >= 0 ? sprintf("%.2fx", fl["kill_" N]) : "-", fl["kill_" N] >= 0 ? fl["kill_" N] <= 1.5 : -1)
+	}
+}
 END {
+	floor_table()
+	if (!n["kill_chaosd_1"] && !("apply_rt_p50" in v)) { floor_targets(); exit }
 	print "Kill switch: chaosctl kill issued -> none of chaosd'"'"'s objects left in the kernel"
 	print "(p50 and max over the repeats; baseline: the same objects deleted one tc process per"
 	print "change, and with one tc -batch)"
@@ -99,4 +142,5 @@ END {
 	w = ("idle_wakeups" in v) ? v["idle_wakeups"] - v["idle_watchdog_pings"] : -1
 	target("idle: no wakeups besides the watchdog", w >= 0 ? sprintf("%d in %.0f s", w, v["idle_seconds"]) : "-", ("idle_wakeups" in v) ? w <= 0 : -1)
 	target("idle: RSS under 4 MiB", ("rss_idle_kib" in v) ? sprintf("%d KiB", v["rss_idle_kib"]) : "-", ("rss_idle_kib" in v) ? v["rss_idle_kib"] < 4096 : -1)
+	floor_targets()
 }' "$raw"

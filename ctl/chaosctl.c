@@ -327,6 +327,25 @@ static void print_history(const struct proto_msg *m)
 		printf("The kill switch has never been used.\n");
 }
 
+/* "delayed 1234 packets (1.8 MB)": what the fault did so far, from the kernel's counters. */
+static const char *affected_text(const struct proto_msg *m, unsigned i, char *buf, size_t n)
+{
+	uint64_t packets = 0, bytes = 0;
+
+	(void)parse_u64_range(show(m, i, "affected_packets"), 0, UINT64_MAX, &packets);
+	(void)parse_u64_range(show(m, i, "affected_bytes"), 0, UINT64_MAX, &bytes);
+	if (bytes >= 1000000)
+		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f MB)", show(m, i, "affected"),
+				packets, packets == 1 ? "" : "s", (double)bytes / 1e6);
+	else if (bytes > 0)
+		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f kB)", show(m, i, "affected"),
+				packets, packets == 1 ? "" : "s", (double)bytes / 1e3);
+	else
+		snprintf(buf, n, "%s %" PRIu64 " packet%s", show(m, i, "affected"), packets,
+				packets == 1 ? "" : "s");
+	return buf;
+}
+
 static void print_status(const struct proto_msg *m)
 {
 	unsigned i = first_record(m);
@@ -350,21 +369,22 @@ static void print_status(const struct proto_msg *m)
 	}
 	for (; i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		uint64_t rem = 0;
-		char left[32];
+		char left[32], so_far[64];
 		if (!streq(m->fields[i].value, "fault"))
 			continue;
 		if (!any)
-			printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", "ID", "EDGE", "FAULT",
-					"DIR", "PARAMETERS", "LEFT", "MATCHED", "DELAYED",
-					"DROPPED");
+			printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", "ID", "EDGE", "FAULT", "DIR",
+					"PARAMETERS", "LEFT", "SO FAR");
 		any = true;
 		(void)parse_u64_range(show(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
-		printf("%-4s %-12s %-9s %-4s %-34s %8s %9s %8s %8s\n", show(m, i, "id"),
+		printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", show(m, i, "id"),
 				show(m, i, "edge"), show(m, i, "kind"), show(m, i, "direction"),
 				show(m, i, "describe"),
 				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
 						sizeof(left)),
-				show(m, i, "matched"), show(m, i, "delayed"), show(m, i, "dropped"));
+				affected_text(m, i, so_far, sizeof(so_far)));
+		if (*show(m, i, "warning"))
+			printf("     ! fault %s: %s\n", show(m, i, "id"), show(m, i, "warning"));
 	}
 	if (!any)
 		printf("No active faults.\n");
@@ -406,6 +426,20 @@ static int simple_request(uint16_t type, const char *key, const char *value)
 	r = request(verb, &w, &m);
 	proto_writer_done(&w);
 	return r;
+}
+
+/* The lease of a run that chaosctl run watches. A refusal needs no word of its own: the run
+ * ended between the watch and the renewal, or its lease lapsed, and the next watch says so
+ * (printing it would put an error document before the run's own with --json). */
+static void renew_run(const char *id)
+{
+	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
+	struct proto_writer w;
+
+	proto_writer_init(&w, PROTO_RENEW, PROTO_MAX_REQUEST);
+	proto_put(&w, "run", id);
+	(void)transact(PROTO_RENEW, &w, &m);
+	proto_writer_done(&w);
 }
 
 /* The dead-man lease: renew at a third of the lease while this process lives. If it is
@@ -513,10 +547,11 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 	uint64_t dur = 0;
 	char durs[32];
 	(void)parse_u64_range(show(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
-	printf("%s fault %s: %s on edge '%s' (%s), %s, reverts in %s\n", show(m, 0, "action"),
+	/* a fault without parameters (a partition) has no ", params" part */
+	printf("%s fault %s: %s on edge '%s' (%s)%s%s, reverts in %s\n", show(m, 0, "action"),
 			show(m, 0, "id"), show(m, 0, "kind"), show(m, 0, "edge"),
-			show(m, 0, "interface"), show(m, 0, "params"),
-			parse_format_duration(dur, durs, sizeof(durs)));
+			show(m, 0, "interface"), *show(m, 0, "params") ? ", " : "",
+			show(m, 0, "params"), parse_format_duration(dur, durs, sizeof(durs)));
 	if (f.lease_usec)
 		return hold_lease(get(m, 0, "id"), f.lease_usec);
 	return 0;
@@ -786,7 +821,16 @@ static void on_interrupt(int sig)
 
 /* Checks the file here first (every error with file:line, even without a daemon), then
  * sends it line by line. */
-static int scenario_request(const struct proto_verb *verb, const char *path,
+/* The value after option name in argv as given, NULL if it is not there. */
+static const char *option_value(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i + 1 < argc; i++)
+		if (streq(argv[i], name))
+			return argv[i + 1];
+	return NULL;
+}
+
+static int scenario_request(const struct proto_verb *verb, const char *path, const char *seed,
 		struct proto_msg **ret)
 {
 	_cleanup_(scenario_freep) struct scenario *sc = NULL;
@@ -820,6 +864,8 @@ static int scenario_request(const struct proto_verb *verb, const char *path,
 		return -ENOMEM;
 	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
 	proto_put(&w, "file", path);
+	if (seed)
+		proto_put(&w, "seed", seed);
 	proto_put_lines(&w, "line", buf, len);
 	r = request(verb, &w, ret);
 	proto_writer_done(&w);
@@ -834,13 +880,14 @@ static const char *fmt_dur(const char *usec_s, char *buf, size_t n)
 	return parse_format_duration(us / USEC_PER_SEC * USEC_PER_SEC, buf, n);
 }
 
-static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path)
+static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path,
+		const char *seed)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char a[32], b[32], c[32];
 	int r;
 
-	r = scenario_request(verb, path, &m);
+	r = scenario_request(verb, path, seed, &m);
 	if (r < 0)
 		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
 	if (arg_json)
@@ -861,6 +908,12 @@ static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, co
 			streq(show(m, 0, "lease_us"), "0") ? "" : ", lease ",
 			streq(show(m, 0, "lease_us"), "0") ? "" :
 							    fmt_dur(show(m, 0, "lease_us"), a, sizeof(a)));
+	printf("seed %s (chaosctl plan --seed %s shows this timeline again)\n", show(m, 0, "seed"),
+			show(m, 0, "seed"));
+	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
+		if (streq(m->fields[i].value, "step"))
+			printf("step %-10s %-12s %s\n", show(m, i, "name"), show(m, i, "edge"),
+					show(m, i, "trigger"));
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
 		if (streq(m->fields[i].value, "probe"))
 			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
@@ -961,7 +1014,7 @@ static int follow(const char *run_arg, bool own)
 		snprintf(id, sizeof(id), "%s", get(m, 0, "id"));
 		/* The run's lease (if it has one) lives as long as this loop. */
 		if (own && !streq(get(m, 0, "state"), "finished"))
-			(void)simple_request(PROTO_RENEW, "run", id);
+			renew_run(id);
 		(void)parse_u64_range(get(m, 0, "events"), 0, UINT32_MAX, &ev);
 		if (tty)
 			fputs("\r\033[K", stdout);
@@ -1020,10 +1073,11 @@ static int follow(const char *run_arg, bool own)
 static int verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
 		char **argv)
 {
+	const char *seed = option_value(argc, argv, "--seed");
 	struct args a;
 	int r = check_args(v, verb, argc, argv, &a);
 
-	return r > 0 ? r : plan_file(v, verb, argv[0]);
+	return r > 0 ? r : plan_file(v, verb, argv[0], seed);
 }
 
 static int verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
@@ -1058,12 +1112,13 @@ static int verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char id[REPORT_ID_MAX + 1];
+	const char *seed = option_value(argc, argv, "--seed");
 	struct args a;
 	int r = check_args(v, verb, argc, argv, &a);
 
 	if (r > 0)
 		return r;
-	r = scenario_request(verb, argv[0], &m);
+	r = scenario_request(verb, argv[0], seed, &m);
 	if (r < 0)
 		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
 	snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
@@ -1100,10 +1155,11 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ PROTO_PING, verb_simple, print_ping, {}, NULL, 0, false, false, JSON_PING },
 	{ PROTO_RENEW, verb_simple, print_renew, { { "--run", "run", NULL } }, "id", UINT_MAX, true,
 	  false, JSON_RENEW },
-	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" } }, "file", 1, true, true,
-	  JSON_RUN },
+	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" }, { "--seed", "seed", NULL } },
+	  "file", 1, true, true, JSON_RUN },
 	{ PROTO_VALIDATE, verb_plan, NULL, {}, "file", 1, true, false, JSON_VALIDATE },
-	{ PROTO_PLAN, verb_plan, NULL, {}, "file", 1, true, false, JSON_PLAN },
+	{ PROTO_PLAN, verb_plan, NULL, { { "--seed", "seed", NULL } }, "file", 1, true, false,
+	  JSON_PLAN },
 	{ PROTO_WATCH, verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH },
 	{ PROTO_ABORT, verb_simple, print_abort, {}, "run", 1, false, false, JSON_ABORT },
 	{ PROTO_REPORT, verb_report, NULL,

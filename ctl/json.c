@@ -9,10 +9,10 @@
  * against the schemas made strict (no field they do not list). */
 const struct json_doc json_docs[_JSON_DOC_MAX] = {
 	[JSON_INJECT] = { "chaosd.inject/1", "inject", "", " id duration_us " },
-	[JSON_STATUS] = { "chaosd.status/1", "status", " kill fault ",
+	[JSON_STATUS] = { "chaosd.status/2", "status", " kill fault ",
 			  " faults kill.uid kill.since_us kill.until_us fault.id fault.remaining_us "
 			  "fault.deadline_realtime_us fault.uid fault.matched fault.delayed "
-			  "fault.dropped " },
+			  "fault.dropped fault.affected_packets fault.affected_bytes fault.idle_us " },
 	[JSON_EDGES] = { "chaosd.edges/1", "edges", " edge ", "" },
 	[JSON_REVERT] = { "chaosd.revert/1", "revert", "", " reverted " },
 	[JSON_KILL] = { "chaosd.kill/1", "kill", "", " reverted elapsed_us for_us " },
@@ -24,7 +24,7 @@ const struct json_doc json_docs[_JSON_DOC_MAX] = {
 	[JSON_PING] = { "chaosd.ping/1", "ping", "", "" },
 	[JSON_VALIDATE] = { "chaosd.validate/1", "validate", "",
 			    " steps probes planned_us max_duration_us " },
-	[JSON_PLAN] = { "chaosd.plan/1", "plan", " probe action ",
+	[JSON_PLAN] = { "chaosd.plan/1", "plan", " probe action step ",
 			" steady_state_us method_us max_duration_us lease_us action.t_us " },
 	[JSON_RUN] = { "chaosd.run/1", "run --detach", "", "" },
 	[JSON_WATCH] = { "chaosd.watch/1", "run, watch", " probe fault event ",

@@ -31,6 +31,9 @@ struct audit_event {
 	const char *params;
 	const char *result; /* "ok" or the error text */
 	const char *run;    /* the scenario run that did it, or NULL */
+	/* A record for many faults (fault_id 0): their ids, "1 2 3", and per fault
+	 * "ID EDGE KIND PARAMS" joined by "; " in params. NULL: one fault. */
+	const char *ids;
 };
 
 void audit_log(const struct audit_event *ev);

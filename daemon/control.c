@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "control.h"
+#include "loop-time.h"
 #include "daemon.h"
 #include "requests.h"
 #include "timeutil.h"
@@ -36,6 +37,7 @@ struct client {
 	int fd;
 	sd_event_source *io;
 	sd_event_source *timer; /* request deadline, idle time, or reply not read */
+	uint64_t deadline;      /* CLOCK_MONOTONIC: when the timer closes the client */
 	sd_event_source *more;  /* defer: a complete request left in the buffer */
 	struct control_peer peer;
 	enum peer_class class;
@@ -147,7 +149,16 @@ static void set_waiting(struct client *cl, bool waiting)
 
 static void set_timer(struct client *cl, uint64_t usec)
 {
-	(void)sd_event_source_set_time(cl->timer, now_usec(CLOCK_MONOTONIC) + usec);
+	uint64_t armed;
+	int enabled;
+
+	cl->deadline = loop_now_usec(sd_event_source_get_event(cl->timer), CLOCK_MONOTONIC) + usec;
+	/* A later deadline leaves the timer where it is, and on_timer moves it on when it
+	 * fires early: moving it on every request would re-program the timerfd each time. */
+	if (sd_event_source_get_enabled(cl->timer, &enabled) >= 0 && enabled != SD_EVENT_OFF &&
+			sd_event_source_get_time(cl->timer, &armed) >= 0 && armed <= cl->deadline)
+		return;
+	(void)sd_event_source_set_time(cl->timer, cl->deadline);
 	(void)sd_event_source_set_enabled(cl->timer, SD_EVENT_ONESHOT);
 }
 
@@ -428,6 +439,12 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct client *cl = userdata;
+
+	if (usec < cl->deadline) {
+		(void)sd_event_source_set_time(es, cl->deadline);
+		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
 
 	log_debug("closing client uid %u pid %d: %s", (unsigned)cl->peer.cred.uid,
 			(int)cl->peer.cred.pid, out_pending(cl) ? "its reply was not read in time" :

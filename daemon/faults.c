@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "faults.h"
+#include "loop-time.h"
 #include "flowsel.h"
 #include "parse.h"
 #include "timeutil.h"
@@ -25,6 +26,9 @@ struct faults {
 	 * by a binary search instead of a look at all of them (edge_faults). */
 	struct active_fault **by_edge;
 	unsigned n_by_edge, cap_by_edge;
+	/* Edges whose netem drains after a revert (see struct drain): few at a time. */
+	struct drain **drains;
+	unsigned n_drains;
 };
 
 int faults_new(sd_event *event, struct journal *journal, struct kernel kernel,
@@ -46,11 +50,14 @@ int faults_new(sd_event *event, struct journal *journal, struct kernel kernel,
 	return 0;
 }
 
+static void drain_drop_all(struct faults *f);
+
 static struct active_fault *active_fault_free(struct active_fault *af)
 {
 	if (!af)
 		return NULL;
 	sd_event_source_disable_unref(af->timer);
+	free(af->ct_ids);
 	free(af);
 	return NULL;
 }
@@ -63,6 +70,7 @@ struct faults *faults_free(struct faults *f)
 		active_fault_free(f->list[i]);
 	free(f->list);
 	free(f->by_edge);
+	drain_drop_all(f);
 	sd_event_unref(f->event);
 	free(f);
 	return NULL;
@@ -121,18 +129,141 @@ static void unrecorded(struct faults *f, int err, const char *fmt, ...)
 
 /* ------------------------------------------------------------------ the kernel's side */
 
+/* The two directions, in the order of the per-direction arrays (out, in). */
+static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
+
 static bool dir_has(enum fault_direction d, enum fault_direction bit)
 {
 	return (d & bit) != 0;
 }
 
-/* Make the kernel carry the merge of `list` for one edge and direction. */
-static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
-		enum fault_direction dir, struct active_fault *const *list, unsigned n,
-		struct diag *d)
+/* ------------------------------------------------------------------ lossless revert */
+
+/* Deleting a netem drops the packets it holds (TCP resends them after its retransmission
+ * timeout, a connect waits for the SYN retry), and lowering its delay in place would let new
+ * packets overtake them (dup ACKs, spurious fast retransmits). So a revert that takes delay off
+ * an edge keeps the edge's netem for the longest time a packet can spend in it, carrying what
+ * the remaining faults ask for plus a rate so high it costs nothing: with a rate, netem queues
+ * each new packet behind the last one it holds, so nothing is lost or overtaken. Once the delay
+ * is over and its queue is empty, the edge gets exactly its faults (or nothing). The kill
+ * switch, a reload, a move and a vanished interface do not wait. A crash meanwhile is safe: the fault is already out of the journal, and a restart's
+ * cleanup removes every object chaosd owns. */
+#define DRAIN_RATE_BYTES  (100ULL * 1000 * 1000 * 1000 / 8) /* 100 Gbit/s: 120 ns a packet */
+#define DRAIN_MARGIN_USEC (100 * USEC_PER_MSEC)
+#define DRAIN_MAX_USEC    (60 * USEC_PER_SEC)
+#define DRAIN_PKT_BYTES   1514 /* a queued packet's size for the time a rate takes to send it */
+#define DRAIN_QUEUE_USEC  (10 * USEC_PER_SEC)
+#define DRAIN_UNCLASSIFY_USEC (100 * USEC_PER_MSEC)
+#define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
+
+struct drain {
+	struct edge edge;
+	uint64_t edge_hash;
+	int ifindex;
+	uint32_t limit[2]; /* per direction (out, in): the queue it may hold; 0: not draining */
+	bool held[2];      /* the direction drained: its netem existed */
+	/* After the delay, the netem stays as it is until its queue is empty: where chaosd's
+	 * path is the bottleneck (a slow machine) a standing queue outlives the delay. Waited
+	 * for up to this (0: the delay is not over yet). */
+	uint64_t empty_until_mono_usec;
+	/* Then a direction left without faults first stops getting packets (its classification
+	 * goes), and DRAIN_UNCLASSIFY_USEC later its objects: none is inside them then. */
+	bool unclassified[2];
+	uint32_t flows;
+	uint64_t until_mono_usec;
+	sd_event_source *timer;
+	struct faults *owner;
+};
+
+static struct drain *drain_find(const struct faults *f, const char *edge, int ifindex)
+{
+	for (unsigned i = 0; i < f->n_drains; i++)
+		if (f->drains[i]->ifindex == ifindex && streq(f->drains[i]->edge.name, edge))
+			return f->drains[i];
+	return NULL;
+}
+
+/* cfg, made to keep what netem holds in order and in its queue. */
+static void drain_order(struct netem_config *cfg, uint32_t limit)
+{
+	if (!cfg->rate_bytes_per_sec)
+		cfg->rate_bytes_per_sec = DRAIN_RATE_BYTES;
+	cfg->limit = MAX(cfg->limit, limit);
+}
+
+static void drain_free(struct faults *f, struct drain *dr)
+{
+	for (unsigned i = 0; i < f->n_drains; i++)
+		if (f->drains[i] == dr) {
+			f->drains[i] = f->drains[--f->n_drains];
+			break;
+		}
+	sd_event_source_disable_unref(dr->timer);
+	free(dr);
+}
+
+static void drain_drop_all(struct faults *f)
+{
+	while (f->n_drains > 0)
+		drain_free(f, f->drains[0]);
+	free(f->drains);
+	f->drains = NULL;
+}
+
+/* The longest a packet can still spend in a netem that carried `before` once it carries
+ * `after`: 0 if after delays as much (nothing can overtake). */
+static uint64_t drain_hold_usec(struct faults *f, const struct edge *e, int ifindex,
+		enum fault_direction dir, const struct netem_config *before,
+		const struct netem_config *after)
+{
+	/* netem's jitter with a distribution table reaches about 4 times its value */
+	int64_t max_before = before->latency_ns + 4 * before->jitter_ns;
+	int64_t max_after = after->latency_ns + 4 * after->jitter_ns;
+	bool rate_gone = before->rate_bytes_per_sec &&
+			after->rate_bytes_per_sec != before->rate_bytes_per_sec;
+	uint64_t hold = 0;
+
+	if (max_before <= max_after && !rate_gone)
+		return 0;
+	hold = (uint64_t)MAX(max_before, 0) / 1000;
+	if (rate_gone) {
+		struct datapath_stats st = {};
+		if (f->kernel.ops->netem_stats(f->kernel.userdata, e, ifindex, dir, &st) >= 0)
+			hold += st.qlen * DRAIN_PKT_BYTES * USEC_PER_SEC / before->rate_bytes_per_sec;
+	}
+	return MIN(hold + DRAIN_MARGIN_USEC, DRAIN_MAX_USEC);
+}
+
+/* The edge's netem counters over af's directions. */
+static void netem_sum(struct faults *f, const struct active_fault *af, struct datapath_stats *ret)
+{
+	
+	*ret = (struct datapath_stats){};
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct datapath_stats st = {};
+		if (!dir_has(af->fault.direction, dirs[i]) ||
+				f->kernel.ops->netem_stats(f->kernel.userdata, &af->edge, af->ifindex,
+						dirs[i], &st) < 0)
+			continue;
+		ret->packets += st.packets;
+		ret->bytes += st.bytes;
+		ret->drops += st.drops;
+	}
+}
+
+/* A counter since base; a netem made anew since (counters from 0) counts from there. */
+static uint64_t since(uint64_t now, uint64_t base)
+{
+	return now >= base ? now - base : now;
+}
+
+/* The merge of the netem faults of `list` on edge e in direction dir; *ret_k: how many (0: none,
+ * and *ret_cfg is all zero). */
+static int merge_dir(const struct edge *e, enum fault_direction dir, uint64_t link_rate_bps,
+		struct active_fault *const *list, unsigned n, struct netem_config *ret_cfg,
+		const struct fault **ret_first, unsigned *ret_k, struct diag *d)
 {
 	const struct fault *sel[_FAULT_KIND_MAX];
-	struct netem_config cfg;
 	unsigned k = 0;
 	int r;
 
@@ -145,14 +276,44 @@ static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 			return diag_add(d, -EEXIST, "edge '%s': too many faults", e->name);
 		sel[k++] = &af->fault;
 	}
+	*ret_cfg = (struct netem_config){ .dist = FAULT_DIST_UNIFORM };
+	*ret_first = k ? sel[0] : NULL;
+	*ret_k = k;
 	if (k == 0)
-		return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
-	r = fault_merge_netem(sel, k, f->link_rate_bps, &cfg, d);
+		return 0;
+	r = fault_merge_netem(sel, k, link_rate_bps, ret_cfg, d);
+	return r < 0 ? r : 0;
+}
+
+/* Make the kernel carry the merge of `list` for one edge and direction. While the edge drains
+ * (see struct drain) its netem stays, ordered behind what it still holds. */
+static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
+		enum fault_direction dir, struct active_fault *const *list, unsigned n,
+		struct diag *d)
+{
+	struct drain *dr = drain_find(f, e->name, ifindex);
+	const struct fault *first;
+	struct netem_config cfg;
+	unsigned k;
+	int r;
+
+	r = merge_dir(e, dir, f->link_rate_bps, list, n, &cfg, &first, &k, d);
 	if (r < 0)
 		return r;
+	if (dr && dr->unclassified[dir == FAULT_DIR_IN] && k > 0) {
+		/* a fault came back while the edge's traffic was off its netem: made anew */
+		r = f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
+		if (r < 0)
+			return r;
+		dr->unclassified[dir == FAULT_DIR_IN] = false;
+	}
+	if (dr && dr->limit[dir == FAULT_DIR_IN] > 0)
+		drain_order(&cfg, dr->limit[dir == FAULT_DIR_IN]);
+	else if (k == 0)
+		return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, NULL, 0, d);
 	/* one share for the edge (check_flows), so the first fault's is every fault's */
 	return f->kernel.ops->set_netem(f->kernel.userdata, e, ifindex, dir, &cfg,
-			fault_flows(sel[0]), d);
+			first ? fault_flows(first) : (dr ? dr->flows : FLOWSEL_ALL), d);
 }
 
 static int sync_partitions(struct faults *f, struct active_fault *const *list, unsigned n,
@@ -173,6 +334,10 @@ static int sync_partitions(struct faults *f, struct active_fault *const *list, u
 		parts[k].direction = af->fault.direction;
 		parts[k].id = af->id;
 		parts[k].flows = fault_flows(&af->fault);
+		parts[k].mode = af->fault.mode;
+		parts[k].connections = af->fault.connections;
+		parts[k].ct_ids = af->ct_ids;
+		parts[k].n_ct_ids = af->n_ct_ids;
 		k++;
 	}
 	return f->kernel.ops->sync_partitions(f->kernel.userdata, parts, k, d);
@@ -241,8 +406,7 @@ static int transition_edge(struct faults *f, const struct edge *e, int ifindex,
 		struct active_fault *const *old, unsigned n_old, struct active_fault *const *new,
 		unsigned n_new, bool partition, struct diag *d)
 {
-	static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
-	unsigned done = 0;
+		unsigned done = 0;
 	int r;
 
 	r = check_flows(e, old, n_old, new, n_new, d);
@@ -416,6 +580,218 @@ void faults_format_params(const struct fault *fault, char *buf, size_t n)
 	fault_foreach_param(fault, append_param, &p);
 }
 
+/* After a partition ends, the entries of its edge's flows that never saw a reply go, so the
+ * next packet of such a flow starts afresh. Best effort: the partition is gone either way. */
+static void flush_conntrack(struct faults *f, const struct active_fault *af)
+{
+	struct diag d;
+	unsigned deleted = 0;
+
+	if (!f->kernel.ops->conntrack_flush)
+		return;
+	diag_init(&d);
+	if (f->kernel.ops->conntrack_flush(f->kernel.userdata, &af->edge, &deleted, &d) < 0)
+		log_error("fault %" PRIu64 " on edge '%s' reverted, but its stale conntrack entries "
+				"stay: %s", af->id, af->edge.name, diag_text(&d));
+	else if (deleted > 0)
+		log_info("fault %" PRIu64 " on edge '%s': %u conntrack entries without a reply "
+				"removed", af->id, af->edge.name, deleted);
+}
+
+/* ------------------------------------------------------------------ lossless revert, 2 */
+
+static int on_drained(sd_event_source *es, uint64_t usec, void *userdata);
+
+/* Keep e's netem on ifindex draining for hold_usec[] (out, in) with what limit[] it held. The
+ * caller syncs the edge next. */
+static int drain_start(struct faults *f, const struct edge *e, int ifindex,
+		const uint64_t hold_usec[2], const uint32_t limit[2], uint32_t flows,
+		struct drain **ret_new)
+{
+	struct drain *dr = drain_find(f, e->name, ifindex);
+	uint64_t until = now_usec(CLOCK_MONOTONIC) + MAX(hold_usec[0], hold_usec[1]);
+	int r;
+
+	*ret_new = NULL;
+	if (!dr) {
+		struct drain **a = reallocarray(f->drains, f->n_drains + 1, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		f->drains = a;
+		dr = calloc(1, sizeof(*dr));
+		if (!dr)
+			return -ENOMEM;
+		dr->edge = *e;
+		dr->edge_hash = edge_name_hash(e->name);
+		dr->ifindex = ifindex;
+		dr->owner = f;
+		r = sd_event_add_time(f->event, &dr->timer, CLOCK_MONOTONIC, until,
+				10 * USEC_PER_MSEC, on_drained, dr);
+		if (r < 0) {
+			free(dr);
+			return r;
+		}
+		f->drains[f->n_drains++] = dr;
+		*ret_new = dr;
+	} else if (until > dr->until_mono_usec) {
+		(void)sd_event_source_set_time(dr->timer, until);
+		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
+	}
+	if (dr->empty_until_mono_usec) { /* waiting for the queue: the new delay first */
+		(void)sd_event_source_set_time(dr->timer, until);
+		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
+		dr->empty_until_mono_usec = 0;
+	}
+	dr->until_mono_usec = MAX(dr->until_mono_usec, until);
+	dr->flows = flows;
+	for (unsigned i = 0; i < 2; i++)
+		if (hold_usec[i]) {
+			dr->limit[i] = MAX(dr->limit[i], limit[i]);
+			dr->held[i] = true;
+		}
+	return 0;
+}
+
+/* Whether a direction of dr's edge that drained still holds packets (read now: a cached
+ * count from up to DP_STATS_USEC ago could say empty while a standing queue is there). */
+static bool drain_queued(struct faults *f, const struct drain *dr)
+{
+		__typeof__(f->kernel.ops->netem_stats) stats = f->kernel.ops->netem_stats_now ?
+			f->kernel.ops->netem_stats_now : f->kernel.ops->netem_stats;
+
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct datapath_stats st = {};
+		if (dr->held[i] && stats(f->kernel.userdata, &dr->edge, dr->ifindex, dirs[i],
+						&st) >= 0 && st.qlen > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Take the traffic of dr's directions that are left without faults off their netem, once;
+ * returns how many it did now (0: done before, or nothing to do, or it failed: the removal
+ * then goes ahead). */
+static int drain_unclassify(struct faults *f, struct drain *dr, struct active_fault *const *mine,
+		unsigned n, struct diag *d)
+{
+		int done = 0;
+
+	if (!f->kernel.ops->unclassify)
+		return 0;
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct netem_config cfg;
+		const struct fault *first;
+		unsigned k;
+
+		if (!dr->held[i] || dr->unclassified[i] ||
+				merge_dir(&dr->edge, dirs[i], f->link_rate_bps, mine, n, &cfg, &first,
+						&k, d) < 0 || k > 0)
+			continue;
+		dr->unclassified[i] = true;
+		if (f->kernel.ops->unclassify(f->kernel.userdata, &dr->edge, dirs[i], d) >= 0)
+			done++;
+	}
+	return done;
+}
+
+/* Drained: the edge gets exactly what its faults on that interface ask for. */
+static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
+{
+		struct drain *dr = userdata;
+	struct faults *f = dr->owner;
+	_cleanup_free_ struct active_fault **mine = NULL;
+	struct active_fault *const *list;
+	unsigned n_list, n = 0;
+	struct diag d;
+	int r = 0;
+
+	if (!dr->empty_until_mono_usec)
+		dr->empty_until_mono_usec = now_usec(CLOCK_MONOTONIC) + DRAIN_QUEUE_USEC;
+	if (now_usec(CLOCK_MONOTONIC) < dr->empty_until_mono_usec && drain_queued(f, dr)) {
+		(void)sd_event_source_set_time_relative(es, DRAIN_POLL_USEC);
+		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	list = edge_faults(f, dr->edge_hash, &n_list);
+	mine = calloc(n_list ? n_list : 1, sizeof(*mine));
+	if (!mine)
+		r = -ENOMEM;
+	for (unsigned i = 0; mine && i < n_list; i++)
+		if (streq(list[i]->edge.name, dr->edge.name) && list[i]->ifindex == dr->ifindex)
+			mine[n++] = list[i];
+	diag_init(&d);
+	if (r >= 0 && drain_unclassify(f, dr, mine, n, &d) > 0) {
+		(void)sd_event_source_set_time_relative(es, DRAIN_UNCLASSIFY_USEC);
+		(void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	/* sync_netem_dir: no longer draining, exactly the faults */
+	dr->limit[0] = dr->limit[1] = 0;
+	dr->held[0] = dr->held[1] = false;
+	for (unsigned i = 0; r >= 0 && i < ELEMENTSOF(dirs); i++)
+		r = sync_netem_dir(f, &dr->edge, dr->ifindex, dirs[i], mine, n, &d);
+	if (r < 0) {
+		/* Its objects must not outlive the faults: try again shortly. */
+		log_error("edge '%s': removing its drained netem failed, retrying in 1s: %s",
+				dr->edge.name, r == -ENOMEM ? strerror(ENOMEM) : diag_text(&d));
+		sd_event_source_set_time_relative(es, USEC_PER_SEC);
+		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	drain_free(f, dr);
+	changed(f);
+	return 0;
+}
+
+/* Reverts that must not wait for a queue to drain. */
+static bool revert_immediate(const char *action)
+{
+	return strncmp(action, "kill", 4) == 0 || streq(action, "move") ||
+			streq(action, "interface-gone") || streq(action, "reload");
+}
+
+/* Before fault af leaves its edge (cur: the edge's faults now, rest: without af): start or
+ * extend the edge's drain if af takes delay away; a revert that does not wait ends it instead.
+ * *ret_new: a drain this call started (to drop if the revert fails). */
+static int drain_prepare(struct faults *f, const struct active_fault *af,
+		struct active_fault *const *cur, unsigned n_cur, struct active_fault *const *rest,
+		unsigned n_rest, bool immediate, struct drain **ret_new, struct diag *d)
+{
+		uint64_t hold[2] = {};
+	uint32_t limit[2] = {}, flows = FLOWSEL_ALL;
+	int r;
+
+	*ret_new = NULL;
+	if (immediate) {
+		struct drain *dr = drain_find(f, af->edge.name, af->ifindex);
+		if (dr)
+			drain_free(f, dr);
+		return 0;
+	}
+	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
+		struct netem_config before, after;
+		const struct fault *first, *other;
+		unsigned k;
+
+		if (!dir_has(af->fault.direction, dirs[i]))
+			continue;
+		r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, cur, n_cur, &before, &first,
+				&k, d);
+		if (r >= 0)
+			r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, rest, n_rest, &after,
+					&other, &k, d);
+		if (r < 0)
+			return r;
+		hold[i] = drain_hold_usec(f, &af->edge, af->ifindex, dirs[i], &before, &after);
+		limit[i] = before.limit;
+		if (first)
+			flows = fault_flows(first);
+	}
+	if (!hold[0] && !hold[1])
+		return 0;
+	return drain_start(f, &af->edge, af->ifindex, hold, limit, flows, ret_new);
+}
+
 /* Remove fault i from the kernel and the registry. */
 static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid, pid_t pid,
 		struct diag *d)
@@ -423,6 +799,7 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	struct active_fault *af = f->list[i];
 	_cleanup_free_ struct active_fault **cur = NULL, **rest = NULL;
 	bool part = af->fault.kind == FAULT_PARTITION;
+	struct drain *drain = NULL;
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
 	char params[512];
 	unsigned n = 0, n_cur = 0;
@@ -450,7 +827,16 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	r = journal_fault_remove(f->journal, af->id);
 	if (r < 0)
 		unrecorded(f, r, "the revert of fault %" PRIu64 " could not be recorded", af->id);
+	if (!part) {
+		r = drain_prepare(f, af, cur, n_cur, rest, n, revert_immediate(action), &drain, d);
+		if (r < 0) {
+			f->metrics->revert_failed[af->fault.kind]++;
+			return r;
+		}
+	}
 	r = transition_edge(f, &af->edge, af->ifindex, cur, n_cur, rest, n, part, d);
+	if (r < 0 && drain)
+		drain_free(f, drain);
 	faults_format_params(&af->fault, params, sizeof(params));
 	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
 			.fault_id = af->id, .edge = af->edge.name,
@@ -463,6 +849,8 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	f->metrics->reverted[af->fault.kind]++;
 	f->metrics->last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
 	f->metrics->have_last_revert = true;
+	if (part)
+		flush_conntrack(f, af);
 	memmove(&f->list[i], &f->list[i + 1], (f->n - i - 1) * sizeof(*f->list));
 	f->n--;
 	by_edge_remove(f, af);
@@ -549,6 +937,46 @@ int faults_renew(struct faults *f, uint64_t id, struct diag *d)
 	return 0;
 }
 
+/* One audit record for every fault of the registry (a kill switch of 1000 faults writes one
+ * line, not 1000): their ids, and per fault its edge, kind and parameters. */
+static void audit_many(struct faults *f, const char *why, uid_t uid, pid_t pid,
+		const char *result)
+{
+	_cleanup_free_ char *ids = NULL, *list = NULL;
+	size_t ids_len = 0, list_len = 0;
+	bool one_edge = true;
+	FILE *mi, *ml;
+	char params[512];
+
+	if (f->n == 0)
+		return;
+	mi = open_memstream(&ids, &ids_len);
+	ml = mi ? open_memstream(&list, &list_len) : NULL;
+	if (!ml) {
+		if (mi)
+			fclose(mi);
+		log_error("%s: no memory for the audit record of %u faults", why, f->n);
+		return;
+	}
+	for (unsigned i = 0; i < f->n; i++) {
+		const struct active_fault *af = f->list[i];
+		if (!streq(af->edge.name, f->list[0]->edge.name))
+			one_edge = false;
+		faults_format_params(&af->fault, params, sizeof(params));
+		fprintf(mi, "%s%" PRIu64, i ? " " : "", af->id);
+		fprintf(ml, "%s%" PRIu64 " %s %s %s", i ? "; " : "", af->id, af->edge.name,
+				fault_kind_to_string(af->fault.kind), params);
+	}
+	if ((fclose(mi) | fclose(ml)) != 0) {
+		log_error("%s: no memory for the audit record of %u faults", why, f->n);
+		return;
+	}
+	/* One edge (a stop with faults on db only): the record names it, as a single revert's does. */
+	audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid, .ids = ids,
+			.edge = one_edge ? f->list[0]->edge.name : NULL, .params = list,
+			.result = result });
+}
+
 int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, struct diag *d)
 {
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
@@ -568,17 +996,14 @@ int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, s
 	/* Everything chaosd owns goes in one pass (one batch per kind of object), whatever the
 	 * registry says: this is also what clears leftovers of a fault whose own revert failed. */
 	r = f->kernel.ops->remove_all(f->kernel.userdata, d);
+	/* remove_all took the draining netems too; a drain's end must not bring anything back */
+	drain_drop_all(f);
 	if (r < 0)
 		log_error("%s: reverting everything failed for some objects: %s", why,
 				diag_text(d));
+	audit_many(f, why, uid, pid, r < 0 ? diag_text(d) : "ok");
 	for (unsigned i = 0; i < f->n; i++) {
 		struct active_fault *af = f->list[i];
-		char params[512];
-		faults_format_params(&af->fault, params, sizeof(params));
-		audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid,
-				.fault_id = af->id, .edge = af->edge.name,
-				.fault = fault_kind_to_string(af->fault.kind), .params = params,
-				.result = r < 0 ? diag_text(d) : "ok" });
 		if (r < 0) {
 			f->metrics->revert_failed[af->fault.kind]++;
 			continue;
@@ -625,13 +1050,16 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 {
 	_cleanup_free_ struct active_fault **next = NULL, **old = NULL;
 	_cleanup_free_ struct active_fault *fresh = NULL;
+	_cleanup_free_ uint32_t *ct_ids = NULL;
 	struct active_fault *af, *existing = NULL, saved;
-	uint64_t now_rt = now_usec(CLOCK_REALTIME), now_mono = now_usec(CLOCK_MONOTONIC);
+	uint64_t now_rt = loop_now_usec(f->event, CLOCK_REALTIME);
+	uint64_t now_mono = loop_now_usec(f->event, CLOCK_MONOTONIC);
 	uint64_t hash = edge_name_hash(e->name);
 	bool part = fault->kind == FAULT_PARTITION;
 	struct active_fault *const *mine, *const *list;
 	char params[512];
-	unsigned n = 0, n_old, n_mine, n_list;
+	unsigned n = 0, n_old, n_mine, n_list, n_ct_ids = 0;
+	bool take_ids = false;
 	int r;
 
 	/* First: it may move the index that mine points into. */
@@ -651,6 +1079,17 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 				existing->run[0] ? "owned by scenario run '" : "injected by hand",
 				existing->run, existing->run[0] ? "' (chaosctl abort to end the run)" :
 				" (revert it first)");
+
+	/* connections = established cuts the connections open when the partition began: taken
+	 * once, when it becomes such a partition. */
+	if (part && fault->connections == FAULT_CONN_ESTABLISHED &&
+			!(existing && existing->fault.connections == FAULT_CONN_ESTABLISHED) &&
+			f->kernel.ops->conntrack_ids) {
+		r = f->kernel.ops->conntrack_ids(f->kernel.userdata, e, &ct_ids, &n_ct_ids, d);
+		if (r < 0)
+			return r;
+		take_ids = true;
+	}
 
 	/* An edge's netem state depends on its own faults only, so the kernel's move is worked
 	 * out from those (a request costs the same with 1 or 1000 other faults); partitions
@@ -679,6 +1118,10 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	af->ifindex = ifindex;
 	snprintf(af->ifname, sizeof(af->ifname), "%s", ifname);
 	af->fault = *fault;
+	if (take_ids) { /* owned by ct_ids until it is certain to stay */
+		af->ct_ids = ct_ids;
+		af->n_ct_ids = n_ct_ids;
+	}
 	af->uid = uid;
 	af->pid = pid;
 	af->created_realtime_usec = now_rt;
@@ -741,10 +1184,18 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 			(void)journal_fault_remove(f->journal, af->id);
 			return -ENOMEM;
 		}
+		if (!part)
+			netem_sum(f, af, &af->base);
+		af->seen_mono_usec = now_mono;
 		f->list = nf;
 		f->list[f->n++] = fresh;
 		by_edge_add(f, TAKE_PTR(fresh));
 		f->next_id = MAX(f->next_id, af->id + 1);
+	}
+	if (take_ids) {
+		if (existing)
+			free(saved.ct_ids);
+		TAKE_PTR(ct_ids);
 	}
 	f->metrics->applied[fault->kind]++;
 	r = arm_timer(f, af);
@@ -755,6 +1206,39 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	*ret_af = af;
 	*ret_updated = existing != NULL;
 	return 0;
+}
+
+void faults_affected(struct faults *f, struct active_fault *af, struct faults_affected *ret)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	struct datapath_stats st;
+
+	*ret = (struct faults_affected){ .verb = "passed" };
+	switch (af->fault.kind) {
+	case FAULT_PARTITION:
+		ret->verb = "dropped";
+		(void)f->kernel.ops->partition_drops(f->kernel.userdata, af->id, &ret->packets);
+		break;
+	case FAULT_LOSS:
+		ret->verb = "dropped";
+		netem_sum(f, af, &st);
+		ret->packets = since(st.drops, af->base.drops);
+		break;
+	default:
+		if (af->fault.kind == FAULT_LATENCY || af->fault.kind == FAULT_REORDER)
+			ret->verb = "delayed";
+		else if (af->fault.kind == FAULT_RATE)
+			ret->verb = "paced";
+		netem_sum(f, af, &st);
+		ret->packets = since(st.packets, af->base.packets);
+		ret->bytes = since(st.bytes, af->base.bytes);
+		break;
+	}
+	if (ret->packets != af->seen_count) {
+		af->seen_count = ret->packets;
+		af->seen_mono_usec = now;
+	}
+	ret->idle_usec = now > af->seen_mono_usec ? now - af->seen_mono_usec : 0;
 }
 
 void faults_stats(struct faults *f, const struct active_fault *af, uint64_t *ret_matched,
@@ -812,6 +1296,10 @@ void faults_interface_deleted(struct faults *f, int ifindex, const char *name)
 		active_fault_free(af);
 		dropped++;
 	}
+	/* the kernel took the draining netems with the interface */
+	for (unsigned i = f->n_drains; i-- > 0;)
+		if (f->drains[i]->ifindex == ifindex)
+			drain_free(f, f->drains[i]);
 	if (dropped == 0)
 		return;
 	log_warning("interface '%s' (index %d) was deleted under %u fault(s): dropping them, the "

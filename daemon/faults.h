@@ -29,6 +29,10 @@ struct active_fault {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	struct fault fault;
+	/* partition with connections = established: conntrack ids of the connections open when
+	 * it began (owned) */
+	uint32_t *ct_ids;
+	unsigned n_ct_ids;
 	uint64_t created_realtime_usec;
 	uint64_t deadline_realtime_usec;
 	uint64_t deadline_mono_usec;
@@ -38,7 +42,25 @@ struct active_fault {
 	char run[REPORT_ID_MAX + 1]; /* the scenario run that owns it, "" if none */
 	sd_event_source *timer;
 	struct faults *owner;
+	/* The edge's netem counters when it was applied (its own counters start there), and when
+	 * they last moved (faults_affected). */
+	struct datapath_stats base;
+	uint64_t seen_count, seen_mono_usec;
 };
+
+/* What one fault did so far, from the kernel's counters of the objects that carry it: the
+ * partition's own nftables rule, or the edge's netem read by what the fault does there (a
+ * latency fault delayed what netem sent, a loss fault dropped what netem dropped). */
+struct faults_affected {
+	const char *verb;   /* "delayed", "dropped", "paced", "passed" (duplicate, corrupt) */
+	uint64_t packets;
+	uint64_t bytes;     /* 0 where the kernel does not count them (partition, loss) */
+	uint64_t idle_usec; /* since the count last moved, or since the fault was applied */
+};
+/* A fault whose count has not moved for this long is flagged in status and the report. */
+#define FAULTS_IDLE_USEC (30 * USEC_PER_SEC)
+#define FAULTS_IDLE_TEXT "no packet matched in 30 s: check the destination, the route and the " \
+			 "address family"
 
 struct faults_hooks {
 	void *userdata;
@@ -95,6 +117,7 @@ int faults_adoptable(const struct journal_fault *jf, uint64_t now_realtime_usec,
 
 /* "key=value ..." of a fault's parameters. */
 void faults_format_params(const struct fault *fault, char *buf, size_t n);
+void faults_affected(struct faults *f, struct active_fault *af, struct faults_affected *ret);
 /* What the kernel counted for af: packets seen, dropped, queued now. */
 void faults_stats(struct faults *f, const struct active_fault *af, uint64_t *ret_matched,
 		uint64_t *ret_dropped, uint64_t *ret_delayed);

@@ -28,7 +28,19 @@ struct kernel_ops {
 	int (*resolve_ifindex)(void *k, const struct edge *e, int *ret_ifindex, struct diag *d);
 	int (*netem_stats)(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
 			struct datapath_stats *ret);
+	/* The same read from the kernel now, not from the short-lived cache. May be NULL. */
+	int (*netem_stats_now)(void *k, const struct edge *e, int ifindex,
+			enum fault_direction dir, struct datapath_stats *ret);
 	int (*partition_drops)(void *k, uint64_t id, uint64_t *ret);
+	/* Conntrack (NULL: none, as in tests): the ids of e's connections now; remove e's entries
+	 * that never saw a reply, returning how many. */
+	int (*conntrack_ids)(void *k, const struct edge *e, uint32_t **ret_ids, unsigned *ret_n,
+			struct diag *d);
+	int (*conntrack_flush)(void *k, const struct edge *e, unsigned *ret_deleted,
+			struct diag *d);
+	/* The edge's traffic no longer reaches its netem, which stays (datapath_unclassify). */
+	int (*unclassify)(void *k, const struct edge *e, enum fault_direction dir,
+			struct diag *d);
 };
 
 struct kernel {

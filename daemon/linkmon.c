@@ -45,12 +45,19 @@ static bool quiet(struct linkmon *m)
 			(errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+static int on_monitor(sd_event_source *es, int fd, uint32_t revents, void *userdata);
+
 int linkmon_resolve_ifindex(struct linkmon *m, const struct edge *e, int *ret_ifindex,
 		struct diag *d)
 {
 	struct kernel_netlink *kn = &m->server->kn;
 	int ifindex, r;
 
+	/* What the monitor has queued is read now: sd-event dispatches one source per loop
+	 * iteration, and back-to-back requests (a higher priority) would keep it unread, and
+	 * the cache unused, for as long as they come. */
+	for (unsigned i = 0; e->ifname[0] && i < 16 && !quiet(m); i++)
+		(void)on_monitor(m->source, mnl_socket_get_fd(m->sock), EPOLLIN, m);
 	if (e->ifname[0] && quiet(m))
 		for (unsigned i = 0; i < m->n_cache; i++)
 			if (streq(m->cache[i].name, e->ifname)) {
@@ -113,9 +120,9 @@ static int on_monitor(sd_event_source *es, int fd, uint32_t revents, void *userd
 	ssize_t got;
 	int n;
 
-	m->n_cache = 0; /* whatever it says, names are asked from the kernel again */
 	got = mnl_socket_recvfrom(m->sock, buf, sizeof(buf));
 	if (got < 0) {
+		m->n_cache = 0; /* what was lost may have renamed one */
 		/* ENOBUFS: events were lost; re-checking routes covers the moves we missed. */
 		if (errno == ENOBUFS)
 			sd_event_source_set_enabled(m->route_check, SD_EVENT_ONESHOT);
@@ -131,6 +138,7 @@ static int on_monitor(sd_event_source *es, int fd, uint32_t revents, void *userd
 		switch (nlh->nlmsg_type) {
 		case RTM_NEWLINK:
 		case RTM_DELLINK:
+			m->n_cache = 0; /* names are asked from the kernel again */
 			ifi = mnl_nlmsg_get_payload(nlh);
 			mnl_attr_for_each(attr, nlh, sizeof(*ifi))
 				if (mnl_attr_get_type(attr) == IFLA_IFNAME &&

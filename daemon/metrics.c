@@ -94,6 +94,24 @@ static unsigned count_faults(const struct metrics_state *st, const char *edge, i
 	return n;
 }
 
+/* One sample per active fault: what it affected (affected), or whether it is idle. */
+static void render_per_fault(struct out *o, const struct metrics_state *st, bool affected)
+{
+	for (unsigned i = 0; i < st->n_faults; i++) {
+		const struct metrics_fault *mf = &st->faults[i];
+		char id[24];
+		snprintf(id, sizeof(id), "%" PRIu64, mf->id);
+		const char *const l[] = { "id", id, "edge", mf->edge, "kind",
+			fault_kind_to_string(mf->kind), affected ? "affected" : NULL,
+			mf->affected ? mf->affected : "", NULL };
+		if (affected)
+			sample_u64(o, "chaosd_fault_affected_packets", "_total", l,
+					mf->affected_packets);
+		else
+			sample_u64(o, "chaosd_fault_no_traffic", "", l, mf->idle);
+	}
+}
+
 static void render_faults(struct out *o, const struct metrics_state *st)
 {
 	const struct metrics_counters *c = st->counters;
@@ -115,6 +133,15 @@ static void render_faults(struct out *o, const struct metrics_state *st)
 			continue;
 		sample_u64(o, "chaosd_faults_active", "", l, 1);
 	}
+
+	family(o, "chaosd_fault_affected_packets", "counter", NULL,
+			"Packets each active fault affected since it was applied, from the kernel's "
+			"counters of its objects (label affected: what it did to them)");
+	render_per_fault(o, st, true);
+	family(o, "chaosd_fault_no_traffic", "gauge", NULL,
+			"1 while an active fault has matched no packet for 30 s: check the "
+			"destination, the route and the address family");
+	render_per_fault(o, st, false);
 
 	family(o, "chaosd_faults_applied", "counter", NULL,
 			"Faults the kernel confirmed: new, changed in place, re-applied after a "

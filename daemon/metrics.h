@@ -28,6 +28,10 @@ struct metrics_counters {
 struct metrics_fault {
 	const char *edge;
 	enum fault_kind kind;
+	uint64_t id;
+	const char *affected;      /* what it did: "delayed", "dropped", ... */
+	uint64_t affected_packets; /* since it was applied, from the kernel's counters */
+	bool idle;                 /* no packet matched for 30 s */
 };
 
 struct metrics_state {

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -27,6 +28,11 @@ struct probe {
 	bool busy;
 	bool sent; /* http: the request is out, waiting for the status line */
 	uint64_t started;
+	/* Timed by the kernel, so that the loop's own work (an inject, a status) cannot inflate a
+	 * sample: the handshake's round trip from TCP_INFO (0: unknown, or a SYN was resent and
+	 * the wall clock's stall is the truth), the request's send time and the response's
+	 * arrival (SO_TIMESTAMPNS), both CLOCK_REALTIME. */
+	uint64_t connect_usec, sent_rt, rx_rt;
 	int fd;
 	pid_t pid;
 	sd_event_source *io, *timeout, *child;
@@ -42,11 +48,33 @@ static void attempt_reset(struct probe *p)
 	p->len = 0;
 	p->sent = false;
 	p->busy = false;
+	p->connect_usec = p->sent_rt = p->rx_rt = 0;
+}
+
+/* A successful attempt's latency from the kernel's times where it has them, else the wall
+ * clock from just before connect(). */
+static uint64_t latency(const struct probe *p, bool ok)
+{
+	if (ok && p->connect_usec && p->def->type == SCENARIO_PROBE_TCP)
+		return p->connect_usec;
+	if (ok && p->connect_usec && p->sent_rt && p->rx_rt >= p->sent_rt)
+		return p->connect_usec + (p->rx_rt - p->sent_rt);
+	return now_usec(CLOCK_MONOTONIC) - p->started;
+}
+
+static uint64_t kernel_connect_usec(int fd)
+{
+	struct tcp_info ti = {};
+	socklen_t sl = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &sl) < 0 || ti.tcpi_total_retrans > 0)
+		return 0;
+	return ti.tcpi_rtt;
 }
 
 static void finish(struct probe *p, bool ok, const char *detail)
 {
-	uint64_t lat = now_usec(CLOCK_MONOTONIC) - p->started;
+	uint64_t lat = latency(p, ok);
 
 	attempt_reset(p);
 	p->cb(p->userdata, p->index, ok, lat, detail);
@@ -59,9 +87,24 @@ static int on_http_read(struct probe *p)
 	ssize_t n;
 	unsigned code;
 
-	n = recv(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len, MSG_DONTWAIT);
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+	} control;
+	struct iovec iov = { p->buf + p->len, sizeof(p->buf) - 1 - p->len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+		.msg_controllen = sizeof(control) };
+
+	n = recvmsg(p->fd, &mh, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && !p->rx_rt && c;
+			c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			p->rx_rt = (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+		}
 	if (n <= 0) {
 		finish(p, false, n == 0 ? "connection closed before a status line" :
 					  "receive failed");
@@ -115,6 +158,7 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 			finish(p, false, strerror(err));
 			return 0;
 		}
+		p->connect_usec = kernel_connect_usec(fd);
 		if (p->def->type == SCENARIO_PROBE_TCP) {
 			finish(p, true, NULL);
 			return 0;
@@ -126,6 +170,7 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 			finish(p, false, "cannot send the request");
 			return 0;
 		}
+		p->sent_rt = now_usec(CLOCK_REALTIME);
 		sd_event_source_set_io_events(p->io, EPOLLIN);
 		p->sent = true;
 		p->len = 0;
@@ -226,6 +271,8 @@ static int start_socket(struct probe *p)
 	p->fd = socket(p->def->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0)
 		return negative_errno();
+	/* best effort: without it the response is timed by the wall clock */
+	(void)setsockopt(p->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){ 1 }, sizeof(int));
 	if (connect(p->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
 		return negative_errno();
 	r = sd_event_add_io(p->event, &p->io, p->fd, EPOLLOUT, on_io, p);

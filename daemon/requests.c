@@ -9,8 +9,10 @@
 #include "degraded.h"
 #include "kill.h"
 #include "edge-scope.h"
+#include "loop-time.h"
 #include "requests.h"
 #include "runner.h"
+#include "schedule.h"
 #include "status.h"
 #include "timeutil.h"
 
@@ -39,6 +41,7 @@ static int handle_inject(struct request *q)
 	enum fault_kind kind;
 	char params[512], ifname[IF_NAMESIZE];
 	bool updated = false;
+	uint64_t now;
 	int ifindex, r;
 
 	if (!kind_s || fault_kind_from_string(kind_s, &kind) < 0)
@@ -61,8 +64,9 @@ static int handle_inject(struct request *q)
 	r = admit_fault(s, edge_s, &f, &e, &ifindex, ifname, q->d);
 	if (r < 0)
 		return r;
-	r = faults_apply(s->faults, e, ifindex, ifname, &f, 0,
-			now_usec(CLOCK_REALTIME) + f.duration_usec, q->peer->cred.uid,
+	now = loop_now_usec(s->event, CLOCK_REALTIME);
+	r = faults_apply(s->faults, e, ifindex, ifname, &f, 0, now + f.duration_usec,
+			q->peer->cred.uid,
 			q->peer->cred.pid, NULL, &af, &updated, q->d);
 	if (r < 0)
 		return r;
@@ -77,11 +81,12 @@ static int handle_inject(struct request *q)
 	return 0;
 }
 
-static void put_fault(struct server *s, struct proto_writer *w, const struct active_fault *af,
+static void put_fault(struct server *s, struct proto_writer *w, struct active_fault *af,
 		uint64_t now_mono)
 {
 	char params[512], desc[256];
 	uint64_t matched, dropped, delayed;
+	struct faults_affected a;
 
 	faults_format_params(&af->fault, params, sizeof(params));
 	proto_record(w, "fault");
@@ -102,6 +107,13 @@ static void put_fault(struct server *s, struct proto_writer *w, const struct act
 	proto_put_u64(w, "matched", matched);
 	proto_put_u64(w, "dropped", dropped);
 	proto_put_u64(w, "delayed", delayed);
+	faults_affected(s->faults, af, &a);
+	proto_put(w, "affected", a.verb);
+	proto_put_u64(w, "affected_packets", a.packets);
+	proto_put_u64(w, "affected_bytes", a.bytes);
+	proto_put_u64(w, "idle_us", a.idle_usec);
+	if (a.idle_usec >= FAULTS_IDLE_USEC)
+		proto_put(w, "warning", FAULTS_IDLE_TEXT);
 }
 
 static int handle_status(struct request *q)
@@ -327,6 +339,20 @@ static int handle_metrics(struct request *q)
 }
 
 
+/* chaosctl plan/run --seed N: the random choices of that seed, not the file's. */
+static int scenario_seed_request(struct scenario *sc, const char *seed, struct diag *d)
+{
+	uint64_t u;
+
+	if (!seed)
+		return 0;
+	if (parse_u64_range(seed, 0, UINT64_MAX, &u) < 0)
+		return diag_add(d, -EINVAL, "--seed '%.40s': not a seed (allowed: a whole number "
+				"0-%" PRIu64 ")", seed, UINT64_MAX);
+	schedule_resolve(sc, u);
+	return 0;
+}
+
 /* The scenario file travels as "file" (its name, for messages) and one "line" field per
  * line, so no single value has to hold the whole file. */
 static int load_scenario(struct server *s, const struct control_peer *peer,
@@ -344,6 +370,9 @@ static int load_scenario(struct server *s, const struct control_peer *peer,
 	if (r < 0)
 		return r;
 	r = scenario_load_string(text, len, file ? file : "scenario", &sc, d);
+	if (r < 0)
+		return r;
+	r = scenario_seed_request(sc, proto_msg_get(m, 0, "seed"), d);
 	if (r < 0)
 		return r;
 	r = runner_check(s->runner, sc, peer->cred.uid, d);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -14,6 +15,23 @@
 
 #define FINISHED_KEEP 16 /* finished runs kept in memory for watch */
 #define WATCH_EVENTS_MAX 2000
+
+/* A step's life in a run: start_when steps wait, until steps may end early. */
+enum step_state {
+	STEP_PENDING,
+	STEP_WAITING,   /* start_when: from 'at' until start_within */
+	STEP_TRIGGERED, /* start_when held: its actions were moved to now */
+	STEP_ON,
+	STEP_DONE,
+	STEP_SKIPPED,
+};
+
+struct step_run {
+	enum step_state state;
+	uint64_t placed_usec; /* method time its first action is at */
+	bool hit; /* start_when or until held, acted on by the timer (not under the probe) */
+	char why[REPORT_TEXT_MAX + 1];
+};
 
 struct run {
 	struct runner *runner;
@@ -30,6 +48,7 @@ struct run {
 	unsigned n_actions, next_action;
 	uint64_t *step_fault; /* per step: the active fault's id, 0 none */
 	int *step_band;
+	struct step_run *steps;
 
 	struct probe **probes;
 	sd_event_source *timer;    /* next action or phase end */
@@ -37,6 +56,8 @@ struct run {
 	sd_event_source *lease;
 	sd_event_source *defer;    /* abort out of a callback */
 	char defer_reason[REPORT_TEXT_MAX + 1];
+	/* a step with require_traffic = yes whose fault matched nothing: the run fails */
+	char traffic_reason[REPORT_TEXT_MAX + 1];
 	struct run *next;
 };
 
@@ -94,6 +115,7 @@ static void run_free(struct run *run)
 	free(run->actions);
 	free(run->step_fault);
 	free(run->step_band);
+	free(run->steps);
 	report_free(run->report);
 	scenario_free(run->sc);
 	free(run);
@@ -149,10 +171,14 @@ int runner_check(struct runner *r, const struct scenario *sc, uid_t uid, struct 
 
 		if (scenario_step_peak(st, &peak) < 0)
 			continue;
-		diag_init(&one);
-		if (r->hooks.check(r->hooks.userdata, st->edge, &peak, &one) < 0)
-			diag_add(d, -EINVAL, "%s:%u: [step %s]: %s", sc->path, st->line, st->name,
-					diag_text(&one));
+		/* edge = random(...): whichever the seed picks must be allowed */
+		for (unsigned e = 0; e < MAX(st->timing.n_edges, 1u); e++) {
+			diag_init(&one);
+			if (r->hooks.check(r->hooks.userdata, st->timing.n_edges ?
+					st->timing.edges[e] : st->edge, &peak, &one) < 0)
+				diag_add(d, -EINVAL, "%s:%u: [step %s]: %s", sc->path, st->line,
+						st->name, diag_text(&one));
+		}
 	}
 	return d && d->count > errors ? -EINVAL : 0;
 }
@@ -192,6 +218,13 @@ int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer
 	proto_put_u64(w, "method_us", sc->method_usec);
 	proto_put_u64(w, "max_duration_us", sc->max_duration_usec);
 	proto_put_u64(w, "lease_us", sc->lease_usec);
+	proto_put_u64(w, "seed", sc->seed);
+	for (unsigned i = 0; i < sc->n_steps; i++) {
+		proto_record(w, "step");
+		proto_put(w, "name", sc->steps[i].name);
+		proto_put(w, "edge", sc->steps[i].edge);
+		proto_put(w, "trigger", sc->steps[i].timing.trigger);
+	}
 	for (unsigned i = 0; i < sc->n_probes; i++) {
 		const struct scenario_probe *p = &sc->probes[i];
 
@@ -212,17 +245,37 @@ int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer
 
 static void run_finish(struct run *run, enum report_outcome outcome, const char *reason);
 static void run_abort(struct run *run, const char *reason);
+static void abort_later(struct run *run, const char *reason);
 static void enter_phase(struct run *run, enum report_phase phase);
+
+/* " (it delayed 12 packets)", flagged when nothing matched; "" when unknown. */
+static const char *did_text(const char *verb, uint64_t packets, char *buf, size_t n)
+{
+	if (!verb)
+		return "";
+	snprintf(buf, n, " (it %s %" PRIu64 " packet%s)%s", verb, packets, packets == 1 ? "" : "s",
+			packets ? "" : ": no packet matched: check the destination, the route and "
+				       "the address family");
+	return buf;
+}
 
 static void revert_step(struct run *run, unsigned step, const char *why)
 {
 	struct scenario_step *st = &run->sc->steps[step];
 	uint64_t id = run->step_fault[step];
+	const char *verb = NULL;
+	uint64_t packets = 0;
+	char did[160];
 	struct diag d;
 	int k;
 
 	if (!id)
 		return;
+	/* What it did, read before it goes (its counters go with it). */
+	if (!run->runner->hooks.affected ||
+			run->runner->hooks.affected(run->runner->hooks.userdata, id, &verb,
+					&packets) < 0)
+		verb = NULL;
 	/* Cleared first: the fault core tells us about the revert (runner_fault_gone). */
 	run->step_fault[step] = 0;
 	diag_init(&d);
@@ -237,8 +290,18 @@ static void revert_step(struct run *run, unsigned step, const char *why)
 				st->name, diag_text(&d));
 	else
 		report_event_add(run->report, run_t(run), "revert", st->name, st->edge,
-				fault_kind_to_string(st->fault.kind), "step %s: %s reverted on %s",
-				st->name, fault_kind_to_string(st->fault.kind), st->edge);
+				fault_kind_to_string(st->fault.kind), "step %s: %s reverted on %s%s",
+				st->name, fault_kind_to_string(st->fault.kind), st->edge,
+				did_text(verb, packets, did, sizeof(did)));
+	/* Only at its own end or the method's: an abort's reverts do not abort again. */
+	if (verb && packets == 0 && st->require_traffic &&
+			(streq(why, "scenario-step-end") || streq(why, "scenario-rollback"))) {
+		snprintf(run->traffic_reason, sizeof(run->traffic_reason), "step %.60s: its %s "
+				"fault on edge %.60s: no packet matched: check the destination, the "
+				"route and the address family (require_traffic = yes)", st->name,
+				fault_kind_to_string(st->fault.kind), st->edge);
+		abort_later(run, run->traffic_reason);
+	}
 }
 
 static void revert_all_steps(struct run *run, const char *why)
@@ -339,6 +402,28 @@ static const char *format_measure(const struct scenario_cond *c, double v, char 
 	return buf;
 }
 
+/* Samples of the method since `from` that by themselves are past c's limit (a failed one is
+ * past a latency limit upwards): an abort needs two, so one outlier never decides. */
+static unsigned samples_beyond(const struct scenario_cond *c, const struct report_probe *rp,
+		uint64_t from)
+{
+	bool rate = c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE;
+	bool upwards = c->op == SCENARIO_GT || c->op == SCENARIO_GE;
+	unsigned n = 0;
+
+	for (unsigned i = rp->n_samples; i-- > 0 && rp->samples[i].t_usec >= from;) {
+		const struct report_sample *x = &rp->samples[i];
+
+		if (x->phase != REPORT_METHOD)
+			continue;
+		if (rate || !x->ok)
+			n += !x->ok && (rate || upwards);
+		else
+			n += scenario_cond_holds(c, (double)x->latency_usec);
+	}
+	return n;
+}
+
 /* The steady-state hypothesis over the last window of each probe's samples. */
 static bool hypothesis_holds(struct run *run, char *why, size_t n)
 {
@@ -393,6 +478,11 @@ static void enter_phase(struct run *run, enum report_phase phase)
 		break;
 	case REPORT_ROLLBACK:
 		revert_all_steps(run, "scenario-rollback");
+		/* the last step's end is also the method's: its abort_later comes too late */
+		if (run->traffic_reason[0]) {
+			run_finish(run, REPORT_ABORTED, run->traffic_reason);
+			return;
+		}
 		if (run->sc->steady_state_usec == 0) {
 			run_finish(run, REPORT_HELD, "the method ran to its end; no steady-state "
 					"hypothesis to check");
@@ -402,6 +492,114 @@ static void enter_phase(struct run *run, enum report_phase phase)
 		break;
 	default:
 		break;
+	}
+}
+
+/* Place a step's pending actions so that its first is at method time at. */
+static void move_step(struct run *run, unsigned step, uint64_t at)
+{
+	struct step_run *sr = &run->steps[step];
+
+	for (unsigned i = run->next_action; i < run->n_actions; i++)
+		if (run->actions[i].step == step)
+			run->actions[i].at_usec = run->actions[i].at_usec - sr->placed_usec + at;
+	sr->placed_usec = at;
+	scenario_actions_sort(run->actions + run->next_action, run->n_actions - run->next_action);
+}
+
+static void step_ended(struct run *run, unsigned step, const char *fmt, ...) _printf_(3, 4);
+static void step_ended(struct run *run, unsigned step, const char *fmt, ...)
+{
+	struct report_step *rs = &run->report->steps[step];
+	va_list ap;
+
+	run->steps[step].state = STEP_DONE;
+	rs->end_usec = run_t(run);
+	va_start(ap, fmt);
+	vsnprintf(rs->end_reason, sizeof(rs->end_reason), fmt, ap);
+	va_end(ap);
+	/* what watch shows: each step's end and why */
+	report_event_add(run->report, rs->end_usec, "step", rs->name, rs->edge, NULL,
+			"step %s ended by %s", rs->name, rs->end_reason);
+}
+
+/* The first action of a start_when step, just taken by the loop: at 'at' the step starts to
+ * wait (its actions move to the deadline); reached again at the deadline, the condition
+ * never held: skipped. True when a is not to be applied. */
+static bool step_waits(struct run *run, const struct scenario_action *a)
+{
+	const struct scenario_step *st = &run->sc->steps[a->step];
+	struct step_run *sr = &run->steps[a->step];
+	struct report_step *rs = &run->report->steps[a->step];
+	char cond[128], w[32];
+
+	if (a->type != SCENARIO_APPLY || a->point || !st->timing.start_when.set)
+		return false;
+	scenario_cond_format(&st->timing.start_when, cond, sizeof(cond));
+	parse_format_duration(st->timing.within_usec, w, sizeof(w));
+	if (sr->state == STEP_PENDING) {
+		sr->state = STEP_WAITING;
+		report_event_add(run->report, run_t(run), "wait", st->name, st->edge,
+				fault_kind_to_string(st->fault.kind), "step %s: waiting up to %s for "
+				"%s %s", st->name, w, st->timing.start_when_on, cond);
+		/* the loop has taken a already: put it back, to move with the rest */
+		run->next_action--;
+		move_step(run, a->step, st->at_usec + st->timing.within_usec);
+		return true;
+	}
+	if (sr->state != STEP_WAITING)
+		return false;
+	run->steps[a->step].state = STEP_SKIPPED;
+	snprintf(rs->end_reason, sizeof(rs->end_reason), "skipped: start_when %.40s %.120s did not hold "
+			"within %.30s", st->timing.start_when_on, cond, w);
+	report_event_add(run->report, run_t(run), "skip", st->name, st->edge,
+			fault_kind_to_string(st->fault.kind), "step %s %s", st->name,
+			rs->end_reason);
+	return true;
+}
+
+static void step_progress(struct run *run, const struct scenario_action *a)
+{
+	const struct scenario_step *st = &run->sc->steps[a->step];
+	char d[32];
+
+	if (a->type == SCENARIO_APPLY && a->point == 0) {
+		run->steps[a->step].state = STEP_ON;
+		run->report->steps[a->step].start_usec = run_t(run);
+		report_event_add(run->report, run_t(run), "step", st->name, st->edge, NULL,
+				"step %s started (%s)", st->name, st->timing.trigger);
+	} else if (a->type == SCENARIO_REVERT) {
+		if (!st->timing.span_usec)
+			step_ended(run, a->step, "the method's end");
+		else
+			step_ended(run, a->step, "%s %s%s", st->has_for ? "for" : "the ramp's end",
+					parse_format_duration(st->timing.span_usec, d, sizeof(d)),
+					st->timing.until.set ? " (until did not hold)" : "");
+	}
+}
+
+/* What the probes saw since the last timer: start a waiting step, end an until step. */
+static void steps_act(struct run *run)
+{
+	uint64_t now = now_usec(CLOCK_MONOTONIC) - run->method_mono;
+
+	for (unsigned i = 0; i < run->sc->n_steps; i++) {
+		const struct scenario_step *st = &run->sc->steps[i];
+		struct step_run *sr = &run->steps[i];
+
+		if (!sr->hit)
+			continue;
+		sr->hit = false;
+		if (sr->state == STEP_WAITING) {
+			sr->state = STEP_TRIGGERED;
+			report_event_add(run->report, run_t(run), "trigger", st->name, st->edge,
+					fault_kind_to_string(st->fault.kind), "step %s: start_when "
+					"held: %s", st->name, sr->why);
+			move_step(run, i, now);
+		} else if (sr->state == STEP_ON) {
+			revert_step(run, i, "scenario-until");
+			step_ended(run, i, "until: %s", sr->why);
+		}
 	}
 }
 
@@ -426,9 +624,14 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 		enter_phase(run, REPORT_METHOD);
 		break;
 	case REPORT_METHOD:
+		steps_act(run);
 		while (run->next_action < run->n_actions && !run->finished && !run->aborting) {
 			const struct scenario_action *a = &run->actions[run->next_action];
 
+			if (run->steps[a->step].state >= STEP_DONE) {
+				run->next_action++; /* ended by until, or skipped */
+				continue;
+			}
 			if (run->method_mono + a->at_usec > now_usec(CLOCK_MONOTONIC) + USEC_PER_MSEC) {
 				arm_timer(run, run->method_mono + a->at_usec);
 				return 0;
@@ -446,8 +649,11 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 						run->sc->steps[a->step].name, a->point + 1);
 				continue;
 			}
+			if (step_waits(run, a))
+				continue;
 			if (apply_action(run, a) < 0)
 				return 0;
+			step_progress(run, a);
 		}
 		if (!run->finished && !run->aborting)
 			enter_phase(run, REPORT_ROLLBACK);
@@ -471,6 +677,60 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* A sample as the steady state wants it: ok, and within a latency hypothesis. */
+static bool sample_good(const struct scenario_probe *p, const struct report_sample *s)
+{
+	const struct scenario_cond *c = &p->steady_state;
+
+	if (!s->ok)
+		return false;
+	return !c->set || c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE ||
+	       scenario_cond_holds(c, s->latency_usec);
+}
+
+/* From end until every probe has 3 good samples in a row: the time to the first of them. */
+static uint64_t recovery_of(const struct run *run, uint64_t end)
+{
+	uint64_t worst = 0;
+
+	if (!run->sc->n_probes)
+		return UINT64_MAX;
+	for (unsigned i = 0; i < run->sc->n_probes; i++) {
+		const struct report_probe *rp = &run->report->probes[i];
+		unsigned good = 0;
+		uint64_t first = 0;
+
+		for (unsigned k = 0; k < rp->n_samples && good < 3; k++) {
+			if (rp->samples[k].t_usec < end)
+				continue;
+			if (!sample_good(&run->sc->probes[i], &rp->samples[k]))
+				good = 0;
+			else if (!good++)
+				first = rp->samples[k].t_usec;
+		}
+		if (good < 3)
+			return UINT64_MAX;
+		worst = MAX(worst, first - end);
+	}
+	return worst;
+}
+
+static void steps_close(struct run *run, enum report_outcome outcome)
+{
+	for (unsigned i = 0; i < run->sc->n_steps; i++) {
+		struct report_step *rs = &run->report->steps[i];
+
+		if (rs->start_usec != UINT64_MAX && rs->end_usec == UINT64_MAX)
+			step_ended(run, i, "%s", outcome == REPORT_ABORTED ? "the run's abort" :
+					"the run's end");
+		else if (rs->start_usec == UINT64_MAX && !rs->end_reason[0])
+			snprintf(rs->end_reason, sizeof(rs->end_reason), "not started: the run ended "
+					"first");
+		if (rs->end_usec != UINT64_MAX)
+			rs->recovery_usec = recovery_of(run, rs->end_usec);
+	}
+}
+
 static void run_finish(struct run *run, enum report_outcome outcome, const char *reason)
 {
 	struct report *rep = run->report;
@@ -480,6 +740,7 @@ static void run_finish(struct run *run, enum report_outcome outcome, const char 
 		return;
 	revert_all_steps(run, "scenario-abort");
 	run->finished = true;
+	steps_close(run, outcome);
 	for (unsigned i = 0; i < run->sc->n_probes; i++)
 		run->probes[i] = probe_free(run->probes[i]);
 	run->timer = sd_event_source_disable_unref(run->timer);
@@ -543,6 +804,66 @@ static void abort_later(struct run *run, const char *reason)
 		run_abort(run, reason);
 }
 
+/* Does c (of key) hold over probe index's method samples in its window, not before from?
+ * One slow or failed probe is not a trend: at least 3 samples, or samples spanning half the
+ * window (a probe that times out yields one per timeout). why says what was measured. */
+static bool cond_met(struct run *run, unsigned index, const struct scenario_cond *c,
+		uint64_t from, const char *key, char *why, size_t n)
+{
+	const struct report_probe *rp = &run->report->probes[index];
+	uint64_t now = run_t(run), lo = MAX(from, now > c->window_usec ? now - c->window_usec : 0);
+	struct report_summary s;
+	char cond[128], m[48];
+	double v;
+
+	report_summarize(run->report, index, REPORT_METHOD, lo, UINT64_MAX, &s);
+	if (!s.count)
+		return false;
+	if (s.count < 3) {
+		uint64_t oldest = now;
+
+		for (unsigned i = rp->n_samples; i-- > 0;) {
+			if (rp->samples[i].phase != REPORT_METHOD || rp->samples[i].t_usec < lo)
+				break;
+			oldest = rp->samples[i].t_usec;
+		}
+		if (now - oldest < c->window_usec / 2)
+			return false;
+	}
+	v = measured(c, &s);
+	if (!scenario_cond_holds(c, v))
+		return false;
+	scenario_cond_format(c, cond, sizeof(cond));
+	snprintf(why, n, "probe %.40s: %s %.20s over %u samples (%s %.80s)",
+			run->sc->probes[index].name, scenario_metric_to_string(c->metric),
+			format_measure(c, v, m, sizeof(m)), s.count, key, cond);
+	return true;
+}
+
+/* start_when and until are looked at with each sample of their probe; what they start or
+ * end is done by the timer, out of the probe's callback. */
+static void steps_on_probe(struct run *run, unsigned index)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < run->sc->n_steps; i++) {
+		const struct scenario_timing *t = &run->sc->steps[i].timing;
+		struct step_run *sr = &run->steps[i];
+
+		if (sr->hit)
+			continue;
+		if (sr->state == STEP_WAITING && t->start_when.set && t->start_when_probe == index)
+			sr->hit = cond_met(run, index, &t->start_when, 0, "start_when", sr->why,
+					sizeof(sr->why));
+		else if (sr->state == STEP_ON && t->until.set && t->until_probe == index)
+			sr->hit = cond_met(run, index, &t->until, run->report->steps[i].start_usec,
+					"until", sr->why, sizeof(sr->why));
+		any |= sr->hit;
+	}
+	if (any)
+		arm_timer(run, now_usec(CLOCK_MONOTONIC));
+}
+
 static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
 		const char *detail)
 {
@@ -550,9 +871,7 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 	const struct scenario_probe *p = &run->sc->probes[index];
 	const struct scenario_cond *c = &p->abort_when;
 	uint64_t now = run_t(run);
-	struct report_summary s;
-	char cond[128], reason[REPORT_TEXT_MAX + 1], m[48];
-	double v;
+	char reason[REPORT_TEXT_MAX + 1];
 
 	if (run->finished)
 		return;
@@ -570,33 +889,14 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 	}
 	report_sample_add(run->report, index, now, ok, latency_usec, run->phase);
 	run->runner->hooks.changed(run->runner->hooks.userdata);
-	if (!c->set || run->phase != REPORT_METHOD || run->aborting)
+	if (run->phase != REPORT_METHOD || run->aborting)
 		return;
-	report_summarize(run->report, index, REPORT_METHOD,
-			now > c->window_usec ? now - c->window_usec : 0, UINT64_MAX, &s);
-	/* One slow or failed probe is not a trend: at least 3 samples, or samples spanning half
-	 * the window (a probe that times out yields one per timeout), before a run is aborted. */
-	if (s.count < 3) {
-		const struct report_probe *rp = &run->report->probes[index];
-		uint64_t oldest = now;
-
-		for (unsigned i = rp->n_samples; i-- > 0;) {
-			if (rp->samples[i].phase != REPORT_METHOD ||
-					rp->samples[i].t_usec + c->window_usec < now)
-				break;
-			oldest = rp->samples[i].t_usec;
-		}
-		if (now - oldest < c->window_usec / 2)
-			return;
-	}
-	v = measured(c, &s);
-	if (!scenario_cond_holds(c, v))
-		return;
-	scenario_cond_format(c, cond, sizeof(cond));
-	snprintf(reason, sizeof(reason), "probe %.40s: %s %.20s over %u samples (abort_when %.80s)",
-			p->name, scenario_metric_to_string(c->metric),
-			format_measure(c, v, m, sizeof(m)), s.count, cond);
-	abort_later(run, reason);
+	steps_on_probe(run, index);
+	/* One outlier never aborts a run: two samples of the window must be beyond the limit. */
+	if (c->set && cond_met(run, index, c, 0, "abort_when", reason, sizeof(reason)) &&
+			samples_beyond(c, &run->report->probes[index],
+					now > c->window_usec ? now - c->window_usec : 0) >= 2)
+		abort_later(run, reason);
 }
 
 static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
@@ -692,13 +992,29 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 		k = report_new(run->id, sc->n_probes, &run->report);
 	run->step_fault = calloc(sc->n_steps, sizeof(*run->step_fault));
 	run->step_band = calloc(sc->n_steps, sizeof(*run->step_band));
+	run->steps = calloc(sc->n_steps, sizeof(*run->steps));
 	run->probes = calloc(sc->n_probes + 1, sizeof(*run->probes));
-	if (k < 0 || !run->step_fault || !run->step_band || !run->probes) {
+	if (k >= 0)
+		k = report_steps_init(run->report, sc->n_steps);
+	if (k < 0 || !run->step_fault || !run->step_band || !run->steps || !run->probes) {
 		run_free(run);
 		return k < 0 ? k : -ENOMEM;
 	}
-	for (unsigned i = 0; i < sc->n_steps; i++)
+	run->report->seed = sc->seed;
+	for (unsigned i = 0; i < sc->n_steps; i++) {
+		const struct scenario_step *st = &sc->steps[i];
+		struct report_step *rs = &run->report->steps[i];
+
 		run->step_band[i] = -1;
+		run->steps[i].placed_usec = st->at_usec;
+		snprintf(rs->name, sizeof(rs->name), "%s", st->name);
+		snprintf(rs->edge, sizeof(rs->edge), "%s", st->edge);
+		snprintf(rs->trigger, sizeof(rs->trigger), "%s", st->timing.trigger);
+		if (st->timing.skipped) {
+			run->steps[i].state = STEP_SKIPPED;
+			snprintf(rs->end_reason, sizeof(rs->end_reason), "%s", st->timing.trigger);
+		}
+	}
 	snprintf(run->report->scenario, sizeof(run->report->scenario), "%s", sc->name);
 	snprintf(run->report->description, sizeof(run->report->description), "%s",
 			sc->description ? sc->description : "");

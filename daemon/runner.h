@@ -30,6 +30,8 @@ struct runner_hooks {
 			struct diag *d);
 	/* Something a status line or metrics show changed. */
 	void (*changed)(void *userdata);
+	/* What fault id did so far (faults_affected); -ENOENT if it is gone. May be NULL. */
+	int (*affected)(void *userdata, uint64_t id, const char **ret_verb, uint64_t *ret_packets);
 };
 
 int runner_new(const struct runner_hooks *hooks, sd_event *event, const char *reports_dir,

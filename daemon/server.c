@@ -17,6 +17,7 @@
 #include "runner.h"
 #include "status.h"
 #include "timeutil.h"
+#include "warmup.h"
 
 
 unsigned server_n_faults(const struct server *s)
@@ -110,6 +111,21 @@ static int run_revert(void *userdata, uint64_t id, const char *why, uid_t uid, p
 	return faults_revert(s->faults, id, why, uid, pid, d);
 }
 
+static int run_affected(void *userdata, uint64_t id, const char **ret_verb,
+		uint64_t *ret_packets)
+{
+	struct server *s = userdata;
+	struct active_fault *af = faults_find(s->faults, id);
+	struct faults_affected a;
+
+	if (!af)
+		return -ENOENT;
+	faults_affected(s->faults, af, &a);
+	*ret_verb = a.verb;
+	*ret_packets = a.packets;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ start and stop */
 
 int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journal *j)
@@ -183,6 +199,22 @@ int server_open_journal(const char *state_dir, struct journal **ret)
 }
 
 
+/* Before READY and before any fault: see warmup.h. Not fatal: an inject that needs what is
+ * missing says so itself. */
+static void warm_up(struct server *s)
+{
+	uint64_t usec = 0;
+	struct diag d;
+
+	diag_init(&d);
+	if (warmup_kernel(kernel_netlink(&s->kn), &usec, &d) < 0)
+		log_warning("loading the kernel's modules ahead of the first fault failed (%s); "
+				"the first inject may be slow", diag_text(&d));
+	else
+		log_info("kernel objects of every kind made and removed in %.1f ms (modules "
+				"loaded before the first fault)", (double)usec / 1000);
+}
+
 static int adopt(struct server *s, bool journal_trusted)
 {
 	_cleanup_free_ struct journal_fault *prev = NULL;
@@ -207,6 +239,7 @@ static int adopt(struct server *s, bool journal_trusted)
 	r = server_cleanup_kernel(s->kn.dp, s->kn.nft, s->journal);
 	if (r < 0)
 		return r;
+	warm_up(s);
 	if (m > 0 || !journal_trusted)
 		log_error("%s: no fault from before the restart is re-adopted",
 				m > 0 ? "the last chaosd could not record every change" :
@@ -226,7 +259,7 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 	const struct killswitch_hooks kh = { .changed = hook_changed,
 		.unrecorded = hook_unrecorded };
 	const struct runner_hooks rh = { .check = run_check, .apply = run_apply,
-		.revert = run_revert, .changed = hook_changed };
+		.revert = run_revert, .changed = hook_changed, .affected = run_affected };
 	struct faults_hooks fhs = fh;
 	struct killswitch_hooks khs = kh;
 	struct runner_hooks rhs = rh;

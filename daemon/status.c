@@ -35,8 +35,11 @@ int status_render_metrics(struct server *s, enum metrics_format format, char **r
 	if (!faults || !scopes)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
-		const struct active_fault *af = faults_at(s->faults, i);
-		faults[i] = (struct metrics_fault){ af->edge.name, af->fault.kind };
+		struct active_fault *af = faults_at(s->faults, i);
+		struct faults_affected a;
+		faults_affected(s->faults, af, &a);
+		faults[i] = (struct metrics_fault){ af->edge.name, af->fault.kind, af->id, a.verb,
+			a.packets, a.idle_usec >= FAULTS_IDLE_USEC };
 	}
 	for (unsigned i = 0; i < n_latches; i++)
 		scopes[i] = killswitch_at(s->killswitch, i)->edge;

@@ -43,7 +43,8 @@ static bool same_fault(const struct fault *a, const struct fault *b)
 	       a->loss_model == b->loss_model && a->ge_p == b->ge_p && a->ge_r == b->ge_r &&
 	       a->ge_bad_loss == b->ge_bad_loss && a->ge_good_loss == b->ge_good_loss &&
 	       a->gap == b->gap && a->rate_kbit == b->rate_kbit &&
-	       a->flows_permyriad == b->flows_permyriad && a->set_mask == b->set_mask;
+	       a->flows_permyriad == b->flows_permyriad && a->mode == b->mode &&
+	       a->connections == b->connections && a->set_mask == b->set_mask;
 }
 
 static void check_fault(const struct fault *f)
@@ -86,7 +87,8 @@ static void check_merge(const struct fault *const *v, unsigned n)
 			abort();
 		return;
 	}
-	if (c.limit < 1000 || (c.gap && !c.reorder) || (c.reorder && !c.gap) ||
+	/* netem's 1000 floor, or with a rate limit a queue sized from that rate (at least 20) */
+	if (c.limit < (c.rate_bytes_per_sec ? 20 : 1000) || (c.gap && !c.reorder) || (c.reorder && !c.gap) ||
 			(c.reorder && c.latency_ns <= 0) || c.latency_ns < 0 || c.jitter_ns < 0 ||
 			(c.gemodel && (c.loss || c.loss_corr)) ||
 			(c.dist != FAULT_DIST_UNIFORM && c.jitter_ns <= 0))

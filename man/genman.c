@@ -14,6 +14,7 @@
 #include "parse.h"
 #include "proto.h"
 #include "scenario.h"
+#include "schedule.h"
 
 /* roff: a leading '.' or '\'' would be a request; backslashes must be escaped. */
 static void text(FILE *f, const char *s)
@@ -240,6 +241,33 @@ static void chaosd_conf_5(FILE *f)
 		   ".SH SEE ALSO\nchaosd(8), chaosctl(1)\n");
 }
 
+/* What src/schedule.c reads, with the presets from its table. */
+static void timing(FILE *f)
+{
+	char presets[256];
+
+	fprintf(f, ".SH TIMING\nA step starts at a fixed \\fBat\\fR; at a random time of a "
+		   "window (\\fBat = random 1m..5m\\fR, whole milliseconds); at the first hit of a "
+		   "\\fBchance\\fR tried at \\fBat\\fR and every interval after it; or when a "
+		   "\\fBstart_when\\fR condition holds. The last two give up after "
+		   "\\fBstart_within\\fR: the step is skipped and the report says why. "
+		   "\\fBedge = random(a, b, c)\\fR picks one edge; chaosd checks the fault against "
+		   "each of them. Every random choice comes from the seed (\\fBseed =\\fR, else "
+		   "chosen for each run), each step from a stream of its own; \\fBchaosctl plan\\fR "
+		   "prints it, and \\fBchaosctl plan \\-\\-seed\\fR \\fIN\\fR and \\fBchaosctl run "
+		   "\\-\\-seed\\fR \\fIN\\fR use another. Overlaps and max_duration are checked over "
+		   "every time a step may run, so a scenario valid for one seed is valid for "
+		   "all.\n.PP\nA step ends after \\fBfor\\fR, at the end of its ramp, at the end of "
+		   "the method, or earlier when its \\fBuntil\\fR condition holds (over samples "
+		   "since the step started). The report gives each step's trigger, start, end, "
+		   "what ended it, and its recovery: the time from its end until every probe has "
+		   "three good samples in a row (successful, and within a latency steady_state).\n"
+		   ".PP\n\\fBms = preset:\\fR\\fINAME\\fR sets a latency step to a distance: the "
+		   "middle of its range as ms, half the range as jitter and a paretonormal tail "
+		   "(unless the step sets jitter or distribution): %s.\n",
+			schedule_preset_list(presets, sizeof(presets)));
+}
+
 static void chaosd_scenario_5(FILE *f)
 {
 	const char *section = NULL;
@@ -295,7 +323,20 @@ static void chaosd_scenario_5(FILE *f)
 	fprintf(f, ".SH CONDITIONS\n\\fIMEASURE OP VALUE\\fR [\\fBover\\fR \\fITIME\\fR]: "
 		   "MEASURE is success_rate, availability (the same), failure_rate (percent) or "
 		   "p50, p95, p99 (latency of the probes in the window); OP is <, <=, > or >=; "
-		   "the window defaults to 10s.\n");
+		   "the window defaults to 10s. \\fBstart_when\\fR and \\fBuntil\\fR name the probe "
+		   "first: \\fIPROBE MEASURE OP VALUE\\fR [\\fBover\\fR \\fITIME\\fR]. A "
+		   "condition is decided on at least 3 samples, or samples spanning half its "
+		   "window.\n");
+	fprintf(f, ".PP\nOne outlier never aborts a run: abort_when fires only when it holds "
+		   "over the window and at least two samples of the window are by themselves "
+		   "beyond its limit (a failed probe counts as beyond a latency limit and as a "
+		   "failure), with at least 3 samples or samples spanning half the window. "
+		   "Probes are timed by the kernel where it can: a tcp probe's latency is the "
+		   "handshake's round trip from TCP_INFO, an http probe's adds the time from "
+		   "sending the request to the response's arrival (SO_TIMESTAMPNS), so chaosd's "
+		   "own work (an inject, a status) does not inflate a sample; a resent SYN is a "
+		   "real stall and is timed by the clock.\n");
+	timing(f);
 	fprintf(f, ".SH EXIT STATUS\n\\fBchaosctl run\\fR:");
 	for (unsigned i = 0; i < _CTLOPT_EXIT_MAX; i++)
 		fprintf(f, "%s %u %s", i ? "," : "", ctlopt_exits[i].code, ctlopt_exits[i].name);
@@ -308,7 +349,12 @@ static void chaosd_scenario_5(FILE *f)
 		   "at = 60s\nfault = latency\nedge = db\n"
 		   "ramp = 50ms..800ms over 2m in 8 steps\n.fi\n");
 	fprintf(f, ".SH FILES\n\\fI/etc/chaosd/scenarios/NAME.ini\\fR: scenarios the "
-		   "\\fBchaosd\\-gameday@NAME.timer\\fR units run on a schedule.\n");
+		   "\\fBchaosd\\-gameday@NAME.timer\\fR units run on a schedule. Shipped: "
+		   "db\\-brownout, progressive\\-rollout (blast radius 1%%, 5%%, 20%%), "
+		   "cascading\\-failure, timeout\\-cascade, retry\\-amplification, "
+		   "thundering\\-herd, metastable\\-failure and cell\\-isolation; each says on "
+		   "top what it rehearses, the edges and probes it expects and what a healthy "
+		   "system shows.\n");
 	fprintf(f, ".SH SEE ALSO\nchaosctl(1), chaosd(8), chaosd.conf(5), systemd.timer(5)\n");
 }
 

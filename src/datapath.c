@@ -286,6 +286,11 @@ void dp_stats_invalidate(struct datapath *dp)
 	dp->stats_until_usec = 0;
 }
 
+void datapath_stats_invalidate(struct datapath *dp)
+{
+	dp_stats_invalidate(dp);
+}
+
 static int stats_refresh(struct datapath *dp)
 {
 	struct stats_collect c = {};

@@ -32,6 +32,9 @@
 #include "netem.h"
 
 #define DATAPATH_IFB_PREFIX "chd-"
+/* The link group of chaosd's IFBs ("CHD\0"): the kill switch deletes all of them with one
+ * RTM_DELLINK, one round of the kernel's RCU waits instead of one per device. */
+#define DATAPATH_IFB_GROUP  0x43484400U
 #define NL_TC_PRIO_V4       0xc4a1
 #define NL_TC_PRIO_V6       0xc4a2
 
@@ -69,6 +72,14 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 		enum fault_direction dir, const struct netem_config *cfg, uint32_t flows,
 		struct diag *d);
 
+/* First half of removing an edge's objects without losing a packet: its traffic no longer
+ * goes to the IFB (its nodes on the interface are deleted); what the IFB holds still leaves.
+ * datapath_set_netem(..., NULL) later removes the rest. */
+int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_direction dir,
+		struct diag *d);
+
+/* The next datapath_get_stats() dumps afresh. */
+void datapath_stats_invalidate(struct datapath *dp);
 int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct datapath_stats *ret);
 
@@ -76,8 +87,13 @@ int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,
  * whether this process created it or an earlier one did (found by IFB name prefix and filter
  * priority; a clsact is deleted only if the journal says chaosd created it and nothing but
  * chaosd's filters is on it). One batch. Returns the number of objects removed. Keeps going
- * past failures and reports them all. */
+ * past failures and reports them all. Once a call found and removed everything, and while no
+ * change fails, the next ones work from this process's own record of its objects (no dump of
+ * every qdisc and filter) until datapath_untracked(). */
 int datapath_remove_all(struct datapath *dp, struct diag *d);
+/* The kernel may hold chaosd's objects that this process did not make (another process made
+ * them): the next remove_all finds them by name and priority. */
+void datapath_untracked(struct datapath *dp);
 
 /* The interface was deleted (the kernel took its clsact and filters with it): delete its
  * IFBs and forget its state. Returns the number of edge slots dropped. */

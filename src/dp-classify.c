@@ -33,6 +33,11 @@ static const uint16_t fam_proto[_FAM_MAX] = { ETH_P_IP, ETH_P_IPV6 };
  * the table, sleeping 1, 2, 4 ... ms between them (about a second in all). */
 #define SETTLE_TRIES  10
 
+bool dp_ht_ours(uint32_t handle)
+{
+	return HT_OURS(handle);
+}
+
 static int fam_index(int family)
 {
 	return family == AF_INET ? FAM_V4 : family == AF_INET6 ? FAM_V6 : -1;

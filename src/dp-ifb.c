@@ -54,7 +54,7 @@ int dp_ifb_create(struct datapath *dp, struct dp_iface *iface, unsigned dir, uns
 	for (int attempt = 0; attempt < 2; attempt++) {
 		diag_init(&kd);
 		nl_batch_reset(&b);
-		r = nl_link_ifb_add(&b, dp->nl, s->name, NL_LINK_IFB_TXQLEN);
+		r = nl_link_ifb_add(&b, dp->nl, s->name, NL_LINK_IFB_TXQLEN, DATAPATH_IFB_GROUP);
 		if (r >= 0)
 			r = nl_batch_send(&b, dp->nl, NULL, &kd);
 		if (r != -EEXIST || attempt > 0)

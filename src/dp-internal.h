@@ -9,6 +9,7 @@
  *
  *   dp-slot.c      adding, changing and removing one slot; the entry points that do so
  *   dp-owned.c     chaosd's objects found by name and priority: stale filters, remove_all, count
+ *   dp-tracked.c   remove_all from the registry alone, when it knows everything (dp->tracked)
  *   dp-classify.c  u32 hash-table classification (tables, links, an edge's nodes)
  *   dp-ifb.c       IFB shards and what an edge's class holds on one
  *   datapath.c     lifecycle and the registry of interfaces and slots, stats
@@ -134,6 +135,10 @@ struct datapath {
 	struct dp_stats_entry *stats;
 	unsigned n_stats;
 	uint64_t stats_until_usec; /* CLOCK_MONOTONIC; 0: stale */
+	/* Everything chaosd has in the kernel is in the registry: a scan found and removed
+	 * everything, and no change failed since (which may leave what the registry does not
+	 * know). Then the kill switch needs no dump to find its objects (dp-tracked.c). */
+	bool tracked;
 };
 
 #define DP_STATS_USEC (500 * 1000ULL) /* 500 ms */
@@ -271,6 +276,8 @@ static inline unsigned slot_classes(const struct dp_slot *slot)
 /* Find the root table ids of the families in need[] on one side, before a batch is built: a
  * dump takes a sequence number, and a batch's must be consecutive (nl_batch_send matches acks
  * by offset). Not found: the instance is gone, and its links with it. */
+/* Whether a u32 object's handle is in one of chaosd's tables (or is one). */
+bool dp_ht_ours(uint32_t handle);
 int dp_learn_roots(struct datapath *dp, unsigned dir, struct dp_side *s, const bool *need,
 		struct diag *d);
 int dp_put_node_del(struct datapath *dp, struct nl_batch *b, unsigned dir,
@@ -352,3 +359,10 @@ int dp_clean_stale_filters(struct datapath *dp, struct dp_iface *iface, unsigned
 		struct diag *d);
 /* Whether anything but chaosd's filters is attached to the clsact of ifindex (unknown: yes). */
 bool dp_clsact_has_foreign(struct datapath *dp, int ifindex);
+
+/* ---------------------------------------------------------------- dp-tracked.c */
+
+/* Remove everything the registry holds (dp->tracked must be true): returns the number of
+ * objects removed, or < 0. *ret_rescan: something of chaosd's stayed that the registry did
+ * not foresee (a foreign u32 filter holds its tables): a scan must follow. */
+int dp_remove_tracked(struct datapath *dp, bool *ret_rescan, struct diag *d);

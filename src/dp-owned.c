@@ -25,8 +25,12 @@ static int stale_cb(const struct nlmsghdr *nlh, void *data)
 	struct stale_scan *s = data;
 	struct nl_tc_obj o;
 
-	if (nl_tc_parse(nlh, &o) < 0 || (nl_tc_obj_prio(&o) != NL_TC_PRIO_V4 &&
-						 nl_tc_obj_prio(&o) != NL_TC_PRIO_V6))
+	if (nl_tc_parse(nlh, &o) < 0)
+		return 0;
+	/* chaosd's tables outlive its instance while someone else's u32 instance is on the
+	 * qdisc, whose dump shows them under its own priority: those are noted too. */
+	if (nl_tc_obj_prio(&o) != NL_TC_PRIO_V4 && nl_tc_obj_prio(&o) != NL_TC_PRIO_V6 &&
+			TC_U32_KEY(o.handle) != 0)
 		return 0;
 	return dp_ht_objs_note(&s->h, &o, s->ifindex, s->parent);
 }
@@ -169,6 +173,10 @@ static int owned_filter_cb(const struct nlmsghdr *nlh, void *userdata)
 		return 0;
 	prio = nl_tc_obj_prio(&f);
 	if ((prio != NL_TC_PRIO_V4 && prio != NL_TC_PRIO_V6) || f.chain != 0) {
+		/* also chaosd's tables that outlived its instance, shown under this one's */
+		if (TC_U32_KEY(f.handle) == 0 &&
+				dp_ht_objs_note(&o->hts, &f, o->cur_ifindex, o->cur_parent) < 0)
+			return -ENOMEM;
 		o->cur->foreign = true;
 		return 0;
 	}
@@ -316,10 +324,8 @@ static void put_owned_tps(struct datapath *dp, struct cleanup *c, const struct o
 	}
 }
 
-int datapath_remove_all(struct datapath *dp, struct diag *d)
+static int remove_all_scan(struct datapath *dp, struct diag *d)
 {
-	if (dp)
-		dp_stats_invalidate(dp);
 	struct cleanup c = {};
 	struct owned o = { .hts.dir = -1 };
 	int r;
@@ -387,6 +393,32 @@ int datapath_remove_all(struct datapath *dp, struct diag *d)
 	owned_done(&o);
 	dp_forget_all(dp);
 	return c.first < 0 ? c.first : (int)c.removed;
+}
+
+void datapath_untracked(struct datapath *dp)
+{
+	dp->tracked = false;
+}
+
+int datapath_remove_all(struct datapath *dp, struct diag *d)
+{
+	bool rescan = true;
+	int r = 0, n;
+
+	dp_stats_invalidate(dp);
+	/* From the registry when it knows everything; a scan at start, for --cleanup, after a
+	 * change failed, and when the registry's way left something of chaosd's behind. */
+	if (dp->tracked) {
+		r = dp_remove_tracked(dp, &rescan, d);
+		rescan |= r < 0;
+	}
+	if (!rescan) {
+		dp_forget_all(dp);
+		return r;
+	}
+	n = remove_all_scan(dp, d);
+	dp->tracked = n >= 0;
+	return n < 0 ? n : n + MAX(r, 0);
 }
 
 int datapath_count_owned(struct datapath *dp, unsigned *ret)

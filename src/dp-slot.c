@@ -569,17 +569,15 @@ int datapath_set_netem(struct datapath *dp, const struct edge *e, int ifindex,
 	return datapath_set_netem_flows(dp, e, ifindex, dir, cfg, FLOWSEL_ALL, d);
 }
 
-int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifindex,
+static int set_netem_flows(struct datapath *dp, const struct edge *e, int ifindex,
 		enum fault_direction dir, const struct netem_config *cfg, uint32_t flows,
 		struct diag *d)
 {
-	if (dp)
-		dp_stats_invalidate(dp);
 	struct dp_slot *slot;
 	unsigned di;
 	int r;
 
-	if (!dp || !e || flows == 0 || flows > FLOWSEL_ALL)
+	if (!e || flows == 0 || flows > FLOWSEL_ALL)
 		return -EINVAL;
 	if (dp_dir_index(dir, &di) < 0)
 		return diag_add(d, -EINVAL, "edge %s: one direction at a time (out or in)",
@@ -602,6 +600,59 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 	if (slot)
 		return change_slot(dp, slot, cfg, flows, d);
 	return add_slot(dp, e, ifindex, di, cfg, flows, d);
+}
+
+int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifindex,
+		enum fault_direction dir, const struct netem_config *cfg, uint32_t flows,
+		struct diag *d)
+{
+	int r;
+
+	if (!dp)
+		return -EINVAL;
+	dp_stats_invalidate(dp);
+	r = set_netem_flows(dp, e, ifindex, dir, cfg, flows, d);
+	/* A failure may leave what the registry does not know (a rollback that failed too):
+	 * the next remove_all scans. */
+	if (r < 0)
+		dp->tracked = false;
+	return r;
+}
+
+int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_direction dir,
+		struct diag *d)
+{
+	struct dp_slot *slot;
+	struct dp_iface *iface;
+	struct nl_batch b;
+	struct diag kd;
+	unsigned di;
+	int r;
+
+	if (!dp || !e || dp_dir_index(dir, &di) < 0)
+		return -EINVAL;
+	slot = dp_slot_find(dp, e->name, di);
+	iface = slot ? dp_iface_find(dp, slot->ifindex) : NULL;
+	if (!iface)
+		return 0;
+	r = nl_batch_init(&b);
+	if (r < 0)
+		return r;
+	diag_init(&kd);
+	/* Only the edge's nodes on the interface: the removal that follows deletes them again,
+	 * which tolerates their being gone. */
+	for (unsigned i = 0; i < slot->n_nodes && r >= 0; i++)
+		r = dp_put_node_del(dp, &b, di, &iface->dir[di].real, &slot->nodes[i]);
+	if (r >= 0 && b.n > 0)
+		r = nl_batch_send(&b, dp->nl, tolerate_gone, &kd);
+	nl_batch_done(&b);
+	if (r < 0) {
+		diag_add(d, r, "edge %s: taking its %s traffic off its fault on %s failed", e->name,
+				dir_str(di), iface->name);
+		diag_add_lines(d, &kd);
+		dp->tracked = false; /* what is left is unknown: the next remove_all scans */
+	}
+	return r;
 }
 
 int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)

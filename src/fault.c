@@ -42,6 +42,8 @@ static const char *const dist_choices[] = { "uniform", "normal", "pareto", "pare
 static const char *const model_choices[] = { "random", "gemodel", NULL };
 /* Index + 1 is enum fault_direction. */
 static const char *const direction_choices[] = { "out", "in", "both", NULL };
+static const char *const mode_choices[] = { "drop", "reject", NULL };
+static const char *const connections_choices[] = { "all", "new", "established", NULL };
 
 #define AT(field) .offset = offsetof(struct fault, field)
 
@@ -109,6 +111,18 @@ const struct fault_key fault_keys[] = {
 			"addresses and ports: a connection is always or never affected, both ways, "
 			"and raising the share keeps the ones it had; every fault of an edge has the "
 			"same share; default 100" },
+	{ .name = "mode", .metavar = "MODE", .type = FAULT_KEY_ENUM,
+		AT(mode), .field = FAULT_FIELD_ENUM,
+		.kinds = K(FAULT_PARTITION), .choices = mode_choices,
+		.help = "drop: packets vanish and clients wait for their timeouts (a dead link); "
+			"reject: TCP gets a reset and other protocols an ICMP port unreachable, so "
+			"clients fail at once (a crashed peer); default drop" },
+	{ .name = "connections", .metavar = "WHICH", .type = FAULT_KEY_ENUM,
+		AT(connections), .field = FAULT_FIELD_ENUM,
+		.kinds = K(FAULT_PARTITION), .choices = connections_choices,
+		.help = "all; new: only connections opened after the fault began fail, open ones "
+			"keep working; established: only the connections open when it began are "
+			"cut, new ones work; default all" },
 	{ .name = "for", .metavar = "TIME", .type = FAULT_KEY_DURATION,
 		AT(duration_usec), .field = FAULT_FIELD_U64,
 		.kinds = ALL_KINDS, .min = FOR_MIN, .max = FOR_MAX,
@@ -541,6 +555,11 @@ int fault_validate(const struct fault *f, struct diag *d)
 			(f->loss_model != FAULT_LOSS_RANDOM && f->loss_model != FAULT_LOSS_GEMODEL))
 		return diag_add(d, -EINVAL, "fault '%s': invalid distribution or model",
 				kinds[f->kind].name);
+	if ((f->mode != FAULT_MODE_DROP && f->mode != FAULT_MODE_REJECT) ||
+			(f->connections != FAULT_CONN_ALL && f->connections != FAULT_CONN_NEW &&
+					f->connections != FAULT_CONN_ESTABLISHED))
+		return diag_add(d, -EINVAL, "fault '%s': invalid mode or connections",
+				kinds[f->kind].name);
 
 	/* The struct may come from elsewhere than fault_set (the journal): check it all. */
 	for (unsigned i = 0; i < fault_n_keys; i++) {
@@ -688,8 +707,13 @@ static void rate_describe(const struct fault *f, struct text *t)
 
 static void partition_describe(const struct fault *f, struct text *t)
 {
-	(void)f;
 	text_add(t, "partition");
+	if (f->mode == FAULT_MODE_REJECT)
+		text_add(t, ", rejecting");
+	if (f->connections == FAULT_CONN_NEW)
+		text_add(t, ", new connections only");
+	else if (f->connections == FAULT_CONN_ESTABLISHED)
+		text_add(t, ", connections open at its start only");
 }
 
 char *fault_describe(const struct fault *f, char *buf, size_t n)
@@ -830,7 +854,7 @@ int fault_merge_netem(const struct fault *const *faults, unsigned n, uint64_t li
 		if (by_kind[k])
 			kinds[k].merge_netem(by_kind[k], &c);
 
-	c.limit = netem_limit_for(c.latency_ns, c.jitter_ns, link_rate_bps);
+	c.limit = netem_limit_for(c.latency_ns, c.jitter_ns, link_rate_bps, c.rate_bytes_per_sec);
 	*ret = c;
 	return 0;
 }
@@ -857,5 +881,5 @@ static const struct fault_kind_ops kinds[_FAULT_KIND_MAX] = {
 		.describe = rate_describe, .merge_netem = rate_merge },
 	/* dropped by nftables, not netem */
 	[FAULT_PARTITION] = { .name = "partition", .main_key = "flows",
-		.help = "drop all traffic (no netem)", .describe = partition_describe },
+		.help = "drop or reject all traffic (no netem)", .describe = partition_describe },
 };

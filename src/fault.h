@@ -31,6 +31,19 @@ enum fault_direction {
 	FAULT_DIR_BOTH = 3,
 };
 
+/* What a partition does with the packets it matches. */
+enum fault_partition_mode {
+	FAULT_MODE_DROP,   /* blackhole: the peer never answers, clients wait for timeouts */
+	FAULT_MODE_REJECT, /* TCP reset or ICMP port unreachable: clients fail at once */
+};
+
+/* Which connections a partition cuts (by conntrack state). */
+enum fault_connections {
+	FAULT_CONN_ALL,
+	FAULT_CONN_NEW,         /* only new ones: connections open already keep working */
+	FAULT_CONN_ESTABLISHED, /* only the ones open when the fault began: new ones work */
+};
+
 enum fault_dist {
 	FAULT_DIST_UNIFORM, /* netem's default: no table */
 	FAULT_DIST_NORMAL,
@@ -69,6 +82,10 @@ struct fault {
 
 	/* rate */
 	uint64_t rate_kbit;
+
+	/* partition */
+	enum fault_partition_mode mode;
+	enum fault_connections connections;
 
 	/* share of the edge's connections affected, in 0.01 % (flowsel); 0 = not given: all */
 	uint16_t flows_permyriad;

@@ -8,6 +8,10 @@
 
 #define NETEM_LIMIT_MIN 1000 /* netem's own default */
 #define NETEM_MTU_BITS  (1500 * 8)
+/* Under a rate limit: a shaping queue of 50 ms at that rate, at least 20 packets so TCP at
+ * low rates still has a window to work with. */
+#define NETEM_RATE_QUEUE_NS  50000000.
+#define NETEM_RATE_LIMIT_MIN 20.
 
 /* A table file is a few tens of kilobytes; anything much bigger is not one. */
 #define NETEM_DIST_FILE_MAX (1024 * 1024)
@@ -184,18 +188,34 @@ void netem_dist_done(struct netem_dist *dist)
 	dist->n = 0;
 }
 
-uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps)
+static uint32_t limit_round_up(double packets, double at_least)
 {
-	double held_ns, packets;
 	uint32_t limit;
 
-	held_ns = (double)MAX(latency_ns, 0) + 3. * (double)MAX(jitter_ns, 0);
-	/* Packets in flight during the added delay, at full link rate, doubled for bursts. */
-	packets = held_ns / 1e9 * (double)link_rate_bps / NETEM_MTU_BITS * 2.;
-	if (!(packets > NETEM_LIMIT_MIN))
-		return NETEM_LIMIT_MIN;
+	if (!(packets > at_least))
+		packets = at_least;
 	if (packets >= (double)UINT32_MAX)
 		return UINT32_MAX;
 	limit = (uint32_t)packets;
-	return limit < packets ? limit + 1 : limit; /* round up */
+	return limit < packets ? limit + 1 : limit;
+}
+
+uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps,
+		uint64_t rate_bytes_per_sec)
+{
+	double held_ns, packets;
+
+	held_ns = (double)MAX(latency_ns, 0) + 3. * (double)MAX(jitter_ns, 0);
+	if (rate_bytes_per_sec > 0) {
+		/* Under a rate limit nothing leaves faster than the rate: hold what the delay keeps
+		 * in flight at that rate plus a short shaping queue. Sized from the link instead,
+		 * the queue itself became seconds of added delay. */
+		double bps = (double)rate_bytes_per_sec * 8.;
+
+		packets = (held_ns + NETEM_RATE_QUEUE_NS) / 1e9 * bps / NETEM_MTU_BITS;
+		return limit_round_up(packets, NETEM_RATE_LIMIT_MIN);
+	}
+	/* Packets in flight during the added delay, at full link rate, doubled for bursts. */
+	packets = held_ns / 1e9 * (double)link_rate_bps / NETEM_MTU_BITS * 2.;
+	return limit_round_up(packets, NETEM_LIMIT_MIN);
 }

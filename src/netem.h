@@ -46,6 +46,8 @@ double netem_u32_to_percent(uint32_t v);
  * $CHAOSD_TC_LIB_DIR, /usr/lib/x86_64-linux-gnu/tc, /usr/lib/tc, /usr/lib64/tc that has it. */
 int netem_dist_load(const char *name, struct netem_dist *ret, struct diag *d);
 void netem_dist_done(struct netem_dist *dist);
-/* queue limit that holds (delay + 3*jitter) worth of MTU-size packets at link_rate, x2, at
- * least 1000 (netem's default). */
-uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps);
+/* netem's queue limit. Without a rate limit (rate_bytes_per_sec 0): (delay + 3*jitter) worth of
+ * MTU-size packets at link_rate, x2, at least 1000 (netem's default). With one: (delay +
+ * 3*jitter + 50 ms) worth at that rate, at least 20, so the queue adds no more than 50 ms. */
+uint32_t netem_limit_for(int64_t latency_ns, int64_t jitter_ns, uint64_t link_rate_bps,
+		uint64_t rate_bytes_per_sec);

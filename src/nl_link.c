@@ -14,7 +14,8 @@ static int begin_failed(void)
 	return errno == ENOBUFS ? -ENOBUFS : -ENOMEM;
 }
 
-int nl_link_ifb_add(struct nl_batch *b, struct nl_socket *s, const char *name, uint32_t txqlen)
+int nl_link_ifb_add(struct nl_batch *b, struct nl_socket *s, const char *name, uint32_t txqlen,
+		uint32_t group)
 {
 	char what[64];
 	struct nlmsghdr *nlh;
@@ -35,6 +36,8 @@ int nl_link_ifb_add(struct nl_batch *b, struct nl_socket *s, const char *name, u
 	ifi->ifi_change = IFF_UP;
 	mnl_attr_put_u32(nlh, IFLA_TXQLEN, txqlen);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (group)
+		mnl_attr_put_u32(nlh, IFLA_GROUP, group);
 	info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	info->nla_type &= (uint16_t)~NLA_F_NESTED; /* as ip(8) sends it */
 	mnl_attr_put_str(nlh, IFLA_INFO_KIND, "ifb");
@@ -62,6 +65,24 @@ int nl_link_del(struct nl_batch *b, struct nl_socket *s, int ifindex, const char
 	ifi->ifi_index = ifindex > 0 ? ifindex : 0;
 	if (ifindex <= 0)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	return nl_batch_commit(b);
+}
+
+int nl_link_group_del(struct nl_batch *b, struct nl_socket *s, uint32_t group)
+{
+	char what[64];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (!group)
+		return -EINVAL;
+	snprintf(what, sizeof(what), "delete link group %u", group);
+	nlh = nl_batch_begin(b, s, RTM_DELLINK, 0, what);
+	if (!nlh)
+		return begin_failed();
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, IFLA_GROUP, group);
 	return nl_batch_commit(b);
 }
 

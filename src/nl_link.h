@@ -15,11 +15,16 @@
 #define NL_LINK_IFB_TXQLEN 1000
 
 /* Append RTM_NEWLINK kind "ifb" named name, brought up by the same message (ifi_flags/change
- * IFF_UP, as `ip link add NAME txqueuelen N up type ifb` sends it). NLM_F_EXCL: -EEXIST if the
- * name is taken. */
-int nl_link_ifb_add(struct nl_batch *b, struct nl_socket *s, const char *name, uint32_t txqlen);
+ * IFF_UP, as `ip link add NAME txqueuelen N up type ifb` sends it), in link group group (0:
+ * the default group, no IFLA_GROUP). NLM_F_EXCL: -EEXIST if the name is taken. */
+int nl_link_ifb_add(struct nl_batch *b, struct nl_socket *s, const char *name, uint32_t txqlen,
+		uint32_t group);
 /* Append RTM_DELLINK by ifindex, or by name when ifindex is 0. */
 int nl_link_del(struct nl_batch *b, struct nl_socket *s, int ifindex, const char *name);
+/* Append RTM_DELLINK of every link in group (!= 0) of the socket's namespace: the kernel
+ * unregisters them together, paying its RCU waits once, not per device. -ENODEV when the group
+ * has no link; -EOPNOTSUPP (nothing deleted) when one of them cannot be deleted. */
+int nl_link_group_del(struct nl_batch *b, struct nl_socket *s, uint32_t group);
 
 /* -ENODEV if there is no such interface. */
 int nl_link_ifindex(struct nl_socket *s, const char *name, int *ret_ifindex);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <netinet/in.h>
@@ -31,6 +32,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
@@ -41,9 +43,20 @@
 
 #define CHAIN_OUT "postrouting"
 #define CHAIN_IN  "prerouting"
+/* Rejects of egress traffic (reject is not valid in postrouting) and ingress rules that need
+ * conntrack's state: after conntrack (-200), before NAT and mangle. */
+#define CHAIN_LOCAL_OUT "output"
+#define CHAIN_FORWARD   "forward"
+#define CHAIN_IN_CT     "prerouting_ct"
 /* Before conntrack (-200) so dropped packets never create or refresh connection state, after
  * defragmentation (-400) so ports are visible. */
 #define CHAIN_PRIO (-300)
+#define CHAIN_PRIO_CT (-190)
+#define CT_SET_PREFIX "conns_"
+/* nft's datatype number for a plain integer, so `nft list` shows the set's type */
+#define NFT_TYPE_INTEGER 4
+/* Set elements per message: a batch message stays far below the batch's size. */
+#define CT_SET_CHUNK 512
 #define COMMENT_PREFIX "chaosd fault "
 
 /* One non-batch request (get table/rule): a table name and a few attributes. */
@@ -55,6 +68,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_rule *, nftnl_rule_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_expr *, nftnl_expr_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_udata_buf *, nftnl_udata_buf_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set *, nftnl_set_free)
 
 struct drop_count {
 	uint64_t id, packets;
@@ -67,6 +81,10 @@ struct nl_nft {
 	struct drop_count *drops;
 	unsigned n_drops;
 	uint64_t drops_until_usec;
+	/* Whether the table may exist: until this process deleted it (a chaosd before it may
+	 * have left one) and from its first sync on. A kill without it sends nothing: the
+	 * kernel's abort of a DELTABLE for a missing table waits out an RCU grace period. */
+	bool table_maybe;
 };
 
 #define DROPS_USEC (500 * 1000ULL)
@@ -79,19 +97,23 @@ struct old_counter {
 
 struct sync_ctx {
 	struct nl_nft *n;
+	const struct nl_nft_partition *parts; /* the set ids follow their index */
 	struct nl_batch b;
 	struct old_counter *old;
 	unsigned n_old;
 	struct diag *d;
 };
 
-/* One rule: a partition's prefix in one direction, with one protocol or none. */
+/* One rule: a partition's prefix in one direction, with one protocol or none, in one chain. */
 struct rule_spec {
 	const struct nl_nft_partition *part;
 	const char *ifname;
 	enum fault_direction dir; /* OUT or IN */
 	const struct edge_prefix *prefix;
 	enum edge_proto proto;
+	const char *chain;
+	bool reset;   /* reject with a TCP reset (proto is tcp); else ICMP if the mode rejects */
+	bool not_tcp; /* proto any after a rule of its own for tcp: everything but tcp */
 };
 
 static bool no_nftables_err(int r)
@@ -178,7 +200,7 @@ static int put_table(struct sync_ctx *c, uint16_t type, uint16_t flags, const ch
 	return msg_commit(c);
 }
 
-static int put_chain(struct sync_ctx *c, const char *name, uint32_t hook)
+static int put_chain(struct sync_ctx *c, const char *name, uint32_t hook, int32_t prio)
 {
 	_cleanup_(nftnl_chain_freep) struct nftnl_chain *ch = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -190,7 +212,7 @@ static int put_chain(struct sync_ctx *c, const char *name, uint32_t hook)
 		return -ENOMEM;
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, hook);
-	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, CHAIN_PRIO);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, prio);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	r = msg_begin(c, NFT_MSG_NEWCHAIN, NLM_F_CREATE, &nlh, "nftables: add chain %s", name);
 	if (r < 0)
@@ -257,26 +279,43 @@ static int add_expr(struct nftnl_rule *rule, struct nftnl_expr *e)
 	return 0;
 }
 
-static struct nftnl_expr *expr_meta(uint32_t key)
+/* meta or ct KEY into register 1 (key_attr, dreg_attr: the expression's attributes) */
+static struct nftnl_expr *expr_load(const char *name, uint16_t key_attr, uint16_t dreg_attr,
+		uint32_t key)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
 
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, key_attr, key);
+		nftnl_expr_set_u32(e, dreg_attr, NFT_REG_1);
 	}
 	return e;
 }
 
-static struct nftnl_expr *expr_cmp_eq(const void *data, size_t len)
+static struct nftnl_expr *expr_meta(uint32_t key)
+{
+	return expr_load("meta", NFTNL_EXPR_META_KEY, NFTNL_EXPR_META_DREG, key);
+}
+
+static struct nftnl_expr *expr_ct(uint32_t key)
+{
+	return expr_load("ct", NFTNL_EXPR_CT_KEY, NFTNL_EXPR_CT_DREG, key);
+}
+
+static struct nftnl_expr *expr_cmp(enum nft_cmp_ops op, const void *data, size_t len)
 {
 	_cleanup_(nftnl_expr_freep) struct nftnl_expr *e = nftnl_expr_alloc("cmp");
 
 	if (!e || nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, (uint32_t)len) < 0)
 		return NULL;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
 	return TAKE_PTR(e);
+}
+
+static struct nftnl_expr *expr_cmp_eq(const void *data, size_t len)
+{
+	return expr_cmp(NFT_CMP_EQ, data, len);
 }
 
 static struct nftnl_expr *expr_payload(uint32_t base, uint32_t offset, uint32_t len)
@@ -358,6 +397,76 @@ static struct nftnl_expr *expr_drop(void)
 	return e;
 }
 
+static struct nftnl_expr *expr_reject(bool reset)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	if (!e)
+		return NULL;
+	/* icmpx: the kernel picks ICMP or ICMPv6 with the packet's family */
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, reset ? NFT_REJECT_TCP_RST :
+			NFT_REJECT_ICMPX_UNREACH);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, reset ? 0 : NFT_REJECT_ICMPX_PORT_UNREACH);
+	return e;
+}
+
+static void ct_set_name(const struct nl_nft_partition *p, char *buf, size_t n)
+{
+	snprintf(buf, n, CT_SET_PREFIX "%" PRIu64, p->id);
+}
+
+/* The set id ties a lookup to a set made in the same transaction. */
+static uint32_t ct_set_id(unsigned i)
+{
+	return i + 1;
+}
+
+/* connections = new: for tcp a SYN without ACK, which holds for connections open before
+ * conntrack tracked them too (a connection conntrack first sees mid-stream is "new" to it);
+ * other protocols `ct state new`. established: `ct id @conns_ID`. */
+static int add_connections_match(struct nftnl_rule *rule, const struct rule_spec *s,
+		unsigned part_index)
+{
+	const struct nl_nft_partition *p = s->part;
+	uint32_t new_bit = NF_CT_STATE_BIT(IP_CT_NEW), zero = 0;
+	uint8_t syn_ack = 0x12, syn = 0x02, tcp = IPPROTO_TCP;
+	char name[64];
+	int r;
+
+	if (p->connections == FAULT_CONN_NEW && s->proto == EDGE_PROTO_TCP) {
+		r = add_expr(rule, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1));
+		if (r >= 0)
+			r = add_expr(rule, expr_mask(&syn_ack, sizeof(syn_ack)));
+		return r < 0 ? r : add_expr(rule, expr_cmp_eq(&syn, sizeof(syn)));
+	}
+	if (p->connections == FAULT_CONN_NEW) {
+		if (s->not_tcp) {
+			r = add_expr(rule, expr_meta(NFT_META_L4PROTO));
+			if (r >= 0)
+				r = add_expr(rule, expr_cmp(NFT_CMP_NEQ, &tcp, sizeof(tcp)));
+			if (r < 0)
+				return r;
+		}
+		r = add_expr(rule, expr_ct(NFT_CT_STATE));
+		if (r >= 0)
+			r = add_expr(rule, expr_mask((const uint8_t *)&new_bit, sizeof(new_bit)));
+		return r < 0 ? r : add_expr(rule, expr_cmp(NFT_CMP_NEQ, &zero, sizeof(zero)));
+	}
+	if (p->connections != FAULT_CONN_ESTABLISHED)
+		return 0;
+	_cleanup_(nftnl_expr_freep) struct nftnl_expr *l = nftnl_expr_alloc("lookup");
+	ct_set_name(p, name, sizeof(name));
+	if (!l || nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, name) < 0)
+		return -ENOMEM;
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, ct_set_id(part_index));
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	r = add_expr(rule, expr_ct(NFT_CT_ID));
+	if (r < 0)
+		return r;
+	nftnl_rule_add_expr(rule, TAKE_PTR(l));
+	return 0;
+}
+
 static const struct old_counter *old_counter_find(const struct sync_ctx *c, const char *comment)
 {
 	for (unsigned i = 0; i < c->n_old; i++)
@@ -421,12 +530,13 @@ static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 	 * rule's identity when counters are carried over (old_counter_find), and a partition
 	 * whose share changed in place keeps counting. At most 123 bytes. */
 	prefix_format(s->prefix, pfx, sizeof(pfx));
-	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%" PRIu64 " edge %s %s %s%s%s",
+	snprintf(comment, sizeof(comment), COMMENT_PREFIX "%" PRIu64 " edge %s %s %s%s%s%s",
 			s->part->id, e->name, out ? "out" : "in", pfx,
 			s->proto == EDGE_PROTO_TCP ? " tcp" : "",
-			s->proto == EDGE_PROTO_UDP ? " udp" : "");
+			s->proto == EDGE_PROTO_UDP ? " udp" : "",
+			streq(s->chain, CHAIN_FORWARD) ? " forward" : "");
 	if (nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, NL_NFT_TABLE) < 0 ||
-			nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, out ? CHAIN_OUT : CHAIN_IN) < 0)
+			nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, s->chain) < 0)
 		return -ENOMEM;
 	nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment) ||
@@ -465,12 +575,15 @@ static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 		if (r >= 0)
 			r = add_expr(rule, expr_cmp_eq(&port, sizeof(port)));
 	}
+	if (r >= 0)
+		r = add_connections_match(rule, s, (unsigned)(s->part - c->parts));
 	if (r >= 0 && partial(s->part->flows))
 		r = add_share_match(rule, s->part->flows);
 	if (r >= 0)
 		r = add_expr(rule, expr_counter(old_counter_find(c, comment)));
 	if (r >= 0)
-		r = add_expr(rule, expr_drop());
+		r = add_expr(rule, s->part->mode == FAULT_MODE_REJECT ? expr_reject(s->reset) :
+								       expr_drop());
 	if (r < 0)
 		return r;
 
@@ -487,39 +600,121 @@ static const char *partition_ifname(const struct nl_nft_partition *p)
 	return p->ifname[0] ? p->ifname : p->edge->ifname;
 }
 
+/* Where a partition's rules of one direction go (one or two chains). */
+static unsigned partition_chains(const struct nl_nft_partition *p, enum fault_direction dir,
+		const char *ret[static 2])
+{
+	if (dir == FAULT_DIR_IN) {
+		ret[0] = p->connections == FAULT_CONN_ALL ? CHAIN_IN : CHAIN_IN_CT;
+		return 1;
+	}
+	if (p->mode != FAULT_MODE_REJECT) {
+		ret[0] = CHAIN_OUT;
+		return 1;
+	}
+	ret[0] = CHAIN_LOCAL_OUT;
+	ret[1] = CHAIN_FORWARD;
+	return 2;
+}
+
 static int put_partition_dir(struct sync_ctx *c, const struct nl_nft_partition *p,
 		enum fault_direction dir)
 {
 	const struct edge *e = p->edge;
-	enum edge_proto protos[2];
-	unsigned n_protos = 0;
+	enum edge_proto protos[3];
+	const char *chains[2];
+	unsigned n_protos = 0, n_chains;
 
 	/* A port without a protocol means that port on tcp and on udp: other protocols have
-	 * no port at that offset. */
+	 * no port at that offset. A reject of any protocol answers TCP with a reset first. */
 	if (e->proto != EDGE_PROTO_ANY)
 		protos[n_protos++] = e->proto;
 	else if (e->port != 0) {
 		protos[n_protos++] = EDGE_PROTO_TCP;
 		protos[n_protos++] = EDGE_PROTO_UDP;
-	} else
+	} else {
+		if (p->mode == FAULT_MODE_REJECT || p->connections == FAULT_CONN_NEW)
+			protos[n_protos++] = EDGE_PROTO_TCP;
 		protos[n_protos++] = EDGE_PROTO_ANY;
+	}
+	n_chains = partition_chains(p, dir, chains);
 
 	for (unsigned i = 0; i < e->n_prefixes; i++) {
 		if (prefix_redundant(e, i))
 			continue;
-		for (unsigned k = 0; k < n_protos; k++) {
-			struct rule_spec s = {
-				.part = p,
-				.ifname = partition_ifname(p),
-				.dir = dir,
-				.prefix = &e->prefixes[i],
-				.proto = protos[k],
-			};
-			int r = put_rule(c, &s);
+		for (unsigned h = 0; h < n_chains; h++)
+			for (unsigned k = 0; k < n_protos; k++) {
+				struct rule_spec s = {
+					.part = p,
+					.ifname = partition_ifname(p),
+					.dir = dir,
+					.prefix = &e->prefixes[i],
+					.proto = protos[k],
+					.chain = chains[h],
+					.reset = protos[k] == EDGE_PROTO_TCP,
+					.not_tcp = protos[k] == EDGE_PROTO_ANY && n_protos > 1,
+				};
+				int r = put_rule(c, &s);
 
-			if (r < 0)
-				return r;
+				if (r < 0)
+					return r;
+			}
+	}
+	return 0;
+}
+
+/* The set of conntrack ids a connections = established partition cuts. */
+static int put_ct_set(struct sync_ctx *c, const struct nl_nft_partition *p, unsigned index)
+{
+	_cleanup_(nftnl_set_freep) struct nftnl_set *set = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	char name[64];
+	int r;
+
+	ct_set_name(p, name, sizeof(name));
+	if (!set || nftnl_set_set_str(set, NFTNL_SET_TABLE, NL_NFT_TABLE) < 0 ||
+			nftnl_set_set_str(set, NFTNL_SET_NAME, name) < 0)
+		return -ENOMEM;
+	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, sizeof(uint32_t));
+	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_INTEGER);
+	nftnl_set_set_u32(set, NFTNL_SET_ID, ct_set_id(index));
+	r = msg_begin(c, NFT_MSG_NEWSET, NLM_F_CREATE, &nlh, "nftables: add set %s", name);
+	if (r < 0)
+		return r;
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	r = msg_commit(c);
+	if (r < 0)
+		return r;
+
+	for (unsigned i = 0; i < p->n_ct_ids; i += CT_SET_CHUNK) {
+		_cleanup_(nftnl_set_freep) struct nftnl_set *elems = nftnl_set_alloc();
+
+		if (!elems || nftnl_set_set_str(elems, NFTNL_SET_TABLE, NL_NFT_TABLE) < 0 ||
+				nftnl_set_set_str(elems, NFTNL_SET_NAME, name) < 0)
+			return -ENOMEM;
+		nftnl_set_set_u32(elems, NFTNL_SET_FAMILY, NFPROTO_INET);
+		nftnl_set_set_u32(elems, NFTNL_SET_ID, ct_set_id(index));
+		for (unsigned k = i; k < p->n_ct_ids && k < i + CT_SET_CHUNK; k++) {
+			struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+
+			if (!el)
+				return -ENOMEM;
+			if (nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &p->ct_ids[k],
+					    sizeof(p->ct_ids[k])) < 0) {
+				nftnl_set_elem_free(el);
+				return -ENOMEM;
+			}
+			nftnl_set_elem_add(elems, el);
 		}
+		r = msg_begin(c, NFT_MSG_NEWSETELEM, NLM_F_CREATE, &nlh,
+				"nftables: add %u connections to set %s", p->n_ct_ids, name);
+		if (r < 0)
+			return r;
+		nftnl_set_elems_nlmsg_build_payload(nlh, elems);
+		r = msg_commit(c);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -547,6 +742,16 @@ static int partition_check(const struct nl_nft_partition *p, unsigned i, struct 
 			p->direction != FAULT_DIR_BOTH)
 		return diag_add(d, -EINVAL, "%s: direction %d (allowed: out, in, both)", who,
 				(int)p->direction);
+	if (p->mode != FAULT_MODE_DROP && p->mode != FAULT_MODE_REJECT)
+		return diag_add(d, -EINVAL, "%s: mode %d (allowed: drop, reject)", who,
+				(int)p->mode);
+	if (p->connections != FAULT_CONN_ALL && p->connections != FAULT_CONN_NEW &&
+			p->connections != FAULT_CONN_ESTABLISHED)
+		return diag_add(d, -EINVAL, "%s: connections %d (allowed: all, new, established)",
+				who, (int)p->connections);
+	if (p->n_ct_ids > 0 && !p->ct_ids)
+		return diag_add(d, -EINVAL, "%s: %u connection ids but no list", who,
+				p->n_ct_ids);
 	if (e->n_prefixes == 0 || e->n_prefixes > EDGE_PREFIX_MAX)
 		return diag_add(d, -EINVAL, "%s: %u prefixes (allowed: 1 to %d)", who,
 				e->n_prefixes, EDGE_PREFIX_MAX);
@@ -702,6 +907,7 @@ int nl_nft_open(struct nl_nft **ret, struct diag *d)
 
 	if (!n)
 		return -ENOMEM;
+	n->table_maybe = true;
 	r = nl_socket_open(NETLINK_NETFILTER, &n->sock);
 	if (r == -EPROTONOSUPPORT)
 		return diag_add(d, r, "nftables: " NO_NFTABLES);
@@ -785,20 +991,25 @@ int nl_nft_remove_all(struct nl_nft *n, struct diag *d)
 	static const int tolerated[] = { -ENOENT, 0 };
 	int r;
 
+	if (!n->table_maybe)
+		return 0;
 	r = batch_start(&c);
 	if (r >= 0)
 		r = put_table(&c, NFT_MSG_DELTABLE, 0, "delete");
 	if (r < 0)
 		return r;
-	return batch_finish(&c, tolerated);
+	r = batch_finish(&c, tolerated);
+	if (r >= 0)
+		n->table_maybe = false;
+	return r;
 }
 
 int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned n_parts,
 		struct diag *d)
 {
-	_cleanup_(sync_ctx_done) struct sync_ctx c = { .n = n, .d = d };
+	_cleanup_(sync_ctx_done) struct sync_ctx c = { .n = n, .d = d, .parts = parts };
 	struct rule_walk w = { .collect = true };
-	bool need_out = false, need_in = false;
+	bool need_out = false, need_in = false, need_local = false, need_in_ct = false;
 	int r;
 
 	drops_invalidate(n);
@@ -808,8 +1019,17 @@ int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned
 		r = partition_check(&parts[i], i, d);
 		if (r < 0)
 			return r;
-		need_out |= (parts[i].direction & FAULT_DIR_OUT) != 0;
-		need_in |= (parts[i].direction & FAULT_DIR_IN) != 0;
+		for (enum fault_direction dir = FAULT_DIR_OUT; dir <= FAULT_DIR_IN; dir++) {
+			const char *chains[2];
+
+			if (!(parts[i].direction & dir))
+				continue;
+			partition_chains(&parts[i], dir, chains);
+			need_out |= streq(chains[0], CHAIN_OUT);
+			need_in |= streq(chains[0], CHAIN_IN);
+			need_local |= streq(chains[0], CHAIN_LOCAL_OUT);
+			need_in_ct |= streq(chains[0], CHAIN_IN_CT);
+		}
 	}
 
 	/* Carry counters over the rewrite. Best effort: without them the partitions are still
@@ -824,6 +1044,7 @@ int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned
 	 * exists; then the table is built anew. A deleted base chain keeps its rules until
 	 * its hook is gone and the new ones start with the new generation, so no packet of a
 	 * partition that stays passes in between (the test watches for that). */
+	n->table_maybe = true;
 	r = batch_start(&c);
 	if (r >= 0)
 		r = put_table(&c, NFT_MSG_NEWTABLE, NLM_F_CREATE, "add");
@@ -832,9 +1053,18 @@ int nl_nft_sync(struct nl_nft *n, const struct nl_nft_partition *parts, unsigned
 	if (r >= 0)
 		r = put_table(&c, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, "create");
 	if (r >= 0 && need_out)
-		r = put_chain(&c, CHAIN_OUT, NF_INET_POST_ROUTING);
+		r = put_chain(&c, CHAIN_OUT, NF_INET_POST_ROUTING, CHAIN_PRIO);
 	if (r >= 0 && need_in)
-		r = put_chain(&c, CHAIN_IN, NF_INET_PRE_ROUTING);
+		r = put_chain(&c, CHAIN_IN, NF_INET_PRE_ROUTING, CHAIN_PRIO);
+	if (r >= 0 && need_local)
+		r = put_chain(&c, CHAIN_LOCAL_OUT, NF_INET_LOCAL_OUT, CHAIN_PRIO_CT);
+	if (r >= 0 && need_local)
+		r = put_chain(&c, CHAIN_FORWARD, NF_INET_FORWARD, CHAIN_PRIO_CT);
+	if (r >= 0 && need_in_ct)
+		r = put_chain(&c, CHAIN_IN_CT, NF_INET_PRE_ROUTING, CHAIN_PRIO_CT);
+	for (unsigned i = 0; r >= 0 && i < n_parts; i++)
+		if (parts[i].connections == FAULT_CONN_ESTABLISHED)
+			r = put_ct_set(&c, &parts[i], i);
 	for (unsigned i = 0; r >= 0 && i < n_parts; i++) {
 		if (parts[i].direction & FAULT_DIR_OUT)
 			r = put_partition_dir(&c, &parts[i], FAULT_DIR_OUT);

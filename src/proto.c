@@ -23,12 +23,14 @@ const struct proto_verb proto_verbs[] = {
 	{ "renew", PROTO_RENEW, PROTO_WRITE, "ID... | --run RUN",
 	  "renew the lease of faults injected with --lease, or of a run (chaosctl does this "
 	  "itself)" },
-	{ "run", PROTO_RUN, PROTO_WRITE, "FILE [--detach]",
+	{ "run", PROTO_RUN, PROTO_WRITE, "FILE [--detach] [--seed N]",
 	  "run a GameDay scenario in the daemon; shows progress and exits 0 if the hypothesis "
-	  "held, 1 if violated, 2 if aborted" },
+	  "held, 1 if violated, 2 if aborted; --seed N: the random choices of plan --seed N" },
 	{ "validate", PROTO_VALIDATE, PROTO_READ, "FILE",
 	  "check a scenario against the daemon's edges and limits; applies nothing" },
-	{ "plan", PROTO_PLAN, PROTO_READ, "FILE", "print the resolved timeline; applies nothing" },
+	{ "plan", PROTO_PLAN, PROTO_READ, "FILE [--seed N]",
+	  "print the resolved timeline and the seed of its random choices (--seed N: those of "
+	  "seed N); applies nothing" },
 	{ "watch", PROTO_WATCH, PROTO_READ, "[RUN]",
 	  "follow a run (the latest by default) until it ends" },
 	{ "abort", PROTO_ABORT, PROTO_WRITE, "[RUN]",

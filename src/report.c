@@ -71,8 +71,23 @@ struct report *report_free(struct report *r)
 	free(r->probes);
 	free(r->events);
 	free(r->bands);
+	free(r->steps);
 	free(r);
 	return NULL;
+}
+
+int report_steps_init(struct report *r, unsigned n)
+{
+	struct report_step *a = calloc(MAX(n, 1u), sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		a[i].start_usec = a[i].end_usec = a[i].recovery_usec = UINT64_MAX;
+	free(r->steps);
+	r->steps = a;
+	r->n_steps = n;
+	return 0;
 }
 
 static int grow(void **array, unsigned n, unsigned *cap, size_t size)
@@ -239,6 +254,15 @@ static void json_summary(FILE *f, const struct report_summary *s)
 			s->p99 / 1000.0);
 }
 
+/* ,"key":seconds or ,"key":null for UINT64_MAX */
+static void json_time(FILE *f, const char *key, uint64_t usec)
+{
+	if (usec == UINT64_MAX)
+		fprintf(f, ",\"%s\":null", key);
+	else
+		fprintf(f, ",\"%s\":%.3f", key, usec / 1e6);
+}
+
 int report_write_json(const struct report *r, FILE *f)
 {
 	char when[32];
@@ -303,6 +327,23 @@ int report_write_json(const struct report *r, FILE *f)
 		fprintf(f, ",\"from_s\":%.3f,\"to_s\":%.3f}", b->from_usec / 1e6,
 				(b->to_usec ? b->to_usec : r->duration_usec) / 1e6);
 	}
+	fprintf(f, "],\"seed\":\"%" PRIu64 "\",\"steps\":[", r->seed);
+	for (unsigned i = 0; i < r->n_steps; i++) {
+		const struct report_step *st = &r->steps[i];
+
+		fprintf(f, "%s{\"name\":", i ? "," : "");
+		json_str(f, st->name);
+		fputs(",\"edge\":", f);
+		json_str(f, st->edge);
+		fputs(",\"trigger\":", f);
+		json_str(f, st->trigger);
+		json_time(f, "start_s", st->start_usec);
+		json_time(f, "end_s", st->end_usec);
+		fputs(",\"end_reason\":", f);
+		json_str(f, st->end_reason);
+		json_time(f, "recovery_s", st->recovery_usec);
+		fputc('}', f);
+	}
 	fputs("],\"probes\":[", f);
 	for (unsigned i = 0; i < r->n_probes; i++) {
 		const struct report_probe *p = &r->probes[i];
@@ -361,6 +402,25 @@ int report_write_text(const struct report *r, FILE *f)
 		const struct report_event *e = &r->events[i];
 
 		fprintf(f, "  %s  %-8s %s\n", fmt_s(e->t_usec, a, sizeof(a)), e->kind, e->text);
+	}
+	fprintf(f, "\nsteps (seed %" PRIu64 "):\n", r->seed);
+	for (unsigned i = 0; i < r->n_steps; i++) {
+		const struct report_step *st = &r->steps[i];
+		char c[32];
+
+		fprintf(f, "  %-12s %-10s %s\n", st->name, st->edge, st->trigger);
+		if (st->start_usec == UINT64_MAX) {
+			fprintf(f, "  %-23s not started: %s\n", "", st->end_reason);
+			continue;
+		}
+		if (st->recovery_usec == UINT64_MAX)
+			snprintf(c, sizeof(c), "not within the run");
+		else
+			snprintf(c, sizeof(c), "%.1fs", st->recovery_usec / 1e6);
+		fprintf(f, "  %-23s on %.1fs..%.1fs, ended by %s; recovery %s\n", "",
+				st->start_usec / 1e6,
+				st->end_usec == UINT64_MAX ? 0 : st->end_usec / 1e6,
+				st->end_reason[0] ? st->end_reason : "?", c);
 	}
 	for (unsigned i = 0; i < r->n_probes; i++) {
 		const struct report_probe *p = &r->probes[i];
@@ -466,14 +526,19 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 		   "font-family=\"sans-serif\" font-size=\"11\">\n", p->name, CW, CH, CW, CH);
 	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%.0f\" fill=\"#fafafa\" "
 		   "stroke=\"#ccc\"/>\n", ML, MT, CW - ML - MR, plot_h);
+	/* Fault labels stay inside the plot: a long one near the end must not run over the
+	 * right axis' labels. */
+	fprintf(f, "<clipPath id=\"plot-%u\"><rect x=\"%d\" y=\"%d\" width=\"%d\" "
+		   "height=\"%.0f\"/></clipPath>\n", probe, ML, MT, CW - ML - MR, plot_h);
 	for (unsigned i = 0; i < r->n_bands; i++) {
 		const struct report_band *b = &r->bands[i];
 		double x0 = x_of(r, b->from_usec), x1 = x_of(r, b->to_usec ? b->to_usec :
 									      r->duration_usec);
 		fprintf(f, "<g class=\"band\"><rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
 			   "height=\"%.0f\" fill=\"hsl(%u,70%%,60%%)\" fill-opacity=\"0.18\"/>"
-			   "<text x=\"%.1f\" y=\"%.0f\" fill=\"#555\">", x0, MT, MAX(x1 - x0, 1.0),
-				plot_h, (i * 67) % 360, x0 + 2, MT + 12.0 + (i % 6) * 12);
+			   "<text x=\"%.1f\" y=\"%.0f\" fill=\"#555\" clip-path=\"url(#plot-%u)\">",
+				x0, MT, MAX(x1 - x0, 1.0), plot_h, (i * 67) % 360, x0 + 2,
+				MT + 12.0 + (i % 6) * 12, probe);
 		html_str(f, b->label);
 		fputs("</text></g>\n", f);
 	}
@@ -513,10 +578,11 @@ static void svg_chart(FILE *f, const struct report *r, unsigned probe)
 	if (r->abort_usec) {
 		double x = x_of(r, r->abort_usec);
 
+		/* its word above the plot, where no fault label is */
 		fprintf(f, "<g class=\"abort\"><line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" "
 			   "stroke=\"#d00\" stroke-width=\"2\"/><text x=\"%.1f\" y=\"%d\" "
-			   "fill=\"#d00\" font-weight=\"bold\">abort</text></g>\n", x, x, MT - 5,
-				CH - MB, x + 3, MT + 10);
+			   "text-anchor=\"middle\" fill=\"#d00\" font-weight=\"bold\">abort</text>"
+			   "</g>\n", x, x, MT - 3, CH - MB, x, MT - 6);
 	}
 	fputs("</svg>\n<p class=\"legend\"><span style=\"color:#36c\">p50</span> "
 	      "<span style=\"color:#e90\">p95</span> <span style=\"color:#d22\">p99</span> "

@@ -66,6 +66,17 @@ struct report_band {
 	uint64_t from_usec, to_usec; /* to 0: still on */
 };
 
+/* A step: what started it, what ended it, how long the probes took to recover. */
+struct report_step {
+	char name[64];
+	char edge[40];
+	char trigger[160];
+	uint64_t start_usec, end_usec; /* UINT64_MAX: did not start, did not end */
+	char end_reason[REPORT_TEXT_MAX + 1];
+	uint64_t recovery_usec; /* from the end until every probe is good again; UINT64_MAX: not
+				 * within the run */
+};
+
 struct report_summary {
 	unsigned count;
 	double success_rate; /* percent */
@@ -93,10 +104,15 @@ struct report {
 	unsigned n_probes;
 	struct report_band *bands;
 	unsigned n_bands, cap_bands;
+	uint64_t seed; /* of the scenario's random choices */
+	struct report_step *steps;
+	unsigned n_steps;
 };
 
 int report_new(const char *id, unsigned n_probes, struct report **ret);
 struct report *report_free(struct report *r);
+/* n step records, not started. */
+int report_steps_init(struct report *r, unsigned n);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct report *, report_free);
 
 const char *report_phase_to_string(enum report_phase p);

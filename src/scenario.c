@@ -11,11 +11,11 @@
 #include "ini.h"
 #include "parse.h"
 #include "scenario.h"
+#include "schedule.h"
 #include "utf8.h"
 
 #define STEP_RAW_MAX   48
 #define RAW_VALUE_MAX  256
-#define DEFAULT_WINDOW (10 * USEC_PER_SEC)
 #define DEFAULT_POINTS 10
 
 enum section {
@@ -88,131 +88,10 @@ static bool name_valid(const char *s)
 }
 
 static const char *const probe_types[] = { "http", "tcp", "exec" };
-static const char *const metric_names[_SCENARIO_METRIC_MAX] = {
-	"success_rate", "failure_rate", "p50", "p95", "p99",
-};
-static const char *const op_names[] = { "<", "<=", ">", ">=" };
 
 const char *scenario_probe_type_to_string(enum scenario_probe_type t)
 {
 	return (unsigned)t < ELEMENTSOF(probe_types) ? probe_types[t] : "?";
-}
-
-const char *scenario_metric_to_string(enum scenario_metric m)
-{
-	return (unsigned)m < _SCENARIO_METRIC_MAX ? metric_names[m] : "?";
-}
-
-const char *scenario_op_to_string(enum scenario_op op)
-{
-	return (unsigned)op < ELEMENTSOF(op_names) ? op_names[op] : "?";
-}
-
-static bool metric_is_rate(enum scenario_metric m)
-{
-	return m == SCENARIO_SUCCESS_RATE || m == SCENARIO_FAILURE_RATE;
-}
-
-char *scenario_cond_format(const struct scenario_cond *c, char *buf, size_t n)
-{
-	char v[32], w[32];
-
-	if (!c->set) {
-		snprintf(buf, n, "none");
-		return buf;
-	}
-	if (metric_is_rate(c->metric)) {
-		parse_format_double(c->threshold, v, sizeof(v));
-		strncat(v, "%", sizeof(v) - strlen(v) - 1);
-	} else
-		parse_format_duration((uint64_t)c->threshold, v, sizeof(v));
-	snprintf(buf, n, "%s %s %s over %s", metric_names[c->metric], op_names[c->op], v,
-			parse_format_duration(c->window_usec, w, sizeof(w)));
-	return buf;
-}
-
-bool scenario_cond_holds(const struct scenario_cond *c, double value)
-{
-	switch (c->op) {
-	case SCENARIO_LT:
-		return value < c->threshold;
-	case SCENARIO_LE:
-		return value <= c->threshold;
-	case SCENARIO_GT:
-		return value > c->threshold;
-	case SCENARIO_GE:
-		return value >= c->threshold;
-	}
-	return false;
-}
-
-/* "METRIC OP VALUE [over TIME]" */
-static int cond_parse(const char *text, struct scenario_cond *ret, char *why, size_t n)
-{
-	char buf[RAW_VALUE_MAX], *tok[6], *save = NULL;
-	struct scenario_cond c = { .set = true, .window_usec = DEFAULT_WINDOW };
-	unsigned nt = 0;
-	uint64_t u;
-	int m = -1;
-
-	snprintf(buf, sizeof(buf), "%s", text);
-	for (char *t = strtok_r(buf, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-		if (nt == ELEMENTSOF(tok))
-			goto syntax;
-		tok[nt++] = t;
-	}
-	if (nt != 3 && nt != 5)
-		goto syntax;
-	if (streq(tok[0], "availability"))
-		m = SCENARIO_SUCCESS_RATE;
-	for (unsigned i = 0; i < _SCENARIO_METRIC_MAX && m < 0; i++)
-		if (streq(tok[0], metric_names[i]))
-			m = (int)i;
-	if (m < 0) {
-		snprintf(why, n, "unknown measure '%.40s' (allowed: success_rate, availability, "
-				"failure_rate, p50, p95, p99)", tok[0]);
-		return -EINVAL;
-	}
-	c.metric = (enum scenario_metric)m;
-	for (unsigned i = 0; i <= ELEMENTSOF(op_names); i++) {
-		if (i == ELEMENTSOF(op_names)) {
-			snprintf(why, n, "unknown comparison '%.20s' (allowed: <, <=, >, >=)",
-					tok[1]);
-			return -EINVAL;
-		}
-		if (streq(tok[1], op_names[i])) {
-			c.op = (enum scenario_op)i;
-			break;
-		}
-	}
-	if (metric_is_rate(c.metric)) {
-		if (parse_percent(tok[2], &c.threshold) < 0) {
-			snprintf(why, n, "'%.40s' is not a percentage (allowed: 0%%..100%%)", tok[2]);
-			return -EINVAL;
-		}
-	} else {
-		if (parse_duration(tok[2], &u) < 0) {
-			snprintf(why, n, "'%.40s' is not a latency (allowed: e.g. 300ms, 5s)",
-					tok[2]);
-			return -EINVAL;
-		}
-		c.threshold = (double)u;
-	}
-	if (nt == 5) {
-		if (!streq(tok[3], "over"))
-			goto syntax;
-		if (parse_duration(tok[4], &c.window_usec) < 0 || c.window_usec < USEC_PER_SEC ||
-				c.window_usec > 3600 * USEC_PER_SEC) {
-			snprintf(why, n, "window '%.40s' is not a time between 1s and 1h", tok[4]);
-			return -EINVAL;
-		}
-	}
-	*ret = c;
-	return 0;
-syntax:
-	snprintf(why, n, "not a condition (allowed: MEASURE OP VALUE [over TIME], e.g. "
-			"'failure_rate > 10%% over 10s' or 'p99 > 5s over 30s')");
-	return -EINVAL;
 }
 
 static int parse_port(const char *s, uint16_t *ret)
@@ -557,12 +436,26 @@ static int parse_cond_key(struct scenario_parser *p, const struct scenario_key *
 	struct scenario_cond c;
 	char why[256];
 
-	if (cond_parse(value, &c, why, sizeof(why)) < 0) {
+	if (scenario_cond_parse(value, &c, why, sizeof(why)) < 0) {
 		p_error(p, p->lineno, k->name, value, "%s", why);
 		return -EINVAL;
 	}
 	c.line = p->lineno;
 	*(struct scenario_cond *)field = c;
+	return 0;
+}
+
+static int parse_seed_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	uint64_t u;
+
+	if (parse_u64_range(value, 0, UINT64_MAX, &u) < 0) {
+		p_error(p, p->lineno, k->name, value, "not a seed (allowed: a whole number "
+				"0-%" PRIu64 ")", UINT64_MAX);
+		return -EINVAL;
+	}
+	*(uint64_t *)field = u;
 	return 0;
 }
 
@@ -586,6 +479,10 @@ const struct scenario_key scenario_keys[] = {
 	  "does while it watches); default: the run goes on alone" },
 	{ "scenario", "allow_overlap", "BOOL", parse_bool_key, S(allow_overlap), 0, 0, false, "no",
 	  "allow faults of different kinds on one edge at the same time" },
+	{ "scenario", "seed", "N", parse_seed_key, S(seed), 0, 0, true,
+	  "chosen at random and shown by plan and the report",
+	  "seed of every random choice (at = random, chance, edge = random): the same seed gives "
+	  "the same timeline (chaosctl plan --seed N)" },
 	{ "probe", "type", "TYPE", parse_probe_type, P(type), 0, 0, false, NULL,
 	  "http (GET; status and latency), tcp (connect time) or exec (exit status of /bin/sh -c "
 	  "TARGET; the run must be started by root); required" },
@@ -606,15 +503,33 @@ const struct scenario_key scenario_keys[] = {
 	  "the hypothesis: must hold before and after the method, e.g. 'success_rate >= 99% over "
 	  "10s'" },
 	{ "step", "at", "TIME", NULL, 0, 0, 7 * DAY, false, NULL,
-	  "when the step starts, from the start of the method; required" },
+	  "when the step starts, from the start of the method, or 'random LO..HI' (a time in "
+	  "that window, from the seed); required" },
+	{ "step", "chance", "CHANCE", NULL, 0, 0, 0, false, NULL,
+	  "'P% every TIME': from 'at', the step starts at the first try that hits; needs "
+	  "start_within, after which it is skipped" },
+	{ "step", "start_when", "PCOND", NULL, 0, 0, 0, false, NULL,
+	  "start when probe PROBE's condition holds, 'PROBE MEASURE OP VALUE [over TIME]' as in "
+	  "abort_when, e.g. 'api p50 > 20ms over 10s'; waits from 'at'; needs start_within" },
+	{ "step", "start_within", "TIME", NULL, 0, USEC_PER_SEC, 7 * DAY, false, NULL,
+	  "how long after 'at' a chance or start_when step may still start; then it is skipped "
+	  "and the report says why" },
+	{ "step", "until", "PCOND", NULL, 0, 0, 0, false, NULL,
+	  "end the fault early when the probe condition holds, e.g. 'api failure_rate > 5% over "
+	  "10s'; 'for' is required as the cap" },
 	{ "step", "fault", "KIND", NULL, 0, 0, 0, false, NULL,
 	  "latency, loss, corrupt, duplicate, reorder, rate or partition; required" },
-	{ "step", "edge", "NAME", NULL, 0, 0, 0, false, NULL, "an edge of chaosd.conf; required" },
+	{ "step", "edge", "NAME", NULL, 0, 0, 0, false, NULL,
+	  "an edge of chaosd.conf, or 'random(NAME, NAME, ...)' (one of them, from the seed); "
+	  "required" },
 	{ "step", "ramp", "RAMP", NULL, 0, 0, 0, false, NULL,
 	  "'FROM..TO over TIME [in N steps]': N values (default 10) evenly spaced over TIME, "
 	  "e.g. '50ms..800ms over 2m in 8 steps'" },
 	{ "step", "ramp_key", "KEY", NULL, 0, 0, 0, true, "by kind: ms, percent or kbit",
 	  "the fault key the ramp changes" },
+	{ "step", "require_traffic", "BOOL", NULL, 0, 0, 0, false, "no",
+	  "the run fails (aborted, with the reason) when the step's fault matched no packet by "
+	  "its end: a hypothesis that held against no fault at all is no result" },
 };
 const unsigned scenario_n_keys = ELEMENTSOF(scenario_keys);
 
@@ -851,6 +766,30 @@ syntax:
 			"[in N steps], e.g. '50ms..800ms over 2m in 8 steps')");
 }
 
+static bool step_sets(const struct step_state *ss, const char *key)
+{
+	for (unsigned j = 0; j < ss->n_raw; j++)
+		if (streq(ss->raw[j].key, key))
+			return true;
+	return false;
+}
+
+/* ms = preset:NAME; true when kv was one (applied or reported). */
+static bool preset_of(struct scenario_parser *p, struct scenario_step *st,
+		const struct step_state *ss, const struct raw_kv *kv)
+{
+	char why[384];
+	int r;
+
+	if (!streq(kv->key, "ms"))
+		return false;
+	r = schedule_preset_apply(&st->fault, kv->value, step_sets(ss, "jitter"),
+			step_sets(ss, "distribution"), why, sizeof(why));
+	if (r < 0)
+		p_error(p, kv->line, kv->key, kv->value, "%s", why);
+	return r != 0;
+}
+
 static void finish_step(struct scenario_parser *p, unsigned i)
 {
 	struct scenario_step *st = &p->s->steps[i];
@@ -865,22 +804,22 @@ static void finish_step(struct scenario_parser *p, unsigned i)
 	for (unsigned j = 0; j < ss->n_raw; j++) {
 		const struct raw_kv *kv = &ss->raw[j];
 
-		if (streq(kv->key, "at")) {
-			if (parse_duration(kv->value, &st->at_usec) < 0 ||
-					st->at_usec > scenario_keys[key_index("step", "at")].max)
-				p_error(p, kv->line, kv->key, kv->value, "not a time (e.g. 0s, 30s, "
-						"2m) of at most 7d");
-		} else if (streq(kv->key, "edge")) {
-			if (!kv->value[0] || strlen(kv->value) > EDGE_NAME_MAX)
-				p_error(p, kv->line, kv->key, kv->value, "not an edge name");
-			else
-				snprintf(st->edge, sizeof(st->edge), "%s", kv->value);
-		} else if (streq(kv->key, "fault"))
+		char why[256];
+		int r = schedule_step_key(st, kv->key, kv->value, why, sizeof(why));
+
+		if (r < 0)
+			p_error(p, kv->line, kv->key, kv->value, "%s", why);
+		else if (r > 0)
+			continue;
+		else if (streq(kv->key, "fault"))
 			kind = kv;
 		else if (streq(kv->key, "ramp"))
 			ramp = kv;
 		else if (streq(kv->key, "ramp_key"))
 			rkey = kv;
+		else if (streq(kv->key, "require_traffic") &&
+				parse_bool(kv->value, &st->require_traffic) < 0)
+			p_error(p, kv->line, kv->key, kv->value, "not a boolean (allowed: yes, no)");
 	}
 	if (st->at_usec == UINT64_MAX && p->errors == errors)
 		p_error(p, st->line, NULL, NULL, "'at' is missing (when the step starts, e.g. at = "
@@ -904,6 +843,8 @@ static void finish_step(struct scenario_parser *p, unsigned i)
 					"(allowed: lease in [scenario], for the whole run)");
 			continue;
 		}
+		if (preset_of(p, st, ss, kv))
+			continue;
 		diag_init(&tmp);
 		/* fault_set's text names the key and the value already */
 		if (fault_set(&st->fault, kv->key, kv->value, &tmp) < 0)
@@ -933,6 +874,12 @@ static void finish_step(struct scenario_parser *p, unsigned i)
 	if (st->ramp && st->has_for && st->fault.duration_usec < st->ramp_over_usec)
 		p_error(p, st->line, "for", "", "shorter than the ramp (the ramp takes its whole "
 				"'over' time)");
+	if (p->errors == errors) {
+		char why[256];
+
+		if (schedule_step_check(p->s, st, why, sizeof(why)) < 0)
+			p_error(p, st->line, NULL, NULL, "%s", why);
+	}
 }
 
 static bool intervals_overlap(const struct scenario_step *a, const struct scenario_step *b)
@@ -993,10 +940,9 @@ static void finish(struct scenario_parser *p)
 	for (unsigned i = 0; i < s->n_steps; i++) {
 		struct scenario_step *st = &s->steps[i];
 
-		if (st->has_for)
-			st->end_usec = st->at_usec + st->fault.duration_usec;
-		else if (st->ramp)
-			st->end_usec = st->at_usec + st->ramp_over_usec;
+		/* Until resolved, a step spans all the times it may run (schedule.c). */
+		if (st->timing.span_usec)
+			st->end_usec = schedule_latest_start(st) + st->timing.span_usec;
 		method = MAX(method, st->end_usec);
 	}
 	for (unsigned i = 0; i < s->n_steps; i++) {
@@ -1006,7 +952,7 @@ static void finish(struct scenario_parser *p)
 		if (st->end_usec)
 			continue;
 		/* No end of its own: it lasts as long as the method. */
-		if (method <= st->at_usec) {
+		if (method <= schedule_latest_start(st)) {
 			p_error(p, st->line, NULL, NULL, "the step has no end: give 'for' (no other "
 					"step ends after it starts)");
 			continue;
@@ -1014,17 +960,17 @@ static void finish(struct scenario_parser *p)
 		st->end_usec = method;
 	}
 	for (unsigned i = 0; i < s->n_steps; i++) {
-		s->steps[i].fault.duration_usec = s->steps[i].end_usec - s->steps[i].at_usec;
 		for (unsigned j = 0; j < i; j++) {
 			struct scenario_step *x = &s->steps[j], *y = &s->steps[i];
+			const char *edge = schedule_shared_edge(x, y);
 
-			if (!streq(x->edge, y->edge) || !intervals_overlap(x, y))
+			if (!edge || !intervals_overlap(x, y))
 				continue;
 			if (s->allow_overlap && x->fault.kind != y->fault.kind)
 				continue;
 			snprintf(p->section_text, sizeof(p->section_text), "step %s", y->name);
 			p_error(p, y->line, NULL, NULL, "overlaps step '%s' (line %u) on edge '%s' "
-					"(%s..%s)%s", x->name, x->line, x->edge,
+					"(%s..%s)%s", x->name, x->line, edge,
 					parse_format_duration(MAX(x->at_usec, y->at_usec), a, sizeof(a)),
 					parse_format_duration(MIN(x->end_usec, y->end_usec), b,
 							sizeof(b)),
@@ -1106,6 +1052,7 @@ int scenario_load_string(const char *text, size_t len, const char *name, struct 
 		return -EINVAL;
 	if (!scenario_key_line(&p, "name"))
 		name_from_path(s, p.name);
+	schedule_resolve(s, scenario_key_line(&p, "seed") ? s->seed : schedule_random_seed());
 	*ret = TAKE_PTR(s);
 	return 0;
 }
@@ -1170,6 +1117,11 @@ static int action_cmp(const void *a, const void *b)
 	return x->point < y->point ? -1 : x->point > y->point;
 }
 
+void scenario_actions_sort(struct scenario_action *a, unsigned n)
+{
+	qsort(a, n, sizeof(*a), action_cmp);
+}
+
 int scenario_timeline(const struct scenario *s, struct scenario_action **ret, unsigned *ret_n)
 {
 	_cleanup_free_ struct scenario_action *a = NULL;
@@ -1186,6 +1138,8 @@ int scenario_timeline(const struct scenario *s, struct scenario_action **ret, un
 		const struct scenario_step *st = &s->steps[i];
 		unsigned points = st->ramp ? st->ramp_points : 1;
 
+		if (st->timing.skipped)
+			continue;
 		for (unsigned k = 0; k < points; k++) {
 			struct scenario_action *x = &a[n++];
 
@@ -1207,7 +1161,7 @@ int scenario_timeline(const struct scenario *s, struct scenario_action **ret, un
 		a[n++] = (struct scenario_action){ .at_usec = st->end_usec, .type = SCENARIO_REVERT,
 			.step = i, .fault = st->fault };
 	}
-	qsort(a, n, sizeof(*a), action_cmp);
+	scenario_actions_sort(a, n);
 	*ret = TAKE_PTR(a);
 	*ret_n = n;
 	return 0;

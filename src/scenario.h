@@ -19,13 +19,8 @@
 #include "edge.h"
 #include "fault.h"
 #include "proto.h"
-
-#define SCENARIO_NAME_MAX   63
-#define SCENARIO_TARGET_MAX 511
-#define SCENARIO_FILE_MAX   (256 * 1024)
-#define SCENARIO_STEPS_MAX  1000
-#define SCENARIO_PROBES_MAX 16
-#define SCENARIO_RAMP_MAX   100 /* points of one ramp */
+#include "scenario-cond.h"
+#include "scenario-model.h"
 
 /* chaosctl sends a scenario as "file=PATH" and one "line=TEXT" field per line
  * (proto_put_lines). The most a file of SCENARIO_FILE_MAX bytes can cost is 6 bytes per byte
@@ -36,90 +31,6 @@ _Static_assert(SCENARIO_REQUEST_MAX <= PROTO_MAX_REQUEST,
 		"PROTO_MAX_REQUEST must hold a scenario of SCENARIO_FILE_MAX bytes");
 _Static_assert(SCENARIO_FILE_MAX + 1 <= PROTO_MAX_FIELDS,
 		"PROTO_MAX_FIELDS must hold a field per line of a scenario, and the file name");
-
-enum scenario_probe_type {
-	SCENARIO_PROBE_HTTP, /* GET, expect a status; latency = time to the status line */
-	SCENARIO_PROBE_TCP,  /* connect; latency = connect time */
-	SCENARIO_PROBE_EXEC, /* /bin/sh -c; success = exit status 0 */
-};
-
-enum scenario_metric {
-	SCENARIO_SUCCESS_RATE, /* percent of probes that succeeded */
-	SCENARIO_FAILURE_RATE,
-	SCENARIO_P50, /* latency percentiles, microseconds */
-	SCENARIO_P95,
-	SCENARIO_P99,
-	_SCENARIO_METRIC_MAX,
-};
-
-enum scenario_op {
-	SCENARIO_LT,
-	SCENARIO_LE,
-	SCENARIO_GT,
-	SCENARIO_GE,
-};
-
-/* "failure_rate > 10% over 10s", "p99 > 5s over 30s" */
-struct scenario_cond {
-	bool set;
-	enum scenario_metric metric;
-	enum scenario_op op;
-	double threshold; /* percent, or microseconds for latency */
-	uint64_t window_usec;
-	unsigned line;
-};
-
-struct scenario_probe {
-	char name[SCENARIO_NAME_MAX + 1];
-	enum scenario_probe_type type;
-	char target[SCENARIO_TARGET_MAX + 1];
-	uint64_t interval_usec;
-	uint64_t timeout_usec;
-	unsigned expect_status;
-	struct scenario_cond abort_when;
-	struct scenario_cond steady_state;
-	unsigned line;
-
-	/* http and tcp: the parsed target */
-	int family;
-	uint8_t addr[16];
-	uint16_t port;
-	char host[SCENARIO_NAME_MAX + 1]; /* Host: header */
-	char path[SCENARIO_TARGET_MAX + 1];
-};
-
-struct scenario_step {
-	char name[SCENARIO_NAME_MAX + 1]; /* the text after [step ...] */
-	unsigned line;
-	uint64_t at_usec;
-	uint64_t end_usec; /* resolved: at + for, at + ramp duration, or the end of the method */
-	char edge[EDGE_NAME_MAX + 1];
-	struct fault fault;
-	bool has_for;
-
-	/* ramp = FROM..TO over D in N steps: N values of ramp_key, evenly spaced over D */
-	bool ramp;
-	unsigned ramp_key; /* index into fault_keys */
-	double ramp_from, ramp_to;
-	uint64_t ramp_over_usec;
-	unsigned ramp_points;
-};
-
-struct scenario {
-	char *path;
-	char name[SCENARIO_NAME_MAX + 1];
-	char *description;
-	uint64_t max_duration_usec;
-	uint64_t steady_state_usec; /* length of each steady-state phase */
-	uint64_t lease_usec;        /* 0: runs until done even if nobody watches */
-	bool allow_overlap;         /* several faults (of different kinds) on one edge at once */
-	uint64_t method_usec;       /* resolved: when the last step ends */
-
-	struct scenario_probe *probes;
-	unsigned n_probes;
-	struct scenario_step *steps;
-	unsigned n_steps;
-};
 
 struct scenario_parser;
 struct scenario_key;
@@ -152,12 +63,6 @@ struct scenario *scenario_free(struct scenario *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct scenario *, scenario_free);
 
 const char *scenario_probe_type_to_string(enum scenario_probe_type t);
-const char *scenario_metric_to_string(enum scenario_metric m);
-const char *scenario_op_to_string(enum scenario_op op);
-/* "failure_rate > 10% over 10s" */
-char *scenario_cond_format(const struct scenario_cond *c, char *buf, size_t n);
-/* Does a measured value meet the condition? */
-bool scenario_cond_holds(const struct scenario_cond *c, double value);
 
 /* The resolved timeline: every kernel change a run makes, in order. Reverts at an instant come
  * before applies at the same instant, so a step may follow another on the same edge. */
@@ -175,5 +80,7 @@ struct scenario_action {
 };
 
 int scenario_timeline(const struct scenario *s, struct scenario_action **ret, unsigned *ret_n);
+/* In timeline order (after the runner moves a conditional step's actions). */
+void scenario_actions_sort(struct scenario_action *a, unsigned n);
 /* The fault a step applies at its largest (for limits): a ramp's larger end. */
 int scenario_step_peak(const struct scenario_step *st, struct fault *ret);

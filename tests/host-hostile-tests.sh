@@ -423,10 +423,10 @@ case_limits() {
 	begin "7. a scenario at exactly the max size and max steps is accepted; one more is refused naming the limit"
 	local max_size max_steps r
 	max_size=$(sed -n 's/^#define SCENARIO_FILE_MAX *(\([0-9]*\) \* 1024).*/\1/p' \
-		"$top_srcdir/src/scenario.h")
+		"$top_srcdir/src/scenario-model.h")
 	max_size=$((max_size * 1024))
-	max_steps=$(sed -n 's/^#define SCENARIO_STEPS_MAX *\([0-9]*\).*/\1/p' "$top_srcdir/src/scenario.h")
-	note "limits: $max_size bytes, $max_steps steps (src/scenario.h)"
+	max_steps=$(sed -n 's/^#define SCENARIO_STEPS_MAX *\([0-9]*\).*/\1/p' "$top_srcdir/src/scenario-model.h")
+	note "limits: $max_size bytes, $max_steps steps (src/scenario-model.h)"
 	scen "$T/max.ini" "$max_steps" "$max_size"
 	scen "$T/big.ini" "$max_steps" $((max_size + 1))
 	scen "$T/steps.ini" $((max_steps + 1))

@@ -56,7 +56,7 @@ is status "d['killed'], d['kills']" "('no', [])"
 # -H with several hosts: one chaosd.hosts document, each host's own inside (one unreachable)
 A "$CHAOSCTL" --json -H "unix://$SOCK,unix://$T/nonexistent.sock" status >"$J/hosts.json" 2>/dev/null
 is hosts "d['ok'], [(h['exit'], h['result']['schema']) for h in d['hosts']]" \
-	"(False, [(0, 'chaosd.status/1'), (5, 'chaosd.error/1')])"
+	"(False, [(0, 'chaosd.status/2'), (5, 'chaosd.error/1')])"
 # what status says is what the kernel holds: chaosd's nftables table drops db's address
 # grep reads it all: with -q, nft could die of SIGPIPE and pipefail fail the check
 nft_has_db() { A nft list table inet chaosd 2>/dev/null | grep '10.77.0.2' >/dev/null; }
@@ -142,7 +142,7 @@ is watch "[e['seq'] for e in d['events']] == list(range(len(d['events']))), len(
 out report 0 --json report "$(field run-detach "d['run']")"
 is report "d['schema'], d['id'] == '$(field run-detach "d['run']")', d['outcome']" \
 	"('chaosd.report/1', True, 'held')"
-is report "[e['event'] for e in d['timeline'] if 'step' in e]" "['apply', 'revert']"
+is report "[e['event'] for e in d['timeline'] if 'step' in e]" "['apply', 'step', 'revert', 'step']"
 is report "sum(s[1] for s in d['probes'][0]['samples']) > 10" True
 out run-long 0 --json run --detach "$T/long.ini"
 wait_until 5 nft_has_db
@@ -214,7 +214,7 @@ d = json.load(open(os.path.join(jdir, "status.json")))
 d["faults"][0]["id"] = str(d["faults"][0]["id"])
 d2 = json.load(open(os.path.join(jdir, "inject.json")))
 d2["surprise"] = 1
-if V(schemas["chaosd.status/1"]).is_valid(d) or V(strict(schemas["chaosd.inject/1"])).is_valid(d2) \
+if V(schemas["chaosd.status/2"]).is_valid(d) or V(strict(schemas["chaosd.inject/1"])).is_valid(d2) \
         or not V(schemas["chaosd.inject/1"]).is_valid(d2):
     print("FAIL: the validator does not catch a wrong type, or an unlisted field when strict")
     bad += 1

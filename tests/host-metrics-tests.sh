@@ -68,6 +68,11 @@ sed 's/^/  | /' "$T/m.txt" | grep -v ' 0$'
 is "$T/m.txt" openmetrics 1.0 chaosd_faults_active edge=db kind=partition
 is "$T/m.txt" openmetrics 1.0 chaosd_faults_active edge=cache kind=partition
 is "$T/m.txt" openmetrics 0.0 chaosd_faults_active edge=db kind=latency
+# a fault applied just now is not flagged as matching nothing
+check "a fault applied just now is not flagged as matching nothing" \
+	grep -Eq '^chaosd_fault_no_traffic\{id="[0-9]+",edge="db",kind="partition"\} 0$' "$T/m.txt"
+check "per fault: what it did so far" \
+	grep -Eq '^chaosd_fault_affected_packets_total\{id="[0-9]+",edge="db",kind="partition",affected="dropped"\} [0-9]+$' "$T/m.txt"
 total=$($PY -c '
 import sys
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om

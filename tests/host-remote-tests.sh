@@ -159,7 +159,7 @@ d = json.load(open(sys.argv[1]))
 assert d["schema"] == "chaosd.hosts/1" and d["ok"] is True, d
 assert [h["host"] for h in d["hosts"]] == sys.argv[2:4], d
 for h in d["hosts"]:
-    assert h["exit"] == 0 and h["result"]["schema"] == "chaosd.status/1", h
+    assert h["exit"] == 0 and h["result"]["schema"] == "chaosd.status/2", h
     assert [f["kind"] for f in h["result"]["faults"]] == ["partition"], h
 PY
 out=$(rctl -H "$HA,$HB" kill --reason "remote test" 2>&1)
@@ -300,7 +300,7 @@ assert d["schema"] == "chaosd.hosts/1" and d["ok"] is False, d
 dead, live = d["hosts"]
 assert dead["exit"] == 5 and dead["result"]["schema"] == "chaosd.error/1", d
 assert "Connection refused" in dead["result"]["error"] and "Connection refused" in dead["error"], d
-assert live["exit"] == 0 and live["result"]["schema"] == "chaosd.status/1", d
+assert live["exit"] == 0 and live["result"]["schema"] == "chaosd.status/2", d
 PY
 if python3 -c 'import jsonschema' 2>/dev/null; then
 	check "both --json documents are valid chaosd.hosts/1, and each host's its own schema" \

@@ -122,6 +122,10 @@ check "abort_when: kernel state as before" same_state "$T/before"
 id=$(sed -n 's/^run \([^ ]*\) started.*/\1/p' "$T/run.out")
 ctl report "$id" --html >"$T/gameday.html"
 check "report --html is one self-contained page (no http(s) fetches)" bash -c "grep -q '<svg class=\"chart\"' $T/gameday.html && ! grep -Eq '(src|href)=\"https?:' $T/gameday.html"
+# the abort word above the plot (y 14 < its top at 20) and fault labels clipped to the plot:
+# neither runs over the other nor over the right axis' 100 % label
+check "report chart: abort word above the plot, fault labels clipped to it" bash -c \
+	"grep -Eq '<g class=\"abort\">.*<text x=\"[0-9.]+\" y=\"14\"' $T/gameday.html && grep -q 'clip-path=\"url(#plot-0)\"' $T/gameday.html"
 if command -v chromium >/dev/null; then
 	dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=2000 \
 		--dump-dom "file://$T/gameday.html" 2>/dev/null)

@@ -30,7 +30,11 @@ else
 fi
 
 # --- partition (nf_tables is on this kernel) with its drop counter
-ctl inject partition --edge db --for 10m
+# without --for its parameters are empty: the line must not show ", ,"
+out=$(ctl inject partition --edge db)
+echo "$out"
+check "a partition's inject line has no empty parameters ($out)" \
+	grep -Eq "^injected fault [0-9]+: partition on edge 'db' \([^)]*\), reverts in [0-9]" <<<"$out"
 rtt 10.77.0.2 10
 check "partition drops db (loss $LOSS%)" in_range "$LOSS" 100 100
 rtt 10.77.0.3 10

@@ -6,6 +6,7 @@ set -euo pipefail
 build_deps=(
 	build-essential autoconf automake libtool pkg-config
 	libmnl-dev libsystemd-dev check libnftnl-dev libacl1-dev
+	libnetfilter-conntrack-dev # connections = established and the conntrack clean-up of partitions
 	clang libclang-rt-14-dev valgrind
 	debhelper # builds the Debian package (debian/; tests/vm-deb-tests.sh)
 )
@@ -18,9 +19,11 @@ test_deps=(
 	openssh-server openssh-client # chaosctl -H ssh:// against sshd in network namespaces
 	ansible-core # runs contrib/ansible/gameday.yml against those namespaces
 	man-db groff-base bsdextrautils # the man page test renders the pages (man -l, groff, col)
+	conntrack # the partition tests read the kernel's connection table (conntrack -L)
+	iperf3 # the rate-limit VM test loads the link and reads TCP round trips
 	python3-jsonschema # validates chaosctl --json output against doc/schema/
 	lintian # checks the Debian package (tests/vm-deb-tests.sh)
-	conntrack # reads connections' marks in the service edge tests (test-nl-nft-mark)
+	nginx-light # the real web server the scenario library runs against (tests/vm/schedule.sh)
 )
 pkgs=("${build_deps[@]}" "${test_deps[@]}")
 

@@ -91,7 +91,7 @@ END_TEST
 
 START_TEST(test_key_table)
 {
-	ck_assert_uint_eq(fault_n_keys, 16);
+	ck_assert_uint_eq(fault_n_keys, 18);
 	ck_assert_ptr_eq(fault_key_find("ge-bad-loss"), fault_key_find("ge_bad_loss"));
 	ck_assert_ptr_nonnull(fault_key_find("ge-bad-loss"));
 	ck_assert_str_eq(fault_key_find("ge-p")->name, "ge_p");
@@ -178,8 +178,15 @@ START_TEST(test_set_errors)
 			"unknown key 'delay' (valid for 'latency': ms, jitter, correlation, "
 			"distribution, direction, flows, for, lease)");
 	check_set_fails(FAULT_PARTITION, "ms", "5",
-			"key 'ms' does not apply to fault 'partition' (valid: direction, flows, for, "
-			"lease)");
+			"key 'ms' does not apply to fault 'partition' (valid: direction, flows, mode, "
+			"connections, for, lease)");
+	check_set_fails(FAULT_PARTITION, "mode", "blackhole",
+			"mode: 'blackhole' is not valid (allowed: drop, reject)");
+	check_set_fails(FAULT_PARTITION, "connections", "old",
+			"connections: 'old' is not valid (allowed: all, new, established)");
+	check_set_fails(FAULT_LATENCY, "mode", "reject",
+			"key 'mode' does not apply to fault 'latency' (valid: ms, jitter, correlation, "
+			"distribution, direction, flows, for, lease)");
 	check_set_fails(FAULT_LATENCY, "distribution", "gauss",
 			"distribution: 'gauss' is not valid (allowed: uniform, normal, pareto, "
 			"paretonormal)");
@@ -399,6 +406,22 @@ START_TEST(test_describe)
 	check_describe(&f, "partition");
 	f = make(FAULT_PARTITION, KV("flows", "5"));
 	check_describe(&f, "partition on 5% of flows");
+	f = make(FAULT_PARTITION, KV("mode", "reject", "connections", "new"));
+	ck_assert_int_eq(f.mode, FAULT_MODE_REJECT);
+	ck_assert_int_eq(f.connections, FAULT_CONN_NEW);
+	check_describe(&f, "partition, rejecting, new connections only");
+	f = make(FAULT_PARTITION, KV("mode", "drop", "connections", "established"));
+	ck_assert_int_eq(f.mode, FAULT_MODE_DROP);
+	ck_assert_int_eq(f.connections, FAULT_CONN_ESTABLISHED);
+	check_describe(&f, "partition, connections open at its start only");
+	f.connections = (enum fault_connections)7; /* from a damaged journal */
+	{
+		struct diag d;
+
+		diag_init(&d);
+		ck_assert_int_eq(fault_validate(&f, &d), -EINVAL);
+		ck_assert_str_eq(diag_text(&d), "fault 'partition': invalid mode or connections");
+	}
 	f = make(FAULT_LATENCY, KV("ms", "100", "flows", "0.25"));
 	check_describe(&f, "100ms on 0.25% of flows");
 	f = make(FAULT_LOSS, KV("percent", "1", "flows", "100"));
@@ -462,8 +485,9 @@ START_TEST(test_merge_full)
 	ck_assert_uint_eq(c.gap, 5);
 	ck_assert(!c.gemodel);
 	ck_assert(c.rate_bytes_per_sec == 125000);
-	/* (100ms + 3 * 10ms) at 10 Gbit/s in 1500-byte packets, twice: 216666.67 -> 216667 */
-	ck_assert_uint_eq(c.limit, 216667);
+	/* with a rate of 1 Mbit/s the rate sizes the queue, not the 10 Gbit/s link:
+	 * (100ms + 3 * 10ms + 50ms) at 1 Mbit/s in 1500-byte packets = 15: the floor of 20 */
+	ck_assert_uint_eq(c.limit, 20);
 }
 END_TEST
 
@@ -497,7 +521,7 @@ START_TEST(test_merge_iproute2_rounding)
 	ck_assert_uint_eq(c.loss, 4294967295u);
 	ck_assert(c.rate_bytes_per_sec == 875);
 	ck_assert(c.latency_ns == 0);
-	ck_assert_uint_eq(c.limit, 1000);
+	ck_assert_uint_eq(c.limit, 20);
 	loss = make(FAULT_LOSS, KV("percent", "0.000000001"));
 	ck_assert_int_eq(merge(&c, NULL, 0, &loss, NULL, NULL), 0);
 	ck_assert_uint_eq(c.loss, 0);
@@ -669,16 +693,30 @@ END_TEST
 START_TEST(test_netem_limit)
 {
 	/* 1s at 12 Mbit/s = 1000 packets, x2 */
-	ck_assert_uint_eq(netem_limit_for(1000000000, 0, 12000000), 2000);
+	ck_assert_uint_eq(netem_limit_for(1000000000, 0, 12000000, 0), 2000);
 	/* 3 * jitter counts */
-	ck_assert_uint_eq(netem_limit_for(0, 1000000000, 12000000), 6000);
-	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL), 1000);
-	ck_assert_uint_eq(netem_limit_for(-5, -5, 10000000000ULL), 1000);
-	ck_assert_uint_eq(netem_limit_for(1000000, 0, 0), 1000);
+	ck_assert_uint_eq(netem_limit_for(0, 1000000000, 12000000, 0), 6000);
+	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 0), 1000);
+	ck_assert_uint_eq(netem_limit_for(-5, -5, 10000000000ULL, 0), 1000);
+	ck_assert_uint_eq(netem_limit_for(1000000, 0, 0, 0), 1000);
 	/* an hour at 100 Gbit/s does not fit: clamp */
-	ck_assert_uint_eq(netem_limit_for(3600000000000LL, 3600000000000LL, 100000000000ULL),
+	ck_assert_uint_eq(netem_limit_for(3600000000000LL, 3600000000000LL, 100000000000ULL, 0),
 			UINT32_MAX);
-	ck_assert_uint_eq(netem_limit_for(INT64_MAX, INT64_MAX, UINT64_MAX), UINT32_MAX);
+	ck_assert_uint_eq(netem_limit_for(INT64_MAX, INT64_MAX, UINT64_MAX, 0), UINT32_MAX);
+
+	/* A rate limit sizes the queue from the rate, whatever the link. Rate 10 Mbit/s alone:
+	 * 50 ms of queue = 41.67 -> 42 packets (sized from a 10 Gbit/s link it was netem's 1000,
+	 * 1.2 s of queue at 10 Mbit/s). */
+	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 1250000), 42);
+	/* rate 10 Mbit/s + 50 ms: 100 ms at 10 Mbit/s = 83.33 -> 84 (from the link: 83334,
+	 * about 100 s of queue at 10 Mbit/s) */
+	ck_assert_uint_eq(netem_limit_for(50000000, 0, 10000000000ULL, 1250000), 84);
+	ck_assert_uint_eq(netem_limit_for(50000000, 0, 10000000000ULL, 0), 83334);
+	/* jitter counts three times here too: (10 + 3 * 10 + 50) ms at 1 Gbit/s = 7500 */
+	ck_assert_uint_eq(netem_limit_for(10000000, 10000000, 0, 125000000), 7500);
+	/* a slow rate keeps a floor of 20 packets */
+	ck_assert_uint_eq(netem_limit_for(0, 0, 10000000000ULL, 875), 20);
+	ck_assert_uint_eq(netem_limit_for(INT64_MAX, 0, 0, UINT64_MAX), UINT32_MAX);
 }
 END_TEST
 

@@ -18,11 +18,22 @@ struct fake {
 	/* netem per edge slot (0, 1) and direction (0 out, 1 in): latency in ms, -1 = none */
 	int64_t latency_ms[2][2];
 	uint32_t loss[2][2];
+	uint64_t rate[2][2]; /* bytes/s */
+	uint32_t limit[2][2];
 	unsigned n_partitions;
 	uint64_t partition_ids[16];
 	unsigned calls, remove_all_calls;
+	uint64_t packets, drops, qlen; /* every netem's counters */
+	unsigned unclassified; /* unclassify calls while that direction still had a netem */
 	int fail_dir_in;       /* set_netem on FAULT_DIR_IN fails with this (0: no) */
 	int fail_partitions;
+	/* conntrack: ids listed per call (3 at first, then 4, ...), the last sync's first
+	 * partition's ids and mode, edges flushed */
+	unsigned ct_id_calls, ct_flushes, fail_ct_ids;
+	uint32_t synced_ids[8];
+	unsigned n_synced_ids;
+	enum fault_partition_mode synced_mode;
+	char flushed[EDGE_NAME_MAX + 1];
 };
 
 static int edge_slot(const struct edge *e)
@@ -41,6 +52,8 @@ static int fake_set_netem(void *k, const struct edge *e, int ifindex, enum fault
 		return diag_add(d, f->fail_dir_in, "fake: ingress refused");
 	f->latency_ms[edge_slot(e)][di] = cfg ? cfg->latency_ns / 1000000 : -1;
 	f->loss[edge_slot(e)][di] = cfg ? cfg->loss : 0;
+	f->rate[edge_slot(e)][di] = cfg ? cfg->rate_bytes_per_sec : 0;
+	f->limit[edge_slot(e)][di] = cfg ? cfg->limit : 0;
 	return 0;
 }
 
@@ -55,6 +68,38 @@ static int fake_sync_partitions(void *k, const struct nl_nft_partition *parts, u
 	f->n_partitions = n;
 	for (unsigned i = 0; i < n && i < ELEMENTSOF(f->partition_ids); i++)
 		f->partition_ids[i] = parts[i].id;
+	f->n_synced_ids = n ? MIN(parts[0].n_ct_ids, ELEMENTSOF(f->synced_ids)) : 0;
+	for (unsigned i = 0; i < f->n_synced_ids; i++)
+		f->synced_ids[i] = parts[0].ct_ids[i];
+	f->synced_mode = n ? parts[0].mode : FAULT_MODE_DROP;
+	return 0;
+}
+
+static int fake_ct_ids(void *k, const struct edge *e, uint32_t **ret, unsigned *ret_n,
+		struct diag *d)
+{
+	struct fake *f = k;
+	unsigned n = 3 + f->ct_id_calls++;
+	uint32_t *ids;
+
+	if (f->fail_ct_ids)
+		return diag_add(d, -EIO, "fake: conntrack refused");
+	ids = calloc(n, sizeof(*ids));
+	ck_assert_ptr_nonnull(ids);
+	for (unsigned i = 0; i < n; i++)
+		ids[i] = 100 * f->ct_id_calls + i;
+	*ret = ids;
+	*ret_n = n;
+	return 0;
+}
+
+static int fake_ct_flush(void *k, const struct edge *e, unsigned *ret, struct diag *d)
+{
+	struct fake *f = k;
+
+	f->ct_flushes++;
+	snprintf(f->flushed, sizeof(f->flushed), "%s", e->name);
+	*ret = 2;
 	return 0;
 }
 
@@ -89,7 +134,10 @@ static int fake_resolve(void *k, const struct edge *e, int *ret, struct diag *d)
 static int fake_stats(void *k, const struct edge *e, int ifindex, enum fault_direction dir,
 		struct datapath_stats *ret)
 {
-	*ret = (struct datapath_stats){ .packets = 10, .drops = 2, .qlen = 1 };
+	struct fake *f = k;
+
+	*ret = (struct datapath_stats){ .packets = f->packets, .bytes = f->packets * 100,
+		.drops = f->drops, .qlen = f->qlen };
 	return 0;
 }
 
@@ -99,7 +147,17 @@ static int fake_drops(void *k, uint64_t id, uint64_t *ret)
 	return 0;
 }
 
+static int fake_unclassify(void *k, const struct edge *e, enum fault_direction dir,
+		struct diag *d)
+{
+	struct fake *f = k;
+
+	f->unclassified += f->latency_ms[edge_slot(e)][dir == FAULT_DIR_IN] >= 0;
+	return 0;
+}
+
 static const struct kernel_ops fake_ops = {
+	.unclassify = fake_unclassify,
 	.set_netem = fake_set_netem,
 	.sync_partitions = fake_sync_partitions,
 	.remove_all = fake_remove_all,
@@ -107,6 +165,8 @@ static const struct kernel_ops fake_ops = {
 	.resolve_ifindex = fake_resolve,
 	.netem_stats = fake_stats,
 	.partition_drops = fake_drops,
+	.conntrack_ids = fake_ct_ids,
+	.conntrack_flush = fake_ct_flush,
 };
 
 /* ------------------------------------------------------------------ fixture */
@@ -235,6 +295,16 @@ static unsigned journal_on_disk(void)
 
 /* ------------------------------------------------------------------ the fault core */
 
+/* Run the loop until edge slot e, direction di carries latency ms (-1: no netem). */
+static int run_until_latency(unsigned e, unsigned di, int64_t ms, uint64_t usec)
+{
+	uint64_t end = now_usec(CLOCK_MONOTONIC) + usec;
+
+	while (fake.latency_ms[e][di] != ms && now_usec(CLOCK_MONOTONIC) < end)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	return fake.latency_ms[e][di] == ms ? 0 : -ETIMEDOUT;
+}
+
 START_TEST(test_merge_and_revert)
 {
 	struct edge db = make_edge("db", "10.0.0.0/24");
@@ -257,9 +327,16 @@ START_TEST(test_merge_and_revert)
 	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
 	ck_assert_int_eq(fake.latency_ms[0][0], 0); /* loss alone remains */
 	ck_assert_uint_gt(fake.loss[0][0], 0);
+	/* draining: ordered behind what the 200 ms held, in a queue as long as before */
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][1], 0);
+	ck_assert_uint_ge(fake.limit[0][0], 1000);
 	ck_assert_uint_eq(n_gone, 1);
 	ck_assert_uint_eq(last_gone, a);
 	ck_assert_int_eq(faults_revert(faults, b, "revert", 0, 0, &d), 0);
+	/* the netem stays until the 200 ms have drained, then goes */
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_int_eq(run_until_latency(0, 0, -1, 2 * USEC_PER_SEC), 0);
 	ck_assert_int_eq(fake.latency_ms[0][0], -1);
 	ck_assert_int_eq(fake.latency_ms[0][1], -1);
 	ck_assert_uint_eq(faults_count(faults), 0);
@@ -350,6 +427,49 @@ START_TEST(test_partitions_share_one_table)
 }
 END_TEST
 
+START_TEST(test_partition_connections)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24"), cache = make_edge("cache", "10.0.1.0/24");
+	struct fault p = make_fault(FAULT_PARTITION, "connections", "established", NULL);
+	struct fault q = make_fault(FAULT_PARTITION, "mode", "reject", NULL);
+	struct active_fault *af;
+	struct diag d;
+	uint64_t a;
+
+	/* established: the ids open at the start go to nftables with the partition */
+	a = apply(&db, &p, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_eq(fake.ct_id_calls, 1);
+	ck_assert_uint_eq(fake.n_synced_ids, 3);
+	ck_assert_uint_eq(fake.synced_ids[2], 102);
+	/* changed in place, it keeps the connections of its start, not today's */
+	ck_assert_int_eq(fault_set(&p, "mode", "reject", NULL), 0);
+	ck_assert_uint_eq(apply(&db, &p, 60 * USEC_PER_SEC, NULL), a);
+	ck_assert_uint_eq(fake.ct_id_calls, 1);
+	ck_assert_uint_eq(fake.n_synced_ids, 3);
+	ck_assert_int_eq(fake.synced_mode, FAULT_MODE_REJECT);
+	/* a later partition elsewhere rewrites the table with the same ids */
+	apply(&cache, &q, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_eq(fake.ct_id_calls, 1);
+	af = faults_find(faults, a);
+	ck_assert_uint_eq(af->n_ct_ids, 3);
+
+	/* a revert flushes the edge's stale entries; a failed listing refuses the fault whole */
+	diag_init(&d);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_uint_eq(fake.ct_flushes, 1);
+	ck_assert_str_eq(fake.flushed, "db");
+	fake.fail_ct_ids = 1;
+	diag_init(&d);
+	p = make_fault(FAULT_PARTITION, "connections", "established", NULL);
+	ck_assert_int_lt(faults_apply(faults, &db, 7, "veth0", &p, 0,
+					 now_usec(CLOCK_REALTIME) + USEC_PER_SEC, 0, 0, NULL, &af,
+					 &(bool){ false }, &d),
+			0);
+	ck_assert_str_eq(diag_text(&d), "fake: conntrack refused");
+	ck_assert_uint_eq(faults_count(faults), 1);
+}
+END_TEST
+
 static int run_until(uint64_t usec, unsigned *counter, unsigned want)
 {
 	uint64_t end = now_usec(CLOCK_MONOTONIC) + usec;
@@ -369,7 +489,10 @@ START_TEST(test_deadline_reverts)
 	ck_assert_int_eq(run_until(3 * USEC_PER_SEC, &n_gone, 1), 0);
 	ck_assert_uint_eq(last_gone, id);
 	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 200 * USEC_PER_MSEC);
-	ck_assert_int_eq(fake.latency_ms[0][0], -1);
+	/* the 100 ms drain first */
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_int_eq(run_until_latency(0, 0, -1, 2 * USEC_PER_SEC), 0);
+	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 300 * USEC_PER_MSEC);
 	ck_assert_uint_eq(faults_count(faults), 0);
 	ck_assert_uint_eq(journal_on_disk(), 0);
 }
@@ -398,6 +521,121 @@ START_TEST(test_lease_lapses_and_renews)
 	ck_assert_uint_eq(faults_count(faults), 0);
 	diag_init(&d);
 	ck_assert_int_eq(faults_renew(faults, id, &d), -ENOENT);
+}
+END_TEST
+
+
+/* A revert that takes delay away waits out netem's queue; one that takes none (loss) and the
+ * kill switch do not; a kill while draining leaves nothing for the drain's end to bring back. */
+START_TEST(test_lossless_revert)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24");
+	struct fault lat = make_fault(FAULT_LATENCY, "ms", "300", NULL);
+	struct fault loss = make_fault(FAULT_LOSS, "percent", "10", NULL);
+	struct diag d;
+	uint64_t a, b, t0;
+	unsigned calls, reverted;
+
+	diag_init(&d);
+	a = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], -1); /* nothing queued: at once */
+
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	t0 = now_usec(CLOCK_MONOTONIC);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_uint_eq(faults_count(faults), 0); /* reverted for its user at once */
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	/* a new fault during the drain joins it, still ordered */
+	b = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_uint_gt(fake.loss[0][0], 0);
+	/* drained after the 300 ms (and not before): exactly the loss fault, no rate */
+	while (fake.rate[0][0] && now_usec(CLOCK_MONOTONIC) < t0 + 3 * USEC_PER_SEC)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 300 * USEC_PER_MSEC);
+	ck_assert_uint_eq(fake.rate[0][0], 0);
+	ck_assert_uint_gt(fake.loss[0][0], 0);
+	ck_assert_int_eq(faults_revert(faults, b, "revert", 0, 0, &d), 0);
+	/* the drain is over: nothing waits any more */
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+	ck_assert_int_eq(fake.latency_ms[0][1], -1); /* never made on the other direction */
+
+	/* a queue that outlives the delay (a standing one) is waited for before the objects go */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.qlen = 5;
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	t0 = now_usec(CLOCK_MONOTONIC);
+	while (now_usec(CLOCK_MONOTONIC) < t0 + USEC_PER_SEC)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0); /* still draining, in order */
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	fake.qlen = 0;
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+	/* its traffic was taken off the netem before the netem went */
+	ck_assert_uint_ge(fake.unclassified, 1);
+
+	/* the kill switch on an edge does not wait */
+	apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert_edge(faults, "db", "kill", 0, 0, &reverted, &d), 0);
+	ck_assert_uint_eq(reverted, 1);
+	ck_assert_int_eq(fake.latency_ms[0][0], -1);
+
+	/* nor does a kill of everything while an edge drains, and the drain's end is gone */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_int_eq(faults_revert_all(faults, "kill", 0, 0, &d), 0);
+	ck_assert_int_eq(fake.latency_ms[0][0], -1);
+	calls = fake.calls;
+	t0 = now_usec(CLOCK_MONOTONIC);
+	while (now_usec(CLOCK_MONOTONIC) < t0 + 600 * USEC_PER_MSEC)
+		ck_assert_int_ge(sd_event_run(event, 50 * USEC_PER_MSEC), 0);
+	ck_assert_uint_eq(fake.calls, calls);
+	ck_assert_uint_eq(journal_on_disk(), 0);
+}
+END_TEST
+
+/* Each fault counts what it did, from the edge's netem read by its kind and from its own start:
+ * stacked latency and loss on one edge differ; a count that does not move is idle. */
+START_TEST(test_affected)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24"), cache = make_edge("cache", "10.0.1.0/24");
+	struct fault lat = make_fault(FAULT_LATENCY, "ms", "100", NULL);
+	struct fault loss = make_fault(FAULT_LOSS, "percent", "10", NULL);
+	struct fault p = make_fault(FAULT_PARTITION, NULL, NULL, NULL);
+	struct faults_affected a;
+	struct active_fault *af;
+	uint64_t l, o, q;
+
+	fake.packets = 100; /* the netem was there before (another fault, a drain) */
+	l = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.packets = 150;
+	fake.drops = 7;
+	o = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	q = apply(&cache, &p, 60 * USEC_PER_SEC, NULL);
+	fake.packets = 400;
+	fake.drops = 20;
+	faults_affected(faults, faults_find(faults, l), &a);
+	ck_assert_str_eq(a.verb, "delayed");
+	ck_assert_uint_eq(a.packets, 300);
+	ck_assert_uint_eq(a.bytes, 30000);
+	faults_affected(faults, faults_find(faults, o), &a);
+	ck_assert_str_eq(a.verb, "dropped");
+	ck_assert_uint_eq(a.packets, 13);
+	faults_affected(faults, faults_find(faults, q), &a);
+	ck_assert_str_eq(a.verb, "dropped");
+	ck_assert_uint_eq(a.packets, 5); /* the partition's own rule */
+	ck_assert_uint_lt(a.idle_usec, FAULTS_IDLE_USEC);
+	/* nothing moved for 31 s: idle; then traffic: not */
+	af = faults_find(faults, l);
+	af->seen_mono_usec -= 31 * USEC_PER_SEC;
+	faults_affected(faults, af, &a);
+	ck_assert_uint_ge(a.idle_usec, FAULTS_IDLE_USEC);
+	fake.packets++;
+	faults_affected(faults, af, &a);
+	ck_assert_uint_lt(a.idle_usec, FAULTS_IDLE_USEC);
 }
 END_TEST
 
@@ -641,11 +879,14 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_merge_and_revert);
 	tcase_add_test(tc, test_update_in_place);
 	tcase_add_test(tc, test_all_or_nothing);
+	tcase_add_test(tc, test_partition_connections);
 	tcase_add_test(tc, test_run_owned_is_not_changed_by_hand);
 	tcase_add_test(tc, test_partitions_share_one_table);
 	tcase_add_test(tc, test_deadline_reverts);
 	tcase_add_test(tc, test_lease_lapses_and_renews);
 	tcase_add_test(tc, test_revert_all);
+	tcase_add_test(tc, test_lossless_revert);
+	tcase_add_test(tc, test_affected);
 	tcase_add_test(tc, test_interface_deleted);
 	tcase_add_test(tc, test_adoptable);
 	tcase_add_test(tc, test_adopt_keeps_id_and_deadline);

@@ -939,17 +939,17 @@ START_TEST(test_batch_buffer_reused)
 	for (size_t i = 0; i < NL_BATCH_SIZE * 2; i++)
 		ck_assert_msg(batch.buf[i] == 0, "byte %zu of the reused buffer is %02x", i,
 				(unsigned char)batch.buf[i]);
-	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o3", 1000), 0);
+	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o3", 1000, 0), 0);
 	expect_vector("link_ifb_add", false);
 }
 END_TEST
 
 START_TEST(test_link_ifb)
 {
-	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o3", 1000), 0);
+	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o3", 1000, 0), 0);
 	expect_vector("link_ifb_add", false);
 	nl_batch_reset(&batch);
-	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o1234567890ab", 1000), -EINVAL);
+	ck_assert_int_eq(nl_link_ifb_add(&batch, sock, "chd-o1234567890ab", 1000, 0), -EINVAL);
 	ck_assert_int_eq(nl_link_del(&batch, sock, 0, NULL), -EINVAL);
 	ck_assert_uint_eq(batch.n, 0);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include "parse.h"
 #include "scenario.h"
+#include "schedule.h"
 #include "test-util.h"
 
 #define SENTINEL ((struct scenario *)0x1)
@@ -151,7 +153,16 @@ START_TEST(test_defaults_and_forms)
 	ck_assert(s->steps[1].ramp_from == 10000 && s->steps[1].ramp_to == 1000);
 	ck_assert_int_eq(scenario_step_peak(&s->steps[1], &peak), 0);
 	ck_assert(peak.rate_kbit == 10000);
+	ck_assert(!s->steps[0].require_traffic);
 	scenario_free(s);
+
+	s = load_ok("[step a]\nat=0\nfault=latency\nedge=x\nms=10\nfor=1m\nrequire_traffic = yes\n");
+	ck_assert(s->steps[0].require_traffic);
+	scenario_free(s);
+	load_fails("[step a]\nat=0\nfault=latency\nedge=x\nms=10\nfor=1m\nrequire_traffic = "
+		   "maybe\n",
+			"t.ini:7: [step a] require_traffic = 'maybe': not a boolean (allowed: yes, "
+			"no)");
 }
 END_TEST
 
@@ -165,13 +176,32 @@ START_TEST(test_errors_collected)
 			"t.ini:2: [scenario] max_duration = 'soon': not a time between 1s and 7d "
 			"(e.g. 30s, 10m)\n"
 			"t.ini:3: [scenario] bogus = '1': unknown key (allowed: name, description, "
-			"max_duration, steady_state_duration, lease, allow_overlap)\n"
+			"max_duration, steady_state_duration, lease, allow_overlap, seed)\n"
 			"t.ini:5: [probe p] type = 'smtp': unknown probe type (allowed: http, tcp, "
 			"exec)\n"
 			"t.ini:7: [probe p] abort_when = 'latency > 3': unknown measure 'latency' "
 			"(allowed: success_rate, availability, failure_rate, p50, p95, p99)\n"
 			"t.ini:4: [probe p]: 'type' is missing (allowed: http, tcp, exec)\n"
 			"t.ini:12: [step 1]: ms: '-5' is out of range (0-3600000)");
+}
+END_TEST
+
+START_TEST(test_partition_modes)
+{
+	struct scenario *s = load_ok("[step cut]\nat = 0\nfault = partition\nedge = db\n"
+				     "mode = reject\nconnections = established\nfor = 30s\n");
+
+	ck_assert_int_eq(s->steps[0].fault.kind, FAULT_PARTITION);
+	ck_assert_int_eq(s->steps[0].fault.mode, FAULT_MODE_REJECT);
+	ck_assert_int_eq(s->steps[0].fault.connections, FAULT_CONN_ESTABLISHED);
+	scenario_free(s);
+	load_fails("[step cut]\nat = 0\nfault = partition\nedge = db\nmode = refuse\nfor = 30s\n",
+			"t.ini:5: [step cut]: mode: 'refuse' is not valid (allowed: drop, reject)");
+	load_fails("[step cut]\nat = 0\nfault = latency\nms = 5\nedge = db\nconnections = new\n"
+		   "for = 30s\n",
+			"t.ini:6: [step cut]: key 'connections' does not apply to fault 'latency' "
+			"(valid: ms, jitter, correlation, distribution, direction, flows, for, "
+			"lease)");
 }
 END_TEST
 
@@ -299,20 +329,232 @@ END_TEST
 
 START_TEST(test_shipped_library)
 {
-	/* The scenarios installed in /etc/chaosd/scenarios parse as they are. */
-	static const char *const files[] = { "db-brownout.ini", "progressive-rollout.ini" };
+	/* Every scenario installed in /etc/chaosd/scenarios parses as it is, and says what it
+	 * rehearses, which edges and probes it expects and what a healthy system shows. */
+	char dir[512];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *dp;
 
-	for (unsigned i = 0; i < ELEMENTSOF(files); i++) {
+	snprintf(dir, sizeof(dir), "%s/conf/scenarios", TOP_SRCDIR);
+	dp = opendir(dir);
+	ck_assert_ptr_nonnull(dp);
+	while ((de = readdir(dp))) {
+		_cleanup_free_ char *text = NULL;
 		struct scenario *s = NULL;
-		char path[512];
+		char path[1024];
 		struct diag d;
+		size_t len = 0;
+		FILE *f;
 
-		snprintf(path, sizeof(path), "%s/conf/scenarios/%s", TOP_SRCDIR, files[i]);
+		if (!strstr(de->d_name, ".ini"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		diag_init(&d);
 		ck_assert_msg(scenario_load(path, &s, &d) == 0, "%s", d.text);
-		ck_assert_uint_ge(s->n_steps, 3);
+		ck_assert_uint_ge(s->n_steps, 1);
+		f = fopen(path, "re");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_ge(getdelim(&text, &len, '\0', f), 0);
+		fclose(f);
+		ck_assert_msg(text[0] == '#' && strstr(text, "\n# Edges (example chaosd.conf): ") &&
+				strstr(text, "Probes: ") && strstr(text, "\n# A healthy system"),
+				"%s: the comment on top says what it rehearses, its edges and probes "
+				"and what a healthy system shows", de->d_name);
 		scenario_free(s);
+		n++;
 	}
+	closedir(dp);
+	/* db-brownout, progressive-rollout and the seven patterns of the texts */
+	ck_assert_uint_ge(n, 8);
+}
+END_TEST
+
+/* Probabilistic steps: a window, a chance per interval, a random edge. */
+static const char schedule_text[] =
+	"[scenario]\n"
+	"seed = 42\n"
+	"[probe api]\n"
+	"type = tcp\n"
+	"target = 127.0.0.1:80\n"
+	"[step window]\n"
+	"at = random 1m..5m\n"
+	"fault = loss\n"
+	"edge = random(db, cache, queue)\n"
+	"percent = 5\n"
+	"for = 30s\n"
+	"[step dice]\n"
+	"at = 10s\n"
+	"chance = 10% every 30s\n"
+	"start_within = 10m\n"
+	"fault = latency\n"
+	"edge = api\n"
+	"ms = preset:cross-region\n"
+	"for = 1m\n"
+	"[step cond]\n"
+	"at = 0s\n"
+	"start_when = api p50 > 20ms over 10s\n"
+	"start_within = 5m\n"
+	"until = api failure_rate > 5% over 10s\n"
+	"fault = loss\n"
+	"edge = web\n"
+	"percent = 50\n"
+	"for = 2m\n";
+
+static void plan_of(struct scenario *s, uint64_t seed, char *buf, size_t n)
+{
+	_cleanup_free_ struct scenario_action *a = NULL;
+	unsigned na = 0;
+	size_t off = 0;
+
+	schedule_resolve(s, seed);
+	ck_assert_int_eq(scenario_timeline(s, &a, &na), 0);
+	buf[0] = '\0';
+	for (unsigned i = 0; i < na && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, "%llu %d %s %s;",
+				(unsigned long long)a[i].at_usec, (int)a[i].type,
+				s->steps[a[i].step].name, s->steps[a[i].step].edge);
+}
+
+START_TEST(test_schedule_seed)
+{
+	struct scenario *s = load_ok(schedule_text);
+	char p1[2048], p2[2048], p3[2048];
+	unsigned differ = 0, edges[3] = { 0 };
+
+	/* The file's seed is the run's; the same seed gives the same plan. */
+	ck_assert_uint_eq(s->seed, 42);
+	plan_of(s, 42, p1, sizeof(p1));
+	plan_of(s, 42, p2, sizeof(p2));
+	ck_assert_str_eq(p1, p2);
+	/* Bounds as parsed, for the limits and the overlap checks: the latest end. */
+	ck_assert_uint_eq(s->method_usec, 10 * USEC_PER_SEC + 10 * 60 * USEC_PER_SEC +
+			60 * USEC_PER_SEC);
+	for (uint64_t seed = 1; seed <= 2000; seed++) {
+		const struct scenario_step *w = &s->steps[0], *d = &s->steps[1];
+
+		plan_of(s, seed, p3, sizeof(p3));
+		differ += !streq(p3, p1);
+		/* never outside the window, whole milliseconds */
+		ck_assert_uint_ge(w->at_usec, 60 * USEC_PER_SEC);
+		ck_assert_uint_le(w->at_usec, 300 * USEC_PER_SEC);
+		ck_assert_uint_eq(w->at_usec % USEC_PER_MSEC, 0);
+		ck_assert_uint_eq(w->end_usec, w->at_usec + 30 * USEC_PER_SEC);
+		ck_assert_uint_eq(w->fault.duration_usec, 30 * USEC_PER_SEC);
+		edges[streq(w->edge, "db") ? 0 : streq(w->edge, "cache") ? 1 : 2]++;
+		ck_assert(streq(w->edge, "db") || streq(w->edge, "cache") ||
+				streq(w->edge, "queue"));
+		/* a chance hit lands on a try: at + k * every, k * every <= start_within */
+		if (d->timing.skipped)
+			ck_assert_str_eq(d->timing.trigger, "skipped: chance 10% every 30s missed "
+					"all 21 tries from 10s");
+		else {
+			ck_assert_uint_eq((d->at_usec - 10 * USEC_PER_SEC) % (30 * USEC_PER_SEC), 0);
+			ck_assert_uint_le(d->at_usec, 10 * USEC_PER_SEC + 600 * USEC_PER_SEC);
+			ck_assert_uint_eq(d->timing.tries,
+					(d->at_usec - 10 * USEC_PER_SEC) / (30 * USEC_PER_SEC) + 1);
+		}
+		ck_assert_uint_le(s->steps[2].end_usec, s->method_usec);
+	}
+	/* Different seeds give different plans, and every edge is chosen. */
+	ck_assert_uint_ge(differ, 1990);
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_uint_gt(edges[i], 500);
+	/* The condition step waits from at; its trigger says so. */
+	ck_assert_str_eq(s->steps[2].timing.trigger, "when api p50 > 20ms over 10s, from 0s within "
+			"5m; until api failure_rate > 5% over 10s, at most 2m");
+	ck_assert_uint_eq(s->steps[2].timing.until_probe, 0);
+	/* The preset: the middle, half the span as jitter, a long tail. */
+	ck_assert(s->steps[1].fault.delay_ms == 55);
+	ck_assert(s->steps[1].fault.jitter_ms == 25);
+	scenario_free(s);
+}
+END_TEST
+
+START_TEST(test_schedule_chance_rate)
+{
+	/* Over many seeds a 10% chance hits the first try about one run in ten. */
+	struct scenario *s = load_ok("[step x]\nat=0\nchance = 10% every 1s\nstart_within = 1s\n"
+				     "edge=e\nfault=loss\npercent=1\nfor=1s\n");
+	unsigned first = 0, skipped = 0;
+
+	for (uint64_t seed = 0; seed < 10000; seed++) {
+		schedule_resolve(s, seed);
+		first += s->steps[0].timing.tries == 1;
+		skipped += s->steps[0].timing.skipped;
+	}
+	ck_assert_uint_gt(first, 850);
+	ck_assert_uint_lt(first, 1150);
+	/* two tries (0s and 1s) both missing: 81% */
+	ck_assert_uint_gt(skipped, 7800);
+	ck_assert_uint_lt(skipped, 8400);
+	scenario_free(s);
+}
+END_TEST
+
+START_TEST(test_schedule_errors)
+{
+	static const char head[] = "[probe api]\ntype=tcp\ntarget=127.0.0.1:1\n[step x]\n"
+				   "edge=e\nfault=loss\npercent=1\n";
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "at = random 5m..1m\nfor=1m\n", "t.ini:8: [step x] at = 'random 5m..1m': not a "
+		  "window (allowed: random LO..HI with LO < HI <= 7d, e.g. 'random 1m..5m')" },
+		{ "at = 0\nchance = 10%\nstart_within=1m\nfor=1m\n", "t.ini:9: [step x] chance = "
+		  "'10%': not a chance (allowed: P% every TIME, P above 0% up to 100%, TIME "
+		  "100ms..1d, e.g. '10% every 30s')" },
+		{ "at = 0\nchance = 10% every 30s\nfor=1m\n", "t.ini:4: [step x]: chance needs "
+		  "start_within (how long after 'at' the step may still start; after it the step is "
+		  "skipped)" },
+		{ "at = random 0s..1m\nstart_when = api p50 > 1s\nstart_within=1m\nfor=1m\n",
+		  "t.ini:4: [step x]: 'at = random' with start_when (allowed: a fixed at, from which "
+		  "the step waits for the condition)" },
+		{ "at = 0\nuntil = api failure_rate > 5%\n", "t.ini:4: [step x]: until needs 'for' as "
+		  "its cap (a step never lasts unbounded)" },
+		{ "at = 0\nuntil = db failure_rate > 5%\nfor=1m\n", "t.ini:4: [step x]: until: no "
+		  "probe 'db' (allowed: a [probe NAME] of this file)" },
+		{ "at = 0\nstart_when = api latency > 5\nstart_within=1m\nfor=1m\n", "t.ini:9: [step "
+		  "x] start_when = 'api latency > 5': unknown measure 'latency' (allowed: "
+		  "success_rate, availability, failure_rate, p50, p95, p99), after the probe's "
+		  "name" },
+		{ "at = 0\nstart_within=1m\nfor=1m\n", "t.ini:4: [step x]: start_within without "
+		  "chance or start_when" },
+		{ "at = 0\nfault=latency\nms = preset:moon\nfor=1m\n", NULL },
+	};
+
+	for (unsigned i = 0; i < ELEMENTSOF(cases); i++) {
+		char text[1024];
+
+		snprintf(text, sizeof(text), "%s%s", head, cases[i].text);
+		if (i == ELEMENTSOF(cases) - 1) {
+			/* the allowed names are listed */
+			struct scenario *s = SENTINEL;
+			struct diag d;
+
+			snprintf(text, sizeof(text), "[step x]\nedge=e\nfault=latency\nat=0\n"
+					"ms = preset:moon\nfor=1m\n");
+			diag_init(&d);
+			ck_assert_int_lt(scenario_load_string(text, strlen(text), "t.ini", &s, &d),
+					0);
+			ck_assert_msg(strstr(d.text, "t.ini:5: [step x] ms = 'preset:moon': unknown "
+					"preset (allowed: same-rack 0.1-0.5ms, same-dc 0.5-2ms, "
+					"cross-zone 1-5ms, cross-region 30-80ms, intercontinental "
+					"150-200ms)"), "%s", d.text);
+			continue;
+		}
+		load_fails(text, cases[i].want);
+	}
+	load_fails("[step x]\nat=0\nedge = random(a)\nfault=loss\npercent=1\nfor=1m\n",
+			"t.ini:3: [step x] edge = 'random(a)': random() needs at least two edges to "
+			"choose from");
+	load_fails("[step x]\nat=0\nedge = random(a, a)\nfault=loss\npercent=1\nfor=1m\n",
+			"t.ini:3: [step x] edge = 'random(a, a)': edge 'a' is listed twice");
+	/* Random edges meet on a shared one: overlap is checked over every possible time. */
+	load_fails("[step a]\nat=random 0s..1m\nedge=random(x, y)\nfault=loss\npercent=1\nfor=10s\n"
+		   "[step b]\nat=65s\nedge=random(y, z)\nfault=loss\npercent=1\nfor=10s\n",
+			"t.ini:7: [step b]: overlaps step 'a' (line 1) on edge 'y' (1m5s..1m10s): one "
+			"fault of a kind per edge at a time");
 }
 END_TEST
 
@@ -325,10 +567,14 @@ int main(void)
 	tcase_add_test(tc, test_defaults_and_forms);
 	tcase_add_test(tc, test_errors_collected);
 	tcase_add_test(tc, test_errors_steps);
+	tcase_add_test(tc, test_partition_modes);
 	tcase_add_test(tc, test_dialect);
 	tcase_add_test(tc, test_cond);
 	tcase_add_test(tc, test_keys_documented);
 	tcase_add_test(tc, test_shipped_library);
+	tcase_add_test(tc, test_schedule_seed);
+	tcase_add_test(tc, test_schedule_chance_rate);
+	tcase_add_test(tc, test_schedule_errors);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }

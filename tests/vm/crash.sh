@@ -199,8 +199,21 @@ wait_ready || { echo "FAIL: chaosd did not start"; exit 1; }
 clear_refusal() { grep -q "ingress" <<<"$1" && grep -q "clsact" <<<"$1" && grep -q "a0" <<<"$1"; }
 
 # a0 as the user left it (tc configuration, and the whole kstate) or not: "yes"/"NO"
+# A revert lets netem's queue drain before the objects go (chaosd(8), lossless revert): they
+# are gone within the fault's delay and a few hundred ms. Wait for that, 5 s at most, so what
+# is still there after it is a real leftover.
+drained() { # drained BEFORE KBEFORE
+	local end=$((SECONDS + 5))
+	while ((SECONDS < end)); do
+		kstate
+		[[ $(tcsnap) == "$1" && $KSTATE == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 as_before() {
 	local after
+	drained "$BEFORE" "$KBEFORE"
 	after=$(tcsnap)
 	same_text "$NAME: a0's qdiscs, classes and filters byte-for-byte $1" "$BEFORE" "$after"
 	kstate
@@ -648,9 +661,12 @@ run_cycle() { # CYCLE
 				BGAPPLIED=$LOGHIT
 				((BGAPPLIED)) && what=" (cut off after the apply)"
 			else
-				# chaosd audits each fault a revert or the kill switch took out of the
-				# kernel once the kernel confirmed it: those were gone before the kill.
-				log_scan "audit: action=$P_POINT id=([0-9]+) .*result='ok'"
+				# chaosd audits each fault a revert took out of the kernel, and every
+				# fault the kill switch took out in one record (ids='1 2 3'), once the
+				# kernel confirmed it: those were gone before the kill.
+				log_scan "audit: action=$P_POINT (id=[0-9]+|ids='[0-9 ]+') .*result='ok'"
+				IDS=$(echo $IDS | sed "s/ids=//g; s/id=//g; s/'//g")
+				IDS=" ${IDS:+$IDS }"
 				BGREVERTED=$IDS
 				((LOGHIT)) && what=" (cut off after reverting fault(s)${BGREVERTED% })"
 			fi
@@ -731,6 +747,12 @@ run_cycle() { # CYCLE
 	fi
 	lap
 	kstate
+	# a revert's drain (see drained()) may still hold the netem for a moment
+	for _ in $(seq 25); do
+		[[ $KSTATE == "$BASE" ]] && break
+		sleep 0.2
+		kstate
+	done
 	lap
 	if [[ $KSTATE == "$BASE" ]]; then
 		what+=", clean"

@@ -137,8 +137,14 @@ snapshot() {
 }
 
 same_state() { # same_state BEFORE-FILE
-	local now=$T/state.now
+	local now=$T/state.now end=$((SECONDS + 4))
+	# A revert lets netem's queue drain before its objects go (chaosd(8)): they are gone
+	# within the fault's delay and a few hundred ms. What is still there after 4 s is real.
 	snapshot "$now"
+	while ! cmp -s "$1" "$now" && ((SECONDS < end)); do
+		sleep 0.2
+		snapshot "$now"
+	done
 	if cmp -s "$1" "$now"; then return 0; fi
 	echo "state differs from the snapshot:"
 	diff "$1" "$now" || true

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The floor under chaosd's apply and kill switch (`make bench`, bench/guest.sh): the kernel
+ * objects chaosd makes for a latency fault on an egress edge, made with nothing else around
+ * them. Messages come from chaosd's own builders (src/nl_tc.c, src/nl_link.c), so the kernel
+ * does the same work byte for byte; everything chaosd does besides that is what the ratio
+ * measures. Per fault i (edge e<i>, 10.99.<i/250>.<i%250+1>/32, as guest.sh's config): class
+ * 1:<i+2> with its netem on IFB shard i/512 (chd-o<ifindex>[s<k>], chaosd's names and sizes),
+ * the u32 node in bucket <last byte> of table 0x420 on the IFB, and the same node with the
+ * mirred redirect on the interface; the first fault of a shard also makes the IFB (its own
+ * request, as chaosd: the redirect needs its index), its htb root, table and link node, and
+ * the first fault the clsact and the interface's table and link. One sendmsg per batch.
+ *
+ *   floor apply DEV COUNT MS   make COUNT faults one by one; prints each one's time (us)
+ *   floor kill DEV             remove them all in one batch: DEV's clsact (every filter on it)
+ *                              and every IFB at once (one RTM_DELLINK of chaosd's link group);
+ *                              prints the time (us) */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "datapath.h"
+#include "macro.h"
+#include "netem.h"
+#include "nl_link.h"
+#include "nl_socket.h"
+#include "nl_tc.h"
+#include "parse.h"
+#include "timeutil.h"
+
+/* chaosd's numbers (src/dp-ifb.c, src/dp-classify.c, src/dp-internal.h) */
+#define SHARD_CLASSES 512
+#define IFB_ROOT      0x00010000U
+#define HTB_RATE      UINT64_C(125000000000)
+#define HTB_BURST     (256 * 1024)
+#define HTB_QUANTUM   200000
+#define HTB_QLEN      1000
+#define HT_V4_32      ((0x400U | 32U) << 20) /* egress, IPv4, group /32 */
+#define LINK_NODE_32  33U
+#define LINK_RATE_BPS UINT64_C(10000000000) /* guest.sh's link_rate = 10gbit */
+
+struct floor {
+	struct nl_socket *nl;
+	struct nl_batch b;
+	int ifindex;
+	char dev[IF_NAMESIZE];
+	int ifb[8];
+	char ifb_name[8][IF_NAMESIZE];
+};
+
+static int fail(const char *what, int r, const struct diag *d)
+{
+	fprintf(stderr, "floor: %s: %s%s%s\n", what, strerror(r < 0 ? -r : r), d ? ": " : "",
+			d ? diag_text(d) : "");
+	return 1;
+}
+
+static int send_batch(struct floor *f, const char *what)
+{
+	struct diag d;
+	int r;
+
+	diag_init(&d);
+	r = nl_batch_send(&f->b, f->nl, NULL, &d);
+	nl_batch_reset(&f->b);
+	return r < 0 ? fail(what, r, &d) : 0;
+}
+
+static int put_group_add(struct floor *f, struct nl_tc_dev dev, uint32_t parent)
+{
+	struct nl_tc_match all = { .family = AF_INET };
+	struct nl_tc_u32 u = { .ifindex = dev.ifindex, .parent = parent, .prio = NL_TC_PRIO_V4,
+		.protocol = ETH_P_IP, .handle = LINK_NODE_32, .link = HT_V4_32, .hash_off = 16,
+		.hash_mask = 0xff };
+	int r = nl_tc_u32_table_add(&f->b, f->nl, dev, parent, NL_TC_PRIO_V4, ETH_P_IP, HT_V4_32,
+			256);
+
+	return r < 0 ? r : nl_tc_u32_add(&f->b, f->nl, &u, &all, dev.name);
+}
+
+static int new_shard(struct floor *f, unsigned k)
+{
+	char *name = f->ifb_name[k];
+	int r;
+
+	if (k == 0)
+		snprintf(name, IF_NAMESIZE, DATAPATH_IFB_PREFIX "o%d", f->ifindex);
+	else
+		snprintf(name, IF_NAMESIZE, DATAPATH_IFB_PREFIX "o%ds%u", f->ifindex, k);
+	r = nl_link_ifb_add(&f->b, f->nl, name, NL_LINK_IFB_TXQLEN, DATAPATH_IFB_GROUP);
+	if (r < 0 || (r = send_batch(f, "create IFB")) != 0)
+		return r < 0 ? fail("create IFB", r, NULL) : r;
+	r = nl_link_ifindex(f->nl, name, &f->ifb[k]);
+	if (r < 0)
+		return fail(name, r, NULL);
+	return 0;
+}
+
+static int apply_one(struct floor *f, unsigned i, const struct netem_config *cfg)
+{
+	unsigned k = i / SHARD_CLASSES, id = i + 2;
+	struct nl_tc_dev real = { f->ifindex, f->dev };
+	struct nl_tc_match m = { .family = AF_INET, .prefix_len = 32 };
+	uint8_t bucket = (uint8_t)(i % 250 + 1);
+	struct nl_tc_dev ifb;
+	int r = 0;
+
+	if (i % SHARD_CLASSES == 0 && (r = new_shard(f, k)) != 0)
+		return r;
+	ifb = (struct nl_tc_dev){ f->ifb[k], f->ifb_name[k] };
+	m.addr[0] = 10, m.addr[1] = 99, m.addr[2] = (uint8_t)(i / 250), m.addr[3] = bucket;
+	if (i == 0)
+		r = nl_tc_clsact_add(&f->b, f->nl, real);
+	if (r >= 0 && i % SHARD_CLASSES == 0)
+		r = nl_tc_htb_root_add(&f->b, f->nl, ifb, IFB_ROOT, HTB_QLEN);
+	if (r >= 0)
+		r = nl_tc_htb_class_add(&f->b, f->nl, ifb, IFB_ROOT, IFB_ROOT | id, HTB_RATE,
+				HTB_BURST, HTB_QUANTUM);
+	if (r >= 0)
+		r = nl_tc_netem_put(&f->b, f->nl, ifb, IFB_ROOT | id, id << 16, cfg, NULL, false);
+	if (r >= 0 && i % SHARD_CLASSES == 0)
+		r = put_group_add(f, ifb, IFB_ROOT);
+	if (r >= 0)
+		r = nl_tc_u32_add(&f->b, f->nl,
+				&(struct nl_tc_u32){ .ifindex = ifb.ifindex, .parent = IFB_ROOT,
+					.prio = NL_TC_PRIO_V4, .protocol = ETH_P_IP,
+					.handle = i + 1, .ht = HT_V4_32 | (uint32_t)bucket << 12,
+					.classid = IFB_ROOT | id },
+				&m, ifb.name);
+	if (r >= 0 && i == 0)
+		r = put_group_add(f, real, NL_TC_EGRESS_PARENT);
+	if (r >= 0)
+		r = nl_tc_u32_add(&f->b, f->nl,
+				&(struct nl_tc_u32){ .ifindex = real.ifindex,
+					.parent = NL_TC_EGRESS_PARENT, .prio = NL_TC_PRIO_V4,
+					.protocol = ETH_P_IP, .handle = i + 1,
+					.ht = HT_V4_32 | (uint32_t)bucket << 12,
+					.redirect_ifindex = ifb.ifindex },
+				&m, real.name);
+	if (r < 0)
+		return fail("building the batch", r, NULL);
+	return send_batch(f, "apply");
+}
+
+int main(int argc, char **argv)
+{
+	struct floor f = {};
+	uint64_t count = 0, ms = 0, t0;
+	int r;
+
+	if (argc < 3 || (strcmp(argv[1], "apply") && strcmp(argv[1], "kill")) ||
+			(!strcmp(argv[1], "apply") &&
+					(argc != 5 || parse_u64_range(argv[3], 1, 4000, &count) < 0 ||
+							parse_u64_range(argv[4], 1, 10000, &ms) < 0))) {
+		fprintf(stderr, "usage: floor apply DEV COUNT MS | floor kill DEV\n");
+		return 2;
+	}
+	snprintf(f.dev, sizeof(f.dev), "%s", argv[2]);
+	f.ifindex = (int)if_nametoindex(f.dev);
+	if (!f.ifindex)
+		return fail(f.dev, -errno, NULL);
+	r = nl_socket_open(NETLINK_ROUTE, &f.nl);
+	if (r < 0)
+		return fail("netlink socket", r, NULL);
+	r = nl_batch_init(&f.b);
+	if (r < 0)
+		return fail("batch", r, NULL);
+	if (!strcmp(argv[1], "kill")) {
+		t0 = now_usec(CLOCK_MONOTONIC);
+		r = nl_tc_clsact_del(&f.b, f.nl, (struct nl_tc_dev){ f.ifindex, f.dev });
+		if (r >= 0)
+			r = nl_link_group_del(&f.b, f.nl, DATAPATH_IFB_GROUP);
+		if (r < 0)
+			return fail("building the batch", r, NULL);
+		r = send_batch(&f, "kill");
+		if (r == 0)
+			printf("%" PRIu64 "\n", now_usec(CLOCK_MONOTONIC) - t0);
+	} else {
+		struct netem_config cfg = { .dist = FAULT_DIST_UNIFORM,
+			.latency_ns = (int64_t)ms * 1000000 };
+
+		cfg.limit = netem_limit_for(cfg.latency_ns, 0, LINK_RATE_BPS);
+		for (unsigned i = 0; i < count && r == 0; i++) {
+			t0 = now_usec(CLOCK_MONOTONIC);
+			r = apply_one(&f, i, &cfg);
+			if (r == 0)
+				printf("%" PRIu64 "\n", now_usec(CLOCK_MONOTONIC) - t0);
+		}
+	}
+	nl_batch_done(&f.b);
+	nl_socket_free(f.nl);
+	return r;
+}
