@@ -383,6 +383,8 @@ static void print_status(const struct proto_msg *m)
 				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
 						sizeof(left)),
 				affected_text(m, i, so_far, sizeof(so_far)));
+		if (proto_msg_get(m, i, "service"))
+			printf("     service: %s\n", term_safe(show(m, i, "service")));
 		if (*show(m, i, "warning"))
 			printf("     ! fault %s: %s\n", show(m, i, "id"), show(m, i, "warning"));
 	}
@@ -402,6 +404,8 @@ static void print_edges(const struct proto_msg *m)
 				*show(m, i, "destination") ? show(m, i, "destination") : "any",
 				svc ? "  of " : "", svc ? term_safe(svc) : "", err ? "  ! " : "",
 				err ? term_safe(err) : "");
+		if (proto_msg_get(m, i, "resolves_to"))
+			printf("%-14s now: %s\n", "", term_safe(show(m, i, "resolves_to")));
 	}
 }
 

@@ -7,7 +7,6 @@
 #include "admit.h"
 #include "audit.h"
 #include "daemon.h"
-#include "edge-scope.h"
 #include "linkmon.h"
 #include "runner.h"
 #include "sockdiag.h"
@@ -58,15 +57,7 @@ static int check_guard_rails(const struct config *c, const struct edge *e, const
 {
 	const char *key = NULL;
 	char where[PATH_MAX + 32], a[64], b[64], peer[INET6_ADDRSTRLEN];
-	char scope[EDGE_UNIT_MAX + EDGE_CGROUP_MAX + 64];
 
-	/* The tc classifier matches destinations only: applied as is, a fault on a service edge
-	 * would reach every process's traffic to them. */
-	if (edge_scoped(e))
-		return diag_add(d, -EOPNOTSUPP, "edge '%s' is scoped to a service (%s): this chaosd "
-				"does not apply faults to service edges yet (it would reach every "
-				"process's traffic)", e->name,
-				edge_scope_format(e, scope, sizeof(scope)));
 	if (!config_interface_allowed(c, ifname, &key))
 		return diag_add(d, -EPERM, "edge '%s' is on interface '%s', which %s refuses (%s)",
 				e->name, ifname, key, config_key_origin(c, key, where, sizeof(where)));

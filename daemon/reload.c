@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "edge-scope.h"
 #include "reload.h"
+#include "svcedge.h"
 #include "runner.h"
 #include "status.h"
 #include "timeutil.h"
@@ -146,6 +147,7 @@ static void take_over(struct server *s, struct config *c)
 	}
 	config_free(s->config);
 	s->config = c;
+	svcedge_set_units(s->kn.svc, c->edges, c->n_edges);
 	/* The remaining faults against the new guard rails, as a new inject would be. */
 	admit_recheck(s);
 	faults_set_link_rate(s->faults, c->link_rate_bps);

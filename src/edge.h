@@ -44,6 +44,10 @@ struct edge {
 	char user[EDGE_USER_MAX + 1];     /* as written, for messages */
 	uint32_t uid;
 	bool has_uid;
+	/* Set at run time, never by the config: chaosd's mark of this service edge's packets and
+	 * connections (nl_nft_mark_value) while it has a fault; 0 = not marked. The datapath and the
+	 * partition rules match it. */
+	uint32_t mark;
 	unsigned line; /* where it was defined, for messages */
 };
 

@@ -22,7 +22,7 @@ struct ct_ref {
 };
 
 struct collect {
-	uint32_t mask;
+	uint32_t mask, value;
 	struct ct_ref *refs;
 	unsigned n, cap;
 	bool oom;
@@ -53,7 +53,7 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 			break;
 		}
 	}
-	if (!(mark & c->mask) || !tuple || tuple->nla_len > sizeof(ref.tuple))
+	if (!(c->value ? (mark & c->mask) == c->value : (mark & c->mask)) || !tuple || tuple->nla_len > sizeof(ref.tuple))
 		return MNL_CB_OK;
 	ref.tuple_len = tuple->nla_len;
 	memcpy(ref.tuple, tuple, tuple->nla_len);
@@ -83,15 +83,21 @@ static void put_nfgen(struct nlmsghdr *nlh, uint8_t family)
 
 int nl_ct_mark_clear(struct nl_socket *s, uint32_t mask, unsigned *ret_cleared, struct diag *d)
 {
+	return nl_ct_mark_clear_value(s, mask, 0, ret_cleared, d);
+}
+
+int nl_ct_mark_clear_value(struct nl_socket *s, uint32_t mask, uint32_t value,
+		unsigned *ret_cleared, struct diag *d)
+{
 	static const int tolerated[] = { -ENOENT, 0 };
-	struct collect c = { .mask = mask };
+	struct collect c = { .mask = mask, .value = value };
 	char buf[512] = { 0 };
 	struct nl_batch b;
 	struct nlmsghdr *nlh;
 	unsigned cleared = 0;
 	int r;
 
-	if (!mask)
+	if (!mask || (value & ~mask))
 		return -EINVAL;
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;

@@ -17,7 +17,9 @@
 #include "nl_nft_mark.h"
 
 #define MARK_CHAIN "output"
-#define MARK_PRIO (-150) /* NF_IP_PRI_MANGLE */
+/* After conntrack (-200: the connection exists to take the mark) and before chaosd's partition
+ * chains that read it (-190, nl_nft.c), so a service's first packet is already marked there. */
+#define MARK_PRIO (-195)
 
 struct mark_batch {
 	struct nl_batch b;

@@ -3,7 +3,8 @@
 
 /* Service edges' packet marks, in chaosd's table "inet chaosd_mark" (apart from table inet
  * chaosd, which nl_nft rewrites whole for partitions). One chain at the output hook (type route,
- * mangle priority -150, so a changed mark reroutes) with one rule per service edge:
+ * priority -195: after conntrack, before chaosd's partition chains; a changed mark reroutes)
+ * with one rule per service edge:
  *
  *   socket cgroupv2 level L ID meta skuid UID counter
  *           meta mark set meta mark & ~MASK | M  ct mark set ct mark & ~MASK | M
