@@ -84,8 +84,13 @@ static void unit_done(void *userdata, int r, const struct unitres_result *res,
 		snprintf(u->why, sizeof(u->why), "%s", diag_text(d));
 }
 
+static int bus_open(struct svcedge *s);
+
 static void units_ask(struct svcedge *s)
 {
+	/* a system bus that was not there (yet) is tried again every round */
+	if (!s->bus && bus_open(s) < 0)
+		return;
 	for (unsigned i = 0; i < s->n_units; i++) {
 		struct unit_state *u = &s->units[i];
 		int r;
@@ -207,7 +212,8 @@ void svcedge_set_units(struct svcedge *s, const struct edge *edges, unsigned n)
 	if (!k)
 		return;
 	if (bus_open(s) < 0)
-		log_warning("service edges: %s; unit = edges cannot be resolved", s->bus_error);
+		log_warning("service edges: %s; unit = edges cannot be resolved until it is there",
+				s->bus_error);
 	units_ask(s);
 	if (!s->poll && sd_event_add_time_relative(s->ev, &s->poll, CLOCK_MONOTONIC,
 				UNIT_POLL_USEC, 100 * 1000, on_poll, s) < 0)

@@ -723,7 +723,24 @@ static int parse_user_key(struct config_parser *p, const struct config_key *k, c
 	uint32_t uid;
 	int r;
 
-	r = edge_user_parse(value, &uid);
+	/* A name is looked up by the caller's resolver when it has one (chaosd's reload: a child
+	 * process, as for host names), else here. */
+	if (p->resolver && p->resolver->resolve_user && edge_user_is_name(value)) {
+		const char *why = "";
+
+		r = p->resolver->resolve_user(p->resolver->userdata, value, &uid, &why);
+		if (r == -EAGAIN) {
+			p->pending++;
+			return 0;
+		}
+		if (r < 0) {
+			p_error(p, p->lineno, k->name, value, "no user '%s' in the user database "
+					"(%s; allowed: an existing user name or a uid)",
+					utf8_ascii_safe(value, v, sizeof(v)), why);
+			return -EINVAL;
+		}
+	} else
+		r = edge_user_parse(value, &uid);
 	if (r < 0) {
 		utf8_ascii_safe(value, v, sizeof(v));
 		if (r == -ENOENT)

@@ -134,6 +134,11 @@ static bool user_name_valid(const char *s)
 	return true;
 }
 
+bool edge_user_is_name(const char *s)
+{
+	return s && !(s[0] >= '0' && s[0] <= '9') && user_name_valid(s);
+}
+
 int edge_user_parse(const char *s, uint32_t *ret_uid)
 {
 	struct passwd pw, *res = NULL;

@@ -22,6 +22,8 @@ int edge_cgroup_normalize(const char *s, char *ret, size_t n, const char **ret_w
 /* A uid ("1001") or a user name ("postgres", looked up in the user database). -EINVAL: not a
  * uid or name; -ENOENT: no such user; -ERANGE: uid out of range. */
 int edge_user_parse(const char *s, uint32_t *ret_uid);
+/* Whether s is a user name (looked up in the user database), not a uid. */
+bool edge_user_is_name(const char *s);
 
 bool edge_scoped(const struct edge *e);
 bool edge_scope_equal(const struct edge *a, const struct edge *b);

@@ -96,6 +96,17 @@ check "after the revert uid 4242 connects again ($out)" [ "$(word "$out")" = ok 
 marked=$(A conntrack -L 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^mark=/) { m = substr($i, 6) + 0; if (int(m / 65536) % 256) n++ } } END { print n + 0 }')
 check "no connection keeps chaosd's mark bits after the revert ($marked)" [ "$marked" = 0 ]
 kill "$server" 2>/dev/null
+# --- a reload looks user names up in its resolver child (NSS may block), not in the loop
+sed -i 's/^user = 4242$/user = nobody/' "$T/chaosd.conf"
+kill -HUP "$CHAOSD_PID"
+nobody_uid=$(id -u nobody)
+check "reload: user = nobody resolved by the reload's child (uid $nobody_uid)" \
+	wait_until 5 bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK edges | grep -q '^mine .* of user=nobody($nobody_uid)'"
+sed -i 's/^user = nobody$/user = no-such-user-here/' "$T/chaosd.conf"
+kill -HUP "$CHAOSD_PID"
+check "reload: an unknown user name is refused, naming it" \
+	wait_until 5 grep -q "no user 'no-such-user-here' in the user database" "$T/chaosd.log"
+check "... and the loaded config stays" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK edges | grep -q '^mine .* of user=nobody'"
 check "a destination edge still works next to them" ctl inject partition --edge db --for 1m
 check "the destination edge's fault reverts" ctl revert --all
 stop_chaosd
