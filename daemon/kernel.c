@@ -39,6 +39,8 @@ static int kn_set_netem(void *k, const struct edge *e, int ifindex, enum fault_d
 	r = datapath_set_netem_flows(kn->dp, &se, ifindex, dir, cfg, flows, d);
 	if (r < 0 && taken)
 		svcedge_release(kn->svc, e->name, dir_holder(dir));
+	else if (r >= 0)
+		svcedge_note_ifindex(kn->svc, e->name, ifindex);
 	return r;
 }
 
@@ -108,7 +110,11 @@ static int kn_unclassify(void *k, const struct edge *e, enum fault_direction dir
 
 static int kn_forget_interface(void *k, int ifindex, struct diag *d)
 {
-	return datapath_forget_interface(((struct kernel_netlink *)k)->dp, ifindex, d);
+	struct kernel_netlink *kn = k;
+	int r = datapath_forget_interface(kn->dp, ifindex, d);
+
+	svcedge_forget_ifindex(kn->svc, ifindex);
+	return r;
 }
 
 static int kn_resolve_ifindex(void *k, const struct edge *e, int *ret_ifindex, struct diag *d)

@@ -23,6 +23,7 @@ struct held {
 	char edge[EDGE_NAME_MAX + 1];
 	unsigned holders;
 	uint32_t mark;
+	int ifindex; /* of its netem (0: none yet) */
 };
 
 /* What systemd said last about a unit edge's unit. */
@@ -324,7 +325,7 @@ void svcedge_release(struct svcedge *s, const char *edge, unsigned h)
 
 	if (!x || !(x->holders & h))
 		return;
-	x->holders &= ~h;
+	x->holders &= ~h; /* h may name several holders */
 	if (x->holders)
 		return;
 	mark = x->mark;
@@ -426,6 +427,32 @@ void svcedge_describe(const struct svcedge *s, const struct edge *e, char *buf, 
 		snprintf(buf, n, "unit %s not asked yet (not marked)", e->unit);
 	else
 		snprintf(buf, n, "not marked");
+}
+
+void svcedge_note_ifindex(struct svcedge *s, const char *edge, int ifindex)
+{
+	struct held *x = s ? held_find(s, edge) : NULL;
+
+	if (x)
+		x->ifindex = ifindex;
+}
+
+void svcedge_forget_ifindex(struct svcedge *s, int ifindex)
+{
+	char (*drop)[EDGE_NAME_MAX + 1];
+	unsigned k = 0;
+
+	if (!s || !s->n_held)
+		return;
+	drop = calloc(s->n_held, sizeof(*drop));
+	if (!drop)
+		return;
+	for (unsigned i = 0; i < s->n_held; i++)
+		if (s->held[i].ifindex == ifindex)
+			memcpy(drop[k++], s->held[i].edge, sizeof(drop[0]));
+	for (unsigned i = 0; i < k; i++)
+		svcedge_release(s, drop[i], SVCEDGE_OUT | SVCEDGE_IN);
+	free(drop);
 }
 
 unsigned svcedge_follows(const struct svcedge *s)

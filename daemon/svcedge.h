@@ -47,6 +47,10 @@ void svcedge_copy(const struct svcedge *s, const struct edge *e, struct edge *re
 void svcedge_release(struct svcedge *s, const char *edge, unsigned h);
 /* Let go of holder h for every edge not among names[0..n). */
 void svcedge_release_others(struct svcedge *s, unsigned h, const char *const *names, unsigned n);
+/* The interface edge's netem is on; when it is deleted (the kernel took the netems with it),
+ * forget_ifindex lets go of the netem holders of its edges. */
+void svcedge_note_ifindex(struct svcedge *s, const char *edge, int ifindex);
+void svcedge_forget_ifindex(struct svcedge *s, int ifindex);
 /* Kill switch, cleanup: table inet chaosd_mark deleted (if it may exist) and every connection's
  * chaosd bits cleared; the holds are forgotten. s may be NULL (a socket of its own). */
 int svcedge_remove_all(struct svcedge *s, struct diag *d);
