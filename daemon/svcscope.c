@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cgwatch.h"
 #include "edge-scope.h"
 #include "macro.h"
@@ -78,9 +79,16 @@ static void on_cgroup(void *userdata, const char *path, int r, uint64_t id, unsi
 	sc->follows++;
 	diag_init(&d);
 	sc->error[0] = '\0';
-	if (sync_rules(sc, &d) < 0)
+	if (sync_rules(sc, &d) < 0) {
 		snprintf(sc->error, sizeof(sc->error), "following cgroup %s: %s", path,
 				diag_text(&d));
+		log_error("service edges: %s", sc->error);
+	} else if (r >= 0)
+		log_info("service edges: cgroup %s made anew (id %llu), its mark rule rewritten",
+				path, (unsigned long long)id);
+	else
+		log_info("service edges: cgroup %s gone, its mark rule dropped until it is back",
+				path);
 }
 
 int svcscope_new(sd_event *ev, struct nl_socket *s, struct svcscope **ret, struct diag *d)
