@@ -241,6 +241,7 @@ static int adopt(struct server *s, bool journal_trusted)
 	r = server_cleanup_kernel(s->kn.dp, s->kn.nft, s->journal);
 	if (r < 0)
 		return r;
+	svcedge_cleaned(s->kn.svc);
 	warm_up(s);
 	if (m > 0 || !journal_trusted)
 		log_error("%s: no fault from before the restart is re-adopted",

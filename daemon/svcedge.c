@@ -402,6 +402,12 @@ int svcedge_remove_all(struct svcedge *s, struct diag *d)
 	return r;
 }
 
+void svcedge_cleaned(struct svcedge *s)
+{
+	if (s && s->n_held == 0)
+		s->maybe = false;
+}
+
 void svcedge_describe(const struct svcedge *s, const struct edge *e, char *buf, size_t n)
 {
 	const struct unit_state *u;

@@ -55,6 +55,10 @@ void svcedge_forget_ifindex(struct svcedge *s, int ifindex);
  * chaosd bits cleared; the holds are forgotten. s may be NULL (a socket of its own). */
 int svcedge_remove_all(struct svcedge *s, struct diag *d);
 
+/* The kernel was just cleaned without s (start-up): nothing of chaosd's marks is there, so the
+ * next remove_all sends nothing (a DELTABLE costs the kernel an RCU grace period). */
+void svcedge_cleaned(struct svcedge *s);
+
 /* What the edge resolves to now, for chaosctl edges and status: "cgroup ... (id N, level L)
  * uid U mark 0x10000", "unit a.service active /system.slice/a.service (not marked)", "". */
 void svcedge_describe(const struct svcedge *s, const struct edge *e, char *buf, size_t n);
