@@ -243,7 +243,7 @@ static void chaosd_conf_5(FILE *f)
 		   "clears the mark bits it set on connections. A kernel that drops u32's mark "
 		   "match (no CONFIG_CLS_U32_MARK) refuses netem faults on service edges. "
 		   "Measured under systemd (tests/vm/service.sh, two transient services to one "
-		   "destination): 100 ms on one service's edge added 101-117 ms to its round "
+		   "destination): 100 ms on one service's edge added 97-117 ms to its round "
 		   "trips (each direction) and less than 5 ms to the other's; a partition failed "
 		   "only its connects; after a restart the new process was slowed from its first "
 		   "packet. "
