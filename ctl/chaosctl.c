@@ -389,6 +389,8 @@ static void print_status(const struct proto_msg *m)
 				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
 						sizeof(left)),
 				affected_text(m, i, so_far, sizeof(so_far)));
+		if (proto_msg_get(m, i, "service"))
+			printf("     service: %s\n", term_safe(show(m, i, "service")));
 		if (*show(m, i, "warning"))
 			printf("     ! fault %s: %s\n", show(m, i, "id"), show(m, i, "warning"));
 	}
@@ -401,10 +403,15 @@ static void print_edges(const struct proto_msg *m)
 	printf("%-14s %-10s %-6s %-6s %s\n", "EDGE", "INTERFACE", "PORT", "PROTO", "DESTINATION");
 	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		const char *err = proto_msg_get(m, i, "error");
-		printf("%-14s %-10s %-6s %-6s %s%s%s\n", show(m, i, "name"),
+		const char *svc = proto_msg_get(m, i, "service");
+		printf("%-14s %-10s %-6s %-6s %s%s%s%s%s\n", show(m, i, "name"),
 				*show(m, i, "interface") ? show(m, i, "interface") : "?",
-				show(m, i, "port"), show(m, i, "protocol"), show(m, i, "destination"),
-				err ? "  ! " : "", err ? term_safe(err) : "");
+				show(m, i, "port"), show(m, i, "protocol"),
+				*show(m, i, "destination") ? show(m, i, "destination") : "any",
+				svc ? "  of " : "", svc ? term_safe(svc) : "", err ? "  ! " : "",
+				err ? term_safe(err) : "");
+		if (proto_msg_get(m, i, "resolves_to"))
+			printf("%-14s now: %s\n", "", term_safe(show(m, i, "resolves_to")));
 	}
 }
 

@@ -50,9 +50,14 @@ struct kernel {
 	void *userdata;
 };
 
+struct svcedge;
+
 struct kernel_netlink {
 	struct datapath *dp;
 	struct nl_nft *nft;
+	/* Service edges' marks (svcedge.h); NULL: faults on them are refused, and remove_all
+	 * removes chaosd's mark table with a socket of its own. */
+	struct svcedge *svc;
 };
 
 /* The real kernel over kn's sockets (kn outlives the returned struct). */

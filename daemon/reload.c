@@ -2,6 +2,9 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +16,9 @@
 #include "audit.h"
 #include "control.h"
 #include "daemon.h"
+#include "edge-scope.h"
 #include "reload.h"
+#include "svcedge.h"
 #include "runner.h"
 #include "status.h"
 #include "timeutil.h"
@@ -29,7 +34,12 @@ struct name {
 	char why[128];
 	struct edge_prefix pfx[EDGE_PREFIX_MAX];
 	unsigned n_pfx;
+	uint32_t uid; /* a user name's (name "user:NAME") */
 };
+
+/* User names of user = share the table and the child with host names, keyed "user:NAME" (a
+ * host name has no ':'). */
+#define USER_KEY "user:"
 
 /* Names are resolved by a child process (getaddrinfo blocks, and NSS may be anything: a
  * process keeps chaosd single-threaded and its loop free); it writes one line per name to a
@@ -111,7 +121,8 @@ bool reload_pending(const struct reload *r)
 static bool edge_equal(const struct edge *a, const struct edge *b)
 {
 	if (!streq(a->name, b->name) || !streq(a->ifname, b->ifname) || a->port != b->port ||
-			a->proto != b->proto || a->n_prefixes != b->n_prefixes)
+			a->proto != b->proto || a->n_prefixes != b->n_prefixes ||
+			!edge_scope_equal(a, b))
 		return false;
 	for (unsigned i = 0; i < a->n_prefixes; i++) {
 		const struct edge_prefix *p = &a->prefixes[i], *q = &b->prefixes[i];
@@ -144,6 +155,7 @@ static void take_over(struct server *s, struct config *c)
 	}
 	config_free(s->config);
 	s->config = c;
+	svcedge_set_units(s->kn.svc, c->edges, c->n_edges);
 	/* The remaining faults against the new guard rails, as a new inject would be. */
 	admit_recheck(s);
 	faults_set_link_rate(s->faults, c->link_rate_bps);
@@ -164,21 +176,17 @@ static struct name *find_name(struct reload *r, const char *name)
 }
 
 /* The resolver the configuration parser asks: answers it has, else a note to ask. */
-static int cached(void *userdata, const char *name, struct edge_prefix *ret, unsigned max,
-		unsigned *ret_n, const char **ret_why)
+static int cached_name(struct reload *r, const char *name, struct name **ret,
+		const char **ret_why)
 {
-	struct reload *r = userdata;
 	struct name *n = find_name(r, name), *grown;
 
 	if (n && n->error == -EAGAIN)
 		return -EAGAIN;
 	if (n) {
 		*ret_why = n->why;
-		if (n->error < 0)
-			return n->error;
-		*ret_n = MIN(n->n_pfx, max);
-		memcpy(ret, n->pfx, *ret_n * sizeof(*ret));
-		return 0;
+		*ret = n;
+		return n->error;
 	}
 	if (r->n_names >= NAMES_MAX) {
 		*ret_why = "too many host names in one file";
@@ -200,6 +208,46 @@ static int cached(void *userdata, const char *name, struct edge_prefix *ret, uns
 	return -EAGAIN;
 }
 
+static int cached(void *userdata, const char *name, struct edge_prefix *ret, unsigned max,
+		unsigned *ret_n, const char **ret_why)
+{
+	struct name *n = NULL;
+	int k = cached_name(userdata, name, &n, ret_why);
+
+	if (k < 0)
+		return k;
+	*ret_n = MIN(n->n_pfx, max);
+	memcpy(ret, n->pfx, *ret_n * sizeof(*ret));
+	return 0;
+}
+
+static int cached_user(void *userdata, const char *user, uint32_t *ret_uid, const char **ret_why)
+{
+	char key[sizeof(USER_KEY) + EDGE_USER_MAX + 1];
+	struct name *n = NULL;
+	int k;
+
+	snprintf(key, sizeof(key), USER_KEY "%s", user);
+	k = cached_name(userdata, key, &n, ret_why);
+	if (k < 0)
+		return k;
+	*ret_uid = n->uid;
+	return 0;
+}
+
+/* In the child: a user name's line, NAME TAB "uid" TAB UID or NAME TAB "error" TAB TEXT. */
+static void child_user(FILE *f, const char *key)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int k = getpwnam_r(key + strlen(USER_KEY), &pw, buf, sizeof(buf), &res);
+
+	if (k == 0 && res)
+		fprintf(f, "%s\tuid\t%u\n", key, (unsigned)res->pw_uid);
+	else
+		fprintf(f, "%s\terror\t%s\n", key, k ? strerror(k) : "no such user");
+}
+
 /* In the child: resolve every name not answered yet, one line each. */
 static void child_resolve(struct reload *r, int fd) __attribute__((noreturn));
 static void child_resolve(struct reload *r, int fd)
@@ -215,6 +263,10 @@ static void child_resolve(struct reload *r, int fd)
 
 		if (r->names[i].error != -EAGAIN)
 			continue;
+		if (strncmp(r->names[i].name, USER_KEY, strlen(USER_KEY)) == 0) {
+			child_user(f, r->names[i].name);
+			continue;
+		}
 		k = getaddrinfo(r->names[i].name, NULL, &hints, &res);
 		if (k != 0) {
 			fprintf(f, "%s\terror\t%s\n", r->names[i].name,
@@ -246,6 +298,18 @@ static void answer(struct reload *r, char *line)
 		return;
 	n->error = 0;
 	n->n_pfx = 0;
+	if (streq(kind, "uid")) {
+		const char *v = strtok_r(NULL, "\t\n", &save);
+		char *end = NULL;
+		unsigned long uid = v ? strtoul(v, &end, 10) : 0;
+
+		if (!v || !end || *end || uid >= UINT32_MAX) {
+			n->error = -EIO;
+			snprintf(n->why, sizeof(n->why), "a bad answer for a user");
+		} else
+			n->uid = (uint32_t)uid;
+		return;
+	}
 	if (!streq(kind, "ok")) {
 		const char *why = strtok_r(NULL, "\n", &save);
 		n->error = -ENOENT;
@@ -344,7 +408,8 @@ static void finish(struct reload *r);
 
 static void pass(struct reload *r)
 {
-	const struct config_resolver res = { .userdata = r, .resolve = cached };
+	const struct config_resolver res = { .userdata = r, .resolve = cached,
+		.resolve_user = cached_user };
 	struct server *s = r->server;
 	struct config *c = NULL;
 	struct diag d;

@@ -8,11 +8,13 @@
 #include "daemon.h"
 #include "degraded.h"
 #include "kill.h"
+#include "edge-scope.h"
 #include "loop-time.h"
 #include "requests.h"
 #include "runner.h"
 #include "schedule.h"
 #include "status.h"
+#include "svcedge.h"
 #include "timeutil.h"
 
 struct request {
@@ -102,6 +104,12 @@ static void put_fault(struct server *s, struct proto_writer *w, struct active_fa
 	proto_put_u64(w, "uid", af->uid);
 	if (af->run[0])
 		proto_put(w, "run", af->run);
+	if (edge_scoped(&af->edge)) {
+		char now[512];
+
+		svcedge_describe(s->kn.svc, &af->edge, now, sizeof(now));
+		proto_put(w, "service", now);
+	}
 	faults_stats(s->faults, af, &matched, &dropped, &delayed);
 	proto_put_u64(w, "matched", matched);
 	proto_put_u64(w, "dropped", dropped);
@@ -294,6 +302,14 @@ static int handle_edges(struct request *q)
 		snprintf(port, sizeof(port), "%u", e->port);
 		proto_put(q->w, "port", e->port ? port : "any");
 		proto_put(q->w, "protocol", edge_proto_to_string(e->proto));
+		if (edge_scoped(e)) {
+			char scope[EDGE_UNIT_MAX + EDGE_CGROUP_MAX + 64];
+			char now[512];
+
+			proto_put(q->w, "service", edge_scope_format(e, scope, sizeof(scope)));
+			svcedge_describe(q->s->kn.svc, e, now, sizeof(now));
+			proto_put(q->w, "resolves_to", now);
+		}
 		diag_init(&d);
 		if (datapath_resolve_ifindex(q->s->kn.dp, e, &ifindex, &d) >= 0) {
 			char ifname[IF_NAMESIZE] = "?";

@@ -16,7 +16,9 @@
 #include "reload.h"
 #include "runner.h"
 #include "status.h"
+#include "svcedge.h"
 #include "timeutil.h"
+#include "unitres.h"
 #include "warmup.h"
 
 
@@ -130,7 +132,7 @@ static int run_affected(void *userdata, uint64_t id, const char **ret_verb,
 
 int server_cleanup_kernel(struct datapath *dp, struct nl_nft *nft, struct journal *j)
 {
-	struct kernel_netlink kn = { dp, nft };
+	struct kernel_netlink kn = { dp, nft, NULL };
 	struct kernel k = kernel_netlink(&kn);
 	struct diag d;
 	int r;
@@ -239,6 +241,7 @@ static int adopt(struct server *s, bool journal_trusted)
 	r = server_cleanup_kernel(s->kn.dp, s->kn.nft, s->journal);
 	if (r < 0)
 		return r;
+	svcedge_cleaned(s->kn.svc);
 	warm_up(s);
 	if (m > 0 || !journal_trusted)
 		log_error("%s: no fault from before the restart is re-adopted",
@@ -288,6 +291,12 @@ int server_new(sd_event *event, const struct server_options *opt, struct config 
 		log_error("netlink: %s", diag_text(&d));
 		goto fail;
 	}
+	/* Not fatal: without it, faults on service edges are refused. */
+	if (svcedge_new(event, &s->kn.svc, &d) < 0)
+		log_warning("service edges: %s", diag_text(&d));
+	svcedge_set_units(s->kn.svc, config->edges, config->n_edges);
+	/* before re-adoption: a unit edge's fault needs systemd's answer */
+	svcedge_wait_units(s->kn.svc, UNITRES_TIMEOUT_USEC);
 	r = faults_new(event, s->journal, kernel_netlink(&s->kn), &s->metrics, &fhs, &s->faults);
 	if (r >= 0)
 		r = killswitch_new(event, opt->state_dir, &khs, &s->killswitch);
@@ -353,6 +362,7 @@ struct server *server_free(struct server *s)
 	sd_event_source_disable_unref(s->retry);
 	sd_event_source_disable_unref(s->recover);
 	nl_nft_free(s->kn.nft);
+	svcedge_free(s->kn.svc);
 	datapath_free(s->kn.dp);
 	journal_free(s->journal);
 	config_free(s->config);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "edge-scope.h"
 #include "fileio.h"
 #include "ini.h"
 #include "parse.h"
@@ -40,6 +41,9 @@ enum {
 	CK_DESTINATION,
 	CK_PORT,
 	CK_PROTOCOL,
+	CK_UNIT,
+	CK_CGROUP,
+	CK_USER,
 	_CK_MAX,
 };
 
@@ -681,6 +685,81 @@ static int parse_proto_key(struct config_parser *p, const struct config_key *k,
 	return 0;
 }
 
+static int parse_unit_key(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
+	const char *why;
+	char v[80];
+
+	if (edge_unit_check(value, &why) < 0) {
+		p_error(p, p->lineno, k->name, value, "'%s' is not a unit with processes (allowed: %s)",
+				utf8_ascii_safe(value, v, sizeof(v)), why);
+		return -EINVAL;
+	}
+	snprintf(field, EDGE_UNIT_MAX + 1, "%s", value);
+	return 0;
+}
+
+static int parse_cgroup_key(struct config_parser *p, const struct config_key *k,
+		const char *value, void *field)
+{
+	char path[EDGE_CGROUP_MAX + 1], v[80];
+	const char *why;
+
+	if (edge_cgroup_normalize(value, path, sizeof(path), &why) < 0) {
+		p_error(p, p->lineno, k->name, value, "'%s' is not a cgroup (allowed: %s)",
+				utf8_ascii_safe(value, v, sizeof(v)), why);
+		return -EINVAL;
+	}
+	memcpy(field, path, strlen(path) + 1);
+	return 0;
+}
+
+static int parse_user_key(struct config_parser *p, const struct config_key *k, const char *value,
+		void *field)
+{
+	struct edge *e = (struct edge *)((char *)field - k->offset);
+	char v[80];
+	uint32_t uid;
+	int r;
+
+	/* A name is looked up by the caller's resolver when it has one (chaosd's reload: a child
+	 * process, as for host names), else here. */
+	if (p->resolver && p->resolver->resolve_user && edge_user_is_name(value)) {
+		const char *why = "";
+
+		r = p->resolver->resolve_user(p->resolver->userdata, value, &uid, &why);
+		if (r == -EAGAIN) {
+			p->pending++;
+			return 0;
+		}
+		if (r < 0) {
+			p_error(p, p->lineno, k->name, value, "no user '%s' in the user database "
+					"(%s; allowed: an existing user name or a uid)",
+					utf8_ascii_safe(value, v, sizeof(v)), why);
+			return -EINVAL;
+		}
+	} else
+		r = edge_user_parse(value, &uid);
+	if (r < 0) {
+		utf8_ascii_safe(value, v, sizeof(v));
+		if (r == -ENOENT)
+			p_error(p, p->lineno, k->name, value,
+					"no user '%s' in the user database (allowed: an existing "
+					"user name or a uid)", v);
+		else
+			p_error(p, p->lineno, k->name, value,
+					"'%s' is not a user (allowed: a user name of letters, digits, "
+					"'_', '-', '.', at most %d characters, or a uid from 0 to "
+					"4294967294 but 65535)", v, EDGE_USER_MAX);
+		return -EINVAL;
+	}
+	snprintf(e->user, sizeof(e->user), "%s", value);
+	e->uid = uid;
+	e->has_uid = true;
+	return 0;
+}
+
 #define C(f) offsetof(struct config, f)
 #define E(f) offsetof(struct edge, f)
 
@@ -746,6 +825,16 @@ const struct config_key config_keys[] = {
 		NULL, "destination port; without protocol it means tcp and udp" },
 	[CK_PROTOCOL] = { "edge", "protocol", CONFIG_PROTO, parse_proto_key, E(proto), 0, 0, 0,
 		false, "any", "tcp, udp or any" },
+	[CK_UNIT] = { "edge", "unit", CONFIG_STRING, parse_unit_key, E(unit), 0, 0, 0, false,
+		NULL, "only the sockets of this systemd unit (a .service, .scope or .slice), whose "
+		"control group chaosd asks systemd for over D-Bus (at load, then every second); "
+		"the unit must be active when a fault is injected" },
+	[CK_CGROUP] = { "edge", "cgroup", CONFIG_STRING, parse_cgroup_key, E(cgroup), 0, 0, 0,
+		false, NULL, "only the sockets of the processes in this cgroup (a path below the "
+		"cgroup2 mount, e.g. system.slice/api.service) or below it; not with unit" },
+	[CK_USER] = { "edge", "user", CONFIG_STRING, parse_user_key, E(user), 0, 0, 0, false,
+		NULL, "only the sockets of this user (a name, looked up at load, or a uid); an "
+		"edge names a destination, a unit, a cgroup or a user, or several of them" },
 };
 
 const unsigned config_n_keys = ELEMENTSOF(config_keys);
@@ -989,6 +1078,16 @@ static const struct ini_ops config_ini = {
 static void first_overlap(const struct edge *a, const struct edge *b, char *pa, char *pb,
 		size_t n)
 {
+	/* A service edge without a destination reaches every address. */
+	if (a->n_prefixes == 0 || b->n_prefixes == 0) {
+		snprintf(pa, n, "%s", "any destination");
+		snprintf(pb, n, "%s", "any destination");
+		if (a->n_prefixes)
+			edge_prefix_format(&a->prefixes[0], pa, n);
+		if (b->n_prefixes)
+			edge_prefix_format(&b->prefixes[0], pb, n);
+		return;
+	}
 	for (unsigned x = 0; x < a->n_prefixes; x++)
 		for (unsigned y = 0; y < b->n_prefixes; y++)
 			if (edge_prefix_overlap(&a->prefixes[x], &b->prefixes[y])) {
@@ -998,6 +1097,28 @@ static void first_overlap(const struct edge *a, const struct edge *b, char *pa, 
 			}
 }
 
+static bool scope_given(const struct edge_state *a)
+{
+	return a->key_line[CK_UNIT] || a->key_line[CK_CGROUP] || a->key_line[CK_USER];
+}
+
+static void check_scope(struct config_parser *p, struct edge_state *a)
+{
+	if (a->bad)
+		return;
+	if (a->e.unit[0] && a->e.cgroup[0]) {
+		p_error(p, a->key_line[CK_CGROUP], "cgroup", a->e.cgroup,
+				"unit = '%s' (line %u) names the control group already (allowed: "
+				"unit or cgroup, not both)", a->e.unit, a->key_line[CK_UNIT]);
+		a->bad = true;
+	} else if (a->e.n_prefixes == 0 && edge_scoped(&a->e) && !a->e.ifname[0]) {
+		p_error(p, a->e.line, NULL, NULL,
+				"a service edge without a destination has no route to find its "
+				"interface by (required: interface = or destination =)");
+		a->bad = true;
+	}
+}
+
 static void check_edges(struct config_parser *p)
 {
 	for (unsigned i = 0; i < p->n_edges; i++) {
@@ -1005,12 +1126,14 @@ static void check_edges(struct config_parser *p)
 
 		snprintf(p->section_text, sizeof(p->section_text), "[edge %s]", a->e.name);
 		/* A destination that was given but refused is already reported. */
-		if (a->e.n_prefixes == 0 && !a->dest_failed) {
+		if (a->e.n_prefixes == 0 && !a->dest_failed && !scope_given(a)) {
 			p_error(p, a->e.line, NULL, NULL,
 					"no destination (required: destination = CIDR prefixes, "
-					"addresses or host names)");
+					"addresses or host names, or a service: unit =, cgroup = or "
+					"user =)");
 			a->bad = true;
 		}
+		check_scope(p, a);
 	}
 
 	for (unsigned j = 1; j < p->n_edges; j++) {
@@ -1029,7 +1152,7 @@ static void check_edges(struct config_parser *p)
 			p_error(p, b->e.line, NULL, NULL,
 					"overlaps edge '%s' (line %u): %s and %s (allowed: edges "
 					"no packet can match both of; differ in interface, "
-					"protocol, port or prefixes)",
+					"protocol, port, prefixes or service)",
 					a->e.name, a->e.line, pb, pa);
 		}
 	}

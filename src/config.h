@@ -96,6 +96,9 @@ struct config_resolver {
 	 * not resolve, *ret_why says why. */
 	int (*resolve)(void *userdata, const char *name, struct edge_prefix *ret, unsigned max,
 			unsigned *ret_n, const char **ret_why);
+	/* The same for the user names of user = (NSS may block as well); NULL: looked up here. */
+	int (*resolve_user)(void *userdata, const char *name, uint32_t *ret_uid,
+			const char **ret_why);
 };
 int config_load_with(const char *path, const struct config_resolver *res, struct config **ret,
 		struct diag *d);

@@ -15,6 +15,7 @@
 
 #include "datapath.h"
 #include "dp-internal.h"
+#include "nl_nft_mark.h"
 
 static const uint16_t fam_prio[_FAM_MAX] = { NL_TC_PRIO_V4, NL_TC_PRIO_V6 };
 static const uint16_t fam_proto[_FAM_MAX] = { ETH_P_IP, ETH_P_IPV6 };
@@ -342,6 +343,10 @@ int dp_edge_filters(const struct edge *e, unsigned dir, struct filter_spec *f,
 					.src = dir == DIR_IN,
 					.ipproto = protos[k],
 					.port = e->port,
+					/* a service edge's packets (see dp_put_add_side
+					 * for the ingress redirect) */
+					.mark = e->mark,
+					.mark_mask = e->mark ? NL_NFT_MARK_MASK : 0,
 				},
 			};
 			memcpy(f[n].m.addr, p->addr, sizeof(f[n].m.addr));
@@ -418,12 +423,21 @@ int dp_put_add_side(struct datapath *dp, struct nl_batch *b, unsigned dir,
 			.handle = nodes[i].node,
 			.ht = HT_ID(dir, f[i].fam, f[i].grp) | (uint32_t)f[i].bucket << 12,
 		};
+		struct nl_tc_match mt = f[i].m;
+
 		if (side == SIDE_IFB)
 			u.classid = CLASSID(id);
 		else
 			u.redirect_ifindex = ifb->ifindex;
+		/* A reply carries no mark until its connection's is restored, which only an action
+		 * can do: the real ingress redirects the prefix's packets with connmark, and the
+		 * IFB's node matches the mark. */
+		if (side == SIDE_REAL && dir == DIR_IN && mt.mark_mask) {
+			mt.mark = mt.mark_mask = 0;
+			u.connmark = true;
+		}
 		m->filter[side][i] = (int)b->n;
-		r = nl_tc_u32_add(b, dp->nl, &u, &f[i].m, s->name);
+		r = nl_tc_u32_add(b, dp->nl, &u, &mt, s->name);
 		if (r < 0)
 			return r;
 	}

@@ -149,6 +149,9 @@ struct datapath {
 	 * everything, and no change failed since (which may leave what the registry does not
 	 * know). Then the kill switch needs no dump to find its objects (dp-tracked.c). */
 	bool tracked;
+	/* Whether the kernel keeps a u32 node's mark match (CONFIG_CLS_U32_MARK; without it the
+	 * attribute is dropped and the node matches every mark): 0 unknown, 1 yes, -1 no. */
+	int u32_mark;
 };
 
 #define DP_STATS_USEC (500 * 1000ULL) /* 500 ms */
@@ -387,3 +390,10 @@ bool dp_clsact_has_foreign(struct datapath *dp, int ifindex);
  * objects removed, or < 0. *ret_rescan: something of chaosd's stayed that the registry did
  * not foresee (a foreign u32 filter holds its tables): a scan must follow. */
 int dp_remove_tracked(struct datapath *dp, bool *ret_rescan, struct diag *d);
+
+/* ---------------------------------------------------------------- dp-service.c */
+
+/* After the first add of a service edge's slot (its nodes match a mark): read one of its nodes
+ * back and refuse (-EOPNOTSUPP, naming the kernel option) if the kernel dropped the mark match;
+ * the answer is kept for the datapath's lifetime. The caller removes the slot on failure. */
+int dp_service_verify(struct datapath *dp, const struct dp_slot *slot, struct diag *d);

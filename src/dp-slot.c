@@ -18,7 +18,8 @@
 
 static bool same_match(const struct edge *a, const struct edge *b)
 {
-	if (a->n_prefixes != b->n_prefixes || a->port != b->port || a->proto != b->proto)
+	if (a->n_prefixes != b->n_prefixes || a->port != b->port || a->proto != b->proto ||
+			a->mark != b->mark)
 		return false;
 	for (unsigned i = 0; i < a->n_prefixes && i < EDGE_PREFIX_MAX; i++)
 		if (a->prefixes[i].family != b->prefixes[i].family ||
@@ -602,7 +603,19 @@ static int set_netem_flows(struct datapath *dp, const struct edge *e, int ifinde
 	}
 	if (slot)
 		return change_slot(dp, slot, cfg, flows, d);
-	return add_slot(dp, e, ifindex, di, cfg, flows, d);
+	r = add_slot(dp, e, ifindex, di, cfg, flows, d);
+	if (r >= 0 && e->mark) {
+		/* a service edge: refused whole where the kernel would not scope it */
+		slot = dp_slot_find(dp, e->name, di);
+		r = dp_service_verify(dp, slot, d);
+		if (r < 0 && slot) {
+			struct diag ignored;
+
+			diag_init(&ignored);
+			(void)remove_slot(dp, slot, &ignored);
+		}
+	}
+	return r;
 }
 
 int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifindex,

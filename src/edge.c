@@ -5,6 +5,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "edge-scope.h"
 #include "edge.h"
 #include "macro.h"
 
@@ -162,6 +163,11 @@ bool edge_overlaps(const struct edge *a, const struct edge *b)
 		return false;
 	if (a->port && b->port && a->port != b->port)
 		return false;
+	if (edge_scopes_disjoint(a, b))
+		return false;
+	/* A service edge without a destination reaches every address. */
+	if (a->n_prefixes == 0 || b->n_prefixes == 0)
+		return true;
 	for (unsigned i = 0; i < MIN(a->n_prefixes, EDGE_PREFIX_MAX); i++)
 		for (unsigned j = 0; j < MIN(b->n_prefixes, EDGE_PREFIX_MAX); j++)
 			if (edge_prefix_overlap(&a->prefixes[i], &b->prefixes[j]))

@@ -14,6 +14,9 @@
 
 #define EDGE_NAME_MAX 32
 #define EDGE_PREFIX_MAX 32
+#define EDGE_UNIT_MAX 255   /* systemd's limit on unit names */
+#define EDGE_CGROUP_MAX 255 /* a path below the cgroup2 mount */
+#define EDGE_USER_MAX 32
 
 enum edge_proto {
 	EDGE_PROTO_ANY,
@@ -34,6 +37,17 @@ struct edge {
 	unsigned n_prefixes;
 	uint16_t port; /* 0 = any */
 	enum edge_proto proto;
+	/* Service scope (see edge-scope.c): only the sockets of this systemd unit, this cgroup
+	 * and/or this user. "" / has_uid false: not scoped by it. */
+	char unit[EDGE_UNIT_MAX + 1];
+	char cgroup[EDGE_CGROUP_MAX + 1]; /* relative to the cgroup2 mount, no leading '/' */
+	char user[EDGE_USER_MAX + 1];     /* as written, for messages */
+	uint32_t uid;
+	bool has_uid;
+	/* Set at run time, never by the config: chaosd's mark of this service edge's packets and
+	 * connections (nl_nft_mark_value) while it has a fault; 0 = not marked. The datapath and the
+	 * partition rules match it. */
+	uint32_t mark;
 	unsigned line; /* where it was defined, for messages */
 };
 
@@ -49,7 +63,7 @@ bool edge_prefix_overlap(const struct edge_prefix *a, const struct edge_prefix *
 const char *edge_proto_to_string(enum edge_proto p);
 int edge_proto_from_string(const char *s, enum edge_proto *ret);
 /* Two edges overlap when some packet could match both (same or unset interface, overlapping
- * prefixes, compatible protocol and port). */
+ * prefixes or none, compatible protocol and port, service scopes not disjoint). */
 bool edge_overlaps(const struct edge *a, const struct edge *b);
 /* Valid edge names: [A-Za-z0-9_.-]{1,32} */
 bool edge_name_valid(const char *name);

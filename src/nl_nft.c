@@ -38,6 +38,7 @@
 
 #include "flowsel.h"
 #include "nl_nft.h"
+#include "nl_nft_mark.h"
 #include "nl_socket.h"
 #include "timeutil.h"
 
@@ -506,6 +507,20 @@ static int add_prefix_match(struct nftnl_rule *rule, const struct edge_prefix *p
 	return r;
 }
 
+/* A service edge's connections: chaosd's bits of the conntrack mark, which table inet
+ * chaosd_mark set when the service's socket sent (nl_nft_mark.h), and which its replies share. */
+static int add_service_match(struct nftnl_rule *rule, uint32_t mark)
+{
+	const uint32_t mask = NL_NFT_MARK_MASK;
+	int r = add_expr(rule, expr_ct(NFT_CT_MARK));
+
+	if (r >= 0)
+		r = add_expr(rule, expr_mask((const uint8_t *)&mask, sizeof(mask)));
+	if (r >= 0)
+		r = add_expr(rule, expr_cmp_eq(&mark, sizeof(mark)));
+	return r;
+}
+
 static bool partial(uint32_t flows)
 {
 	return flows > 0 && flows < FLOWSEL_ALL;
@@ -575,6 +590,8 @@ static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 		if (r >= 0)
 			r = add_expr(rule, expr_cmp_eq(&port, sizeof(port)));
 	}
+	if (r >= 0 && e->mark)
+		r = add_service_match(rule, e->mark);
 	if (r >= 0)
 		r = add_connections_match(rule, s, (unsigned)(s->part - c->parts));
 	if (r >= 0 && partial(s->part->flows))
@@ -605,7 +622,8 @@ static unsigned partition_chains(const struct nl_nft_partition *p, enum fault_di
 		const char *ret[static 2])
 {
 	if (dir == FAULT_DIR_IN) {
-		ret[0] = p->connections == FAULT_CONN_ALL ? CHAIN_IN : CHAIN_IN_CT;
+		/* a service edge's replies are told by their connection's mark: after conntrack */
+		ret[0] = p->connections == FAULT_CONN_ALL && !p->edge->mark ? CHAIN_IN : CHAIN_IN_CT;
 		return 1;
 	}
 	if (p->mode != FAULT_MODE_REJECT) {

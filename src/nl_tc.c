@@ -3,6 +3,7 @@
 #include <linux/gen_stats.h>
 #include <linux/if_ether.h>
 #include <linux/rtnetlink.h>
+#include <linux/tc_act/tc_connmark.h>
 #include <linux/tc_act/tc_mirred.h>
 #include <math.h>
 #include <net/if.h>
@@ -471,6 +472,8 @@ int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u3
 	if (f->link && (TC_U32_KEY(f->link) || f->classid || f->redirect_ifindex ||
 				f->hash_off < 0 || f->hash_off % 4))
 		return -EINVAL;
+	if ((f->connmark && !f->redirect_ifindex) || (m->mark & ~m->mark_mask))
+		return -EINVAL;
 	n = nl_tc_u32_keys(m, keys, NL_TC_U32_KEYS_MAX);
 	if (n < 0)
 		return n;
@@ -504,7 +507,22 @@ int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u3
 			.ifindex = (uint32_t)f->redirect_ifindex,
 		};
 		struct nlattr *acts = nest_start_plain(nlh, TCA_U32_ACT);
-		struct nlattr *act = nest_start_plain(nlh, 1); /* action order 1 */
+		struct nlattr *act;
+		uint16_t order = 1;
+
+		if (f->connmark) {
+			/* pipe: on to the redirect, with the connection's mark on the packet */
+			struct tc_connmark cp = { .action = TC_ACT_PIPE };
+			struct nlattr *copts;
+
+			act = nest_start_plain(nlh, order++);
+			mnl_attr_put_strz(nlh, TCA_ACT_KIND, "connmark");
+			copts = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
+			mnl_attr_put(nlh, TCA_CONNMARK_PARMS, sizeof(cp), &cp);
+			mnl_attr_nest_end(nlh, copts);
+			mnl_attr_nest_end(nlh, act);
+		}
+		act = nest_start_plain(nlh, order);
 		mnl_attr_put_strz(nlh, TCA_ACT_KIND, "mirred");
 		struct nlattr *aopts = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
 		mnl_attr_put(nlh, TCA_MIRRED_PARMS, sizeof(parms), &parms);
@@ -518,6 +536,11 @@ int nl_tc_u32_add(struct nl_batch *b, struct nl_socket *s, const struct nl_tc_u3
 	if (f->ht)
 		mnl_attr_put_u32(nlh, TCA_U32_HASH, f->ht);
 	mnl_attr_put(nlh, TCA_U32_SEL, sizeof(sel) + (size_t)n * sizeof(keys[0]), raw);
+	if (m->mark_mask) {
+		struct tc_u32_mark mk = { .val = m->mark, .mask = m->mark_mask };
+
+		mnl_attr_put(nlh, TCA_U32_MARK, sizeof(mk), &mk);
+	}
 	/* Never offloaded: a NIC cannot redirect to an IFB, and a hardware copy of the match
 	 * would let traffic bypass the fault. */
 	mnl_attr_put_u32(nlh, TCA_U32_FLAGS, TCA_CLS_FLAGS_SKIP_HW);
@@ -735,9 +758,10 @@ static void parse_action(const struct nlattr *act, struct nl_tc_u32_info *u)
 
 	mnl_attr_for_each_nested(a, act) {
 		if (mnl_attr_get_type(a) == TCA_ACT_KIND &&
-				mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+				mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0) {
 			mirred = streq(mnl_attr_get_str(a), "mirred");
-		else if (mnl_attr_get_type(a) == TCA_ACT_OPTIONS)
+			u->connmark |= streq(mnl_attr_get_str(a), "connmark");
+		} else if (mnl_attr_get_type(a) == TCA_ACT_OPTIONS)
 			opts = a;
 	}
 	if (!mirred || !opts)
@@ -777,6 +801,15 @@ int nl_tc_u32_parse(const struct nl_tc_obj *o, struct nl_tc_u32_info *ret)
 			if (mnl_attr_get_payload_len(a) >= sizeof(struct tc_u32_sel)) {
 				const struct tc_u32_sel *sel = mnl_attr_get_payload(a);
 				u.nkeys = sel->nkeys;
+			}
+			break;
+		case TCA_U32_MARK:
+			if (mnl_attr_get_payload_len(a) >= sizeof(struct tc_u32_mark)) {
+				struct tc_u32_mark mk;
+				memcpy(&mk, mnl_attr_get_payload(a), sizeof(mk));
+				u.has_mark = true;
+				u.mark = mk.val;
+				u.mark_mask = mk.mask;
 			}
 			break;
 		case TCA_U32_ACT: {

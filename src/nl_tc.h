@@ -48,6 +48,10 @@ struct nl_tc_match {
 	bool src;          /* match the source address/port (ingress) instead of destination */
 	uint8_t ipproto;   /* IPPROTO_TCP/UDP, 0 = any */
 	uint16_t port;     /* host order, 0 = any (requires ipproto) */
+	/* skb->mark & mark_mask == mark too (TCA_U32_MARK; a service edge's packets); mask 0 =
+	 * any. A kernel without CONFIG_CLS_U32_MARK drops the attribute without a word and the
+	 * filter then matches every mark: nl_tc_u32_parse of the filter read back tells. */
+	uint32_t mark, mark_mask;
 };
 
 struct nl_tc_u32 {
@@ -61,6 +65,10 @@ struct nl_tc_u32 {
 			    * 0 = the instance's root table */
 	uint32_t classid;  /* flowid, 0 = none */
 	int redirect_ifindex; /* mirred egress redirect to this device, 0 = none */
+	/* Before the redirect, restore skb->mark from the connection's conntrack mark (act_connmark,
+	 * ingress: the replies of a service edge's connections), so the IFB's classifier can match
+	 * it. Needs redirect_ifindex. */
+	bool connmark;
 	/* A link node (no classid, no redirect): a packet that matches continues in table
 	 * link (htid << 20), in the bucket (word at hash_off & hash_mask) >> (the mask's lowest
 	 * set bit), and back here after it if nothing there ends classification. */
@@ -181,6 +189,9 @@ struct nl_tc_u32_info {
 	unsigned nkeys;
 	bool hash_table;       /* the message is a hash table (TCA_U32_DIVISOR), not a node */
 	uint32_t link;         /* TCA_U32_LINK: the table a link node descends into, 0 = none */
+	bool has_mark;         /* TCA_U32_MARK: the kernel kept the mark match */
+	uint32_t mark, mark_mask;
+	bool connmark;         /* a connmark action (before the redirect) */
 };
 
 /* -EINVAL if o is not a u32 filter with options. */

@@ -12,6 +12,7 @@
 
 /* Not "config.h": with -I. that is autoconf's generated header. */
 #include "config.h"
+#include "edge-scope.h"
 #include "parse.h"
 #include "test-util.h"
 
@@ -131,7 +132,7 @@ START_TEST(test_keys_table)
 {
 	struct config *c;
 
-	ck_assert_uint_eq(config_n_keys, 19);
+	ck_assert_uint_eq(config_n_keys, 22);
 	for (unsigned i = 0; i < config_n_keys; i++) {
 		ck_assert(streq(config_keys[i].section, "chaosd") ||
 				streq(config_keys[i].section, "edge"));
@@ -218,10 +219,12 @@ START_TEST(test_error_sections)
 		   "[edge a]\ndestination = 12.0.0.0/8\n",
 			"t.conf:5: [edge a]: duplicate edge 'a' (first defined on line 1)");
 	load_fails("[edge a]\n", "t.conf:1: [edge a]: no destination (required: destination = "
-				 "CIDR prefixes, addresses or host names)");
+				 "CIDR prefixes, addresses or host names, or a service: unit =, cgroup = or "
+				 "user =)");
 	load_fails("[edge a]\nport = 80\n[edge b]\ndestination = 10.0.0.0/8\n",
 			"t.conf:1: [edge a]: no destination (required: destination = CIDR "
-			"prefixes, addresses or host names)");
+			"prefixes, addresses or host names, or a service: unit =, cgroup = or "
+			"user =)");
 	load_fails("[chaosd\nmax_duration = 1h\n",
 			"t.conf:1: syntax error: '[chaosd' has no ']' (allowed: [chaosd], [edge NAME])");
 	load_fails("[chaosd] junk\n",
@@ -245,7 +248,7 @@ START_TEST(test_error_keys)
 			"metrics_file)");
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\nproto = tcp\n",
 			"t.conf:3: [edge a] proto = 'tcp': unknown key (allowed: interface, "
-			"destination, port, protocol)");
+			"destination, port, protocol, unit, cgroup, user)");
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = 80\nport = 81\n",
 			"t.conf:4: [edge a] port = '81': duplicate key (first set on line 3)");
 	load_fails("[chaosd]\nmax_duration = 1h\n[chaosd]\nmax_duration = 2h\n",
@@ -313,7 +316,8 @@ START_TEST(test_error_destination)
 			"fd00::/64, addresses, host names)");
 	load_fails("[edge a]\ndestination = ,\n",
 			"t.conf:1: [edge a]: no destination (required: destination = CIDR "
-			"prefixes, addresses or host names)");
+			"prefixes, addresses or host names, or a service: unit =, cgroup = or "
+			"user =)");
 	/* two bad items: both reported */
 	load_fails("[edge a]\ndestination = 10.0.0.1/8, 10.0.0.0/8,\n  x..y\n",
 			"t.conf:2: [edge a] destination = '10.0.0.1/8, 10.0.0.0/8,': '10.0.0.1/8' "
@@ -361,31 +365,31 @@ START_TEST(test_error_overlap)
 		   "10.1.0.0/16\n",
 			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): 10.1.0.0/16 and "
 			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
-			"interface, protocol, port or prefixes)");
+			"interface, protocol, port, prefixes or service)");
 	/* tcp 80 and "any" port 80 (tcp and udp) share tcp 80 */
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\nport = 80\nprotocol = tcp\n"
 		   "[edge b]\ndestination = 10.0.0.1\nport = 80\n",
 			"t.conf:5: [edge b]: overlaps edge 'a' (line 1): 10.0.0.1/32 and "
 			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
-			"interface, protocol, port or prefixes)");
+			"interface, protocol, port, prefixes or service)");
 	/* an edge without interface may use eth0 */
 	load_fails("[edge a]\ninterface = eth0\ndestination = fd00::/8\n"
 		   "[edge b]\ndestination = fd00:1::/32\n",
 			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): fd00:1::/32 and fd00::/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)");
+			"protocol, port, prefixes or service)");
 	/* three edges on one prefix: every pair */
 	load_fails("[edge a]\ndestination = 10.0.0.0/8\n[edge b]\ndestination = 10.0.0.0/8\n"
 		   "[edge c]\ndestination = 10.0.0.0/8\n",
 			"t.conf:3: [edge b]: overlaps edge 'a' (line 1): 10.0.0.0/8 and 10.0.0.0/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)\n"
+			"protocol, port, prefixes or service)\n"
 			"t.conf:5: [edge c]: overlaps edge 'a' (line 1): 10.0.0.0/8 and 10.0.0.0/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)\n"
+			"protocol, port, prefixes or service)\n"
 			"t.conf:5: [edge c]: overlaps edge 'b' (line 3): 10.0.0.0/8 and 10.0.0.0/8 "
 			"(allowed: edges no packet can match both of; differ in interface, "
-			"protocol, port or prefixes)");
+			"protocol, port, prefixes or service)");
 
 	/* disjoint by interface, protocol or port */
 	config_free(load_ok("[edge a]\ninterface = eth0\ndestination = 10.0.0.0/8\n"
@@ -425,7 +429,8 @@ START_TEST(test_error_all_collected)
 			"t.conf:6: [edge a] port = '-1': not a port number (allowed: 1-65535)\n"
 			"t.conf:7: [bogus]: unknown section (allowed: [chaosd], [edge NAME])\n"
 			"t.conf:9: [edge b]: no destination (required: destination = CIDR "
-			"prefixes, addresses or host names)");
+			"prefixes, addresses or host names, or a service: unit =, cgroup = or "
+			"user =)");
 
 	/* a line longer than inih's buffer is an error, not two lines */
 	memset(long_line, 'x', sizeof(long_line));
@@ -437,6 +442,100 @@ START_TEST(test_error_all_collected)
 	ck_assert_ptr_nonnull(strstr(diag_text(&d), "t.conf:2: [chaosd]: line too long (allowed: "
 						    "at most "));
 	ck_assert_uint_eq(d.count, 1);
+}
+END_TEST
+
+/* Service edges: unit, cgroup and user, alone or with a destination; bad values name themselves
+ * and what is allowed. */
+START_TEST(test_service_edges)
+{
+	struct config *c = load_ok("[edge api]\ninterface = eth0\nunit = api.service\n"
+				   "[edge cg]\ninterface = eth1\ndestination = 10.0.0.0/8\n"
+				   "cgroup = /system.slice/b.service\n"
+				   "[edge root]\ninterface = eth2\ndestination = 10.0.0.0/8\nuser = root\n"
+				   "[edge u]\ninterface = eth3\nuser = 1001\nunit = run-u7.scope\n");
+	const struct edge *e = config_find_edge(c, "api");
+	char buf[128];
+
+	ck_assert_str_eq(e->unit, "api.service");
+	ck_assert_uint_eq(e->n_prefixes, 0);
+	ck_assert(!e->has_uid);
+	e = config_find_edge(c, "cg");
+	ck_assert_str_eq(e->cgroup, "system.slice/b.service"); /* without its leading '/' */
+	e = config_find_edge(c, "root");
+	ck_assert(e->has_uid);
+	ck_assert_uint_eq(e->uid, 0);
+	ck_assert_str_eq(edge_scope_format(e, buf, sizeof(buf)), "user=root(0)");
+	e = config_find_edge(c, "u");
+	ck_assert_uint_eq(e->uid, 1001);
+	ck_assert_str_eq(edge_scope_format(e, buf, sizeof(buf)), "unit=run-u7.scope user=1001");
+	config_free(c);
+
+	/* two services to the same destination do not overlap; a service and everyone do */
+	c = load_ok("[edge a]\ndestination = 10.0.0.0/8\nunit = a.service\n"
+		    "[edge b]\ndestination = 10.0.0.0/8\nunit = b.service\n");
+	config_free(c);
+	load_fails("[edge a]\ndestination = 10.0.0.0/8\nunit = a.service\n"
+		   "[edge all]\ndestination = 10.0.0.1\n",
+			"t.conf:4: [edge all]: overlaps edge 'a' (line 1): 10.0.0.1/32 and "
+			"10.0.0.0/8 (allowed: edges no packet can match both of; differ in "
+			"interface, protocol, port, prefixes or service)");
+	load_fails("[edge a]\ninterface = eth0\nuser = 5\n[edge b]\ndestination = 10.0.0.1\n",
+			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): 10.0.0.1/32 and any "
+			"destination (allowed: edges no packet can match both of; differ in "
+			"interface, protocol, port, prefixes or service)");
+	load_fails("[edge a]\ninterface = eth0\ncgroup = x.slice\n"
+		   "[edge b]\ninterface = eth0\ncgroup = x.slice/y.service\n",
+			"t.conf:4: [edge b]: overlaps edge 'a' (line 1): any destination and any "
+			"destination (allowed: edges no packet can match both of; differ in "
+			"interface, protocol, port, prefixes or service)");
+
+	load_fails("[edge a]\nunit = a.service\n",
+			"t.conf:1: [edge a]: a service edge without a destination has no route to "
+			"find its interface by (required: interface = or destination =)");
+	load_fails("[edge a]\ninterface = eth0\nunit = a.service\ncgroup = a\n",
+			"t.conf:4: [edge a] cgroup = 'a': unit = 'a.service' (line 3) names the "
+			"control group already (allowed: unit or cgroup, not both)");
+	load_fails("[edge a]\ninterface = eth0\nunit = a.socket\n",
+			"t.conf:3: [edge a] unit = 'a.socket': 'a.socket' is not a unit with "
+			"processes (allowed: a .service, .scope or .slice unit: other units have no "
+			"processes)");
+	load_fails("[edge a]\ninterface = eth0\nunit = api@.service\n",
+			"t.conf:3: [edge a] unit = 'api@.service': 'api@.service' is not a unit "
+			"with processes (allowed: a unit name; a template needs its instance, e.g. "
+			"api@1.service)");
+	load_fails("[edge a]\ninterface = eth0\nunit = a b.service\n",
+			"t.conf:3: [edge a] unit = 'a b.service': 'a b.service' is not a unit with "
+			"processes (allowed: a unit name of letters, digits and ':-_.\\@')");
+	load_fails("[edge a]\ninterface = eth0\ncgroup = /\n",
+			"t.conf:3: [edge a] cgroup = '/': '/' is not a cgroup (allowed: a cgroup "
+			"below the root (the root holds every process))");
+	load_fails("[edge a]\ninterface = eth0\ncgroup = /sys/fs/cgroup/system.slice\n",
+			"t.conf:3: [edge a] cgroup = '/sys/fs/cgroup/system.slice': "
+			"'/sys/fs/cgroup/system.slice' is not a cgroup (allowed: the path below the "
+			"cgroup2 mount, without /sys/fs/cgroup, e.g. system.slice/api.service)");
+	load_fails("[edge a]\ninterface = eth0\ncgroup = system.slice/../x\n",
+			"t.conf:3: [edge a] cgroup = 'system.slice/../x': 'system.slice/../x' is not "
+			"a cgroup (allowed: a cgroup path without empty, '.' or '..' components)");
+	load_fails("[edge a]\ninterface = eth0\ncgroup = a//b\n",
+			"t.conf:3: [edge a] cgroup = 'a//b': 'a//b' is not a cgroup (allowed: a "
+			"cgroup path without empty, '.' or '..' components)");
+	load_fails("[edge a]\ninterface = eth0\ncgroup = a/b/\n",
+			"t.conf:3: [edge a] cgroup = 'a/b/': 'a/b/' is not a cgroup (allowed: a "
+			"cgroup path without a trailing '/')");
+	load_fails("[edge a]\ninterface = eth0\nuser = no-such-user-chaosd\n",
+			"t.conf:3: [edge a] user = 'no-such-user-chaosd': no user "
+			"'no-such-user-chaosd' in the user database (allowed: an existing user name "
+			"or a uid)");
+	load_fails("[edge a]\ninterface = eth0\nuser = 4294967295\n",
+			"t.conf:3: [edge a] user = '4294967295': '4294967295' is not a user "
+			"(allowed: a user name of letters, digits, '_', '-', '.', at most 32 "
+			"characters, or a uid from 0 to 4294967294 but 65535)");
+	/* a refused scope key is reported once, not as a missing destination too */
+	load_fails("[edge a]\nuser = -1\n",
+			"t.conf:2: [edge a] user = '-1': '-1' is not a user (allowed: a user name of "
+			"letters, digits, '_', '-', '.', at most 32 characters, or a uid from 0 to "
+			"4294967294 but 65535)");
 }
 END_TEST
 
@@ -670,6 +769,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_guard_rails);
 	tcase_add_test(tc, test_dialect);
 	tcase_add_test(tc, test_parse_rate);
+	tcase_add_test(tc, test_service_edges);
 	tcase_add_test(tc, test_resolve);
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_load_with_resolver);

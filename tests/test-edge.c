@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "edge-scope.h"
 #include "edge.h"
 #include "test-util.h"
 
@@ -310,6 +311,100 @@ START_TEST(test_name_hash)
 }
 END_TEST
 
+START_TEST(test_scope_keys)
+{
+	static const char *const units_ok[] = { "a.service", "api@1.service", "batch.slice",
+		"run-u7.scope", "x\\x2dy.service", "a:b_c.service", "user-1000.slice" };
+	static const char *const units_bad[] = { "", "a", ".service", "a.socket", "a.target",
+		"api@.service", "@1.service", "a@b@c.service", "a b.service", "a/b.service",
+		"a.service ", "\xc3\xa9.service" };
+	static const char *const cg_bad[] = { "", "/", "//", "a//b", "a/", "/a/", "./a", "a/.",
+		"a/../b", "..", "/sys/fs/cgroup", "sys/fs/cgroup/a", "a b", "a\tb", "a\nb" };
+	char big[300], out[EDGE_CGROUP_MAX + 1] = "untouched";
+	const char *why;
+	uint32_t uid = 7;
+
+	for (size_t i = 0; i < sizeof(units_ok) / sizeof(units_ok[0]); i++)
+		ck_assert_msg(edge_unit_check(units_ok[i], &why) == 0, "'%s' refused", units_ok[i]);
+	for (size_t i = 0; i < sizeof(units_bad) / sizeof(units_bad[0]); i++)
+		ck_assert_msg(edge_unit_check(units_bad[i], &why) == -EINVAL, "'%s' accepted",
+				units_bad[i]);
+	memset(big, 'a', sizeof(big));
+	strcpy(big + 250, ".service"); /* 258 characters */
+	ck_assert_int_eq(edge_unit_check(big, &why), -EINVAL);
+
+	ck_assert_int_eq(edge_cgroup_normalize("/system.slice/a.service", out, sizeof(out), &why),
+			0);
+	ck_assert_str_eq(out, "system.slice/a.service");
+	ck_assert_int_eq(edge_cgroup_normalize("x", out, sizeof(out), &why), 0);
+	ck_assert_str_eq(out, "x");
+	strcpy(out, "untouched");
+	for (size_t i = 0; i < sizeof(cg_bad) / sizeof(cg_bad[0]); i++)
+		ck_assert_msg(edge_cgroup_normalize(cg_bad[i], out, sizeof(out), &why) == -EINVAL,
+				"'%s' accepted", cg_bad[i]);
+	ck_assert_int_eq(edge_cgroup_normalize(big, out, sizeof(out), &why), -EINVAL);
+	ck_assert_str_eq(out, "untouched");
+
+	ck_assert_int_eq(edge_user_parse("0", &uid), 0);
+	ck_assert_uint_eq(uid, 0);
+	ck_assert_int_eq(edge_user_parse("4294967294", &uid), 0);
+	ck_assert_uint_eq(uid, 4294967294u);
+	ck_assert_int_eq(edge_user_parse("root", &uid), 0);
+	ck_assert_uint_eq(uid, 0);
+	uid = 7;
+	ck_assert_int_eq(edge_user_parse("4294967295", &uid), -ERANGE);
+	ck_assert_int_eq(edge_user_parse("65535", &uid), -ERANGE);
+	ck_assert_int_eq(edge_user_parse("99999999999999999999999", &uid), -ERANGE);
+	ck_assert_int_eq(edge_user_parse("01", &uid), -EINVAL);
+	ck_assert_int_eq(edge_user_parse("1x", &uid), -EINVAL);
+	ck_assert_int_eq(edge_user_parse("", &uid), -EINVAL);
+	ck_assert_int_eq(edge_user_parse("-1", &uid), -EINVAL);
+	ck_assert_int_eq(edge_user_parse("a b", &uid), -EINVAL);
+	ck_assert_int_eq(edge_user_parse("no-such-user-chaosd", &uid), -ENOENT);
+	ck_assert_uint_eq(uid, 7); /* untouched on failure */
+}
+END_TEST
+
+/* Scoped edges overlap unless no socket can be in both scopes. */
+START_TEST(test_scope_overlap)
+{
+	struct edge a = { .n_prefixes = 1, .prefixes = { prefix("10.0.0.0/8") } }, b = a;
+
+	ck_assert(!edge_scoped(&a));
+	ck_assert(edge_overlaps(&a, &b));
+	strcpy(a.unit, "a.service");
+	ck_assert(edge_scoped(&a));
+	ck_assert(edge_overlaps(&a, &b)); /* b: every process, a's too */
+	strcpy(b.unit, "b.service");
+	ck_assert(!edge_overlaps(&a, &b));
+	ck_assert(!edge_scope_equal(&a, &b));
+	strcpy(b.unit, "a.slice"); /* a slice may hold a.service */
+	ck_assert(edge_overlaps(&a, &b));
+	b.unit[0] = '\0';
+	strcpy(b.cgroup, "system.slice/a.service"); /* may be a's cgroup */
+	ck_assert(edge_overlaps(&a, &b));
+	a.unit[0] = '\0';
+	strcpy(a.cgroup, "system.slice");
+	ck_assert(edge_overlaps(&a, &b));
+	strcpy(a.cgroup, "system.slice/a.servicex");
+	ck_assert(!edge_overlaps(&a, &b));
+	a.cgroup[0] = b.cgroup[0] = '\0';
+	a.has_uid = b.has_uid = true;
+	a.uid = 1;
+	b.uid = 2;
+	ck_assert(!edge_overlaps(&a, &b));
+	b.uid = 1;
+	ck_assert(edge_overlaps(&a, &b));
+	ck_assert(edge_scope_equal(&a, &b));
+	/* no destination: every address */
+	b.n_prefixes = 0;
+	ck_assert(edge_overlaps(&a, &b));
+	b.port = 80;
+	a.port = 81;
+	ck_assert(!edge_overlaps(&a, &b));
+}
+END_TEST
+
 static Suite *edge_suite(void)
 {
 	Suite *s = suite_create("edge");
@@ -324,6 +419,8 @@ static Suite *edge_suite(void)
 	tcase_add_test(tc, test_edge_overlaps);
 	tcase_add_test(tc, test_name_valid);
 	tcase_add_test(tc, test_name_hash);
+	tcase_add_test(tc, test_scope_keys);
+	tcase_add_test(tc, test_scope_overlap);
 	suite_add_tcase(s, tc);
 	return s;
 }

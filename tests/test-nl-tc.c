@@ -789,6 +789,53 @@ START_TEST(test_u32)
 }
 END_TEST
 
+/* A service edge's filters: the mark match, and on ingress the connmark restore before the
+ * redirect; both read back from the message as a dump would show them. */
+START_TEST(test_u32_mark)
+{
+	struct nl_tc_u32 f = { .ifindex = 1, .parent = NL_TC_INGRESS_PARENT, .prio = 50337,
+		.protocol = ETH_P_IP, .handle = 6, .redirect_ifindex = 7, .connmark = true };
+	struct nl_tc_match m = match(AF_INET, "10.0.5.0", 24, true, 0, 0);
+	struct nl_tc_u32_info u;
+	struct nl_tc_obj o;
+
+	m.mark = 0x00030000;
+	m.mark_mask = 0x00ff0000;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), 0);
+	ck_assert_int_eq(nl_tc_parse(only_msg(), &o), 0);
+	ck_assert_int_eq(nl_tc_u32_parse(&o, &u), 0);
+	ck_assert(u.has_mark);
+	ck_assert_uint_eq(u.mark, 0x00030000);
+	ck_assert_uint_eq(u.mark_mask, 0x00ff0000);
+	ck_assert(u.connmark);
+	ck_assert_int_eq(u.redirect_ifindex, 7); /* the redirect still comes after it */
+	ck_assert_uint_eq(u.nkeys, 1);
+
+	/* without them: neither is there */
+	nl_batch_reset(&batch);
+	f.connmark = false;
+	m.mark = m.mark_mask = 0;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), 0);
+	ck_assert_int_eq(nl_tc_parse(only_msg(), &o), 0);
+	ck_assert_int_eq(nl_tc_u32_parse(&o, &u), 0);
+	ck_assert(!u.has_mark);
+	ck_assert(!u.connmark);
+	ck_assert_int_eq(u.redirect_ifindex, 7);
+
+	/* a mark outside its mask, a connmark with nowhere to go: refused, nothing queued */
+	nl_batch_reset(&batch);
+	m.mark = 0x1;
+	m.mark_mask = 0x00ff0000;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), -EINVAL);
+	m.mark = 0;
+	f.connmark = true;
+	f.redirect_ifindex = 0;
+	f.classid = 0x10001;
+	ck_assert_int_eq(nl_tc_u32_add(&batch, sock, &f, &m, "lo"), -EINVAL);
+	ck_assert_uint_eq(batch.n, 0);
+}
+END_TEST
+
 START_TEST(test_u32_hashed)
 {
 	struct nl_tc_u32 f = { .ifindex = 1, .parent = NL_TC_EGRESS_PARENT, .prio = 50337,
@@ -1063,6 +1110,7 @@ int main(void)
 	tcase_add_test(tc, test_netem_uniform_table);
 	tcase_add_test(tc, test_qdisc_del);
 	tcase_add_test(tc, test_u32);
+	tcase_add_test(tc, test_u32_mark);
 	tcase_add_test(tc, test_u32_hashed);
 	tcase_add_test(tc, test_u32_keys);
 	tcase_add_test(tc, test_filter_del);

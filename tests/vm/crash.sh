@@ -54,6 +54,9 @@ asked=$((CYCLES - FIRST + 1))
 uname -r
 topology || { echo "FAIL: topology"; exit 1; }
 write_config
+# A service edge (issue 17): root's sockets to 10.77.0.3, marked in table inet chaosd_mark, in
+# the kill loop with the others (its mark table and connection marks must go as well).
+printf '\n[edge svc]\ninterface = a0\ndestination = 10.77.0.3/32\nuser = 0\n' >>"$T/chaosd.conf"
 
 # ------------------------------------------------------------------ helpers
 # A process start costs ~45 ms here (far more under load), so the loop does its waiting, timing
@@ -467,7 +470,7 @@ exec {GAPFD}<&-
 RANDOM=$SEED
 KINDS=(latency loss rate partition)
 DIRS=(out in both)
-EDGES=(db cache)
+EDGES=(db cache svc)
 # Where the SIGKILL lands: during an inject, a revert, the kill switch, while idle with faults
 # active, or in the recovery itself (a restart's or a `chaosd --cleanup`'s own cleaning up).
 POINTS=(inject revert kill idle restart cleanup)
@@ -479,7 +482,7 @@ draw_plan() {
 	P_N=$((RANDOM % 4 + 1))
 	P_F=()
 	for ((i = 0; i < 4; i++)); do
-		kind=${KINDS[RANDOM % 4]} dir=${DIRS[RANDOM % 3]} edge=${EDGES[RANDOM % 2]}
+		kind=${KINDS[RANDOM % 4]} dir=${DIRS[RANDOM % 3]} edge=${EDGES[RANDOM % 3]}
 		v=$RANDOM dur=10m
 		((RANDOM % 5)) || dur=1s
 		case $kind in

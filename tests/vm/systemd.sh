@@ -294,6 +294,10 @@ check "chaosd-gameday@held.timer is scheduled on weekdays at 10:30 ($next)" \
 systemctl disable --now chaosd-gameday@held.timer
 kill "$web" 2>/dev/null
 
+# --- service edges (issue 17): in this boot, with chaosd.service as it runs here
+# shellcheck source=tests/vm/service.sh
+. "$(dirname "$0")/service.sh"
+
 # --- hardening, for the record
 systemd-analyze security "$SVC" --no-pager | tail -n 40
 exposure=$(systemd-analyze security "$SVC" --no-pager 2>&1 | grep -i "overall exposure")

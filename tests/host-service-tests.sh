@@ -1,0 +1,114 @@
+#!/bin/bash
+# make check: service edges (unit =, cgroup =, user =) with a running chaosd on this host's
+# kernel (nf_tables and conntrack, no netem): chaosctl edges shows each one's scope and what it
+# resolves to; a partition on a user = edge cuts that user's connections and nobody else's, and
+# its revert leaves the kernel as it was (no table inet chaosd_mark, no connection with chaosd's
+# mark bits); a unit = edge is refused with the unit named (no systemd here), a cgroup that
+# does not exist likewise. The netem side is measured in the VM (tests/vm/service.sh).
+set -uo pipefail
+# shellcheck source=tests/host-lib.sh
+. "$top_srcdir/tests/host-lib.sh" service tc nft python3 conntrack setpriv
+PC=(python3 "$top_srcdir/tests/partition-client.py")
+cleanup() {
+	[ -n "${CHAOSD_PID:-}" ] && kill "$CHAOSD_PID" 2>/dev/null
+}
+
+topology || { echo "FAIL: topology"; exit 1; }
+write_config
+cat >>"$T/chaosd.conf" <<CONF
+
+[edge api-db]
+unit = api.service
+destination = 10.77.0.5/32
+port = 5432
+
+[edge batch]
+interface = a0
+destination = 10.77.0.6/32
+cgroup = /system.slice/batch.service
+user = root
+
+[edge mine]
+interface = a0
+destination = 10.77.0.3/32
+port = 7000
+protocol = tcp
+user = 4242
+
+[edge anyone]
+interface = nosuch1
+user = 0
+port = 9
+protocol = udp
+CONF
+snapshot "$T/before"
+start_chaosd || exit 1
+
+edges=$(ctl edges)
+echo "$edges"
+check "edges shows a unit edge's scope" grep -q '^api-db .* 10.77.0.5/32  of unit=api.service' <<<"$edges"
+check "edges shows a cgroup and user edge's scope" \
+	grep -q '^batch  *a0 .* 10.77.0.6/32  of cgroup=system.slice/batch.service user=root(0)' <<<"$edges"
+check "edges shows a service edge without a destination as any" \
+	grep -q '^anyone .* any  of user=0  ! ' <<<"$edges"
+check "--json: the service field" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK --json edges | python3 -c \"
+import json, sys
+d = {e['name']: e for e in json.load(sys.stdin)['edges']}
+assert d['api-db']['service'] == 'unit=api.service', d
+assert 'service' not in d['db'], d
+\""
+check "edges: a service edge without a fault is not marked" \
+	grep -A1 '^mine ' <<<"$edges" | grep -q 'now: not marked'
+expect_refused "a fault on a unit edge is refused, naming the unit" \
+	"unit api.service" inject latency --edge api-db --ms 100
+# ip netns exec mounts a sysfs of the namespace over /sys: no cgroup2 mount for chaosd here
+expect_refused "a partition on a cgroup edge chaosd cannot see is refused, naming it" \
+	"edge 'batch': .*cgroup" inject partition --edge batch --for 1m
+check "refusals left the kernel as it was" same_state "$T/before"
+# --- a partition on a user's sockets: that user's connects fail, root's do not
+B "${PC[@]}" serve 7000 &
+server=$!
+wait_until 5 A "${PC[@]}" connect 10.77.0.3 7000 0.5 >/dev/null ||
+	{ bad "the echo server in cd-b did not come up"; finish; exit; }
+# the system's python3: a shim under root's home is not for uid 4242
+as_user() { A setpriv --reuid 4242 --regid 4242 --clear-groups /usr/bin/python3 "${PC[@]:1}" "$@"; }
+word() { echo "${1%% *}"; }
+as_user_ok() { [ "$(word "$(as_user connect 10.77.0.3 7000 1)")" = ok ]; }
+check "before: uid 4242 connects" wait_until 5 as_user_ok
+check "partition on user = 4242 applied" ctl inject partition --edge mine --mode reject --for 5m
+edges=$(ctl edges)
+echo "$edges"
+check "edges: the marked edge resolves to uid 4242 and a mark" \
+	grep -A1 '^mine ' <<<"$edges" | grep -q 'now: uid 4242 mark 0x'
+st=$(ctl status)
+echo "$st"
+check "status: the fault shows what its service edge resolves to" grep -q 'service: uid 4242 mark 0x' <<<"$st"
+check "the mark table is there" A nft list table inet chaosd_mark
+out=$(as_user connect 10.77.0.3 7000 1)
+record "partition user=4242: uid 4242 connect -> $out"
+check "uid 4242's connect is refused ($out)" [ "$(word "$out")" = refused ]
+out=$(A "${PC[@]}" connect 10.77.0.3 7000 1)
+record "partition user=4242: root connect -> $out"
+check "root's connect to the same destination works ($out)" [ "$(word "$out")" = ok ]
+check "partition reverted" ctl revert --edge mine
+out=$(as_user connect 10.77.0.3 7000 1)
+check "after the revert uid 4242 connects again ($out)" [ "$(word "$out")" = ok ]
+marked=$(A conntrack -L 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^mark=/) { m = substr($i, 6) + 0; if (int(m / 65536) % 256) n++ } } END { print n + 0 }')
+check "no connection keeps chaosd's mark bits after the revert ($marked)" [ "$marked" = 0 ]
+kill "$server" 2>/dev/null
+# --- a reload looks user names up in its resolver child (NSS may block), not in the loop
+sed -i 's/^user = 4242$/user = nobody/' "$T/chaosd.conf"
+kill -HUP "$CHAOSD_PID"
+nobody_uid=$(id -u nobody)
+check "reload: user = nobody resolved by the reload's child (uid $nobody_uid)" \
+	wait_until 5 bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK edges | grep -q '^mine .* of user=nobody($nobody_uid)'"
+sed -i 's/^user = nobody$/user = no-such-user-here/' "$T/chaosd.conf"
+kill -HUP "$CHAOSD_PID"
+check "reload: an unknown user name is refused, naming it" \
+	wait_until 5 grep -q "no user 'no-such-user-here' in the user database" "$T/chaosd.log"
+check "... and the loaded config stays" bash -c "ip netns exec cd-a $CHAOSCTL --socket $SOCK edges | grep -q '^mine .* of user=nobody'"
+check "a destination edge still works next to them" ctl inject partition --edge db --for 1m
+check "the destination edge's fault reverts" ctl revert --all
+stop_chaosd
+check "after the revert the kernel is as it was" same_state "$T/before"
+finish
