@@ -54,5 +54,7 @@ struct server {
 	struct metrics_counters metrics;
 
 	sd_event_source *metrics_timer; /* metrics_file: written at most once per second */
+	sd_event_source *status_timer; /* STATUS= owed after a burst of changes */
+	uint64_t status_sent_mono;
 	uint64_t metrics_written_mono;
 };

@@ -51,14 +51,15 @@ int linkmon_resolve_ifindex(struct linkmon *m, const struct edge *e, int *ret_if
 		struct diag *d)
 {
 	struct kernel_netlink *kn = &m->server->kn;
+	bool is_quiet = false;
 	int ifindex, r;
 
 	/* What the monitor has queued is read now: sd-event dispatches one source per loop
 	 * iteration, and back-to-back requests (a higher priority) would keep it unread, and
-	 * the cache unused, for as long as they come. */
-	for (unsigned i = 0; e->ifname[0] && i < 16 && !quiet(m); i++)
+	 * the cache unused, for as long as they come. One look when nothing is queued. */
+	for (unsigned i = 0; e->ifname[0] && i < 16 && !(is_quiet = quiet(m)); i++)
 		(void)on_monitor(m->source, mnl_socket_get_fd(m->sock), EPOLLIN, m);
-	if (e->ifname[0] && quiet(m))
+	if (is_quiet)
 		for (unsigned i = 0; i < m->n_cache; i++)
 			if (streq(m->cache[i].name, e->ifname)) {
 				*ret_ifindex = m->cache[i].ifindex;

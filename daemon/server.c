@@ -62,7 +62,7 @@ static void hook_fault_gone(void *userdata, const struct active_fault *af)
 
 static void hook_changed(void *userdata)
 {
-	status_notify(userdata);
+	status_changed(userdata);
 }
 
 static void hook_unrecorded(void *userdata, int err, const char *what)
@@ -361,6 +361,8 @@ struct server *server_free(struct server *s)
 	s->killswitch = killswitch_free(s->killswitch);
 	sd_event_source_disable_unref(s->retry);
 	sd_event_source_disable_unref(s->recover);
+	/* after the faults: their last reverts may still owe a STATUS= */
+	sd_event_source_disable_unref(s->status_timer);
 	nl_nft_free(s->kn.nft);
 	svcedge_free(s->kn.svc);
 	datapath_free(s->kn.dp);

@@ -3,15 +3,55 @@
 
 #include "audit.h"
 #include "daemon.h"
+#include "loop-time.h"
 #include "notify.h"
 #include "runner.h"
 #include "status.h"
 #include "timeutil.h"
 
+/* A burst of injects or reverts tells systemd once a second, not once a fault: the first change
+ * at once, the state after the rest when the second is over. Each message wakes systemd (or
+ * whatever listens on NOTIFY_SOCKET); 1000 faults one by one were 1000 wakeups. */
+#define STATUS_INTERVAL_USEC USEC_PER_SEC
+
+static int on_status_timer(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	status_notify(userdata);
+	return 0;
+}
+
+void status_changed(struct server *s)
+{
+	uint64_t at = s->status_sent_mono + STATUS_INTERVAL_USEC;
+	int enabled = SD_EVENT_OFF;
+
+	if (s->status_timer && sd_event_source_get_enabled(s->status_timer, &enabled) >= 0 &&
+			enabled != SD_EVENT_OFF)
+		return; /* due soon: it tells the state as it is then */
+	if (!s->status_sent_mono || loop_now_usec(s->event, CLOCK_MONOTONIC) >= at) {
+		status_notify(s);
+		return;
+	}
+	if (!s->status_timer) {
+		if (sd_event_add_time(s->event, &s->status_timer, CLOCK_MONOTONIC, at,
+				    50 * USEC_PER_MSEC, on_status_timer, s) < 0)
+			status_notify(s); /* no timer: told now rather than late */
+		else
+			(void)sd_event_source_set_enabled(s->status_timer, SD_EVENT_ONESHOT);
+		return;
+	}
+	(void)sd_event_source_set_time(s->status_timer, at);
+	(void)sd_event_source_set_enabled(s->status_timer, SD_EVENT_ONESHOT);
+}
+
 void status_notify(struct server *s)
 {
 	char text[512];
 	unsigned n = faults_count(s->faults);
+
+	s->status_sent_mono = loop_now_usec(s->event, CLOCK_MONOTONIC);
+	if (s->status_timer)
+		(void)sd_event_source_set_enabled(s->status_timer, SD_EVENT_OFF);
 
 	snprintf(text, sizeof(text), "STATUS=%s%.300s%s%u active fault%s%s",
 			s->degraded ? "DEGRADED (" : "", s->degraded ? s->degraded : "",
@@ -80,11 +120,12 @@ static int on_metrics_timer(sd_event_source *es, uint64_t usec, void *userdata)
 /* Debounced: a burst of changes is one write, and an idle daemon has no timer at all. */
 void status_metrics_changed(struct server *s)
 {
-	uint64_t at = MAX(now_usec(CLOCK_MONOTONIC), s->metrics_written_mono + USEC_PER_SEC);
+	uint64_t at;
 	int enabled = SD_EVENT_OFF;
 
 	if (!s->config->metrics_file)
 		return;
+	at = MAX(now_usec(CLOCK_MONOTONIC), s->metrics_written_mono + USEC_PER_SEC);
 	if (s->metrics_timer && sd_event_source_get_enabled(s->metrics_timer, &enabled) >= 0 &&
 			enabled != SD_EVENT_OFF)
 		return;

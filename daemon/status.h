@@ -10,8 +10,11 @@
 
 struct server;
 
-/* STATUS= for systemd; also schedules a write of metrics_file. */
+/* STATUS= for systemd, now; also schedules a write of metrics_file. */
 void status_notify(struct server *s);
+/* The same after a fault came or went: at most one STATUS= a second, the last state always
+ * told (a timer, armed only while one is owed). */
+void status_changed(struct server *s);
 void status_metrics_changed(struct server *s);
 int status_render_metrics(struct server *s, enum metrics_format format, char **ret,
 		size_t *ret_len);

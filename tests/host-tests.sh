@@ -331,4 +331,36 @@ check "and the partition table is gone" bash -c "! ip netns exec cd-a nft list t
 check "the log says what happened" grep -q "was deleted under 1 fault" "$T/chaosd.log"
 check "the daemon still answers" ctl ping
 stop_chaosd
+
+# --- STATUS= for systemd: a burst of changes is one message a second, its last state told
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    m = s.recv(4096).decode()
+    if m.startswith("STATUS="):
+        print("%.3f %s" % (time.monotonic(), m[7:]), flush=True)
+' "$T/notify" >"$T/status.out" &
+sleep 0.5
+export NOTIFY_SOCKET=$T/notify
+start_chaosd || exit 1
+unset NOTIFY_SOCKET
+sleep 1.2 # past the start's own STATUS=
+ctl inject partition --edge db --for 10m >/dev/null
+ctl inject partition --edge cache --for 10m >/dev/null
+ctl revert --edge cache >/dev/null
+sleep 0.3
+early=$(wc -l <"$T/status.out")
+sleep 1.2
+cat "$T/status.out"
+check "the first change of a burst is told at once, the rest wait (lines after 0.3 s: $early)" \
+	test "$early" = 2
+check "the burst's last state is told within the second: 1 active fault" \
+	bash -c "test \$(wc -l <'$T/status.out') = 3 && tail -n 1 '$T/status.out' | grep -q ' 1 active fault\$'"
+check "and no sooner than a second after the first" awk 'NR == 2 { t = $1 } NR == 3 { exit !($1 - t >= 0.9) }' "$T/status.out"
+ctl kill --reason status >/dev/null
+sleep 0.3
+check "the kill switch is told at once" bash -c "tail -n 1 '$T/status.out' | grep -q '0 active faults; kill switch engaged'"
+stop_chaosd
 finish

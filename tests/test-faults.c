@@ -24,6 +24,7 @@ struct fake {
 	uint64_t partition_ids[16];
 	unsigned calls, remove_all_calls;
 	uint64_t packets, drops, qlen; /* every netem's counters */
+	unsigned stats_reads;
 	unsigned unclassified; /* unclassify calls while that direction still had a netem */
 	bool link_busy;        /* the interface's packet count moves between two reads */
 	uint64_t link_packets;
@@ -138,6 +139,7 @@ static int fake_stats(void *k, const struct edge *e, int ifindex, enum fault_dir
 {
 	struct fake *f = k;
 
+	f->stats_reads++;
 	*ret = (struct datapath_stats){ .packets = f->packets, .bytes = f->packets * 100,
 		.drops = f->drops, .qlen = f->qlen };
 	return 0;
@@ -656,18 +658,23 @@ START_TEST(test_affected)
 	struct active_fault *af;
 	uint64_t l, o, q;
 
-	fake.packets = 100; /* the netem was there before (another fault, a drain) */
+	/* The first fault on the edge makes its netem: all it counts is the fault's (the 100
+	 * packets are ones that came through between its creation and the reply). */
+	fake.packets = 100;
 	l = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_eq(fake.stats_reads, 0); /* no dump of every qdisc for it */
+	/* The second shares it: counted from the netem's count at its start. */
 	fake.packets = 150;
 	fake.drops = 7;
 	o = apply(&db, &loss, 60 * USEC_PER_SEC, NULL);
+	ck_assert_uint_gt(fake.stats_reads, 0);
 	q = apply(&cache, &p, 60 * USEC_PER_SEC, NULL);
 	fake.packets = 400;
 	fake.drops = 20;
 	faults_affected(faults, faults_find(faults, l), &a);
 	ck_assert_str_eq(a.verb, "delayed");
-	ck_assert_uint_eq(a.packets, 300);
-	ck_assert_uint_eq(a.bytes, 30000);
+	ck_assert_uint_eq(a.packets, 400);
+	ck_assert_uint_eq(a.bytes, 40000);
 	faults_affected(faults, faults_find(faults, o), &a);
 	ck_assert_str_eq(a.verb, "dropped");
 	ck_assert_uint_eq(a.packets, 13);
