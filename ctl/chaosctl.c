@@ -253,11 +253,6 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 	return 0;
 }
 
-int ctl_transact(uint16_t type, struct proto_writer *w, struct proto_msg **ret)
-{
-	return transact(type, w, ret);
-}
-
 /* The exit status for request()'s R < 0. */
 static int exit_of(int r)
 {
@@ -1292,7 +1287,8 @@ int main(int argc, char **argv)
 		if (!host)
 			return fail("--topology is over a group of hosts: give them with -H "
 				    "NAME=URL,..."), CTLOPT_EXIT_USAGE;
-		return group_main(host, host_source, verb, argc - i - 1, argv + i + 1, arg_json);
+		return group_main(host, host_source, verb, argc - i - 1, argv + i + 1, arg_json,
+				transact);
 	}
 	if (host) {
 		int usage = remote_begin(host, host_source, verb, argc - i - 1, argv + i + 1,

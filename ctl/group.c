@@ -42,6 +42,7 @@ struct group {
 
 static volatile sig_atomic_t stop_signal;
 static bool json;
+static group_transact_fn transact; /* group_main's, for host_request */
 
 static void on_signal(int sig)
 {
@@ -74,7 +75,7 @@ static int host_request(unsigned i, uint16_t type, struct proto_writer *w,
 	int r;
 
 	remote_group_use(i);
-	r = ctl_transact(type, w, &m);
+	r = transact(type, w, &m);
 	if (r < 0) {
 		snprintf(why, n, "not reached: %s", strerror(-r));
 		return r;
@@ -401,7 +402,7 @@ static uint64_t random_seed(void)
 }
 
 int group_main(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
-		char **argv, bool json_output)
+		char **argv, bool json_output, group_transact_fn transact_fn)
 {
 	const char *spec_s = NULL, *keys[8], *values[8];
 	_cleanup_free_ struct group *g = calloc(1, sizeof(*g));
@@ -421,6 +422,7 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 		return fail("%s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
 	g->applied = applied;
 	json = json_output;
+	transact = transact_fn;
 	if (verb->type != PROTO_INJECT && verb->type != PROTO_PLAN && verb->type != PROTO_STATUS)
 		return fail("--topology goes with inject partition, plan and status, not %s",
 				verb->name), CTLOPT_EXIT_USAGE;

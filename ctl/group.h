@@ -18,11 +18,12 @@
 
 /* Whether ARGV (a verb's arguments) asks for a topology. */
 bool group_wanted(int argc, char **argv);
-/* Run VERB over the hosts of HOSTS (SOURCE: "-H" or "CHAOSCTL_HOST"). Returns the exit
- * status. */
-int group_main(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
-		char **argv, bool json);
+/* chaosctl's transport: one request to the host remote_connect() reaches. 0 with the reply (an
+ * error reply too), or -errno with the reason printed. Passed in, so group.c never calls up
+ * into chaosctl.c. */
+typedef int (*group_transact_fn)(uint16_t type, struct proto_writer *w, struct proto_msg **ret);
 
-/* chaosctl.c's transport, for group.c: one request to the host remote_connect() reaches. 0 with
- * the reply (an error reply too), or -errno with the reason printed. */
-int ctl_transact(uint16_t type, struct proto_writer *w, struct proto_msg **ret);
+/* Run VERB over the hosts of HOSTS (SOURCE: "-H" or "CHAOSCTL_HOST") through TRANSACT.
+ * Returns the exit status. */
+int group_main(const char *hosts, const char *source, const struct proto_verb *verb, int argc,
+		char **argv, bool json, group_transact_fn transact);

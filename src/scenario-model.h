@@ -25,7 +25,18 @@ enum scenario_probe_type {
 	SCENARIO_PROBE_TCP,  /* connect; latency = connect time */
 	SCENARIO_PROBE_EXEC, /* /bin/sh -c; success = exit status 0 */
 	SCENARIO_PROBE_PROMETHEUS, /* an instant query; its value is the sample's value */
+	_SCENARIO_PROBE_TYPE_MAX,
 };
+
+/* The name of a probe type in files, plans, reports and JSON; here, not in scenario.c, so the
+ * modules the parser calls (schedule.c) can name a probe's type without calling back up. */
+static inline const char *scenario_probe_type_to_string(enum scenario_probe_type t)
+{
+	static const char *const names[_SCENARIO_PROBE_TYPE_MAX] = { "http", "tcp", "exec",
+								     "prometheus" };
+
+	return (unsigned)t < _SCENARIO_PROBE_TYPE_MAX ? names[t] : "?";
+}
 
 struct scenario_probe {
 	char name[SCENARIO_NAME_MAX + 1];

@@ -87,13 +87,6 @@ static bool name_valid(const char *s)
 	return true;
 }
 
-static const char *const probe_types[] = { "http", "tcp", "exec", "prometheus" };
-
-const char *scenario_probe_type_to_string(enum scenario_probe_type t)
-{
-	return (unsigned)t < ELEMENTSOF(probe_types) ? probe_types[t] : "?";
-}
-
 static int parse_port(const char *s, uint16_t *ret)
 {
 	uint64_t u;
@@ -430,8 +423,8 @@ static int parse_time_key(struct scenario_parser *p, const struct scenario_key *
 static int parse_probe_type(struct scenario_parser *p, const struct scenario_key *k,
 		const char *value, void *field)
 {
-	for (unsigned i = 0; i < ELEMENTSOF(probe_types); i++)
-		if (streq(value, probe_types[i])) {
+	for (unsigned i = 0; i < _SCENARIO_PROBE_TYPE_MAX; i++)
+		if (streq(value, scenario_probe_type_to_string((enum scenario_probe_type)i))) {
 			*(enum scenario_probe_type *)field = (enum scenario_probe_type)i;
 			return 0;
 		}

@@ -62,7 +62,6 @@ int scenario_load_string(const char *text, size_t len, const char *name, struct 
 struct scenario *scenario_free(struct scenario *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct scenario *, scenario_free);
 
-const char *scenario_probe_type_to_string(enum scenario_probe_type t);
 
 /* The resolved timeline: every kernel change a run makes, in order. Reverts at an instant come
  * before applies at the same instant, so a step may follow another on the same edge. */
