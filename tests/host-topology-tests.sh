@@ -318,6 +318,20 @@ check "after the run: no partition on any host ($(all_drops))" healed
 wait_until 20 same_revision
 check "after the run: same revisions" same_revision
 record "scenario topology step isolate:$L: majority $acc/3 writes accepted, isolated $((1 - ref))/1 refused; drop rules after the run: $(all_drops)"
+# bridge:b: b cuts nobody (a run of no step there, held), a and c cut each other
+printf '[scenario]\nname = bridge-b\nhosts = a, b, c\n\n[step br]\nat = 0s\nfault = partition\ntopology = bridge:b\nfor = 3s\n' \
+	>"$T/bridge.ini"
+"${BG_CTL[@]}" -H "$GROUP" run "$T/bridge.ini" >"$T/bridge-run.out" 2>&1 &
+pid=$!
+ac_cut() { [ "$(mentions a c)" -gt 0 ] && [ "$(mentions c a)" -gt 0 ]; }
+wait_until 10 ac_cut
+check "bridge:b step: a and c cut each other, b nobody ($(all_drops) drop rules)" \
+	bash -c "[ $(mentions a c) -gt 0 ] && [ $(mentions c a) -gt 0 ] && [ $(drops b) = 0 ]"
+wait "$pid"
+rc=$?
+check "bridge:b run: exit 0 ($rc), b held with no step, no partition left ($(all_drops))" \
+	bash -c "[ $rc = 0 ] && grep -q '^b: .*outcome: held' '$T/bridge-run.out' && [ '$(all_drops)' = 0/0/0 ]"
+
 
 check "every --json document is valid chaosd.topology/1" python3 - "$top_srcdir/doc/schema/chaosd.topology-1.json" "$T/plan.json" "$T/status.json" "$T/bridge.json" <<'PY'
 import json, sys

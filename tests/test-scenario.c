@@ -707,6 +707,31 @@ START_TEST(test_topology_steps)
 	ck_assert_str_eq(s->steps[0].edge, "a");
 	scenario_free(s);
 
+	/* bridge:b: b reaches both halves and cuts nobody; a and c cut each other */
+	s = load_ok("[scenario]\nhosts = a, b, c\n[step br]\nat = 0\nfault = partition\n"
+		    "topology = bridge:b\nfor = 5s\n");
+	ck_assert_int_eq(scenario_topology_expand(s, "b", &d), 0);
+	ck_assert_uint_eq(s->n_steps, 0);
+	scenario_free(s);
+	s = load_ok("[scenario]\nhosts = a, b, c\n[step br]\nat = 0\nfault = partition\n"
+		    "topology = bridge:b\nfor = 5s\n");
+	ck_assert_int_eq(scenario_topology_expand(s, "c", &d), 0);
+	ck_assert_uint_eq(s->n_steps, 1);
+	ck_assert_str_eq(s->steps[0].edge, "a");
+	scenario_free(s);
+	/* a partition step on a peer edge that this host's topology cut overlaps: refused */
+	s = load_ok("[scenario]\nhosts = a, b, c\n[step iso]\nat = 0\nfault = partition\n"
+		    "topology = isolate:a\nfor = 5s\n[step one]\nat = 2s\nfault = partition\n"
+		    "edge = c\nfor = 5s\n");
+	diag_init(&d);
+	ck_assert_int_eq(scenario_topology_expand(s, "a", &d), -EINVAL);
+	ck_assert_str_eq(d.text, "t.ini:8: [step one]: on host a it overlaps step 'iso' (line 3) "
+			"on edge 'c': one fault of a kind per edge at a time");
+	ck_assert_uint_eq(s->n_steps, 2);
+	diag_init(&d);
+	ck_assert_int_eq(scenario_topology_expand(s, "b", &d), 0); /* b does not cut c */
+	scenario_free(s);
+
 	load_fails("[step cut]\nat = 0\nfault = partition\ntopology = isolate:a\nfor = 5s\n",
 			"t.ini:1: [step cut] topology = 'isolate:a': needs the group in [scenario] "
 			"hosts (e.g. hosts = a, b, c)");
