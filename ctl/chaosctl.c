@@ -836,6 +836,7 @@ static const char *option_value(int argc, char **argv, const char *name)
 }
 
 static int scenario_request(const struct proto_verb *verb, const char *path, const char *seed,
+		const char *host,
 		struct proto_msg **ret)
 {
 	_cleanup_(scenario_freep) struct scenario *sc = NULL;
@@ -871,6 +872,8 @@ static int scenario_request(const struct proto_verb *verb, const char *path, con
 	proto_put(&w, "file", path);
 	if (seed)
 		proto_put(&w, "seed", seed);
+	if (host)
+		proto_put(&w, "host", host);
 	proto_put_lines(&w, "line", buf, len);
 	r = request(verb, &w, ret);
 	proto_writer_done(&w);
@@ -886,13 +889,13 @@ static const char *fmt_dur(const char *usec_s, char *buf, size_t n)
 }
 
 static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path,
-		const char *seed)
+		const char *seed, const char *host)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char a[32], b[32], c[32];
 	int r;
 
-	r = scenario_request(verb, path, seed, &m);
+	r = scenario_request(verb, path, seed, host, &m);
 	if (r < 0)
 		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
 	if (arg_json)
@@ -1080,6 +1083,14 @@ static int follow(const char *run_arg, bool own)
 	return code;
 }
 
+/* A scenario's host in its group: --host-name, else -H's NAME. */
+static const char *host_name(int argc, char **argv)
+{
+	const char *h = option_value(argc, argv, "--host-name");
+
+	return h ? h : remote_host_name();
+}
+
 static int verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
 		char **argv)
 {
@@ -1087,7 +1098,8 @@ static int verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, in
 	struct args a;
 	int r = check_args(v, verb, argc, argv, &a);
 
-	return r > 0 ? r : plan_file(v, verb, argv[0], seed);
+	return r > 0 ? r : plan_file(v, verb, argv[0], seed ? seed : remote_fan_seed(),
+					 host_name(argc, argv));
 }
 
 static int verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
@@ -1128,7 +1140,8 @@ static int verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int
 
 	if (r > 0)
 		return r;
-	r = scenario_request(verb, argv[0], seed, &m);
+	r = scenario_request(verb, argv[0], seed ? seed : remote_fan_seed(), host_name(argc, argv),
+			&m);
 	if (r < 0)
 		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
 	snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
@@ -1165,10 +1178,13 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ PROTO_PING, verb_simple, print_ping, {}, NULL, 0, false, false, JSON_PING },
 	{ PROTO_RENEW, verb_simple, print_renew, { { "--run", "run", NULL } }, "id", UINT_MAX, true,
 	  false, JSON_RENEW },
-	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" }, { "--seed", "seed", NULL } },
+	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" }, { "--seed", "seed", NULL },
+				       { "--host-name", "host", NULL } },
 	  "file", 1, true, true, JSON_RUN },
-	{ PROTO_VALIDATE, verb_plan, NULL, {}, "file", 1, true, false, JSON_VALIDATE },
-	{ PROTO_PLAN, verb_plan, NULL, { { "--seed", "seed", NULL } }, "file", 1, true, false,
+	{ PROTO_VALIDATE, verb_plan, NULL, { { "--host-name", "host", NULL } }, "file", 1, true,
+	  false, JSON_VALIDATE },
+	{ PROTO_PLAN, verb_plan, NULL, { { "--seed", "seed", NULL }, { "--host-name", "host", NULL } },
+	  "file", 1, true, false,
 	  JSON_PLAN },
 	{ PROTO_WATCH, verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH },
 	{ PROTO_ABORT, verb_simple, print_abort, {}, "run", 1, false, false, JSON_ABORT },

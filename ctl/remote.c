@@ -4,6 +4,7 @@
  * sees the relay, a process of the ssh user: the remote user's permissions apply. One ssh
  * session carries every request of this process. Several hosts: one child process each. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,6 +19,7 @@
 #include "edge.h"
 #include "json.h"
 #include "remote.h"
+#include "schedule.h"
 
 #define REMOTE_FORMS \
 	"[NAME=]ssh://[USER@]HOST[:PORT][?socket=PATH], [NAME=][USER@]HOST[:PORT], [NAME=]unix://PATH"
@@ -43,6 +45,9 @@ struct target {
 };
 
 static struct target current;
+/* run and plan over several hosts: one seed for all, so their random choices (and topologies)
+ * agree */
+static char fan_seed[24];
 static bool active, json;
 static int conn_fd = -EBADF; /* our end of ssh's stdin and stdout */
 static int err_fd = -EBADF;  /* ssh's stderr */
@@ -592,6 +597,8 @@ static int fanout(struct target *targets, unsigned n, const struct proto_verb *v
 	for (unsigned i = 0; i < n; i++)
 		width = MAX(width, (int)strlen(targets[i].named ? targets[i].name :
 							     targets[i].spec));
+	if (verb->type == PROTO_RUN || verb->type == PROTO_PLAN)
+		snprintf(fan_seed, sizeof(fan_seed), "%" PRIu64, schedule_random_seed());
 	fflush(stdout);
 	fflush(stderr);
 	for (unsigned i = 0; i < n; i++) {
@@ -826,6 +833,16 @@ int remote_group_begin(const char *hosts, const char *source, bool json_output,
 	atexit(group_end);
 	*ret_n = group_n;
 	return 0;
+}
+
+const char *remote_host_name(void)
+{
+	return active && current.name[0] ? current.name : NULL;
+}
+
+const char *remote_fan_seed(void)
+{
+	return fan_seed[0] ? fan_seed : NULL;
 }
 
 const char *remote_group_name(unsigned i)

@@ -29,6 +29,13 @@ int remote_group_begin(const char *hosts, const char *source, bool json_output,
 void remote_group_use(unsigned i);
 const char *remote_group_name(unsigned i);
 
+/* The name of the host in use (NAME=URL, or the URL's host name), NULL without -H: run and
+ * plan pass it as the daemon's name in a scenario's [scenario] hosts. */
+const char *remote_host_name(void);
+/* run and plan fanned out to several hosts: the one seed chosen for all of them (the children
+ * inherit it), NULL otherwise. */
+const char *remote_fan_seed(void);
+
 /* Whether requests go through remote_connect() rather than the local socket. */
 bool remote_active(void);
 

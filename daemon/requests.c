@@ -12,6 +12,7 @@
 #include "loop-time.h"
 #include "requests.h"
 #include "runner.h"
+#include "scenario-topology.h"
 #include "schedule.h"
 #include "status.h"
 #include "svcedge.h"
@@ -384,6 +385,10 @@ static int load_scenario(struct server *s, const struct control_peer *peer,
 	if (r < 0)
 		return r;
 	r = scenario_seed_request(sc, proto_msg_get(m, 0, "seed"), d);
+	if (r < 0)
+		return r;
+	/* topology steps: this host's side of the cuts, before its edges are checked */
+	r = scenario_topology_expand(sc, proto_msg_get(m, 0, "host"), d);
 	if (r < 0)
 		return r;
 	r = runner_check(s->runner, sc, peer->cred.uid, d);

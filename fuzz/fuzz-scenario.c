@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "scenario.h"
+#include "scenario-topology.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -83,7 +84,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		if (!s || d.count != 0)
 			abort();
-		check_scenario(s);
+		/* topology steps: the first host's side, each a step on a peer edge */
+		if (scenario_has_topology(s)) {
+			r = scenario_topology_expand(s, s->hosts.name[0], &d);
+			if (r == -EINVAL && d.count == 0)
+				abort();
+		}
+		if (r == 0 && s->n_steps > 0)
+			check_scenario(s);
 	} else if (s || (r == -EINVAL && d.count == 0)) {
 		abort();
 	} else if (r == -EINVAL && !memchr(data, '\0', size)) {

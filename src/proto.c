@@ -26,12 +26,15 @@ const struct proto_verb proto_verbs[] = {
 	{ "renew", PROTO_RENEW, PROTO_WRITE, "ID... | --run RUN",
 	  "renew the lease of faults injected with --lease, or of a run (chaosctl does this "
 	  "itself)" },
-	{ "run", PROTO_RUN, PROTO_WRITE, "FILE [--detach] [--seed N]",
+	{ "run", PROTO_RUN, PROTO_WRITE, "FILE [--detach] [--seed N] [--host-name NAME]",
 	  "run a GameDay scenario in the daemon; shows progress and exits 0 if the hypothesis "
-	  "held, 1 if violated, 2 if aborted; --seed N: the random choices of plan --seed N" },
-	{ "validate", PROTO_VALIDATE, PROTO_READ, "FILE",
+	  "held, 1 if violated, 2 if aborted; --seed N: the random choices of plan --seed N; "
+	  "--host-name: this host's name in the scenario's [scenario] hosts (chaosctl -H "
+	  "NAME=URL,... gives each host its NAME and one seed)" },
+	{ "validate", PROTO_VALIDATE, PROTO_READ, "FILE [--host-name NAME]",
 	  "check a scenario against the daemon's edges and limits; applies nothing" },
-	{ "plan", PROTO_PLAN, PROTO_READ, "FILE [--seed N] | --topology SPEC [--seed N]",
+	{ "plan", PROTO_PLAN, PROTO_READ,
+	  "FILE [--seed N] [--host-name NAME] | --topology SPEC [--seed N]",
 	  "print the resolved timeline and the seed of its random choices (--seed N: those of "
 	  "seed N); with -H and --topology, each host's partitions; applies nothing" },
 	{ "watch", PROTO_WATCH, PROTO_READ, "[RUN]",

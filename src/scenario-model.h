@@ -10,6 +10,7 @@
 #include "edge.h"
 #include "fault.h"
 #include "scenario-cond.h"
+#include "topology.h"
 
 #define SCENARIO_NAME_MAX   63
 #define SCENARIO_TARGET_MAX 511
@@ -104,6 +105,19 @@ struct scenario_step {
 	unsigned ramp_points;
 
 	struct scenario_timing timing;
+
+	/* topology = SPEC instead of edge: a partition on every peer edge this host must cut
+	 * (src/scenario-topology.c turns it into one step per peer once the host is known) */
+	bool has_topology;
+	struct topology_spec topology;
+	char topology_text[TOPOLOGY_NAME_MAX + 24];
+};
+
+/* [scenario] hosts = a, b, c: the group a topology step is computed over; each name is also
+ * the edge the other hosts have for that host. */
+struct scenario_hosts {
+	unsigned n;
+	char name[TOPOLOGY_MAX_HOSTS][TOPOLOGY_NAME_MAX + 1];
 };
 
 struct scenario {
@@ -116,6 +130,7 @@ struct scenario {
 	bool allow_overlap;         /* several faults (of different kinds) on one edge at once */
 	uint64_t method_usec;       /* resolved: when the last step ends */
 	uint64_t seed;              /* of every random choice; from the file, chosen or given */
+	struct scenario_hosts hosts;
 
 	struct scenario_probe *probes;
 	unsigned n_probes;

@@ -11,6 +11,7 @@
 #include "ini.h"
 #include "parse.h"
 #include "scenario.h"
+#include "scenario-topology.h"
 #include "schedule.h"
 #include "utf8.h"
 
@@ -527,6 +528,18 @@ static int parse_seed_key(struct scenario_parser *p, const struct scenario_key *
 	return 0;
 }
 
+static int parse_hosts_key(struct scenario_parser *p, const struct scenario_key *k,
+		const char *value, void *field)
+{
+	char why[256];
+
+	if (scenario_hosts_parse(value, field, why, sizeof(why)) < 0) {
+		p_error(p, p->lineno, k->name, value, "%s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 #define S(f) offsetof(struct scenario, f)
 #define P(f) offsetof(struct scenario_probe, f)
 #define DAY (24 * 3600 * USEC_PER_SEC)
@@ -551,6 +564,9 @@ const struct scenario_key scenario_keys[] = {
 	  "chosen at random and shown by plan and the report",
 	  "seed of every random choice (at = random, chance, edge = random): the same seed gives "
 	  "the same timeline (chaosctl plan --seed N)" },
+	{ "scenario", "hosts", "NAMES", parse_hosts_key, S(hosts), 0, 0, false, NULL,
+	  "the group a topology step is computed over, e.g. 'a, b, c': the names of chaosctl -H "
+	  "NAME=URL,... and of the edges each host has for its peers" },
 	{ "probe", "type", "TYPE", parse_probe_type, P(type), 0, 0, false, NULL,
 	  "http (GET over http or https; status, body and latency), tcp (connect time), exec (exit "
 	  "status of /bin/sh -c TARGET; the run must be started by root) or prometheus (the value "
@@ -610,7 +626,12 @@ const struct scenario_key scenario_keys[] = {
 	  "latency, loss, corrupt, duplicate, reorder, rate or partition; required" },
 	{ "step", "edge", "NAME", NULL, 0, 0, 0, false, NULL,
 	  "an edge of chaosd.conf, or 'random(NAME, NAME, ...)' (one of them, from the seed); "
-	  "required" },
+	  "required unless topology is given" },
+	{ "step", "topology", "SPEC", NULL, 0, 0, 0, false, NULL,
+	  "instead of edge, for fault = partition run on the group (chaosctl -H a=URL,b=URL,... "
+	  "run FILE): isolate:HOST, halves, majorities-ring or bridge:HOST over [scenario] "
+	  "hosts; each host partitions (both ways) the peer edges it must cut, the same cuts on "
+	  "every host from the run's one seed" },
 	{ "step", "ramp", "RAMP", NULL, 0, 0, 0, false, NULL,
 	  "'FROM..TO over TIME [in N steps]': N values (default 10) evenly spaced over TIME, "
 	  "e.g. '50ms..800ms over 2m in 8 steps'" },
@@ -896,6 +917,9 @@ static void finish_step(struct scenario_parser *p, unsigned i)
 		char why[256];
 		int r = schedule_step_key(st, kv->key, kv->value, why, sizeof(why));
 
+		if (r == 0)
+			r = scenario_topology_step_key(st, kv->key, kv->value, why, sizeof(why));
+
 		if (r < 0)
 			p_error(p, kv->line, kv->key, kv->value, "%s", why);
 		else if (r > 0)
@@ -913,8 +937,8 @@ static void finish_step(struct scenario_parser *p, unsigned i)
 	if (st->at_usec == UINT64_MAX && p->errors == errors)
 		p_error(p, st->line, NULL, NULL, "'at' is missing (when the step starts, e.g. at = "
 				"30s)");
-	if (!st->edge[0] && p->errors == errors)
-		p_error(p, st->line, NULL, NULL, "'edge' is missing");
+	if (!st->edge[0] && !st->has_topology && p->errors == errors)
+		p_error(p, st->line, NULL, NULL, "'edge' is missing (or topology = SPEC)");
 	if (!kind)
 		return p_error(p, st->line, NULL, NULL, "'fault' is missing (allowed: %s)",
 				fault_kind_list(kinds, sizeof(kinds)));
@@ -1075,6 +1099,14 @@ static void finish(struct scenario_parser *p)
 	}
 	for (unsigned i = 0; i < s->n_steps; i++)
 		finish_step(p, i);
+	for (unsigned i = 0; i < s->n_steps && !p->errors; i++) {
+		const struct scenario_step *st = &s->steps[i];
+		char why[384];
+
+		snprintf(p->section_text, sizeof(p->section_text), "step %s", st->name);
+		if (scenario_topology_check(s, st, why, sizeof(why)) < 0)
+			p_error(p, st->line, "topology", st->topology_text, "%s", why);
+	}
 	p->section_text[0] = '\0';
 	if (p->errors)
 		return;

@@ -273,6 +273,66 @@ record "lease: coordinator SIGKILLed, all three hosts healed after ${ms} ms (lea
 wait_until 20 same_revision
 check "etcd: same revisions at the end" same_revision
 
+# --- a GameDay step over the group: [scenario] hosts and topology = isolate:<leader>; chaosctl
+# -H NAME=URL,... run gives each daemon its name and one seed, each applies its side of the cuts
+L=$(leader_of a)
+PEERS=$(for h in $HOSTS; do [ "$h" = "$L" ] || echo "$h"; done)
+M=$(head -n 1 <<<"$PEERS")
+M2=$(tail -n 1 <<<"$PEERS")
+printf '[scenario]\nname = isolate-leader\nhosts = a, b, c\n\n[step cut]\nat = 1s\nfault = partition\ntopology = isolate:%s\nfor = 12s\n' \
+	"$L" >"$T/iso.ini"
+out=$(rctl -H "$GROUP" plan "$T/iso.ini" 2>&1)
+echo "$out"
+check "plan over the group: $L cuts $M and $M2" bash -c "grep -Eq '^$L: +step cut +$M ' <<<'$out' && grep -Eq '^$L: +step cut +$M2 ' <<<'$out'"
+check "plan over the group: $M and $M2 each cut $L only" bash -c "grep -Eq '^$M: +step cut +$L ' <<<'$out' && grep -Eq '^$M2: +step cut +$L ' <<<'$out' && ! grep -Eq '^$M: +step cut +$M2 ' <<<'$out'"
+seeds=$(grep -Eo 'seed [0-9]+' <<<"$out" | sort -u | wc -l)
+check "plan over the group: one seed for all hosts ($seeds)" test "$seeds" = 1
+out=$("$CHAOSCTL" --socket "$T/a.sock" plan "$T/iso.ini" 2>&1)
+check "a topology step on one host without its name: refused, the key named ($out)" \
+	grep -q "topology = 'isolate:$L': this host's name in the group is not known" <<<"$out"
+sed "s/^hosts = .*/hosts = a, b, d/; s/^topology = .*/topology = isolate:d/" "$T/iso.ini" >"$T/iso-d.ini"
+out=$(rctl -H "a=ssh://root@${IP[a]}?socket=$T/a.sock" plan "$T/iso-d.ini" 2>&1)
+check "a host without a peer's edge refuses at validation ($out)" grep -q "\[step cut\].*'d'" <<<"$out"
+check "refused plans applied nothing ($(all_drops))" healed
+"${BG_CTL[@]}" -H "$GROUP" run "$T/iso.ini" >"$T/run.out" 2>&1 &
+pid=$!
+mentions() { H "$1" nft list table inet chaosd 2>/dev/null | grep -c -F "${IP[$2]}"; }
+step_cuts() { [ "$(mentions "$L" "$M")" -gt 0 ] && [ "$(mentions "$L" "$M2")" -gt 0 ] &&
+	[ "$(mentions "$M" "$L")" -gt 0 ] && [ "$(mentions "$M2" "$L")" -gt 0 ]; }
+wait_until 20 step_cuts
+t0=$(date +%s%N)
+check "during the step: $L cuts $M and $M2, each of them cuts $L ($(all_drops) drop rules)" step_cuts
+check "during the step: $M and $M2 do not cut each other" bash -c "[ $(mentions "$M" "$M2") = 0 ] && [ $(mentions "$M2" "$M") = 0 ]"
+wait_until 8 new_leader
+acc=$(writes "$M" 3)
+ref=$(writes "$L" 1)
+ms=$(ms_since "$t0")
+check "during the step: the majority ($M) accepted $acc of 3 writes" test "$acc" = 3
+check "during the step: the isolated $L refused the write (still in the step: ${ms} ms < 11 s)" \
+	bash -c "[ $ref = 0 ] && [ $ms -lt 11000 ]"
+wait "$pid"
+rc=$?
+cat "$T/run.out"
+check "the run over the group ended: exit 0 ($rc)" test "$rc" = 0
+check "after the run: no partition on any host ($(all_drops))" healed
+wait_until 20 same_revision
+check "after the run: same revisions" same_revision
+record "scenario topology step isolate:$L: majority $acc/3 writes accepted, isolated $((1 - ref))/1 refused; drop rules after the run: $(all_drops)"
+# bridge:b: b cuts nobody (a run of no step there, held), a and c cut each other
+printf '[scenario]\nname = bridge-b\nhosts = a, b, c\n\n[step br]\nat = 0s\nfault = partition\ntopology = bridge:b\nfor = 3s\n' \
+	>"$T/bridge.ini"
+"${BG_CTL[@]}" -H "$GROUP" run "$T/bridge.ini" >"$T/bridge-run.out" 2>&1 &
+pid=$!
+ac_cut() { [ "$(mentions a c)" -gt 0 ] && [ "$(mentions c a)" -gt 0 ]; }
+wait_until 10 ac_cut
+check "bridge:b step: a and c cut each other, b nobody ($(all_drops) drop rules)" \
+	bash -c "[ $(mentions a c) -gt 0 ] && [ $(mentions c a) -gt 0 ] && [ $(drops b) = 0 ]"
+wait "$pid"
+rc=$?
+check "bridge:b run: exit 0 ($rc), b held with no step, no partition left ($(all_drops))" \
+	bash -c "[ $rc = 0 ] && grep -q '^b: .*outcome: held' '$T/bridge-run.out' && [ '$(all_drops)' = 0/0/0 ]"
+
+
 check "every --json document is valid chaosd.topology/1" python3 - "$top_srcdir/doc/schema/chaosd.topology-1.json" "$T/plan.json" "$T/status.json" "$T/bridge.json" <<'PY'
 import json, sys
 from jsonschema import Draft202012Validator as V

@@ -9,6 +9,7 @@
 
 #include "parse.h"
 #include "scenario.h"
+#include "scenario-topology.h"
 #include "schedule.h"
 #include "test-util.h"
 
@@ -181,7 +182,7 @@ START_TEST(test_errors_collected)
 			"t.ini:2: [scenario] max_duration = 'soon': not a time between 1s and 7d "
 			"(e.g. 30s, 10m)\n"
 			"t.ini:3: [scenario] bogus = '1': unknown key (allowed: name, description, "
-			"max_duration, steady_state_duration, lease, allow_overlap, seed)\n"
+			"max_duration, steady_state_duration, lease, allow_overlap, seed, hosts)\n"
 			"t.ini:5: [probe p] type = 'smtp': unknown probe type (allowed: http, tcp, "
 			"exec, prometheus)\n"
 			"t.ini:7: [probe p] abort_when = 'latency > 3': unknown measure 'latency' "
@@ -666,6 +667,109 @@ START_TEST(test_schedule_errors)
 }
 END_TEST
 
+START_TEST(test_topology_steps)
+{
+	static const char group[] = "[scenario]\nhosts = a, b, c\nseed = 5\n"
+				    "[step cut]\nat = 2s\nfault = partition\ntopology = isolate:a\n"
+				    "for = 6s\n"
+				    "[step slow]\nat = 0s\nfault = latency\nedge = b\nms = 5\nfor = 1s\n";
+	struct scenario *s = load_ok(group);
+	struct diag d;
+
+	ck_assert_uint_eq(s->hosts.n, 3);
+	ck_assert(s->steps[0].has_topology);
+	/* a host of the group not named: refused naming the key and how to give the name */
+	diag_init(&d);
+	ck_assert_int_eq(scenario_topology_expand(s, NULL, &d), -EINVAL);
+	ck_assert_str_eq(d.text, "t.ini:4: [step cut] topology = 'isolate:a': this host's name "
+			"in the group is not known: run the scenario on the group with chaosctl -H "
+			"NAME=URL,... (or give --host-name NAME, one of [scenario] hosts)");
+	diag_init(&d);
+	ck_assert_int_eq(scenario_topology_expand(s, "d", &d), -EINVAL);
+	ck_assert_str_eq(d.text, "t.ini:4: [step cut] topology = 'isolate:a': host 'd' is not in "
+			"[scenario] hosts");
+	ck_assert_uint_eq(s->n_steps, 2);
+	/* a, isolated, cuts b and c: two partition steps with the step's timing */
+	ck_assert_int_eq(scenario_topology_expand(s, "a", &d), 0);
+	ck_assert_uint_eq(s->n_steps, 3);
+	ck_assert_str_eq(s->steps[0].edge, "b");
+	ck_assert_str_eq(s->steps[1].edge, "c");
+	ck_assert_str_eq(s->steps[1].name, "cut");
+	ck_assert_uint_eq(s->steps[1].at_usec, 2 * USEC_PER_SEC);
+	ck_assert_uint_eq(s->steps[1].fault.duration_usec, 6 * USEC_PER_SEC);
+	ck_assert_int_eq(s->steps[1].fault.kind, FAULT_PARTITION);
+	ck_assert_str_eq(s->steps[2].edge, "b");
+	scenario_free(s);
+	/* b cuts only a */
+	s = load_ok(group);
+	ck_assert_int_eq(scenario_topology_expand(s, "b", &d), 0);
+	ck_assert_uint_eq(s->n_steps, 2);
+	ck_assert_str_eq(s->steps[0].edge, "a");
+	scenario_free(s);
+
+	/* bridge:b: b reaches both halves and cuts nobody; a and c cut each other */
+	s = load_ok("[scenario]\nhosts = a, b, c\n[step br]\nat = 0\nfault = partition\n"
+		    "topology = bridge:b\nfor = 5s\n");
+	ck_assert_int_eq(scenario_topology_expand(s, "b", &d), 0);
+	ck_assert_uint_eq(s->n_steps, 0);
+	scenario_free(s);
+	s = load_ok("[scenario]\nhosts = a, b, c\n[step br]\nat = 0\nfault = partition\n"
+		    "topology = bridge:b\nfor = 5s\n");
+	ck_assert_int_eq(scenario_topology_expand(s, "c", &d), 0);
+	ck_assert_uint_eq(s->n_steps, 1);
+	ck_assert_str_eq(s->steps[0].edge, "a");
+	scenario_free(s);
+	/* a partition step on a peer edge that this host's topology cut overlaps: refused */
+	s = load_ok("[scenario]\nhosts = a, b, c\n[step iso]\nat = 0\nfault = partition\n"
+		    "topology = isolate:a\nfor = 5s\n[step one]\nat = 2s\nfault = partition\n"
+		    "edge = c\nfor = 5s\n");
+	diag_init(&d);
+	ck_assert_int_eq(scenario_topology_expand(s, "a", &d), -EINVAL);
+	ck_assert_str_eq(d.text, "t.ini:8: [step one]: on host a it overlaps step 'iso' (line 3) "
+			"on edge 'c': one fault of a kind per edge at a time");
+	ck_assert_uint_eq(s->n_steps, 2);
+	diag_init(&d);
+	ck_assert_int_eq(scenario_topology_expand(s, "b", &d), 0); /* b does not cut c */
+	scenario_free(s);
+
+	load_fails("[step cut]\nat = 0\nfault = partition\ntopology = isolate:a\nfor = 5s\n",
+			"t.ini:1: [step cut] topology = 'isolate:a': needs the group in [scenario] "
+			"hosts (e.g. hosts = a, b, c)");
+	load_fails("[scenario]\nhosts = a, b\n[step cut]\nat = 0\nfault = partition\n"
+		   "topology = isolate:x\nfor = 5s\n",
+			"t.ini:3: [step cut] topology = 'isolate:x': topology isolate:x: no host 'x' (hos"
+			"ts: a, b) (hosts from [scenario] hosts)");
+	load_fails("[scenario]\nhosts = a, b\n[step cut]\nat = 0\nfault = partition\n"
+		   "topology = ring\nfor = 5s\n",
+			"t.ini:6: [step cut] topology = 'ring': topology 'ring': unknown (allowed: isolat"
+			"e:HOST, halves, majorities-ring, bridge:HOST)");
+	load_fails("[scenario]\nhosts = a, b\n[step cut]\nat = 0\nfault = loss\npercent = 5\n"
+		   "topology = halves\nfor = 5s\n",
+			"t.ini:3: [step cut] topology = 'halves': a topology step is a partition (fault ="
+			" partition, no ramp)");
+	load_fails("[scenario]\nhosts = a, b\n[step cut]\nat = 0\nfault = partition\nedge = a\n"
+		   "topology = halves\nfor = 5s\n",
+			"t.ini:3: [step cut] topology = 'halves': 'edge' and 'topology' exclude each othe"
+			"r (topology: the peer edges are the hosts of [scenario] hosts)");
+	load_fails("[scenario]\nhosts = a, b\n[step cut]\nat = 0\nfault = partition\n"
+		   "topology = majorities-ring\nfor = 5s\n",
+			"t.ini:3: [step cut] topology = 'majorities-ring': topology majorities-ring needs"
+			" at least 3 hosts, not 2 (hosts from [scenario] hosts)");
+	load_fails("[scenario]\nhosts = a\n[step c]\nat = 0\nfault = loss\npercent = 1\n"
+		   "edge = a\n",
+			"t.ini:2: [scenario] hosts = 'a': a group needs at least two hosts (e.g. "
+			"hosts = a, b, c)");
+	load_fails("[scenario]\nhosts = a, b, a\n[step c]\nat = 0\nfault = loss\npercent = 1\n"
+		   "edge = a\n", "t.ini:2: [scenario] hosts = 'a, b, a': host 'a' is listed twice");
+	load_fails("[scenario]\nhosts = a, b c\n[step c]\nat = 0\nfault = loss\npercent = 1\n"
+		   "edge = a\n",
+			"t.ini:2: [scenario] hosts = 'a, b c': 'b c' is not a host name (allowed: "
+			"edge names of at most 32 characters, separated by commas, e.g. a, b, c)");
+	load_fails("[step c]\nat = 0\nfault = partition\nfor = 5s\n",
+			"t.ini:1: [step c]: 'edge' is missing (or topology = SPEC)");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("scenario");
@@ -684,6 +788,7 @@ int main(void)
 	tcase_add_test(tc, test_schedule_seed);
 	tcase_add_test(tc, test_schedule_chance_rate);
 	tcase_add_test(tc, test_schedule_errors);
+	tcase_add_test(tc, test_topology_steps);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
