@@ -1014,9 +1014,10 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 	k = scenario_timeline(sc, &run->actions, &run->n_actions);
 	if (k >= 0)
 		k = report_new(run->id, sc->n_probes, &run->report);
-	run->step_fault = calloc(sc->n_steps, sizeof(*run->step_fault));
-	run->step_band = calloc(sc->n_steps, sizeof(*run->step_band));
-	run->steps = calloc(sc->n_steps, sizeof(*run->steps));
+	/* MAX(.., 1): a host that a topology step cuts from nobody runs with no step at all. */
+	run->step_fault = calloc(MAX(sc->n_steps, 1u), sizeof(*run->step_fault));
+	run->step_band = calloc(MAX(sc->n_steps, 1u), sizeof(*run->step_band));
+	run->steps = calloc(MAX(sc->n_steps, 1u), sizeof(*run->steps));
 	run->probes = calloc(sc->n_probes + 1, sizeof(*run->probes));
 	if (k >= 0)
 		k = report_steps_init(run->report, sc->n_steps);

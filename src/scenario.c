@@ -1308,7 +1308,8 @@ int scenario_timeline(const struct scenario *s, struct scenario_action **ret, un
 
 	for (unsigned i = 0; i < s->n_steps; i++)
 		cap += (s->steps[i].ramp ? s->steps[i].ramp_points : 1) + 1;
-	a = calloc(cap, sizeof(*a));
+	/* MAX(.., 1): a host that a topology step cuts from nobody has no step at all */
+	a = calloc(MAX(cap, 1u), sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	for (unsigned i = 0; i < s->n_steps; i++) {
