@@ -3,7 +3,8 @@
 # kernel (nf_tables and conntrack, no netem): chaosctl edges shows each one's scope and what it
 # resolves to; a partition on a user = edge cuts that user's connections and nobody else's, and
 # its revert leaves the kernel as it was (no table inet chaosd_mark, no connection with chaosd's
-# mark bits); a unit = edge is refused with the unit named (no systemd here), a cgroup that
+# mark bits); with flows = 50% about half of that user's connections are cut and none of
+# root's; a unit = edge is refused with the unit named (no systemd here), a cgroup that
 # does not exist likewise. The netem side is measured in the VM (tests/vm/service.sh).
 set -uo pipefail
 # shellcheck source=tests/host-lib.sh
@@ -95,6 +96,22 @@ out=$(as_user connect 10.77.0.3 7000 1)
 check "after the revert uid 4242 connects again ($out)" [ "$(word "$out")" = ok ]
 marked=$(A conntrack -L 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^mark=/) { m = substr($i, 6) + 0; if (int(m / 65536) % 256) n++ } } END { print n + 0 }')
 check "no connection keeps chaosd's mark bits after the revert ($marked)" [ "$marked" = 0 ]
+# --- flows = 50% on a user's sockets: about half of that user's flows, none of root's
+check "partition flows 50% on user = 4242 applied" \
+	ctl inject partition --edge mine --mode reject --flows 50% --for 5m
+out=$(as_user connects 10.77.0.3 7000 40 0.5)
+record "partition user=4242 flows=50%: uid 4242, 40 connects -> $out"
+refused=$(sed -n 's/.*refused=\([0-9]*\).*/\1/p' <<<"$out")
+check "flows 50%: about half of uid 4242's 40 connects refused, none hang ($out; 4 sigma 8-32)" \
+	bash -c "[ '${refused:-x}' -ge 8 ] && [ '${refused:-x}' -le 32 ] && [[ '$out' == *timeout=0 ]]"
+out=$(A "${PC[@]}" connects 10.77.0.3 7000 40 0.5)
+record "partition user=4242 flows=50%: root, 40 connects -> $out"
+check "flows 50%: none of root's 40 connects to the same destination refused ($out)" \
+	[ "$out" = "ok=40 refused=0 timeout=0" ]
+check "flows 50% partition reverted" ctl revert --edge mine
+out=$(as_user connects 10.77.0.3 7000 40 0.5)
+check "after the revert all of uid 4242's 40 connects work ($out)" [ "$out" = "ok=40 refused=0 timeout=0" ]
+check "after the flows partition the ruleset is as it was" same_state "$T/before"
 kill "$server" 2>/dev/null
 # --- a reload looks user names up in its resolver child (NSS may block), not in the loop
 sed -i 's/^user = 4242$/user = nobody/' "$T/chaosd.conf"
