@@ -4,8 +4,10 @@
 # resolves to; a partition on a user = edge cuts that user's connections and nobody else's, and
 # its revert leaves the kernel as it was (no table inet chaosd_mark, no connection with chaosd's
 # mark bits); with flows = 50% about half of that user's connections are cut and none of
-# root's; a unit = edge is refused with the unit named (no systemd here), a cgroup that
-# does not exist likewise. The netem side is measured in the VM (tests/vm/service.sh).
+# root's; the revert removes the unreplied conntrack entries of that user's connections
+# (its mark), not another service's to the same destination; a unit = edge is refused with
+# the unit named (no systemd here), a cgroup that does not exist likewise. The netem side is
+# measured in the VM (tests/vm/service.sh).
 set -uo pipefail
 # shellcheck source=tests/host-lib.sh
 . "$top_srcdir/tests/host-lib.sh" service tc nft python3 conntrack setpriv
@@ -112,6 +114,33 @@ check "flows 50% partition reverted" ctl revert --edge mine
 out=$(as_user connects 10.77.0.3 7000 40 0.5)
 check "after the revert all of uid 4242's 40 connects work ($out)" [ "$out" = "ok=40 refused=0 timeout=0" ]
 check "after the flows partition the ruleset is as it was" same_state "$T/before"
+# --- a revert removes the unreplied conntrack entries of the edge's own connections (those
+# with its mark), not another service's to the same destination, nor established ones
+check "partition (drop) on user = 4242 applied" ctl inject partition --edge mine --mode drop --for 5m
+mark=$(ctl edges | grep -A1 '^mine ' | sed -n 's/.*now: uid 4242 mark \(0x[0-9a-f]*\).*/\1/p')
+record "user=4242 edge mark: ${mark:-none}"
+ct_add() { A conntrack -I -p tcp -s 10.77.0.1 -d 10.77.0.3 --sport "$1" --dport 7000 \
+	--state SYN_SENT --timeout 120 --mark "$2" 2>/dev/null; }
+# grep reads it all: -q would stop conntrack early, and pipefail count that a failure
+ct_has() { A conntrack -L -p tcp --dport 7000 2>/dev/null | grep "sport=$1 " >/dev/null; }
+ct_gone() { ! ct_has "$1"; }
+check "an unreplied entry with the edge's mark (${mark:-none}), source port 45001" ct_add 45001 "${mark:-0}"
+check "another service's unreplied entry (mark 0), source port 45002" ct_add 45002 0
+A python3 -c 'import socket, time
+s = socket.create_connection(("10.77.0.3", 7000))
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' >"$T/est.port" &
+holder=$!
+wait_until 5 test -s "$T/est.port"
+est=$(cat "$T/est.port")
+check "root's established connection (source port ${est:-none}) is tracked" ct_has "${est:-none}"
+check "drop partition reverted" ctl revert --edge mine
+check "the revert removed the edge's unreplied entry (port 45001)" ct_gone 45001
+check "the revert kept another service's unreplied entry (port 45002)" ct_has 45002
+check "the revert kept root's established connection (port ${est:-none})" ct_has "${est:-none}"
+grep -q "1 conntrack entries without a reply removed" "$T/chaosd.log" && record "chaosd: 1 entry removed"
+kill "$holder" 2>/dev/null
+A conntrack -D -p tcp --sport 45002 --dport 7000 >/dev/null 2>&1
 kill "$server" 2>/dev/null
 # --- a reload looks user names up in its resolver child (NSS may block), not in the loop
 sed -i 's/^user = 4242$/user = nobody/' "$T/chaosd.conf"
