@@ -5,9 +5,10 @@
 # its revert leaves the kernel as it was (no table inet chaosd_mark, no connection with chaosd's
 # mark bits); with flows = 50% about half of that user's connections are cut and none of
 # root's; the revert removes the unreplied conntrack entries of that user's connections
-# (its mark), not another service's to the same destination; a unit = edge is refused with
-# the unit named (no systemd here), a cgroup that does not exist likewise. The netem side is
-# measured in the VM (tests/vm/service.sh).
+# (its mark), not another service's to the same destination; with connections = established
+# that user's open session is cut and root's to the same destination is not; a unit = edge is
+# refused with the unit named (no systemd here), a cgroup that does not exist likewise. The
+# netem side is measured in the VM (tests/vm/service.sh).
 set -uo pipefail
 # shellcheck source=tests/host-lib.sh
 . "$top_srcdir/tests/host-lib.sh" service tc nft python3 conntrack setpriv
@@ -141,6 +142,44 @@ check "the revert kept root's established connection (port ${est:-none})" ct_has
 grep -q "1 conntrack entries without a reply removed" "$T/chaosd.log" && record "chaosd: 1 entry removed"
 kill "$holder" 2>/dev/null
 A conntrack -D -p tcp --sport 45002 --dport 7000 >/dev/null 2>&1
+# --- connections = established: the connection ids are all those to the destination, the
+# mark scopes them; uid 4242's open session is cut, root's to the same destination is not
+SESS='import os, socket, sys, time
+s = socket.create_connection(("10.77.0.3", 7000), timeout=2)
+s.sendall(b"x")
+print("open" if s.recv(8) == b"x" else "bad", flush=True)
+for _ in range(100):
+    if os.path.exists(sys.argv[1]):
+        break
+    time.sleep(0.1)
+try:
+    s.settimeout(1)
+    s.sendall(b"y")
+    print("after=ok" if s.recv(8) == b"y" else "after=bad")
+except OSError as e:
+    print("after=" + type(e).__name__)'
+host_firewall A # without it the namespace tracks nothing, and nothing is established to cut
+# the sessions' second echo waits for GO, a path uid 4242 can look at
+GO=$(mktemp -u /tmp/chaosd-service-go.XXXXXX)
+A setpriv --reuid 4242 --regid 4242 --clear-groups /usr/bin/python3 -c "$SESS" "$GO" \
+	>"$T/sess-user" &
+A python3 -c "$SESS" "$GO" >"$T/sess-root" &
+check "both sessions are open" wait_until 5 bash -c "grep -q open '$T/sess-user' && grep -q open '$T/sess-root'"
+check "partition connections = established on user = 4242 applied" \
+	ctl inject partition --edge mine --mode drop --connections established --for 5m
+out=$(as_user connect 10.77.0.3 7000 1)
+check "established: a new connect of uid 4242 works ($out)" [ "$(word "$out")" = ok ]
+touch "$GO"
+wait_until 8 bash -c "grep -q after '$T/sess-user' && grep -q after '$T/sess-root'"
+record "established on user=4242: uid 4242 session $(grep after "$T/sess-user"), root session $(grep after "$T/sess-root")"
+# socket.timeout: TimeoutError since Python 3.10
+check "established: uid 4242's open session is cut" grep -Eq 'after=(timeout|TimeoutError)$' \
+	"$T/sess-user"
+check "established: root's open session to the same destination keeps working" \
+	grep -q 'after=ok' "$T/sess-root"
+check "established partition reverted" ctl revert --edge mine
+rm -f "$GO"
+A nft delete table inet hostfw
 kill "$server" 2>/dev/null
 # --- a reload looks user names up in its resolver child (NSS may block), not in the loop
 sed -i 's/^user = 4242$/user = nobody/' "$T/chaosd.conf"
