@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "drain.h"
+#include "edge-scope.h"
 #include "faults.h"
 #include "loop-time.h"
 #include "flowsel.h"
@@ -669,6 +670,10 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 			return r;
 		}
 	}
+	/* A service edge's connections lose its mark with its last fault: flushed while they
+	 * still carry it (a flow's next packet in between is still cut). */
+	if (part && edge_scoped(&af->edge))
+		flush_conntrack(f, af);
 	r = transition_edge(f, &af->edge, af->ifindex, cur, n_cur, rest, n, part, d);
 	if (r < 0 && drain)
 		drain_cancel(f->drains, drain);
@@ -684,7 +689,7 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	f->metrics->reverted[af->fault.kind]++;
 	f->metrics->last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
 	f->metrics->have_last_revert = true;
-	if (part)
+	if (part && !edge_scoped(&af->edge))
 		flush_conntrack(f, af);
 	memmove(&f->list[i], &f->list[i + 1], (f->n - i - 1) * sizeof(*f->list));
 	f->n--;

@@ -148,6 +148,8 @@ static int kn_partition_drops(void *k, uint64_t id, uint64_t *ret)
 static int kn_conntrack_ids(void *k, const struct edge *e, uint32_t **ret_ids, unsigned *ret_n,
 		struct diag *d)
 {
+	/* Not by the mark: a connection gets it at its next packet after the mark rule came, so
+	 * an idle one has none yet. The partition's rule matches the mark besides the ids. */
 	(void)k;
 	return conntrack_edge_ids(e, ret_ids, ret_n, d);
 }
@@ -155,8 +157,19 @@ static int kn_conntrack_ids(void *k, const struct edge *e, uint32_t **ret_ids, u
 static int kn_conntrack_flush(void *k, const struct edge *e, unsigned *ret_deleted,
 		struct diag *d)
 {
-	(void)k;
-	return conntrack_flush_edge(e, ret_deleted, d);
+	struct kernel_netlink *kn = k;
+	struct edge se;
+
+	if (!edge_scoped(e))
+		return conntrack_flush_edge(e, ret_deleted, d);
+	/* a service edge's connections are told by its mark: none once the edge let it go */
+	svcedge_copy(kn->svc, e, &se);
+	if (!se.mark) {
+		if (ret_deleted)
+			*ret_deleted = 0;
+		return 0;
+	}
+	return conntrack_flush_edge(&se, ret_deleted, d);
 }
 
 static const struct kernel_ops netlink_ops = {

@@ -11,6 +11,7 @@
 
 #include "conntrack.h"
 #include "macro.h"
+#include "nl_nft_mark.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nfct_handle *, nfct_close)
 
@@ -100,6 +101,10 @@ static int collect_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, 
 
 	(void)type;
 	if (!ct_on_edge(c->e, ct))
+		return NFCT_CB_CONTINUE;
+	/* a service edge's own connections carry its mark: another service's connections to
+	 * the same destination are not its */
+	if (c->e->mark && (nfct_get_attr_u32(ct, ATTR_MARK) & NL_NFT_MARK_MASK) != c->e->mark)
 		return NFCT_CB_CONTINUE;
 	if (c->unreplied_only && (nfct_get_attr_u32(ct, ATTR_STATUS) & IPS_SEEN_REPLY))
 		return NFCT_CB_CONTINUE;

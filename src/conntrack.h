@@ -9,8 +9,9 @@
  *
  * A connection is the edge's when its original direction goes to the edge (destination in a
  * prefix, the edge's port as destination port) or comes from it (source in a prefix, the port
- * as source port), with the edge's protocol. Interfaces are not compared: conntrack keeps
- * none. Without conntrack (no module, or a network namespace where no rule has asked for it)
+ * as source port), with the edge's protocol, and, if the edge carries a service's mark
+ * (edge.mark, nl_nft_mark.h), with that mark in chaosd's bits of the connection's mark.
+ * Interfaces are not compared: conntrack keeps none. Without conntrack (no module, or a network namespace where no rule has asked for it)
  * there is nothing to list or remove, and that is not an error. */
 
 #include <stdbool.h>

@@ -28,6 +28,20 @@ export CHAOSD_BUILDDIR=$top_builddir CHAOSD_SRCDIR=$top_srcdir
 export CHAOSD_TEST_DIR=/run/chaosd-$1-test
 # shellcheck source=tests/vm/lib.sh
 . "$top_srcdir/tests/vm/lib.sh"
+# host_firewall NS: a host firewall that tracks connections, as most hosts have, in NS (A or B):
+# conntrack then knows the connections open before a partition begins (a namespace without
+# such a rule tracks nothing, and connections = established has nothing to cut). Its table is
+# inet hostfw.
+host_firewall() {
+	"$1" nft -f - <<'NFT'
+table inet hostfw {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ct state established,related accept
+	}
+}
+NFT
+}
 # wait_until SECONDS CMD...: poll every 0.1 s
 wait_until() {
 	local n=$(($1 * 10))

@@ -18,17 +18,7 @@ cleanup() { stop_chaosd; }
 topology
 write_config
 start_chaosd || exit 1
-# A host firewall that tracks connections, as most hosts have: conntrack then knows the
-# connections that are open before a partition begins (a namespace without such a rule
-# tracks nothing, and connections = established has nothing to cut).
-A nft -f - <<'NFT'
-table inet hostfw {
-	chain input {
-		type filter hook input priority 0; policy accept;
-		ct state established,related accept
-	}
-}
-NFT
+host_firewall A
 B "${PC[@]}" serve 7000 &
 wait_until 5 A "${PC[@]}" connect 10.77.0.2 7000 0.5 >/dev/null ||
 	{ bad "the echo server in cd-b did not come up"; finish; exit; }

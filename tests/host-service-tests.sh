@@ -3,8 +3,12 @@
 # kernel (nf_tables and conntrack, no netem): chaosctl edges shows each one's scope and what it
 # resolves to; a partition on a user = edge cuts that user's connections and nobody else's, and
 # its revert leaves the kernel as it was (no table inet chaosd_mark, no connection with chaosd's
-# mark bits); a unit = edge is refused with the unit named (no systemd here), a cgroup that
-# does not exist likewise. The netem side is measured in the VM (tests/vm/service.sh).
+# mark bits); with flows = 50% about half of that user's connections are cut and none of
+# root's; the revert removes the unreplied conntrack entries of that user's connections
+# (its mark), not another service's to the same destination; with connections = established
+# that user's open session is cut and root's to the same destination is not; a unit = edge is
+# refused with the unit named (no systemd here), a cgroup that does not exist likewise. The
+# netem side is measured in the VM (tests/vm/service.sh).
 set -uo pipefail
 # shellcheck source=tests/host-lib.sh
 . "$top_srcdir/tests/host-lib.sh" service tc nft python3 conntrack setpriv
@@ -95,6 +99,87 @@ out=$(as_user connect 10.77.0.3 7000 1)
 check "after the revert uid 4242 connects again ($out)" [ "$(word "$out")" = ok ]
 marked=$(A conntrack -L 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^mark=/) { m = substr($i, 6) + 0; if (int(m / 65536) % 256) n++ } } END { print n + 0 }')
 check "no connection keeps chaosd's mark bits after the revert ($marked)" [ "$marked" = 0 ]
+# --- flows = 50% on a user's sockets: about half of that user's flows, none of root's
+check "partition flows 50% on user = 4242 applied" \
+	ctl inject partition --edge mine --mode reject --flows 50% --for 5m
+out=$(as_user connects 10.77.0.3 7000 40 0.5)
+record "partition user=4242 flows=50%: uid 4242, 40 connects -> $out"
+refused=$(sed -n 's/.*refused=\([0-9]*\).*/\1/p' <<<"$out")
+check "flows 50%: about half of uid 4242's 40 connects refused, none hang ($out; 4 sigma 8-32)" \
+	bash -c "[ '${refused:-x}' -ge 8 ] && [ '${refused:-x}' -le 32 ] && [[ '$out' == *timeout=0 ]]"
+out=$(A "${PC[@]}" connects 10.77.0.3 7000 40 0.5)
+record "partition user=4242 flows=50%: root, 40 connects -> $out"
+check "flows 50%: none of root's 40 connects to the same destination refused ($out)" \
+	[ "$out" = "ok=40 refused=0 timeout=0" ]
+check "flows 50% partition reverted" ctl revert --edge mine
+out=$(as_user connects 10.77.0.3 7000 40 0.5)
+check "after the revert all of uid 4242's 40 connects work ($out)" [ "$out" = "ok=40 refused=0 timeout=0" ]
+check "after the flows partition the ruleset is as it was" same_state "$T/before"
+# --- a revert removes the unreplied conntrack entries of the edge's own connections (those
+# with its mark), not another service's to the same destination, nor established ones
+check "partition (drop) on user = 4242 applied" ctl inject partition --edge mine --mode drop --for 5m
+mark=$(ctl edges | grep -A1 '^mine ' | sed -n 's/.*now: uid 4242 mark \(0x[0-9a-f]*\).*/\1/p')
+record "user=4242 edge mark: ${mark:-none}"
+ct_add() { A conntrack -I -p tcp -s 10.77.0.1 -d 10.77.0.3 --sport "$1" --dport 7000 \
+	--state SYN_SENT --timeout 120 --mark "$2" 2>/dev/null; }
+# grep reads it all: -q would stop conntrack early, and pipefail count that a failure
+ct_has() { A conntrack -L -p tcp --dport 7000 2>/dev/null | grep "sport=$1 " >/dev/null; }
+ct_gone() { ! ct_has "$1"; }
+check "an unreplied entry with the edge's mark (${mark:-none}), source port 45001" ct_add 45001 "${mark:-0}"
+check "another service's unreplied entry (mark 0), source port 45002" ct_add 45002 0
+A python3 -c 'import socket, time
+s = socket.create_connection(("10.77.0.3", 7000))
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' >"$T/est.port" &
+holder=$!
+wait_until 5 test -s "$T/est.port"
+est=$(cat "$T/est.port")
+check "root's established connection (source port ${est:-none}) is tracked" ct_has "${est:-none}"
+check "drop partition reverted" ctl revert --edge mine
+check "the revert removed the edge's unreplied entry (port 45001)" ct_gone 45001
+check "the revert kept another service's unreplied entry (port 45002)" ct_has 45002
+check "the revert kept root's established connection (port ${est:-none})" ct_has "${est:-none}"
+grep -q "1 conntrack entries without a reply removed" "$T/chaosd.log" && record "chaosd: 1 entry removed"
+kill "$holder" 2>/dev/null
+A conntrack -D -p tcp --sport 45002 --dport 7000 >/dev/null 2>&1
+# --- connections = established: the connection ids are all those to the destination, the
+# mark scopes them; uid 4242's open session is cut, root's to the same destination is not
+SESS='import os, socket, sys, time
+s = socket.create_connection(("10.77.0.3", 7000), timeout=2)
+s.sendall(b"x")
+print("open" if s.recv(8) == b"x" else "bad", flush=True)
+for _ in range(100):
+    if os.path.exists(sys.argv[1]):
+        break
+    time.sleep(0.1)
+try:
+    s.settimeout(1)
+    s.sendall(b"y")
+    print("after=ok" if s.recv(8) == b"y" else "after=bad")
+except OSError as e:
+    print("after=" + type(e).__name__)'
+host_firewall A # without it the namespace tracks nothing, and nothing is established to cut
+# the sessions' second echo waits for GO, a path uid 4242 can look at
+GO=$(mktemp -u /tmp/chaosd-service-go.XXXXXX)
+A setpriv --reuid 4242 --regid 4242 --clear-groups /usr/bin/python3 -c "$SESS" "$GO" \
+	>"$T/sess-user" &
+A python3 -c "$SESS" "$GO" >"$T/sess-root" &
+check "both sessions are open" wait_until 5 bash -c "grep -q open '$T/sess-user' && grep -q open '$T/sess-root'"
+check "partition connections = established on user = 4242 applied" \
+	ctl inject partition --edge mine --mode drop --connections established --for 5m
+out=$(as_user connect 10.77.0.3 7000 1)
+check "established: a new connect of uid 4242 works ($out)" [ "$(word "$out")" = ok ]
+touch "$GO"
+wait_until 8 bash -c "grep -q after '$T/sess-user' && grep -q after '$T/sess-root'"
+record "established on user=4242: uid 4242 session $(grep after "$T/sess-user"), root session $(grep after "$T/sess-root")"
+# socket.timeout: TimeoutError since Python 3.10
+check "established: uid 4242's open session is cut" grep -Eq 'after=(timeout|TimeoutError)$' \
+	"$T/sess-user"
+check "established: root's open session to the same destination keeps working" \
+	grep -q 'after=ok' "$T/sess-root"
+check "established partition reverted" ctl revert --edge mine
+rm -f "$GO"
+A nft delete table inet hostfw
 kill "$server" 2>/dev/null
 # --- a reload looks user names up in its resolver child (NSS may block), not in the loop
 sed -i 's/^user = 4242$/user = nobody/' "$T/chaosd.conf"

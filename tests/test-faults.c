@@ -37,6 +37,7 @@ struct fake {
 	unsigned n_synced_ids;
 	enum fault_partition_mode synced_mode;
 	char flushed[EDGE_NAME_MAX + 1];
+	unsigned parts_at_flush; /* partitions in nftables when the last flush came */
 };
 
 static int edge_slot(const struct edge *e)
@@ -101,6 +102,7 @@ static int fake_ct_flush(void *k, const struct edge *e, unsigned *ret, struct di
 	struct fake *f = k;
 
 	f->ct_flushes++;
+	f->parts_at_flush = f->n_partitions;
 	snprintf(f->flushed, sizeof(f->flushed), "%s", e->name);
 	*ret = 2;
 	return 0;
@@ -481,6 +483,35 @@ START_TEST(test_partition_connections)
 			0);
 	ck_assert_str_eq(diag_text(&d), "fake: conntrack refused");
 	ck_assert_uint_eq(faults_count(faults), 1);
+}
+END_TEST
+
+/* Revert fault id: its edge's entries are flushed, with parts partitions in nftables then. */
+static void revert_flushed(uint64_t id, const char *edge, unsigned parts)
+{
+	unsigned flushes = fake.ct_flushes;
+	struct diag d;
+
+	diag_init(&d);
+	ck_assert_int_eq(faults_revert(faults, id, "revert", 0, 0, &d), 0);
+	ck_assert_uint_eq(fake.ct_flushes, flushes + 1);
+	ck_assert_str_eq(fake.flushed, edge);
+	ck_assert_uint_eq(fake.parts_at_flush, parts);
+	ck_assert_uint_eq(fake.n_partitions, 0);
+}
+
+START_TEST(test_partition_flush_order)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24"), svc = make_edge("cache", "10.0.1.0/24");
+	struct fault p = make_fault(FAULT_PARTITION, "mode", "drop", NULL);
+
+	/* a service edge's entries are told by its mark, which goes with its partition: they are
+	 * flushed while the partition is still there */
+	svc.has_uid = true;
+	svc.uid = 4242;
+	revert_flushed(apply(&svc, &p, 60 * USEC_PER_SEC, NULL), "cache", 1);
+	/* a destination edge's once the partition is gone: no new entry rides in between */
+	revert_flushed(apply(&db, &p, 60 * USEC_PER_SEC, NULL), "db", 0);
 }
 END_TEST
 
@@ -934,6 +965,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_update_in_place);
 	tcase_add_test(tc, test_all_or_nothing);
 	tcase_add_test(tc, test_partition_connections);
+	tcase_add_test(tc, test_partition_flush_order);
 	tcase_add_test(tc, test_run_owned_is_not_changed_by_hand);
 	tcase_add_test(tc, test_partitions_share_one_table);
 	tcase_add_test(tc, test_deadline_reverts);
