@@ -8,6 +8,7 @@
 
 /* Not "config.h": with -I. that is autoconf's generated header. */
 #include "config.h"
+#include "edge-scope.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +23,8 @@ static void check_config(const struct config *c)
 	for (unsigned i = 0; i < c->n_edges; i++) {
 		const struct edge *e = &c->edges[i];
 
-		if (!edge_name_valid(e->name) || e->n_prefixes == 0 ||
+		/* a service edge (unit, cgroup, user) may name no destination */
+		if (!edge_name_valid(e->name) || (e->n_prefixes == 0 && !edge_scoped(e)) ||
 				e->n_prefixes > EDGE_PREFIX_MAX ||
 				config_find_edge(c, e->name) != e)
 			abort();

@@ -5,7 +5,8 @@
 # same destination, 10.77.0.3, through tests/vm/svc-client.py (a new TCP connection and one
 # echo every 100 ms, logged). For unit =, cgroup = and user =: 100 ms of latency on svc-a's edge
 # must show in a's echo round trip (out: its requests, in: the replies), not in b's (within
-# 5 ms of its baseline); a partition fails a's connects and not b's; svc-a restarted while the
+# 5 ms of its baseline); with flows = 50% (unit =) about half of a's connections are slowed
+# and none of b's; a partition fails a's connects and not b's; svc-a restarted while the
 # fault is on is slowed again within 1 s, b never; each revert leaves tc, nft, the links and the
 # connections' marks as they were.
 [ -n "${SVC:-}" ] || { echo "service.sh: sourced by tests/vm/systemd.sh" >&2; exit 2; }
@@ -85,6 +86,33 @@ svc_partition() {
 	check "$c: svc-b's connects succeed (ok=$bo fail=$bf)" test "$bf" = 0 -a "$bo" -gt 5
 	check "$c: revert" ctl revert --edge "$edge"
 }
+# svc_slow NAME FROM TO BASE: how many of NAME's echoes in [FROM, TO) took over BASE + 60 ms
+svc_slow() {
+	awk -v a="$2" -v b="$3" -v m="$4" '$1 >= a && $1 < b && $2 == "ok" && $4 > m + 60 { n++ }
+		END { print n + 0 }' "$SVCDIR/$1.log"
+}
+# svc_flows CASE EDGE: 100 ms on half of EDGE's flows; svc-client opens a new connection (a new
+# source port) per echo, so about half of a's echoes are slowed and none of b's
+svc_flows() {
+	local c=$1 edge=$2 a0 b0 an as bn bs
+	svc_window 3
+	a0=$(svc_echo svc-a "$FROM" "$TO")
+	b0=$(svc_echo svc-b "$FROM" "$TO")
+	check "$c: inject latency 100 ms on 50% of $edge's flows" ctl inject latency --edge "$edge" \
+		--ms 100 --flows 50% --for 10m
+	svc_window 5
+	as=$(svc_slow svc-a "$FROM" "$TO" "$a0")
+	an=$(svc_count svc-a "$FROM" "$TO" ok)
+	bs=$(svc_slow svc-b "$FROM" "$TO" "$b0")
+	bn=$(svc_count svc-b "$FROM" "$TO" ok)
+	record "service $c latency 100ms flows=50%: svc-a $as of $an echoes over ${a0}+60 ms, svc-b $bs of $bn over ${b0}+60 ms"
+	# 20-80%: 4 sigma of a binomial over ~40 flows; b's few CPU stalls of the emulator at most
+	check "$c: flows 50%: 20-80% of svc-a's echoes slowed ($as of $an)" \
+		awk -v s="$as" -v n="$an" 'BEGIN { exit !(n >= 20 && s >= 0.2 * n && s <= 0.8 * n) }'
+	check "$c: flows 50%: svc-b's echoes not slowed ($bs of $bn)" \
+		awk -v s="$bs" -v n="$bn" 'BEGIN { exit !(n >= 20 && s <= 0.1 * n) }'
+	check "$c: revert" ctl revert --edge "$edge"
+}
 svc_clean() { # CASE: the kernel as before the case
 	check "$1: after the reverts the kernel state equals the snapshot" same_state "$T/svc-before"
 	check "$1: no connection keeps chaosd's mark bits ($(svc_marked))" test "$(svc_marked)" = 0
@@ -136,6 +164,7 @@ ctl edges
 svc_latency unit svc-unit out
 svc_latency unit svc-unit in
 svc_partition unit svc-unit
+svc_flows unit svc-unit
 
 # restart while the fault is on: the new svc-a is slowed within 1 s, b never
 check "unit: latency 100 ms out on svc-unit for the restart" ctl inject latency --edge svc-unit \
