@@ -6,6 +6,7 @@
 
 #include "audit.h"
 #include "drain.h"
+#include "loop-time.h"
 #include "macro.h"
 #include "timeutil.h"
 
@@ -293,16 +294,17 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct drain *dr = userdata;
 	struct drains *ds = dr->owner;
+	uint64_t now = loop_now_usec(ds->event, CLOCK_MONOTONIC);
 	bool removes = false, waiting;
 	struct diag d;
 	int r;
 
 	if (!dr->empty_until_mono_usec)
-		dr->empty_until_mono_usec = now_usec(CLOCK_MONOTONIC) + DRAIN_QUEUE_USEC;
+		dr->empty_until_mono_usec = now + DRAIN_QUEUE_USEC;
 	diag_init(&d);
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++)
 		removes = removes || leaves(ds, dr, i, &d);
-	waiting = now_usec(CLOCK_MONOTONIC) < dr->empty_until_mono_usec;
+	waiting = now < dr->empty_until_mono_usec;
 	if (waiting && (queued(ds, dr) || (removes && !quiet(ds, dr))))
 		return again(es, removes ? DRAIN_QUIET_USEC : DRAIN_POLL_USEC);
 	if (removes && !waiting)
