@@ -114,17 +114,17 @@ session_done
 
 # --- a UDP flow through a partition recovers at the revert
 ctl inject partition --edge db --direction in --for 10m >/dev/null
-out=$(reply udp 10.77.0.2 7000 1 40200 2>/dev/null)
-during=$(A conntrack -L -p udp --orig-port-src 40200 2>/dev/null)
+out=$(reply udp 10.77.0.2 7000 1 63400 2>/dev/null)
+during=$(A conntrack -L -p udp --orig-port-src 63400 2>/dev/null)
 record "UDP in the partition: $out; conntrack: $during"
 check "UDP in the partition: no replies ($out)" matches "$out" "* replies=0 *"
 check "UDP in the partition: conntrack holds the flow's entry without a reply" \
 	grep -q UNREPLIED <<<"$during"
 ctl revert --edge db >/dev/null
-after=$(A conntrack -L -p udp --orig-port-src 40200 2>/dev/null)
+after=$(A conntrack -L -p udp --orig-port-src 63400 2>/dev/null)
 record "conntrack after the revert: '${after}'"
 check "the revert removed the stale entry (conntrack: '${after}')" [ -z "$after" ]
-A "${PC[@]}" udp 10.77.0.2 7000 2 40200 2>"$T/udp.replies" >"$T/udp.out"
+A "${PC[@]}" udp 10.77.0.2 7000 2 63400 2>"$T/udp.replies" >"$T/udp.out"
 first=$(awk '/^reply/ { print $2 * 1000; exit }' "$T/udp.replies")
 record "UDP after the revert: $(cat "$T/udp.out"); first reply after ${first:-none} ms"
 check "UDP answers within 1 s of the revert (first reply ${first:-none} ms)" \

@@ -46,7 +46,7 @@ check "status shows the kernel's drop counter ($dropped >= 10)" in_range "$dropp
 # dropped or not the same way every time; a second share on the edge is refused
 ctl inject partition --edge db --flows 50% --for 10m
 check "the partition rule hashes flows" bash -c "ip netns exec cd-a nft list table inet chaosd | grep -q 'symhash mod 10000 < 5000'"
-out=$(udp_dropped 40000)
+out=$(udp_dropped 63000)
 read -r dropped changed <<<"$out"
 record "partition flows = 50% on db: ${dropped:-?} of 200 UDP flows dropped, ${changed:-?} changed on a second pass"
 check "partition flows=50%: about half the flows dropped (${dropped:-?} of 200, 4 sigma 72-128)" in_range "${dropped:-x}" 72 128

@@ -194,7 +194,8 @@ expect_refused() {
 in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "inf" && v >= lo && v <= hi) }'; }
 
 # udp_dropped FIRST-PORT: from cd-a, one UDP datagram from each of 200 source ports (FIRST-PORT
-# on) to 10.77.0.2:9, twice. Prints how many the first pass had dropped (a drop in postrouting
+# on; above ip_local_port_range, so no ephemeral socket of an earlier case holds one) to
+# 10.77.0.2:9, twice. Prints how many the first pass had dropped (a drop in postrouting
 # fails the send with EPERM at once) and how many went the other way on the second pass.
 udp_dropped() {
 	A python3 - "$1" <<'PY'
