@@ -91,23 +91,40 @@ rm -rf build-asan && mkdir build-asan
 )
 
 step "unit tests under valgrind"
+# One test per core: they share nothing (the *-host ones, which need namespaces and netlink,
+# are left to the sanitizers).
+valgrind_one() {
+	CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+		"$1" >/dev/null 2>"$1.valgrind" || { cat "$1.valgrind"; echo "valgrind: $1 failed"; return 1; }
+	rm -f "$1.valgrind"
+	echo "valgrind clean: $1"
+}
+export -f valgrind_one
+# shellcheck disable=SC2016 # expanded by the inner bash
 for t in build/tests/test-*; do
 	if [ ! -x "$t" ] || [ "${t%.*}" != "$t" ]; then continue; fi
-	case $t in *-host) continue ;; esac # namespaces + netlink: sanitizers cover them
-	CK_FORK=no valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-		"$t" >/dev/null || { echo "valgrind: $t failed"; exit 1; }
-	echo "valgrind clean: $t"
-done
+	case $t in *-host) continue ;; esac
+	printf '%s\0' "$t"
+done | xargs -0 -n1 -P"$jobs" bash -c 'valgrind_one "$0"'
 
 step "libFuzzer, ${CHAOSD_FUZZ_SECONDS:=60}s per parser"
 (cd build && make -s fuzz)
-for t in config fault proto scenario journal; do
+# One parser per core; each prints its lines when done, so they do not interleave.
+fuzz_one() {
+	local work out rc
 	work=$(mktemp -d)
-	cp fuzz/corpus/$t/* "$work/"
-	build/fuzz-build/fuzz-$t -max_total_time="$CHAOSD_FUZZ_SECONDS" -print_final_stats=1 "$work" 2>&1 |
-		grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' | sed "s/^/fuzz-$t: /"
+	cp "fuzz/corpus/$1"/* "$work/"
+	out=$(build/fuzz-build/fuzz-"$1" -max_total_time="$CHAOSD_FUZZ_SECONDS" -print_final_stats=1 \
+		"$work" 2>&1) && rc=0 || rc=$?
 	rm -rf "$work"
-done
+	grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' <<<"$out" | sed "s/^/fuzz-$1: /"
+	((rc == 0)) || { tail -40 <<<"$out" | sed "s/^/fuzz-$1: /"; echo "fuzz-$1: failed (exit $rc)"; }
+	return "$rc"
+}
+export -f fuzz_one
+export CHAOSD_FUZZ_SECONDS
+# shellcheck disable=SC2016 # expanded by the inner bash
+printf '%s\0' config fault proto scenario journal | xargs -0 -n1 -P"$jobs" bash -c 'fuzz_one "$0"'
 
 step "no process left behind"
 no_survivors
