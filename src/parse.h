@@ -36,5 +36,10 @@ char *parse_format_double(double v, char *buf, size_t n);
 int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* "yes/no/true/false/1/0/on/off" */
 int parse_bool(const char *s, bool *ret);
+/* [A-Za-z0-9], whatever the locale says */
+static inline bool parse_ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
 /* Strip blanks at both ends in place; returns s. */
 char *parse_strip(char *s);
