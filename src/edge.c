@@ -127,6 +127,20 @@ bool edge_prefix_overlap(const struct edge_prefix *a, const struct edge_prefix *
 	return bits_equal(a->addr, b->addr, MIN(MIN(a->len, b->len), family_bits(a->family)));
 }
 
+bool edge_prefix_covers(const struct edge_prefix *a, const struct edge_prefix *b)
+{
+	return a && b && a->len <= b->len && edge_prefix_contains(a, b->family, b->addr);
+}
+
+bool edge_prefix_redundant(const struct edge *e, unsigned i)
+{
+	for (unsigned j = 0; j < e->n_prefixes; j++)
+		if (j != i && edge_prefix_covers(&e->prefixes[j], &e->prefixes[i]) &&
+				(j < i || !edge_prefix_covers(&e->prefixes[i], &e->prefixes[j])))
+			return true;
+	return false;
+}
+
 static const char *const proto_names[] = {
 	[EDGE_PROTO_ANY] = "any",
 	[EDGE_PROTO_TCP] = "tcp",

@@ -60,6 +60,11 @@ int edge_prefix_parse(const char *s, struct edge_prefix *ret);
 char *edge_prefix_format(const struct edge_prefix *p, char *buf, size_t n);
 bool edge_prefix_contains(const struct edge_prefix *p, int family, const void *addr);
 bool edge_prefix_overlap(const struct edge_prefix *a, const struct edge_prefix *b);
+/* a holds every address of b */
+bool edge_prefix_covers(const struct edge_prefix *a, const struct edge_prefix *b);
+/* Another prefix of e covers prefix i, so a rule for i adds nothing (of two equal ones, the
+ * first is kept). */
+bool edge_prefix_redundant(const struct edge *e, unsigned i);
 const char *edge_proto_to_string(enum edge_proto p);
 int edge_proto_from_string(const char *s, enum edge_proto *ret);
 /* Two edges overlap when some packet could match both (same or unset interface, overlapping

@@ -38,6 +38,7 @@
 
 #include "flowsel.h"
 #include "nl_nft.h"
+#include "nft_expr.h"
 #include "nl_nft_mark.h"
 #include "nl_socket.h"
 #include "timeutil.h"
@@ -237,31 +238,6 @@ static void prefix_masked(const struct edge_prefix *p, uint8_t *ret)
 	}
 }
 
-/* a covers every address of b. */
-static bool prefix_covers(const struct edge_prefix *a, const struct edge_prefix *b)
-{
-	struct edge_prefix t = *b;
-	uint8_t x[16] = {}, y[16] = {};
-
-	if (a->family != b->family || a->len > b->len)
-		return false;
-	t.len = a->len;
-	prefix_masked(a, x);
-	prefix_masked(&t, y);
-	return memcmp(x, y, sizeof(x)) == 0;
-}
-
-/* A prefix another prefix of the edge covers needs no rule of its own (of two equal ones the
- * first gets it). */
-static bool prefix_redundant(const struct edge *e, unsigned i)
-{
-	for (unsigned j = 0; j < e->n_prefixes; j++)
-		if (j != i && prefix_covers(&e->prefixes[j], &e->prefixes[i]) &&
-				(j < i || !prefix_covers(&e->prefixes[i], &e->prefixes[j])))
-			return true;
-	return false;
-}
-
 static void prefix_format(const struct edge_prefix *p, char *buf, size_t n)
 {
 	uint8_t a[16] = {};
@@ -270,145 +246,6 @@ static void prefix_format(const struct edge_prefix *p, char *buf, size_t n)
 	prefix_masked(p, a);
 	inet_ntop(p->family, a, s, sizeof(s));
 	snprintf(buf, n, "%s/%u", s, p->len);
-}
-
-static int add_expr(struct nftnl_rule *rule, struct nftnl_expr *e)
-{
-	if (!e)
-		return -ENOMEM;
-	nftnl_rule_add_expr(rule, e);
-	return 0;
-}
-
-/* meta or ct KEY into register 1 (key_attr, dreg_attr: the expression's attributes) */
-static struct nftnl_expr *expr_load(const char *name, uint16_t key_attr, uint16_t dreg_attr,
-		uint32_t key)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (e) {
-		nftnl_expr_set_u32(e, key_attr, key);
-		nftnl_expr_set_u32(e, dreg_attr, NFT_REG_1);
-	}
-	return e;
-}
-
-static struct nftnl_expr *expr_meta(uint32_t key)
-{
-	return expr_load("meta", NFTNL_EXPR_META_KEY, NFTNL_EXPR_META_DREG, key);
-}
-
-static struct nftnl_expr *expr_ct(uint32_t key)
-{
-	return expr_load("ct", NFTNL_EXPR_CT_KEY, NFTNL_EXPR_CT_DREG, key);
-}
-
-static struct nftnl_expr *expr_cmp(enum nft_cmp_ops op, const void *data, size_t len)
-{
-	_cleanup_(nftnl_expr_freep) struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-	if (!e || nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, (uint32_t)len) < 0)
-		return NULL;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	return TAKE_PTR(e);
-}
-
-static struct nftnl_expr *expr_cmp_eq(const void *data, size_t len)
-{
-	return expr_cmp(NFT_CMP_EQ, data, len);
-}
-
-static struct nftnl_expr *expr_payload(uint32_t base, uint32_t offset, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	}
-	return e;
-}
-
-/* reg1 = (reg1 & mask) ^ 0 */
-static struct nftnl_expr *expr_mask(const uint8_t *mask, size_t len)
-{
-	_cleanup_(nftnl_expr_freep) struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
-	static const uint8_t zero[16];
-
-	if (!e || nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, (uint32_t)len) < 0 ||
-			nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, (uint32_t)len) < 0)
-		return NULL;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, (uint32_t)len);
-	return TAKE_PTR(e);
-}
-
-/* symhash mod FLOWSEL_ALL < share, as nft writes it: the hash lands in a register in host
- * order, and cmp compares bytes, so it is turned big-endian first. */
-static int add_share_match(struct nftnl_rule *rule, uint32_t share)
-{
-	_cleanup_(nftnl_expr_freep) struct nftnl_expr *h = nftnl_expr_alloc("hash");
-	_cleanup_(nftnl_expr_freep) struct nftnl_expr *o = nftnl_expr_alloc("byteorder");
-	_cleanup_(nftnl_expr_freep) struct nftnl_expr *c = nftnl_expr_alloc("cmp");
-	uint32_t be = htonl(share);
-
-	if (!h || !o || !c || nftnl_expr_set(c, NFTNL_EXPR_CMP_DATA, &be, sizeof(be)) < 0)
-		return -ENOMEM;
-	nftnl_expr_set_u32(h, NFTNL_EXPR_HASH_TYPE, NFT_HASH_SYM);
-	nftnl_expr_set_u32(h, NFTNL_EXPR_HASH_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(h, NFTNL_EXPR_HASH_MODULUS, FLOWSEL_ALL);
-	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
-	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_LEN, sizeof(be));
-	nftnl_expr_set_u32(o, NFTNL_EXPR_BYTEORDER_SIZE, sizeof(be));
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CMP_OP, NFT_CMP_LT);
-	nftnl_rule_add_expr(rule, TAKE_PTR(h));
-	nftnl_rule_add_expr(rule, TAKE_PTR(o));
-	nftnl_rule_add_expr(rule, TAKE_PTR(c));
-	return 0;
-}
-
-static struct nftnl_expr *expr_counter(const struct old_counter *old)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("counter");
-
-	/* Start from the count the same rule had before this rewrite, so rewriting the table
-	 * for another partition does not reset this one's drops. */
-	if (e && old) {
-		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, old->packets);
-		nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_BYTES, old->bytes);
-	}
-	return e;
-}
-
-static struct nftnl_expr *expr_drop(void)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
-	}
-	return e;
-}
-
-static struct nftnl_expr *expr_reject(bool reset)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("reject");
-
-	if (!e)
-		return NULL;
-	/* icmpx: the kernel picks ICMP or ICMPv6 with the packet's family */
-	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, reset ? NFT_REJECT_TCP_RST :
-			NFT_REJECT_ICMPX_UNREACH);
-	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, reset ? 0 : NFT_REJECT_ICMPX_PORT_UNREACH);
-	return e;
 }
 
 static void ct_set_name(const struct nl_nft_partition *p, char *buf, size_t n)
@@ -435,23 +272,23 @@ static int add_connections_match(struct nftnl_rule *rule, const struct rule_spec
 	int r;
 
 	if (p->connections == FAULT_CONN_NEW && s->proto == EDGE_PROTO_TCP) {
-		r = add_expr(rule, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1));
+		r = nft_expr_add(rule, nft_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1));
 		if (r >= 0)
-			r = add_expr(rule, expr_mask(&syn_ack, sizeof(syn_ack)));
-		return r < 0 ? r : add_expr(rule, expr_cmp_eq(&syn, sizeof(syn)));
+			r = nft_expr_add(rule, nft_expr_bitwise(&syn_ack, NULL, sizeof(syn_ack)));
+		return r < 0 ? r : nft_expr_add(rule, nft_expr_cmp_eq(&syn, sizeof(syn)));
 	}
 	if (p->connections == FAULT_CONN_NEW) {
 		if (s->not_tcp) {
-			r = add_expr(rule, expr_meta(NFT_META_L4PROTO));
+			r = nft_expr_add(rule, nft_expr_meta(NFT_META_L4PROTO, false));
 			if (r >= 0)
-				r = add_expr(rule, expr_cmp(NFT_CMP_NEQ, &tcp, sizeof(tcp)));
+				r = nft_expr_add(rule, nft_expr_cmp(NFT_CMP_NEQ, &tcp, sizeof(tcp)));
 			if (r < 0)
 				return r;
 		}
-		r = add_expr(rule, expr_ct(NFT_CT_STATE));
+		r = nft_expr_add(rule, nft_expr_ct(NFT_CT_STATE, false));
 		if (r >= 0)
-			r = add_expr(rule, expr_mask((const uint8_t *)&new_bit, sizeof(new_bit)));
-		return r < 0 ? r : add_expr(rule, expr_cmp(NFT_CMP_NEQ, &zero, sizeof(zero)));
+			r = nft_expr_add(rule, nft_expr_bitwise(&new_bit, NULL, sizeof(new_bit)));
+		return r < 0 ? r : nft_expr_add(rule, nft_expr_cmp(NFT_CMP_NEQ, &zero, sizeof(zero)));
 	}
 	if (p->connections != FAULT_CONN_ESTABLISHED)
 		return 0;
@@ -461,7 +298,7 @@ static int add_connections_match(struct nftnl_rule *rule, const struct rule_spec
 		return -ENOMEM;
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, ct_set_id(part_index));
 	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-	r = add_expr(rule, expr_ct(NFT_CT_ID));
+	r = nft_expr_add(rule, nft_expr_ct(NFT_CT_ID, false));
 	if (r < 0)
 		return r;
 	nftnl_rule_add_expr(rule, TAKE_PTR(l));
@@ -494,16 +331,16 @@ static int add_prefix_match(struct nftnl_rule *rule, const struct edge_prefix *p
 	prefix_masked(p, addr);
 	if (p->len % 8 == 0)
 		len = p->len / 8u;
-	r = add_expr(rule, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, off, len));
+	r = nft_expr_add(rule, nft_expr_payload(NFT_PAYLOAD_NETWORK_HEADER, off, len));
 	if (r >= 0 && p->len % 8 != 0) {
 		struct edge_prefix all = { .family = p->family, .len = p->len };
 
 		memset(all.addr, 0xff, sizeof(all.addr));
 		prefix_masked(&all, mask);
-		r = add_expr(rule, expr_mask(mask, len));
+		r = nft_expr_add(rule, nft_expr_bitwise(mask, NULL, len));
 	}
 	if (r >= 0)
-		r = add_expr(rule, expr_cmp_eq(addr, len));
+		r = nft_expr_add(rule, nft_expr_cmp_eq(addr, len));
 	return r;
 }
 
@@ -512,12 +349,12 @@ static int add_prefix_match(struct nftnl_rule *rule, const struct edge_prefix *p
 static int add_service_match(struct nftnl_rule *rule, uint32_t mark)
 {
 	const uint32_t mask = NL_NFT_MARK_MASK;
-	int r = add_expr(rule, expr_ct(NFT_CT_MARK));
+	int r = nft_expr_add(rule, nft_expr_ct(NFT_CT_MARK, false));
 
 	if (r >= 0)
-		r = add_expr(rule, expr_mask((const uint8_t *)&mask, sizeof(mask)));
+		r = nft_expr_add(rule, nft_expr_bitwise(&mask, NULL, sizeof(mask)));
 	if (r >= 0)
-		r = add_expr(rule, expr_cmp_eq(&mark, sizeof(mark)));
+		r = nft_expr_add(rule, nft_expr_cmp_eq(&mark, sizeof(mark)));
 	return r;
 }
 
@@ -562,15 +399,15 @@ static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 	/* The interface name compares all IFNAMSIZ bytes, NUL padded: an exact match, so
 	 * "eth1" never matches "eth10". */
 	memcpy(ifname, s->ifname, strnlen(s->ifname, sizeof(ifname) - 1));
-	r = add_expr(rule, expr_meta(out ? NFT_META_OIFNAME : NFT_META_IIFNAME));
+	r = nft_expr_add(rule, nft_expr_meta(out ? NFT_META_OIFNAME : NFT_META_IIFNAME, false));
 	if (r >= 0)
-		r = add_expr(rule, expr_cmp_eq(ifname, sizeof(ifname)));
+		r = nft_expr_add(rule, nft_expr_cmp_eq(ifname, sizeof(ifname)));
 	/* An inet chain sees both families: the address offset means something only after
 	 * the family is known. */
 	if (r >= 0)
-		r = add_expr(rule, expr_meta(NFT_META_NFPROTO));
+		r = nft_expr_add(rule, nft_expr_meta(NFT_META_NFPROTO, false));
 	if (r >= 0)
-		r = add_expr(rule, expr_cmp_eq(&nfproto, sizeof(nfproto)));
+		r = nft_expr_add(rule, nft_expr_cmp_eq(&nfproto, sizeof(nfproto)));
 	if (r >= 0)
 		r = add_prefix_match(rule, s->prefix, out);
 	if (r >= 0 && s->proto != EDGE_PROTO_ANY) {
@@ -578,29 +415,34 @@ static int put_rule(struct sync_ctx *c, const struct rule_spec *s)
 		 * where the kernel found that protocol. */
 		uint8_t l4 = s->proto == EDGE_PROTO_TCP ? IPPROTO_TCP : IPPROTO_UDP;
 
-		r = add_expr(rule, expr_meta(NFT_META_L4PROTO));
+		r = nft_expr_add(rule, nft_expr_meta(NFT_META_L4PROTO, false));
 		if (r >= 0)
-			r = add_expr(rule, expr_cmp_eq(&l4, sizeof(l4)));
+			r = nft_expr_add(rule, nft_expr_cmp_eq(&l4, sizeof(l4)));
 	}
 	if (r >= 0 && e->port != 0) {
 		uint16_t port = htons(e->port);
 
 		/* tcp and udp both keep the source port at 0 and the destination port at 2. */
-		r = add_expr(rule, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, out ? 2 : 0, 2));
+		r = nft_expr_add(rule, nft_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, out ? 2 : 0, 2));
 		if (r >= 0)
-			r = add_expr(rule, expr_cmp_eq(&port, sizeof(port)));
+			r = nft_expr_add(rule, nft_expr_cmp_eq(&port, sizeof(port)));
 	}
 	if (r >= 0 && e->mark)
 		r = add_service_match(rule, e->mark);
 	if (r >= 0)
 		r = add_connections_match(rule, s, (unsigned)(s->part - c->parts));
 	if (r >= 0 && partial(s->part->flows))
-		r = add_share_match(rule, s->part->flows);
+		r = nft_expr_add_share(rule, FLOWSEL_ALL, s->part->flows);
+	/* Start from the count the same rule had before this rewrite, so rewriting the table for
+	 * another partition does not reset this one's drops. */
+	if (r >= 0) {
+		const struct old_counter *old = old_counter_find(c, comment);
+
+		r = nft_expr_add(rule, nft_expr_counter(old ? old->packets : 0, old ? old->bytes : 0));
+	}
 	if (r >= 0)
-		r = add_expr(rule, expr_counter(old_counter_find(c, comment)));
-	if (r >= 0)
-		r = add_expr(rule, s->part->mode == FAULT_MODE_REJECT ? expr_reject(s->reset) :
-								       expr_drop());
+		r = nft_expr_add(rule, s->part->mode == FAULT_MODE_REJECT ? nft_expr_reject(s->reset) :
+										  nft_expr_drop());
 	if (r < 0)
 		return r;
 
@@ -658,7 +500,7 @@ static int put_partition_dir(struct sync_ctx *c, const struct nl_nft_partition *
 	n_chains = partition_chains(p, dir, chains);
 
 	for (unsigned i = 0; i < e->n_prefixes; i++) {
-		if (prefix_redundant(e, i))
+		if (edge_prefix_redundant(e, i))
 			continue;
 		for (unsigned h = 0; h < n_chains; h++)
 			for (unsigned k = 0; k < n_protos; k++) {

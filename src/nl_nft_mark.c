@@ -14,6 +14,7 @@
 #include <libnftnl/table.h>
 
 #include "macro.h"
+#include "nft_expr.h"
 #include "nl_nft_mark.h"
 
 #define MARK_CHAIN "output"
@@ -109,55 +110,15 @@ static void put_chain(struct mark_batch *mb)
 /* Each helper appends one expression; NULL from alloc is caught once, at the end. */
 static bool add(struct nftnl_rule *r, struct nftnl_expr *e)
 {
-	if (!e)
-		return false;
-	nftnl_rule_add_expr(r, e);
-	return true;
-}
-
-static struct nftnl_expr *reg_cmp(const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	}
-	return e;
-}
-
-/* meta KEY or ct KEY into reg 1 (set: from reg 1). */
-static struct nftnl_expr *key_expr(bool ct, uint32_t key, bool set)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(ct ? "ct" : "meta");
-
-	if (e) {
-		nftnl_expr_set_u32(e, ct ? NFTNL_EXPR_CT_KEY : NFTNL_EXPR_META_KEY, key);
-		if (ct)
-			nftnl_expr_set_u32(e, set ? NFTNL_EXPR_CT_SREG : NFTNL_EXPR_CT_DREG,
-					NFT_REG_1);
-		else
-			nftnl_expr_set_u32(e, set ? NFTNL_EXPR_META_SREG : NFTNL_EXPR_META_DREG,
-					NFT_REG_1);
-	}
-	return e;
+	return nft_expr_add(r, e) >= 0;
 }
 
 /* reg1 = reg1 & ~NL_NFT_MARK_MASK | mark */
 static struct nftnl_expr *mark_bits(uint32_t mark)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 	uint32_t keep = ~NL_NFT_MARK_MASK, set = mark & NL_NFT_MARK_MASK;
 
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &keep, sizeof(keep));
-		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &set, sizeof(set));
-	}
-	return e;
+	return nft_expr_bitwise(&keep, &set, sizeof(keep));
 }
 
 static struct nftnl_expr *socket_cgroup(uint32_t level)
@@ -184,15 +145,15 @@ static void put_rule(struct mark_batch *mb, const struct nl_nft_mark *m)
 		nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 		if (m->has_cgroup)
 			ok = add(r, socket_cgroup(m->level)) &&
-				add(r, reg_cmp(&m->cgroup_id, sizeof(m->cgroup_id)));
+				add(r, nft_expr_cmp_eq(&m->cgroup_id, sizeof(m->cgroup_id)));
 		if (ok && m->has_uid)
-			ok = add(r, key_expr(false, NFT_META_SKUID, false)) &&
-				add(r, reg_cmp(&m->uid, sizeof(m->uid)));
+			ok = add(r, nft_expr_meta(NFT_META_SKUID, false)) &&
+				add(r, nft_expr_cmp_eq(&m->uid, sizeof(m->uid)));
 		ok = ok && add(r, nftnl_expr_alloc("counter")) &&
-			add(r, key_expr(false, NFT_META_MARK, false)) && add(r, mark_bits(m->mark)) &&
-			add(r, key_expr(false, NFT_META_MARK, true)) &&
-			add(r, key_expr(true, NFT_CT_MARK, false)) && add(r, mark_bits(m->mark)) &&
-			add(r, key_expr(true, NFT_CT_MARK, true));
+			add(r, nft_expr_meta(NFT_META_MARK, false)) && add(r, mark_bits(m->mark)) &&
+			add(r, nft_expr_meta(NFT_META_MARK, true)) &&
+			add(r, nft_expr_ct(NFT_CT_MARK, false)) && add(r, mark_bits(m->mark)) &&
+			add(r, nft_expr_ct(NFT_CT_MARK, true));
 	}
 	snprintf(what, sizeof(what), "nftables: add rule for mark 0x%x", (unsigned)m->mark);
 	put_msg(mb, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, what, build_rule,
