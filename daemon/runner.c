@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -12,28 +11,12 @@
 #include "probe.h"
 #include "reportsrv.h"
 #include "runner.h"
+#include "steps.h"
 #include "timeutil.h"
 #include "verdict.h"
 
 #define FINISHED_KEEP 16 /* finished runs kept in memory for watch */
 #define WATCH_EVENTS_MAX 2000
-
-/* A step's life in a run: start_when steps wait, until steps may end early. */
-enum step_state {
-	STEP_PENDING,
-	STEP_WAITING,   /* start_when: from 'at' until start_within */
-	STEP_TRIGGERED, /* start_when held: its actions were moved to now */
-	STEP_ON,
-	STEP_DONE,
-	STEP_SKIPPED,
-};
-
-struct step_run {
-	enum step_state state;
-	uint64_t placed_usec; /* method time its first action is at */
-	bool hit; /* start_when or until held, acted on by the timer (not under the probe) */
-	char why[REPORT_TEXT_MAX + 1];
-};
 
 struct run {
 	struct runner *runner;
@@ -44,13 +27,11 @@ struct run {
 	pid_t pid;
 	bool finished, aborting;
 	enum report_phase phase;
-	uint64_t start_mono, phase_mono, method_mono;
+	uint64_t start_mono, phase_mono;
 
-	struct scenario_action *actions;
-	unsigned n_actions, next_action;
+	struct steps steps;
 	uint64_t *step_fault; /* per step: the active fault's id, 0 none */
 	int *step_band;
-	struct step_run *steps;
 
 	struct probe **probes;
 	sd_event_source *timer;    /* next action or phase end */
@@ -114,10 +95,9 @@ static void run_free(struct run *run)
 	sd_event_source_disable_unref(run->deadline);
 	sd_event_source_disable_unref(run->lease);
 	sd_event_source_disable_unref(run->defer);
-	free(run->actions);
+	steps_done(&run->steps);
 	free(run->step_fault);
 	free(run->step_band);
-	free(run->steps);
 	report_free(run->report);
 	scenario_free(run->sc);
 	free(run);
@@ -340,9 +320,7 @@ static void enter_phase(struct run *run, enum report_phase phase)
 		arm_timer(run, run->phase_mono + run->sc->steady_state_usec);
 		break;
 	case REPORT_METHOD:
-		run->method_mono = run->phase_mono;
-		run->next_action = 0;
-		arm_timer(run, run->method_mono + (run->n_actions ? run->actions[0].at_usec : 0));
+		arm_timer(run, steps_begin(&run->steps, run->phase_mono));
 		break;
 	case REPORT_ROLLBACK:
 		revert_all_steps(run, "scenario-rollback");
@@ -360,114 +338,6 @@ static void enter_phase(struct run *run, enum report_phase phase)
 		break;
 	default:
 		break;
-	}
-}
-
-/* Place a step's pending actions so that its first is at method time at. */
-static void move_step(struct run *run, unsigned step, uint64_t at)
-{
-	struct step_run *sr = &run->steps[step];
-
-	for (unsigned i = run->next_action; i < run->n_actions; i++)
-		if (run->actions[i].step == step)
-			run->actions[i].at_usec = run->actions[i].at_usec - sr->placed_usec + at;
-	sr->placed_usec = at;
-	scenario_actions_sort(run->actions + run->next_action, run->n_actions - run->next_action);
-}
-
-static void step_ended(struct run *run, unsigned step, const char *fmt, ...) _printf_(3, 4);
-static void step_ended(struct run *run, unsigned step, const char *fmt, ...)
-{
-	struct report_step *rs = &run->report->steps[step];
-	va_list ap;
-
-	run->steps[step].state = STEP_DONE;
-	rs->end_usec = run_t(run);
-	va_start(ap, fmt);
-	vsnprintf(rs->end_reason, sizeof(rs->end_reason), fmt, ap);
-	va_end(ap);
-	/* what watch shows: each step's end and why */
-	report_event_add(run->report, rs->end_usec, "step", rs->name, rs->edge, NULL,
-			"step %s ended by %s", rs->name, rs->end_reason);
-}
-
-/* The first action of a start_when step, just taken by the loop: at 'at' the step starts to
- * wait (its actions move to the deadline); reached again at the deadline, the condition
- * never held: skipped. True when a is not to be applied. */
-static bool step_waits(struct run *run, const struct scenario_action *a)
-{
-	const struct scenario_step *st = &run->sc->steps[a->step];
-	struct step_run *sr = &run->steps[a->step];
-	struct report_step *rs = &run->report->steps[a->step];
-	char cond[128], w[32];
-
-	if (a->type != SCENARIO_APPLY || a->point || !st->timing.start_when.set)
-		return false;
-	scenario_cond_format(&st->timing.start_when, cond, sizeof(cond));
-	parse_format_duration(st->timing.within_usec, w, sizeof(w));
-	if (sr->state == STEP_PENDING) {
-		sr->state = STEP_WAITING;
-		report_event_add(run->report, run_t(run), "wait", st->name, st->edge,
-				fault_kind_to_string(st->fault.kind), "step %s: waiting up to %s for "
-				"%s %s", st->name, w, st->timing.start_when_on, cond);
-		/* the loop has taken a already: put it back, to move with the rest */
-		run->next_action--;
-		move_step(run, a->step, st->at_usec + st->timing.within_usec);
-		return true;
-	}
-	if (sr->state != STEP_WAITING)
-		return false;
-	run->steps[a->step].state = STEP_SKIPPED;
-	snprintf(rs->end_reason, sizeof(rs->end_reason), "skipped: start_when %.40s %.120s did not hold "
-			"within %.30s", st->timing.start_when_on, cond, w);
-	report_event_add(run->report, run_t(run), "skip", st->name, st->edge,
-			fault_kind_to_string(st->fault.kind), "step %s %s", st->name,
-			rs->end_reason);
-	return true;
-}
-
-static void step_progress(struct run *run, const struct scenario_action *a)
-{
-	const struct scenario_step *st = &run->sc->steps[a->step];
-	char d[32];
-
-	if (a->type == SCENARIO_APPLY && a->point == 0) {
-		run->steps[a->step].state = STEP_ON;
-		run->report->steps[a->step].start_usec = run_t(run);
-		report_event_add(run->report, run_t(run), "step", st->name, st->edge, NULL,
-				"step %s started (%s)", st->name, st->timing.trigger);
-	} else if (a->type == SCENARIO_REVERT) {
-		if (!st->timing.span_usec)
-			step_ended(run, a->step, "the method's end");
-		else
-			step_ended(run, a->step, "%s %s%s", st->has_for ? "for" : "the ramp's end",
-					parse_format_duration(st->timing.span_usec, d, sizeof(d)),
-					st->timing.until.set ? " (until did not hold)" : "");
-	}
-}
-
-/* What the probes saw since the last timer: start a waiting step, end an until step. */
-static void steps_act(struct run *run)
-{
-	uint64_t now = now_usec(CLOCK_MONOTONIC) - run->method_mono;
-
-	for (unsigned i = 0; i < run->sc->n_steps; i++) {
-		const struct scenario_step *st = &run->sc->steps[i];
-		struct step_run *sr = &run->steps[i];
-
-		if (!sr->hit)
-			continue;
-		sr->hit = false;
-		if (sr->state == STEP_WAITING) {
-			sr->state = STEP_TRIGGERED;
-			report_event_add(run->report, run_t(run), "trigger", st->name, st->edge,
-					fault_kind_to_string(st->fault.kind), "step %s: start_when "
-					"held: %s", st->name, sr->why);
-			move_step(run, i, now);
-		} else if (sr->state == STEP_ON) {
-			revert_step(run, i, "scenario-until");
-			step_ended(run, i, "until: %s", sr->why);
-		}
 	}
 }
 
@@ -493,36 +363,21 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 		enter_phase(run, REPORT_METHOD);
 		break;
 	case REPORT_METHOD:
-		steps_act(run);
-		while (run->next_action < run->n_actions && !run->finished && !run->aborting) {
-			const struct scenario_action *a = &run->actions[run->next_action];
+		steps_act(&run->steps);
+		while (!run->finished && !run->aborting) {
+			const struct scenario_action *a = NULL;
+			uint64_t at = 0;
+			enum steps_next next = steps_next(&run->steps, &a, &at);
 
-			if (run->steps[a->step].state >= STEP_DONE) {
-				run->next_action++; /* ended by until, or skipped */
-				continue;
-			}
-			if (run->method_mono + a->at_usec > now_usec(CLOCK_MONOTONIC) + USEC_PER_MSEC) {
-				arm_timer(run, run->method_mono + a->at_usec);
+			if (next == STEPS_END)
+				break;
+			if (next == STEPS_LATER) {
+				arm_timer(run, at);
 				return 0;
 			}
-			run->next_action++;
-			/* Late (a slow kernel, a stalled host): a ramp point already followed by a
-			 * due later point of the same step is skipped, not flashed. */
-			if (a->type == SCENARIO_APPLY && run->next_action < run->n_actions &&
-					run->actions[run->next_action].type == SCENARIO_APPLY &&
-					run->actions[run->next_action].step == a->step &&
-					run->method_mono + run->actions[run->next_action].at_usec <=
-							now_usec(CLOCK_MONOTONIC)) {
-				report_event_add(run->report, run_t(run), "info", NULL, NULL, NULL,
-						"step %s: ramp point %u skipped, the run is late",
-						run->sc->steps[a->step].name, a->point + 1);
-				continue;
-			}
-			if (step_waits(run, a))
-				continue;
 			if (apply_action(run, a) < 0)
 				return 0;
-			step_progress(run, a);
+			steps_applied(&run->steps, a);
 		}
 		if (!run->finished && !run->aborting)
 			enter_phase(run, REPORT_ROLLBACK);
@@ -547,22 +402,6 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static void steps_close(struct run *run, enum report_outcome outcome)
-{
-	for (unsigned i = 0; i < run->sc->n_steps; i++) {
-		struct report_step *rs = &run->report->steps[i];
-
-		if (rs->start_usec != UINT64_MAX && rs->end_usec == UINT64_MAX)
-			step_ended(run, i, "%s", outcome == REPORT_ABORTED ? "the run's abort" :
-					"the run's end");
-		else if (rs->start_usec == UINT64_MAX && !rs->end_reason[0])
-			snprintf(rs->end_reason, sizeof(rs->end_reason), "not started: the run ended "
-					"first");
-		if (rs->end_usec != UINT64_MAX)
-			rs->recovery_usec = verdict_recovery(run->sc, run->report, rs->end_usec);
-	}
-}
-
 static void run_finish(struct run *run, enum report_outcome outcome, const char *reason)
 {
 	struct report *rep = run->report;
@@ -572,7 +411,7 @@ static void run_finish(struct run *run, enum report_outcome outcome, const char 
 		return;
 	revert_all_steps(run, "scenario-abort");
 	run->finished = true;
-	steps_close(run, outcome);
+	steps_close(&run->steps, outcome);
 	for (unsigned i = 0; i < run->sc->n_probes; i++)
 		run->probes[i] = probe_free(run->probes[i]);
 	run->timer = sd_event_source_disable_unref(run->timer);
@@ -636,31 +475,6 @@ static void abort_later(struct run *run, const char *reason)
 		run_abort(run, reason);
 }
 
-/* start_when and until are looked at with each sample of their probe; what they start or
- * end is done by the timer, out of the probe's callback. */
-static void steps_on_probe(struct run *run, unsigned index)
-{
-	bool any = false;
-
-	for (unsigned i = 0; i < run->sc->n_steps; i++) {
-		const struct scenario_timing *t = &run->sc->steps[i].timing;
-		struct step_run *sr = &run->steps[i];
-
-		if (sr->hit)
-			continue;
-		if (sr->state == STEP_WAITING && t->start_when.set && t->start_when_probe == index)
-			sr->hit = verdict_cond_met(run->sc, run->report, index, &t->start_when, 0,
-					run_t(run), "start_when", sr->why, sizeof(sr->why));
-		else if (sr->state == STEP_ON && t->until.set && t->until_probe == index)
-			sr->hit = verdict_cond_met(run->sc, run->report, index, &t->until,
-					run->report->steps[i].start_usec, run_t(run), "until",
-					sr->why, sizeof(sr->why));
-		any |= sr->hit;
-	}
-	if (any)
-		arm_timer(run, now_usec(CLOCK_MONOTONIC));
-}
-
 static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
 		double value, const char *detail)
 {
@@ -688,7 +502,7 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 	run->runner->hooks.changed(run->runner->hooks.userdata);
 	if (run->phase != REPORT_METHOD || run->aborting)
 		return;
-	steps_on_probe(run, index);
+	steps_on_probe(&run->steps, index);
 	/* One outlier never aborts a run: two samples of the window must be beyond the limit. */
 	if (c->set && verdict_cond_met(run->sc, run->report, index, c, 0, run_t(run), "abort_when",
 			    reason, sizeof(reason)) &&
@@ -722,6 +536,21 @@ static int on_lease(sd_event_source *es, uint64_t usec, void *userdata)
 									 sizeof(d)));
 	run_abort(run, reason);
 	return 0;
+}
+
+static uint64_t on_steps_now(void *userdata)
+{
+	return run_t(userdata);
+}
+
+static void on_steps_revert(void *userdata, unsigned step, const char *why)
+{
+	revert_step(userdata, step, why);
+}
+
+static void on_steps_wake(void *userdata)
+{
+	arm_timer(userdata, now_usec(CLOCK_MONOTONIC));
 }
 
 static void make_id(struct runner *r, const char *name, char *buf, size_t n)
@@ -785,35 +614,24 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 	run->uid = uid;
 	run->pid = pid;
 	make_id(r, sc->name, run->id, sizeof(run->id));
-	k = scenario_timeline(sc, &run->actions, &run->n_actions);
+	k = report_new(run->id, sc->n_probes, &run->report);
 	if (k >= 0)
-		k = report_new(run->id, sc->n_probes, &run->report);
+		k = report_steps_init(run->report, sc->n_steps);
+	if (k >= 0)
+		k = steps_init(&run->steps, sc, run->report, &(struct steps_hooks){
+				.userdata = run, .now = on_steps_now, .revert = on_steps_revert,
+				.wake = on_steps_wake });
 	/* MAX(.., 1): a host that a topology step cuts from nobody runs with no step at all. */
 	run->step_fault = calloc(MAX(sc->n_steps, 1u), sizeof(*run->step_fault));
 	run->step_band = calloc(MAX(sc->n_steps, 1u), sizeof(*run->step_band));
-	run->steps = calloc(MAX(sc->n_steps, 1u), sizeof(*run->steps));
 	run->probes = calloc(sc->n_probes + 1, sizeof(*run->probes));
-	if (k >= 0)
-		k = report_steps_init(run->report, sc->n_steps);
-	if (k < 0 || !run->step_fault || !run->step_band || !run->steps || !run->probes) {
+	if (k < 0 || !run->step_fault || !run->step_band || !run->probes) {
 		run_free(run);
 		return k < 0 ? k : -ENOMEM;
 	}
 	run->report->seed = sc->seed;
-	for (unsigned i = 0; i < sc->n_steps; i++) {
-		const struct scenario_step *st = &sc->steps[i];
-		struct report_step *rs = &run->report->steps[i];
-
+	for (unsigned i = 0; i < sc->n_steps; i++)
 		run->step_band[i] = -1;
-		run->steps[i].placed_usec = st->at_usec;
-		snprintf(rs->name, sizeof(rs->name), "%s", st->name);
-		snprintf(rs->edge, sizeof(rs->edge), "%s", st->edge);
-		snprintf(rs->trigger, sizeof(rs->trigger), "%s", st->timing.trigger);
-		if (st->timing.skipped) {
-			run->steps[i].state = STEP_SKIPPED;
-			snprintf(rs->end_reason, sizeof(rs->end_reason), "%s", st->timing.trigger);
-		}
-	}
 	snprintf(run->report->scenario, sizeof(run->report->scenario), "%s", sc->name);
 	snprintf(run->report->description, sizeof(run->report->description), "%s",
 			sc->description ? sc->description : "");
