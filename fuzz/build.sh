@@ -14,7 +14,7 @@ read -r -a lib_cflags <<<"$(pkg-config --cflags libmnl)"
 # The parsers only: no netlink, no daemon state.
 objs=()
 for m in diag parse utf8 edge fault netem ini config proto fileio journal scenario scenario-cond \
-	scenario-keys scenario-probe scenario-step scenario-timeline \
+	scenario-parser scenario-keys scenario-probe scenario-step scenario-timeline \
 	scenario-topology topology \
 	schedule flowsel edge-scope; do
 	"$cc" "${common[@]}" -fsanitize=fuzzer-no-link,$san "${lib_cflags[@]}" \

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "parse.h"
-#include "scenario-internal.h"
+#include "scenario-parser.h"
 #include "scenario-topology.h"
 
 bool scenario_name_valid(const char *s)

@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 
 #include "parse.h"
-#include "scenario-internal.h"
+#include "scenario-parser.h"
 
 static int parse_port(const char *s, uint16_t *ret)
 {

@@ -4,7 +4,7 @@
 
 #include "config.h"
 #include "parse.h"
-#include "scenario-internal.h"
+#include "scenario-parser.h"
 #include "scenario-topology.h"
 #include "schedule.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <stdlib.h>
 
-#include "scenario-internal.h"
+#include "scenario-parser.h"
 
 static double ramp_point_value(const struct scenario_step *st, unsigned i)
 {

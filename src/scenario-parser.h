@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Inside the scenario parser (src/scenario*.c only): its state while a file is read, and the
- * pieces it is made of. scenario.c reads sections and keys and checks the whole file;
+/* Inside the scenario parser (src/scenario*.c only): its state while a file is read, its one
+ * error path (scenario-parser.c), and the pieces it is made of, none of which calls up into
+ * scenario.c. scenario.c reads sections and keys and checks the whole file;
  * scenario-keys.c is the key table and its value parsers; scenario-probe.c checks a probe
  * once its section is read; scenario-step.c turns a step's raw keys into its fault, ramp and
  * timing; scenario-timeline.c lays the steps out as actions. */
