@@ -1215,6 +1215,20 @@ static int list_options(const char *verb_s, const char *kind_s)
 		return CTLOPT_EXIT_USAGE;
 	for (unsigned k = 0; k < ELEMENTSOF(v->options) && v->options[k].name; k++)
 		printf("%s\n", v->options[k].name);
+	/* the group form's (-H ... --topology), of inject partition only */
+	for (unsigned i = 0; i < ctlopt_n_group_options; i++) {
+		const struct ctlopt_group *o = &ctlopt_group_options[i];
+		char name[64];
+		bool own = false;
+
+		if (o->verb != v->type || (v->type == PROTO_INJECT && kind != FAULT_PARTITION))
+			continue;
+		snprintf(name, sizeof(name), "--%s", o->name);
+		for (unsigned k = 0; k < ELEMENTSOF(v->options) && v->options[k].name; k++)
+			own |= streq(v->options[k].name, name);
+		if (!own)
+			printf("%s\n", name);
+	}
 	if (v->type != PROTO_INJECT)
 		return 0;
 	for (unsigned i = 0; i < fault_n_keys; i++) {

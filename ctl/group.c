@@ -431,6 +431,7 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 			    "--topology SPEC)"), CTLOPT_EXIT_USAGE;
 	for (int i = a0; i < argc; i++) {
 		const char *opt = argv[i], *val = NULL;
+		const struct ctlopt_group *o;
 		char key[64];
 
 		if (strncmp(opt, "--", 2) != 0)
@@ -438,10 +439,15 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 			       CTLOPT_EXIT_USAGE;
 		opt += 2;
 		snprintf(key, sizeof(key), "%.*s", (int)strcspn(opt, "="), opt);
+		/* ctlopt_group_options[], or (inject partition) a fault key */
+		o = ctlopt_group_find(verb->type, key);
+		if (!o && !is_inject)
+			return fail("%s --topology: '--%s' is not an option here (the topology "
+				    "picks the edges, both directions)", verb->name, opt),
+			       CTLOPT_EXIT_USAGE;
 		if (strchr(opt, '='))
 			val = strchr(opt, '=') + 1;
-		else if (streq(key, "detach") || (streq(key, "topology") &&
-							 verb->type == PROTO_STATUS))
+		else if (o && !o->metavar)
 			val = "";
 		else if (i + 1 < argc)
 			val = argv[++i];
@@ -451,19 +457,18 @@ int group_main(const char *hosts, const char *source, const struct proto_verb *v
 		for (char *c = key; *c; c++)
 			if (*c == '-')
 				*c = '_';
-		if (streq(key, "topology") && verb->type != PROTO_STATUS)
+		if (o && streq(o->name, "topology") && o->metavar)
 			spec_s = val;
-		else if (streq(key, "topology"))
+		else if (o && streq(o->name, "topology"))
 			continue;
-		else if (streq(key, "seed") && verb->type != PROTO_STATUS) {
+		else if (o && streq(o->name, "seed")) {
 			if (parse_u64_range(val, 0, UINT64_MAX, &seed) < 0)
 				return fail("%s: --seed '%s' is not a number", verb->name, val),
 				       CTLOPT_EXIT_USAGE;
 			seeded = true;
-		} else if (streq(key, "detach") && is_inject)
+		} else if (o && streq(o->name, "detach"))
 			detach = true;
-		else if (!is_inject || streq(key, "edge") || streq(key, "direction") ||
-				n_kv == ELEMENTSOF(keys))
+		else if (streq(key, "edge") || streq(key, "direction") || n_kv == ELEMENTSOF(keys))
 			return fail("%s --topology: '--%s' is not an option here (the topology "
 				    "picks the edges, both directions)", verb->name, opt),
 			       CTLOPT_EXIT_USAGE;

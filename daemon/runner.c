@@ -1,38 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <dirent.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "audit.h"
-#include "fileio.h"
 #include "parse.h"
+#include "plan.h"
 #include "probe.h"
+#include "reportsrv.h"
 #include "runner.h"
+#include "steps.h"
 #include "timeutil.h"
+#include "verdict.h"
 
 #define FINISHED_KEEP 16 /* finished runs kept in memory for watch */
 #define WATCH_EVENTS_MAX 2000
-
-/* A step's life in a run: start_when steps wait, until steps may end early. */
-enum step_state {
-	STEP_PENDING,
-	STEP_WAITING,   /* start_when: from 'at' until start_within */
-	STEP_TRIGGERED, /* start_when held: its actions were moved to now */
-	STEP_ON,
-	STEP_DONE,
-	STEP_SKIPPED,
-};
-
-struct step_run {
-	enum step_state state;
-	uint64_t placed_usec; /* method time its first action is at */
-	bool hit; /* start_when or until held, acted on by the timer (not under the probe) */
-	char why[REPORT_TEXT_MAX + 1];
-};
 
 struct run {
 	struct runner *runner;
@@ -43,13 +27,11 @@ struct run {
 	pid_t pid;
 	bool finished, aborting;
 	enum report_phase phase;
-	uint64_t start_mono, phase_mono, method_mono;
+	uint64_t start_mono, phase_mono;
 
-	struct scenario_action *actions;
-	unsigned n_actions, next_action;
+	struct steps steps;
 	uint64_t *step_fault; /* per step: the active fault's id, 0 none */
 	int *step_band;
-	struct step_run *steps;
 
 	struct probe **probes;
 	sd_event_source *timer;    /* next action or phase end */
@@ -113,10 +95,9 @@ static void run_free(struct run *run)
 	sd_event_source_disable_unref(run->deadline);
 	sd_event_source_disable_unref(run->lease);
 	sd_event_source_disable_unref(run->defer);
-	free(run->actions);
+	steps_done(&run->steps);
 	free(run->step_fault);
 	free(run->step_band);
-	free(run->steps);
 	report_free(run->report);
 	scenario_free(run->sc);
 	free(run);
@@ -184,64 +165,11 @@ int runner_check(struct runner *r, const struct scenario *sc, uid_t uid, struct 
 	return d && d->count > errors ? -EINVAL : 0;
 }
 
-static void put_action(struct proto_writer *w, const struct scenario *sc,
-		const struct scenario_action *a)
-{
-	const struct scenario_step *st = &sc->steps[a->step];
-	char desc[256];
-
-	proto_record(w, "action");
-	proto_put_u64(w, "t_us", a->at_usec);
-	proto_put(w, "action", a->type == SCENARIO_REVERT ? "revert" : a->point ? "update" :
-										   "apply");
-	proto_put(w, "step", st->name);
-	proto_put(w, "edge", st->edge);
-	proto_put(w, "kind", fault_kind_to_string(st->fault.kind));
-	if (a->type == SCENARIO_APPLY)
-		proto_put(w, "params", fault_describe(&a->fault, desc, sizeof(desc)));
-}
-
 int runner_plan(struct runner *r, const struct scenario *sc, struct proto_writer *w,
 		struct diag *d)
 {
-	_cleanup_free_ struct scenario_action *a = NULL;
-	char buf[128];
-	unsigned n = 0;
-	int k;
-
 	(void)r;
-	k = scenario_timeline(sc, &a, &n);
-	if (k < 0)
-		return diag_add(d, k, "cannot build the timeline: %s", strerror(-k));
-	proto_put(w, "name", sc->name);
-	proto_put(w, "description", sc->description ? sc->description : "");
-	proto_put_u64(w, "steady_state_us", sc->steady_state_usec);
-	proto_put_u64(w, "method_us", sc->method_usec);
-	proto_put_u64(w, "max_duration_us", sc->max_duration_usec);
-	proto_put_u64(w, "lease_us", sc->lease_usec);
-	proto_put_u64(w, "seed", sc->seed);
-	for (unsigned i = 0; i < sc->n_steps; i++) {
-		proto_record(w, "step");
-		proto_put(w, "name", sc->steps[i].name);
-		proto_put(w, "edge", sc->steps[i].edge);
-		proto_put(w, "trigger", sc->steps[i].timing.trigger);
-	}
-	for (unsigned i = 0; i < sc->n_probes; i++) {
-		const struct scenario_probe *p = &sc->probes[i];
-
-		proto_record(w, "probe");
-		proto_put(w, "name", p->name);
-		proto_put(w, "type", scenario_probe_type_to_string(p->type));
-		proto_put(w, "target", p->target);
-		proto_put(w, "abort_when", scenario_cond_format(&p->abort_when, buf, sizeof(buf)));
-		proto_put(w, "steady_state", scenario_cond_format(&p->steady_state, buf,
-							    sizeof(buf)));
-		if (p->type == SCENARIO_PROBE_PROMETHEUS)
-			proto_put(w, "query", p->query);
-	}
-	for (unsigned i = 0; i < n; i++)
-		put_action(w, sc, &a[i]);
-	return 0;
+	return plan_put(sc, w, d);
 }
 
 /* ------------------------------------------------------------------ the run */
@@ -379,104 +307,6 @@ static void arm_timer(struct run *run, uint64_t at_mono)
 		run_abort(run, "cannot arm the run's timer");
 }
 
-/* What a condition measures in a summary: percent, microseconds for latency, or of the query's
- * values the one farthest from meeting c, so that c holds when every value meets it (as a
- * Prometheus alert's 'for'); NAN when there is no value. */
-static double measured(const struct scenario_cond *c, const struct report_summary *s)
-{
-	switch (c->metric) {
-	case SCENARIO_VALUE:
-		if (!s->value_count)
-			return NAN;
-		return c->op == SCENARIO_GT || c->op == SCENARIO_GE ? s->value_min : s->value_max;
-	case SCENARIO_SUCCESS_RATE:
-		return s->success_rate;
-	case SCENARIO_FAILURE_RATE:
-		return 100 - s->success_rate;
-	case SCENARIO_P50:
-		return (double)s->p50;
-	case SCENARIO_P95:
-		return (double)s->p95;
-	default:
-		return (double)s->p99;
-	}
-}
-
-static const char *format_measure(const struct scenario_cond *c, double v, char *buf, size_t n)
-{
-	if (c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE)
-		snprintf(buf, n, "%.1f%%", v);
-	else if (c->metric == SCENARIO_VALUE)
-		snprintf(buf, n, "%g", v);
-	else
-		snprintf(buf, n, "%.1fms", v / 1000);
-	return buf;
-}
-
-/* Samples of the method since `from` that by themselves are past c's limit (a failed one is
- * past a latency limit upwards): an abort needs two, so one outlier never decides. */
-static unsigned samples_beyond(const struct scenario_cond *c, const struct report_probe *rp,
-		uint64_t from)
-{
-	bool rate = c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE;
-	bool upwards = c->op == SCENARIO_GT || c->op == SCENARIO_GE;
-	unsigned n = 0;
-
-	for (unsigned i = rp->n_samples; i-- > 0 && rp->samples[i].t_usec >= from;) {
-		const struct report_sample *x = &rp->samples[i];
-
-		if (x->phase != REPORT_METHOD)
-			continue;
-		if (c->metric == SCENARIO_VALUE)
-			n += !isnan(x->value) && scenario_cond_holds(c, x->value);
-		else if (rate || !x->ok)
-			n += !x->ok && (rate || upwards);
-		else
-			n += scenario_cond_holds(c, (double)x->latency_usec);
-	}
-	return n;
-}
-
-/* The steady-state hypothesis over the last window of each probe's samples. */
-static bool hypothesis_holds(struct run *run, char *why, size_t n)
-{
-	uint64_t now = run_t(run);
-
-	for (unsigned i = 0; i < run->sc->n_probes; i++) {
-		const struct scenario_probe *p = &run->sc->probes[i];
-		const struct scenario_cond *c = &p->steady_state;
-		struct report_summary s;
-		double v;
-		char cond[128];
-
-		if (!c->set)
-			continue;
-		report_summarize(run->report, i, (int)run->phase,
-				now > c->window_usec ? now - c->window_usec : 0, UINT64_MAX, &s);
-		scenario_cond_format(c, cond, sizeof(cond));
-		if (!s.count) {
-			snprintf(why, n, "probe %s: no samples in the window (needs %s)", p->name,
-					cond);
-			return false;
-		}
-		v = measured(c, &s);
-		if (isnan(v)) {
-			snprintf(why, n, "probe %s: no value of the query in the window (needs %s)",
-					p->name, cond);
-			return false;
-		}
-		if (!scenario_cond_holds(c, v)) {
-			char m[48];
-
-			snprintf(why, n, "probe %.40s: %s was %.20s over %u samples (needs %.80s)", p->name,
-					scenario_metric_to_string(c->metric),
-					format_measure(c, v, m, sizeof(m)), s.count, cond);
-			return false;
-		}
-	}
-	return true;
-}
-
 static void enter_phase(struct run *run, enum report_phase phase)
 {
 	run->phase = phase;
@@ -490,9 +320,7 @@ static void enter_phase(struct run *run, enum report_phase phase)
 		arm_timer(run, run->phase_mono + run->sc->steady_state_usec);
 		break;
 	case REPORT_METHOD:
-		run->method_mono = run->phase_mono;
-		run->next_action = 0;
-		arm_timer(run, run->method_mono + (run->n_actions ? run->actions[0].at_usec : 0));
+		arm_timer(run, steps_begin(&run->steps, run->phase_mono));
 		break;
 	case REPORT_ROLLBACK:
 		revert_all_steps(run, "scenario-rollback");
@@ -513,114 +341,6 @@ static void enter_phase(struct run *run, enum report_phase phase)
 	}
 }
 
-/* Place a step's pending actions so that its first is at method time at. */
-static void move_step(struct run *run, unsigned step, uint64_t at)
-{
-	struct step_run *sr = &run->steps[step];
-
-	for (unsigned i = run->next_action; i < run->n_actions; i++)
-		if (run->actions[i].step == step)
-			run->actions[i].at_usec = run->actions[i].at_usec - sr->placed_usec + at;
-	sr->placed_usec = at;
-	scenario_actions_sort(run->actions + run->next_action, run->n_actions - run->next_action);
-}
-
-static void step_ended(struct run *run, unsigned step, const char *fmt, ...) _printf_(3, 4);
-static void step_ended(struct run *run, unsigned step, const char *fmt, ...)
-{
-	struct report_step *rs = &run->report->steps[step];
-	va_list ap;
-
-	run->steps[step].state = STEP_DONE;
-	rs->end_usec = run_t(run);
-	va_start(ap, fmt);
-	vsnprintf(rs->end_reason, sizeof(rs->end_reason), fmt, ap);
-	va_end(ap);
-	/* what watch shows: each step's end and why */
-	report_event_add(run->report, rs->end_usec, "step", rs->name, rs->edge, NULL,
-			"step %s ended by %s", rs->name, rs->end_reason);
-}
-
-/* The first action of a start_when step, just taken by the loop: at 'at' the step starts to
- * wait (its actions move to the deadline); reached again at the deadline, the condition
- * never held: skipped. True when a is not to be applied. */
-static bool step_waits(struct run *run, const struct scenario_action *a)
-{
-	const struct scenario_step *st = &run->sc->steps[a->step];
-	struct step_run *sr = &run->steps[a->step];
-	struct report_step *rs = &run->report->steps[a->step];
-	char cond[128], w[32];
-
-	if (a->type != SCENARIO_APPLY || a->point || !st->timing.start_when.set)
-		return false;
-	scenario_cond_format(&st->timing.start_when, cond, sizeof(cond));
-	parse_format_duration(st->timing.within_usec, w, sizeof(w));
-	if (sr->state == STEP_PENDING) {
-		sr->state = STEP_WAITING;
-		report_event_add(run->report, run_t(run), "wait", st->name, st->edge,
-				fault_kind_to_string(st->fault.kind), "step %s: waiting up to %s for "
-				"%s %s", st->name, w, st->timing.start_when_on, cond);
-		/* the loop has taken a already: put it back, to move with the rest */
-		run->next_action--;
-		move_step(run, a->step, st->at_usec + st->timing.within_usec);
-		return true;
-	}
-	if (sr->state != STEP_WAITING)
-		return false;
-	run->steps[a->step].state = STEP_SKIPPED;
-	snprintf(rs->end_reason, sizeof(rs->end_reason), "skipped: start_when %.40s %.120s did not hold "
-			"within %.30s", st->timing.start_when_on, cond, w);
-	report_event_add(run->report, run_t(run), "skip", st->name, st->edge,
-			fault_kind_to_string(st->fault.kind), "step %s %s", st->name,
-			rs->end_reason);
-	return true;
-}
-
-static void step_progress(struct run *run, const struct scenario_action *a)
-{
-	const struct scenario_step *st = &run->sc->steps[a->step];
-	char d[32];
-
-	if (a->type == SCENARIO_APPLY && a->point == 0) {
-		run->steps[a->step].state = STEP_ON;
-		run->report->steps[a->step].start_usec = run_t(run);
-		report_event_add(run->report, run_t(run), "step", st->name, st->edge, NULL,
-				"step %s started (%s)", st->name, st->timing.trigger);
-	} else if (a->type == SCENARIO_REVERT) {
-		if (!st->timing.span_usec)
-			step_ended(run, a->step, "the method's end");
-		else
-			step_ended(run, a->step, "%s %s%s", st->has_for ? "for" : "the ramp's end",
-					parse_format_duration(st->timing.span_usec, d, sizeof(d)),
-					st->timing.until.set ? " (until did not hold)" : "");
-	}
-}
-
-/* What the probes saw since the last timer: start a waiting step, end an until step. */
-static void steps_act(struct run *run)
-{
-	uint64_t now = now_usec(CLOCK_MONOTONIC) - run->method_mono;
-
-	for (unsigned i = 0; i < run->sc->n_steps; i++) {
-		const struct scenario_step *st = &run->sc->steps[i];
-		struct step_run *sr = &run->steps[i];
-
-		if (!sr->hit)
-			continue;
-		sr->hit = false;
-		if (sr->state == STEP_WAITING) {
-			sr->state = STEP_TRIGGERED;
-			report_event_add(run->report, run_t(run), "trigger", st->name, st->edge,
-					fault_kind_to_string(st->fault.kind), "step %s: start_when "
-					"held: %s", st->name, sr->why);
-			move_step(run, i, now);
-		} else if (sr->state == STEP_ON) {
-			revert_step(run, i, "scenario-until");
-			step_ended(run, i, "until: %s", sr->why);
-		}
-	}
-}
-
 static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct run *run = userdata;
@@ -632,7 +352,8 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 		return 0;
 	switch (run->phase) {
 	case REPORT_BEFORE:
-		run->report->hypothesis_before = hypothesis_holds(run, why, sizeof(why));
+		run->report->hypothesis_before = verdict_hypothesis(run->sc, run->report,
+				(int)run->phase, run_t(run), why, sizeof(why));
 		if (!run->report->hypothesis_before) {
 			report_event_add(run->report, run_t(run), "info", NULL, NULL, NULL,
 					"steady state not met before the method: %s", why);
@@ -642,42 +363,28 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 		enter_phase(run, REPORT_METHOD);
 		break;
 	case REPORT_METHOD:
-		steps_act(run);
-		while (run->next_action < run->n_actions && !run->finished && !run->aborting) {
-			const struct scenario_action *a = &run->actions[run->next_action];
+		steps_act(&run->steps);
+		while (!run->finished && !run->aborting) {
+			const struct scenario_action *a = NULL;
+			uint64_t at = 0;
+			enum steps_next next = steps_next(&run->steps, &a, &at);
 
-			if (run->steps[a->step].state >= STEP_DONE) {
-				run->next_action++; /* ended by until, or skipped */
-				continue;
-			}
-			if (run->method_mono + a->at_usec > now_usec(CLOCK_MONOTONIC) + USEC_PER_MSEC) {
-				arm_timer(run, run->method_mono + a->at_usec);
+			if (next == STEPS_END)
+				break;
+			if (next == STEPS_LATER) {
+				arm_timer(run, at);
 				return 0;
 			}
-			run->next_action++;
-			/* Late (a slow kernel, a stalled host): a ramp point already followed by a
-			 * due later point of the same step is skipped, not flashed. */
-			if (a->type == SCENARIO_APPLY && run->next_action < run->n_actions &&
-					run->actions[run->next_action].type == SCENARIO_APPLY &&
-					run->actions[run->next_action].step == a->step &&
-					run->method_mono + run->actions[run->next_action].at_usec <=
-							now_usec(CLOCK_MONOTONIC)) {
-				report_event_add(run->report, run_t(run), "info", NULL, NULL, NULL,
-						"step %s: ramp point %u skipped, the run is late",
-						run->sc->steps[a->step].name, a->point + 1);
-				continue;
-			}
-			if (step_waits(run, a))
-				continue;
 			if (apply_action(run, a) < 0)
 				return 0;
-			step_progress(run, a);
+			steps_applied(&run->steps, a);
 		}
 		if (!run->finished && !run->aborting)
 			enter_phase(run, REPORT_ROLLBACK);
 		break;
 	case REPORT_AFTER:
-		run->report->hypothesis_after = hypothesis_holds(run, why, sizeof(why));
+		run->report->hypothesis_after = verdict_hypothesis(run->sc, run->report,
+				(int)run->phase, run_t(run), why, sizeof(why));
 		if (run->report->hypothesis_after)
 			run_finish(run, REPORT_HELD, "the steady state held before and after the "
 					"method");
@@ -695,62 +402,6 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 	return 0;
 }
 
-/* A sample as the steady state wants it: ok, and within a latency hypothesis. */
-static bool sample_good(const struct scenario_probe *p, const struct report_sample *s)
-{
-	const struct scenario_cond *c = &p->steady_state;
-
-	if (!s->ok)
-		return false;
-	if (c->set && c->metric == SCENARIO_VALUE)
-		return scenario_cond_holds(c, s->value);
-	return !c->set || c->metric == SCENARIO_SUCCESS_RATE || c->metric == SCENARIO_FAILURE_RATE ||
-	       scenario_cond_holds(c, s->latency_usec);
-}
-
-/* From end until every probe has 3 good samples in a row: the time to the first of them. */
-static uint64_t recovery_of(const struct run *run, uint64_t end)
-{
-	uint64_t worst = 0;
-
-	if (!run->sc->n_probes)
-		return UINT64_MAX;
-	for (unsigned i = 0; i < run->sc->n_probes; i++) {
-		const struct report_probe *rp = &run->report->probes[i];
-		unsigned good = 0;
-		uint64_t first = 0;
-
-		for (unsigned k = 0; k < rp->n_samples && good < 3; k++) {
-			if (rp->samples[k].t_usec < end)
-				continue;
-			if (!sample_good(&run->sc->probes[i], &rp->samples[k]))
-				good = 0;
-			else if (!good++)
-				first = rp->samples[k].t_usec;
-		}
-		if (good < 3)
-			return UINT64_MAX;
-		worst = MAX(worst, first - end);
-	}
-	return worst;
-}
-
-static void steps_close(struct run *run, enum report_outcome outcome)
-{
-	for (unsigned i = 0; i < run->sc->n_steps; i++) {
-		struct report_step *rs = &run->report->steps[i];
-
-		if (rs->start_usec != UINT64_MAX && rs->end_usec == UINT64_MAX)
-			step_ended(run, i, "%s", outcome == REPORT_ABORTED ? "the run's abort" :
-					"the run's end");
-		else if (rs->start_usec == UINT64_MAX && !rs->end_reason[0])
-			snprintf(rs->end_reason, sizeof(rs->end_reason), "not started: the run ended "
-					"first");
-		if (rs->end_usec != UINT64_MAX)
-			rs->recovery_usec = recovery_of(run, rs->end_usec);
-	}
-}
-
 static void run_finish(struct run *run, enum report_outcome outcome, const char *reason)
 {
 	struct report *rep = run->report;
@@ -760,7 +411,7 @@ static void run_finish(struct run *run, enum report_outcome outcome, const char 
 		return;
 	revert_all_steps(run, "scenario-abort");
 	run->finished = true;
-	steps_close(run, outcome);
+	steps_close(&run->steps, outcome);
 	for (unsigned i = 0; i < run->sc->n_probes; i++)
 		run->probes[i] = probe_free(run->probes[i]);
 	run->timer = sd_event_source_disable_unref(run->timer);
@@ -824,70 +475,6 @@ static void abort_later(struct run *run, const char *reason)
 		run_abort(run, reason);
 }
 
-/* Does c (of key) hold over probe index's method samples in its window, not before from?
- * One slow or failed probe is not a trend: at least 3 samples, or samples spanning half the
- * window (a probe that times out yields one per timeout); a query's value: at least two
- * values, every one meeting c. why says what was measured. */
-static bool cond_met(struct run *run, unsigned index, const struct scenario_cond *c,
-		uint64_t from, const char *key, char *why, size_t n)
-{
-	const struct report_probe *rp = &run->report->probes[index];
-	uint64_t now = run_t(run), lo = MAX(from, now > c->window_usec ? now - c->window_usec : 0);
-	struct report_summary s;
-	char cond[128], m[48];
-	double v;
-
-	report_summarize(run->report, index, REPORT_METHOD, lo, UINT64_MAX, &s);
-	if (!s.count)
-		return false;
-	/* A query's value: every value in the window, and two of them at least. */
-	if (c->metric == SCENARIO_VALUE && s.value_count < 2)
-		return false;
-	if (c->metric != SCENARIO_VALUE && s.count < 3) {
-		uint64_t oldest = now;
-
-		for (unsigned i = rp->n_samples; i-- > 0;) {
-			if (rp->samples[i].phase != REPORT_METHOD || rp->samples[i].t_usec < lo)
-				break;
-			oldest = rp->samples[i].t_usec;
-		}
-		if (now - oldest < c->window_usec / 2)
-			return false;
-	}
-	v = measured(c, &s);
-	if (isnan(v) || !scenario_cond_holds(c, v))
-		return false;
-	scenario_cond_format(c, cond, sizeof(cond));
-	snprintf(why, n, "probe %.40s: %s %.20s over %u samples (%s %.80s)",
-			run->sc->probes[index].name, scenario_metric_to_string(c->metric),
-			format_measure(c, v, m, sizeof(m)), s.count, key, cond);
-	return true;
-}
-
-/* start_when and until are looked at with each sample of their probe; what they start or
- * end is done by the timer, out of the probe's callback. */
-static void steps_on_probe(struct run *run, unsigned index)
-{
-	bool any = false;
-
-	for (unsigned i = 0; i < run->sc->n_steps; i++) {
-		const struct scenario_timing *t = &run->sc->steps[i].timing;
-		struct step_run *sr = &run->steps[i];
-
-		if (sr->hit)
-			continue;
-		if (sr->state == STEP_WAITING && t->start_when.set && t->start_when_probe == index)
-			sr->hit = cond_met(run, index, &t->start_when, 0, "start_when", sr->why,
-					sizeof(sr->why));
-		else if (sr->state == STEP_ON && t->until.set && t->until_probe == index)
-			sr->hit = cond_met(run, index, &t->until, run->report->steps[i].start_usec,
-					"until", sr->why, sizeof(sr->why));
-		any |= sr->hit;
-	}
-	if (any)
-		arm_timer(run, now_usec(CLOCK_MONOTONIC));
-}
-
 static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
 		double value, const char *detail)
 {
@@ -915,10 +502,11 @@ static void on_probe(void *userdata, unsigned index, bool ok, uint64_t latency_u
 	run->runner->hooks.changed(run->runner->hooks.userdata);
 	if (run->phase != REPORT_METHOD || run->aborting)
 		return;
-	steps_on_probe(run, index);
+	steps_on_probe(&run->steps, index);
 	/* One outlier never aborts a run: two samples of the window must be beyond the limit. */
-	if (c->set && cond_met(run, index, c, 0, "abort_when", reason, sizeof(reason)) &&
-			samples_beyond(c, &run->report->probes[index],
+	if (c->set && verdict_cond_met(run->sc, run->report, index, c, 0, run_t(run), "abort_when",
+			    reason, sizeof(reason)) &&
+			verdict_samples_beyond(c, &run->report->probes[index],
 					now > c->window_usec ? now - c->window_usec : 0) >= 2)
 		abort_later(run, reason);
 }
@@ -948,6 +536,21 @@ static int on_lease(sd_event_source *es, uint64_t usec, void *userdata)
 									 sizeof(d)));
 	run_abort(run, reason);
 	return 0;
+}
+
+static uint64_t on_steps_now(void *userdata)
+{
+	return run_t(userdata);
+}
+
+static void on_steps_revert(void *userdata, unsigned step, const char *why)
+{
+	revert_step(userdata, step, why);
+}
+
+static void on_steps_wake(void *userdata)
+{
+	arm_timer(userdata, now_usec(CLOCK_MONOTONIC));
 }
 
 static void make_id(struct runner *r, const char *name, char *buf, size_t n)
@@ -1011,35 +614,24 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 	run->uid = uid;
 	run->pid = pid;
 	make_id(r, sc->name, run->id, sizeof(run->id));
-	k = scenario_timeline(sc, &run->actions, &run->n_actions);
+	k = report_new(run->id, sc->n_probes, &run->report);
 	if (k >= 0)
-		k = report_new(run->id, sc->n_probes, &run->report);
+		k = report_steps_init(run->report, sc->n_steps);
+	if (k >= 0)
+		k = steps_init(&run->steps, sc, run->report, &(struct steps_hooks){
+				.userdata = run, .now = on_steps_now, .revert = on_steps_revert,
+				.wake = on_steps_wake });
 	/* MAX(.., 1): a host that a topology step cuts from nobody runs with no step at all. */
 	run->step_fault = calloc(MAX(sc->n_steps, 1u), sizeof(*run->step_fault));
 	run->step_band = calloc(MAX(sc->n_steps, 1u), sizeof(*run->step_band));
-	run->steps = calloc(MAX(sc->n_steps, 1u), sizeof(*run->steps));
 	run->probes = calloc(sc->n_probes + 1, sizeof(*run->probes));
-	if (k >= 0)
-		k = report_steps_init(run->report, sc->n_steps);
-	if (k < 0 || !run->step_fault || !run->step_band || !run->steps || !run->probes) {
+	if (k < 0 || !run->step_fault || !run->step_band || !run->probes) {
 		run_free(run);
 		return k < 0 ? k : -ENOMEM;
 	}
 	run->report->seed = sc->seed;
-	for (unsigned i = 0; i < sc->n_steps; i++) {
-		const struct scenario_step *st = &sc->steps[i];
-		struct report_step *rs = &run->report->steps[i];
-
+	for (unsigned i = 0; i < sc->n_steps; i++)
 		run->step_band[i] = -1;
-		run->steps[i].placed_usec = st->at_usec;
-		snprintf(rs->name, sizeof(rs->name), "%s", st->name);
-		snprintf(rs->edge, sizeof(rs->edge), "%s", st->edge);
-		snprintf(rs->trigger, sizeof(rs->trigger), "%s", st->timing.trigger);
-		if (st->timing.skipped) {
-			run->steps[i].state = STEP_SKIPPED;
-			snprintf(rs->end_reason, sizeof(rs->end_reason), "%s", st->timing.trigger);
-		}
-	}
 	snprintf(run->report->scenario, sizeof(run->report->scenario), "%s", sc->name);
 	snprintf(run->report->description, sizeof(run->report->description), "%s",
 			sc->description ? sc->description : "");
@@ -1227,111 +819,23 @@ int runner_watch(struct runner *r, const char *id, unsigned since, struct proto_
 	return 0;
 }
 
-/* The newest report on disk (by mtime of its .json). */
-static int latest_report(struct runner *r, char *buf, size_t n)
-{
-	struct timespec best = {};
-	struct dirent *de;
-	DIR *dir = opendir(r->reports_dir);
-	bool found = false;
-
-	if (!dir)
-		return -ENOENT;
-	while ((de = readdir(dir))) {
-		size_t len = strlen(de->d_name);
-		struct stat st;
-
-		if (len < 6 || !streq(de->d_name + len - 5, ".json") ||
-				fstatat(dirfd(dir), de->d_name, &st, 0) < 0)
-			continue;
-		if (!found || st.st_mtim.tv_sec > best.tv_sec ||
-				(st.st_mtim.tv_sec == best.tv_sec &&
-						st.st_mtim.tv_nsec > best.tv_nsec)) {
-			best = st.st_mtim;
-			snprintf(buf, n, "%.*s", (int)(len - 5), de->d_name);
-			found = true;
-		}
-	}
-	closedir(dir);
-	return found ? 0 : -ENOENT;
-}
-
-static bool id_valid(const char *id)
-{
-	if (!id[0] || strlen(id) > REPORT_ID_MAX || id[0] == '.')
-		return false;
-	for (const char *c = id; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-				    (*c >= '0' && *c <= '9') || strchr("._-", *c)))
-			return false;
-	return true;
-}
-
-static void put_chunks(struct proto_writer *w, const char *data, size_t len)
-{
-	for (size_t off = 0; off < len; off += PROTO_MAX_VALUE - 1) {
-		char chunk[PROTO_MAX_VALUE];
-		size_t k = MIN(len - off, (size_t)PROTO_MAX_VALUE - 1);
-
-		memcpy(chunk, data + off, k);
-		chunk[k] = '\0';
-		proto_put(w, "data", chunk);
-	}
-}
-
 int runner_report(struct runner *r, const char *id, const char *format, struct proto_writer *w,
 		struct diag *d)
 {
-	_cleanup_free_ char *data = NULL;
-	char latest[REPORT_ID_MAX + 1], path[512];
 	struct run *run;
-	size_t len = 0;
-	FILE *f;
 	int k;
 
 	if (!format)
 		format = "text";
-	if (!streq(format, "text") && !streq(format, "json") && !streq(format, "html"))
-		return diag_add(d, -EINVAL, "unknown report format '%s' (allowed: text, json, "
-				"html)", format);
-	if (id && !id_valid(id))
-		return diag_add(d, -EINVAL, "'%s' is not a run id", id);
-	run = find_run(r, id);
-	if (run && !run->finished) {
-		/* A running run: rendered from memory, as it stands. */
-		f = open_memstream(&data, &len);
-		if (!f)
-			return -ENOMEM;
-		run->report->duration_usec = run_t(run);
-		k = streq(format, "json") ? report_write_json(run->report, f) :
-		    streq(format, "html") ? report_write_html(run->report, f) :
-					    report_write_text(run->report, f);
-		fclose(f);
-		if (k < 0)
-			return diag_add(d, k, "cannot render the report: %s", strerror(-k));
-		proto_put(w, "id", run->id);
-		put_chunks(w, data, len);
-		return 0;
-	}
-	if (!id) {
-		if (latest_report(r, latest, sizeof(latest)) < 0)
-			return diag_add(d, -ENOENT, "no reports in %s yet", r->reports_dir);
-		id = latest;
-	}
-	snprintf(path, sizeof(path), "%s/%s.%s", r->reports_dir, id,
-			streq(format, "text") ? "txt" : format);
-	/* A read-only client asks for it: never a FIFO or a device, never more than a reply. */
-	k = fileio_read_bounded(path, PROTO_MAX_REPLY / 2 - 1, &data, &len, d);
-	if (k == -ENOENT)
-		return diag_add(d, -ENOENT, "no report '%s' (in %s)", id, r->reports_dir);
+	k = reportsrv_check(id, format, d);
 	if (k < 0)
 		return k;
-	for (size_t i = 0; i < len; i++)
-		if (!data[i])
-			data[i] = ' ';
-	proto_put(w, "id", id);
-	put_chunks(w, data, len);
-	return 0;
+	run = find_run(r, id);
+	if (run && !run->finished) {
+		run->report->duration_usec = run_t(run);
+		return reportsrv_put_live(run->report, format, w, d);
+	}
+	return reportsrv_put_saved(r->reports_dir, id, format, w, d);
 }
 
 struct runner *runner_free(struct runner *r)

@@ -32,6 +32,14 @@ static void text(FILE *f, const char *s)
 	}
 }
 
+/* A tagged paragraph's tag: "--NAME METAVAR", the line's end left to the caller. */
+static void option_tag(FILE *f, const char *name, const char *metavar)
+{
+	fprintf(f, ".TP\n\\fB\\-\\-%s\\fR", name);
+	if (metavar)
+		fprintf(f, " \\fI%s\\fR", metavar);
+}
+
 /* The one dialect of chaosd.conf and scenario files (src/ini.c). */
 static void syntax(FILE *f)
 {
@@ -101,9 +109,7 @@ static void chaosctl_1(FILE *f)
 	for (unsigned i = 0; i < ctlopt_n_options; i++) {
 		const struct ctlopt *o = &ctlopt_options[i];
 
-		fprintf(f, ".TP\n\\fB\\-\\-%s\\fR", o->name);
-		if (o->metavar)
-			fprintf(f, " \\fI%s\\fR", o->metavar);
+		option_tag(f, o->name, o->metavar);
 		if (o->short_name)
 			fprintf(f, " (\\fB\\-%c\\fR)", o->short_name);
 		fputc('\n', f);
@@ -172,6 +178,19 @@ static void chaosctl_1(FILE *f)
 	for (unsigned i = 0; i < ELEMENTSOF(topology_kinds); i++) {
 		fprintf(f, ".TP\n.B %s\n", topology_kinds[i].name);
 		text(f, topology_kinds[i].help);
+		fprintf(f, ".\n");
+	}
+	/* From ctlopt_group_options[], the table chaosctl parses the group form by. */
+	fprintf(f, ".PP\nThe options of this group form (\\fB\\-H\\fR ... "
+		   "\\fB\\-\\-topology\\fR):\n");
+	for (unsigned i = 0; i < ctlopt_n_group_options; i++) {
+		const struct ctlopt_group *o = &ctlopt_group_options[i];
+
+		if (!o->help)
+			continue;
+		option_tag(f, o->name, o->metavar);
+		fputc('\n', f);
+		text(f, o->help);
 		fprintf(f, ".\n");
 	}
 	/* From ctlopt_exits[], the numbers chaosctl returns. */

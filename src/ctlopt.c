@@ -71,3 +71,28 @@ const struct ctlopt *ctlopt_match(const char *arg, const char **ret_value)
 	}
 	return NULL;
 }
+
+const struct ctlopt_group ctlopt_group_options[] = {
+	{ PROTO_INJECT, "topology", "SPEC",
+	  "with -H NAME=URL,...: inject partition and plan cut the pairs of hosts that SPEC "
+	  "(above) names; status, without SPEC, shows each host's partitions from the others" },
+	{ PROTO_INJECT, "seed", "N",
+	  "inject partition and plan with --topology: the random choices of seed N (the seed is "
+	  "printed, so plan --seed N shows the split again)" },
+	{ PROTO_INJECT, "detach", NULL,
+	  "inject partition --topology: apply the partitions without a lease, to their deadline "
+	  "(--for) only, and return" },
+	{ PROTO_PLAN, "topology", "SPEC", NULL },
+	{ PROTO_PLAN, "seed", "N", NULL },
+	{ PROTO_STATUS, "topology", NULL, NULL },
+};
+const unsigned ctlopt_n_group_options = ELEMENTSOF(ctlopt_group_options);
+
+const struct ctlopt_group *ctlopt_group_find(enum proto_type verb, const char *name)
+{
+	for (unsigned i = 0; i < ctlopt_n_group_options; i++)
+		if (ctlopt_group_options[i].verb == verb &&
+				strcmp(ctlopt_group_options[i].name, name) == 0)
+			return &ctlopt_group_options[i];
+	return NULL;
+}

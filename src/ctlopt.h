@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "macro.h"
+#include "proto.h"
 
 enum ctlopt_id {
 	CTLOPT_HOST,
@@ -54,3 +55,18 @@ extern const struct ctlopt_exit_code ctlopt_exits[_CTLOPT_EXIT_MAX];
 /* Match ARG ("--name", "--name=VALUE", "-X", "-XVALUE") against the table. The option, or
  * NULL; *ret_value is the value written in ARG itself, or NULL if it is in the next argument. */
 const struct ctlopt *ctlopt_match(const char *arg, const char **ret_value);
+
+/* The options of a verb's group form (chaosctl -H a,b,c VERB ... --topology): ctl/group.c
+ * parses them by this table and chaosctl --list-options (the completions) lists them with the
+ * verb's own; proto_verbs[]' usage shows them in --help and chaosctl(1). */
+struct ctlopt_group {
+	enum proto_type verb;
+	const char *name;    /* without the dashes */
+	const char *metavar; /* NULL: a flag without a value */
+	const char *help;    /* chaosctl(1) shows it once per name, with the first row's */
+};
+
+extern const struct ctlopt_group ctlopt_group_options[];
+extern const unsigned ctlopt_n_group_options;
+/* VERB's group option NAME ("seed"), or NULL. */
+const struct ctlopt_group *ctlopt_group_find(enum proto_type verb, const char *name);

@@ -57,6 +57,11 @@ offers "bash: the values of an option with a fixed set" "normal" chaosctl inject
 offers "bash: global options" "--host --socket --json --help --version" chaosctl --
 offers "bash: the verb after -H HOST" "status" chaosctl -H ssh://h stat
 offers "bash: kill's options come from its usage" "--edge --reason --for --history" chaosctl kill --
+# The group form's options (-H ... --topology) are in ctlopt_group_options[], not parsed aside.
+offers "bash: inject partition's options with the group form's" "--edge --topology --seed --detach
+	--direction --flows --mode --connections --for --lease" chaosctl -H a,b inject partition --
+offers "bash: status --topology" "--topology" chaosctl -H a,b status --
+offers "bash: plan's options with the group form's" "--seed --host-name --topology" chaosctl plan --
 offers "bash: no edges while chaosd is not running" "" chaosctl inject latency --edge ""
 mkdir -p "$T/scen"
 touch "$T/scen/a.ini" "$T/scen/b.ini" "$T/scen/notes.txt"
