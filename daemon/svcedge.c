@@ -17,7 +17,10 @@
 #include "timeutil.h"
 #include "unitres.h"
 
+/* systemd signals a watched unit's changes; the poll only catches what a signal could not say
+ * (a bus that was not there yet, a watch refused, systemd re-executed). */
 #define UNIT_POLL_USEC (1000 * 1000ULL)
+#define UNIT_WATCHED_POLL_USEC (30 * 1000 * 1000ULL)
 
 struct held {
 	char edge[EDGE_NAME_MAX + 1];
@@ -30,7 +33,9 @@ struct held {
 struct unit_state {
 	char unit[EDGE_UNIT_MAX + 1];
 	struct unitres_query *q;
+	sd_bus_slot *watch; /* systemd's PropertiesChanged for the unit */
 	struct svcedge *owner;
+	bool changed; /* signalled while a query was out: its answer may be stale */
 	bool answered;
 	int r;
 	char state[32];
@@ -47,6 +52,7 @@ struct svcedge {
 	/* table inet chaosd_mark or marked connections may exist (unknown at start) */
 	bool maybe;
 	sd_bus *bus;
+	enum { SUB_NONE, SUB_ASKED, SUB_DONE } subscribed; /* to systemd's unit signals */
 	char bus_error[128];
 	sd_event_source *poll;
 	struct unit_state *units;
@@ -69,12 +75,20 @@ static struct unit_state *unit_find(const struct svcedge *s, const char *unit)
 	return NULL;
 }
 
+static void unit_ask(struct unit_state *u);
+
 static void unit_done(void *userdata, int r, const struct unitres_result *res,
 		const struct diag *d)
 {
 	struct unit_state *u = userdata;
 
 	u->q = unitres_free(u->q);
+	if (u->changed) { /* the unit moved on while systemd answered: ask again */
+		u->changed = false;
+		unit_ask(u);
+		if (u->q)
+			return;
+	}
 	u->answered = true;
 	u->r = r;
 	u->state[0] = u->cgroup[0] = u->why[0] = '\0';
@@ -87,23 +101,68 @@ static void unit_done(void *userdata, int r, const struct unitres_result *res,
 
 static int bus_open(struct svcedge *s);
 
+static void unit_ask(struct unit_state *u)
+{
+	int r;
+
+	if (u->q || !u->owner->bus)
+		return;
+	r = unitres_resolve(u->owner->bus, u->unit, unit_done, u, &u->q);
+	if (r < 0) {
+		u->answered = true;
+		u->r = r;
+		snprintf(u->why, sizeof(u->why), "asking systemd: %s", strerror(-r));
+	}
+}
+
+static int on_unit_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct unit_state *u = userdata;
+
+	(void)m;
+	(void)ret_error;
+	if (u->q)
+		u->changed = true;
+	else
+		unit_ask(u);
+	return 0;
+}
+
+static int on_subscribed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	struct svcedge *s = userdata;
+
+	(void)ret_error;
+	/* refused: asked again at the next poll, which stays at its short interval */
+	s->subscribed = sd_bus_message_is_method_error(m, NULL) ? SUB_NONE : SUB_DONE;
+	return 0;
+}
+
+/* Every unit watched: the poll can wait long. */
+static bool units_watched(const struct svcedge *s)
+{
+	if (s->subscribed != SUB_DONE)
+		return false;
+	for (unsigned i = 0; i < s->n_units; i++)
+		if (!s->units[i].watch)
+			return false;
+	return true;
+}
+
 static void units_ask(struct svcedge *s)
 {
 	/* a system bus that was not there (yet) is tried again every round */
 	if (!s->bus && bus_open(s) < 0)
 		return;
+	if (s->subscribed == SUB_NONE && unitres_subscribe(s->bus, on_subscribed, s) >= 0)
+		s->subscribed = SUB_ASKED;
 	for (unsigned i = 0; i < s->n_units; i++) {
 		struct unit_state *u = &s->units[i];
-		int r;
 
-		if (u->q || !s->bus)
-			continue;
-		r = unitres_resolve(s->bus, u->unit, unit_done, u, &u->q);
-		if (r < 0) {
-			u->answered = true;
-			u->r = r;
-			snprintf(u->why, sizeof(u->why), "asking systemd: %s", strerror(-r));
-		}
+		u->owner = s;
+		if (!u->watch && unitres_watch(s->bus, u->unit, on_unit_changed, u, &u->watch) < 0)
+			u->watch = NULL;
+		unit_ask(u);
 	}
 }
 
@@ -112,7 +171,8 @@ static int on_poll(sd_event_source *es, uint64_t usec, void *userdata)
 	struct svcedge *s = userdata;
 
 	units_ask(s);
-	(void)sd_event_source_set_time(es, usec + UNIT_POLL_USEC);
+	(void)sd_event_source_set_time(es, usec + (units_watched(s) ? UNIT_WATCHED_POLL_USEC :
+								       UNIT_POLL_USEC));
 	(void)sd_event_source_set_enabled(es, s->n_units ? SD_EVENT_ON : SD_EVENT_OFF);
 	return 0;
 }
@@ -144,8 +204,10 @@ int svcedge_new(sd_event *ev, struct svcedge **ret, struct diag *d)
 
 static void units_clear(struct svcedge *s)
 {
-	for (unsigned i = 0; i < s->n_units; i++)
+	for (unsigned i = 0; i < s->n_units; i++) {
 		unitres_free(s->units[i].q);
+		sd_bus_slot_unref(s->units[i].watch);
+	}
 	free(s->units);
 	s->units = NULL;
 	s->n_units = 0;
@@ -203,8 +265,11 @@ void svcedge_set_units(struct svcedge *s, const struct edge *edges, unsigned n)
 			v[k] = *old;
 			old->q = unitres_free(old->q);
 			v[k].q = NULL;
+			v[k].watch = NULL; /* its userdata was old: watched anew below */
+			v[k].changed = false;
 		} else
 			snprintf(v[k].unit, sizeof(v[k].unit), "%s", edges[i].unit);
+		v[k].owner = s;
 		k++;
 	}
 	units_clear(s);
@@ -219,6 +284,8 @@ void svcedge_set_units(struct svcedge *s, const struct edge *edges, unsigned n)
 	if (!s->poll && sd_event_add_time_relative(s->ev, &s->poll, CLOCK_MONOTONIC,
 				UNIT_POLL_USEC, 100 * 1000, on_poll, s) < 0)
 		return;
+	(void)sd_event_source_set_time_relative(s->poll, units_watched(s) ?
+			UNIT_WATCHED_POLL_USEC : UNIT_POLL_USEC);
 	(void)sd_event_source_set_enabled(s->poll, SD_EVENT_ON);
 }
 
@@ -254,7 +321,7 @@ static int unit_cgroup(const struct svcedge *s, const struct edge *e, const char
 				e->name, e->unit, s->bus_error[0] ? s->bus_error : "no system bus");
 	if (!u || !u->answered)
 		return diag_add(d, -EAGAIN, "edge '%s': systemd has not said yet what unit %s is "
-				"(asked every second; try again)", e->name, e->unit);
+				"(asked; try again in a moment)", e->name, e->unit);
 	if (u->r < 0)
 		return diag_add(d, u->r, "edge '%s': %s", e->name, u->why);
 	if (!u->cgroup[0])

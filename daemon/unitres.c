@@ -193,3 +193,24 @@ int unitres_resolve(sd_bus *bus, const char *unit, unitres_done_fn done, void *u
 	*ret = q;
 	return 0;
 }
+
+int unitres_subscribe(sd_bus *bus, sd_bus_message_handler_t done, void *userdata)
+{
+	return sd_bus_call_method_async(bus, NULL, SD_DEST, "/org/freedesktop/systemd1",
+			SD_DEST ".Manager", "Subscribe", done, userdata, "");
+}
+
+int unitres_watch(sd_bus *bus, const char *unit, sd_bus_message_handler_t changed, void *userdata,
+		sd_bus_slot **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	int r;
+
+	if (!bus || !unit || !unit[0] || !changed || strlen(unit) > EDGE_UNIT_MAX)
+		return -EINVAL;
+	r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &path);
+	if (r < 0)
+		return r;
+	return sd_bus_match_signal_async(bus, ret, SD_DEST, path, "org.freedesktop.DBus.Properties",
+			"PropertiesChanged", changed, NULL, userdata);
+}

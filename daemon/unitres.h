@@ -32,3 +32,12 @@ int unitres_resolve(sd_bus *bus, const char *unit, unitres_done_fn done, void *u
 		struct unitres_query **ret);
 /* Free a query; a pending one is cancelled and its done is not called. */
 struct unitres_query *unitres_free(struct unitres_query *q);
+
+/* Ask systemd to signal unit changes to this connection (Manager.Subscribe(); it ends with the
+ * connection); done gets the reply (sd_bus_message_is_method_error() on a refusal). */
+int unitres_subscribe(sd_bus *bus, sd_bus_message_handler_t done, void *userdata);
+/* Call changed whenever systemd says a property of unit changed (PropertiesChanged on the
+ * unit's object: a restart, a stop, a new control group). The bus delivers only these. Free
+ * with sd_bus_slot_unref(). */
+int unitres_watch(sd_bus *bus, const char *unit, sd_bus_message_handler_t changed, void *userdata,
+		sd_bus_slot **ret);

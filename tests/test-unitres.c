@@ -54,9 +54,20 @@ static int get_unit(sd_bus_message *m, void *userdata, sd_bus_error *error)
 			"Unit %s not loaded.", name);
 }
 
+static unsigned subscribed; /* Subscribe() calls the fake systemd took */
+
+static int subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	(void)userdata;
+	(void)error;
+	subscribed++;
+	return sd_bus_reply_method_return(m, "");
+}
+
 static const sd_bus_vtable manager_vtable[] = {
 	SD_BUS_VTABLE_START(0),
 	SD_BUS_METHOD("GetUnit", "s", "o", get_unit, 0),
+	SD_BUS_METHOD("Subscribe", "", "", subscribe, 0),
 	SD_BUS_VTABLE_END,
 };
 
@@ -91,13 +102,11 @@ static void done_cb(void *userdata, int r, const struct unitres_result *res, con
 	snprintf(o->text, sizeof(o->text), "%s", diag_text(d));
 }
 
-/* Resolve unit against the fake systemd; the loop runs until the answer (or 10 s). */
-static struct outcome resolve(const char *unit)
+/* The fake systemd (server) and chaosd's end (client) of one connection, both on ev. */
+static void fake_systemd(sd_event **ret_ev, sd_bus **ret_server, sd_bus **ret_client)
 {
 	sd_event *ev = NULL;
 	sd_bus *server = NULL, *client = NULL;
-	struct unitres_query *q = NULL;
-	struct outcome o = {};
 	sd_id128_t id;
 	int fds[2];
 
@@ -123,7 +132,20 @@ static struct outcome resolve(const char *unit)
 	ck_assert_int_ge(sd_bus_set_anonymous(client, 1), 0);
 	ck_assert_int_ge(sd_bus_start(client), 0);
 	ck_assert_int_ge(sd_bus_attach_event(client, ev, 0), 0);
+	*ret_ev = ev;
+	*ret_server = server;
+	*ret_client = client;
+}
 
+/* Resolve unit against the fake systemd; the loop runs until the answer (or 10 s). */
+static struct outcome resolve(const char *unit)
+{
+	sd_event *ev = NULL;
+	sd_bus *server = NULL, *client = NULL;
+	struct unitres_query *q = NULL;
+	struct outcome o = {};
+
+	fake_systemd(&ev, &server, &client);
 	ck_assert_int_eq(unitres_resolve(client, unit, done_cb, &o, &q), 0);
 	ck_assert(!o.called); /* never answered from inside the call */
 	for (int i = 0; i < 1000 && !o.called; i++)
@@ -203,6 +225,68 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+static int count_cb(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	(void)ret_error;
+	if (!sd_bus_message_is_method_error(m, NULL))
+		(*(unsigned *)userdata)++;
+	return 0;
+}
+
+/* PropertiesChanged on path, as sender says it came from. */
+static void emit_changed(sd_bus *server, const char *path, const char *sender)
+{
+	sd_bus_message *m = NULL;
+
+	ck_assert_int_ge(sd_bus_message_new_signal(server, &m, path,
+				   "org.freedesktop.DBus.Properties", "PropertiesChanged"), 0);
+	ck_assert_int_ge(sd_bus_message_append(m, "sa{sv}as", "org.freedesktop.systemd1.Unit", 1,
+				   "ActiveState", "s", "active", 0), 0);
+	ck_assert_int_ge(sd_bus_message_set_sender(m, sender), 0);
+	ck_assert_int_ge(sd_bus_send(server, m, NULL), 0);
+	sd_bus_message_unref(m);
+}
+
+static void run_for(sd_event *ev, unsigned ms)
+{
+	for (unsigned i = 0; i < ms / 10; i++)
+		ck_assert_int_ge(sd_event_run(ev, 10 * 1000), 0);
+}
+
+/* A watched unit's change reaches the callback; another unit's, or one from another sender, not. */
+START_TEST(test_watch)
+{
+	sd_event *ev = NULL;
+	sd_bus *server = NULL, *client = NULL;
+	sd_bus_slot *slot = NULL, *other = NULL;
+	unsigned replies = 0, changes = 0;
+
+	subscribed = 0;
+	fake_systemd(&ev, &server, &client);
+	ck_assert_int_ge(unitres_subscribe(client, count_cb, &replies), 0);
+	for (int i = 0; i < 1000 && !replies; i++)
+		ck_assert_int_ge(sd_event_run(ev, 10 * 1000), 0);
+	ck_assert_uint_eq(replies, 1);
+	ck_assert_uint_eq(subscribed, 1);
+
+	ck_assert_int_ge(unitres_watch(client, "a.service", count_cb, &changes, &slot), 0);
+	run_for(ev, 100);
+	emit_changed(server, units[1].path, "org.freedesktop.systemd1"); /* dead.service */
+	emit_changed(server, units[0].path, "org.example.impostor");
+	run_for(ev, 200);
+	ck_assert_uint_eq(changes, 0);
+	emit_changed(server, units[0].path, "org.freedesktop.systemd1"); /* a.service */
+	for (int i = 0; i < 1000 && !changes; i++)
+		ck_assert_int_ge(sd_event_run(ev, 10 * 1000), 0);
+	ck_assert_uint_eq(changes, 1);
+	ck_assert_int_eq(unitres_watch(client, "", count_cb, &changes, &other), -EINVAL);
+	sd_bus_slot_unref(slot);
+	sd_bus_flush_close_unref(client);
+	sd_bus_flush_close_unref(server);
+	sd_event_unref(ev);
+}
+END_TEST
+
 static Suite *unitres_suite(void)
 {
 	Suite *s = suite_create("unitres");
@@ -212,6 +296,7 @@ static Suite *unitres_suite(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_timeout);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_watch);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
