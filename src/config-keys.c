@@ -540,7 +540,8 @@ const struct config_key config_keys[] = {
 		false, "any", "tcp, udp or any" },
 	[CK_UNIT] = { "edge", "unit", CONFIG_STRING, parse_unit_key, E(unit), 0, 0, 0, false,
 		NULL, "only the sockets of this systemd unit (a .service, .scope or .slice), whose "
-		"control group chaosd asks systemd for over D-Bus (at load, then every second); "
+		"control group chaosd asks systemd for over D-Bus (at load, then whenever systemd "
+		"signals a change of the unit); "
 		"the unit must be active when a fault is injected" },
 	[CK_CGROUP] = { "edge", "cgroup", CONFIG_STRING, parse_cgroup_key, E(cgroup), 0, 0, 0,
 		false, NULL, "only the sockets of the processes in this cgroup (a path below the "
