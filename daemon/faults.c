@@ -6,7 +6,10 @@
 
 #include "audit.h"
 #include "drain.h"
+#include "edge-plan.h"
 #include "edge-scope.h"
+#include "fault-counters.h"
+#include "fault-index.h"
 #include "faults.h"
 #include "loop-time.h"
 #include "flowsel.h"
@@ -24,10 +27,7 @@ struct faults {
 	struct active_fault **list;
 	unsigned n;
 	uint64_t next_id;
-	/* The same faults sorted by (edge_hash, id): an inject or revert finds its edge's faults
-	 * by a binary search instead of a look at all of them (edge_faults). */
-	struct active_fault **by_edge;
-	unsigned n_by_edge, cap_by_edge;
+	struct fault_index by_edge; /* the same faults by edge: an inject finds its edge's faults */
 	struct drains *drains; /* edges whose netem drains after a revert (drain.h) */
 };
 
@@ -79,7 +79,7 @@ struct faults *faults_free(struct faults *f)
 	for (unsigned i = 0; i < f->n; i++)
 		active_fault_free(f->list[i]);
 	free(f->list);
-	free(f->by_edge);
+	fault_index_done(&f->by_edge);
 	drains_free(f->drains);
 	sd_event_unref(f->event);
 	free(f);
@@ -147,23 +147,6 @@ static bool dir_has(enum fault_direction d, enum fault_direction bit)
 	return (d & bit) != 0;
 }
 
-/* The edge's netem counters over af's directions. */
-static void netem_sum(struct faults *f, const struct active_fault *af, struct datapath_stats *ret)
-{
-	
-	*ret = (struct datapath_stats){};
-	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
-		struct datapath_stats st = {};
-		if (!dir_has(af->fault.direction, dirs[i]) ||
-				f->kernel.ops->netem_stats(f->kernel.userdata, &af->edge, af->ifindex,
-						dirs[i], &st) < 0)
-			continue;
-		ret->packets += st.packets;
-		ret->bytes += st.bytes;
-		ret->drops += st.drops;
-	}
-}
-
 /* A new fault's starting counters: the edge's netem where it already carried another fault of
  * af's direction, still drains one, or is adopted after a restart, else 0: the netem was made
  * with af and everything it counts is af's. That spares an inject the dump of every qdisc on
@@ -177,43 +160,9 @@ static void netem_base(struct faults *f, const struct active_fault *af, bool ado
 		shared = old[i]->fault.kind != FAULT_PARTITION &&
 				(old[i]->fault.direction & af->fault.direction);
 	if (shared)
-		netem_sum(f, af, ret);
+		fault_counters_netem(&f->kernel, af, ret);
 	else
 		*ret = (struct datapath_stats){};
-}
-
-/* A counter since base; a netem made anew since (counters from 0) counts from there. */
-static uint64_t since(uint64_t now, uint64_t base)
-{
-	return now >= base ? now - base : now;
-}
-
-/* The merge of the netem faults of `list` on edge e in direction dir; *ret_k: how many (0: none,
- * and *ret_cfg is all zero). */
-static int merge_dir(const struct edge *e, enum fault_direction dir, uint64_t link_rate_bps,
-		struct active_fault *const *list, unsigned n, struct netem_config *ret_cfg,
-		const struct fault **ret_first, unsigned *ret_k, struct diag *d)
-{
-	const struct fault *sel[_FAULT_KIND_MAX];
-	unsigned k = 0;
-	int r;
-
-	for (unsigned i = 0; i < n; i++) {
-		const struct active_fault *af = list[i];
-		if (!streq(af->edge.name, e->name) || !fault_uses_netem(&af->fault) ||
-				!dir_has(af->fault.direction, dir))
-			continue;
-		if (k == ELEMENTSOF(sel))
-			return diag_add(d, -EEXIST, "edge '%s': too many faults", e->name);
-		sel[k++] = &af->fault;
-	}
-	*ret_cfg = (struct netem_config){ .dist = FAULT_DIST_UNIFORM };
-	*ret_first = k ? sel[0] : NULL;
-	*ret_k = k;
-	if (k == 0)
-		return 0;
-	r = fault_merge_netem(sel, k, link_rate_bps, ret_cfg, d);
-	return r < 0 ? r : 0;
 }
 
 /* Make the kernel carry the merge of `list` for one edge and direction. While the edge drains
@@ -228,7 +177,7 @@ static int sync_netem_dir(struct faults *f, const struct edge *e, int ifindex,
 	unsigned k;
 	int r;
 
-	r = merge_dir(e, dir, f->link_rate_bps, list, n, &cfg, &first, &k, d);
+	r = edge_plan_merge_dir(e, dir, f->link_rate_bps, list, n, &cfg, &first, &k, d);
 	if (r < 0)
 		return r;
 	if (dr && drain_unclassified(dr, dir) && k > 0) {
@@ -272,62 +221,6 @@ static int sync_partitions(struct faults *f, struct active_fault *const *list, u
 	return f->kernel.ops->sync_partitions(f->kernel.userdata, parts, k, d);
 }
 
-static char *share_text(uint32_t share, char *buf, size_t n)
-{
-	char pct[32];
-
-	if (share >= FLOWSEL_ALL)
-		snprintf(buf, n, "all of its flows");
-	else
-		snprintf(buf, n, "%s%% of its flows",
-				parse_format_double(share * 100. / FLOWSEL_ALL, pct, sizeof(pct)));
-	return buf;
-}
-/* One selection of flows per edge: the faults of e in `new` that were not in `old` must affect
- * the share the others do; and a partition (nftables' symhash) and netem faults (flowsel's
- * classifier) would pick different connections, so only one kind limits itself to a share. */
-static int check_flows(const struct edge *e, struct active_fault *const *old, unsigned n_old,
-		struct active_fault *const *new, unsigned n_new, struct diag *d)
-{
-	const struct active_fault *kept = NULL, *added = NULL, *part = NULL, *netem = NULL;
-	char a[48], b[48], c[32];
-
-	for (unsigned i = 0; i < n_new; i++) {
-		const struct active_fault *af = new[i];
-		bool was = false;
-
-		if (!streq(af->edge.name, e->name))
-			continue;
-		for (unsigned k = 0; k < n_old && !was; k++)
-			was = old[k] == af;
-		if (was && !kept)
-			kept = af;
-		if (!was && (!added || fault_flows(&af->fault) != fault_flows(&added->fault)))
-			added = af;
-		if (af->fault.kind == FAULT_PARTITION)
-			part = af;
-		else
-			netem = af;
-	}
-	if (kept && added && fault_flows(&kept->fault) != fault_flows(&added->fault))
-		return diag_add(d, -EINVAL, "edge '%s': its faults affect %s (fault %" PRIu64 ", "
-				"%s); a %s fault on %s cannot join them: all faults of an edge "
-				"affect the same flows (give flows = %s, or revert them first)",
-				e->name, share_text(fault_flows(&kept->fault), a, sizeof(a)),
-				kept->id, fault_kind_to_string(kept->fault.kind),
-				fault_kind_to_string(added->fault.kind),
-				share_text(fault_flows(&added->fault), b, sizeof(b)),
-				parse_format_double(fault_flows(&kept->fault) * 100. / FLOWSEL_ALL,
-						c, sizeof(c)));
-	if (part && netem && fault_flows(&part->fault) < FLOWSEL_ALL)
-		return diag_add(d, -EINVAL, "edge '%s': a partition and %s cannot both be limited "
-				"to %s: nftables and chaosd's classifier would pick different "
-				"connections (partition all flows, or revert one of them)",
-				e->name, fault_kind_to_string(netem->fault.kind),
-				share_text(fault_flows(&part->fault), a, sizeof(a)));
-	return 0;
-}
-
 /* Move the kernel from the state of `old` to the state of `new` for one edge. Directions are
  * applied one by one; if a later one fails, the earlier ones are put back to `old`, so a
  * request either takes effect whole or not at all. */
@@ -338,7 +231,7 @@ static int transition_edge(struct faults *f, const struct edge *e, int ifindex,
 		unsigned done = 0;
 	int r;
 
-	r = check_flows(e, old, n_old, new, n_new, d);
+	r = edge_plan_check_flows(e, old, n_old, new, n_new, d);
 	if (r < 0)
 		return r;
 	if (partition)
@@ -383,93 +276,6 @@ static int journal_record(struct faults *f, const struct active_fault *af, bool 
 static bool on_edge(const struct active_fault *af, const char *name, uint64_t hash)
 {
 	return af->edge_hash == hash && streq(af->edge.name, name);
-}
-
-static bool by_edge_before(const struct active_fault *af, uint64_t hash, uint64_t id)
-{
-	return af->edge_hash < hash || (af->edge_hash == hash && af->id < id);
-}
-
-static unsigned by_edge_lower(const struct faults *f, uint64_t hash, uint64_t id)
-{
-	unsigned lo = 0, hi = f->n_by_edge;
-
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (by_edge_before(f->by_edge[mid], hash, id))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/* The faults whose edge name hashes to hash, in id order; on_edge() tells the edge's own. */
-static struct active_fault *const *edge_faults(const struct faults *f, uint64_t hash,
-		unsigned *ret_n)
-{
-	unsigned first = by_edge_lower(f, hash, 0), end = first;
-
-	while (end < f->n_by_edge && f->by_edge[end]->edge_hash == hash)
-		end++;
-	*ret_n = end - first;
-	return f->by_edge + first;
-}
-
-/* Room for n faults in the index, made before the kernel is touched so that recording an
- * applied fault cannot fail. */
-static int by_edge_reserve(struct faults *f, unsigned n)
-{
-	struct active_fault **a;
-	unsigned cap;
-
-	if (n <= f->cap_by_edge)
-		return 0;
-	cap = MAX(n, 2 * f->cap_by_edge);
-	a = reallocarray(f->by_edge, cap, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	f->by_edge = a;
-	f->cap_by_edge = cap;
-	return 0;
-}
-
-static void by_edge_add(struct faults *f, struct active_fault *af)
-{
-	unsigned i = by_edge_lower(f, af->edge_hash, af->id);
-
-	if (f->n_by_edge == f->cap_by_edge)
-		return; /* by_edge_reserve() came first: not reached */
-	memmove(&f->by_edge[i + 1], &f->by_edge[i], (f->n_by_edge - i) * sizeof(*f->by_edge));
-	f->by_edge[i] = af;
-	f->n_by_edge++;
-}
-
-static void by_edge_remove(struct faults *f, const struct active_fault *af)
-{
-	unsigned i = by_edge_lower(f, af->edge_hash, af->id);
-
-	if (i < f->n_by_edge && f->by_edge[i] == af) {
-		memmove(&f->by_edge[i], &f->by_edge[i + 1],
-				(f->n_by_edge - i - 1) * sizeof(*f->by_edge));
-		f->n_by_edge--;
-	}
-}
-
-static int by_edge_cmp(const void *a, const void *b)
-{
-	const struct active_fault *x = *(struct active_fault *const *)a;
-	const struct active_fault *y = *(struct active_fault *const *)b;
-
-	return by_edge_before(x, y->edge_hash, y->id) ? -1 : by_edge_before(y, x->edge_hash, x->id);
-}
-
-/* After the list lost several at once (it only ever shrinks here: the room is there). */
-static void by_edge_rebuild(struct faults *f)
-{
-	memcpy(f->by_edge, f->list, f->n * sizeof(*f->list));
-	f->n_by_edge = f->n;
-	qsort(f->by_edge, f->n_by_edge, sizeof(*f->by_edge), by_edge_cmp);
 }
 
 static int find_index(const struct faults *f, uint64_t id)
@@ -534,7 +340,8 @@ static int faults_on(struct faults *f, const struct edge *e, int ifindex,
 		struct active_fault ***ret, unsigned *ret_n)
 {
 	unsigned n_list, n = 0;
-	struct active_fault *const *list = edge_faults(f, edge_name_hash(e->name), &n_list);
+	struct active_fault *const *list =
+		fault_index_edge(&f->by_edge, edge_name_hash(e->name), &n_list);
 	struct active_fault **mine = calloc(n_list ? n_list : 1, sizeof(*mine));
 
 	if (!mine)
@@ -559,7 +366,7 @@ static int drain_n_faults(void *userdata, const struct edge *e, int ifindex,
 
 	r = faults_on(f, e, ifindex, &mine, &n);
 	if (r >= 0)
-		r = merge_dir(e, dir, f->link_rate_bps, mine, n, &cfg, &first, &k, d);
+		r = edge_plan_merge_dir(e, dir, f->link_rate_bps, mine, n, &cfg, &first, &k, d);
 	return r < 0 ? r : (int)k;
 }
 
@@ -613,11 +420,11 @@ static int drain_prepare(struct faults *f, const struct active_fault *af,
 
 		if (!dir_has(af->fault.direction, dirs[i]))
 			continue;
-		r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, cur, n_cur, &before[i], &first,
-				&k, d);
+		r = edge_plan_merge_dir(&af->edge, dirs[i], f->link_rate_bps, cur, n_cur, &before[i],
+				&first, &k, d);
 		if (r >= 0)
-			r = merge_dir(&af->edge, dirs[i], f->link_rate_bps, rest, n_rest, &after[i],
-					&other, &k, d);
+			r = edge_plan_merge_dir(&af->edge, dirs[i], f->link_rate_bps, rest, n_rest,
+					&after[i], &other, &k, d);
 		if (r < 0)
 			return r;
 		b[i] = &before[i];
@@ -645,7 +452,7 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	unsigned n_list = f->n;
 
 	if (!part) /* see faults_apply */
-		list = edge_faults(f, af->edge_hash, &n_list);
+		list = fault_index_edge(&f->by_edge, af->edge_hash, &n_list);
 	cur = calloc(n_list ? n_list : 1, sizeof(*cur));
 	rest = calloc(n_list ? n_list : 1, sizeof(*rest));
 	if (!cur || !rest)
@@ -693,7 +500,7 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 		flush_conntrack(f, af);
 	memmove(&f->list[i], &f->list[i + 1], (f->n - i - 1) * sizeof(*f->list));
 	f->n--;
-	by_edge_remove(f, af);
+	fault_index_remove(&f->by_edge, af);
 	gone(f, af);
 	active_fault_free(af);
 	changed(f);
@@ -854,7 +661,7 @@ int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, s
 	}
 	if (r >= 0) {
 		f->n = 0;
-		f->n_by_edge = 0;
+		f->by_edge.n = 0;
 		f->metrics->last_revert_usec = now_usec(CLOCK_MONOTONIC) - t0;
 		f->metrics->have_last_revert = true;
 	}
@@ -903,11 +710,11 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	int r;
 
 	/* First: it may move the index that mine points into. */
-	r = by_edge_reserve(f, f->n + 1);
+	r = fault_index_reserve(&f->by_edge, f->n + 1);
 	if (r < 0)
 		return r;
 	/* One fault per edge and kind: injecting the same kind again changes it in place. */
-	mine = edge_faults(f, hash, &n_mine);
+	mine = fault_index_edge(&f->by_edge, hash, &n_mine);
 	for (unsigned i = 0; i < n_mine; i++)
 		if (on_edge(mine[i], e->name, hash) && mine[i]->fault.kind == fault->kind)
 			existing = mine[i];
@@ -1029,7 +836,7 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 		af->seen_mono_usec = now_mono;
 		f->list = nf;
 		f->list[f->n++] = fresh;
-		by_edge_add(f, TAKE_PTR(fresh));
+		fault_index_add(&f->by_edge, TAKE_PTR(fresh));
 		f->next_id = MAX(f->next_id, af->id + 1);
 	}
 	if (take_ids) {
@@ -1050,57 +857,13 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 
 void faults_affected(struct faults *f, struct active_fault *af, struct faults_affected *ret)
 {
-	uint64_t now = now_usec(CLOCK_MONOTONIC);
-	struct datapath_stats st;
-
-	*ret = (struct faults_affected){ .verb = "passed" };
-	switch (af->fault.kind) {
-	case FAULT_PARTITION:
-		ret->verb = "dropped";
-		(void)f->kernel.ops->partition_drops(f->kernel.userdata, af->id, &ret->packets);
-		break;
-	case FAULT_LOSS:
-		ret->verb = "dropped";
-		netem_sum(f, af, &st);
-		ret->packets = since(st.drops, af->base.drops);
-		break;
-	default:
-		if (af->fault.kind == FAULT_LATENCY || af->fault.kind == FAULT_REORDER)
-			ret->verb = "delayed";
-		else if (af->fault.kind == FAULT_RATE)
-			ret->verb = "paced";
-		netem_sum(f, af, &st);
-		ret->packets = since(st.packets, af->base.packets);
-		ret->bytes = since(st.bytes, af->base.bytes);
-		break;
-	}
-	if (ret->packets != af->seen_count) {
-		af->seen_count = ret->packets;
-		af->seen_mono_usec = now;
-	}
-	ret->idle_usec = now > af->seen_mono_usec ? now - af->seen_mono_usec : 0;
+	fault_counters_affected(&f->kernel, af, ret);
 }
 
 void faults_stats(struct faults *f, const struct active_fault *af, uint64_t *ret_matched,
 		uint64_t *ret_dropped, uint64_t *ret_delayed)
 {
-	struct datapath_stats st = {}, st_in = {};
-	void *k = f->kernel.userdata;
-
-	*ret_matched = *ret_dropped = *ret_delayed = 0;
-	if (af->fault.kind == FAULT_PARTITION) {
-		uint64_t drops = 0;
-		if (f->kernel.ops->partition_drops(k, af->id, &drops) >= 0)
-			*ret_matched = *ret_dropped = drops;
-		return;
-	}
-	if (dir_has(af->fault.direction, FAULT_DIR_OUT))
-		(void)f->kernel.ops->netem_stats(k, &af->edge, af->ifindex, FAULT_DIR_OUT, &st);
-	if (dir_has(af->fault.direction, FAULT_DIR_IN))
-		(void)f->kernel.ops->netem_stats(k, &af->edge, af->ifindex, FAULT_DIR_IN, &st_in);
-	*ret_matched = st.packets + st.drops + st_in.packets + st_in.drops;
-	*ret_delayed = st.qlen + st_in.qlen;
-	*ret_dropped = st.drops + st_in.drops;
+	fault_counters_now(&f->kernel, af, ret_matched, ret_dropped, ret_delayed);
 }
 
 /* ------------------------------------------------------------------ interfaces changing */
@@ -1144,7 +907,7 @@ void faults_interface_deleted(struct faults *f, int ifindex, const char *name)
 			"kernel removed their filters with it", name, ifindex, dropped);
 	memcpy(f->list, rest, n * sizeof(*rest));
 	f->n = n;
-	by_edge_rebuild(f);
+	fault_index_rebuild(&f->by_edge, f->list, f->n);
 	diag_init(&d);
 	(void)f->kernel.ops->forget_interface(f->kernel.userdata, ifindex, &d);
 	if (partitions && sync_partitions(f, f->list, f->n, &d) < 0)
