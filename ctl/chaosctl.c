@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "ctlopt.h"
 #include "fault.h"
 #include "group.h"
@@ -20,45 +21,16 @@
 #include "report.h"
 #include "scenario.h"
 
-/* A verb's option: with a VALUE a flag sending KEY=VALUE, else KEY=the next argument. A NULL
- * KEY is chaosctl's own (run --detach). */
-struct verb_option {
-	const char *name;
-	const char *key;
-	const char *value;
-};
-
-/* One row per verb, all chaosctl does with it. */
-struct ctl_verb {
-	enum proto_type type;
-	int (*handler)(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-			char **argv);
-	void (*print)(const struct proto_msg *m); /* verb_simple's text output */
-	struct verb_option options[4];
-	const char *arg_key; /* the field a bare argument fills */
-	unsigned max_args;   /* bare arguments taken */
-	bool need_arg;       /* an argument or option is required */
-	bool outcome;        /* exit family: a run's outcome too (held, violated, aborted) */
-	enum json_doc_id doc;
-};
-
-/* A verb's arguments after parse_args(): the bare ones are ARGV's first N. */
-struct args {
-	int n;
-	unsigned options;
-	bool client_flag;
-};
-
 static const char *arg_socket = PROTO_DEFAULT_SOCKET;
 static bool arg_socket_set;
-static bool arg_json;
+bool ctl_json;
 
-static _printf_(1, 2) int fail(const char *fmt, ...)
+int ctl_fail(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	json_vfail(arg_json, fmt, ap);
+	json_vfail(ctl_json, fmt, ap);
 	va_end(ap);
 	return 1;
 }
@@ -151,7 +123,7 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 	diag_init(&d);
 	r = proto_writer_finish(w, &buf, &len);
 	if (r < 0)
-		return fail("request too large or invalid: %s", strerror(-r)), -E2BIG;
+		return ctl_fail("request too large or invalid: %s", strerror(-r)), -E2BIG;
 	if (remote_active()) {
 		fd = remote_connect();
 		if (fd < 0)
@@ -159,21 +131,21 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 		goto connected;
 	}
 	if (strlen(arg_socket) >= sizeof(sa.sun_path))
-		return fail("socket path '%s' is too long", arg_socket), -ENAMETOOLONG;
+		return ctl_fail("socket path '%s' is too long", arg_socket), -ENAMETOOLONG;
 	strcpy(sa.sun_path, arg_socket);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return fail("socket: %m"), negative_errno();
+		return ctl_fail("socket: %m"), negative_errno();
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = negative_errno();
 		if (r == -ENOENT || r == -ECONNREFUSED)
-			fail("cannot reach chaosd at '%s': %s (is chaosd running? systemctl start "
+			ctl_fail("cannot reach chaosd at '%s': %s (is chaosd running? systemctl start "
 			     "chaosd.socket)", arg_socket, strerror(-r));
 		else if (r == -EACCES)
-			fail("cannot reach chaosd at '%s': permission denied (join the socket's "
+			ctl_fail("cannot reach chaosd at '%s': permission denied (join the socket's "
 			     "group, e.g. 'chaos')", arg_socket);
 		else
-			fail("cannot reach chaosd at '%s': %s", arg_socket, strerror(-r));
+			ctl_fail("cannot reach chaosd at '%s': %s", arg_socket, strerror(-r));
 		return r;
 	}
 connected:
@@ -185,7 +157,7 @@ connected:
 		if (n < 0 && remote_active())
 			return remote_report_failure("the connection broke"), -ECONNRESET;
 		if (n < 0)
-			return fail("send: %m"), negative_errno();
+			return ctl_fail("send: %m"), negative_errno();
 		off += (size_t)n;
 	}
 	for (got = 0; got < sizeof(hdr);) {
@@ -195,12 +167,12 @@ connected:
 		if (n <= 0 && remote_active())
 			return remote_report_failure("no reply"), -ECONNRESET;
 		if (n <= 0)
-			return fail("chaosd closed the connection without a reply"), -ECONNRESET;
+			return ctl_fail("chaosd closed the connection without a reply"), -ECONNRESET;
 		got += (size_t)n;
 	}
 	r = proto_header_decode(hdr, sizeof(hdr), PROTO_MAX_REPLY, &h, &d);
 	if (r < 0)
-		return fail("bad reply: %s", diag_text(&d)), r;
+		return ctl_fail("bad reply: %s", diag_text(&d)), r;
 	payload = malloc(h.length ? h.length : 1);
 	if (!payload)
 		return -ENOMEM;
@@ -211,19 +183,19 @@ connected:
 		if (n <= 0 && remote_active())
 			return remote_report_failure("the reply was cut short"), -ECONNRESET;
 		if (n <= 0)
-			return fail("chaosd closed the connection mid-reply"), -ECONNRESET;
+			return ctl_fail("chaosd closed the connection mid-reply"), -ECONNRESET;
 		got += (size_t)n;
 	}
 	r = proto_msg_decode(h.type, payload, h.length, ret, &d);
 	if (r < 0)
-		return fail("bad reply: %s", diag_text(&d)), r;
+		return ctl_fail("bad reply: %s", diag_text(&d)), r;
 	(void)type;
 	return 0;
 }
 
 /* Returns 0 on OK; prints the daemon's error (with the kernel's own words) and returns
  * -EREMOTEIO when chaosd refused or failed it; other errors: chaosd was not reached. */
-static int request(const struct proto_verb *verb, struct proto_writer *w, struct proto_msg **ret)
+int ctl_request(const struct proto_verb *verb, struct proto_writer *w, struct proto_msg **ret)
 {
 	struct proto_msg *m = NULL;
 	int r = transact(verb->type, w, &m);
@@ -235,12 +207,12 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 		/* One line on stderr: the daemon's lines (ours, then the kernel's) joined. */
 		for (char *nl; e && (nl = strchr(e, '\n'));)
 			*nl = ';';
-		if (arg_json && e && !json_printed()) {
+		if (ctl_json && e && !json_printed()) {
 			_cleanup_free_ char *msg = NULL;
 			if (asprintf(&msg, "%s: %s", verb->name, e) >= 0)
 				json_print_error(msg, proto_msg_get(m, 0, "errno"), NULL);
 		}
-		fail("%s: %s", verb->name, e ? term_safe(e) : "failed");
+		ctl_fail("%s: %s", verb->name, e ? term_safe(e) : "failed");
 		proto_msg_free(m);
 		return -EREMOTEIO;
 	}
@@ -253,8 +225,8 @@ static int request(const struct proto_verb *verb, struct proto_writer *w, struct
 	return 0;
 }
 
-/* The exit status for request()'s R < 0. */
-static int exit_of(int r)
+/* The exit status for ctl_request()'s R < 0. */
+int ctl_exit_of(int r)
 {
 	return r == -EREMOTEIO || r == -E2BIG || r == -ENOMEM ? CTLOPT_EXIT_FAILED :
 								 CTLOPT_EXIT_UNREACHABLE;
@@ -263,27 +235,27 @@ static int exit_of(int r)
 /* ------------------------------------------------------------------ output */
 
 /* Index of the first record marker: a reply without top-level fields starts with one. */
-static unsigned first_record(const struct proto_msg *m)
+unsigned ctl_first_record(const struct proto_msg *m)
 {
 	if (m->n_fields > 0 && streq(m->fields[0].key, "@"))
 		return 0;
 	return proto_msg_next_record(m, 0);
 }
 
-static const char *get(const struct proto_msg *m, unsigned rec, const char *key)
+const char *ctl_get(const struct proto_msg *m, unsigned rec, const char *key)
 {
 	const char *v = proto_msg_get(m, rec, key);
 	return v ? v : "";
 }
 
-/* A field as printed (get() is the field as sent back to chaosd). */
-static const char *show(const struct proto_msg *m, unsigned rec, const char *key)
+/* A field as printed (ctl_get() is the field as sent back to chaosd). */
+const char *ctl_show(const struct proto_msg *m, unsigned rec, const char *key)
 {
-	return term_safe(get(m, rec, key));
+	return term_safe(ctl_get(m, rec, key));
 }
 
 /* Multi-line text from chaosd, each line made safe. */
-static void put_lines(const char *text)
+void ctl_put_lines(const char *text)
 {
 	for (const char *l = text; *l;) {
 		size_t n = strcspn(l, "\n");
@@ -311,18 +283,18 @@ static void print_history(const struct proto_msg *m)
 {
 	bool any = false;
 
-	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
+	for (unsigned i = ctl_first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		char when[64], dur[32];
 		uint64_t f = 0;
 		if (!any)
 			printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", "WHEN", "UID", "EDGE", "FOR",
 					"REVERTED", "RESULT", "REASON");
 		any = true;
-		format_time(show(m, i, "time_us"), when, sizeof(when));
-		(void)parse_u64_range(show(m, i, "for_us"), 0, UINT64_MAX, &f);
-		printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", when, show(m, i, "uid"),
-				show(m, i, "edge"), f ? parse_format_duration(f, dur, sizeof(dur)) : "-",
-				show(m, i, "reverted"), show(m, i, "result"), show(m, i, "reason"));
+		format_time(ctl_show(m, i, "time_us"), when, sizeof(when));
+		(void)parse_u64_range(ctl_show(m, i, "for_us"), 0, UINT64_MAX, &f);
+		printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", when, ctl_show(m, i, "uid"),
+				ctl_show(m, i, "edge"), f ? parse_format_duration(f, dur, sizeof(dur)) : "-",
+				ctl_show(m, i, "reverted"), ctl_show(m, i, "result"), ctl_show(m, i, "reason"));
 	}
 	if (!any)
 		printf("The kill switch has never been used.\n");
@@ -333,40 +305,40 @@ static const char *affected_text(const struct proto_msg *m, unsigned i, char *bu
 {
 	uint64_t packets = 0, bytes = 0;
 
-	(void)parse_u64_range(show(m, i, "affected_packets"), 0, UINT64_MAX, &packets);
-	(void)parse_u64_range(show(m, i, "affected_bytes"), 0, UINT64_MAX, &bytes);
+	(void)parse_u64_range(ctl_show(m, i, "affected_packets"), 0, UINT64_MAX, &packets);
+	(void)parse_u64_range(ctl_show(m, i, "affected_bytes"), 0, UINT64_MAX, &bytes);
 	if (bytes >= 1000000)
-		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f MB)", show(m, i, "affected"),
+		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f MB)", ctl_show(m, i, "affected"),
 				packets, packets == 1 ? "" : "s", (double)bytes / 1e6);
 	else if (bytes > 0)
-		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f kB)", show(m, i, "affected"),
+		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f kB)", ctl_show(m, i, "affected"),
 				packets, packets == 1 ? "" : "s", (double)bytes / 1e3);
 	else
-		snprintf(buf, n, "%s %" PRIu64 " packet%s", show(m, i, "affected"), packets,
+		snprintf(buf, n, "%s %" PRIu64 " packet%s", ctl_show(m, i, "affected"), packets,
 				packets == 1 ? "" : "s");
 	return buf;
 }
 
 static void print_status(const struct proto_msg *m)
 {
-	unsigned i = first_record(m);
+	unsigned i = ctl_first_record(m);
 	bool any = false;
 
 	if (proto_msg_get(m, 0, "degraded"))
 		printf("chaosd is degraded: %s. New faults are refused until it can write its state "
-		       "again; reverts and the kill switch still work.\n", show(m, 0, "degraded"));
+		       "again; reverts and the kill switch still work.\n", ctl_show(m, 0, "degraded"));
 
 	for (unsigned k = i; k < m->n_fields; k = proto_msg_next_record(m, k)) {
 		char since[64], until[64];
 		if (!streq(m->fields[k].value, "kill"))
 			continue;
-		format_time(show(m, k, "since_us"), since, sizeof(since));
-		format_time(show(m, k, "until_us"), until, sizeof(until));
+		format_time(ctl_show(m, k, "since_us"), since, sizeof(since));
+		format_time(ctl_show(m, k, "until_us"), until, sizeof(until));
 		printf("Kill switch ENGAGED for %s since %s by uid %s%s%s%s: injections refused "
-		       "until %s.\n", streq(show(m, k, "edge"), "*") ? "all edges" : show(m, k, "edge"),
-				since, show(m, k, "uid"), *show(m, k, "reason") ? " (" : "",
-				show(m, k, "reason"), *show(m, k, "reason") ? ")" : "",
-				streq(show(m, k, "until_us"), "0") ? "'chaosctl arm'" : until);
+		       "until %s.\n", streq(ctl_show(m, k, "edge"), "*") ? "all edges" : ctl_show(m, k, "edge"),
+				since, ctl_show(m, k, "uid"), *ctl_show(m, k, "reason") ? " (" : "",
+				ctl_show(m, k, "reason"), *ctl_show(m, k, "reason") ? ")" : "",
+				streq(ctl_show(m, k, "until_us"), "0") ? "'chaosctl arm'" : until);
 	}
 	for (; i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		uint64_t rem = 0;
@@ -377,17 +349,17 @@ static void print_status(const struct proto_msg *m)
 			printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", "ID", "EDGE", "FAULT", "DIR",
 					"PARAMETERS", "LEFT", "SO FAR");
 		any = true;
-		(void)parse_u64_range(show(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
-		printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", show(m, i, "id"),
-				show(m, i, "edge"), show(m, i, "kind"), show(m, i, "direction"),
-				show(m, i, "describe"),
+		(void)parse_u64_range(ctl_show(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
+		printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", ctl_show(m, i, "id"),
+				ctl_show(m, i, "edge"), ctl_show(m, i, "kind"), ctl_show(m, i, "direction"),
+				ctl_show(m, i, "describe"),
 				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
 						sizeof(left)),
 				affected_text(m, i, so_far, sizeof(so_far)));
 		if (proto_msg_get(m, i, "service"))
-			printf("     service: %s\n", term_safe(show(m, i, "service")));
-		if (*show(m, i, "warning"))
-			printf("     ! fault %s: %s\n", show(m, i, "id"), show(m, i, "warning"));
+			printf("     service: %s\n", term_safe(ctl_show(m, i, "service")));
+		if (*ctl_show(m, i, "warning"))
+			printf("     ! fault %s: %s\n", ctl_show(m, i, "id"), ctl_show(m, i, "warning"));
 	}
 	if (!any)
 		printf("No active faults.\n");
@@ -396,17 +368,17 @@ static void print_status(const struct proto_msg *m)
 static void print_edges(const struct proto_msg *m)
 {
 	printf("%-14s %-10s %-6s %-6s %s\n", "EDGE", "INTERFACE", "PORT", "PROTO", "DESTINATION");
-	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
+	for (unsigned i = ctl_first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		const char *err = proto_msg_get(m, i, "error");
 		const char *svc = proto_msg_get(m, i, "service");
-		printf("%-14s %-10s %-6s %-6s %s%s%s%s%s\n", show(m, i, "name"),
-				*show(m, i, "interface") ? show(m, i, "interface") : "?",
-				show(m, i, "port"), show(m, i, "protocol"),
-				*show(m, i, "destination") ? show(m, i, "destination") : "any",
+		printf("%-14s %-10s %-6s %-6s %s%s%s%s%s\n", ctl_show(m, i, "name"),
+				*ctl_show(m, i, "interface") ? ctl_show(m, i, "interface") : "?",
+				ctl_show(m, i, "port"), ctl_show(m, i, "protocol"),
+				*ctl_show(m, i, "destination") ? ctl_show(m, i, "destination") : "any",
 				svc ? "  of " : "", svc ? term_safe(svc) : "", err ? "  ! " : "",
 				err ? term_safe(err) : "");
 		if (proto_msg_get(m, i, "resolves_to"))
-			printf("%-14s now: %s\n", "", term_safe(show(m, i, "resolves_to")));
+			printf("%-14s now: %s\n", "", term_safe(ctl_show(m, i, "resolves_to")));
 	}
 }
 
@@ -419,7 +391,7 @@ static void on_stop_signal(int sig)
 	stop_holding = 1;
 }
 
-static int simple_request(uint16_t type, const char *key, const char *value)
+int ctl_simple_request(uint16_t type, const char *key, const char *value)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	const struct proto_verb *verb = proto_verb_by_type(type);
@@ -428,7 +400,7 @@ static int simple_request(uint16_t type, const char *key, const char *value)
 
 	proto_writer_init(&w, type, PROTO_MAX_REQUEST);
 	proto_put(&w, key, value);
-	r = request(verb, &w, &m);
+	r = ctl_request(verb, &w, &m);
 	proto_writer_done(&w);
 	return r;
 }
@@ -436,7 +408,7 @@ static int simple_request(uint16_t type, const char *key, const char *value)
 /* The lease of a run that chaosctl run watches. A refusal needs no word of its own: the run
  * ended between the watch and the renewal, or its lease lapsed, and the next watch says so
  * (printing it would put an error document before the run's own with --json). */
-static void renew_run(const char *id)
+void ctl_renew_run(const char *id)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	struct proto_writer w;
@@ -460,8 +432,9 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	fprintf(arg_json ? stderr : stdout, "holding fault %s with a %s lease (renewed every "
-			"%.1fs); stop this command to revert it\n", term_safe(id), parse_format_duration(lease_usec, l, sizeof(l)),
+	fprintf(ctl_json ? stderr : stdout, "holding fault %s with a %s lease (renewed every "
+			"%.1fs); stop this command to revert it\n", term_safe(id),
+			parse_format_duration(lease_usec, l, sizeof(l)),
 			(double)period / USEC_PER_SEC);
 	fflush(stdout);
 	while (!stop_holding) {
@@ -471,14 +444,14 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 		(void)nanosleep(&ts, NULL);
 		if (stop_holding)
 			break;
-		r = simple_request(PROTO_RENEW, "id", id);
+		r = ctl_simple_request(PROTO_RENEW, "id", id);
 		if (r == -EREMOTEIO)
-			return exit_of(r); /* the daemon says the fault is gone: nothing to hold */
+			return ctl_exit_of(r); /* the daemon says the fault is gone: nothing to hold */
 	}
-	r = simple_request(PROTO_REVERT, "id", id);
+	r = ctl_simple_request(PROTO_REVERT, "id", id);
 	if (r < 0)
-		return exit_of(r);
-	fprintf(arg_json ? stderr : stdout, "reverted fault %s\n", term_safe(id));
+		return ctl_exit_of(r);
+	fprintf(ctl_json ? stderr : stdout, "reverted fault %s\n", term_safe(id));
 	return 0;
 }
 
@@ -496,10 +469,10 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 	int r;
 
 	if (argc < 1)
-		return fail("inject: which fault? (latency, loss, corrupt, duplicate, reorder, rate, "
+		return ctl_fail("inject: which fault? (latency, loss, corrupt, duplicate, reorder, rate, "
 			    "partition)"), CTLOPT_EXIT_USAGE;
 	if (fault_kind_from_string(argv[0], &kind) < 0)
-		return fail("inject: unknown fault '%s' (allowed: latency, loss, corrupt, duplicate, "
+		return ctl_fail("inject: unknown fault '%s' (allowed: latency, loss, corrupt, duplicate, "
 			    "reorder, rate, partition)", argv[0]), CTLOPT_EXIT_USAGE;
 	diag_init(&d);
 	fault_init(&f, kind);
@@ -509,7 +482,8 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 		const char *opt = argv[i], *val;
 		char key[64];
 		if (strncmp(opt, "--", 2) != 0)
-			return proto_writer_done(&w), fail("inject: unexpected argument '%s'", opt), CTLOPT_EXIT_USAGE;
+			return proto_writer_done(&w), ctl_fail("inject: unexpected argument '%s'", opt),
+			       CTLOPT_EXIT_USAGE;
 		opt += 2;
 		val = strchr(opt, '=');
 		if (val) {
@@ -519,7 +493,8 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 			snprintf(key, sizeof(key), "%s", opt);
 			if (i + 1 >= argc)
 				return proto_writer_done(&w),
-				       fail("inject: option '--%s' needs a value", key), CTLOPT_EXIT_USAGE;
+				       ctl_fail("inject: option '--%s' needs a value", key),
+				       CTLOPT_EXIT_USAGE;
 			val = argv[++i];
 		}
 		for (char *c = key; *c; c++)
@@ -533,32 +508,35 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 		/* Check locally for an immediate, precise message; the daemon checks again. */
 		r = fault_set(&f, key, val, &d);
 		if (r < 0)
-			return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), CTLOPT_EXIT_USAGE;
+			return proto_writer_done(&w), ctl_fail("inject %s: %s", argv[0], diag_text(&d)),
+			       CTLOPT_EXIT_USAGE;
 		proto_put(&w, key, val);
 	}
 	if (!edge)
-		return proto_writer_done(&w), fail("inject %s: --edge NAME is required", argv[0]), CTLOPT_EXIT_USAGE;
+		return proto_writer_done(&w), ctl_fail("inject %s: --edge NAME is required", argv[0]),
+		       CTLOPT_EXIT_USAGE;
 	r = fault_validate(&f, &d);
 	if (r < 0)
-		return proto_writer_done(&w), fail("inject %s: %s", argv[0], diag_text(&d)), CTLOPT_EXIT_USAGE;
-	r = request(verb, &w, &m);
+		return proto_writer_done(&w), ctl_fail("inject %s: %s", argv[0], diag_text(&d)),
+		       CTLOPT_EXIT_USAGE;
+	r = ctl_request(verb, &w, &m);
 	proto_writer_done(&w);
 	if (r < 0)
-		return exit_of(r);
-	if (arg_json) {
+		return ctl_exit_of(r);
+	if (ctl_json) {
 		json_print_reply(m, v->doc);
-		return f.lease_usec ? hold_lease(show(m, 0, "id"), f.lease_usec) : 0;
+		return f.lease_usec ? hold_lease(ctl_show(m, 0, "id"), f.lease_usec) : 0;
 	}
 	uint64_t dur = 0;
 	char durs[32];
-	(void)parse_u64_range(show(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
+	(void)parse_u64_range(ctl_show(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
 	/* a fault without parameters (a partition) has no ", params" part */
-	printf("%s fault %s: %s on edge '%s' (%s)%s%s, reverts in %s\n", show(m, 0, "action"),
-			show(m, 0, "id"), show(m, 0, "kind"), show(m, 0, "edge"),
-			show(m, 0, "interface"), *show(m, 0, "params") ? ", " : "",
-			show(m, 0, "params"), parse_format_duration(dur, durs, sizeof(durs)));
+	printf("%s fault %s: %s on edge '%s' (%s)%s%s, reverts in %s\n", ctl_show(m, 0, "action"),
+			ctl_show(m, 0, "id"), ctl_show(m, 0, "kind"), ctl_show(m, 0, "edge"),
+			ctl_show(m, 0, "interface"), *ctl_show(m, 0, "params") ? ", " : "",
+			ctl_show(m, 0, "params"), parse_format_duration(dur, durs, sizeof(durs)));
 	if (f.lease_usec)
-		return hold_lease(get(m, 0, "id"), f.lease_usec);
+		return hold_lease(ctl_get(m, 0, "id"), f.lease_usec);
 	return 0;
 }
 
@@ -566,9 +544,9 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
  * moved to the front of ARGV (their number in *ret_n). A usage error is printed and returns
  * CTLOPT_EXIT_USAGE; else 0. */
 static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv, struct proto_writer *w, struct args *ret)
+		char **argv, struct proto_writer *w, struct ctl_args *ret)
 {
-	struct args a = {};
+	struct ctl_args a = {};
 	int n = 0;
 
 	for (int i = 0; i < argc; i++) {
@@ -578,7 +556,7 @@ static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, i
 			if (streq(argv[i], v->options[k].name))
 				o = &v->options[k];
 		if (o && !o->value && i + 1 >= argc)
-			return fail("%s: option '%s' needs a value (usage: chaosctl %s %s)",
+			return ctl_fail("%s: option '%s' needs a value (usage: chaosctl %s %s)",
 					verb->name, argv[i], verb->name, verb->usage),
 			       CTLOPT_EXIT_USAGE;
 		if (o && !o->key)
@@ -589,12 +567,12 @@ static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, i
 		} else if (argv[i][0] != '-' && (unsigned)n < v->max_args)
 			argv[n++] = argv[i];
 		else
-			return fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
+			return ctl_fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
 					verb->name, argv[i], verb->name, verb->usage),
 			       CTLOPT_EXIT_USAGE;
 	}
 	if (v->need_arg && n == 0 && a.options == 0)
-		return fail("%s: missing argument (usage: chaosctl %s %s)", verb->name, verb->name,
+		return ctl_fail("%s: missing argument (usage: chaosctl %s %s)", verb->name, verb->name,
 				verb->usage), CTLOPT_EXIT_USAGE;
 	a.n = n;
 	*ret = a;
@@ -602,8 +580,8 @@ static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, i
 }
 
 /* parse_args() for the verbs that build their requests themselves. */
-static int check_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv, struct args *ret)
+int ctl_check_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+		char **argv, struct ctl_args *ret)
 {
 	struct proto_writer w;
 	int r;
@@ -616,17 +594,17 @@ static int check_args(const struct ctl_verb *v, const struct proto_verb *verb, i
 
 static void print_abort(const struct proto_msg *m)
 {
-	printf("aborted %s run(s); everything they applied is reverted\n", show(m, 0, "aborted"));
+	printf("aborted %s run(s); everything they applied is reverted\n", ctl_show(m, 0, "aborted"));
 }
 
 static void print_revert(const struct proto_msg *m)
 {
-	printf("reverted %s fault(s)\n", show(m, 0, "reverted"));
+	printf("reverted %s fault(s)\n", ctl_show(m, 0, "reverted"));
 }
 
 static bool is_kill_history(const struct proto_msg *m)
 {
-	return first_record(m) < m->n_fields || !*get(m, 0, "reverted");
+	return ctl_first_record(m) < m->n_fields || !*ctl_get(m, 0, "reverted");
 }
 
 static void print_kill(const struct proto_msg *m)
@@ -636,31 +614,31 @@ static void print_kill(const struct proto_msg *m)
 		return;
 	}
 	printf("kill switch engaged%s%s%s: %s fault(s) reverted in %.1f ms; injections "
-	       "refused %s\n", *get(m, 0, "edge") ? " for edge '" : "", show(m, 0, "edge"),
-			*get(m, 0, "edge") ? "'" : "", show(m, 0, "reverted"),
-			strtod(get(m, 0, "elapsed_us"), NULL) / 1000.0,
-			*get(m, 0, "for_us") ? "until it re-arms by itself" : "until 'chaosctl arm'");
+	       "refused %s\n", *ctl_get(m, 0, "edge") ? " for edge '" : "", ctl_show(m, 0, "edge"),
+			*ctl_get(m, 0, "edge") ? "'" : "", ctl_show(m, 0, "reverted"),
+			strtod(ctl_get(m, 0, "elapsed_us"), NULL) / 1000.0,
+			*ctl_get(m, 0, "for_us") ? "until it re-arms by itself" : "until 'chaosctl arm'");
 }
 
 static void print_arm(const struct proto_msg *m)
 {
 	printf("armed: %s kill switch(es) released, injections accepted\n",
-			show(m, 0, "released"));
+			ctl_show(m, 0, "released"));
 }
 
 static void print_renew(const struct proto_msg *m)
 {
-	printf("renewed %s lease(s)\n", show(m, 0, "renewed"));
+	printf("renewed %s lease(s)\n", ctl_show(m, 0, "renewed"));
 }
 
 static void print_ping(const struct proto_msg *m)
 {
-	printf("ok %s\n", show(m, 0, "version"));
+	printf("ok %s\n", ctl_show(m, 0, "version"));
 }
 
 static void print_reply(const struct ctl_verb *v, const struct proto_msg *m)
 {
-	if (arg_json)
+	if (ctl_json)
 		json_print_reply(m, v->doc == JSON_KILL && is_kill_history(m) ? JSON_KILL_HISTORY :
 										 v->doc);
 	else
@@ -669,11 +647,11 @@ static void print_reply(const struct ctl_verb *v, const struct proto_msg *m)
 
 /* One request: the options, each bare argument as v->arg_key and, unless an option gave one,
  * FORMAT (if not NULL). 0 with the reply, or the exit status with the reason printed. */
-static int send_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
+int ctl_send_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
 		char **argv, const char *format, struct proto_msg **ret)
 {
 	struct proto_writer w;
-	struct args a;
+	struct ctl_args a;
 	int r;
 
 	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
@@ -683,16 +661,16 @@ static int send_args(const struct ctl_verb *v, const struct proto_verb *verb, in
 	if (r == 0 && format && !a.options)
 		proto_put(&w, "format", format);
 	if (r == 0)
-		r = request(verb, &w, ret);
+		r = ctl_request(verb, &w, ret);
 	proto_writer_done(&w);
-	return r < 0 ? exit_of(r) : r;
+	return r < 0 ? ctl_exit_of(r) : r;
 }
 
 static int verb_simple(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
 		char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-	int r = send_args(v, verb, argc, argv, NULL, &m);
+	int r = ctl_send_args(v, verb, argc, argv, NULL, &m);
 
 	if (r == 0)
 		print_reply(v, m);
@@ -705,9 +683,9 @@ static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, 
 		char **argv)
 {
 	struct proto_writer w;
-	struct args a;
+	struct ctl_args a;
 	uint64_t total = 0;
-	int r = check_args(v, verb, argc, argv, &a), code = 0;
+	int r = ctl_check_args(v, verb, argc, argv, &a), code = 0;
 	char sum[32];
 
 	if (r > 0)
@@ -715,7 +693,7 @@ static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, 
 	if (a.n <= 1)
 		return verb_simple(v, verb, argc, argv);
 	if (a.options > 0)
-		return fail("revert: several ids or --edge/--all, not both (usage: chaosctl revert "
+		return ctl_fail("revert: several ids or --edge/--all, not both (usage: chaosctl revert "
 			    "%s)", verb->usage), CTLOPT_EXIT_USAGE;
 	for (int i = 0; i < a.n; i++) {
 		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
@@ -723,20 +701,20 @@ static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, 
 
 		proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
 		proto_put(&w, v->arg_key, argv[i]);
-		r = request(verb, &w, &m);
+		r = ctl_request(verb, &w, &m);
 		proto_writer_done(&w);
-		if (r < 0 && exit_of(r) == CTLOPT_EXIT_UNREACHABLE)
+		if (r < 0 && ctl_exit_of(r) == CTLOPT_EXIT_UNREACHABLE)
 			return CTLOPT_EXIT_UNREACHABLE; /* the next would not get through either */
 		if (r < 0) {
 			code = CTLOPT_EXIT_FAILED;
 			continue;
 		}
-		(void)parse_u64_range(get(m, 0, "reverted"), 0, UINT64_MAX, &n);
+		(void)parse_u64_range(ctl_get(m, 0, "reverted"), 0, UINT64_MAX, &n);
 		total += n;
-		if (!arg_json)
-			printf("%s: reverted %s fault(s)\n", term_safe(argv[i]), show(m, 0, "reverted"));
+		if (!ctl_json)
+			printf("%s: reverted %s fault(s)\n", term_safe(argv[i]), ctl_show(m, 0, "reverted"));
 	}
-	if (arg_json && code == 0) {
+	if (ctl_json && code == 0) {
 		/* One document for the whole command: the faults reverted in all. */
 		struct proto_field f = { "reverted", sum };
 		struct proto_msg m = { .type = PROTO_REPLY_OK, .n_fields = 1, .fields = &f };
@@ -753,7 +731,7 @@ static int verb_metrics(const struct ctl_verb *v, const struct proto_verb *verb,
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	_cleanup_free_ char *text = NULL;
-	int r = send_args(v, verb, argc, argv, NULL, &m);
+	int r = ctl_send_args(v, verb, argc, argv, NULL, &m);
 	size_t len = 0;
 	FILE *f;
 
@@ -761,20 +739,20 @@ static int verb_metrics(const struct ctl_verb *v, const struct proto_verb *verb,
 		return r;
 	f = open_memstream(&text, &len);
 	if (!f)
-		return fail("metrics: %s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
+		return ctl_fail("metrics: %s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
 	for (unsigned i = 0; i < m->n_fields; i++)
 		if (streq(m->fields[i].key, "data"))
 			fputs(m->fields[i].value, f);
 	if (fclose(f) != 0 || !text)
-		return fail("metrics: %s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
-	if (!arg_json) {
-		put_lines(text);
+		return ctl_fail("metrics: %s", strerror(ENOMEM)), CTLOPT_EXIT_FAILED;
+	if (!ctl_json) {
+		ctl_put_lines(text);
 		return 0;
 	}
 	printf("{\"ok\":true,\"schema\":");
 	json_string(json_docs[v->doc].schema);
 	printf(",\"content_type\":");
-	json_string(get(m, 0, "content_type"));
+	json_string(ctl_get(m, 0, "content_type"));
 	printf(",\"text\":");
 	json_string(text);
 	printf("}\n");
@@ -815,349 +793,6 @@ static int list_values(const char *opt)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ scenarios */
-
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-	interrupted = 1;
-}
-
-/* Checks the file here first (every error with file:line, even without a daemon), then
- * sends it line by line. */
-/* The value after option name in argv as given, NULL if it is not there. */
-static const char *option_value(int argc, char **argv, const char *name)
-{
-	for (int i = 0; i + 1 < argc; i++)
-		if (streq(argv[i], name))
-			return argv[i + 1];
-	return NULL;
-}
-
-static int scenario_request(const struct proto_verb *verb, const char *path, const char *seed,
-		const char *host,
-		struct proto_msg **ret)
-{
-	_cleanup_(scenario_freep) struct scenario *sc = NULL;
-	_cleanup_free_ char *buf = NULL;
-	struct proto_writer w;
-	struct diag d;
-	size_t len;
-	FILE *f;
-	int r;
-
-	diag_init(&d);
-	r = scenario_load(path, &sc, &d);
-	if (r < 0) {
-		fprintf(stderr, "%s\n", term_safe(diag_text(&d)));
-		if (arg_json) {
-			_cleanup_free_ char *msg = NULL;
-			if (asprintf(&msg, "%s: %s is not a valid scenario (nothing was applied)",
-					    verb->name, path) >= 0)
-				json_print_error(msg, NULL, diag_text(&d));
-		}
-		return fail("%s: %s is not a valid scenario (nothing was applied)", verb->name,
-				path), -EINVAL;
-	}
-	f = fopen(path, "re");
-	if (!f)
-		return fail("%s: %m", path), negative_errno();
-	buf = calloc(1, SCENARIO_FILE_MAX + 1);
-	len = buf ? fread(buf, 1, SCENARIO_FILE_MAX, f) : 0;
-	fclose(f);
-	if (!buf)
-		return -ENOMEM;
-	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
-	proto_put(&w, "file", path);
-	if (seed)
-		proto_put(&w, "seed", seed);
-	if (host)
-		proto_put(&w, "host", host);
-	proto_put_lines(&w, "line", buf, len);
-	r = request(verb, &w, ret);
-	proto_writer_done(&w);
-	return r;
-}
-
-static const char *fmt_dur(const char *usec_s, char *buf, size_t n)
-{
-	uint64_t us = 0;
-
-	(void)parse_u64_range(usec_s, 0, UINT64_MAX, &us);
-	return parse_format_duration(us / USEC_PER_SEC * USEC_PER_SEC, buf, n);
-}
-
-static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path,
-		const char *seed, const char *host)
-{
-	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-	char a[32], b[32], c[32];
-	int r;
-
-	r = scenario_request(verb, path, seed, host, &m);
-	if (r < 0)
-		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
-	if (arg_json)
-		return json_print_reply(m, v->doc), 0;
-	if (v->doc == JSON_VALIDATE) {
-		printf("%s: scenario '%s' is valid here: %s steps, %s probes, runs %s (hard "
-		       "deadline %s)\n", term_safe(path), show(m, 0, "name"), show(m, 0, "steps"),
-				show(m, 0, "probes"), fmt_dur(show(m, 0, "planned_us"), a, sizeof(a)),
-				fmt_dur(show(m, 0, "max_duration_us"), b, sizeof(b)));
-		return 0;
-	}
-	printf("scenario %s%s%s\n", show(m, 0, "name"), *show(m, 0, "description") ? ": " : "",
-			show(m, 0, "description"));
-	printf("steady state %s before and after, method %s, hard deadline %s%s%s\n",
-			fmt_dur(show(m, 0, "steady_state_us"), a, sizeof(a)),
-			fmt_dur(show(m, 0, "method_us"), b, sizeof(b)),
-			fmt_dur(show(m, 0, "max_duration_us"), c, sizeof(c)),
-			streq(show(m, 0, "lease_us"), "0") ? "" : ", lease ",
-			streq(show(m, 0, "lease_us"), "0") ? "" :
-							    fmt_dur(show(m, 0, "lease_us"), a, sizeof(a)));
-	printf("seed %s (chaosctl plan --seed %s shows this timeline again)\n", show(m, 0, "seed"),
-			show(m, 0, "seed"));
-	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
-		if (streq(m->fields[i].value, "step"))
-			printf("step %-10s %-12s %s\n", show(m, i, "name"), show(m, i, "edge"),
-					show(m, i, "trigger"));
-	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
-		if (streq(m->fields[i].value, "probe")) {
-			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
-					show(m, i, "name"), show(m, i, "type"), show(m, i, "target"),
-					show(m, i, "abort_when"), show(m, i, "steady_state"));
-			if (streq(show(m, i, "type"), "prometheus"))
-				printf("      query %s\n", show(m, i, "query"));
-		}
-	printf("\n%-9s %-7s %-8s %-12s %-10s %s\n", "METHOD+", "ACTION", "STEP", "EDGE", "FAULT",
-			"PARAMETERS");
-	for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
-		uint64_t t = 0;
-
-		if (!streq(m->fields[i].value, "action"))
-			continue;
-		(void)parse_u64_range(show(m, i, "t_us"), 0, UINT64_MAX, &t);
-		printf("%8.1fs %-7s %-8s %-12s %-10s %s\n", t / 1e6, show(m, i, "action"),
-				show(m, i, "step"), show(m, i, "edge"), show(m, i, "kind"),
-				show(m, i, "params"));
-	}
-	return 0;
-}
-
-/* The reply's data: text for a terminal made safe line by line, JSON and HTML as they are
- * (escaped by chaosd for their own syntax). */
-static void put_data(const struct proto_msg *m, bool text)
-{
-	for (unsigned i = 0; i < m->n_fields; i++)
-		if (streq(m->fields[i].key, "data") && text)
-			put_lines(m->fields[i].value);
-		else if (streq(m->fields[i].key, "data"))
-			fputs(m->fields[i].value, stdout);
-}
-
-static int print_report(const char *run, const char *format)
-{
-	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-	const struct proto_verb *verb = proto_verb_by_type(PROTO_REPORT);
-	struct proto_writer w;
-	int r;
-
-	proto_writer_init(&w, PROTO_REPORT, PROTO_MAX_REQUEST);
-	if (run)
-		proto_put(&w, "run", run);
-	proto_put(&w, "format", format);
-	r = request(verb, &w, &m);
-	proto_writer_done(&w);
-	if (r < 0)
-		return exit_of(r);
-	put_data(m, streq(format, "text"));
-	return 0;
-}
-
-static int watch_once(const char *run, unsigned since, struct proto_msg **ret)
-{
-	struct proto_writer w;
-	int r;
-
-	proto_writer_init(&w, PROTO_WATCH, PROTO_MAX_REQUEST);
-	if (run)
-		proto_put(&w, "run", run);
-	proto_putf(&w, "since", "%u", since);
-	r = request(proto_verb_by_type(PROTO_WATCH), &w, ret);
-	proto_writer_done(&w);
-	return r;
-}
-
-/* Follow a run until it ends: a line per event; on a terminal also a status line that is
- * redrawn in place. Returns the run's exit code. */
-static int follow(const char *run_arg, bool own)
-{
-	char id[REPORT_ID_MAX + 1] = "", a[32], b[32];
-	bool tty = isatty(STDOUT_FILENO) && !arg_json, sent_abort = false;
-	struct sigaction sa = { .sa_handler = on_interrupt };
-	unsigned since = 0;
-	int code = CTLOPT_EXIT_FAILED, r;
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	if (run_arg)
-		snprintf(id, sizeof(id), "%s", run_arg);
-	for (;;) {
-		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-		uint64_t ev = 0;
-		char status[256];
-		size_t sl = 0;
-
-		if (interrupted && own && !sent_abort) {
-			/* Ctrl-C on `chaosctl run` ends the GameDay, not just the watching. */
-			fprintf(stderr, "\ninterrupted: aborting run %s\n", term_safe(id));
-			(void)simple_request(PROTO_ABORT, "run", id);
-			sent_abort = true;
-		} else if (interrupted && !own) {
-			fprintf(stderr, "\nstopped watching; run %s goes on (chaosctl abort %s)\n",
-					term_safe(id), term_safe(id));
-			return CTLOPT_EXIT_FAILED;
-		}
-		r = watch_once(id[0] ? id : NULL, since, &m);
-		if (r < 0)
-			return exit_of(r);
-		snprintf(id, sizeof(id), "%s", get(m, 0, "id"));
-		/* The run's lease (if it has one) lives as long as this loop. */
-		if (own && !streq(get(m, 0, "state"), "finished"))
-			renew_run(id);
-		(void)parse_u64_range(get(m, 0, "events"), 0, UINT32_MAX, &ev);
-		if (tty)
-			fputs("\r\033[K", stdout);
-		for (unsigned i = first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
-			uint64_t t = 0;
-
-			if (!streq(m->fields[i].value, "event"))
-				continue;
-			(void)parse_u64_range(get(m, i, "t_us"), 0, UINT64_MAX, &t);
-			if (!arg_json)
-				printf("[%7.1fs] %-8s %s\n", t / 1e6, show(m, i, "kind"),
-						show(m, i, "text"));
-		}
-		if (!arg_json)
-			since = (unsigned)ev;
-		if (streq(get(m, 0, "state"), "finished")) {
-			code = (int)strtol(get(m, 0, "exit_code"), NULL, 10);
-			if (arg_json)
-				json_print_reply(m, JSON_WATCH);
-			break;
-		}
-		if (tty) {
-			sl += (size_t)snprintf(status + sl, sizeof(status) - sl, "%s %s / %s",
-					show(m, 0, "phase"), fmt_dur(show(m, 0, "elapsed_us"), a, sizeof(a)),
-					fmt_dur(show(m, 0, "planned_us"), b, sizeof(b)));
-			for (unsigned i = first_record(m); i < m->n_fields && sl < sizeof(status);
-					i = proto_msg_next_record(m, i))
-				if (streq(m->fields[i].value, "probe") && sl < sizeof(status))
-					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
-							" | %s %s%% p99 %.1fms%s%s", show(m, i, "name"),
-							show(m, i, "success_rate"),
-							strtod(show(m, i, "p99_us"), NULL) / 1000,
-							get(m, i, "value")[0] ? " value " : "",
-							show(m, i, "value"));
-			for (unsigned i = first_record(m), n = 0; i < m->n_fields;
-					i = proto_msg_next_record(m, i))
-				if (streq(m->fields[i].value, "fault") && sl < sizeof(status))
-					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
-							"%s%s:%s", n++ ? "," : " | faults ",
-							get(m, i, "edge"), get(m, i, "kind"));
-			fputs(status, stdout);
-		}
-		fflush(stdout);
-		{
-			struct timespec ts = { .tv_nsec = 500 * 1000 * 1000 };
-			(void)nanosleep(&ts, NULL);
-		}
-	}
-	if (!arg_json) {
-		putchar('\n');
-		(void)print_report(id, "text");
-		printf("\nreport: chaosctl report %s [--json | --html > gameday.html]\n",
-				term_safe(id));
-	}
-	return code;
-}
-
-/* A scenario's host in its group: --host-name, else -H's NAME. */
-static const char *host_name(int argc, char **argv)
-{
-	const char *h = option_value(argc, argv, "--host-name");
-
-	return h ? h : remote_host_name();
-}
-
-static int verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
-{
-	const char *seed = option_value(argc, argv, "--seed");
-	struct args a;
-	int r = check_args(v, verb, argc, argv, &a);
-
-	return r > 0 ? r : plan_file(v, verb, argv[0], seed ? seed : remote_fan_seed(),
-					 host_name(argc, argv));
-}
-
-static int verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
-{
-	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-	bool html = false;
-	int r;
-
-	for (int i = 0; i < argc; i++)
-		html = html || streq(argv[i], "--html");
-	/* --json (global or after the verb) is the document; --html would be a second one. */
-	if (arg_json && html)
-		return fail("report: --html and --json exclude each other"), CTLOPT_EXIT_USAGE;
-	r = send_args(v, verb, argc, argv, arg_json ? "json" : "text", &m);
-	if (r == 0)
-		put_data(m, !arg_json && !html);
-	return r;
-}
-
-static int verb_watch(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
-{
-	struct args a;
-	int r = check_args(v, verb, argc, argv, &a);
-
-	return r > 0 ? r : follow(a.n ? argv[0] : NULL, false);
-}
-
-static int verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
-{
-	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
-	char id[REPORT_ID_MAX + 1];
-	const char *seed = option_value(argc, argv, "--seed");
-	struct args a;
-	int r = check_args(v, verb, argc, argv, &a);
-
-	if (r > 0)
-		return r;
-	r = scenario_request(verb, argv[0], seed ? seed : remote_fan_seed(), host_name(argc, argv),
-			&m);
-	if (r < 0)
-		return r == -EINVAL ? CTLOPT_EXIT_FAILED : exit_of(r);
-	snprintf(id, sizeof(id), "%s", get(m, 0, "run"));
-	if (a.client_flag) { /* --detach */
-		if (arg_json)
-			json_print_reply(m, v->doc);
-		else
-			printf("%s\n", term_safe(id));
-		return 0;
-	}
-	if (!arg_json)
-		printf("run %s started (Ctrl-C aborts it; chaosctl run --detach leaves it "
-		       "running)\n", term_safe(id));
-	return follow(id, true);
-}
-
 /* ------------------------------------------------------------------ the verbs */
 
 /* Everything chaosctl does per verb; proto_verbs[] (shared with chaosd) has its name, usage
@@ -1178,17 +813,17 @@ static const struct ctl_verb ctl_verbs[] = {
 	{ PROTO_PING, verb_simple, print_ping, {}, NULL, 0, false, false, JSON_PING },
 	{ PROTO_RENEW, verb_simple, print_renew, { { "--run", "run", NULL } }, "id", UINT_MAX, true,
 	  false, JSON_RENEW },
-	{ PROTO_RUN, verb_run, NULL, { { "--detach", NULL, "yes" }, { "--seed", "seed", NULL },
+	{ PROTO_RUN, ctl_verb_run, NULL, { { "--detach", NULL, "yes" }, { "--seed", "seed", NULL },
 				       { "--host-name", "host", NULL } },
 	  "file", 1, true, true, JSON_RUN },
-	{ PROTO_VALIDATE, verb_plan, NULL, { { "--host-name", "host", NULL } }, "file", 1, true,
+	{ PROTO_VALIDATE, ctl_verb_plan, NULL, { { "--host-name", "host", NULL } }, "file", 1, true,
 	  false, JSON_VALIDATE },
-	{ PROTO_PLAN, verb_plan, NULL, { { "--seed", "seed", NULL }, { "--host-name", "host", NULL } },
+	{ PROTO_PLAN, ctl_verb_plan, NULL, { { "--seed", "seed", NULL }, { "--host-name", "host", NULL } },
 	  "file", 1, true, false,
 	  JSON_PLAN },
-	{ PROTO_WATCH, verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH },
+	{ PROTO_WATCH, ctl_verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH },
 	{ PROTO_ABORT, verb_simple, print_abort, {}, "run", 1, false, false, JSON_ABORT },
-	{ PROTO_REPORT, verb_report, NULL,
+	{ PROTO_REPORT, ctl_verb_report, NULL,
 	  { { "--html", "format", "html" }, { "--json", "format", "json" } }, "run", 1, false,
 	  false, JSON_REPORT },
 	{ PROTO_METRICS, verb_metrics, NULL, {}, NULL, 0, false, false, JSON_METRICS },
@@ -1255,11 +890,12 @@ int main(int argc, char **argv)
 
 		if (o && o->metavar && !val) {
 			if (i + 1 >= argc)
-				return fail("option '%s' needs a value: %s", argv[i], o->metavar), CTLOPT_EXIT_USAGE;
+				return ctl_fail("option '%s' needs a value: %s", argv[i], o->metavar),
+				       CTLOPT_EXIT_USAGE;
 			val = argv[++i];
 		}
 		if (o && o->id == CTLOPT_JSON)
-			arg_json = true;
+			ctl_json = true;
 		else if (o && o->id == CTLOPT_SOCKET) {
 			arg_socket = val;
 			arg_socket_set = true;
@@ -1284,7 +920,8 @@ int main(int argc, char **argv)
 		} else if (streq(argv[i], "--list-options") && i + 1 < argc) {
 			return list_options(argv[i + 1], i + 2 < argc ? argv[i + 2] : NULL);
 		} else
-			return fail("unknown option '%s' (see chaosctl --help)", argv[i]), CTLOPT_EXIT_USAGE;
+			return ctl_fail("unknown option '%s' (see chaosctl --help)", argv[i]),
+			       CTLOPT_EXIT_USAGE;
 	}
 	if (getenv("CHAOSD_SOCKET") && !arg_socket_set)
 		arg_socket = getenv("CHAOSD_SOCKET");
@@ -1297,10 +934,11 @@ int main(int argc, char **argv)
 		return remote_dial_stdio(arg_socket);
 	verb = proto_verb_find(argv[i]);
 	if (!verb || !ctl_verb_of(verb))
-		return fail("unknown verb '%s' (see chaosctl --help)", argv[i]), CTLOPT_EXIT_USAGE;
+		return ctl_fail("unknown verb '%s' (see chaosctl --help)", argv[i]),
+		       CTLOPT_EXIT_USAGE;
 	for (int k = i + 1, n = i + 1; k <= argc; k++) {
 		if (k < argc && streq(argv[k], "--json"))
-			arg_json = true;
+			ctl_json = true;
 		else
 			argv[n++] = argv[k]; /* argv[argc], NULL, too */
 		if (k == argc)
@@ -1311,18 +949,18 @@ int main(int argc, char **argv)
 		host_source = "CHAOSCTL_HOST";
 	}
 	if (host && arg_socket_set)
-		return fail("--socket is this host's socket; with -H give the remote one as "
+		return ctl_fail("--socket is this host's socket; with -H give the remote one as "
 			    "ssh://HOST?socket=PATH"), CTLOPT_EXIT_USAGE;
 	if (group_wanted(argc - i - 1, argv + i + 1)) {
 		if (!host)
-			return fail("--topology is over a group of hosts: give them with -H "
+			return ctl_fail("--topology is over a group of hosts: give them with -H "
 				    "NAME=URL,..."), CTLOPT_EXIT_USAGE;
-		return group_main(host, host_source, verb, argc - i - 1, argv + i + 1, arg_json,
+		return group_main(host, host_source, verb, argc - i - 1, argv + i + 1, ctl_json,
 				transact);
 	}
 	if (host) {
 		int usage = remote_begin(host, host_source, verb, argc - i - 1, argv + i + 1,
-				arg_json, &done, &code);
+				ctl_json, &done, &code);
 		if (usage || done)
 			return usage ? usage : code;
 	}
