@@ -62,10 +62,10 @@ static void help(void)
 		char opt[64], text[1024];
 
 		snprintf(opt, sizeof(opt), "%c%c%s--%s%s%s", o->short_name ? '-' : ' ',
-				o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
-				o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+		                o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+		                o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
 		snprintf(text, sizeof(text), "%s%s%s%s", o->help, o->env ? " [$" : "",
-				o->env ? o->env : "", o->env ? "]" : "");
+		                o->env ? o->env : "", o->env ? "]" : "");
 		printf("  %-28s", opt);
 		wrap(text, 30);
 	}
@@ -74,7 +74,7 @@ static void help(void)
 		if (proto_verbs[i].type == PROTO_PING)
 			continue;
 		printf("  %-8s %-28s %s\n", proto_verbs[i].name, proto_verbs[i].usage,
-				proto_verbs[i].summary);
+		                proto_verbs[i].summary);
 	}
 	printf("\nFault kinds (inject KIND):\n");
 	for (int k = 0; k < _FAULT_KIND_MAX; k++)
@@ -87,7 +87,7 @@ static void help(void)
 		for (int k = 0; k < _FAULT_KIND_MAX; k++)
 			if (key->kinds & (1u << k)) {
 				int n = snprintf(kinds + len, sizeof(kinds) - len, "%s%s",
-						len ? "," : "", fault_kind_to_string(k));
+				                len ? "," : "", fault_kind_to_string(k));
 				if (n > 0)
 					len = MIN(len + (size_t)n, sizeof(kinds) - 1);
 			}
@@ -105,12 +105,11 @@ static void help(void)
 	printf("\nDurations: 500ms, 30s, 5m, 1h. Scenario files: chaosd.scenario(5).\n");
 }
 
-
 /* ------------------------------------------------------------------ transport */
 
 static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **ret)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ uint8_t *payload = NULL;
 	uint8_t hdr[PROTO_HEADER_SIZE];
@@ -139,11 +138,15 @@ static int transact(uint16_t type, struct proto_writer *w, struct proto_msg **re
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = negative_errno();
 		if (r == -ENOENT || r == -ECONNREFUSED)
-			ctl_fail("cannot reach chaosd at '%s': %s (is chaosd running? systemctl start "
-			     "chaosd.socket)", arg_socket, strerror(-r));
+			ctl_fail("cannot reach chaosd at '%s': %s (is chaosd running? systemctl "
+			         "start "
+			         "chaosd.socket)",
+			                arg_socket, strerror(-r));
 		else if (r == -EACCES)
-			ctl_fail("cannot reach chaosd at '%s': permission denied (join the socket's "
-			     "group, e.g. 'chaos')", arg_socket);
+			ctl_fail("cannot reach chaosd at '%s': permission denied (join the "
+			         "socket's "
+			         "group, e.g. 'chaos')",
+			                arg_socket);
 		else
 			ctl_fail("cannot reach chaosd at '%s': %s", arg_socket, strerror(-r));
 		return r;
@@ -167,7 +170,8 @@ connected:
 		if (n <= 0 && remote_active())
 			return remote_report_failure("no reply"), -ECONNRESET;
 		if (n <= 0)
-			return ctl_fail("chaosd closed the connection without a reply"), -ECONNRESET;
+			return ctl_fail("chaosd closed the connection without a reply"),
+			       -ECONNRESET;
 		got += (size_t)n;
 	}
 	r = proto_header_decode(hdr, sizeof(hdr), PROTO_MAX_REPLY, &h, &d);
@@ -220,7 +224,7 @@ int ctl_request(const struct proto_verb *verb, struct proto_writer *w, struct pr
 	 * --json, so a script sees it without parsing. */
 	if (proto_msg_get(m, 0, "warning"))
 		fprintf(stderr, "chaosctl: %s: warning: %s\n", verb->name,
-				term_safe(proto_msg_get(m, 0, "warning")));
+		                term_safe(proto_msg_get(m, 0, "warning")));
 	*ret = m;
 	return 0;
 }
@@ -228,8 +232,8 @@ int ctl_request(const struct proto_verb *verb, struct proto_writer *w, struct pr
 /* The exit status for ctl_request()'s R < 0. */
 int ctl_exit_of(int r)
 {
-	return r == -EREMOTEIO || r == -E2BIG || r == -ENOMEM ? CTLOPT_EXIT_FAILED :
-								 CTLOPT_EXIT_UNREACHABLE;
+	return r == -EREMOTEIO || r == -E2BIG || r == -ENOMEM ? CTLOPT_EXIT_FAILED
+	                                                      : CTLOPT_EXIT_UNREACHABLE;
 }
 
 /* ------------------------------------------------------------------ output */
@@ -288,13 +292,15 @@ static void print_history(const struct proto_msg *m)
 		uint64_t f = 0;
 		if (!any)
 			printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", "WHEN", "UID", "EDGE", "FOR",
-					"REVERTED", "RESULT", "REASON");
+			                "REVERTED", "RESULT", "REASON");
 		any = true;
 		format_time(ctl_show(m, i, "time_us"), when, sizeof(when));
 		(void)parse_u64_range(ctl_show(m, i, "for_us"), 0, UINT64_MAX, &f);
 		printf("%-24s %-6s %-12s %-8s %-8s %-8s %s\n", when, ctl_show(m, i, "uid"),
-				ctl_show(m, i, "edge"), f ? parse_format_duration(f, dur, sizeof(dur)) : "-",
-				ctl_show(m, i, "reverted"), ctl_show(m, i, "result"), ctl_show(m, i, "reason"));
+		                ctl_show(m, i, "edge"),
+		                f ? parse_format_duration(f, dur, sizeof(dur)) : "-",
+		                ctl_show(m, i, "reverted"), ctl_show(m, i, "result"),
+		                ctl_show(m, i, "reason"));
 	}
 	if (!any)
 		printf("The kill switch has never been used.\n");
@@ -309,13 +315,13 @@ static const char *affected_text(const struct proto_msg *m, unsigned i, char *bu
 	(void)parse_u64_range(ctl_show(m, i, "affected_bytes"), 0, UINT64_MAX, &bytes);
 	if (bytes >= 1000000)
 		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f MB)", ctl_show(m, i, "affected"),
-				packets, packets == 1 ? "" : "s", (double)bytes / 1e6);
+		                packets, packets == 1 ? "" : "s", (double)bytes / 1e6);
 	else if (bytes > 0)
 		snprintf(buf, n, "%s %" PRIu64 " packet%s (%.1f kB)", ctl_show(m, i, "affected"),
-				packets, packets == 1 ? "" : "s", (double)bytes / 1e3);
+		                packets, packets == 1 ? "" : "s", (double)bytes / 1e3);
 	else
 		snprintf(buf, n, "%s %" PRIu64 " packet%s", ctl_show(m, i, "affected"), packets,
-				packets == 1 ? "" : "s");
+		                packets == 1 ? "" : "s");
 	return buf;
 }
 
@@ -325,8 +331,10 @@ static void print_status(const struct proto_msg *m)
 	bool any = false;
 
 	if (proto_msg_get(m, 0, "degraded"))
-		printf("chaosd is degraded: %s. New faults are refused until it can write its state "
-		       "again; reverts and the kill switch still work.\n", ctl_show(m, 0, "degraded"));
+		printf("chaosd is degraded: %s. New faults are refused until it can write its "
+		       "state "
+		       "again; reverts and the kill switch still work.\n",
+		                ctl_show(m, 0, "degraded"));
 
 	for (unsigned k = i; k < m->n_fields; k = proto_msg_next_record(m, k)) {
 		char since[64], until[64];
@@ -335,10 +343,12 @@ static void print_status(const struct proto_msg *m)
 		format_time(ctl_show(m, k, "since_us"), since, sizeof(since));
 		format_time(ctl_show(m, k, "until_us"), until, sizeof(until));
 		printf("Kill switch ENGAGED for %s since %s by uid %s%s%s%s: injections refused "
-		       "until %s.\n", streq(ctl_show(m, k, "edge"), "*") ? "all edges" : ctl_show(m, k, "edge"),
-				since, ctl_show(m, k, "uid"), *ctl_show(m, k, "reason") ? " (" : "",
-				ctl_show(m, k, "reason"), *ctl_show(m, k, "reason") ? ")" : "",
-				streq(ctl_show(m, k, "until_us"), "0") ? "'chaosctl arm'" : until);
+		       "until %s.\n",
+		                streq(ctl_show(m, k, "edge"), "*") ? "all edges"
+		                                                   : ctl_show(m, k, "edge"),
+		                since, ctl_show(m, k, "uid"), *ctl_show(m, k, "reason") ? " (" : "",
+		                ctl_show(m, k, "reason"), *ctl_show(m, k, "reason") ? ")" : "",
+		                streq(ctl_show(m, k, "until_us"), "0") ? "'chaosctl arm'" : until);
 	}
 	for (; i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		uint64_t rem = 0;
@@ -347,19 +357,20 @@ static void print_status(const struct proto_msg *m)
 			continue;
 		if (!any)
 			printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", "ID", "EDGE", "FAULT", "DIR",
-					"PARAMETERS", "LEFT", "SO FAR");
+			                "PARAMETERS", "LEFT", "SO FAR");
 		any = true;
 		(void)parse_u64_range(ctl_show(m, i, "remaining_us"), 0, UINT64_MAX, &rem);
 		printf("%-4s %-12s %-9s %-4s %-34s %8s  %s\n", ctl_show(m, i, "id"),
-				ctl_show(m, i, "edge"), ctl_show(m, i, "kind"), ctl_show(m, i, "direction"),
-				ctl_show(m, i, "describe"),
-				parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
-						sizeof(left)),
-				affected_text(m, i, so_far, sizeof(so_far)));
+		                ctl_show(m, i, "edge"), ctl_show(m, i, "kind"),
+		                ctl_show(m, i, "direction"), ctl_show(m, i, "describe"),
+		                parse_format_duration(rem / USEC_PER_SEC * USEC_PER_SEC, left,
+		                                sizeof(left)),
+		                affected_text(m, i, so_far, sizeof(so_far)));
 		if (proto_msg_get(m, i, "service"))
 			printf("     service: %s\n", term_safe(ctl_show(m, i, "service")));
 		if (*ctl_show(m, i, "warning"))
-			printf("     ! fault %s: %s\n", ctl_show(m, i, "id"), ctl_show(m, i, "warning"));
+			printf("     ! fault %s: %s\n", ctl_show(m, i, "id"),
+			                ctl_show(m, i, "warning"));
 	}
 	if (!any)
 		printf("No active faults.\n");
@@ -372,11 +383,12 @@ static void print_edges(const struct proto_msg *m)
 		const char *err = proto_msg_get(m, i, "error");
 		const char *svc = proto_msg_get(m, i, "service");
 		printf("%-14s %-10s %-6s %-6s %s%s%s%s%s\n", ctl_show(m, i, "name"),
-				*ctl_show(m, i, "interface") ? ctl_show(m, i, "interface") : "?",
-				ctl_show(m, i, "port"), ctl_show(m, i, "protocol"),
-				*ctl_show(m, i, "destination") ? ctl_show(m, i, "destination") : "any",
-				svc ? "  of " : "", svc ? term_safe(svc) : "", err ? "  ! " : "",
-				err ? term_safe(err) : "");
+		                *ctl_show(m, i, "interface") ? ctl_show(m, i, "interface") : "?",
+		                ctl_show(m, i, "port"), ctl_show(m, i, "protocol"),
+		                *ctl_show(m, i, "destination") ? ctl_show(m, i, "destination")
+		                                               : "any",
+		                svc ? "  of " : "", svc ? term_safe(svc) : "", err ? "  ! " : "",
+		                err ? term_safe(err) : "");
 		if (proto_msg_get(m, i, "resolves_to"))
 			printf("%-14s now: %s\n", "", term_safe(ctl_show(m, i, "resolves_to")));
 	}
@@ -424,7 +436,7 @@ void ctl_renew_run(const char *id)
  * within one lease period. A clean stop (Ctrl-C, SIGTERM) reverts at once. */
 static int hold_lease(const char *id, uint64_t lease_usec)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal };
+	struct sigaction sa = {.sa_handler = on_stop_signal};
 	uint64_t period = MAX(lease_usec / 3, 200 * USEC_PER_MSEC);
 	char l[32];
 	int r;
@@ -432,21 +444,23 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	fprintf(ctl_json ? stderr : stdout, "holding fault %s with a %s lease (renewed every "
-			"%.1fs); stop this command to revert it\n", term_safe(id),
-			parse_format_duration(lease_usec, l, sizeof(l)),
-			(double)period / USEC_PER_SEC);
+	fprintf(ctl_json ? stderr : stdout,
+	                "holding fault %s with a %s lease (renewed every "
+	                "%.1fs); stop this command to revert it\n",
+	                term_safe(id), parse_format_duration(lease_usec, l, sizeof(l)),
+	                (double)period / USEC_PER_SEC);
 	fflush(stdout);
 	while (!stop_holding) {
-		struct timespec ts = { .tv_sec = (time_t)(period / USEC_PER_SEC),
-			.tv_nsec = (long)(period % USEC_PER_SEC) * 1000 };
+		struct timespec ts = {.tv_sec = (time_t)(period / USEC_PER_SEC),
+		                .tv_nsec = (long)(period % USEC_PER_SEC) * 1000};
 		/* A signal cuts the sleep short; the flag is checked right after. */
 		(void)nanosleep(&ts, NULL);
 		if (stop_holding)
 			break;
 		r = ctl_simple_request(PROTO_RENEW, "id", id);
 		if (r == -EREMOTEIO)
-			return ctl_exit_of(r); /* the daemon says the fault is gone: nothing to hold */
+			return ctl_exit_of(
+			                r); /* the daemon says the fault is gone: nothing to hold */
 	}
 	r = ctl_simple_request(PROTO_REVERT, "id", id);
 	if (r < 0)
@@ -457,8 +471,8 @@ static int hold_lease(const char *id, uint64_t lease_usec)
 
 /* ------------------------------------------------------------------ verbs */
 
-static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+static int verb_inject(
+                const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	struct proto_writer w;
@@ -469,11 +483,16 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 	int r;
 
 	if (argc < 1)
-		return ctl_fail("inject: which fault? (latency, loss, corrupt, duplicate, reorder, rate, "
-			    "partition)"), CTLOPT_EXIT_USAGE;
+		return ctl_fail("inject: which fault? (latency, loss, corrupt, duplicate, reorder, "
+		                "rate, "
+		                "partition)"),
+		       CTLOPT_EXIT_USAGE;
 	if (fault_kind_from_string(argv[0], &kind) < 0)
-		return ctl_fail("inject: unknown fault '%s' (allowed: latency, loss, corrupt, duplicate, "
-			    "reorder, rate, partition)", argv[0]), CTLOPT_EXIT_USAGE;
+		return ctl_fail("inject: unknown fault '%s' (allowed: latency, loss, corrupt, "
+		                "duplicate, "
+		                "reorder, rate, partition)",
+		                       argv[0]),
+		       CTLOPT_EXIT_USAGE;
 	diag_init(&d);
 	fault_init(&f, kind);
 	proto_writer_init(&w, verb->type, PROTO_MAX_REQUEST);
@@ -482,8 +501,8 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 		const char *opt = argv[i], *val;
 		char key[64];
 		if (strncmp(opt, "--", 2) != 0)
-			return proto_writer_done(&w), ctl_fail("inject: unexpected argument '%s'", opt),
-			       CTLOPT_EXIT_USAGE;
+			return proto_writer_done(&w),
+			       ctl_fail("inject: unexpected argument '%s'", opt), CTLOPT_EXIT_USAGE;
 		opt += 2;
 		val = strchr(opt, '=');
 		if (val) {
@@ -508,13 +527,13 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 		/* Check locally for an immediate, precise message; the daemon checks again. */
 		r = fault_set(&f, key, val, &d);
 		if (r < 0)
-			return proto_writer_done(&w), ctl_fail("inject %s: %s", argv[0], diag_text(&d)),
-			       CTLOPT_EXIT_USAGE;
+			return proto_writer_done(&w),
+			       ctl_fail("inject %s: %s", argv[0], diag_text(&d)), CTLOPT_EXIT_USAGE;
 		proto_put(&w, key, val);
 	}
 	if (!edge)
-		return proto_writer_done(&w), ctl_fail("inject %s: --edge NAME is required", argv[0]),
-		       CTLOPT_EXIT_USAGE;
+		return proto_writer_done(&w),
+		       ctl_fail("inject %s: --edge NAME is required", argv[0]), CTLOPT_EXIT_USAGE;
 	r = fault_validate(&f, &d);
 	if (r < 0)
 		return proto_writer_done(&w), ctl_fail("inject %s: %s", argv[0], diag_text(&d)),
@@ -532,9 +551,9 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
 	(void)parse_u64_range(ctl_show(m, 0, "duration_us"), 0, UINT64_MAX, &dur);
 	/* a fault without parameters (a partition) has no ", params" part */
 	printf("%s fault %s: %s on edge '%s' (%s)%s%s, reverts in %s\n", ctl_show(m, 0, "action"),
-			ctl_show(m, 0, "id"), ctl_show(m, 0, "kind"), ctl_show(m, 0, "edge"),
-			ctl_show(m, 0, "interface"), *ctl_show(m, 0, "params") ? ", " : "",
-			ctl_show(m, 0, "params"), parse_format_duration(dur, durs, sizeof(durs)));
+	                ctl_show(m, 0, "id"), ctl_show(m, 0, "kind"), ctl_show(m, 0, "edge"),
+	                ctl_show(m, 0, "interface"), *ctl_show(m, 0, "params") ? ", " : "",
+	                ctl_show(m, 0, "params"), parse_format_duration(dur, durs, sizeof(durs)));
 	if (f.lease_usec)
 		return hold_lease(ctl_get(m, 0, "id"), f.lease_usec);
 	return 0;
@@ -544,7 +563,7 @@ static int verb_inject(const struct ctl_verb *v, const struct proto_verb *verb, 
  * moved to the front of ARGV (their number in *ret_n). A usage error is printed and returns
  * CTLOPT_EXIT_USAGE; else 0. */
 static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv, struct proto_writer *w, struct ctl_args *ret)
+                char **argv, struct proto_writer *w, struct ctl_args *ret)
 {
 	struct ctl_args a = {};
 	int n = 0;
@@ -557,7 +576,7 @@ static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, i
 				o = &v->options[k];
 		if (o && !o->value && i + 1 >= argc)
 			return ctl_fail("%s: option '%s' needs a value (usage: chaosctl %s %s)",
-					verb->name, argv[i], verb->name, verb->usage),
+			                       verb->name, argv[i], verb->name, verb->usage),
 			       CTLOPT_EXIT_USAGE;
 		if (o && !o->key)
 			a.client_flag = true;
@@ -568,20 +587,21 @@ static int parse_args(const struct ctl_verb *v, const struct proto_verb *verb, i
 			argv[n++] = argv[i];
 		else
 			return ctl_fail("%s: unexpected argument '%s' (usage: chaosctl %s %s)",
-					verb->name, argv[i], verb->name, verb->usage),
+			                       verb->name, argv[i], verb->name, verb->usage),
 			       CTLOPT_EXIT_USAGE;
 	}
 	if (v->need_arg && n == 0 && a.options == 0)
-		return ctl_fail("%s: missing argument (usage: chaosctl %s %s)", verb->name, verb->name,
-				verb->usage), CTLOPT_EXIT_USAGE;
+		return ctl_fail("%s: missing argument (usage: chaosctl %s %s)", verb->name,
+		                       verb->name, verb->usage),
+		       CTLOPT_EXIT_USAGE;
 	a.n = n;
 	*ret = a;
 	return 0;
 }
 
 /* parse_args() for the verbs that build their requests themselves. */
-int ctl_check_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv, struct ctl_args *ret)
+int ctl_check_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv,
+                struct ctl_args *ret)
 {
 	struct proto_writer w;
 	int r;
@@ -594,7 +614,8 @@ int ctl_check_args(const struct ctl_verb *v, const struct proto_verb *verb, int 
 
 static void print_abort(const struct proto_msg *m)
 {
-	printf("aborted %s run(s); everything they applied is reverted\n", ctl_show(m, 0, "aborted"));
+	printf("aborted %s run(s); everything they applied is reverted\n",
+	                ctl_show(m, 0, "aborted"));
 }
 
 static void print_revert(const struct proto_msg *m)
@@ -614,16 +635,18 @@ static void print_kill(const struct proto_msg *m)
 		return;
 	}
 	printf("kill switch engaged%s%s%s: %s fault(s) reverted in %.1f ms; injections "
-	       "refused %s\n", *ctl_get(m, 0, "edge") ? " for edge '" : "", ctl_show(m, 0, "edge"),
-			*ctl_get(m, 0, "edge") ? "'" : "", ctl_show(m, 0, "reverted"),
-			strtod(ctl_get(m, 0, "elapsed_us"), NULL) / 1000.0,
-			*ctl_get(m, 0, "for_us") ? "until it re-arms by itself" : "until 'chaosctl arm'");
+	       "refused %s\n",
+	                *ctl_get(m, 0, "edge") ? " for edge '" : "", ctl_show(m, 0, "edge"),
+	                *ctl_get(m, 0, "edge") ? "'" : "", ctl_show(m, 0, "reverted"),
+	                strtod(ctl_get(m, 0, "elapsed_us"), NULL) / 1000.0,
+	                *ctl_get(m, 0, "for_us") ? "until it re-arms by itself"
+	                                         : "until 'chaosctl arm'");
 }
 
 static void print_arm(const struct proto_msg *m)
 {
 	printf("armed: %s kill switch(es) released, injections accepted\n",
-			ctl_show(m, 0, "released"));
+	                ctl_show(m, 0, "released"));
 }
 
 static void print_renew(const struct proto_msg *m)
@@ -639,16 +662,16 @@ static void print_ping(const struct proto_msg *m)
 static void print_reply(const struct ctl_verb *v, const struct proto_msg *m)
 {
 	if (ctl_json)
-		json_print_reply(m, v->doc == JSON_KILL && is_kill_history(m) ? JSON_KILL_HISTORY :
-										 v->doc);
+		json_print_reply(m, v->doc == JSON_KILL && is_kill_history(m) ? JSON_KILL_HISTORY
+		                                                              : v->doc);
 	else
 		v->print(m);
 }
 
 /* One request: the options, each bare argument as v->arg_key and, unless an option gave one,
  * FORMAT (if not NULL). 0 with the reply, or the exit status with the reason printed. */
-int ctl_send_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv, const char *format, struct proto_msg **ret)
+int ctl_send_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv,
+                const char *format, struct proto_msg **ret)
 {
 	struct proto_writer w;
 	struct ctl_args a;
@@ -666,8 +689,8 @@ int ctl_send_args(const struct ctl_verb *v, const struct proto_verb *verb, int a
 	return r < 0 ? ctl_exit_of(r) : r;
 }
 
-static int verb_simple(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+static int verb_simple(
+                const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	int r = ctl_send_args(v, verb, argc, argv, NULL, &m);
@@ -679,8 +702,8 @@ static int verb_simple(const struct ctl_verb *v, const struct proto_verb *verb, 
 
 /* revert ID...: the protocol takes one id per request, so one each; every result is
  * printed and the exit status is that of the worst. */
-static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+static int verb_revert(
+                const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	struct proto_writer w;
 	struct ctl_args a;
@@ -693,8 +716,11 @@ static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, 
 	if (a.n <= 1)
 		return verb_simple(v, verb, argc, argv);
 	if (a.options > 0)
-		return ctl_fail("revert: several ids or --edge/--all, not both (usage: chaosctl revert "
-			    "%s)", verb->usage), CTLOPT_EXIT_USAGE;
+		return ctl_fail("revert: several ids or --edge/--all, not both (usage: chaosctl "
+		                "revert "
+		                "%s)",
+		                       verb->usage),
+		       CTLOPT_EXIT_USAGE;
 	for (int i = 0; i < a.n; i++) {
 		_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 		uint64_t n = 0;
@@ -712,12 +738,13 @@ static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, 
 		(void)parse_u64_range(ctl_get(m, 0, "reverted"), 0, UINT64_MAX, &n);
 		total += n;
 		if (!ctl_json)
-			printf("%s: reverted %s fault(s)\n", term_safe(argv[i]), ctl_show(m, 0, "reverted"));
+			printf("%s: reverted %s fault(s)\n", term_safe(argv[i]),
+			                ctl_show(m, 0, "reverted"));
 	}
 	if (ctl_json && code == 0) {
 		/* One document for the whole command: the faults reverted in all. */
-		struct proto_field f = { "reverted", sum };
-		struct proto_msg m = { .type = PROTO_REPLY_OK, .n_fields = 1, .fields = &f };
+		struct proto_field f = {"reverted", sum};
+		struct proto_msg m = {.type = PROTO_REPLY_OK, .n_fields = 1, .fields = &f};
 
 		snprintf(sum, sizeof(sum), "%" PRIu64, total);
 		json_print_reply(&m, v->doc);
@@ -726,8 +753,8 @@ static int verb_revert(const struct ctl_verb *v, const struct proto_verb *verb, 
 }
 
 /* The daemon renders the text; --json wraps it whole, for tools that pass it on. */
-static int verb_metrics(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+static int verb_metrics(
+                const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -798,35 +825,38 @@ static int list_values(const char *opt)
 /* Everything chaosctl does per verb; proto_verbs[] (shared with chaosd) has its name, usage
  * and summary. */
 static const struct ctl_verb ctl_verbs[] = {
-	{ PROTO_INJECT, verb_inject, NULL, { { "--edge", "edge", NULL } }, NULL, 0, true, false,
-	  JSON_INJECT },
-	{ PROTO_STATUS, verb_simple, print_status, {}, NULL, 0, false, false, JSON_STATUS },
-	{ PROTO_REVERT, verb_revert, print_revert,
-	  { { "--all", "all", "yes" }, { "--edge", "edge", NULL } }, "id", UINT_MAX, true, false,
-	  JSON_REVERT },
-	{ PROTO_KILL, verb_simple, print_kill,
-	  { { "--edge", "edge", NULL }, { "--reason", "reason", NULL }, { "--for", "for", NULL },
-	    { "--history", "history", "yes" } }, NULL, 0, false, false, JSON_KILL },
-	{ PROTO_ARM, verb_simple, print_arm, { { "--edge", "edge", NULL } }, NULL, 0, false, false,
-	  JSON_ARM },
-	{ PROTO_EDGES, verb_simple, print_edges, {}, NULL, 0, false, false, JSON_EDGES },
-	{ PROTO_PING, verb_simple, print_ping, {}, NULL, 0, false, false, JSON_PING },
-	{ PROTO_RENEW, verb_simple, print_renew, { { "--run", "run", NULL } }, "id", UINT_MAX, true,
-	  false, JSON_RENEW },
-	{ PROTO_RUN, ctl_verb_run, NULL, { { "--detach", NULL, "yes" }, { "--seed", "seed", NULL },
-				       { "--host-name", "host", NULL } },
-	  "file", 1, true, true, JSON_RUN },
-	{ PROTO_VALIDATE, ctl_verb_plan, NULL, { { "--host-name", "host", NULL } }, "file", 1, true,
-	  false, JSON_VALIDATE },
-	{ PROTO_PLAN, ctl_verb_plan, NULL, { { "--seed", "seed", NULL }, { "--host-name", "host", NULL } },
-	  "file", 1, true, false,
-	  JSON_PLAN },
-	{ PROTO_WATCH, ctl_verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH },
-	{ PROTO_ABORT, verb_simple, print_abort, {}, "run", 1, false, false, JSON_ABORT },
-	{ PROTO_REPORT, ctl_verb_report, NULL,
-	  { { "--html", "format", "html" }, { "--json", "format", "json" } }, "run", 1, false,
-	  false, JSON_REPORT },
-	{ PROTO_METRICS, verb_metrics, NULL, {}, NULL, 0, false, false, JSON_METRICS },
+                {PROTO_INJECT, verb_inject, NULL, {{"--edge", "edge", NULL}}, NULL, 0, true, false,
+                                JSON_INJECT},
+                {PROTO_STATUS, verb_simple, print_status, {}, NULL, 0, false, false, JSON_STATUS},
+                {PROTO_REVERT, verb_revert, print_revert,
+                                {{"--all", "all", "yes"}, {"--edge", "edge", NULL}}, "id", UINT_MAX,
+                                true, false, JSON_REVERT},
+                {PROTO_KILL, verb_simple, print_kill,
+                                {{"--edge", "edge", NULL}, {"--reason", "reason", NULL},
+                                                {"--for", "for", NULL},
+                                                {"--history", "history", "yes"}},
+                                NULL, 0, false, false, JSON_KILL},
+                {PROTO_ARM, verb_simple, print_arm, {{"--edge", "edge", NULL}}, NULL, 0, false,
+                                false, JSON_ARM},
+                {PROTO_EDGES, verb_simple, print_edges, {}, NULL, 0, false, false, JSON_EDGES},
+                {PROTO_PING, verb_simple, print_ping, {}, NULL, 0, false, false, JSON_PING},
+                {PROTO_RENEW, verb_simple, print_renew, {{"--run", "run", NULL}}, "id", UINT_MAX,
+                                true, false, JSON_RENEW},
+                {PROTO_RUN, ctl_verb_run, NULL,
+                                {{"--detach", NULL, "yes"}, {"--seed", "seed", NULL},
+                                                {"--host-name", "host", NULL}},
+                                "file", 1, true, true, JSON_RUN},
+                {PROTO_VALIDATE, ctl_verb_plan, NULL, {{"--host-name", "host", NULL}}, "file", 1,
+                                true, false, JSON_VALIDATE},
+                {PROTO_PLAN, ctl_verb_plan, NULL,
+                                {{"--seed", "seed", NULL}, {"--host-name", "host", NULL}}, "file",
+                                1, true, false, JSON_PLAN},
+                {PROTO_WATCH, ctl_verb_watch, NULL, {}, "run", 1, false, true, JSON_WATCH},
+                {PROTO_ABORT, verb_simple, print_abort, {}, "run", 1, false, false, JSON_ABORT},
+                {PROTO_REPORT, ctl_verb_report, NULL,
+                                {{"--html", "format", "html"}, {"--json", "format", "json"}}, "run",
+                                1, false, false, JSON_REPORT},
+                {PROTO_METRICS, verb_metrics, NULL, {}, NULL, 0, false, false, JSON_METRICS},
 };
 
 static const struct ctl_verb *ctl_verb_of(const struct proto_verb *verb)
@@ -890,7 +920,8 @@ int main(int argc, char **argv)
 
 		if (o && o->metavar && !val) {
 			if (i + 1 >= argc)
-				return ctl_fail("option '%s' needs a value: %s", argv[i], o->metavar),
+				return ctl_fail("option '%s' needs a value: %s", argv[i],
+				                       o->metavar),
 				       CTLOPT_EXIT_USAGE;
 			val = argv[++i];
 		}
@@ -950,17 +981,19 @@ int main(int argc, char **argv)
 	}
 	if (host && arg_socket_set)
 		return ctl_fail("--socket is this host's socket; with -H give the remote one as "
-			    "ssh://HOST?socket=PATH"), CTLOPT_EXIT_USAGE;
+		                "ssh://HOST?socket=PATH"),
+		       CTLOPT_EXIT_USAGE;
 	if (group_wanted(argc - i - 1, argv + i + 1)) {
 		if (!host)
 			return ctl_fail("--topology is over a group of hosts: give them with -H "
-				    "NAME=URL,..."), CTLOPT_EXIT_USAGE;
+			                "NAME=URL,..."),
+			       CTLOPT_EXIT_USAGE;
 		return group_main(host, host_source, verb, argc - i - 1, argv + i + 1, ctl_json,
-				transact);
+		                transact);
 	}
 	if (host) {
 		int usage = remote_begin(host, host_source, verb, argc - i - 1, argv + i + 1,
-				ctl_json, &done, &code);
+		                ctl_json, &done, &code);
 		if (usage || done)
 			return usage ? usage : code;
 	}

@@ -24,7 +24,7 @@ struct verb_option {
 struct ctl_verb {
 	enum proto_type type;
 	int (*handler)(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-			char **argv);
+	                char **argv);
 	void (*print)(const struct proto_msg *m); /* verb_simple's text output */
 	struct verb_option options[4];
 	const char *arg_key; /* the field a bare argument fills */
@@ -56,12 +56,12 @@ int ctl_exit_of(int r);
 /* Renew the lease of the run chaosctl run watches (a refusal is left to the next watch). */
 void ctl_renew_run(const char *id);
 /* Check a verb's arguments against its row, for verbs that build their requests themselves. */
-int ctl_check_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv, struct ctl_args *ret);
+int ctl_check_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv,
+                struct ctl_args *ret);
 /* One request: the options, each bare argument as v->arg_key and, unless an option gave one,
  * FORMAT (if not NULL). 0 with the reply, or the exit status with the reason printed. */
-int ctl_send_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv, const char *format, struct proto_msg **ret);
+int ctl_send_args(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv,
+                const char *format, struct proto_msg **ret);
 
 /* Index of the first record marker: a reply without top-level fields starts with one. */
 unsigned ctl_first_record(const struct proto_msg *m);
@@ -74,8 +74,6 @@ void ctl_put_lines(const char *text);
 
 /* The verbs of scenario runs (runs.c) */
 int ctl_verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv);
-int ctl_verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv);
-int ctl_verb_watch(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv);
+int ctl_verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv);
+int ctl_verb_watch(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv);
 int ctl_verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv);

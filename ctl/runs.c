@@ -36,8 +36,7 @@ static const char *option_value(int argc, char **argv, const char *name)
 /* Checks the file here first (every error with file:line, even without a daemon), then
  * sends it line by line. */
 static int scenario_request(const struct proto_verb *verb, const char *path, const char *seed,
-		const char *host,
-		struct proto_msg **ret)
+                const char *host, struct proto_msg **ret)
 {
 	_cleanup_(scenario_freep) struct scenario *sc = NULL;
 	_cleanup_free_ char *buf = NULL;
@@ -54,11 +53,12 @@ static int scenario_request(const struct proto_verb *verb, const char *path, con
 		if (ctl_json) {
 			_cleanup_free_ char *msg = NULL;
 			if (asprintf(&msg, "%s: %s is not a valid scenario (nothing was applied)",
-					    verb->name, path) >= 0)
+			                    verb->name, path) >= 0)
 				json_print_error(msg, NULL, diag_text(&d));
 		}
 		return ctl_fail("%s: %s is not a valid scenario (nothing was applied)", verb->name,
-				path), -EINVAL;
+		                       path),
+		       -EINVAL;
 	}
 	f = fopen(path, "re");
 	if (!f)
@@ -89,7 +89,7 @@ static const char *fmt_dur(const char *usec_s, char *buf, size_t n)
 }
 
 static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, const char *path,
-		const char *seed, const char *host)
+                const char *seed, const char *host)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char a[32], b[32], c[32];
@@ -102,36 +102,40 @@ static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, co
 		return json_print_reply(m, v->doc), 0;
 	if (v->doc == JSON_VALIDATE) {
 		printf("%s: scenario '%s' is valid here: %s steps, %s probes, runs %s (hard "
-		       "deadline %s)\n", term_safe(path), ctl_show(m, 0, "name"), ctl_show(m, 0, "steps"),
-				ctl_show(m, 0, "probes"), fmt_dur(ctl_show(m, 0, "planned_us"), a, sizeof(a)),
-				fmt_dur(ctl_show(m, 0, "max_duration_us"), b, sizeof(b)));
+		       "deadline %s)\n",
+		                term_safe(path), ctl_show(m, 0, "name"), ctl_show(m, 0, "steps"),
+		                ctl_show(m, 0, "probes"),
+		                fmt_dur(ctl_show(m, 0, "planned_us"), a, sizeof(a)),
+		                fmt_dur(ctl_show(m, 0, "max_duration_us"), b, sizeof(b)));
 		return 0;
 	}
-	printf("scenario %s%s%s\n", ctl_show(m, 0, "name"), *ctl_show(m, 0, "description") ? ": " : "",
-			ctl_show(m, 0, "description"));
+	printf("scenario %s%s%s\n", ctl_show(m, 0, "name"),
+	                *ctl_show(m, 0, "description") ? ": " : "", ctl_show(m, 0, "description"));
 	printf("steady state %s before and after, method %s, hard deadline %s%s%s\n",
-			fmt_dur(ctl_show(m, 0, "steady_state_us"), a, sizeof(a)),
-			fmt_dur(ctl_show(m, 0, "method_us"), b, sizeof(b)),
-			fmt_dur(ctl_show(m, 0, "max_duration_us"), c, sizeof(c)),
-			streq(ctl_show(m, 0, "lease_us"), "0") ? "" : ", lease ",
-			streq(ctl_show(m, 0, "lease_us"), "0") ? "" :
-							    fmt_dur(ctl_show(m, 0, "lease_us"), a, sizeof(a)));
-	printf("seed %s (chaosctl plan --seed %s shows this timeline again)\n", ctl_show(m, 0, "seed"),
-			ctl_show(m, 0, "seed"));
+	                fmt_dur(ctl_show(m, 0, "steady_state_us"), a, sizeof(a)),
+	                fmt_dur(ctl_show(m, 0, "method_us"), b, sizeof(b)),
+	                fmt_dur(ctl_show(m, 0, "max_duration_us"), c, sizeof(c)),
+	                streq(ctl_show(m, 0, "lease_us"), "0") ? "" : ", lease ",
+	                streq(ctl_show(m, 0, "lease_us"), "0")
+	                                ? ""
+	                                : fmt_dur(ctl_show(m, 0, "lease_us"), a, sizeof(a)));
+	printf("seed %s (chaosctl plan --seed %s shows this timeline again)\n",
+	                ctl_show(m, 0, "seed"), ctl_show(m, 0, "seed"));
 	for (unsigned i = ctl_first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
 		if (streq(m->fields[i].value, "step"))
-			printf("step %-10s %-12s %s\n", ctl_show(m, i, "name"), ctl_show(m, i, "edge"),
-					ctl_show(m, i, "trigger"));
+			printf("step %-10s %-12s %s\n", ctl_show(m, i, "name"),
+			                ctl_show(m, i, "edge"), ctl_show(m, i, "trigger"));
 	for (unsigned i = ctl_first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i))
 		if (streq(m->fields[i].value, "probe")) {
 			printf("probe %-10s %-4s %s\n      abort when %s; hypothesis %s\n",
-					ctl_show(m, i, "name"), ctl_show(m, i, "type"), ctl_show(m, i, "target"),
-					ctl_show(m, i, "abort_when"), ctl_show(m, i, "steady_state"));
+			                ctl_show(m, i, "name"), ctl_show(m, i, "type"),
+			                ctl_show(m, i, "target"), ctl_show(m, i, "abort_when"),
+			                ctl_show(m, i, "steady_state"));
 			if (streq(ctl_show(m, i, "type"), "prometheus"))
 				printf("      query %s\n", ctl_show(m, i, "query"));
 		}
 	printf("\n%-9s %-7s %-8s %-12s %-10s %s\n", "METHOD+", "ACTION", "STEP", "EDGE", "FAULT",
-			"PARAMETERS");
+	                "PARAMETERS");
 	for (unsigned i = ctl_first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
 		uint64_t t = 0;
 
@@ -139,8 +143,8 @@ static int plan_file(const struct ctl_verb *v, const struct proto_verb *verb, co
 			continue;
 		(void)parse_u64_range(ctl_show(m, i, "t_us"), 0, UINT64_MAX, &t);
 		printf("%8.1fs %-7s %-8s %-12s %-10s %s\n", t / 1e6, ctl_show(m, i, "action"),
-				ctl_show(m, i, "step"), ctl_show(m, i, "edge"), ctl_show(m, i, "kind"),
-				ctl_show(m, i, "params"));
+		                ctl_show(m, i, "step"), ctl_show(m, i, "edge"),
+		                ctl_show(m, i, "kind"), ctl_show(m, i, "params"));
 	}
 	return 0;
 }
@@ -195,7 +199,7 @@ static int follow(const char *run_arg, bool own)
 {
 	char id[REPORT_ID_MAX + 1] = "", a[32], b[32];
 	bool tty = isatty(STDOUT_FILENO) && !ctl_json, sent_abort = false;
-	struct sigaction sa = { .sa_handler = on_interrupt };
+	struct sigaction sa = {.sa_handler = on_interrupt};
 	unsigned since = 0;
 	int code = CTLOPT_EXIT_FAILED, r;
 
@@ -216,7 +220,7 @@ static int follow(const char *run_arg, bool own)
 			sent_abort = true;
 		} else if (interrupted && !own) {
 			fprintf(stderr, "\nstopped watching; run %s goes on (chaosctl abort %s)\n",
-					term_safe(id), term_safe(id));
+			                term_safe(id), term_safe(id));
 			return CTLOPT_EXIT_FAILED;
 		}
 		r = watch_once(id[0] ? id : NULL, since, &m);
@@ -229,7 +233,8 @@ static int follow(const char *run_arg, bool own)
 		(void)parse_u64_range(ctl_get(m, 0, "events"), 0, UINT32_MAX, &ev);
 		if (tty)
 			fputs("\r\033[K", stdout);
-		for (unsigned i = ctl_first_record(m); i < m->n_fields; i = proto_msg_next_record(m, i)) {
+		for (unsigned i = ctl_first_record(m); i < m->n_fields;
+		                i = proto_msg_next_record(m, i)) {
 			uint64_t t = 0;
 
 			if (!streq(m->fields[i].value, "event"))
@@ -237,7 +242,7 @@ static int follow(const char *run_arg, bool own)
 			(void)parse_u64_range(ctl_get(m, i, "t_us"), 0, UINT64_MAX, &t);
 			if (!ctl_json)
 				printf("[%7.1fs] %-8s %s\n", t / 1e6, ctl_show(m, i, "kind"),
-						ctl_show(m, i, "text"));
+				                ctl_show(m, i, "text"));
 		}
 		if (!ctl_json)
 			since = (unsigned)ev;
@@ -249,28 +254,33 @@ static int follow(const char *run_arg, bool own)
 		}
 		if (tty) {
 			sl += (size_t)snprintf(status + sl, sizeof(status) - sl, "%s %s / %s",
-					ctl_show(m, 0, "phase"), fmt_dur(ctl_show(m, 0, "elapsed_us"), a, sizeof(a)),
-					fmt_dur(ctl_show(m, 0, "planned_us"), b, sizeof(b)));
-			for (unsigned i = ctl_first_record(m); i < m->n_fields && sl < sizeof(status);
-					i = proto_msg_next_record(m, i))
+			                ctl_show(m, 0, "phase"),
+			                fmt_dur(ctl_show(m, 0, "elapsed_us"), a, sizeof(a)),
+			                fmt_dur(ctl_show(m, 0, "planned_us"), b, sizeof(b)));
+			for (unsigned i = ctl_first_record(m);
+			                i < m->n_fields && sl < sizeof(status);
+			                i = proto_msg_next_record(m, i))
 				if (streq(m->fields[i].value, "probe") && sl < sizeof(status))
 					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
-							" | %s %s%% p99 %.1fms%s%s", ctl_show(m, i, "name"),
-							ctl_show(m, i, "success_rate"),
-							strtod(ctl_show(m, i, "p99_us"), NULL) / 1000,
-							ctl_get(m, i, "value")[0] ? " value " : "",
-							ctl_show(m, i, "value"));
+					                " | %s %s%% p99 %.1fms%s%s",
+					                ctl_show(m, i, "name"),
+					                ctl_show(m, i, "success_rate"),
+					                strtod(ctl_show(m, i, "p99_us"), NULL) /
+					                                1000,
+					                ctl_get(m, i, "value")[0] ? " value " : "",
+					                ctl_show(m, i, "value"));
 			for (unsigned i = ctl_first_record(m), n = 0; i < m->n_fields;
-					i = proto_msg_next_record(m, i))
+			                i = proto_msg_next_record(m, i))
 				if (streq(m->fields[i].value, "fault") && sl < sizeof(status))
 					sl += (size_t)snprintf(status + sl, sizeof(status) - sl,
-							"%s%s:%s", n++ ? "," : " | faults ",
-							ctl_get(m, i, "edge"), ctl_get(m, i, "kind"));
+					                "%s%s:%s", n++ ? "," : " | faults ",
+					                ctl_get(m, i, "edge"),
+					                ctl_get(m, i, "kind"));
 			fputs(status, stdout);
 		}
 		fflush(stdout);
 		{
-			struct timespec ts = { .tv_nsec = 500 * 1000 * 1000 };
+			struct timespec ts = {.tv_nsec = 500 * 1000 * 1000};
 			(void)nanosleep(&ts, NULL);
 		}
 	}
@@ -278,7 +288,7 @@ static int follow(const char *run_arg, bool own)
 		putchar('\n');
 		(void)print_report(id, "text");
 		printf("\nreport: chaosctl report %s [--json | --html > gameday.html]\n",
-				term_safe(id));
+		                term_safe(id));
 	}
 	return code;
 }
@@ -291,19 +301,18 @@ static const char *host_name(int argc, char **argv)
 	return h ? h : remote_host_name();
 }
 
-int ctl_verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+int ctl_verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	const char *seed = option_value(argc, argv, "--seed");
 	struct ctl_args a;
 	int r = ctl_check_args(v, verb, argc, argv, &a);
 
-	return r > 0 ? r : plan_file(v, verb, argv[0], seed ? seed : remote_fan_seed(),
-					 host_name(argc, argv));
+	return r > 0 ? r
+	             : plan_file(v, verb, argv[0], seed ? seed : remote_fan_seed(),
+	                               host_name(argc, argv));
 }
 
-int ctl_verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+int ctl_verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	bool html = false;
@@ -320,8 +329,7 @@ int ctl_verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int
 	return r;
 }
 
-int ctl_verb_watch(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+int ctl_verb_watch(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	struct ctl_args a;
 	int r = ctl_check_args(v, verb, argc, argv, &a);
@@ -329,8 +337,7 @@ int ctl_verb_watch(const struct ctl_verb *v, const struct proto_verb *verb, int 
 	return r > 0 ? r : follow(a.n ? argv[0] : NULL, false);
 }
 
-int ctl_verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int argc,
-		char **argv)
+int ctl_verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv)
 {
 	_cleanup_(proto_msg_freep) struct proto_msg *m = NULL;
 	char id[REPORT_ID_MAX + 1];
@@ -340,8 +347,8 @@ int ctl_verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int ar
 
 	if (r > 0)
 		return r;
-	r = scenario_request(verb, argv[0], seed ? seed : remote_fan_seed(), host_name(argc, argv),
-			&m);
+	r = scenario_request(
+	                verb, argv[0], seed ? seed : remote_fan_seed(), host_name(argc, argv), &m);
 	if (r < 0)
 		return r == -EINVAL ? CTLOPT_EXIT_FAILED : ctl_exit_of(r);
 	snprintf(id, sizeof(id), "%s", ctl_get(m, 0, "run"));
@@ -354,6 +361,7 @@ int ctl_verb_run(const struct ctl_verb *v, const struct proto_verb *verb, int ar
 	}
 	if (!ctl_json)
 		printf("run %s started (Ctrl-C aborts it; chaosctl run --detach leaves it "
-		       "running)\n", term_safe(id));
+		       "running)\n",
+		                term_safe(id));
 	return follow(id, true);
 }
