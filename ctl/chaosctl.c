@@ -394,14 +394,7 @@ static void print_edges(const struct proto_msg *m)
 	}
 }
 
-/* ------------------------------------------------------------------ leases */
-
-static volatile sig_atomic_t stop_holding;
-
-static void on_stop_signal(int sig)
-{
-	stop_holding = 1;
-}
+/* ------------------------------------------------------------------ requests */
 
 int ctl_simple_request(uint16_t type, const char *key, const char *value)
 {
@@ -429,44 +422,6 @@ void ctl_renew_run(const char *id)
 	proto_put(&w, "run", id);
 	(void)transact(PROTO_RENEW, &w, &m);
 	proto_writer_done(&w);
-}
-
-/* The dead-man lease: renew at a third of the lease while this process lives. If it is
- * killed or the machine running it dies, the renewals stop and chaosd reverts the fault
- * within one lease period. A clean stop (Ctrl-C, SIGTERM) reverts at once. */
-static int hold_lease(const char *id, uint64_t lease_usec)
-{
-	struct sigaction sa = {.sa_handler = on_stop_signal};
-	uint64_t period = MAX(lease_usec / 3, 200 * USEC_PER_MSEC);
-	char l[32];
-	int r;
-
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	fprintf(ctl_json ? stderr : stdout,
-	                "holding fault %s with a %s lease (renewed every "
-	                "%.1fs); stop this command to revert it\n",
-	                term_safe(id), parse_format_duration(lease_usec, l, sizeof(l)),
-	                (double)period / USEC_PER_SEC);
-	fflush(stdout);
-	while (!stop_holding) {
-		struct timespec ts = {.tv_sec = (time_t)(period / USEC_PER_SEC),
-		                .tv_nsec = (long)(period % USEC_PER_SEC) * 1000};
-		/* A signal cuts the sleep short; the flag is checked right after. */
-		(void)nanosleep(&ts, NULL);
-		if (stop_holding)
-			break;
-		r = ctl_simple_request(PROTO_RENEW, "id", id);
-		if (r == -EREMOTEIO)
-			return ctl_exit_of(
-			                r); /* the daemon says the fault is gone: nothing to hold */
-	}
-	r = ctl_simple_request(PROTO_REVERT, "id", id);
-	if (r < 0)
-		return ctl_exit_of(r);
-	fprintf(ctl_json ? stderr : stdout, "reverted fault %s\n", term_safe(id));
-	return 0;
 }
 
 /* ------------------------------------------------------------------ verbs */
@@ -544,7 +499,7 @@ static int verb_inject(
 		return ctl_exit_of(r);
 	if (ctl_json) {
 		json_print_reply(m, v->doc);
-		return f.lease_usec ? hold_lease(ctl_show(m, 0, "id"), f.lease_usec) : 0;
+		return f.lease_usec ? ctl_hold_lease(ctl_show(m, 0, "id"), f.lease_usec) : 0;
 	}
 	uint64_t dur = 0;
 	char durs[32];
@@ -555,7 +510,7 @@ static int verb_inject(
 	                ctl_show(m, 0, "interface"), *ctl_show(m, 0, "params") ? ", " : "",
 	                ctl_show(m, 0, "params"), parse_format_duration(dur, durs, sizeof(durs)));
 	if (f.lease_usec)
-		return hold_lease(ctl_get(m, 0, "id"), f.lease_usec);
+		return ctl_hold_lease(ctl_get(m, 0, "id"), f.lease_usec);
 	return 0;
 }
 

@@ -72,6 +72,10 @@ const char *ctl_show(const struct proto_msg *m, unsigned rec, const char *key);
 /* Multi-line text from chaosd, each line made safe. */
 void ctl_put_lines(const char *text);
 
+/* The dead-man lease (lease.c): renew fault id at a third of lease_usec while this process
+ * lives; a clean stop (Ctrl-C, SIGTERM) reverts it at once. */
+int ctl_hold_lease(const char *id, uint64_t lease_usec);
+
 /* The verbs of scenario runs (runs.c) */
 int ctl_verb_plan(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv);
 int ctl_verb_report(const struct ctl_verb *v, const struct proto_verb *verb, int argc, char **argv);
