@@ -141,14 +141,16 @@ static int write_once(struct journal *j, const char *text, size_t len, unsigned 
 	/* a short write is continued: the next write() says why it stopped */
 	while (done < len && (n = write(j->log_fd, text + done, len - done)) > 0)
 		done += (size_t)n;
-	if (done == len && (!sync || fsync(j->log_fd) == 0)) {
+	/* fdatasync: an append changes the size, which it writes too; only the times, which
+	 * nothing reads back, stay unflushed (on ext4 a journal commit less per request). */
+	if (done == len && (!sync || fdatasync(j->log_fd) == 0)) {
 		j->n_recs += n_recs;
 		j->log_size += (off_t)len;
 		return 0;
 	}
 	r = n == 0 ? -EIO : negative_errno();
 	diag_add(&j->err, r, "cannot %s '%s' (%zu of %zu bytes written): %s",
-			done < len ? "append to" : "fsync", j->path, done, len, strerror(-r));
+			done < len ? "append to" : "fdatasync", j->path, done, len, strerror(-r));
 	/* Cut the torn record off, so nothing is ever appended to half a line. */
 	if (ftruncate(j->log_fd, j->log_size) < 0)
 		j->stale = true;
