@@ -144,12 +144,21 @@ static uint32_t xmit_ticks(uint64_t rate, uint64_t size)
  * rate once linklayer is set), but tc sends it, so we do too. */
 static void rate_table(struct tc_ratespec *r, uint32_t *tab)
 {
+	/* The last rate's table: every class of a link has the same rate (and its ceil), and
+	 * 512 divisions were a sixth of an inject's instructions. */
+	static uint32_t last_tab[256], last_rate;
+	static bool have_last;
 	unsigned cell_log = 0;
 
 	while ((HTB_MTU >> cell_log) > 255)
 		cell_log++;
-	for (unsigned i = 0; i < 256; i++)
-		tab[i] = xmit_ticks(r->rate, (uint64_t)(i + 1) << cell_log);
+	if (!have_last || last_rate != r->rate) {
+		for (unsigned i = 0; i < 256; i++)
+			last_tab[i] = xmit_ticks(r->rate, (uint64_t)(i + 1) << cell_log);
+		last_rate = r->rate;
+		have_last = true;
+	}
+	memcpy(tab, last_tab, sizeof(last_tab));
 	r->cell_log = (unsigned char)cell_log;
 	r->cell_align = -1;
 	r->linklayer = TC_LINKLAYER_ETHERNET;
