@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "fileio.h"
@@ -147,17 +148,28 @@ static int write_once(struct journal *j, const char *text, size_t len, unsigned 
 {
 	size_t done = 0;
 	ssize_t n = 0;
+	bool synced = false;
 	int r;
 
 	if (!text || j->stale || j->log_fd < 0 ||
 			(compact && j->n_recs + n_recs > 2 * (1 + j->n_clsact + j->n_faults) + 64))
 		return journal_save(j);
+	/* Durable in one system call (RWF_DSYNC: the write with fdatasync's effect). Anything
+	 * else (an old kernel, a short write, an error) goes on with write() and fdatasync. */
+	if (sync && len > 0) {
+		struct iovec iov = { .iov_base = (void *)text, .iov_len = len };
+
+		n = pwritev2(j->log_fd, &iov, 1, -1, RWF_DSYNC);
+		if (n > 0)
+			done = (size_t)n;
+		synced = done == len;
+	}
 	/* a short write is continued: the next write() says why it stopped */
 	while (done < len && (n = write(j->log_fd, text + done, len - done)) > 0)
 		done += (size_t)n;
 	/* fdatasync: an append changes the size, which it writes too; only the times, which
 	 * nothing reads back, stay unflushed (on ext4 a journal commit less per request). */
-	if (done == len && (!sync || fdatasync(j->log_fd) == 0)) {
+	if (done == len && (!sync || synced || fdatasync(j->log_fd) == 0)) {
 		j->n_recs += n_recs;
 		j->log_size += (off_t)len;
 		return 0;
