@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		struct netem_config cfg = { .dist = FAULT_DIST_UNIFORM,
 			.latency_ns = (int64_t)ms * 1000000 };
 
-		cfg.limit = netem_limit_for(cfg.latency_ns, 0, LINK_RATE_BPS, 0);
+		cfg.limit = netem_limit_for(cfg.latency_ns, 0, LINK_RATE_BPS);
 		for (unsigned i = 0; i < count && r == 0; i++) {
 			t0 = now_usec(CLOCK_MONOTONIC);
 			r = apply_one(&f, i, &cfg);

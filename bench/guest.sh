@@ -8,7 +8,8 @@
 # process per change for 1000 faults: about 3000 processes, 4 minutes or more), which
 # CHAOSD_BENCH_FULL=0 or 1 leaves out or runs either way;
 # CHAOSD_BENCH_SMOKE=1 tries the script in a few minutes; CHAOSD_BENCH_ONLY=floor runs only
-# chaosd against the floor (bench/floor.c), a few minutes.
+# chaosd against the floor (bench/floor.c), a few minutes; CHAOSD_BENCH_ONLY=profile is a
+# debug knob (see profile_part).
 set -uo pipefail
 # shellcheck source=tests/vm/lib.sh
 . "$CHAOSD_SRCDIR/tests/vm/lib.sh"
@@ -424,6 +425,54 @@ report() {
 	"$CHAOSD_SRCDIR/bench/table.sh" "$RAW"
 }
 
+# CHAOSD_BENCH_ONLY=profile, a debug knob (not part of make bench): where an inject's time
+# goes, all in $OUT. Run it as
+#   CHAOSD_BUILDDIR=$PWD/build CHAOSD_SRCDIR=$PWD CHAOSD_BENCH_ONLY=profile \
+#     tests/vm/run.sh --out DIR bench/guest.sh
+# Two rounds of: chaosd's user and system CPU (/proc, tick-sampled) over N_EDGES injects with
+# and without an rtnetlink listener and over as many pings (a request with no work), and the
+# floor's with and without one; then strace -c of chaosd over 200 injects. (perf has no
+# samples under TCG; valgrind --tool=callgrind on chaosd counts its instructions.)
+cpu_split() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+# prof_cpu NAME CMD...: chaosd's user and system CPU (ms) over CMD, to $OUT/cpu.txt
+prof_cpu() {
+	local name=$1 u0 s0 u1 s1 hz
+	shift
+	hz=$(getconf CLK_TCK)
+	read -r u0 s0 < <(cpu_split "$CHAOSD_PID")
+	"$@" || return 1
+	read -r u1 s1 < <(cpu_split "$CHAOSD_PID")
+	echo "$name: chaosd user $(((u1 - u0) * 1000 / hz)) ms, system $(((s1 - s0) * 1000 / hz)) ms" >>"$OUT/cpu.txt"
+}
+kill_all() {
+	A "$BT" gone a0 -- "$CHAOSCTL" --socket "$SOCK" kill >/dev/null || return 1
+	ctl arm >/dev/null
+}
+profile_part() {
+	local r
+	cat /sys/devices/system/cpu/vulnerabilities/* >"$OUT/vuln.txt" 2>&1
+	grep -m1 flags /proc/cpuinfo >>"$OUT/vuln.txt"
+	for r in 0 1; do
+		prof_cpu "inject, listener" inject_n "$N_EDGES" "$OUT/p-inject$r.txt" || return 1
+		kill_all || return 1
+		prof_cpu "inject rt, no listener" A "$BT" inject "$SOCK" a0 e 0 "$N_EDGES" 10 rt \
+			>"$OUT/p-inject-rt$r.txt" || return 1
+		prof_cpu "ping x1000" A "$BT" ping "$SOCK" 1000 >"$OUT/p-ping$r.txt" || return 1
+		kill_all || return 1
+		{ time A "$FLOOR" apply a0 "$N_EDGES" 10 >"$OUT/p-floor$r.txt"; } 2>>"$OUT/cpu.txt" || return 1
+		A "$BT" gone a0 -- "$FLOOR" kill a0 >/dev/null || return 1
+		{ time A "$BT" appear a0 "$N_EDGES" --out "$OUT/p-floor-listener$r.txt" -- \
+			"$FLOOR" apply a0 "$N_EDGES" 10; } 2>>"$OUT/cpu.txt" || return 1
+		A "$BT" gone a0 -- "$FLOOR" kill a0 >/dev/null || return 1
+	done
+	strace -f -c -o "$OUT/strace-chaosd.txt" -p "$CHAOSD_PID" &
+	r=$!
+	sleep 2
+	inject_n 200 || return 1
+	kill -INT "$r"
+	wait "$r"
+}
+
 uname -r
 nproc
 topology || { echo "FAIL: topology"; exit 1; }
@@ -438,6 +487,14 @@ if [ "$ONLY" = floor ]; then
 	wait "$CHAOSD_PID"
 	kill "$NOTIFY_PID" 2>/dev/null
 	report | tee "$OUT/bench.txt"
+	exit 0
+fi
+if [ "$ONLY" = profile ]; then
+	write_bench_config
+	start_bench_chaosd || exit 1
+	profile_part || { echo "FAIL: profile part"; cat "$T/chaosd.log"; exit 1; }
+	kill -TERM "$CHAOSD_PID"
+	wait "$CHAOSD_PID"
 	exit 0
 fi
 say "chaosd part"

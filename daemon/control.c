@@ -377,8 +377,8 @@ static void in_shrink(struct client *cl)
 	}
 }
 
-/* Read at most the rest of one request: what a client sends beyond it stays in the kernel's
- * socket buffer, not in chaosd's memory. */
+/* Read at most the rest of one request, or a new one into the buffer it already has: what a
+ * client sends beyond that stays in the kernel's socket buffer, not in chaosd's memory. */
 static int receive(struct client *cl)
 {
 	/* The header, then the payload it announces, usually both at once. */
@@ -396,7 +396,11 @@ static int receive(struct client *cl)
 			set_waiting(cl, r == 0);
 			return r;
 		}
-		n = recv(cl->fd, cl->in + cl->in_len, need - cl->in_len, MSG_DONTWAIT);
+		/* A new request is read into all of the buffer an earlier one left: header and
+		 * payload in one system call, and no byte past what the client is already
+		 * charged for (a pipelined request's start waits in the buffer for its turn). */
+		n = recv(cl->fd, cl->in + cl->in_len,
+				(started ? MAX(need, cl->in_cap) : need) - cl->in_len, MSG_DONTWAIT);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0)

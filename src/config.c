@@ -383,6 +383,7 @@ struct config *config_free(struct config *c)
 	free(c->deny_interfaces);
 	free(c->protect);
 	free(c->edges);
+	free(c->edge_order);
 	free(c);
 	return NULL;
 }
@@ -418,6 +419,25 @@ bool config_interface_allowed(const struct config *c, const char *ifname, const 
 			return true;
 	*ret_key = "allow_interfaces";
 	return false;
+}
+
+/* Edge names are unique (a second [edge NAME] is refused), so a sorted index finds one in
+ * log n: every inject looks its edge up, and a scan of 1000 names was 6% of its work. */
+static int cmp_edge_index(const void *a, const void *b, void *edges)
+{
+	const struct edge *e = edges;
+
+	return strcmp(e[*(const unsigned *)a].name, e[*(const unsigned *)b].name);
+}
+
+static void index_edges(struct config *c)
+{
+	c->edge_order = calloc(c->n_edges, sizeof(*c->edge_order));
+	if (!c->edge_order)
+		return;
+	for (unsigned i = 0; i < c->n_edges; i++)
+		c->edge_order[i] = i;
+	qsort_r(c->edge_order, c->n_edges, sizeof(*c->edge_order), cmp_edge_index, c->edges);
 }
 
 static int load_text(const char *text, size_t len, const char *name, bool resolve,
@@ -472,6 +492,7 @@ static int load_text(const char *text, size_t len, const char *name, bool resolv
 		for (unsigned i = 0; i < p.n_edges; i++)
 			c->edges[i] = p.edges[i].e;
 		c->n_edges = p.n_edges;
+		index_edges(c); /* without it (no memory), lookups scan */
 	}
 	free(p.edges);
 	for (unsigned i = 0; i < _CK_MAX; i++)
@@ -524,6 +545,22 @@ const struct edge *config_find_edge(const struct config *c, const char *name)
 {
 	if (!c || !name)
 		return NULL;
+	if (c->edge_order) {
+		unsigned lo = 0, hi = c->n_edges;
+
+		while (lo < hi) {
+			unsigned mid = lo + (hi - lo) / 2;
+			int k = strcmp(c->edges[c->edge_order[mid]].name, name);
+
+			if (k == 0)
+				return &c->edges[c->edge_order[mid]];
+			if (k < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return NULL;
+	}
 	for (unsigned i = 0; i < c->n_edges; i++)
 		if (streq(c->edges[i].name, name))
 			return &c->edges[i];

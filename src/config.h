@@ -41,6 +41,7 @@ struct config {
 
 	struct edge *edges;
 	unsigned n_edges;
+	unsigned *edge_order;                  /* edges[] by name (config_find_edge); NULL: scan */
 	unsigned key_lines[32];                /* line of each [chaosd] key, 0 = default */
 };
 

@@ -66,6 +66,37 @@ START_TEST(test_defaults)
 }
 END_TEST
 
+/* Edges are found by name through a sorted index: each of many, in no order, is found as
+ * itself, and names next to them are not. */
+START_TEST(test_find_edge_many)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct config *c = NULL;
+	struct diag d;
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[chaosd]\n");
+	for (unsigned i = 0; i < 300; i++)
+		fprintf(f, "[edge e%u]\ninterface = eth0\ndestination = 10.1.%u.%u/32\n",
+				(i * 7919) % 300, i / 250, i % 250 + 1);
+	ck_assert_int_eq(fclose(f), 0);
+	diag_init(&d);
+	ck_assert_msg(config_load_string(text, "t.conf", false, &c, &d) == 0, "refused: %s",
+			diag_text(&d));
+	ck_assert_uint_eq(c->n_edges, 300);
+	for (unsigned i = 0; i < c->n_edges; i++)
+		ck_assert_ptr_eq(config_find_edge(c, c->edges[i].name), &c->edges[i]);
+	ck_assert_ptr_null(config_find_edge(c, "e300"));
+	ck_assert_ptr_null(config_find_edge(c, "e"));
+	ck_assert_ptr_null(config_find_edge(c, "e00"));
+	ck_assert_ptr_null(config_find_edge(c, ""));
+	config_free(c);
+	free(text);
+}
+END_TEST
+
 START_TEST(test_good)
 {
 	static const char text[] =
@@ -765,6 +796,7 @@ static Suite *config_suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_good);
+	tcase_add_test(tc, test_find_edge_many);
 	tcase_add_test(tc, test_keys_table);
 	tcase_add_test(tc, test_guard_rails);
 	tcase_add_test(tc, test_dialect);

@@ -279,6 +279,37 @@ START_TEST(test_torn_append_ignored)
 }
 END_TEST
 
+/* A confirmation reuses its intent's text (journal.c): a change of the same fault right
+ * after it, of a parameter or of the edge, is written as it is, not as the text before. */
+START_TEST(test_record_text_follows_changes)
+{
+	struct journal *j = reopen(NULL);
+	struct journal_fault f = latency_fault(5, "10");
+
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	f.applied = true;
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	f = latency_fault(5, "20");
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	f.applied = true;
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	snprintf(f.edge, sizeof(f.edge), "moved");
+	f.applied = false;
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	j = reopen(j);
+	ck_assert_uint_eq(journal_fault_count(j), 1);
+	ck_assert_double_eq_tol(journal_fault_at(j, 0)->fault.delay_ms, 20, 1e-9);
+	ck_assert_str_eq(journal_fault_at(j, 0)->edge, "moved");
+	ck_assert(!journal_fault_at(j, 0)->applied);
+	f.applied = true;
+	ck_assert_int_eq(journal_fault_put(j, &f), 0);
+	j = reopen(j);
+	ck_assert(journal_fault_at(j, 0)->applied);
+	ck_assert_str_eq(journal_fault_at(j, 0)->edge, "moved");
+	journal_free(j);
+}
+END_TEST
+
 /* A confirmation is written without an fsync: it must still be there for the next chaosd
  * after this one is killed (kill -9 keeps what was written, in the page cache). */
 START_TEST(test_confirmation_survives_kill)
@@ -613,6 +644,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_persist_roundtrip);
 	tcase_add_test(tc, test_replace_by_id);
+	tcase_add_test(tc, test_record_text_follows_changes);
 	tcase_add_test(tc, test_lookup_any_order);
 	tcase_add_test(tc, test_corrupt_refused);
 	tcase_add_test(tc, test_no_temp_left);
