@@ -234,11 +234,12 @@ int drains_begin(struct drains *ds, const struct edge *e, int ifindex,
 	return 0;
 }
 
-/* Whether the path of a direction of dr's edge that drained still holds packets, read now (a
- * cached count from up to DP_STATS_USEC ago could say empty while a standing queue is there):
- * the IFB's qdiscs and what it was handed and has not passed on yet (a busy guest's tasklet
- * can sit on packets for tens of ms while the interface sees nothing). */
-static bool queued(struct drains *ds, const struct drain *dr)
+/* Whether a direction of dr's edge that drained still holds packets, read now (a cached count
+ * from up to DP_STATS_USEC ago could say empty while a standing queue is there). Where its
+ * redirect is to go (path), anything still on the way through the IFB: its qdiscs, and what
+ * it was handed and has not passed on yet (a busy guest's tasklet can sit on packets while
+ * the interface sees nothing); else its netem's queue. */
+static bool queued(struct drains *ds, const struct drain *dr, bool path)
 {
 	const struct kernel_ops *ops = ds->kernel.ops;
 	__typeof__(ops->netem_stats) stats = ops->netem_stats_now ? ops->netem_stats_now :
@@ -249,7 +250,7 @@ static bool queued(struct drains *ds, const struct drain *dr)
 		uint64_t n = 0;
 		if (!dr->held[i])
 			continue;
-		if (ops->path_backlog ?
+		if (path && ops->path_backlog ?
 				ops->path_backlog(ds->kernel.userdata, &dr->edge, dirs[i], &n) >= 0 &&
 						n > 0 :
 				stats(ds->kernel.userdata, &dr->edge, dr->ifindex, dirs[i], &st) >= 0 &&
@@ -341,7 +342,7 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	/* quiet first: the path's backlog is read as late as possible before the redirect goes */
 	if (waiting && removes && !quiet(ds, dr))
 		return wait_for(dr, es, DRAIN_WAIT_TRAFFIC, DRAIN_QUIET_USEC);
-	if (waiting && queued(ds, dr))
+	if (waiting && queued(ds, dr, removes))
 		return wait_for(dr, es, DRAIN_WAIT_QUEUE,
 				removes ? DRAIN_QUIET_USEC : DRAIN_POLL_USEC);
 	if (removes && !waiting)
