@@ -14,10 +14,16 @@
 #define DRAIN_MARGIN_USEC (100 * USEC_PER_MSEC)
 #define DRAIN_MAX_USEC    (60 * USEC_PER_SEC)
 #define DRAIN_PKT_BYTES   1514 /* a queued packet's size for the time a rate takes to send it */
-#define DRAIN_QUEUE_USEC  (10 * USEC_PER_SEC)
+#define DRAIN_QUEUE_USEC  (60 * USEC_PER_SEC)
 #define DRAIN_UNCLASSIFY_USEC (100 * USEC_PER_MSEC)
 #define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
 #define DRAIN_QUIET_USEC  (30 * USEC_PER_MSEC)
+
+enum drain_wait {
+	DRAIN_WAIT_DELAY, /* the delay of what the netem holds */
+	DRAIN_WAIT_TRAFFIC,
+	DRAIN_WAIT_QUEUE,
+};
 
 /* The two directions, in the order of the per-direction arrays (out, in). */
 static const enum fault_direction dirs[] = { FAULT_DIR_OUT, FAULT_DIR_IN };
@@ -39,6 +45,7 @@ struct drain {
 	 * then. Quiet, its classification and objects go at once; not quiet by then, the
 	 * classification goes first and DRAIN_UNCLASSIFY_USEC later the objects. */
 	bool unclassified[2];
+	enum drain_wait waits_for;
 	bool link_counted;
 	uint64_t link_packets;
 	uint32_t flows;
@@ -213,9 +220,12 @@ int drains_begin(struct drains *ds, const struct edge *e, int ifindex,
 		(void)sd_event_source_set_enabled(dr->timer, SD_EVENT_ONESHOT);
 		dr->empty_until_mono_usec = 0;
 		dr->link_counted = false;
+		dr->waits_for = DRAIN_WAIT_DELAY;
 	}
 	dr->until_mono_usec = MAX(dr->until_mono_usec, until);
 	dr->flows = flows;
+	log_debug("edge '%s': draining its netem (out %u ms, in %u ms)", e->name,
+			(unsigned)(hold[0] / USEC_PER_MSEC), (unsigned)(hold[1] / USEC_PER_MSEC));
 	for (unsigned i = 0; i < 2; i++)
 		if (hold[i]) {
 			dr->limit[i] = MAX(dr->limit[i], before[i]->limit);
@@ -224,17 +234,27 @@ int drains_begin(struct drains *ds, const struct edge *e, int ifindex,
 	return 0;
 }
 
-/* Whether a direction of dr's edge that drained still holds packets (read now: a cached
- * count from up to DP_STATS_USEC ago could say empty while a standing queue is there). */
-static bool queued(struct drains *ds, const struct drain *dr)
+/* Whether a direction of dr's edge that drained still holds packets, read now (a cached count
+ * from up to DP_STATS_USEC ago could say empty while a standing queue is there). Where its
+ * redirect is to go (path), anything still on the way through the IFB: its qdiscs, and what
+ * it was handed and has not passed on yet (a busy guest's tasklet can sit on packets while
+ * the interface sees nothing); else its netem's queue. */
+static bool queued(struct drains *ds, const struct drain *dr, bool path)
 {
-	__typeof__(ds->kernel.ops->netem_stats) stats = ds->kernel.ops->netem_stats_now ?
-		ds->kernel.ops->netem_stats_now : ds->kernel.ops->netem_stats;
+	const struct kernel_ops *ops = ds->kernel.ops;
+	__typeof__(ops->netem_stats) stats = ops->netem_stats_now ? ops->netem_stats_now :
+			ops->netem_stats;
 
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
 		struct datapath_stats st = {};
-		if (dr->held[i] && stats(ds->kernel.userdata, &dr->edge, dr->ifindex, dirs[i],
-						&st) >= 0 && st.qlen > 0)
+		uint64_t n = 0;
+		if (!dr->held[i])
+			continue;
+		if (path && ops->path_backlog ?
+				ops->path_backlog(ds->kernel.userdata, &dr->edge, dirs[i], &n) >= 0 &&
+						n > 0 :
+				stats(ds->kernel.userdata, &dr->edge, dr->ifindex, dirs[i], &st) >= 0 &&
+						st.qlen > 0)
 			return true;
 	}
 	return false;
@@ -289,6 +309,20 @@ static int again(sd_event_source *es, uint64_t usec)
 	return 0;
 }
 
+/* Poll again, logging (debug) what the drain waits for when that changes. */
+static int wait_for(struct drain *dr, sd_event_source *es, enum drain_wait w, uint64_t usec)
+{
+	static const char *const what[] = {
+		[DRAIN_WAIT_TRAFFIC] = "its interface's traffic to pause",
+		[DRAIN_WAIT_QUEUE] = "its drained path to empty",
+	};
+
+	if (w != dr->waits_for)
+		log_debug("edge '%s': the drain waits for %s", dr->edge.name, what[w]);
+	dr->waits_for = w;
+	return again(es, usec);
+}
+
 /* Drained: the edge gets exactly what its faults on that interface ask for. */
 static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 {
@@ -305,16 +339,23 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++)
 		removes = removes || leaves(ds, dr, i, &d);
 	waiting = now < dr->empty_until_mono_usec;
-	if (waiting && (queued(ds, dr) || (removes && !quiet(ds, dr))))
-		return again(es, removes ? DRAIN_QUIET_USEC : DRAIN_POLL_USEC);
+	/* quiet first: the path's backlog is read as late as possible before the redirect goes */
+	if (waiting && removes && !quiet(ds, dr))
+		return wait_for(dr, es, DRAIN_WAIT_TRAFFIC, DRAIN_QUIET_USEC);
+	if (waiting && queued(ds, dr, removes))
+		return wait_for(dr, es, DRAIN_WAIT_QUEUE,
+				removes ? DRAIN_QUIET_USEC : DRAIN_POLL_USEC);
 	if (removes && !waiting)
 		log_info("edge '%s': its traffic did not pause within %u s of the revert; its "
 				"drained netem goes under traffic", dr->edge.name,
 				(unsigned)(DRAIN_QUEUE_USEC / USEC_PER_SEC));
 	diag_init(&d);
 	/* quiet: nothing is on its way through the objects, they go at once */
-	if (unclassify(ds, dr, &d) > 0 && !waiting)
-		return again(es, DRAIN_UNCLASSIFY_USEC);
+	if (unclassify(ds, dr, &d) > 0) {
+		log_debug("edge '%s': its traffic is off its drained netem", dr->edge.name);
+		if (!waiting)
+			return again(es, DRAIN_UNCLASSIFY_USEC);
+	}
 	/* no longer draining: the sync gives exactly the faults */
 	dr->limit[0] = dr->limit[1] = 0;
 	dr->held[0] = dr->held[1] = false;
@@ -326,6 +367,7 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 				dr->edge.name, diag_text(&d));
 		return again(es, USEC_PER_SEC);
 	}
+	log_debug("edge '%s': drained", dr->edge.name);
 	drain_cancel(ds, dr);
 	if (ds->hooks.changed)
 		ds->hooks.changed(ds->hooks.userdata);

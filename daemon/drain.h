@@ -7,7 +7,8 @@
  * a revert that takes delay off an edge keeps the edge's netem for the longest time a packet
  * can spend in it, carrying what the remaining faults ask for plus a rate so high it costs
  * nothing: with a rate, netem queues each new packet behind the last one it holds, so nothing
- * is lost or overtaken. Once the delay is over, its queue empty and its interface quiet, the
+ * is lost or overtaken. Once the delay is over, its interface quiet and nothing left on the
+ * way through its IFB (up to 60 s: until then the objects, which delay nothing, stay), the
  * owner of the faults gives the edge exactly its faults (or nothing). The kill switch, a move
  * and a vanished interface do not wait. A crash meanwhile is safe: the fault is already out
  * of the journal, and a restart's cleanup removes every object chaosd owns. */

@@ -140,6 +140,12 @@ static int kn_netem_stats_now(void *k, const struct edge *e, int ifindex,
 	return kn_netem_stats(k, e, ifindex, dir, ret);
 }
 
+static int kn_path_backlog(void *k, const struct edge *e, enum fault_direction dir,
+		uint64_t *ret_packets)
+{
+	return datapath_path_backlog(((struct kernel_netlink *)k)->dp, e, dir, ret_packets);
+}
+
 static int kn_partition_drops(void *k, uint64_t id, uint64_t *ret)
 {
 	return nl_nft_get_drops(((struct kernel_netlink *)k)->nft, id, ret);
@@ -177,6 +183,7 @@ static const struct kernel_ops netlink_ops = {
 	.unclassify = kn_unclassify,
 	.link_packets = kn_link_packets,
 	.netem_stats_now = kn_netem_stats_now,
+	.path_backlog = kn_path_backlog,
 	.sync_partitions = kn_sync_partitions,
 	.remove_all = kn_remove_all,
 	.forget_interface = kn_forget_interface,

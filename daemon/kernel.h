@@ -41,6 +41,10 @@ struct kernel_ops {
 	/* The edge's traffic no longer reaches its netem, which stays (datapath_unclassify). */
 	int (*unclassify)(void *k, const struct edge *e, enum fault_direction dir,
 			struct diag *d);
+	/* Packets on the way through the path e's traffic in direction dir takes to its netem,
+	 * read now (datapath_path_backlog). May be NULL: then netem_stats_now's queue. */
+	int (*path_backlog)(void *k, const struct edge *e, enum fault_direction dir,
+			uint64_t *ret_packets);
 	/* Packets the interface sent and received so far. May be NULL. */
 	int (*link_packets)(void *k, int ifindex, uint64_t *ret_packets);
 };

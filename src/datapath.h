@@ -80,6 +80,11 @@ int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_di
 
 /* The next datapath_get_stats() dumps afresh. */
 void datapath_stats_invalidate(struct datapath *dp);
+/* Packets on their way through the IFB that carries e's traffic in direction dir (of every
+ * edge there): held by its qdiscs (netem's delay included), or handed to the IFB and not yet
+ * passed on. 0: taking the edge's classification off now lets nothing overtake. */
+int datapath_path_backlog(struct datapath *dp, const struct edge *e, enum fault_direction dir,
+		uint64_t *ret_packets);
 /* Packets the interface sent and received so far (nl_link_packets). */
 int datapath_link_packets(struct datapath *dp, int ifindex, uint64_t *ret_packets);
 int datapath_get_stats(struct datapath *dp, const struct edge *e, int ifindex,

@@ -5,6 +5,7 @@
  * back what the kernel took; a change replaces the netem (and the flowsel program) in place; a
  * remove takes the slot's objects and, with the last slot of a direction or interface, the
  * direction's IFBs and classification or chaosd's clsact. */
+#include <linux/pkt_sched.h>
 #include <string.h>
 
 #include "datapath.h"
@@ -635,20 +636,31 @@ int datapath_set_netem_flows(struct datapath *dp, const struct edge *e, int ifin
 	return r;
 }
 
+/* e's slot in direction dir and its interface (NULL: e has none there). */
+static struct dp_iface *edge_iface(struct datapath *dp, const struct edge *e,
+		enum fault_direction dir, struct dp_slot **ret_slot, unsigned *ret_di)
+{
+	struct dp_slot *slot;
+
+	if (!dp || !e || dp_dir_index(dir, ret_di) < 0)
+		return NULL;
+	slot = dp_slot_find(dp, e->name, *ret_di);
+	*ret_slot = slot;
+	return slot ? dp_iface_find(dp, slot->ifindex) : NULL;
+}
+
 int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_direction dir,
 		struct diag *d)
 {
-	struct dp_slot *slot;
-	struct dp_iface *iface;
+	struct dp_slot *slot = NULL;
+	unsigned di = 0;
+	struct dp_iface *iface = edge_iface(dp, e, dir, &slot, &di);
 	struct nl_batch b;
 	struct diag kd;
-	unsigned di;
 	int r;
 
-	if (!dp || !e || dp_dir_index(dir, &di) < 0)
+	if (!dp || !e)
 		return -EINVAL;
-	slot = dp_slot_find(dp, e->name, di);
-	iface = slot ? dp_iface_find(dp, slot->ifindex) : NULL;
 	if (!iface)
 		return 0;
 	r = nl_batch_init(&b);
@@ -669,6 +681,49 @@ int datapath_unclassify(struct datapath *dp, const struct edge *e, enum fault_di
 		dp->tracked = false; /* what is left is unknown: the next remove_all scans */
 	}
 	return r;
+}
+
+struct root_qlen {
+	int ifindex;
+	uint64_t qlen;
+};
+
+static int root_qlen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct root_qlen *rq = data;
+	struct nl_tc_obj o;
+
+	if (nl_tc_parse(nlh, &o) >= 0 && o.ifindex == rq->ifindex && o.parent == TC_H_ROOT)
+		rq->qlen += o.qlen;
+	return 0;
+}
+
+int datapath_path_backlog(struct datapath *dp, const struct edge *e, enum fault_direction dir,
+		uint64_t *ret_packets)
+{
+	char buf[NL_TC_REQ_SIZE];
+	struct nl_link_counts c;
+	struct root_qlen rq = {};
+	struct dp_slot *slot = NULL;
+	unsigned di = 0;
+	struct dp_iface *iface = edge_iface(dp, e, dir, &slot, &di);
+	uint64_t left;
+	int r;
+
+	if (!iface)
+		return dp && e ? -ENOENT : -EINVAL;
+	rq.ifindex = iface->dir[di].ifb[slot->shard].ifindex;
+	/* the root htb counts what all its classes and their netems hold */
+	r = nl_socket_dump(dp->nl, nl_tc_qdisc_dump_req(buf), root_qlen_cb, &rq, NULL);
+	if (r >= 0)
+		r = nl_link_counts(dp->nl, rq.ifindex, &c);
+	if (r < 0)
+		return r;
+	/* the IFB counts a packet received when htb hands it over, sent when its tasklet passes
+	 * it on: the difference waits for the tasklet */
+	left = c.tx_packets + c.tx_dropped + c.rx_dropped;
+	*ret_packets = rq.qlen + (c.rx_packets > left ? c.rx_packets - left : 0);
+	return 0;
 }
 
 int datapath_forget_interface(struct datapath *dp, int ifindex, struct diag *d)

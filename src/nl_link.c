@@ -197,14 +197,14 @@ int nl_link_get(struct nl_socket *s, int ifindex, struct nl_link_info *ret)
 	return get_link(s, ifindex, NULL, ret);
 }
 
-struct link_packets {
+struct link_counts {
 	bool found;
-	uint64_t packets;
+	struct nl_link_counts c;
 };
 
-static int packets_cb(const struct nlmsghdr *nlh, void *data)
+static int counts_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct link_packets *lp = data;
+	struct link_counts *lc = data;
 	const struct nlattr *a;
 
 	if (nlh->nlmsg_type != RTM_NEWLINK ||
@@ -216,16 +216,18 @@ static int packets_cb(const struct nlmsghdr *nlh, void *data)
 				mnl_attr_get_payload_len(a) < sizeof(st))
 			continue;
 		memcpy(&st, mnl_attr_get_payload(a), sizeof(st));
-		lp->packets = st.tx_packets + st.rx_packets;
-		lp->found = true;
+		lc->c = (struct nl_link_counts){ .rx_packets = st.rx_packets,
+			.tx_packets = st.tx_packets, .rx_dropped = st.rx_dropped,
+			.tx_dropped = st.tx_dropped };
+		lc->found = true;
 	}
 	return 0;
 }
 
-int nl_link_packets(struct nl_socket *s, int ifindex, uint64_t *ret_packets)
+int nl_link_counts(struct nl_socket *s, int ifindex, struct nl_link_counts *ret)
 {
 	char buf[REQ_SIZE] = {};
-	struct link_packets lp = {};
+	struct link_counts lc = {};
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 	int r;
@@ -237,12 +239,23 @@ int nl_link_packets(struct nl_socket *s, int ifindex, uint64_t *ret_packets)
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;
-	r = nl_socket_call(s, nlh, packets_cb, &lp, NULL, "get link statistics");
+	r = nl_socket_call(s, nlh, counts_cb, &lc, NULL, "get link statistics");
 	if (r < 0)
 		return r;
-	if (!lp.found)
+	if (!lc.found)
 		return -ENODATA;
-	*ret_packets = lp.packets;
+	*ret = lc.c;
+	return 0;
+}
+
+int nl_link_packets(struct nl_socket *s, int ifindex, uint64_t *ret_packets)
+{
+	struct nl_link_counts c;
+	int r = nl_link_counts(s, ifindex, &c);
+
+	if (r < 0)
+		return r;
+	*ret_packets = c.tx_packets + c.rx_packets;
 	return 0;
 }
 

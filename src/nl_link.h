@@ -34,6 +34,13 @@ int nl_link_name(struct nl_socket *s, int ifindex, char ret_name[IF_NAMESIZE]);
  * move says no traffic crossed it in between. */
 int nl_link_packets(struct nl_socket *s, int ifindex, uint64_t *ret_packets);
 
+struct nl_link_counts {
+	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped;
+};
+
+/* The interface's packet counters (IFLA_STATS64). */
+int nl_link_counts(struct nl_socket *s, int ifindex, struct nl_link_counts *ret);
+
 /* The output interface of the route the kernel would use for addr (family AF_INET or
  * AF_INET6, network order): RTM_GETROUTE with RTA_DST. -ENETUNREACH if the lookup finds no
  * usable route (none, or unreachable/blackhole/prohibit). */

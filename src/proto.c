@@ -16,10 +16,11 @@ const struct proto_verb proto_verbs[] = {
 	  "list active faults with time left and the kernel's counters; with -H and "
 	  "--topology, each host's partitions from the others and the topology they make" },
 	{ "revert", PROTO_REVERT, PROTO_WRITE, "ID | --edge NAME | --all",
-	  "remove faults and restore the kernel state they replaced" },
+	  "remove faults and restore the kernel state they replaced; a delay ends at once for "
+	  "new packets, what it holds still leaves in order (see chaosd(8), SAFETY)" },
 	{ "kill", PROTO_KILL, PROTO_WRITE, "[--edge NAME] [--reason TEXT] [--for D] | --history",
-	  "revert everything (or one edge) now and refuse new faults until 'arm' or for D, "
-	  "across restarts of chaosd" },
+	  "revert everything (or one edge) now, dropping what a delay holds, and refuse new "
+	  "faults until 'arm' or for D, across restarts of chaosd" },
 	{ "arm", PROTO_ARM, PROTO_WRITE, "[--edge NAME]", "accept faults again after 'kill'" },
 	{ "edges", PROTO_EDGES, PROTO_READ, "", "list configured edges and where they resolve" },
 	{ "ping", PROTO_PING, PROTO_READ, "", "check that the daemon answers" },

@@ -28,6 +28,7 @@ struct fake {
 	unsigned unclassified; /* unclassify calls while that direction still had a netem */
 	bool link_busy;        /* the interface's packet count moves between two reads */
 	uint64_t link_packets;
+	uint64_t ifb_backlog;  /* handed to the IFB, not passed on yet (not in any netem) */
 	int fail_dir_in;       /* set_netem on FAULT_DIR_IN fails with this (0: no) */
 	int fail_partitions;
 	/* conntrack: ids listed per call (3 at first, then 4, ...), the last sync's first
@@ -162,6 +163,15 @@ static int fake_unclassify(void *k, const struct edge *e, enum fault_direction d
 	return 0;
 }
 
+static int fake_path_backlog(void *k, const struct edge *e, enum fault_direction dir,
+		uint64_t *ret)
+{
+	struct fake *f = k;
+
+	*ret = f->qlen + f->ifb_backlog;
+	return 0;
+}
+
 static int fake_link_packets(void *k, int ifindex, uint64_t *ret)
 {
 	struct fake *f = k;
@@ -174,6 +184,7 @@ static int fake_link_packets(void *k, int ifindex, uint64_t *ret)
 static const struct kernel_ops fake_ops = {
 	.unclassify = fake_unclassify,
 	.link_packets = fake_link_packets,
+	.path_backlog = fake_path_backlog,
 	.set_netem = fake_set_netem,
 	.sync_partitions = fake_sync_partitions,
 	.remove_all = fake_remove_all,
@@ -312,6 +323,15 @@ static unsigned journal_on_disk(void)
 /* ------------------------------------------------------------------ the fault core */
 
 /* Run the loop until edge slot e, direction di carries latency ms (-1: no netem). */
+/* Run the loop for usec. */
+static void run_for(uint64_t usec)
+{
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+
+	while (now_usec(CLOCK_MONOTONIC) < t0 + usec)
+		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+}
+
 static int run_until_latency(unsigned e, unsigned di, int64_t ms, uint64_t usec)
 {
 	uint64_t end = now_usec(CLOCK_MONOTONIC) + usec;
@@ -649,15 +669,13 @@ START_TEST(test_drain_waits_for_quiet_link)
 	struct edge db = make_edge("db", "10.0.0.0/24");
 	struct fault lat = make_fault(FAULT_LATENCY, "ms", "50", NULL);
 	struct diag d;
-	uint64_t a, t0;
+	uint64_t a;
 
 	diag_init(&d);
 	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
 	fake.link_busy = true;
 	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
-	t0 = now_usec(CLOCK_MONOTONIC);
-	while (now_usec(CLOCK_MONOTONIC) < t0 + 700 * USEC_PER_MSEC)
-		ck_assert_int_ge(sd_event_run(event, 20 * USEC_PER_MSEC), 0);
+	run_for(700 * USEC_PER_MSEC);
 	/* well past the 50 ms and its margin: still there, its traffic still on it */
 	ck_assert_int_eq(fake.latency_ms[0][0], 0);
 	ck_assert_uint_gt(fake.rate[0][0], 0);
@@ -667,6 +685,19 @@ START_TEST(test_drain_waits_for_quiet_link)
 	/* quiet: classification and objects went together */
 	ck_assert_uint_eq(fake.unclassified, 1);
 	ck_assert_uint_eq(faults_count(faults), 0);
+
+	/* a quiet interface is not enough while the IFB still holds packets (a busy machine's
+	 * tasklet sits on them while nothing crosses the interface): they would be overtaken */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.ifb_backlog = 3;
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	run_for(500 * USEC_PER_MSEC);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_uint_gt(fake.rate[0][0], 0);
+	ck_assert_uint_eq(fake.unclassified, 1);
+	fake.ifb_backlog = 0;
+	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
+	ck_assert_uint_eq(fake.unclassified, 2);
 
 	/* a reload's revert (its edge removed or changed) drains the same way */
 	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);

@@ -47,7 +47,8 @@ pgbench_bg() {
 # pgbench_stall NAME T_INJ T0: from NAME's log, with the fault applied at T_INJ and taken off
 # from T0 on (seconds since the epoch): prints the transactions' median latency while the fault
 # was on, the worst of those that ended from T0 on (the revert and everything it did later),
-# that one minus the median ("stall", ms), and both counts.
+# that one minus the median ("stall", ms), both counts, and the worst while the fault was on
+# (what the fault and the machine's own hiccups cost without a revert).
 pgbench_stall() {
 	cat "$T/pgb-$1".[0-9]* 2>/dev/null | python3 -c '
 import sys
@@ -65,6 +66,7 @@ for line in sys.stdin:
 during.sort()
 med = during[len(during) // 2] if during else float("nan")
 worst = max(after) if after else float("nan")
-print("%.0f %.0f %.0f %d %d" % (med, worst, worst - med, len(during), len(after)))
+wd = during[-1] if during else float("nan")
+print("%.0f %.0f %.0f %d %d %.0f" % (med, worst, worst - med, len(during), len(after), wd))
 ' "$2" "$3"
 }

@@ -18,8 +18,14 @@ snapshot "$T/before"
 start_chaosd || exit 1
 
 # A sink in cd-b that accepts any number of connections and discards what they send. Not
-# through B(): $! must be python itself.
-ip netns exec cd-b python3 -c '
+# through B(): $! must be python itself. The bulk transfers' two ends run on CPU 0: veth hands
+# a packet to the backlog of the CPU that sends it, so a flow sent from both of a TCG guest's
+# CPUs in turn (the IFB's tasklet runs where htb was dequeued) reaches the receiver out of
+# order whenever one vCPU stalls, fault or no fault. Measured with tc alone, 2.5 s of a bulk
+# transfer through the IFB: a steady 200 ms resent 86, 0 and 2 segments (receiver: 7, 0, 0
+# out-of-order), a steady 0 ms 157, 45 and 0; both ends on CPU 0, 0 to 1 and never out of
+# order. A real NIC's ring keeps the order the tasklet sends in.
+ip netns exec cd-b taskset -c 0 python3 -c '
 import socket, threading
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", 5001)); s.listen(512)
@@ -68,7 +74,7 @@ T_QUIET=$(date +%s)
 # $T/bulk.stop exists (at most 60 s): a loaded guest's slow commands cannot end it early.
 bulk() {
 	rm -f "$T/bulk.stop"
-	A python3 -c '
+	A taskset -c 0 python3 -c '
 import os, socket, sys, time
 s = socket.create_connection(("10.77.0.2", 5001)); buf = b"x" * 65536
 end = time.monotonic() + 60; sent = 0
@@ -84,9 +90,10 @@ db_draining() { A tc qdisc show dev "chd-o$IFX" 2>/dev/null | grep netem | grep 
 # kill, or none: no fault at all) 2.5 s in, the transfer going on for 2 s more; prints what
 # TCP resent from just before it until the drained netem is gone after the transfer
 # (TcpRetransSegs, of them tail-loss probes, then fast, slow-start and timeout retransmits),
-# and whether the transfer was still running when HOW returned.
+# whether the transfer was still running when HOW returned, and the packets the 200 ms held
+# just before (what deleting at once would drop).
 through_revert() {
-	local id out mid=no mon="" c
+	local id out mid=no mon="" c held=0
 	bulk
 	sleep 1
 	if [ "$1" != none ]; then
@@ -95,6 +102,14 @@ through_revert() {
 	fi
 	sleep 2.5
 	tcp_counters "$T/tcp0"
+	# HOW comes while the fault holds packets: the receiver, sharing the CPU, now and then
+	# lets the window close and the 200 ms empty (seen: 0 once in 4 looks)
+	for _ in $(seq 20); do
+		[ "$1" = none ] && break
+		held=$(A tc -s qdisc show dev "chd-o$IFX" | awk '/qdisc netem/ { f = /delay 200ms/ }
+			f && /backlog/ { sub(/p$/, "", $3); print $3; exit }')
+		[ "${held:-0}" -gt 0 ] && break
+	done
 	case $1 in
 	revert)
 		if [ "${2:-}" = monitor ]; then
@@ -104,6 +119,8 @@ through_revert() {
 			sleep 0.3
 		fi
 		ctl revert "$id" >/dev/null
+		# the transfer goes on for 2 s: the drained netem is there to see
+		A tc qdisc show dev "chd-o$IFX" >"$T/after-revert"
 		;;
 	kill) ctl kill --edge db --reason "revert test" >/dev/null ;;
 	esac
@@ -118,44 +135,47 @@ through_revert() {
 	[ -n "$mon" ] && kill "$mon"
 	[ "$1" = kill ] && ctl arm >/dev/null
 	for c in $TCP_CTRS; do printf '%s ' "$(tcp_delta "$T/tcp0" "$T/tcp1" "$c")"; done
-	echo "$mid"
+	echo "$mid ${held:-0}"
 }
 
-read -r base base_tlp base_rest < <(through_revert none)
-record "bulk TCP with no fault, same timeline: $base segments resent ($base_tlp tail-loss probes; fast, slow-start, timeouts, lost retransmits, DSACKs: ${base_rest% *})"
+read -r base base_tlp bfast bss brto blost bdsack _ < <(through_revert none)
+record "bulk TCP with no fault, same timeline: $base segments resent ($base_tlp tail-loss probes; fast, slow-start, timeouts, lost retransmits, DSACKs: $bfast $bss $brto $blost $bdsack)"
 lossless=()
-REV_RTO=()
+REV_ALL=()
 for i in 1 2 3; do
-	read -r n tlp fast ss rto lost dsack mid < <(through_revert revert "$([ "$i" = 1 ] && echo monitor)")
+	read -r n tlp fast ss rto lost dsack mid held < <(through_revert revert "$([ "$i" = 1 ] && echo monitor)")
 	lossless+=("$n")
-	record "revert $i mid-transfer ($mid): $n segments resent: $tlp tail-loss probes, $fast fast, $ss slow-start, $rto timeouts, $lost lost retransmits, $dsack DSACKs"
-	check "revert $i happened mid-transfer ($mid)" test "$mid" = yes
+	record "revert $i mid-transfer ($mid, the 200 ms held $held packets): $n segments resent: $tlp tail-loss probes, $fast fast, $ss slow-start, $rto timeouts, $lost lost retransmits, $dsack DSACKs"
+	check "revert $i happened mid-transfer, with packets inside the fault ($mid, $held held)" \
+		test "$mid" = yes -a "$held" -gt 0
 	if [ "$i" = 1 ]; then
 		grep netem "$T/monitor" | sed 's/^/  | /'
-		# still there after the revert, ordered behind what it holds, without the 200 ms for
-		# new packets, until its queue is empty and the link quiet; then deleted
-		draining=$(grep -v Deleted "$T/monitor" | grep "qdisc netem" | grep -v delay |
-			grep -q rate && echo yes || echo no)
-		check "revert keeps the netem draining (no delay, ordered by a rate) right after ($draining)" \
-			test "$draining" = yes
 	fi
+	# still there after the revert, ordered behind what it holds, without the 200 ms for new
+	# packets, until the path is empty and the link quiet; then deleted
+	draining=$(grep "qdisc netem" "$T/after-revert" | grep -v delay | grep -q rate &&
+		echo yes || echo no)
+	check "revert $i keeps the netem draining (no delay, ordered by a rate) right after ($draining)" \
+		test "$draining" = yes
 	# The IFB stays for cache's quiet fault: db's draining netem (the one with a rate) must go.
 	gone=$(db_draining && echo no || echo yes)
 	check "revert $i: the drained netem is gone once the transfer ended ($gone)" test "$gone" = yes
-	REV_RTO+=("$rto")
+	REV_ALL+=("$n $tlp $fast $ss $rto")
 	sleep 1
 done
-read -r killed _ _ _ krto _ _ kmid < <(through_revert kill)
-record "bulk TCP through 200 ms, reverted mid-transfer 3 times: ${lossless[*]} segments retransmitted (kill switch, deleting at once, in the same run: $killed, $krto timeouts)"
-check "the kill switch happened mid-transfer ($kmid)" test "$kmid" = yes
+read -r killed _ _ _ krto _ _ kmid kheld < <(through_revert kill)
+record "bulk TCP through 200 ms, reverted mid-transfer 3 times: ${lossless[*]} segments retransmitted (kill switch, deleting at once the $kheld packets the 200 ms held, in the same run: $killed, $krto timeouts)"
+check "the kill switch happened mid-transfer, with packets inside the fault ($kmid, $kheld held)" \
+	test "$kmid" = yes -a "$kheld" -gt 0
 check "delete at once (kill switch) loses the queue: retransmissions > 0 (got $killed)" test "$killed" -gt 0
-# Issue 18 asks for 0. Measured (3 reverts a boot): 0 to 2 segments, once 50, each time with
-# DSACKs (the receiver had them already: spurious, nothing was lost) and no timeout; the
-# objects now go only once the link is quiet, which took away the losses at their removal
-# (a timeout and ~950 segments once). Held to no timeout and a tenth of delete-at-once's.
+# Caused by the revert: every segment resent other than the tail-loss probes TCP sends when a
+# transfer ends (the no-fault transfer sends them too): 0, with no fast retransmit and no
+# timeout.
 for i in 0 1 2; do
-	check "revert $((i + 1)) mid-transfer: no retransmission timeout and at most a tenth of delete-at-once's resent (${REV_RTO[$i]} timeouts, ${lossless[$i]} vs $killed)" \
-		test "${REV_RTO[$i]}" -eq 0 -a $((lossless[i] * 10)) -le "$killed"
+	read -r n tlp fast ss rto _ <<<"${REV_ALL[$i]}"
+	by=$((n > tlp ? n - tlp : 0))
+	check "revert $((i + 1)) mid-transfer: 0 segments resent because of it ($by: $n resent, $tlp tail-loss probes, $fast fast, $ss slow-start, $rto timeouts; delete-at-once: $killed)" \
+		test "$by" -eq 0 -a "$fast" -eq 0 -a "$ss" -eq 0 -a "$rto" -eq 0
 done
 
 # --- a connect loop across the end of a 50 ms fault: no connect waits for a SYN retry
@@ -192,7 +212,7 @@ record "the same across the kill switch (deletes at once, at 1.5 s): worst $kwor
 # connection opened as the fault ends must not wait for its 1 s retry), one on open
 # connections. With a rate (-R) a transaction's latency counts from its scheduled start, so it
 # includes its connection and any wait behind a stalled one.
-pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL N_DURING N_AFTER"
+pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL N_DURING N_AFTER WORST_DURING"
 	local t_inj t0 n
 	PGB_PIDS=()
 	# a connection costs a fork of a backend, slow in a TCG guest: a rate it keeps up with
@@ -201,7 +221,11 @@ pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL 
 	sleep 1.5
 	ctl inject latency --edge db --ms 20 --for 10m >/dev/null
 	t_inj=$(date +%s.%N)
-	sleep 3
+	# what starting chaosctl costs the guest, during the fault too: the revert pays it
+	sleep 1.5
+	ctl status >/dev/null
+	sleep 1.5
+	tcp_counters "$T/pg0-$1"
 	t0=$(date +%s.%N)
 	if [ "$1" = revert ]; then
 		ctl revert --edge db >/dev/null
@@ -209,25 +233,35 @@ pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL 
 		ctl kill --edge db --reason "pgbench" >/dev/null
 	fi
 	wait "${PGB_PIDS[@]}"
+	tcp_counters "$T/pg1-$1"
 	[ "$1" = kill ] && ctl arm >/dev/null
 	for n in conn tx; do echo "$n $(pgbench_stall "$n-$1" "$t_inj" "$t0")"; done
 }
 pg_across revert >"$T/pg-revert.txt"
+for c in $TCP_CTRS; do printf '%s ' "$(tcp_delta "$T/pg0-revert" "$T/pg1-revert" "$c")"; done >"$T/pg-tcp"
+read -r pn ptlp pfast pss prto _ <"$T/pg-tcp"
+record "pgbench connections across the revert: $pn segments resent ($ptlp tail-loss probes, $pfast fast, $pss slow-start, $prto timeouts)"
+check "pgbench across the revert: no retransmission timeout ($prto)" test "$prto" -eq 0
 for n in conn tx; do
-	read -r _ med worst stall nd na < <(grep "^$n " "$T/pg-revert.txt")
-	record "pgbench ($n) across the revert of 20 ms on db: median $med ms with the fault ($nd transactions), worst $worst ms from the revert on ($na), stall $stall ms"
-	# Margin: a packet lost by the revert costs TCP's retransmission timeout (200 ms at
-	# least), a lost SYN 1 s. On open connections a loaded TCG guest's own hiccups stay
-	# within 100 ms; a new connection forks a backend, which varies by hundreds of ms there.
-	margin=100
-	[ "$n" = conn ] && margin=800
-	check "pgbench ($n): no stall beyond the fault's delay across the revert ($stall ms <= $margin ms, $na transactions)" \
-		bash -c "[ '$na' -gt 0 ] && awk 'BEGIN { exit !($stall <= $margin) }'"
+	read -r _ med worst stall nd na wd < <(grep "^$n " "$T/pg-revert.txt")
+	record "pgbench ($n) across the revert of 20 ms on db: median $med ms with the fault ($nd transactions, worst $wd ms), worst $worst ms from the revert on ($na), $stall ms over the median, $(awk "BEGIN { print $worst - $wd }") ms over the fault's worst"
+	if [ "$n" = tx ]; then
+		# A transaction the revert catches inside the fault takes at most what one takes
+		# during it; measured on the landed main, that worst was 27 ms over the median, as
+		# the fault's own worst was (a loaded TCG guest's hiccups, e.g. starting chaosctl).
+		check "pgbench (tx): no stall beyond the fault's own delay across the revert (worst $worst ms <= the fault's worst $wd ms + 20 ms, $na transactions)" \
+			bash -c "[ '$na' -gt 0 ] && [ '$nd' -gt 0 ] && awk 'BEGIN { exit !($worst <= $wd + 20) }'"
+	else
+		# A lost SYN is resent after 1 s; a new connection forks a backend, which varies
+		# by hundreds of ms in a TCG guest.
+		check "pgbench (conn): no connection waited for a SYN retry across the revert ($stall ms <= 800 ms, $na transactions)" \
+			bash -c "[ '$na' -gt 0 ] && awk 'BEGIN { exit !($stall <= 800) }'"
+	fi
 	grep -h "failed\|aborted" "$T/pgb-$n-revert.out" | sed 's/^/  | /'
 done
 pg_across kill >"$T/pg-kill.txt"
-while read -r n med worst stall nd na; do
-	record "pgbench ($n) across the kill switch (deletes at once): median $med ms with the fault, worst $worst ms after, stall $stall ms"
+while read -r n med worst stall nd na wd; do
+	record "pgbench ($n) across the kill switch (deletes at once): median $med ms with the fault (worst $wd), worst $worst ms after, stall $stall ms"
 done <"$T/pg-kill.txt"
 
 # A scenario that should hold: 20 ms on db for 10 s under pgbench load, a probe across db's
