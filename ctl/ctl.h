@@ -43,9 +43,14 @@ struct ctl_args {
 
 /* --json: every output is a JSON document (json.h) */
 extern bool ctl_json;
+/* chaosd's socket (-s, $CHAOSD_SOCKET) */
+extern const char *ctl_socket;
 
 /* Print the error (text or a JSON error document); returns 1. */
-_printf_(1, 2) int ctl_fail(const char *fmt, ...);
+int ctl_fail(const char *fmt, ...) _printf_(1, 2);
+/* Send w's request of type, read the reply (refusals are replies); -errno with the reason
+ * printed when chaosd was not reached or answered garbage. */
+int ctl_transact(uint16_t type, struct proto_writer *w, struct proto_msg **ret);
 /* 0 on OK; prints the daemon's error (with the kernel's own words) and returns -EREMOTEIO when
  * chaosd refused or failed it; other errors: chaosd was not reached. */
 int ctl_request(const struct proto_verb *verb, struct proto_writer *w, struct proto_msg **ret);
