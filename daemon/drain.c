@@ -18,6 +18,7 @@
 #define DRAIN_UNCLASSIFY_USEC (100 * USEC_PER_MSEC)
 #define DRAIN_POLL_USEC   (100 * USEC_PER_MSEC)
 #define DRAIN_QUIET_USEC  (30 * USEC_PER_MSEC)
+#define DRAIN_STILL_USEC  (1 * USEC_PER_SEC)
 
 enum drain_wait {
 	DRAIN_WAIT_DELAY, /* the delay of what the netem holds */
@@ -46,6 +47,11 @@ struct drain {
 	 * classification goes first and DRAIN_UNCLASSIFY_USEC later the objects. */
 	bool unclassified[2];
 	enum drain_wait waits_for;
+	/* The IFB path's count at the last look, and for how many looks in a row it held still
+	 * while the interface was quiet: packets inside move on, a count that does not is the
+	 * kernel's accounting (seen after a loss fault: the redirect then waited its 60 s). */
+	uint64_t path_left;
+	uint64_t path_still_since_mono_usec;
 	bool link_counted;
 	uint64_t link_packets;
 	uint32_t flows;
@@ -221,6 +227,8 @@ int drains_begin(struct drains *ds, const struct edge *e, int ifindex,
 		dr->empty_until_mono_usec = 0;
 		dr->link_counted = false;
 		dr->waits_for = DRAIN_WAIT_DELAY;
+		dr->path_left = 0;
+		dr->path_still_since_mono_usec = 0;
 	}
 	dr->until_mono_usec = MAX(dr->until_mono_usec, until);
 	dr->flows = flows;
@@ -239,24 +247,38 @@ int drains_begin(struct drains *ds, const struct edge *e, int ifindex,
  * redirect is to go (path), anything still on the way through the IFB: its qdiscs, and what
  * it was handed and has not passed on yet (a busy guest's tasklet can sit on packets while
  * the interface sees nothing); else its netem's queue. */
-static bool queued(struct drains *ds, const struct drain *dr, bool path)
+static bool queued(struct drains *ds, struct drain *dr, bool path, uint64_t now)
 {
 	const struct kernel_ops *ops = ds->kernel.ops;
 	__typeof__(ops->netem_stats) stats = ops->netem_stats_now ? ops->netem_stats_now :
 			ops->netem_stats;
+	uint64_t extra = 0;
 
 	for (unsigned i = 0; i < ELEMENTSOF(dirs); i++) {
 		struct datapath_stats st = {};
 		uint64_t n = 0;
 		if (!dr->held[i])
 			continue;
-		if (path && ops->path_backlog ?
-				ops->path_backlog(ds->kernel.userdata, &dr->edge, dirs[i], &n) >= 0 &&
-						n > 0 :
-				stats(ds->kernel.userdata, &dr->edge, dr->ifindex, dirs[i], &st) >= 0 &&
-						st.qlen > 0)
-			return true;
+		if (stats(ds->kernel.userdata, &dr->edge, dr->ifindex, dirs[i], &st) >= 0 &&
+				st.qlen > 0)
+			return true; /* its own netem: waited for as long as it holds packets */
+		if (path && ops->path_backlog &&
+				ops->path_backlog(ds->kernel.userdata, &dr->edge, dirs[i], &n) >= 0)
+			extra += n > st.qlen ? n - st.qlen : 0;
 	}
+	/* The rest of the IFB path (its root's count, what its tasklet holds): packets there move
+	 * on; a count that holds still for DRAIN_STILL_USEC on a quiet interface is the kernel's
+	 * accounting (seen after a loss fault, when the redirect then waited its 60 s). */
+	if (extra == 0 || extra != dr->path_left) {
+		dr->path_left = extra;
+		dr->path_still_since_mono_usec = now;
+		return extra > 0;
+	}
+	if (now < dr->path_still_since_mono_usec + DRAIN_STILL_USEC)
+		return true;
+	log_debug("edge '%s': its IFB path's count of %llu held still for %u ms on a quiet "
+			"interface: accounting, not packets", dr->edge.name,
+			(unsigned long long)extra, (unsigned)(DRAIN_STILL_USEC / USEC_PER_MSEC));
 	return false;
 }
 
@@ -342,7 +364,7 @@ static int on_drained(sd_event_source *es, uint64_t usec, void *userdata)
 	/* quiet first: the path's backlog is read as late as possible before the redirect goes */
 	if (waiting && removes && !quiet(ds, dr))
 		return wait_for(dr, es, DRAIN_WAIT_TRAFFIC, DRAIN_QUIET_USEC);
-	if (waiting && queued(ds, dr, removes))
+	if (waiting && queued(ds, dr, removes, now))
 		return wait_for(dr, es, DRAIN_WAIT_QUEUE,
 				removes ? DRAIN_QUIET_USEC : DRAIN_POLL_USEC);
 	if (removes && !waiting)

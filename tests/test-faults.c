@@ -699,6 +699,17 @@ START_TEST(test_drain_waits_for_quiet_link)
 	ck_assert_int_eq(run_until_latency(0, 0, -1, USEC_PER_SEC), 0);
 	ck_assert_uint_eq(fake.unclassified, 2);
 
+	/* a count that holds still on a quiet interface is accounting, not packets: waited for
+	 * a second, not the drain's 60 s */
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	fake.ifb_backlog = 2;
+	ck_assert_int_eq(faults_revert(faults, a, "revert", 0, 0, &d), 0);
+	run_for(600 * USEC_PER_MSEC);
+	ck_assert_int_eq(fake.latency_ms[0][0], 0);
+	ck_assert_int_eq(run_until_latency(0, 0, -1, 2 * USEC_PER_SEC), 0);
+	ck_assert_uint_eq(fake.unclassified, 3);
+	fake.ifb_backlog = 0;
+
 	/* a reload's revert (its edge removed or changed) drains the same way */
 	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
 	ck_assert_int_eq(faults_revert(faults, a, "reload", 0, 0, &d), 0);
