@@ -216,8 +216,10 @@ pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL 
 	local t_inj t0 n
 	PGB_PIDS=()
 	# a connection costs a fork of a backend, slow in a TCG guest: a rate it keeps up with
-	pgbench_bg "conn-$1" 8 -C -c 2 -R 3
-	pgbench_bg "tx-$1" 8 -c 2 -R 40
+	# long enough to run on past the revert however slow chaosctl starts in a loaded guest (in
+	# a CI run with two guests on two cores, 8 s ended before it: no transaction after)
+	pgbench_bg "conn-$1" 14 -C -c 2 -R 3
+	pgbench_bg "tx-$1" 14 -c 2 -R 40
 	sleep 1.5
 	ctl inject latency --edge db --ms 20 --for 10m >/dev/null
 	t_inj=$(date +%s.%N)
@@ -242,15 +244,18 @@ for c in $TCP_CTRS; do printf '%s ' "$(tcp_delta "$T/pg0-revert" "$T/pg1-revert"
 read -r pn ptlp pfast pss prto _ <"$T/pg-tcp"
 record "pgbench connections across the revert: $pn segments resent ($ptlp tail-loss probes, $pfast fast, $pss slow-start, $prto timeouts)"
 check "pgbench across the revert: no retransmission timeout ($prto)" test "$prto" -eq 0
+check "pgbench across the revert: nothing resent but tail-loss probes ($pn resent, $ptlp probes, $pfast fast, $pss slow-start)" \
+	test "$((pn - ptlp))" -eq 0
 for n in conn tx; do
 	read -r _ med worst stall nd na wd < <(grep "^$n " "$T/pg-revert.txt")
 	record "pgbench ($n) across the revert of 20 ms on db: median $med ms with the fault ($nd transactions, worst $wd ms), worst $worst ms from the revert on ($na), $stall ms over the median, $(awk "BEGIN { print $worst - $wd }") ms over the fault's worst"
 	if [ "$n" = tx ]; then
-		# A transaction the revert catches inside the fault takes at most what one takes
-		# during it; measured on the landed main, that worst was 27 ms over the median, as
-		# the fault's own worst was (a loaded TCG guest's hiccups, e.g. starting chaosctl).
-		check "pgbench (tx): no stall beyond the fault's own delay across the revert (worst $worst ms <= the fault's worst $wd ms + 20 ms, $na transactions)" \
-			bash -c "[ '$na' -gt 0 ] && [ '$nd' -gt 0 ] && awk 'BEGIN { exit !($worst <= $wd + 20) }'"
+		# A packet the revert lost would cost TCP at least its 200 ms minimum RTO (the
+		# kill switch's worst is that and more); that nothing was lost or resent is the
+		# counters' check above. The time bound is half an RTO over the fault's own worst:
+		# a CI run with two guests on two cores saw 36 ms over it with nothing resent.
+		check "pgbench (tx): no stall of a lost packet's size across the revert (worst $worst ms <= the fault's worst $wd ms + 100 ms, $na transactions)" \
+			bash -c "[ '$na' -gt 0 ] && [ '$nd' -gt 0 ] && awk 'BEGIN { exit !($worst <= $wd + 100) }'"
 	else
 		# A lost SYN is resent after 1 s; a new connection forks a backend, which varies
 		# by hundreds of ms in a TCG guest.
