@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "nl_tc.h"
+#include "parse.h"
 
 /* psched ticks per microsecond as tc computes them from /proc/net/psched, which has read
  * "000003e8 00000040 000f4240 3b9aca00" on every kernel since 3.x: 1000 ns per us over 64 ns per
@@ -39,34 +40,19 @@ static const char *dev_str(struct nl_tc_dev dev, char *buf, size_t n)
 	return buf;
 }
 
-/* v in lower-case hex at p, which has room for its digits; returns the end */
-static char *put_hex(char *p, uint32_t v)
-{
-	char tmp[8];
-	unsigned k = 0;
-
-	do {
-		tmp[k++] = "0123456789abcdef"[v & 0xf];
-		v >>= 4;
-	} while (v);
-	while (k > 0)
-		*p++ = tmp[--k];
-	return p;
-}
-
 static char *handle_str(uint32_t h, char *buf, size_t n)
 {
-	char *p = buf;
+	char tmp[sizeof("ffff:ffff")], *end = tmp + sizeof(tmp) - 1, *p;
 
-	if (n < sizeof("ffff:ffff"))
+	if (n < sizeof(tmp))
 		return memcpy(buf, "", 1);
 	if (h == TC_H_ROOT)
 		return memcpy(buf, "root", sizeof("root"));
-	p = put_hex(p, TC_H_MAJ(h) >> 16);
-	*p++ = ':';
-	p = put_hex(p, TC_H_MIN(h));
-	*p = '\0';
-	return buf;
+	*end = '\0';
+	p = parse_digits_before(end, TC_H_MIN(h), 16);
+	*--p = ':';
+	p = parse_digits_before(p, TC_H_MAJ(h) >> 16, 16);
+	return memcpy(buf, p, (size_t)(end - p) + 1);
 }
 
 static struct nlmsghdr *tc_begin(struct nl_batch *b, struct nl_socket *s, uint16_t type,

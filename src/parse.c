@@ -348,3 +348,11 @@ char *parse_strip(char *s)
 	return s;
 }
 
+char *parse_digits_before(char *end, uint64_t v, unsigned base)
+{
+	do {
+		*--end = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	return end;
+}

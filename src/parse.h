@@ -32,6 +32,10 @@ int parse_double_range(const char *s, double min, double max, double *ret);
 /* Shortest text ("0.25", "3", "-1.5") that parse_double_range() reads back as exactly v, for
  * any v it produced; independent of the locale. Returns buf. */
 char *parse_format_double(double v, char *buf, size_t n);
+/* v's digits in base 10 or 16 (lower case), written backwards from end (where the caller put
+ * the NUL); returns the first. Room before end: 20 characters in base 10, 16 in base 16. For
+ * numbers on a request's path, where printf's machinery costs more than the rest. */
+char *parse_digits_before(char *end, uint64_t v, unsigned base);
 /* Unsigned decimal integer within [min, max]. */
 int parse_u64_range(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 /* "yes/no/true/false/1/0/on/off" */

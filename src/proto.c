@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "parse.h"
 #include "proto.h"
 #include "utf8.h"
 
@@ -305,13 +306,10 @@ void proto_putf(struct proto_writer *w, const char *key, const char *fmt, ...)
  * what building one costs. */
 void proto_put_u64(struct proto_writer *w, const char *key, uint64_t v)
 {
-	char buf[21], *p = buf + sizeof(buf);
+	char buf[21];
 
-	*--p = '\0';
-	do
-		*--p = (char)('0' + v % 10);
-	while (v /= 10);
-	proto_put(w, key, p);
+	buf[sizeof(buf) - 1] = '\0';
+	proto_put(w, key, parse_digits_before(buf + sizeof(buf) - 1, v, 10));
 }
 
 void proto_record(struct proto_writer *w, const char *kind)

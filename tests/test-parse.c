@@ -317,6 +317,20 @@ START_TEST(test_sanitize)
 }
 END_TEST
 
+START_TEST(test_digits_before)
+{
+	char buf[21], *end = buf + sizeof(buf) - 1;
+
+	*end = '\0';
+	ck_assert_str_eq(parse_digits_before(end, 0, 10), "0");
+	ck_assert_str_eq(parse_digits_before(end, 1234567890, 10), "1234567890");
+	ck_assert_str_eq(parse_digits_before(end, UINT64_MAX, 10), "18446744073709551615");
+	ck_assert_str_eq(parse_digits_before(end, 0xffff, 16), "ffff");
+	ck_assert_str_eq(parse_digits_before(end, 0x1a0, 16), "1a0");
+	ck_assert_str_eq(parse_digits_before(end, UINT64_MAX, 16), "ffffffffffffffff");
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
 	Suite *s = suite_create("parse");
@@ -334,6 +348,7 @@ static Suite *parse_suite(void)
 	tcase_add_test(tc, test_bool);
 	tcase_add_test(tc, test_strip);
 	tcase_add_test(tc, test_sanitize);
+	tcase_add_test(tc, test_digits_before);
 	suite_add_tcase(s, tc);
 	return s;
 }
