@@ -69,26 +69,13 @@ static int edge_add_prefix(const struct config_dest_ctx *ctx, struct edge *e,
 /* The network address of a prefix with host bits set, for the hint in the message. */
 static bool prefix_masked(const char *item, char *buf, size_t n)
 {
-	char addr[INET6_ADDRSTRLEN];
 	const char *slash = strchr(item, '/');
-	struct edge_prefix pfx = {};
+	struct edge_prefix pfx;
 	unsigned len, total;
-	size_t alen;
 	char *end;
 	unsigned long l;
 
-	if (!slash)
-		return false;
-	alen = (size_t)(slash - item);
-	if (alen == 0 || alen >= sizeof(addr))
-		return false;
-	memcpy(addr, item, alen);
-	addr[alen] = '\0';
-	if (inet_pton(AF_INET, addr, pfx.addr) == 1)
-		pfx.family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, pfx.addr) == 1)
-		pfx.family = AF_INET6;
-	else
+	if (!slash || edge_addr_parse(item, (size_t)(slash - item), &pfx) < 0)
 		return false;
 	total = pfx.family == AF_INET ? 32 : 128;
 	if (!isdigit((unsigned char)slash[1]))

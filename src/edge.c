@@ -41,28 +41,35 @@ static bool is_v4_mapped(const uint8_t *a)
 	return memcmp(a, mapped, sizeof(mapped)) == 0;
 }
 
-int edge_prefix_parse(const char *s, struct edge_prefix *ret)
+int edge_addr_parse(const char *s, size_t n, struct edge_prefix *ret)
 {
 	char buf[INET6_ADDRSTRLEN];
-	const char *slash;
 	struct edge_prefix p = {};
-	size_t alen;
-	unsigned len;
 
-	if (!s)
+	if (!s || n == 0 || n >= sizeof(buf))
 		return -EINVAL;
-	slash = strchr(s, '/');
-	alen = slash ? (size_t)(slash - s) : strlen(s);
-	if (alen == 0 || alen >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-
+	memcpy(buf, s, n);
+	buf[n] = '\0';
 	if (inet_pton(AF_INET, buf, p.addr) == 1)
 		p.family = AF_INET;
 	else if (inet_pton(AF_INET6, buf, p.addr) == 1)
 		p.family = AF_INET6;
 	else
+		return -EINVAL;
+	*ret = p;
+	return 0;
+}
+
+int edge_prefix_parse(const char *s, struct edge_prefix *ret)
+{
+	const char *slash;
+	struct edge_prefix p;
+	unsigned len;
+
+	if (!s)
+		return -EINVAL;
+	slash = strchr(s, '/');
+	if (edge_addr_parse(s, slash ? (size_t)(slash - s) : strlen(s), &p) < 0)
 		return -EINVAL;
 
 	len = family_bits(p.family);

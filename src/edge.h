@@ -56,6 +56,8 @@ struct edge {
  * is its IPv4 one ("::ffff:10.0.0.2" is 10.0.0.2/32, "::ffff:10.0.0.0/120" is 10.0.0.0/24,
  * "::ffff:0:0/96" is 0.0.0.0/0), since IPv4 traffic to it is IPv4 on the wire; a mapped
  * prefix shorter than /96 has host bits set and is refused. */
+/* The IPv4 or IPv6 address in s's first n characters (no "/len"): family and addr, len 0. */
+int edge_addr_parse(const char *s, size_t n, struct edge_prefix *ret);
 int edge_prefix_parse(const char *s, struct edge_prefix *ret);
 char *edge_prefix_format(const struct edge_prefix *p, char *buf, size_t n);
 bool edge_prefix_contains(const struct edge_prefix *p, int family, const void *addr);
