@@ -47,9 +47,9 @@ struct drain {
 	 * classification goes first and DRAIN_UNCLASSIFY_USEC later the objects. */
 	bool unclassified[2];
 	enum drain_wait waits_for;
-	/* The IFB path's count at the last look, and for how many looks in a row it held still
-	 * while the interface was quiet: packets inside move on, a count that does not is the
-	 * kernel's accounting (seen after a loss fault: the redirect then waited its 60 s). */
+	/* The IFB path's count at the last look, and since when it has held still on a quiet
+	 * interface: packets inside move on, a count that does not is the kernel's accounting
+	 * (seen after a loss fault: the redirect then waited its 60 s). */
 	uint64_t path_left;
 	uint64_t path_still_since_mono_usec;
 	bool link_counted;

@@ -159,9 +159,8 @@ static void units_ask(struct svcedge *s)
 	for (unsigned i = 0; i < s->n_units; i++) {
 		struct unit_state *u = &s->units[i];
 
-		u->owner = s;
-		if (!u->watch && unitres_watch(s->bus, u->unit, on_unit_changed, u, &u->watch) < 0)
-			u->watch = NULL;
+		if (!u->watch) /* refused: the poll stays short (units_watched) */
+			(void)unitres_watch(s->bus, u->unit, on_unit_changed, u, &u->watch);
 		unit_ask(u);
 	}
 }
