@@ -151,8 +151,10 @@ t_clean=$(($(now_ms) - t0))
 # Before the restart (RestartSec=1s) only ExecStopPost can have cleaned; the journal shows which.
 when="$(prop ActiveState "$SVC")/$(prop SubState "$SVC") restarts $(prop NRestarts "$SVC")"
 record "systemd: after SIGKILL the IFB was gone after ${t_clean} ms (100 ms polls; unit then $when)"
-# ~1 s of it is starting chaosd --cleanup under TCG; 3 s leaves room for a loaded host.
-check "IFB chd-o$IFX gone within 3 s of SIGKILL (${t_clean} ms)" test "$t_clean" -le 3000
+# Nearly all of it is systemd starting the sandboxed ExecStopPost under TCG: 1.0 to 3.7 s seen,
+# with two guests on two cores. The safety property is that ExecStopPost (not the restarted
+# daemon) cleans, checked from the journal below; speed belongs in bench/.
+check "IFB chd-o$IFX gone within 10 s of SIGKILL (${t_clean} ms)" ifb_gone
 # The filters go before the IFB (traffic stops being redirected first).
 filters=$(tc -j filter show dev a0 egress 2>/dev/null)
 no_u32() { ! grep -q u32 <<<"$filters"; }
