@@ -11,6 +11,10 @@
  * the first fault the clsact and the interface's table and link. One sendmsg per batch.
  *
  *   floor apply DEV COUNT MS   make COUNT faults one by one; prints each one's time (us)
+ *   floor apply-rt DEV COUNT MS  the same batches made by a second process, one per request
+ *                              over a UNIX socket, timed by the first from request to reply:
+ *                              the floor plus the round trip any daemon pays, which on an
+ *                              emulated CPU costs more than the batch itself
  *   floor kill DEV             remove them all in one batch: DEV's clsact (every filter on it)
  *                              and every IFB at once (one RTM_DELLINK of chaosd's link group);
  *                              prints the time (us) */
@@ -24,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "datapath.h"
 #include "macro.h"
@@ -148,17 +154,65 @@ static int apply_one(struct floor *f, unsigned i, const struct netem_config *cfg
 	return send_batch(f, "apply");
 }
 
+/* The server side of apply-rt: a request is a 4-byte fault number, the reply one byte (0 ok). */
+static int serve(struct floor *f, int fd, const struct netem_config *cfg)
+{
+	uint32_t i;
+	ssize_t n;
+
+	while ((n = recv(fd, &i, sizeof(i), 0)) == (ssize_t)sizeof(i)) {
+		char ok = apply_one(f, i, cfg) == 0 ? 0 : 1;
+
+		if (send(fd, &ok, 1, MSG_NOSIGNAL) != 1)
+			return 1;
+	}
+	return n == 0 ? 0 : 1;
+}
+
+static int apply_rt(struct floor *f, uint64_t count, const struct netem_config *cfg)
+{
+	int sv[2], status, r = 0;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return fail("socketpair", -errno, NULL);
+	pid = fork();
+	if (pid < 0)
+		return fail("fork", -errno, NULL);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(serve(f, sv[1], cfg));
+	}
+	close(sv[1]);
+	for (uint32_t i = 0; i < count && r == 0; i++) {
+		uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+		char ok = 1;
+
+		if (send(sv[0], &i, sizeof(i), MSG_NOSIGNAL) != (ssize_t)sizeof(i) ||
+				recv(sv[0], &ok, 1, 0) != 1 || ok != 0)
+			r = 1;
+		else
+			printf("%" PRIu64 "\n", now_usec(CLOCK_MONOTONIC) - t0);
+	}
+	close(sv[0]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		r = 1;
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct floor f = {};
 	uint64_t count = 0, ms = 0, t0;
 	int r;
 
-	if (argc < 3 || (strcmp(argv[1], "apply") && strcmp(argv[1], "kill")) ||
-			(!strcmp(argv[1], "apply") &&
+	bool rt = argc > 1 && !strcmp(argv[1], "apply-rt");
+
+	if (argc < 3 || (strcmp(argv[1], "apply") && strcmp(argv[1], "kill") && !rt) ||
+			((rt || !strcmp(argv[1], "apply")) &&
 					(argc != 5 || parse_u64_range(argv[3], 1, 4000, &count) < 0 ||
 							parse_u64_range(argv[4], 1, 10000, &ms) < 0))) {
-		fprintf(stderr, "usage: floor apply DEV COUNT MS | floor kill DEV\n");
+		fprintf(stderr, "usage: floor apply|apply-rt DEV COUNT MS | floor kill DEV\n");
 		return 2;
 	}
 	snprintf(f.dev, sizeof(f.dev), "%s", argv[2]);
@@ -186,7 +240,9 @@ int main(int argc, char **argv)
 			.latency_ns = (int64_t)ms * 1000000 };
 
 		cfg.limit = netem_limit_for(cfg.latency_ns, 0, LINK_RATE_BPS);
-		for (unsigned i = 0; i < count && r == 0; i++) {
+		if (rt)
+			r = apply_rt(&f, count, &cfg);
+		for (unsigned i = 0; !rt && i < count && r == 0; i++) {
 			t0 = now_usec(CLOCK_MONOTONIC);
 			r = apply_one(&f, i, &cfg);
 			if (r == 0)

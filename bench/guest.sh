@@ -288,7 +288,9 @@ scenario_100() {
 # rtnetlink, benchtool inject ... rt, chaosd's p50 came out 2-3x higher still, 7.7-20.7 ms,
 # and on one vCPU 6.4-7.9 ms, against 2.8-2.9 ms this way, all on a loaded host), and the kill switch of N faults (chaosd's own time for the kill against
 # the floor's one batch; and both until the kernel is clean, seen from outside, each
-# including the start of a process: chaosctl, the floor).
+# including the start of a process: chaosctl, the floor). Each apply run also times the
+# floor behind a request round trip (floor apply-rt), which splits chaosd's ratio into what
+# any daemon pays and chaosd's own work.
 FLOOR_KILL_NS="1 100 1000" FLOOR_KILL_REPS=5
 floor_part() {
 	local r n q v own gone cmd
@@ -299,7 +301,9 @@ floor_part() {
 		ctl arm >/dev/null
 		A "$FLOOR" apply a0 "$N_EDGES" 10 >"$T/fl_floor$r.txt" || return 1
 		A "$BT" gone a0 -- "$FLOOR" kill a0 >/dev/null || return 1
-		say "floor apply run $r: chaosd p50 $(pctl 0.5 <"$T/fl_chaosd$r.txt" | awk '{ print $1 }') us, floor p50 $(pctl 0.5 <"$T/fl_floor$r.txt") us"
+		A "$FLOOR" apply-rt a0 "$N_EDGES" 10 >"$T/fl_floorrt$r.txt" || return 1
+		A "$BT" gone a0 -- "$FLOOR" kill a0 >/dev/null || return 1
+		say "floor apply run $r: chaosd p50 $(pctl 0.5 <"$T/fl_chaosd$r.txt" | awk '{ print $1 }') us, floor p50 $(pctl 0.5 <"$T/fl_floor$r.txt") us, floor+rt p50 $(pctl 0.5 <"$T/fl_floorrt$r.txt") us"
 	done
 	for q in 0.5 0.99; do
 		v=$([ "$q" = 0.5 ] && echo p50 || echo p99)
@@ -307,6 +311,8 @@ floor_part() {
 			awk '{ print $1 }' "$T/fl_chaosd$r.txt" | pctl "$q"; done | tr '\n' ' ')"
 		raw "floor_apply_floor_$v $(for ((r = 0; r < APPLY_RUNS; r++)); do
 			pctl "$q" <"$T/fl_floor$r.txt"; done | tr '\n' ' ')"
+		raw "floor_apply_floorrt_$v $(for ((r = 0; r < APPLY_RUNS; r++)); do
+			pctl "$q" <"$T/fl_floorrt$r.txt"; done | tr '\n' ' ')"
 	done
 	for n in $FLOOR_KILL_NS; do
 		for ((r = 0; r < FLOOR_KILL_REPS; r++)); do
@@ -475,6 +481,8 @@ profile_part() {
 
 uname -r
 nproc
+# A clock without vDSO support makes every clock read a system call (chaosd's loop reads some).
+echo "clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 topology || { echo "FAIL: topology"; exit 1; }
 second_link
 B taskset -c 1 "$BT" serve 5201 &

@@ -45,6 +45,15 @@ function floor_table(    q, N, i, c, f) {
 		printf "    %s  chaosd %8s  floor %8s  chaosd/floor %6s   runs: chaosd %s, floor %s\n", q, ms(c), ms(f), fratio(c, f), list("floor_apply_chaosd_" q), list("floor_apply_floor_" q)
 		fl["apply_" q] = (c > 0 && f > 0) ? c / f : -1
 	}
+	if ("floor_apply_floorrt_p50" in runs) {
+		print "  ... the floor behind a request round trip (bench/floor.c apply-rt: its batch made by"
+		print "  a second process, one request per fault over a UNIX socket): what the round trip costs"
+		for (i = 1; i <= 2; i++) {
+			q = i == 1 ? "p50" : "p99"
+			c = lmed("floor_apply_chaosd_" q); f = lmed("floor_apply_floorrt_" q)
+			printf "    %s  chaosd %8s  floor+rt %5s  chaosd/(floor+rt) %6s   runs: floor+rt %s\n", q, ms(c), ms(f), fratio(c, f), list("floor_apply_floorrt_" q)
+		}
+	}
 	print "  kill switch (chaosd: its own time for the kill; floor: its one batch; gone: until"
 	print "  the kernel is clean seen from outside, both with a process start: chaosctl, floor)"
 	for (i = 1; i <= 3; i++) {
