@@ -208,7 +208,7 @@ static int sync_partitions(struct faults *f, struct active_fault *const *list, u
 		if (af->fault.kind != FAULT_PARTITION)
 			continue;
 		parts[k].edge = &af->edge;
-		snprintf(parts[k].ifname, sizeof(parts[k].ifname), "%s", af->ifname);
+		strcpy_cut(parts[k].ifname, sizeof(parts[k].ifname), af->ifname);
 		parts[k].direction = af->fault.direction;
 		parts[k].id = af->id;
 		parts[k].flows = fault_flows(&af->fault);
@@ -265,8 +265,8 @@ static int journal_record(struct faults *f, const struct active_fault *af, bool 
 		.uid = af->uid,
 	};
 
-	snprintf(jf.edge, sizeof(jf.edge), "%s", af->edge.name);
-	snprintf(jf.run, sizeof(jf.run), "%s", af->run);
+	strcpy_cut(jf.edge, sizeof(jf.edge), af->edge.name);
+	strcpy_cut(jf.run, sizeof(jf.run), af->run);
 	return journal_fault_put(f->journal, &jf);
 }
 
@@ -298,12 +298,26 @@ struct param_fmt {
 	size_t n, len;
 };
 
+/* As much of s as fits, always terminated: "key=value" pieces without snprintf(), which
+ * formats the parameters of every inject three times (journal, audit line, reply). */
+static void param_put(struct param_fmt *p, const char *s)
+{
+	size_t len = MIN(strlen(s), p->n - 1 - p->len);
+
+	memcpy(p->buf + p->len, s, len);
+	p->len += len;
+	p->buf[p->len] = '\0';
+}
+
 static int append_param(const char *key, const char *value, void *userdata)
 {
 	struct param_fmt *p = userdata;
-	int w = snprintf(p->buf + p->len, p->n - p->len, "%s%s=%s", p->len ? " " : "", key, value);
-	if (w > 0)
-		p->len = MIN(p->len + (size_t)w, p->n - 1);
+
+	if (p->len)
+		param_put(p, " ");
+	param_put(p, key);
+	param_put(p, "=");
+	param_put(p, value);
 	return 0;
 }
 
@@ -545,7 +559,7 @@ static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
 	uint64_t id = af->id;
 	char edge[EDGE_NAME_MAX + 1];
 
-	snprintf(edge, sizeof(edge), "%s", af->edge.name);
+	strcpy_cut(edge, sizeof(edge), af->edge.name);
 	diag_init(&d);
 	r = revert_at(f, (unsigned)i, lease ? "lease-expired" : "expire", 0, 0, &d);
 	if (r < 0) {
@@ -760,10 +774,10 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 		af->owner = f;
 		af->edge = *e;
 		af->edge_hash = hash;
-		snprintf(af->run, sizeof(af->run), "%s", run ? run : "");
+		strcpy_cut(af->run, sizeof(af->run), run ? run : "");
 	}
 	af->ifindex = ifindex;
-	snprintf(af->ifname, sizeof(af->ifname), "%s", ifname);
+	strcpy_cut(af->ifname, sizeof(af->ifname), ifname);
 	af->fault = *fault;
 	if (take_ids) { /* owned by ct_ids until it is certain to stay */
 		af->ct_ids = ct_ids;
@@ -928,7 +942,7 @@ void faults_interface_renamed(struct faults *f, int ifindex, const char *name)
 			log_notice("interface '%s' (index %d) is now called '%s'; its faults follow it",
 					af->ifname, ifindex, name);
 		any = true;
-		snprintf(af->ifname, sizeof(af->ifname), "%s", name);
+		strcpy_cut(af->ifname, sizeof(af->ifname), name);
 		partitions |= af->fault.kind == FAULT_PARTITION;
 	}
 	/* tc objects hang off the index; nftables rules match the name and must be rewritten. */
@@ -953,7 +967,7 @@ int faults_move(struct faults *f, uint64_t id, const struct edge *e, int ifindex
 	fault = af->fault;
 	deadline = af->deadline_realtime_usec;
 	uid = af->uid;
-	snprintf(run, sizeof(run), "%s", af->run);
+	strcpy_cut(run, sizeof(run), af->run);
 	r = revert_at(f, (unsigned)find_index(f, id), "move", 0, 0, d);
 	if (r < 0)
 		return diag_add(d, r, "revert on the old interface failed");

@@ -29,7 +29,7 @@ void linkmon_ifname(const struct edge *e, int ifindex, char ret[IF_NAMESIZE])
 	/* Its configured name (it was resolved by that name), or the kernel's, which costs
 	 * three system calls (if_indextoname). */
 	if (e->ifname[0])
-		snprintf(ret, IF_NAMESIZE, "%s", e->ifname);
+		strcpy_cut(ret, IF_NAMESIZE, e->ifname);
 	else if (!if_indextoname((unsigned)ifindex, ret))
 		snprintf(ret, IF_NAMESIZE, "%d", ifindex);
 }
@@ -77,7 +77,7 @@ int linkmon_resolve_ifindex(struct linkmon *m, const struct edge *e, int *ret_if
 			i = 0; /* full: the first one is replaced */
 		else if (i == m->n_cache)
 			m->n_cache++;
-		snprintf(m->cache[i].name, sizeof(m->cache[i].name), "%s", e->ifname);
+		strcpy_cut(m->cache[i].name, sizeof(m->cache[i].name), e->ifname);
 		m->cache[i].ifindex = ifindex;
 	}
 	*ret_ifindex = ifindex;

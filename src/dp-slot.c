@@ -211,7 +211,7 @@ static int add_plan(struct datapath *dp, struct add *a, int ifindex, uint32_t fl
 	slot = a->slot = calloc(1, sizeof(*slot));
 	if (!slot)
 		return -ENOMEM;
-	snprintf(slot->edge, sizeof(slot->edge), "%s", a->e->name);
+	strcpy_cut(slot->edge, sizeof(slot->edge), a->e->name);
 	slot->edge_hash = edge_name_hash(slot->edge);
 	slot->ifindex = ifindex;
 	slot->dir = a->dir;

@@ -64,13 +64,24 @@ static inline void closep(int *fd)
 			func(*p);                                                                  \
 	}
 
-/* Negative errno from a libc call that reports through errno. */
 static inline void *mfree(void *p)
 {
 	free(p);
 	return NULL;
 }
 
+/* src into dst[n] (n >= 1) as snprintf(dst, n, "%s", src) would: cut, always terminated;
+ * without printf's machinery, which on a request's path costs more than the copy. */
+static inline char *strcpy_cut(char *dst, size_t n, const char *src)
+{
+	size_t len = MIN(strlen(src), n - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return dst;
+}
+
+/* Negative errno from a libc call that reports through errno. */
 static inline int negative_errno(void)
 {
 	return errno > 0 ? -errno : -EIO;

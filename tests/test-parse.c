@@ -138,6 +138,12 @@ START_TEST(test_duration_format)
 	ck_assert_str_eq(parse_format_duration(86400 * USEC_PER_SEC, buf, sizeof(buf)), "1d");
 	/* Truncation keeps the buffer terminated. */
 	ck_assert_str_eq(parse_format_duration(5400 * USEC_PER_SEC, buf, 4), "1h");
+	ck_assert_str_eq(parse_format_duration(5400 * USEC_PER_SEC, buf, 6), "1h30m");
+	ck_assert_str_eq(parse_format_duration(5400 * USEC_PER_SEC, buf, 5), "1h");
+	ck_assert_str_eq(parse_format_duration(5400 * USEC_PER_SEC, buf, 1), "");
+	ck_assert_str_eq(parse_format_duration(0, buf, 2), "0");
+	ck_assert_str_eq(parse_format_duration(UINT64_MAX, buf, sizeof(buf)),
+			"213503982d8h1m49s551ms615us");
 
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		uint64_t back;
@@ -231,6 +237,13 @@ START_TEST(test_format_double)
 	ck_assert_str_eq(parse_format_double(0.25, buf, sizeof(buf)), "0.25");
 	ck_assert_str_eq(parse_format_double(-0.0, buf, sizeof(buf)), "0");
 	ck_assert_str_eq(parse_format_double(3600000, buf, sizeof(buf)), "3600000");
+	ck_assert_str_eq(parse_format_double(-2, buf, sizeof(buf)), "-2");
+	ck_assert_str_eq(parse_format_double(999999999999999, buf, sizeof(buf)), "999999999999999");
+	ck_assert_str_eq(parse_format_double(-999999999999999, buf, sizeof(buf)),
+			"-999999999999999");
+	/* Cut as snprintf() would, and terminated. */
+	ck_assert_str_eq(parse_format_double(-25, buf, 3), "-2");
+	ck_assert_str_eq(parse_format_double(25, buf, 1), "");
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		double v, back;
 
