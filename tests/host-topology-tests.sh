@@ -116,6 +116,14 @@ for h in $HOSTS; do
 	MEMBER_IDS="$MEMBER_IDS $(estatus "$h" id)"
 done
 leader_of() { estatus "$1" leader; }
+# agreed_leader: every member names the same known leader (after a heal, a rejoining member with
+# a higher term forces an election, and for a moment a member names none: 0)
+agreed_leader() {
+	local l m
+	l=$(leader_of a)
+	case $l in a | b | c) ;; *) return 1 ;; esac
+	for m in b c; do [ "$(leader_of "$m")" = "$l" ] || return 1; done
+}
 same_revision() {
 	local ra rb rc
 	ra=$(estatus a revision) rb=$(estatus b revision) rc=$(estatus c revision)
@@ -172,6 +180,8 @@ check "plan --json: b cuts a and c, with their destinations" valid_doc "$T/plan.
 
 # --- isolate:<leader>: the majority elects a new leader and takes writes; the old leader
 # refuses them; after the heal all three have the same revision
+wait_until 20 agreed_leader
+check "before isolate:<leader>: the members agree on a leader ($(leader_of a))" agreed_leader
 L=$(leader_of a)
 M=$(for h in $HOSTS; do [ "$h" = "$L" ] || echo "$h"; done | head -n 1)
 "${BG_CTL[@]}" -H "$GROUP" inject partition --topology "isolate:$L" --for 60s --lease 6s \
@@ -275,6 +285,8 @@ check "etcd: same revisions at the end" same_revision
 
 # --- a GameDay step over the group: [scenario] hosts and topology = isolate:<leader>; chaosctl
 # -H NAME=URL,... run gives each daemon its name and one seed, each applies its side of the cuts
+wait_until 20 agreed_leader
+check "before the step: the members agree on a leader ($(leader_of a))" agreed_leader
 L=$(leader_of a)
 PEERS=$(for h in $HOSTS; do [ "$h" = "$L" ] || echo "$h"; done)
 M=$(head -n 1 <<<"$PEERS")
