@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "curl-dlopen.h"
 #include "httpclient.h"
 #include "macro.h"
 #include "timeutil.h"
@@ -51,18 +51,18 @@ static void finish(struct http_client *c, CURLcode code)
 
 	if (code != CURLE_OK) {
 		r.error = -EIO;
-		snprintf(why, sizeof(why), "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(code));
+		snprintf(why, sizeof(why), "%s", c->errbuf[0] ? c->errbuf : sym_curl_easy_strerror(code));
 		r.why = why;
 	} else
-		(void)curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
-	if (curl_easy_getinfo(c->easy, CURLINFO_STARTTRANSFER_TIME_T, &t) == CURLE_OK && t > 0)
+		(void)sym_curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
+	if (sym_curl_easy_getinfo(c->easy, CURLINFO_STARTTRANSFER_TIME_T, &t) == CURLE_OK && t > 0)
 		r.first_byte_usec = (uint64_t)t;
-	if (curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &t) == CURLE_OK && t > 0)
+	if (sym_curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME_T, &t) == CURLE_OK && t > 0)
 		r.total_usec = (uint64_t)t;
 	if (!r.total_usec)
 		r.total_usec = now_usec(CLOCK_MONOTONIC) - c->started;
-	(void)curl_multi_remove_handle(c->multi, c->easy);
-	curl_easy_cleanup(c->easy);
+	(void)sym_curl_multi_remove_handle(c->multi, c->easy);
+	sym_curl_easy_cleanup(c->easy);
 	c->easy = NULL;
 	/* Last: it may free c. */
 	done(userdata, &r);
@@ -73,7 +73,7 @@ static void check_done(struct http_client *c)
 	CURLMsg *m;
 	int left;
 
-	while (c->easy && (m = curl_multi_info_read(c->multi, &left)))
+	while (c->easy && (m = sym_curl_multi_info_read(c->multi, &left)))
 		if (m->msg == CURLMSG_DONE && m->easy_handle == c->easy) {
 			finish(c, m->data.result);
 			return;
@@ -92,7 +92,7 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 		flags |= CURL_CSELECT_OUT;
 	if (revents & EPOLLERR)
 		flags |= CURL_CSELECT_ERR;
-	(void)curl_multi_socket_action(c->multi, fd, flags, &running);
+	(void)sym_curl_multi_socket_action(c->multi, fd, flags, &running);
 	check_done(c);
 	return 0;
 }
@@ -104,7 +104,7 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 
 	(void)es;
 	(void)usec;
-	(void)curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	(void)sym_curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(c);
 	return 0;
 }
@@ -120,7 +120,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 	if (what == CURL_POLL_REMOVE) {
 		if (es) {
 			sd_event_source_disable_unref(es);
-			(void)curl_multi_assign(c->multi, fd, NULL);
+			(void)sym_curl_multi_assign(c->multi, fd, NULL);
 		}
 		return 0;
 	}
@@ -132,7 +132,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		return sd_event_source_set_io_events(es, events) < 0 ? -1 : 0;
 	if (sd_event_add_io(c->event, &es, fd, events, on_io, c) < 0)
 		return -1;
-	if (curl_multi_assign(c->multi, fd, es) != CURLM_OK) {
+	if (sym_curl_multi_assign(c->multi, fd, es) != CURLM_OK) {
 		sd_event_source_disable_unref(es);
 		return -1;
 	}
@@ -155,21 +155,17 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 int http_client_new(sd_event *event, struct http_client **ret)
 {
-	static bool global_done;
 	struct http_client *c;
 	int r;
 
-	/* Once, while the daemon has a single thread (as curl_global_init requires). */
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -EIO;
-		global_done = true;
-	}
+	r = curl_dlopen();
+	if (r < 0)
+		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->event = event;
-	c->multi = curl_multi_init();
+	c->multi = sym_curl_multi_init();
 	if (!c->multi) {
 		free(c);
 		return -ENOMEM;
@@ -178,10 +174,10 @@ int http_client_new(sd_event *event, struct http_client **ret)
 			on_timer, c);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
-	if (r < 0 || curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) ||
-			curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) ||
-			curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) ||
-			curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c)) {
+	if (r < 0 || sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket) ||
+			sym_curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) ||
+			sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) ||
+			sym_curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c)) {
 		http_client_free(c);
 		return r < 0 ? r : -EIO;
 	}
@@ -195,10 +191,10 @@ struct http_client *http_client_free(struct http_client *c)
 		return NULL;
 	/* Before the timer goes: removing a transfer may call on_curl_socket and on_curl_timer. */
 	if (c->easy) {
-		(void)curl_multi_remove_handle(c->multi, c->easy);
-		curl_easy_cleanup(c->easy);
+		(void)sym_curl_multi_remove_handle(c->multi, c->easy);
+		sym_curl_easy_cleanup(c->easy);
 	}
-	(void)curl_multi_cleanup(c->multi);
+	(void)sym_curl_multi_cleanup(c->multi);
 	c->timer = sd_event_source_disable_unref(c->timer);
 	free(c->body);
 	free(c);
@@ -216,13 +212,13 @@ int http_client_get(struct http_client *c, const struct http_request *req, http_
 		return -EBUSY;
 	/* Without the threaded resolver a name lookup would block the loop. */
 	if (req->by_name &&
-			!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
+			!(sym_curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
 		return -EOPNOTSUPP;
 	c->body = malloc(req->max_body + 1);
-	e = curl_easy_init();
+	e = sym_curl_easy_init();
 	if (!c->body || !e) {
 		c->body = mfree(c->body);
-		curl_easy_cleanup(e);
+		sym_curl_easy_cleanup(e);
 		return -ENOMEM;
 	}
 	c->body[0] = '\0';
@@ -232,27 +228,27 @@ int http_client_get(struct http_client *c, const struct http_request *req, http_
 	c->errbuf[0] = '\0';
 	/* A fresh connection each time: a probe measures what a new client meets; no proxy from
 	 * the environment: it measures the target. */
-	fail = curl_easy_setopt(e, CURLOPT_URL, req->url) ||
-	       curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
-	       curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	       curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
-	       curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L) ||
-	       curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L) ||
-	       curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms) ||
-	       curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms) ||
-	       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->tls_verify ? 1L : 0L) ||
-	       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->tls_verify ? 2L : 0L) ||
-	       (req->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file)) ||
-	       curl_easy_setopt(e, CURLOPT_PROXY, "") ||
-	       curl_easy_setopt(e, CURLOPT_USERAGENT, "chaosd-probe") ||
-	       curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) ||
-	       curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) ||
-	       curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) ||
-	       curl_easy_setopt(e, CURLOPT_WRITEDATA, c) ||
-	       curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-	if (fail || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+	fail = sym_curl_easy_setopt(e, CURLOPT_URL, req->url) ||
+	       sym_curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) ||
+	       sym_curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") ||
+	       sym_curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
+	       sym_curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L) ||
+	       sym_curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L) ||
+	       sym_curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms) ||
+	       sym_curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms) ||
+	       sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->tls_verify ? 1L : 0L) ||
+	       sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->tls_verify ? 2L : 0L) ||
+	       (req->ca_file && sym_curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file)) ||
+	       sym_curl_easy_setopt(e, CURLOPT_PROXY, "") ||
+	       sym_curl_easy_setopt(e, CURLOPT_USERAGENT, "chaosd-probe") ||
+	       sym_curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) ||
+	       sym_curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) ||
+	       sym_curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) ||
+	       sym_curl_easy_setopt(e, CURLOPT_WRITEDATA, c) ||
+	       sym_curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+	if (fail || sym_curl_multi_add_handle(c->multi, e) != CURLM_OK) {
 		c->body = mfree(c->body);
-		curl_easy_cleanup(e);
+		sym_curl_easy_cleanup(e);
 		return -EINVAL;
 	}
 	c->easy = e;
@@ -260,4 +256,9 @@ int http_client_get(struct http_client *c, const struct http_request *req, http_
 	c->userdata = userdata;
 	c->started = now_usec(CLOCK_MONOTONIC);
 	return 0;
+}
+
+const char *http_client_load_error(void)
+{
+	return curl_dlopen_error();
 }

@@ -19,6 +19,10 @@ topology || { echo "FAIL: topology"; exit 1; }
 write_config
 snapshot "$T/before"
 start_chaosd || exit 1
+# libcurl is loaded on the first http probe: an idle daemon has none of its libraries mapped
+curl_mapped() { grep -q 'libcurl\.so' "/proc/$CHAOSD_PID/maps"; }
+check "idle: libcurl is not mapped ($(grep -c '\.so' "/proc/$CHAOSD_PID/maps") library mappings)" \
+	bash -c "! grep -q 'libcurl\\.so' /proc/$CHAOSD_PID/maps"
 
 # --- a test CA and a server certificate for 10.77.0.2 signed by it
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
@@ -205,6 +209,7 @@ check "  with the reason: $(failing_text promdown)" grep -qi "connect" <<<"$(fai
 check "a query Prometheus refuses: a probe failure ($(samples badquery))" all_failed badquery
 check "  with Prometheus' own error: $(failing_text badquery)" grep -q "Prometheus answered error: bad_data" <<<"$(failing_text badquery)"
 check "web run: kernel state as before" same_state "$T/before"
+check "after http probes: libcurl is mapped" curl_mapped
 
 # run_until_abort NAME QUERY THRESHOLD VALUE: a run with one prometheus probe aborting when its
 # value > THRESHOLD; 4 s into it the metric becomes VALUE. Sets rep, abort_s, first_s (the first
@@ -279,5 +284,27 @@ sys.exit(not (len(pts) >= 3 and max(ys) > min(ys) + 50 and \"the query's value\"
 check "the report validates against its schema" python3 -c "
 import json, jsonschema, sys
 jsonschema.validate(json.load(open('$rep')), json.load(open('$top_srcdir/doc/schema/chaosd.report-1.json')))"
+
+# --- a host without libcurl4: the probe fails with the library and the package named, the run
+# goes on, the daemon stays up. The daemon is restarted in a mount namespace of its own where
+# libcurl.so.4 is /dev/null (dlopen: "file too short").
+stop_chaosd
+lib=$(ldconfig -p | sed -n 's/^\s*libcurl\.so\.4 (.*x86-64.*) => //p' | head -n 1)
+lib=$(readlink -f "${lib:-/nonexistent}")
+check "libcurl.so.4 found to hide ($lib)" test -f "$lib"
+ip netns exec cd-a unshare -m --propagation private sh -c 'mount --bind /dev/null "$1" && shift &&
+	exec "$@"' sh "$lib" "$CHAOSD" --config "$T/chaosd.conf" --socket "$SOCK" \
+	--state-dir "$T/state" >>"$T/chaosd.log" 2>&1 &
+CHAOSD_PID=$!
+check "chaosd starts without libcurl" wait_until 10 ctl ping
+scenario nocurl 3s "$(probe ok http://10.77.0.2:8080/ok)"
+id=$(ctl run --detach "$T/nocurl.ini")
+ctl watch "$id" >"$T/nocurl.out" 2>&1
+rep=$T/state/reports/$id.json
+check "without libcurl: every http probe failed ($(samples ok))" all_failed ok
+check "  naming the library and the package: $(failing_text ok)" \
+	grep -q "libcurl.so.4 cannot be loaded (.*); http, https and prometheus probes need the libcurl4 package" <<<"$(failing_text ok)"
+check "  and the daemon still answers" ctl ping
+check "without libcurl: kernel state as before" same_state "$T/before"
 
 finish

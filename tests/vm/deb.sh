@@ -31,6 +31,10 @@ uname -r
 systemctl --version | head -n 1
 check "the package to test is readable ($DEB)" test -r "$DEB"
 dpkg-deb -I "$DEB" | sed -n 's/^ \(Package\|Version\|Depends\):/  &/p'
+# libcurl is loaded on the first http probe (not linked, so shlibs cannot name it): the
+# package must depend on it by hand
+check "Depends names libcurl4 >= 7.85.0 ($(dpkg-deb -f "$DEB" Depends))" \
+	bash -c "dpkg-deb -f '$DEB' Depends | grep -q 'libcurl4 (>= 7.85.0)'"
 
 # --- before: nothing of chaosd on this machine, or the purge checks prove nothing
 st=$(dpkg-query -W -f='${Status}' chaosd 2>/dev/null)

@@ -249,18 +249,23 @@ systemctl daemon-reload
 write_conf db web # the reload tests above left only web
 systemctl reload "$SVC"
 mkdir -p /etc/chaosd/scenarios
-ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 8080 >/dev/null 2>&1 &
+ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 --directory /etc/chaosd/scenarios 8080 \
+	>/dev/null 2>&1 &
 web=$!
 # python starts slowly in a guest on a busy host: the GameDays must not probe before it listens
 wait_for 90 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null ||
 	bad "the web server in cd-b did not start listening within 90 s"
-gameday() { # gameday NAME EDGE FOR: probe db's web server, partition EDGE for FOR
+# gameday NAME EDGE FOR [http]: probe db's web server (tcp, or http: libcurl, loaded by the
+# sandboxed service on first use), partition EDGE for FOR
+gameday() {
+	local target=10.77.0.2:8080
+	[ "${4:-tcp}" = tcp ] || target=http://10.77.0.2:8080/
 	cat >"/etc/chaosd/scenarios/$1.ini" <<INI
 [scenario]
 name = $1
 [probe api]
-type = tcp
-target = 10.77.0.2:8080
+type = ${4:-tcp}
+target = $target
 interval = 200ms
 timeout = 2s
 abort_when = failure_rate > 50% over 5s
@@ -272,13 +277,15 @@ edge = $2
 for = $3
 INI
 }
-gameday held web 2s
+gameday held web 2s http
 # long enough for probes that time out after 2 s to cross abort_when before the step ends
 gameday hits-db db 30s
 systemctl start chaosd-gameday@held.service
 rc=$?
 st="rc $rc $(prop Result chaosd-gameday@held.service) $(prop ExecMainStatus chaosd-gameday@held.service)"
 check "chaosd-gameday@held.service: the hypothesis held, the unit succeeded ($st)" test "$st" = "rc 0 success 0"
+check "chaosd-gameday@held: its http probe ran through libcurl in the sandboxed service ($(pmap "$(prop MainPID chaosd.service)" 2>/dev/null | grep -c libcurl) libcurl mappings)" \
+	bash -c "grep -q 'libcurl\\.so' /proc/$(prop MainPID chaosd.service)/maps"
 check "chaosd-gameday@held: its report is in the state dir" bash -c 'ls /var/lib/chaosd/reports/*-held.json'
 systemctl start chaosd-gameday@hits-db.service
 rc=$?
