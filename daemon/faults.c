@@ -5,9 +5,11 @@
 #include <time.h>
 
 #include "audit.h"
+#include "deadline.h"
 #include "drain.h"
 #include "edge-plan.h"
 #include "edge-scope.h"
+#include "fault-audit.h"
 #include "fault-counters.h"
 #include "fault-index.h"
 #include "faults.h"
@@ -29,6 +31,7 @@ struct faults {
 	uint64_t next_id;
 	struct fault_index by_edge; /* the same faults by edge: an inject finds its edge's faults */
 	struct drains *drains; /* edges whose netem drains after a revert (drain.h) */
+	struct deadline *deadline; /* at the earliest fault_wakeup() */
 };
 
 /* The drains' view of the faults (below, with the lossless revert). */
@@ -36,6 +39,7 @@ static int drain_n_faults(void *userdata, const struct edge *e, int ifindex,
 		enum fault_direction dir, struct diag *d);
 static int drain_sync(void *userdata, const struct edge *e, int ifindex, struct diag *d);
 static void drain_changed(void *userdata);
+static void on_due(void *userdata, uint64_t now);
 
 int faults_new(sd_event *event, struct journal *journal, struct kernel kernel,
 		struct metrics_counters *counters, const struct faults_hooks *hooks,
@@ -53,7 +57,9 @@ int faults_new(sd_event *event, struct journal *journal, struct kernel kernel,
 		f->hooks = *hooks;
 	f->next_id = journal ? journal_next_id(journal) : 1;
 	if (drains_new(event, kernel, &(struct drain_hooks){ .n_faults = drain_n_faults,
-			.sync = drain_sync, .changed = drain_changed, .userdata = f }, &f->drains) < 0) {
+			.sync = drain_sync, .changed = drain_changed, .userdata = f }, &f->drains) < 0 ||
+			deadline_new(event, on_due, f, &f->deadline) < 0) {
+		drains_free(f->drains);
 		sd_event_unref(f->event);
 		free(f);
 		return -ENOMEM;
@@ -66,7 +72,6 @@ static struct active_fault *active_fault_free(struct active_fault *af)
 {
 	if (!af)
 		return NULL;
-	sd_event_source_disable_unref(af->timer);
 	free(af->ct_ids);
 	free(af);
 	return NULL;
@@ -81,6 +86,7 @@ struct faults *faults_free(struct faults *f)
 	free(f->list);
 	fault_index_done(&f->by_edge);
 	drains_free(f->drains);
+	deadline_free(f->deadline);
 	sd_event_unref(f->event);
 	free(f);
 	return NULL;
@@ -113,6 +119,9 @@ void faults_set_next_id(struct faults *f, uint64_t id)
 
 static void changed(struct faults *f)
 {
+	/* No wakeup at a reverted fault's old deadline on an idle daemon. */
+	if (f->n == 0)
+		(void)deadline_set(f->deadline, DEADLINE_NEVER);
 	if (f->hooks.changed)
 		f->hooks.changed(f->hooks.userdata);
 }
@@ -293,42 +302,6 @@ struct active_fault *faults_find(const struct faults *f, uint64_t id)
 	return i < 0 ? NULL : f->list[i];
 }
 
-struct param_fmt {
-	char *buf;
-	size_t n, len;
-};
-
-/* As much of s as fits, always terminated: "key=value" pieces without snprintf(), which
- * formats the parameters of every inject three times (journal, audit line, reply). */
-static void param_put(struct param_fmt *p, const char *s)
-{
-	size_t len = MIN(strlen(s), p->n - 1 - p->len);
-
-	memcpy(p->buf + p->len, s, len);
-	p->len += len;
-	p->buf[p->len] = '\0';
-}
-
-static int append_param(const char *key, const char *value, void *userdata)
-{
-	struct param_fmt *p = userdata;
-
-	if (p->len)
-		param_put(p, " ");
-	param_put(p, key);
-	param_put(p, "=");
-	param_put(p, value);
-	return 0;
-}
-
-void faults_format_params(const struct fault *fault, char *buf, size_t n)
-{
-	struct param_fmt p = { buf, n, 0 };
-
-	buf[0] = '\0';
-	fault_foreach_param(fault, append_param, &p);
-}
-
 /* After a partition ends, the entries of its edge's flows that never saw a reply go, so the
  * next packet of such a flow starts afresh. Best effort: the partition is gone either way. */
 static void flush_conntrack(struct faults *f, const struct active_fault *af)
@@ -458,7 +431,7 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	bool part = af->fault.kind == FAULT_PARTITION;
 	struct drain *drain = NULL;
 	uint64_t t0 = now_usec(CLOCK_MONOTONIC);
-	char params[512];
+	char params[FAULT_AUDIT_PARAMS_MAX];
 	unsigned n = 0, n_cur = 0;
 	int r;
 
@@ -498,7 +471,7 @@ static int revert_at(struct faults *f, unsigned i, const char *action, uid_t uid
 	r = transition_edge(f, &af->edge, af->ifindex, cur, n_cur, rest, n, part, d);
 	if (r < 0 && drain)
 		drain_cancel(f->drains, drain);
-	faults_format_params(&af->fault, params, sizeof(params));
+	fault_format_params(&af->fault, params, sizeof(params));
 	audit_log(&(struct audit_event){ .action = action, .uid = uid, .pid = pid,
 			.fault_id = af->id, .edge = af->edge.name,
 			.fault = fault_kind_to_string(af->fault.kind), .params = params,
@@ -533,56 +506,81 @@ int faults_revert(struct faults *f, uint64_t id, const char *action, uid_t uid, 
 
 static uint64_t fault_wakeup(const struct active_fault *af)
 {
+	if (af->retry_mono_usec)
+		return af->retry_mono_usec;
 	if (af->lease_mono_usec && af->lease_mono_usec < af->deadline_mono_usec)
 		return af->lease_mono_usec;
 	return af->deadline_mono_usec;
 }
 
-static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
+/* The fault at i reached its deadline, its lease or its retry. */
+static void expire(struct faults *f, unsigned i, uint64_t now)
 {
-	struct active_fault *af = userdata;
-	struct faults *f = af->owner;
-	uint64_t now = now_usec(CLOCK_MONOTONIC);
+	struct active_fault *af = f->list[i];
 	bool lease = af->lease_mono_usec && now >= af->lease_mono_usec;
-	struct diag d;
-	int i = find_index(f, af->id), r;
-
-	if (i < 0)
-		return 0;
-	if (!lease && now < af->deadline_mono_usec) {
-		/* The lease was renewed since the timer was set. */
-		sd_event_source_set_time(es, fault_wakeup(af));
-		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
-		return 0;
-	}
-	/* A revert that succeeds frees af (and this timer): say what it was from copies. */
-	uint64_t id = af->id;
 	char edge[EDGE_NAME_MAX + 1];
+	uint64_t id = af->id;
+	struct diag d;
+	int r;
 
+	af->retry_mono_usec = 0;
+	if (!lease && now < af->deadline_mono_usec)
+		return; /* the lease was renewed since the timer was set */
+	/* A revert that succeeds frees af: say what it was from copies. */
 	strcpy_cut(edge, sizeof(edge), af->edge.name);
 	diag_init(&d);
-	r = revert_at(f, (unsigned)i, lease ? "lease-expired" : "expire", 0, 0, &d);
+	r = revert_at(f, i, lease ? "lease-expired" : "expire", 0, 0, &d);
 	if (r < 0) {
 		/* Keep the fault listed and try again shortly: a lost revert is the one thing
 		 * chaosd must never do. */
 		log_error("deadline revert of fault %" PRIu64 " on edge '%s' failed, retrying in 1s: %s",
 				id, edge, diag_text(&d));
-		sd_event_source_set_time_relative(es, USEC_PER_SEC);
-		sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+		af->retry_mono_usec = now + USEC_PER_SEC;
 	} else {
 		log_info("fault %" PRIu64 " on edge '%s' %s and was reverted", id, edge,
 				lease ? "was not renewed within its lease" : "expired");
 	}
-	return 0;
 }
 
+static void rearm(struct faults *f)
+{
+	uint64_t next = DEADLINE_NEVER;
+
+	for (unsigned i = 0; i < f->n; i++)
+		next = MIN(next, fault_wakeup(f->list[i]));
+	if (deadline_set(f->deadline, next) < 0)
+		log_error("cannot arm the deadline timer of %u fault(s)", f->n);
+}
+
+static void on_due(void *userdata, uint64_t now)
+{
+	struct faults *f = userdata;
+	_cleanup_free_ uint64_t *due = calloc(f->n + 1, sizeof(*due));
+	unsigned n_due = 0;
+	int i;
+
+	if (!due) {
+		log_error("no memory to revert the faults past their deadline: trying again in 1s");
+		(void)deadline_set(f->deadline, now + USEC_PER_SEC);
+		return;
+	}
+	/* Their ids first: each revert changes the list. */
+	for (unsigned k = 0; k < f->n; k++)
+		if (fault_wakeup(f->list[k]) <= now)
+			due[n_due++] = f->list[k]->id;
+	for (unsigned k = 0; k < n_due; k++) {
+		i = find_index(f, due[k]);
+		if (i >= 0)
+			expire(f, (unsigned)i, now);
+	}
+	rearm(f);
+}
+
+/* A fault's wakeup only ever moves later by itself (a renewed lease): the timer stays where
+ * it is and on_due finds nothing due then. */
 static int arm_timer(struct faults *f, struct active_fault *af)
 {
-	if (af->timer)
-		return sd_event_source_set_time(af->timer, fault_wakeup(af)) < 0 ? -EIO :
-			sd_event_source_set_enabled(af->timer, SD_EVENT_ONESHOT);
-	return sd_event_add_time(f->event, &af->timer, CLOCK_MONOTONIC, fault_wakeup(af),
-			10 * USEC_PER_MSEC, on_deadline, af);
+	return deadline_want(f->deadline, fault_wakeup(af));
 }
 
 int faults_renew(struct faults *f, uint64_t id, struct diag *d)
@@ -596,46 +594,6 @@ int faults_renew(struct faults *f, uint64_t id, struct diag *d)
 		return diag_add(d, -EINVAL, "fault %" PRIu64 " has no lease to renew", id);
 	af->lease_mono_usec = now_usec(CLOCK_MONOTONIC) + af->fault.lease_usec;
 	return 0;
-}
-
-/* One audit record for every fault of the registry (a kill switch of 1000 faults writes one
- * line, not 1000): their ids, and per fault its edge, kind and parameters. */
-static void audit_many(struct faults *f, const char *why, uid_t uid, pid_t pid,
-		const char *result)
-{
-	_cleanup_free_ char *ids = NULL, *list = NULL;
-	size_t ids_len = 0, list_len = 0;
-	bool one_edge = true;
-	FILE *mi, *ml;
-	char params[512];
-
-	if (f->n == 0)
-		return;
-	mi = open_memstream(&ids, &ids_len);
-	ml = mi ? open_memstream(&list, &list_len) : NULL;
-	if (!ml) {
-		if (mi)
-			fclose(mi);
-		log_error("%s: no memory for the audit record of %u faults", why, f->n);
-		return;
-	}
-	for (unsigned i = 0; i < f->n; i++) {
-		const struct active_fault *af = f->list[i];
-		if (!streq(af->edge.name, f->list[0]->edge.name))
-			one_edge = false;
-		faults_format_params(&af->fault, params, sizeof(params));
-		fprintf(mi, "%s%" PRIu64, i ? " " : "", af->id);
-		fprintf(ml, "%s%" PRIu64 " %s %s %s", i ? "; " : "", af->id, af->edge.name,
-				fault_kind_to_string(af->fault.kind), params);
-	}
-	if ((fclose(mi) | fclose(ml)) != 0) {
-		log_error("%s: no memory for the audit record of %u faults", why, f->n);
-		return;
-	}
-	/* One edge (a stop with faults on db only): the record names it, as a single revert's does. */
-	audit_log(&(struct audit_event){ .action = why, .uid = uid, .pid = pid, .ids = ids,
-			.edge = one_edge ? f->list[0]->edge.name : NULL, .params = list,
-			.result = result });
 }
 
 int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, struct diag *d)
@@ -662,7 +620,8 @@ int faults_revert_all(struct faults *f, const char *why, uid_t uid, pid_t pid, s
 	if (r < 0)
 		log_error("%s: reverting everything failed for some objects: %s", why,
 				diag_text(d));
-	audit_many(f, why, uid, pid, r < 0 ? diag_text(d) : "ok");
+	fault_audit_many((const struct active_fault *const *)f->list, f->n, why, uid, pid,
+			r < 0 ? diag_text(d) : "ok");
 	for (unsigned i = 0; i < f->n; i++) {
 		struct active_fault *af = f->list[i];
 		if (r < 0) {
@@ -718,7 +677,7 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 	uint64_t hash = edge_name_hash(e->name);
 	bool part = fault->kind == FAULT_PARTITION;
 	struct active_fault *const *mine, *const *list;
-	char params[512];
+	char params[FAULT_AUDIT_PARAMS_MAX];
 	unsigned n = 0, n_old, n_mine, n_list, n_ct_ids = 0;
 	bool take_ids = false;
 	int r;
@@ -771,7 +730,6 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 			return -ENOMEM;
 		af = fresh;
 		af->id = id ? id : f->next_id;
-		af->owner = f;
 		af->edge = *e;
 		af->edge_hash = hash;
 		strcpy_cut(af->run, sizeof(af->run), run ? run : "");
@@ -814,7 +772,7 @@ int faults_apply(struct faults *f, const struct edge *e, int ifindex, const char
 							       strerror(-r));
 	}
 	r = transition_edge(f, e, ifindex, old, n_old, next, n, part, d);
-	faults_format_params(&af->fault, params, sizeof(params));
+	fault_format_params(&af->fault, params, sizeof(params));
 	audit_log(&(struct audit_event){ .action = existing ? "update" : (id ? "adopt" : "inject"),
 			.uid = uid, .pid = pid, .fault_id = af->id, .edge = e->name,
 			.fault = fault_kind_to_string(fault->kind), .params = params,

@@ -40,8 +40,8 @@ struct active_fault {
 	uid_t uid;
 	pid_t pid;
 	char run[REPORT_ID_MAX + 1]; /* the scenario run that owns it, "" if none */
-	sd_event_source *timer;
-	struct faults *owner;
+	/* a failed revert at the deadline is tried again then; 0: none */
+	uint64_t retry_mono_usec;
 	/* The edge's netem counters when it was applied (its own counters start there), and when
 	 * they last moved (faults_affected). */
 	struct datapath_stats base;
@@ -115,8 +115,6 @@ enum faults_adopt_no { FAULTS_ADOPT_UNCONFIRMED, FAULTS_ADOPT_RUN_ENDED, FAULTS_
 int faults_adoptable(const struct journal_fault *jf, uint64_t now_realtime_usec,
 		enum faults_adopt_no *ret_why);
 
-/* "key=value ..." of a fault's parameters. */
-void faults_format_params(const struct fault *fault, char *buf, size_t n);
 void faults_affected(struct faults *f, struct active_fault *af, struct faults_affected *ret);
 /* What the kernel counted for af: packets seen, dropped, queued now. */
 void faults_stats(struct faults *f, const struct active_fault *af, uint64_t *ret_matched,

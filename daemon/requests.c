@@ -72,7 +72,7 @@ static int handle_inject(struct request *q)
 			q->peer->cred.pid, NULL, &af, &updated, q->d);
 	if (r < 0)
 		return r;
-	faults_format_params(&af->fault, params, sizeof(params));
+	fault_format_params(&af->fault, params, sizeof(params));
 	proto_put_u64(q->w, "id", af->id);
 	proto_put(q->w, "action", updated ? "updated" : "injected");
 	proto_put(q->w, "edge", e->name);
@@ -90,7 +90,7 @@ static void put_fault(struct server *s, struct proto_writer *w, struct active_fa
 	uint64_t matched, dropped, delayed;
 	struct faults_affected a;
 
-	faults_format_params(&af->fault, params, sizeof(params));
+	fault_format_params(&af->fault, params, sizeof(params));
 	proto_record(w, "fault");
 	proto_put_u64(w, "id", af->id);
 	proto_put(w, "edge", af->edge.name);

@@ -604,8 +604,7 @@ static char *key_format(const struct fault *f, const struct fault_key *k, char *
 
 		while (k->choices[count])
 			count++;
-		snprintf(buf, n, "%s", i < count ? k->choices[i] : "?");
-		return buf;
+		return strcpy_cut(buf, n, i < count ? k->choices[i] : "?");
 	}
 	}
 	buf[0] = '\0';
@@ -629,6 +628,42 @@ int fault_foreach_param(const struct fault *f,
 			return r;
 	}
 	return 0;
+}
+
+struct param_fmt {
+	char *buf;
+	size_t n, len;
+};
+
+/* As much of s as fits, always terminated: "key=value" pieces without snprintf(), which
+ * formats the parameters of every inject three times (journal, audit line, reply). */
+static void param_put(struct param_fmt *p, const char *s)
+{
+	size_t len = MIN(strlen(s), p->n - 1 - p->len);
+
+	memcpy(p->buf + p->len, s, len);
+	p->len += len;
+	p->buf[p->len] = '\0';
+}
+
+static int param_append(const char *key, const char *value, void *userdata)
+{
+	struct param_fmt *p = userdata;
+
+	if (p->len)
+		param_put(p, " ");
+	param_put(p, key);
+	param_put(p, "=");
+	param_put(p, value);
+	return 0;
+}
+
+void fault_format_params(const struct fault *fault, char *buf, size_t n)
+{
+	struct param_fmt p = { buf, n, 0 };
+
+	buf[0] = '\0';
+	fault_foreach_param(fault, param_append, &p);
 }
 
 struct text {

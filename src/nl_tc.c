@@ -29,14 +29,9 @@
  * message itself. */
 static const char *dev_str(struct nl_tc_dev dev, char *buf, size_t n)
 {
-	if (dev.name && dev.name[0]) {
-		size_t len = strnlen(dev.name, n - 1);
-
-		memcpy(buf, dev.name, len);
-		buf[len] = '\0';
-	} else {
-		snprintf(buf, n, "ifindex %d", dev.ifindex);
-	}
+	if (dev.name && dev.name[0])
+		return strcpy_cut(buf, n, dev.name);
+	snprintf(buf, n, "ifindex %d", dev.ifindex);
 	return buf;
 }
 

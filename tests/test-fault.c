@@ -371,6 +371,25 @@ START_TEST(test_foreach_roundtrip)
 }
 END_TEST
 
+START_TEST(test_format_params)
+{
+	char buf[96], small[12];
+	struct fault f;
+
+	f = make(FAULT_LATENCY, KV("ms", "100.5", "jitter", "0.1", "distribution", "Normal",
+			"direction", "both", "for", "90m"));
+	fault_format_params(&f, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "ms=100.5 jitter=0.1 distribution=normal direction=both for=1h30m");
+	/* cut, always terminated: what fits of "ms=100.5 jitter=..." */
+	fault_format_params(&f, small, sizeof(small));
+	ck_assert_str_eq(small, "ms=100.5 ji");
+	f = make(FAULT_PARTITION, NULL);
+	memset(buf, 'x', sizeof(buf));
+	fault_format_params(&f, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
 static void check_describe(const struct fault *f, const char *want)
 {
 	char buf[128];
@@ -889,6 +908,7 @@ static Suite *fault_suite(void)
 	      *td = tcase_create("dist");
 
 	tcase_add_test(tc, test_strings);
+	tcase_add_test(tc, test_format_params);
 	tcase_add_test(tc, test_key_table);
 	tcase_add_test(tc, test_set_values);
 	tcase_add_test(tc, test_set_errors);

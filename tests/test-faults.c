@@ -2,7 +2,9 @@
 /* The fault core (daemon/faults.c) and the kill switch's state (daemon/killswitch.c) against a
  * fake kernel and a journal in a temporary directory: no root, no netlink. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -563,6 +565,47 @@ START_TEST(test_deadline_reverts)
 }
 END_TEST
 
+/* Every fault's deadline shares one timer: a later inject with an earlier deadline still goes
+ * first, a revert that fails at its deadline is tried again a second later, and an empty
+ * registry leaves no timer to wake the loop. */
+START_TEST(test_deadlines_share_one_timer)
+{
+	struct edge db = make_edge("db", "10.0.0.0/24"), cache = make_edge("cache", "10.0.1.0/24");
+	struct fault p = make_fault(FAULT_PARTITION, NULL, NULL, NULL);
+	uint64_t t0 = now_usec(CLOCK_MONOTONIC), t, late, early, id;
+
+	late = apply(&db, &p, 700 * USEC_PER_MSEC, NULL);
+	early = apply(&cache, &p, 200 * USEC_PER_MSEC, NULL);
+	ck_assert_int_eq(run_until(3 * USEC_PER_SEC, &n_gone, 1), 0);
+	t = now_usec(CLOCK_MONOTONIC) - t0;
+	ck_assert_uint_eq(last_gone, early);
+	ck_assert_uint_ge(t, 200 * USEC_PER_MSEC);
+	ck_assert_uint_lt(t, 700 * USEC_PER_MSEC);
+	ck_assert_int_eq(run_until(3 * USEC_PER_SEC, &n_gone, 2), 0);
+	ck_assert_uint_eq(last_gone, late);
+	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 700 * USEC_PER_MSEC);
+	ck_assert_uint_eq(fake.n_partitions, 0);
+
+	/* nftables refuses the revert at the deadline: the fault stays listed, and goes on the
+	 * retry a second later once nftables takes it */
+	t0 = now_usec(CLOCK_MONOTONIC);
+	id = apply(&db, &p, 100 * USEC_PER_MSEC, NULL);
+	fake.fail_partitions = -EIO;
+	ck_assert_int_eq(run_until(500 * USEC_PER_MSEC, &n_gone, 3), -ETIMEDOUT);
+	ck_assert_uint_eq(faults_count(faults), 1);
+	ck_assert_uint_eq(fake.n_partitions, 1);
+	fake.fail_partitions = 0;
+	ck_assert_int_eq(run_until(3 * USEC_PER_SEC, &n_gone, 3), 0);
+	ck_assert_uint_eq(last_gone, id);
+	ck_assert_uint_ge(now_usec(CLOCK_MONOTONIC) - t0, 1100 * USEC_PER_MSEC);
+	ck_assert_uint_eq(fake.n_partitions, 0);
+	ck_assert_uint_eq(journal_on_disk(), 0);
+
+	/* nothing listed: the loop has nothing to wake for */
+	ck_assert_int_eq(sd_event_run(event, 300 * USEC_PER_MSEC), 0);
+}
+END_TEST
+
 START_TEST(test_lease_lapses_and_renews)
 {
 	struct edge db = make_edge("db", "10.0.0.0/24");
@@ -773,10 +816,33 @@ START_TEST(test_revert_all)
 	struct fault p = make_fault(FAULT_PARTITION, NULL, NULL, NULL);
 	struct diag d;
 
-	apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
-	apply(&cache, &p, 60 * USEC_PER_SEC, "run-2");
+	uint64_t a, b;
+	char out[1024], want[256];
+	int fd, saved;
+	ssize_t n;
+
+	a = apply(&db, &lat, 60 * USEC_PER_SEC, NULL);
+	b = apply(&cache, &p, 60 * USEC_PER_SEC, "run-2");
 	diag_init(&d);
+	/* the kill's one audit record, as a host without journald gets it on stderr */
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	fd = memfd_create("audit", MFD_CLOEXEC);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
 	ck_assert_int_eq(faults_revert_all(faults, "kill", 0, 0, &d), 0);
+	fflush(stderr);
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	close(saved);
+	n = pread(fd, out, sizeof(out) - 1, 0);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	out[n] = '\0';
+	snprintf(want, sizeof(want), "audit: action=kill ids='%" PRIu64 " %" PRIu64 "' faults='%"
+			PRIu64 " db latency ms=100; %" PRIu64 " cache partition ' uid=0 pid=0 "
+			"result='ok'\n", a, b, a, b);
+	ck_assert_msg(strstr(out, want), "got: %s\nwant: %s", out, want);
 	ck_assert_uint_eq(fake.remove_all_calls, 1);
 	ck_assert_int_eq(fake.latency_ms[0][0], -1);
 	ck_assert_uint_eq(fake.n_partitions, 0);
@@ -1011,6 +1077,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(tc, test_run_owned_is_not_changed_by_hand);
 	tcase_add_test(tc, test_partitions_share_one_table);
 	tcase_add_test(tc, test_deadline_reverts);
+	tcase_add_test(tc, test_deadlines_share_one_timer);
 	tcase_add_test(tc, test_lease_lapses_and_renews);
 	tcase_add_test(tc, test_revert_all);
 	tcase_add_test(tc, test_lossless_revert);
