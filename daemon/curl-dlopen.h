@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* libcurl, loaded on the first http, https or prometheus probe rather than linked: linked, its
- * 29 libraries (TLS, IDN, SSH, LDAP, ...) are mapped at start and double the idle daemon's
- * memory on every host, most of which never run such a probe. The calls go through sym_*
- * pointers, each typed as curl.h declares the function. */
+/* libcurl, loaded when a scenario with an http, https or prometheus probe starts, not linked:
+ * linked, its 29 libraries (TLS, IDN, SSH, LDAP, ...) are mapped at start and double the idle
+ * daemon's memory on every host, most of which never run such a probe. The calls go through
+ * sym_* pointers, each typed as curl.h declares the function. */
 
 #include <curl/curl.h>
 

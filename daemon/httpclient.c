@@ -258,6 +258,11 @@ int http_client_get(struct http_client *c, const struct http_request *req, http_
 	return 0;
 }
 
+int http_client_load(void)
+{
+	return curl_dlopen();
+}
+
 const char *http_client_load_error(void)
 {
 	return curl_dlopen_error();

@@ -45,5 +45,8 @@ struct http_client *http_client_free(struct http_client *c);
 /* Starts a GET; -EBUSY while one is in flight. done is called from the loop, never from here. */
 int http_client_get(struct http_client *c, const struct http_request *req, http_done_fn done,
 		void *userdata);
-/* Why http_client_new failed with -ELIBACC: libcurl could not be loaded (curl-dlopen.h). */
+/* Loads libcurl now (once; a failure is tried again next time): 0, or -ELIBACC. */
+int http_client_load(void);
+/* Why http_client_new or http_client_load failed with -ELIBACC: libcurl could not be
+ * loaded (curl-dlopen.h). */
 const char *http_client_load_error(void);

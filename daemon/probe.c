@@ -316,6 +316,16 @@ static int on_tick(sd_event_source *es, uint64_t usec, void *userdata)
 	return 0;
 }
 
+int probe_prepare(const struct scenario_probe *def, struct diag *d)
+{
+	if (def->type != SCENARIO_PROBE_HTTP && def->type != SCENARIO_PROBE_PROMETHEUS)
+		return 0;
+	if (http_client_load() < 0)
+		return diag_add(d, -ELIBACC, "probe '%s' (%s): %s", def->name,
+				scenario_probe_type_to_string(def->type), http_client_load_error());
+	return 0;
+}
+
 int probe_start(sd_event *event, const struct scenario_probe *def, unsigned index,
 		probe_result_fn cb, void *userdata, struct probe **ret)
 {

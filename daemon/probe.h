@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
+#include "diag.h"
 #include "scenario.h"
 
 struct probe;
@@ -22,6 +23,10 @@ struct probe;
 typedef void (*probe_result_fn)(void *userdata, unsigned index, bool ok, uint64_t latency_usec,
 		double value, const char *detail);
 
+/* What def needs before its first attempt, loaded now so that the load neither blocks the loop
+ * inside a measured window nor fails a run half way: libcurl for http, https and prometheus.
+ * 0, or -ELIBACC with the reason in d. */
+int probe_prepare(const struct scenario_probe *def, struct diag *d);
 /* Starts probing def every def->interval, the first attempt at once. */
 int probe_start(sd_event *event, const struct scenario_probe *def, unsigned index,
 		probe_result_fn cb, void *userdata, struct probe **ret);

@@ -604,6 +604,13 @@ int runner_start(struct runner *r, struct scenario *sc, uid_t uid, pid_t pid, ch
 				"chaosd.conf); abort it first or wait", runner_n_running(r),
 				runner_n_running(r) == 1 ? " is" : "s are", r->max_running);
 	}
+	for (unsigned i = 0; i < sc->n_probes; i++) {
+		k = probe_prepare(&sc->probes[i], d);
+		if (k < 0) {
+			scenario_free(sc);
+			return k;
+		}
+	}
 	run = calloc(1, sizeof(*run));
 	if (!run) {
 		scenario_free(sc);

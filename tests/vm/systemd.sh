@@ -284,6 +284,7 @@ systemctl start chaosd-gameday@held.service
 rc=$?
 st="rc $rc $(prop Result chaosd-gameday@held.service) $(prop ExecMainStatus chaosd-gameday@held.service)"
 check "chaosd-gameday@held.service: the hypothesis held, the unit succeeded ($st)" test "$st" = "rc 0 success 0"
+[ "$st" = "rc 0 success 0" ] || journalctl -u chaosd-gameday@held.service -u chaosd.service --no-pager -n 40
 check "chaosd-gameday@held: its http probe ran through libcurl in the sandboxed service ($(pmap "$(prop MainPID chaosd.service)" 2>/dev/null | grep -c libcurl) libcurl mappings)" \
 	bash -c "grep -q 'libcurl\\.so' /proc/$(prop MainPID chaosd.service)/maps"
 check "chaosd-gameday@held: its report is in the state dir" bash -c 'ls /var/lib/chaosd/reports/*-held.json'
