@@ -15,20 +15,33 @@
  *                              over a UNIX socket, timed by the first from request to reply:
  *                              the floor plus the round trip any daemon pays, which on an
  *                              emulated CPU costs more than the batch itself
+ *   floor apply-daemon DEV COUNT MS DIR  the same, the server a minimal daemon with the duties
+ *                              the brief and issue 8 give chaosd, and only those: one sd-event
+ *                              loop with a deadline timer armed, and per request a write-ahead
+ *                              record made durable (RWF_DSYNC) before the batch, a confirmation
+ *                              record after its ack, an audit line, then the reply (files in
+ *                              DIR, which should be chaosd's state directory's file system)
  *   floor kill DEV             remove them all in one batch: DEV's clsact (every filter on it)
  *                              and every IFB at once (one RTM_DELLINK of chaosd's link group);
  *                              prints the time (us) */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "datapath.h"
@@ -169,7 +182,94 @@ static int serve(struct floor *f, int fd, const struct netem_config *cfg)
 	return n == 0 ? 0 : 1;
 }
 
-static int apply_rt(struct floor *f, uint64_t count, const struct netem_config *cfg)
+/* apply-daemon's server: its state and one request's work */
+struct daemon {
+	struct floor *f;
+	const struct netem_config *cfg;
+	sd_event_source *deadline;
+	int journal, audit, status;
+};
+
+static int append(int fd, bool durable, const char *fmt, ...) _printf_(3, 4);
+static int append(int fd, bool durable, const char *fmt, ...)
+{
+	char line[256];
+	struct iovec iov = { .iov_base = line };
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -EINVAL;
+	iov.iov_len = (size_t)n;
+	return pwritev2(fd, &iov, 1, -1, durable ? RWF_DSYNC : 0) == n ? 0 : -EIO;
+}
+
+static int on_deadline(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	(void)es, (void)usec, (void)userdata;
+	return 0;
+}
+
+static int on_request(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *dm = userdata;
+	uint64_t now;
+	uint32_t i;
+	ssize_t n;
+	char ok;
+
+	(void)revents;
+	n = recv(fd, &i, sizeof(i), MSG_DONTWAIT);
+	if (n != (ssize_t)sizeof(i)) {
+		dm->status = n == 0 ? 0 : 1;
+		return sd_event_exit(sd_event_source_get_event(es), 0);
+	}
+	(void)sd_event_now(sd_event_source_get_event(es), CLOCK_MONOTONIC, &now);
+	ok = append(dm->journal, true, "%u 0 0 0 e%u latency pending ms=10 direction=out\n",
+			     i + 1, i) == 0 &&
+			apply_one(dm->f, i, dm->cfg) == 0 &&
+			append(dm->journal, false, "%u applied\n", i + 1) == 0 &&
+			append(dm->audit, false, "audit: action=inject id=%u edge='e%u' fault=latency "
+					"params='ms=10' uid=0 pid=0 result='ok'\n", i + 1, i) == 0 ?
+			0 : 1;
+	/* every fault has a deadline: the earliest stays the first one's, as in chaosd */
+	if (i == 0)
+		(void)sd_event_source_set_time(dm->deadline, now + 600 * USEC_PER_SEC);
+	if (send(fd, &ok, 1, MSG_NOSIGNAL) != 1) {
+		dm->status = 1;
+		return sd_event_exit(sd_event_source_get_event(es), 0);
+	}
+	return 0;
+}
+
+static int serve_daemon(struct floor *f, int fd, const struct netem_config *cfg, const char *dir)
+{
+	struct daemon dm = { .f = f, .cfg = cfg, .status = 1 };
+	sd_event *e = NULL;
+	sd_event_source *io = NULL;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/floor.journal", dir);
+	dm.journal = open(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	snprintf(path, sizeof(path), "%s/floor.audit", dir);
+	dm.audit = open(path, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (dm.journal < 0 || dm.audit < 0 || sd_event_new(&e) < 0 ||
+			sd_event_add_io(e, &io, fd, EPOLLIN, on_request, &dm) < 0 ||
+			sd_event_add_time(e, &dm.deadline, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC,
+					on_deadline, &dm) < 0 ||
+			sd_event_loop(e) < 0)
+		dm.status = 1;
+	sd_event_source_unref(io);
+	sd_event_source_unref(dm.deadline);
+	sd_event_unref(e);
+	return dm.status;
+}
+
+static int apply_rt(struct floor *f, uint64_t count, const struct netem_config *cfg,
+		const char *dir)
 {
 	int sv[2], status, r = 0;
 	pid_t pid;
@@ -181,7 +281,7 @@ static int apply_rt(struct floor *f, uint64_t count, const struct netem_config *
 		return fail("fork", -errno, NULL);
 	if (pid == 0) {
 		close(sv[0]);
-		_exit(serve(f, sv[1], cfg));
+		_exit(dir ? serve_daemon(f, sv[1], cfg, dir) : serve(f, sv[1], cfg));
 	}
 	close(sv[1]);
 	for (uint32_t i = 0; i < count && r == 0; i++) {
@@ -206,13 +306,15 @@ int main(int argc, char **argv)
 	uint64_t count = 0, ms = 0, t0;
 	int r;
 
-	bool rt = argc > 1 && !strcmp(argv[1], "apply-rt");
+	bool daemon = argc > 1 && !strcmp(argv[1], "apply-daemon");
+	bool rt = daemon || (argc > 1 && !strcmp(argv[1], "apply-rt"));
 
 	if (argc < 3 || (strcmp(argv[1], "apply") && strcmp(argv[1], "kill") && !rt) ||
 			((rt || !strcmp(argv[1], "apply")) &&
-					(argc != 5 || parse_u64_range(argv[3], 1, 4000, &count) < 0 ||
+					(argc != 5 + daemon || parse_u64_range(argv[3], 1, 4000, &count) < 0 ||
 							parse_u64_range(argv[4], 1, 10000, &ms) < 0))) {
-		fprintf(stderr, "usage: floor apply|apply-rt DEV COUNT MS | floor kill DEV\n");
+		fprintf(stderr, "usage: floor apply|apply-rt DEV COUNT MS | floor apply-daemon DEV "
+				"COUNT MS DIR | floor kill DEV\n");
 		return 2;
 	}
 	snprintf(f.dev, sizeof(f.dev), "%s", argv[2]);
@@ -241,7 +343,7 @@ int main(int argc, char **argv)
 
 		cfg.limit = netem_limit_for(cfg.latency_ns, 0, LINK_RATE_BPS);
 		if (rt)
-			r = apply_rt(&f, count, &cfg);
+			r = apply_rt(&f, count, &cfg, daemon ? argv[5] : NULL);
 		for (unsigned i = 0; !rt && i < count && r == 0; i++) {
 			t0 = now_usec(CLOCK_MONOTONIC);
 			r = apply_one(&f, i, &cfg);

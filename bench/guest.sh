@@ -290,7 +290,9 @@ scenario_100() {
 # the floor's one batch; and both until the kernel is clean, seen from outside, each
 # including the start of a process: chaosctl, the floor). Each apply run also times the
 # floor behind a request round trip (floor apply-rt), which splits chaosd's ratio into what
-# any daemon pays and chaosd's own work.
+# any daemon pays and chaosd's own work, and the same behind a minimal daemon with chaosd's
+# duties (floor apply-daemon: one sd-event loop, a durable write-ahead record, a confirmation,
+# an audit line, in the state directory's file system).
 FLOOR_KILL_NS="1 100 1000" FLOOR_KILL_REPS=5
 floor_part() {
 	local r n q v own gone cmd
@@ -303,7 +305,10 @@ floor_part() {
 		A "$BT" gone a0 -- "$FLOOR" kill a0 >/dev/null || return 1
 		A "$FLOOR" apply-rt a0 "$N_EDGES" 10 >"$T/fl_floorrt$r.txt" || return 1
 		A "$BT" gone a0 -- "$FLOOR" kill a0 >/dev/null || return 1
-		say "floor apply run $r: chaosd p50 $(pctl 0.5 <"$T/fl_chaosd$r.txt" | awk '{ print $1 }') us, floor p50 $(pctl 0.5 <"$T/fl_floor$r.txt") us, floor+rt p50 $(pctl 0.5 <"$T/fl_floorrt$r.txt") us"
+		A "$FLOOR" apply-daemon a0 "$N_EDGES" 10 "$T/state" >"$T/fl_floord$r.txt" || return 1
+		rm -f "$T/state/floor.journal" "$T/state/floor.audit"
+		A "$BT" gone a0 -- "$FLOOR" kill a0 >/dev/null || return 1
+		say "floor apply run $r: chaosd p50 $(pctl 0.5 <"$T/fl_chaosd$r.txt" | awk '{ print $1 }') us, floor p50 $(pctl 0.5 <"$T/fl_floor$r.txt") us, floor+rt p50 $(pctl 0.5 <"$T/fl_floorrt$r.txt") us, floor daemon p50 $(pctl 0.5 <"$T/fl_floord$r.txt") us"
 	done
 	for q in 0.5 0.99; do
 		v=$([ "$q" = 0.5 ] && echo p50 || echo p99)
@@ -313,6 +318,8 @@ floor_part() {
 			pctl "$q" <"$T/fl_floor$r.txt"; done | tr '\n' ' ')"
 		raw "floor_apply_floorrt_$v $(for ((r = 0; r < APPLY_RUNS; r++)); do
 			pctl "$q" <"$T/fl_floorrt$r.txt"; done | tr '\n' ' ')"
+		raw "floor_apply_floord_$v $(for ((r = 0; r < APPLY_RUNS; r++)); do
+			pctl "$q" <"$T/fl_floord$r.txt"; done | tr '\n' ' ')"
 	done
 	for n in $FLOOR_KILL_NS; do
 		for ((r = 0; r < FLOOR_KILL_REPS; r++)); do

@@ -34,6 +34,14 @@ function lmed(k,    f, i, c, t, j) { c = split(runs[k], f, " ") - 1; if (c < 1) 
 	for (i = 2; i <= c; i++) for (j = i; j > 1 && t[j - 1] > t[j]; j--) { x = t[j]; t[j] = t[j - 1]; t[j - 1] = x }
 	return t[int((c + 1) / 2)] }
 function fratio(c, f) { return (c > 0 && f > 0) ? sprintf("%.2fx", c / f) : "-" }
+# chaosd against the floor variant K (raw floor_apply_K_p50/p99), named NAME
+function versus(k, name,    i, q, c, f) {
+	for (i = 1; i <= 2; i++) {
+		q = i == 1 ? "p50" : "p99"
+		c = lmed("floor_apply_chaosd_" q); f = lmed("floor_apply_" k "_" q)
+		printf "    %s  chaosd %8s  %s %s (%s the floor)  chaosd/%s %6s   runs: %s\n", q, ms(c), name, ms(f), fratio(f, lmed("floor_apply_floor_" q)), name, fratio(c, f), list("floor_apply_" k "_" q)
+	}
+}
 function floor_table(    q, N, i, c, f) {
 	if (!("floor_apply_floor_p50" in runs) && !n["floor_kill_floor_1"]) return
 	print "chaosd against the floor (bench/floor.c: chaosd'"'"'s kernel messages and nothing else),"
@@ -48,11 +56,12 @@ function floor_table(    q, N, i, c, f) {
 	if ("floor_apply_floorrt_p50" in runs) {
 		print "  ... the floor behind a request round trip (bench/floor.c apply-rt: its batch made by"
 		print "  a second process, one request per fault over a UNIX socket): what the round trip costs"
-		for (i = 1; i <= 2; i++) {
-			q = i == 1 ? "p50" : "p99"
-			c = lmed("floor_apply_chaosd_" q); f = lmed("floor_apply_floorrt_" q)
-			printf "    %s  chaosd %8s  floor+rt %5s  chaosd/(floor+rt) %6s   runs: floor+rt %s\n", q, ms(c), ms(f), fratio(c, f), list("floor_apply_floorrt_" q)
-		}
+		versus("floorrt", "floor+rt")
+	}
+	if ("floor_apply_floord_p50" in runs) {
+		print "  ... the floor behind a minimal daemon with chaosd'"'"'s duties (apply-daemon: one sd-event"
+		print "  loop, a durable write-ahead record, the batch, a confirmation, an audit line, the reply)"
+		versus("floord", "daemon")
 	}
 	print "  kill switch (chaosd: its own time for the kill; floor: its one batch; gone: until"
 	print "  the kernel is clean seen from outside, both with a process start: chaosctl, floor)"
@@ -71,6 +80,9 @@ function floor_targets(    q, N, i) {
 	for (i = 1; i <= 2; i++) {
 		q = i == 1 ? "p50" : "p99"
 		target("apply " q ": <= 2x the floor", fl["apply_" q] >= 0 ? sprintf("%.2fx", fl["apply_" q]) : "-", fl["apply_" q] >= 0 ? fl["apply_" q] <= 2 : -1)
+		# what the bound leaves a daemon: the minimal one with the same duties, same run
+		if (("floor_apply_floord_" q) in runs)
+			printf "    (the minimal daemon with chaosd'"'"'s duties: %s the floor)\n", fratio(lmed("floor_apply_floord_" q), lmed("floor_apply_floor_" q))
 	}
 	for (i = 1; i <= 3; i++) {
 		N = i == 1 ? 1 : i == 2 ? 100 : 1000
