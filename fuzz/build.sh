@@ -13,7 +13,7 @@ san=address,undefined
 read -r -a lib_cflags <<<"$(pkg-config --cflags libmnl)"
 # The parsers only: no netlink, no daemon state.
 objs=()
-for m in diag parse utf8 edge fault netem ini config config-keys config-dest proto fileio journal \
+for m in diag parse utf8 strbuf edge fault netem ini config config-keys config-dest proto fileio journal \
 	scenario scenario-cond scenario-parser scenario-keys scenario-probe scenario-step \
 	scenario-timeline \
 	scenario-topology topology \

@@ -7,6 +7,7 @@
 #include "fault.h"
 #include "flowsel.h"
 #include "parse.h"
+#include "strbuf.h"
 #include "utf8.h"
 
 #define K(kind) (1u << (kind))
@@ -19,7 +20,6 @@
 
 #define BIT(key) (UINT64_C(1) << (key))
 
-struct text;
 
 /* What a kind of fault is, in one place: iproute2's qdisc_util and networkd's QDiscVTable are
  * the models. The kinds themselves are listed once, in kinds[] at the end of this file. */
@@ -30,7 +30,7 @@ struct fault_kind_ops {
 	/* Rules across keys beyond what the key table says; NULL: none. */
 	int (*validate)(const struct fault *f, struct diag *d);
 	/* The human line, after which fault_describe adds the share of flows. */
-	void (*describe)(const struct fault *f, struct text *t);
+	void (*describe)(const struct fault *f, struct strbuf *t);
 	/* Fold into the edge's netem configuration, as iproute2's q_netem.c encodes the same tc
 	 * words; NULL: not carried by netem. */
 	void (*merge_netem)(const struct fault *f, struct netem_config *c);
@@ -630,87 +630,64 @@ int fault_foreach_param(const struct fault *f,
 	return 0;
 }
 
-struct param_fmt {
-	char *buf;
-	size_t n, len;
+struct param_put {
+	struct strbuf *sb;
+	bool first;
 };
-
-/* As much of s as fits, always terminated: "key=value" pieces without snprintf(), which
- * formats the parameters of every inject three times (journal, audit line, reply). */
-static void param_put(struct param_fmt *p, const char *s)
-{
-	size_t len = MIN(strlen(s), p->n - 1 - p->len);
-
-	memcpy(p->buf + p->len, s, len);
-	p->len += len;
-	p->buf[p->len] = '\0';
-}
 
 static int param_append(const char *key, const char *value, void *userdata)
 {
-	struct param_fmt *p = userdata;
+	struct param_put *p = userdata;
 
-	if (p->len)
-		param_put(p, " ");
-	param_put(p, key);
-	param_put(p, "=");
-	param_put(p, value);
+	if (!p->first)
+		strbuf_putc(p->sb, ' ');
+	p->first = false;
+	strbuf_puts(p->sb, key);
+	strbuf_putc(p->sb, '=');
+	strbuf_puts(p->sb, value);
 	return 0;
+}
+
+/* Without snprintf(): the parameters of every inject are formatted three times (journal,
+ * audit line, reply). */
+void fault_put_params(const struct fault *fault, struct strbuf *sb)
+{
+	fault_foreach_param(fault, param_append, &(struct param_put){ .sb = sb, .first = true });
 }
 
 void fault_format_params(const struct fault *fault, char *buf, size_t n)
 {
-	struct param_fmt p = { buf, n, 0 };
+	struct strbuf sb;
 
-	buf[0] = '\0';
-	fault_foreach_param(fault, param_append, &p);
+	strbuf_init(&sb, buf, n);
+	fault_put_params(fault, &sb);
 }
 
-struct text {
-	char *buf;
-	size_t n, off;
-};
-
-static void text_add(struct text *t, const char *fmt, ...) _printf_(2, 3);
-static void text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	if (t->off + 1 >= t->n)
-		return;
-	va_start(ap, fmt);
-	w = vsnprintf(t->buf + t->off, t->n - t->off, fmt, ap);
-	va_end(ap);
-	if (w > 0)
-		t->off = MIN(t->off + (size_t)w, t->n - 1);
-}
-
-static void latency_describe(const struct fault *f, struct text *t)
+static void latency_describe(const struct fault *f, struct strbuf *t)
 {
 	char a[32];
 
-	text_add(t, "%sms", parse_format_double(f->delay_ms, a, sizeof(a)));
+	strbuf_printf(t, "%sms", parse_format_double(f->delay_ms, a, sizeof(a)));
 	if (f->jitter_ms > 0)
-		text_add(t, " ±%sms", parse_format_double(f->jitter_ms, a, sizeof(a)));
+		strbuf_printf(t, " ±%sms", parse_format_double(f->jitter_ms, a, sizeof(a)));
 	if (f->distribution != FAULT_DIST_UNIFORM && (unsigned)f->distribution < _FAULT_DIST_MAX)
-		text_add(t, " %s", dist_choices[f->distribution]);
+		strbuf_printf(t, " %s", dist_choices[f->distribution]);
 	if (f->correlation > 0)
-		text_add(t, " %s%%", parse_format_double(f->correlation, a, sizeof(a)));
+		strbuf_printf(t, " %s%%", parse_format_double(f->correlation, a, sizeof(a)));
 }
 
 /* "5% loss, 25% correlated" */
-static void percent_describe(const struct fault *f, struct text *t)
+static void percent_describe(const struct fault *f, struct strbuf *t)
 {
 	char a[32];
 
-	text_add(t, "%s%% %s", parse_format_double(f->percent, a, sizeof(a)),
+	strbuf_printf(t, "%s%% %s", parse_format_double(f->percent, a, sizeof(a)),
 			kinds[f->kind].name);
 	if (f->correlation > 0)
-		text_add(t, ", %s%% correlated", parse_format_double(f->correlation, a, sizeof(a)));
+		strbuf_printf(t, ", %s%% correlated", parse_format_double(f->correlation, a, sizeof(a)));
 }
 
-static void loss_describe(const struct fault *f, struct text *t)
+static void loss_describe(const struct fault *f, struct strbuf *t)
 {
 	char a[32], b[32], c[32], e[32];
 
@@ -718,52 +695,52 @@ static void loss_describe(const struct fault *f, struct text *t)
 		percent_describe(f, t);
 		return;
 	}
-	text_add(t, "burst loss (Gilbert-Elliott p=%s%% r=%s%% bad=%s%% good=%s%%)",
+	strbuf_printf(t, "burst loss (Gilbert-Elliott p=%s%% r=%s%% bad=%s%% good=%s%%)",
 			parse_format_double(f->ge_p, a, sizeof(a)),
 			parse_format_double(GIVEN(f, ge_r) ? f->ge_r : 100 - f->ge_p, b, sizeof(b)),
 			parse_format_double(f->ge_bad_loss, c, sizeof(c)),
 			parse_format_double(f->ge_good_loss, e, sizeof(e)));
 }
 
-static void reorder_describe(const struct fault *f, struct text *t)
+static void reorder_describe(const struct fault *f, struct strbuf *t)
 {
 	char a[32];
 
 	percent_describe(f, t);
 	if (f->gap > 1)
-		text_add(t, ", gap %" PRIu32, f->gap);
-	text_add(t, ", others delayed %sms", parse_format_double(f->delay_ms, a, sizeof(a)));
+		strbuf_printf(t, ", gap %" PRIu32, f->gap);
+	strbuf_printf(t, ", others delayed %sms", parse_format_double(f->delay_ms, a, sizeof(a)));
 }
 
-static void rate_describe(const struct fault *f, struct text *t)
+static void rate_describe(const struct fault *f, struct strbuf *t)
 {
-	text_add(t, "%" PRIu64 "kbit", f->rate_kbit);
+	strbuf_printf(t, "%" PRIu64 "kbit", f->rate_kbit);
 }
 
-static void partition_describe(const struct fault *f, struct text *t)
+static void partition_describe(const struct fault *f, struct strbuf *t)
 {
-	text_add(t, "partition");
+	strbuf_printf(t, "partition");
 	if (f->mode == FAULT_MODE_REJECT)
-		text_add(t, ", rejecting");
+		strbuf_printf(t, ", rejecting");
 	if (f->connections == FAULT_CONN_NEW)
-		text_add(t, ", new connections only");
+		strbuf_printf(t, ", new connections only");
 	else if (f->connections == FAULT_CONN_ESTABLISHED)
-		text_add(t, ", connections open at its start only");
+		strbuf_printf(t, ", connections open at its start only");
 }
 
 char *fault_describe(const struct fault *f, char *buf, size_t n)
 {
-	struct text t = { buf, n, 0 };
+	struct strbuf t;
 	char a[32];
 
 	if (!buf || n == 0)
 		return buf;
-	buf[0] = '\0';
+	strbuf_init(&t, buf, n);
 	if (!f || (unsigned)f->kind >= _FAULT_KIND_MAX)
 		return buf;
 	kinds[f->kind].describe(f, &t);
 	if (fault_flows(f) < FLOWSEL_ALL)
-		text_add(&t, " on %s%% of flows",
+		strbuf_printf(&t, " on %s%% of flows",
 				parse_format_double(fault_flows(f) * 100. / FLOWSEL_ALL, a, sizeof(a)));
 	return buf;
 }

@@ -157,6 +157,9 @@ int fault_foreach_param(const struct fault *f, int (*cb)(const char *key, const 
 		void *userdata);
 /* "key=value ..." of every set key, cut to n - 1 bytes, always terminated. */
 void fault_format_params(const struct fault *fault, char *buf, size_t n);
+struct strbuf;
+/* The same, appended to sb (strbuf.h). */
+void fault_put_params(const struct fault *fault, struct strbuf *sb);
 /* One human line: "500ms ±20ms normal 25%", "5% loss", "1000kbit". */
 char *fault_describe(const struct fault *f, char *buf, size_t n);
 /* True if the fault is carried by netem (everything but partition). */

@@ -4,9 +4,11 @@
 #include <locale.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fault.h"
 #include "parse.h"
+#include "strbuf.h"
 #include "test-util.h"
 #include "utf8.h"
 
@@ -330,6 +332,52 @@ START_TEST(test_sanitize)
 }
 END_TEST
 
+/* Pieces that do not fit are cut at the buffer's end, the text stays terminated, and the cut
+ * is remembered; nothing is written past n. */
+START_TEST(test_strbuf)
+{
+	char buf[12];
+	struct strbuf sb;
+
+	memset(buf, '#', sizeof(buf));
+	strbuf_init(&sb, buf, 8);
+	strbuf_puts(&sb, "ab");
+	strbuf_putc(&sb, '=');
+	strbuf_put_u64(&sb, 42);
+	ck_assert_str_eq(buf, "ab=42");
+	ck_assert(!sb.cut && sb.len == 5);
+	strbuf_puts(&sb, "cdef");
+	ck_assert_str_eq(buf, "ab=42cd");
+	ck_assert(sb.cut && sb.len == 7);
+	strbuf_putc(&sb, 'z');
+	strbuf_put_u64(&sb, UINT64_MAX);
+	strbuf_printf(&sb, "%d", 7);
+	ck_assert_str_eq(buf, "ab=42cd");
+	ck_assert(buf[8] == '#');
+
+	memset(buf, '#', sizeof(buf));
+	strbuf_init(&sb, buf, 10);
+	strbuf_printf(&sb, "%s-%u", "ms", 20u);
+	ck_assert_str_eq(buf, "ms-20");
+	strbuf_printf(&sb, "%s", "123456789");
+	ck_assert_str_eq(buf, "ms-201234");
+	ck_assert(sb.cut && sb.len == 9 && buf[10] == '#');
+	strbuf_put_u64(&sb, 0);
+	ck_assert_str_eq(buf, "ms-201234");
+
+	memset(buf, '#', sizeof(buf));
+	strbuf_init(&sb, buf, 1);
+	strbuf_puts(&sb, "a");
+	ck_assert_str_eq(buf, "");
+	ck_assert(sb.cut && sb.len == 0 && buf[1] == '#');
+
+	strbuf_init(&sb, buf, sizeof(buf));
+	strbuf_put_u64(&sb, UINT64_MAX);
+	ck_assert_str_eq(buf, "18446744073"); /* 20 digits cut to 11 */
+	ck_assert(sb.cut);
+}
+END_TEST
+
 START_TEST(test_digits_before)
 {
 	char buf[21], *end = buf + sizeof(buf) - 1;
@@ -362,6 +410,7 @@ static Suite *parse_suite(void)
 	tcase_add_test(tc, test_strip);
 	tcase_add_test(tc, test_sanitize);
 	tcase_add_test(tc, test_digits_before);
+	tcase_add_test(tc, test_strbuf);
 	suite_add_tcase(s, tc);
 	return s;
 }
