@@ -20,7 +20,6 @@
 
 #define BIT(key) (UINT64_C(1) << (key))
 
-
 /* What a kind of fault is, in one place: iproute2's qdisc_util and networkd's QDiscVTable are
  * the models. The kinds themselves are listed once, in kinds[] at the end of this file. */
 struct fault_kind_ops {

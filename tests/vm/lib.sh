@@ -74,8 +74,21 @@ topology() {
 	B ip addr add fd77::3/64 dev b0 nodad
 	A ip link set a0 up
 	B ip link set b0 up
-	A ping -c 1 -W 2 10.77.0.2 >/dev/null
-	A ping -c 1 -W 2 fd77::2 >/dev/null
+	# A busy host can take seconds before a fresh veth pair passes its first packets (CI once
+	# failed a single 2 s ping of fd77::2): each address gets up to 10 tries, and a failure
+	# says what the link looked like.
+	local addr i
+	for addr in 10.77.0.2 fd77::2; do
+		for ((i = 0; i < 10; i++)); do
+			A ping -c 1 -W 1 "$addr" >/dev/null && break
+		done
+		if ((i == 10)); then
+			echo "topology: $addr does not answer from cd-a after 10 tries" >&2
+			A ip -br addr >&2
+			A ip -6 neigh >&2
+			return 1
+		fi
+	done
 }
 
 write_config() {
