@@ -13,20 +13,21 @@ void fault_audit_many(const struct active_fault *const *list, unsigned n, const 
 {
 	/* per fault: "; " + id + " " + edge + " " + kind + " " + params */
 	const size_t each = 2 + 20 + 1 + EDGE_NAME_MAX + 1 + 32 + 1 + FAULT_AUDIT_PARAMS_MAX;
+	const size_t ids_size = (size_t)n * 21 + 1, text_size = (size_t)n * each + 1;
 	_cleanup_free_ char *ids = NULL, *text = NULL;
 	struct strbuf si, st;
 	bool one_edge = true;
 
 	if (n == 0)
 		return;
-	ids = malloc((size_t)n * 21 + 1);
-	text = malloc((size_t)n * each + 1);
+	ids = malloc(ids_size);
+	text = malloc(text_size);
 	if (!ids || !text) {
 		log_error("%s: no memory for the audit record of %u faults", why, n);
 		return;
 	}
-	strbuf_init(&si, ids, (size_t)n * 21 + 1);
-	strbuf_init(&st, text, (size_t)n * each + 1);
+	strbuf_init(&si, ids, ids_size);
+	strbuf_init(&st, text, text_size);
 	for (unsigned i = 0; i < n; i++) {
 		const struct active_fault *af = list[i];
 

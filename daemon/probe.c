@@ -296,9 +296,7 @@ static void attempt(struct probe *p)
 		if (r >= 0)
 			r = p->def->type == SCENARIO_PROBE_EXEC ? start_exec(p) : start_socket(p);
 	}
-	if (r == -ELIBACC)
-		finish(p, false, http_client_load_error());
-	else if (r < 0) {
+	if (r < 0) {
 		snprintf(detail, sizeof(detail), "cannot start: %s", strerror(-r));
 		finish(p, false, detail);
 	}
