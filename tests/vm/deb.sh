@@ -12,17 +12,6 @@ set -uo pipefail
 A() { "$@"; }
 ctl() { timeout 30 chaosctl "$@"; }
 prop() { systemctl show -P "$1" "$2"; } # prop PROPERTY UNIT
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-# until_ms DEADLINE-MS CMD...: poll CMD until it succeeds or the clock passes the deadline
-# (by the clock, not by a count of polls: one poll can take a second on a loaded host).
-until_ms() {
-	local end=$1
-	shift
-	until "$@"; do
-		(($(now_ms) < end)) || return 1
-		sleep 0.1
-	done
-}
 DEB=${CHAOSD_DEB:?the .deb to test}
 SVC=chaosd.service
 SOCKET=/run/chaosd/chaosd.sock
@@ -144,13 +133,13 @@ for = 30s
 INI
 B socat TCP-LISTEN:8080,bind=10.77.0.2,fork,reuseaddr OPEN:/dev/null &
 server=$!
-until_ms $(($(now_ms) + 30000)) bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null ||
+wait_until 30 port_open 10.77.0.2 8080 ||
 	bad "the TCP server in cd-b did not listen within 30 s"
 t0=$(now_ms)
 timeout 300 chaosctl run "$T/deb.ini" >"$T/run.out" 2>&1 &
 run=$!
 netem_held() { tc -j qdisc show dev "chd-o$IFX" 2>/dev/null | grep -q '"kind":"netem".*"delay":0.1'; }
-until_ms $((t0 + 60000)) netem_held
+wait_until 60 netem_held
 t_fault=$(($(now_ms) - t0))
 check "the run's netem delay 100ms on chd-o$IFX ($t_fault ms after chaosctl run)" netem_held
 st="$(systemctl is-active "$SVC") $(prop TriggeredBy "$SVC")"

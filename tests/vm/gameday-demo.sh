@@ -53,7 +53,7 @@ echo "== part 2: a GameDay scenario"
 # The database host serves http on 10.77.0.2:8080; python itself is the background job.
 ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 8080 >/dev/null 2>&1 &
 web=$!
-for _ in $(seq 100); do A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null && break; sleep 0.1; done
+wait_until 30 port_open 10.77.0.2 8080
 cat >"$T/gameday.ini" <<'INI'
 [scenario]
 name = db-brownout

@@ -14,18 +14,37 @@ mkdir -p "$T"
 pass=0
 fail=0
 skipped=0
+failed=() # what failed, named again at the end: a CI log keeps a run's head and tail
 RESULTS=${CHAOSD_VM_OUT:-$T}/results.txt
 : >"$RESULTS"
 
 ok() { pass=$((pass + 1)); echo "PASS: $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+bad() {
+	fail=$((fail + 1))
+	failed+=("$*")
+	echo "FAIL: $*"
+}
 check() { # check DESC CMD...
 	local desc=$1
 	shift
 	if "$@"; then ok "$desc"; else bad "$desc"; fi
 }
 record() { echo "$*" | tee -a "$RESULTS"; }
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+# wait_until SECONDS CMD...: 0 as soon as CMD succeeds (tried every 0.1 s), 1 once SECONDS
+# have passed. By the clock, not by tries: under emulation one try can take seconds.
+wait_until() {
+	local end=$(($(now_ms) + $1 * 1000))
+	shift
+	until "$@"; do
+		(($(now_ms) < end)) || return 1
+		sleep 0.1
+	done
+}
+port_open() { A bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; } # port_open ADDR PORT, from cd-a
 finish() { # the script's status: 1 if a check failed, else 77 if a case skipped, else 0
+	local f
+	for f in "${failed[@]}"; do echo "failed: $f"; done
 	echo "$pass passed, $fail failed, $skipped skipped"
 	[ "$fail" -eq 0 ] || return 1
 	[ "$skipped" -eq 0 ] || return 77
@@ -75,15 +94,12 @@ topology() {
 	A ip link set a0 up
 	B ip link set b0 up
 	# A busy host can take seconds before a fresh veth pair passes its first packets (CI once
-	# failed a single 2 s ping of fd77::2): each address gets up to 10 tries, and a failure
-	# says what the link looked like.
-	local addr i
+	# failed a single 2 s ping of fd77::2): each address gets 20 s, and a failure says what
+	# the link looked like.
+	local addr
 	for addr in 10.77.0.2 fd77::2; do
-		for ((i = 0; i < 10; i++)); do
-			A ping -c 1 -W 1 "$addr" >/dev/null && break
-		done
-		if ((i == 10)); then
-			echo "topology: $addr does not answer from cd-a after 10 tries" >&2
+		if ! wait_until 20 A ping -c 1 -W 1 "$addr" >/dev/null; then
+			echo "topology: $addr does not answer from cd-a within 20 s" >&2
 			A ip -br addr >&2
 			A ip -6 neigh >&2
 			return 1
@@ -120,10 +136,8 @@ start_chaosd() {
 	ip netns exec cd-a "$CHAOSD" --config "$T/chaosd.conf" --socket "$SOCK" \
 		--state-dir "$T/state" >>"$T/chaosd.log" 2>&1 &
 	CHAOSD_PID=$!
-	for _ in $(seq 100); do
-		ctl ping >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
+	# by the clock: two guests on two cores have taken over 10 s to start it
+	wait_until 60 ctl ping >/dev/null 2>&1 && return 0
 	echo "chaosd did not come up:"
 	cat "$T/chaosd.log"
 	return 1

@@ -37,7 +37,7 @@ while True:
 ' &
 SINK=$!
 trap 'kill $SINK 2>/dev/null; pg_stop' EXIT
-for _ in $(seq 100); do A bash -c 'exec 3<>/dev/tcp/10.77.0.2/5001' 2>/dev/null && break; sleep 0.1; done
+wait_until 30 port_open 10.77.0.2 5001
 
 IFX=$(A cat /sys/class/net/a0/ifindex)
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }

@@ -16,7 +16,7 @@ IFX=$(A cat /sys/class/net/a0/ifindex)
 ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 8080 >/dev/null 2>&1 &
 HTTP_PID=$!
 trap 'kill $HTTP_PID 2>/dev/null' EXIT
-for _ in $(seq 100); do A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null && break; sleep 0.1; done
+wait_until 30 port_open 10.77.0.2 8080
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 # --- a ramp, 20 ms to 100 ms in 5 steps over 10 s. The tcp probe's connect time is one

@@ -44,13 +44,7 @@ B python3 "$T/service.py" 10.77.0.3 5432 0 &
 write_config
 snapshot "$T/before"
 start_chaosd || exit 1
-wait_until() {
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-wait_until 10 A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null
+wait_until 30 port_open 10.77.0.2 8080
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 run_id() { sed -n 's/^run \([^ ]*\) started.*/\1/p' "$1"; }
 method_s() { json "$1" '[p["start_s"] for p in d["phases"] if p["phase"] == "method"][0]'; }
@@ -274,7 +268,7 @@ http {
 NGINX
 ip netns exec cd-b nginx -e "$T/nginx.err" -p "$T" -c "$T/nginx.conf" &
 nginx_pid=$!
-wait_until 20 A bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null
+wait_until 30 port_open 10.77.0.2 8080
 check "nginx serves the library's probes" A python3 -c 'import sys, urllib.request
 sys.exit(urllib.request.urlopen("http://10.77.0.2:8080/", timeout=5).read() != b"ok\n")'
 start_chaosd || exit 1

@@ -1,11 +1,11 @@
 #!/bin/bash
 # Service edges under a real systemd (issue 17), sourced by tests/vm/systemd.sh into its boot
 # (chaosd.service running, a0 in the root namespace, peer b0 in cd-b; lib.sh's check/record,
-# systemd.sh's ctl, write_conf, wait_for). Two transient services (systemd-run) talk to the
+# systemd.sh's ctl, write_conf, wait_until). Two transient services (systemd-run) talk to the
 # same destination, 10.77.0.3, through tests/vm/svc-client.py (a new TCP connection and one
 # echo every 100 ms, logged). For unit =, cgroup = and user =: 100 ms of latency on svc-a's edge
 # must show in a's echo round trip (out: its requests, in: the replies), not in b's (within
-# 5 ms of its baseline); with flows = 50% (unit =) about half of a's connections are slowed
+# 20 ms of its baseline); with flows = 50% (unit =) about half of a's connections are slowed
 # and none of b's; a partition fails a's connects and not b's; svc-a restarted while the
 # fault is on is slowed again within 1 s, b never; each revert leaves tc, nft, the links and the
 # connections' marks as they were.
@@ -67,7 +67,8 @@ svc_latency() {
 	db=$(awk -v x="$b1" -v y="$b0" 'BEGIN { printf "%.1f", x - y }')
 	record "service $c latency 100ms $dir (echo round trip, 10th percentile of 3 s): svc-a $a0 -> $a1 ms (+$da), svc-b $b0 -> $b1 ms (+$db)"
 	check "$c: svc-a's round trip grew by ~100 ms ($dir: +$da ms)" in_range "$da" 90 130
-	check "$c: svc-b's stayed within 5 ms of its baseline (+$db ms)" in_range "$db" -5 5
+	# a fifth of the fault: a guest sharing two cores moves even a 10th percentile by ms
+	check "$c: svc-b's stayed within 20 ms of its baseline (+$db ms)" in_range "$db" -20 20
 	ctl status | grep -A1 "$edge" | grep 'service:'
 	check "$c: revert" ctl revert --edge "$edge"
 }
@@ -153,13 +154,13 @@ user = nobody
 INI
 check "chaosd --check-config accepts the service edges" chaosd --check-config
 systemctl reload "$SVC"
-wait_for 10 bash -c 'chaosctl edges | grep -q "^svc-unit"'
+wait_until 10 bash -c 'chaosctl edges | grep -q "^svc-unit"'
 snapshot "$T/svc-before"
 
 # --- unit = svc-a.service
 svc_start svc-a 7001
 svc_start svc-b 7001
-wait_for 10 bash -c "chaosctl edges | grep -A1 '^svc-unit' | grep -q 'active /system.slice/svc-a.service'"
+wait_until 10 bash -c "chaosctl edges | grep -A1 '^svc-unit' | grep -q 'active /system.slice/svc-a.service'"
 ctl edges
 svc_latency unit svc-unit out
 svc_latency unit svc-unit in

@@ -13,16 +13,6 @@ ctl() { timeout 30 chaosctl "$@"; }
 CONF=/etc/chaosd/chaosd.conf
 SVC=chaosd.service
 prop() { systemctl show -P "$1" "$2"; } # prop PROPERTY UNIT
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-# wait_for SECONDS CMD...: poll every 100 ms; 0 as soon as CMD succeeds.
-wait_for() {
-	local end=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		(($(now_ms) < end)) || return 1
-		sleep 0.1
-	done
-}
 is() { [ "$(prop "$1" "$2")" = "$3" ]; } # is PROPERTY UNIT VALUE
 journal_has() { journalctl -q -u "$SVC" -o cat | grep -qF -- "$1"; }
 # audit_has ACTION [FIELD=VALUE...]: a structured journal entry with those fields.
@@ -100,7 +90,7 @@ echo "$out"
 check "chaosctl status through the socket works (got '$out')" grep -q "No active faults" <<<"$out"
 st=$(systemctl is-active "$SVC")
 check "chaosctl started chaosd.service by socket activation (got $st)" test "$st" = active
-wait_for 5 is StatusText "$SVC" "0 active faults"
+wait_until 5 is StatusText "$SVC" "0 active faults"
 st=$(prop StatusText "$SVC")
 check "StatusText says '0 active faults' (got '$st')" test "$st" = "0 active faults"
 st="$(prop Type "$SVC") $(prop ActiveState "$SVC")/$(prop SubState "$SVC") $(prop NotifyAccess "$SVC")"
@@ -117,7 +107,7 @@ base=$RTT
 out=$(ctl inject latency --edge db --ms 100 --for 10m 2>&1)
 echo "$out"
 check "inject latency on db (got '$out')" grep -q "injected fault 1" <<<"$out"
-wait_for 5 is StatusText "$SVC" "1 active fault"
+wait_until 5 is StatusText "$SVC" "1 active fault"
 st=$(prop StatusText "$SVC")
 check "StatusText says '1 active fault' (got '$st')" test "$st" = "1 active fault"
 rtt 10.77.0.2 30
@@ -146,7 +136,7 @@ check "IFB chd-o$IFX present before the kill" ip link show "chd-o$IFX"
 ifb_gone() { [ ! -e "/sys/class/net/chd-o$IFX" ]; }
 systemctl kill -s KILL "$SVC"
 t0=$(now_ms)
-wait_for 10 ifb_gone
+wait_until 10 ifb_gone
 t_clean=$(($(now_ms) - t0))
 # Before the restart (RestartSec=1s) only ExecStopPost can have cleaned; the journal shows which.
 when="$(prop ActiveState "$SVC")/$(prop SubState "$SVC") restarts $(prop NRestarts "$SVC")"
@@ -161,7 +151,7 @@ no_u32() { ! grep -q u32 <<<"$filters"; }
 check "u32 filters on a0 egress gone (got '$filters')" no_u32
 check "after SIGKILL + ExecStopPost: state equals the snapshot" same_state "$T/before"
 restarted() { is NRestarts "$SVC" 1 && is ActiveState "$SVC" active; }
-wait_for 20 restarted
+wait_until 20 restarted
 # systemd resets ExecStopPost's status on restart; the journal keeps who cleaned and when. A
 # cleanup logged before systemd schedules the restart can only be ExecStopPost's (journald may
 # miss _CMDLINE of so short-lived a process, so that is not relied on).
@@ -206,10 +196,10 @@ write_conf web
 systemctl reload "$SVC"
 rc=$?
 check "systemctl reload without edge db succeeds (rc $rc)" test "$rc" = 0
-wait_for 10 same_state "$T/before" >/dev/null
+wait_until 10 same_state "$T/before" >/dev/null
 check "reload: the fault on the removed edge is reverted (state equals the snapshot)" \
 	same_state "$T/before"
-wait_for 5 is ActiveState "$SVC" active
+wait_until 5 is ActiveState "$SVC" active
 st="$(systemctl is-active "$SVC") pid $(prop MainPID "$SVC")"
 check "reload: service stays active, same process (got '$st', was $pid1)" \
 	test "$st" = "active pid $pid1"
@@ -224,12 +214,12 @@ badline=$(wc -l <"$CONF")
 systemctl reload "$SVC"
 rc=$?
 record "systemd: systemctl reload with a broken config exited $rc"
-wait_for 10 journal_has "$CONF:$badline:"
+wait_until 10 journal_has "$CONF:$badline:"
 # ExecReload= runs chaosd --check-config first: a broken file fails the reload itself, so
 # systemctl (and whoever runs it) hears of it, and the daemon never sees the SIGHUP.
 check "bad reload: systemctl reload fails (rc $rc)" test "$rc" != 0
 check "bad reload: journal names $CONF:$badline" journal_has "$CONF:$badline:"
-wait_for 5 is ActiveState "$SVC" active
+wait_until 5 is ActiveState "$SVC" active
 st="$(systemctl is-active "$SVC") pid $(prop MainPID "$SVC")"
 check "bad reload: service still active, same process (got '$st', was $pid1)" \
 	test "$st" = "active pid $pid1"
@@ -253,7 +243,7 @@ ip netns exec cd-b python3 -m http.server --bind 10.77.0.2 --directory /etc/chao
 	>/dev/null 2>&1 &
 web=$!
 # python starts slowly in a guest on a busy host: the GameDays must not probe before it listens
-wait_for 90 bash -c 'exec 3<>/dev/tcp/10.77.0.2/8080' 2>/dev/null ||
+wait_until 90 port_open 10.77.0.2 8080 ||
 	bad "the web server in cd-b did not start listening within 90 s"
 # gameday NAME EDGE FOR [http]: probe db's web server (tcp, or http: libcurl, loaded by the
 # sandboxed service on first use), partition EDGE for FOR
