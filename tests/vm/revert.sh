@@ -41,10 +41,12 @@ wait_until 30 port_open 10.77.0.2 5001
 
 IFX=$(A cat /sys/class/net/a0/ifindex)
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
-# tcp_counters FILE: cd-a's TCP counters that say what was resent and why
-TCP_CTRS="TcpRetransSegs TcpExtTCPLossProbes TcpExtTCPFastRetrans TcpExtTCPSlowStartRetrans TcpExtTCPTimeouts TcpExtTCPLostRetransmit TcpExtTCPDSACKRecv"
+# tcp_counters FILE [B]: cd-a's (or cd-b's) TCP counters that say what was resent and why.
+# TCPSynRetrans counts a client's resent SYNs and a server's resent SYN-ACKs: a connection
+# that waited for the 1 s retry.
+TCP_CTRS="TcpRetransSegs TcpExtTCPLossProbes TcpExtTCPFastRetrans TcpExtTCPSlowStartRetrans TcpExtTCPTimeouts TcpExtTCPLostRetransmit TcpExtTCPDSACKRecv TcpExtTCPSynRetrans"
 # shellcheck disable=SC2086
-tcp_counters() { A nstat -az $TCP_CTRS | awk 'NF >= 2 && $1 ~ /^Tcp/ { print $1, $2 }' | sort >"$1"; }
+tcp_counters() { "${2:-A}" nstat -az $TCP_CTRS | awk 'NF >= 2 && $1 ~ /^Tcp/ { print $1, $2 }' | sort >"$1"; }
 # tcp_delta BEFORE AFTER NAME: how much NAME grew
 tcp_delta() { join "$1" "$2" | awk -v n="$3" '$1 == n { print $3 - $2 }'; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
@@ -143,7 +145,7 @@ record "bulk TCP with no fault, same timeline: $base segments resent ($base_tlp 
 lossless=()
 REV_ALL=()
 for i in 1 2 3; do
-	read -r n tlp fast ss rto lost dsack mid held < <(through_revert revert "$([ "$i" = 1 ] && echo monitor)")
+	read -r n tlp fast ss rto lost dsack _ mid held < <(through_revert revert "$([ "$i" = 1 ] && echo monitor)")
 	lossless+=("$n")
 	record "revert $i mid-transfer ($mid, the 200 ms held $held packets): $n segments resent: $tlp tail-loss probes, $fast fast, $ss slow-start, $rto timeouts, $lost lost retransmits, $dsack DSACKs"
 	check "revert $i happened mid-transfer, with packets inside the fault ($mid, $held held)" \
@@ -163,7 +165,7 @@ for i in 1 2 3; do
 	REV_ALL+=("$n $tlp $fast $ss $rto")
 	sleep 1
 done
-read -r killed _ _ _ krto _ _ kmid kheld < <(through_revert kill)
+read -r killed _ _ _ krto _ _ _ kmid kheld < <(through_revert kill)
 record "bulk TCP through 200 ms, reverted mid-transfer 3 times: ${lossless[*]} segments retransmitted (kill switch, deleting at once the $kheld packets the 200 ms held, in the same run: $killed, $krto timeouts)"
 check "the kill switch happened mid-transfer, with packets inside the fault ($kmid, $kheld held)" \
 	test "$kmid" = yes -a "$kheld" -gt 0
@@ -200,12 +202,14 @@ record "connects across the deadline revert (3 s after the inject) of a 50 ms fa
 # a lost SYN is resent after 1 s; a loaded guest's own hiccups stay below that
 check "no connect stalled for a SYN retry across the revert (worst $worst ms < 900)" test "$worst" -lt 900
 ctl inject latency --edge db --ms 50 --for 10m >/dev/null
+tcp_counters "$T/ck0"
 ( sleep 1.5; ctl kill --edge db --reason "revert test" >/dev/null ) &
 killer=$!
 read -r kworst kn kslow < <(connects 3)
 wait "$killer"
+tcp_counters "$T/ck1"
 ctl arm >/dev/null
-record "the same across the kill switch (deletes at once, at 1.5 s): worst $kworst ms over $kn connects (slow ones at: $kslow)"
+record "the same across the kill switch (deletes at once, at 1.5 s): worst $kworst ms over $kn connects (slow ones at: $kslow; SYNs resent: $(tcp_delta "$T/ck0" "$T/ck1" TcpExtTCPSynRetrans))"
 
 # --- PostgreSQL clients (pgbench) across the end of a 20 ms fault on db: no stall beyond the
 # fault's own delay. Two pgbench runs at once: one connecting per transaction (-C: the SYN of a
@@ -228,6 +232,7 @@ pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL 
 	ctl status >/dev/null
 	sleep 1.5
 	tcp_counters "$T/pg0-$1"
+	tcp_counters "$T/pgb0-$1" B
 	t0=$(date +%s.%N)
 	if [ "$1" = revert ]; then
 		ctl revert --edge db >/dev/null
@@ -236,6 +241,7 @@ pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL 
 	fi
 	wait "${PGB_PIDS[@]}"
 	tcp_counters "$T/pg1-$1"
+	tcp_counters "$T/pgb1-$1" B
 	[ "$1" = kill ] && ctl arm >/dev/null
 	for n in conn tx; do echo "$n $(pgbench_stall "$n-$1" "$t_inj" "$t0")"; done
 }
@@ -257,10 +263,17 @@ for n in conn tx; do
 		check "pgbench (tx): no stall of a lost packet's size across the revert (worst $worst ms <= the fault's worst $wd ms + 100 ms, $na transactions)" \
 			bash -c "[ '$na' -gt 0 ] && [ '$nd' -gt 0 ] && awk 'BEGIN { exit !($worst <= $wd + 100) }'"
 	else
-		# A lost SYN is resent after 1 s; a new connection forks a backend, which varies
-		# by hundreds of ms in a TCG guest.
-		check "pgbench (conn): no connection waited for a SYN retry across the revert ($stall ms <= 800 ms, $na transactions)" \
-			bash -c "[ '$na' -gt 0 ] && awk 'BEGIN { exit !($stall <= 800) }'"
+		# A lost SYN (or SYN-ACK) is resent after 1 s: the kernels' counters say whether
+		# one was. A new connection forks a backend, which in a TCG guest varies by more
+		# than that second (a CI run: median 383 ms, worst 1334 ms during the fault, 1623
+		# after, nothing resent), so the clients' times are bounded by the fault's worst
+		# plus a retry.
+		syn_a=$(tcp_delta "$T/pg0-revert" "$T/pg1-revert" TcpExtTCPSynRetrans)
+		syn_b=$(tcp_delta "$T/pgb0-revert" "$T/pgb1-revert" TcpExtTCPSynRetrans)
+		check "pgbench (conn): no SYN or SYN-ACK resent across the revert (client $syn_a, server $syn_b, $na transactions)" \
+			test "$na" -gt 0 -a "$syn_a" -eq 0 -a "$syn_b" -eq 0
+		check "pgbench (conn): no connection stalled a SYN retry past the fault's worst (worst $worst ms < $wd ms + 1000 ms)" \
+			awk "BEGIN { exit !($worst < $wd + 1000) }"
 	fi
 	grep -h "failed\|aborted" "$T/pgb-$n-revert.out" | sed 's/^/  | /'
 done
