@@ -115,7 +115,9 @@ at_load=$(awk -v a="$t_run" -v b="$t_load" 'BEGIN { printf "%.2f", b - a }')
 on=$(json "$rep" 'd["steps"][0]["start_s"]')
 lag=$(awk -v a="$at_load" -v b="$on" 'BEGIN { printf "%.1f", b - a }')
 record "start_when under load: load from ${at_load}s of the run, fault on at ${on}s (${lag}s later); $(grep -o 'start_when held: .*' "$T/peak.out")"
-check "start_when: fired only after the load began, once it pushed p50 over 150 ms (${lag}s after)" in_range "$lag" 0.5 12
+# After the load began (the p50 of a 4 s window passes 150 ms once half of it is loaded) and
+# while it ran; how soon depends on how fast a loaded guest starts the load.
+check "start_when: fired after the load began and while it ran, once it pushed p50 over 150 ms (${lag}s after, of 30 s)" in_range "$lag" 0.5 30
 check "start_when: the trigger is in watch with the measured p50" grep -Eq "trigger .*start_when held: probe api: p50 [0-9.]+ms over" "$T/peak.out"
 check "start_when: the step then ran its for" test "$(json "$rep" 'd["steps"][0]["end_reason"]')" = "for 3s"
 check "start_when: kernel state as before" same_state "$T/before"
