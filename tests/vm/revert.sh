@@ -49,14 +49,13 @@ TCP_CTRS="TcpRetransSegs TcpExtTCPLossProbes TcpExtTCPFastRetrans TcpExtTCPSlowS
 tcp_counters() { "${2:-A}" nstat -az $TCP_CTRS | awk 'NF >= 2 && $1 ~ /^Tcp/ { print $1, $2 }' | sort >"$1"; }
 # tcp_delta BEFORE AFTER NAME: how much NAME grew
 tcp_delta() { join "$1" "$2" | awk -v n="$3" '$1 == n { print $3 - $2 }'; }
-ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # --- the first inject after start costs what later ones do (modules loaded before READY)
 inject_ms=()
 for i in 1 2 3 4; do
-	t0=$(date +%s%N)
+	t0=$(now_ms)
 	ctl inject latency --edge db --ms 5 --for 10m >/dev/null
-	inject_ms+=("$(ms_since "$t0")")
+	inject_ms+=("$(($(now_ms) - t0))")
 	ctl revert --edge db >/dev/null
 	sleep 0.3
 done
@@ -245,6 +244,11 @@ pg_across() { # pg_across HOW (revert or kill): prints "NAME MEDIAN WORST STALL 
 	[ "$1" = kill ] && ctl arm >/dev/null
 	for n in conn tx; do echo "$n $(pgbench_stall "$n-$1" "$t_inj" "$t0")"; done
 }
+# pg_syns HOW: the SYNs the client and the SYN-ACKs the server resent across pg_across HOW
+pg_syns() {
+	echo "$(tcp_delta "$T/pg0-$1" "$T/pg1-$1" TcpExtTCPSynRetrans)" \
+		"$(tcp_delta "$T/pgb0-$1" "$T/pgb1-$1" TcpExtTCPSynRetrans)"
+}
 pg_across revert >"$T/pg-revert.txt"
 for c in $TCP_CTRS; do printf '%s ' "$(tcp_delta "$T/pg0-revert" "$T/pg1-revert" "$c")"; done >"$T/pg-tcp"
 read -r pn ptlp pfast pss prto _ <"$T/pg-tcp"
@@ -268,8 +272,7 @@ for n in conn tx; do
 		# than that second (a CI run: median 383 ms, worst 1334 ms during the fault, 1623
 		# after, nothing resent), so the clients' times are bounded by the fault's worst
 		# plus a retry.
-		syn_a=$(tcp_delta "$T/pg0-revert" "$T/pg1-revert" TcpExtTCPSynRetrans)
-		syn_b=$(tcp_delta "$T/pgb0-revert" "$T/pgb1-revert" TcpExtTCPSynRetrans)
+		read -r syn_a syn_b < <(pg_syns revert)
 		check "pgbench (conn): no SYN or SYN-ACK resent across the revert (client $syn_a, server $syn_b, $na transactions)" \
 			test "$na" -gt 0 -a "$syn_a" -eq 0 -a "$syn_b" -eq 0
 		check "pgbench (conn): no connection stalled a SYN retry past the fault's worst (worst $worst ms < $wd ms + 1000 ms)" \
@@ -278,8 +281,9 @@ for n in conn tx; do
 	grep -h "failed\|aborted" "$T/pgb-$n-revert.out" | sed 's/^/  | /'
 done
 pg_across kill >"$T/pg-kill.txt"
+read -r ksyn_a ksyn_b < <(pg_syns kill)
 while read -r n med worst stall nd na wd; do
-	record "pgbench ($n) across the kill switch (deletes at once): median $med ms with the fault (worst $wd), worst $worst ms after, stall $stall ms"
+	record "pgbench ($n) across the kill switch (deletes at once): median $med ms with the fault (worst $wd), worst $worst ms after, stall $stall ms$([ "$n" = conn ] && echo "; SYNs resent: client $ksyn_a, server $ksyn_b")"
 done <"$T/pg-kill.txt"
 
 # A scenario that should hold: 20 ms on db for 10 s under pgbench load, a probe across db's
